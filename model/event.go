@@ -1,0 +1,32 @@
+package model
+
+import "time"
+
+// InstanceEventKind names what happened to an instance.
+type InstanceEventKind string
+
+// Instance event kinds emitted by platforms.
+const (
+	InstanceStarted   InstanceEventKind = "started"
+	InstanceExited    InstanceEventKind = "exited"
+	InstanceRestarted InstanceEventKind = "restarted"
+	InstanceOOMKilled InstanceEventKind = "oom-killed"
+	InstanceStopped   InstanceEventKind = "stopped" // stopped on request (scale down, shutdown)
+	InstanceBackoff   InstanceEventKind = "backoff" // waiting in restart back-off
+	InstanceReady     InstanceEventKind = "ready"
+	InstanceNotReady  InstanceEventKind = "not-ready"
+)
+
+// InstanceEvent is one change to one instance, as a platform reports it.
+// Detectors in alerting turn these into user-facing Events.
+type InstanceEvent struct {
+	Kind     InstanceEventKind `json:"kind"`
+	Ref      Ref               `json:"ref"`
+	Time     time.Time         `json:"time"`
+	Status   Status            `json:"status"`
+	Restarts int               `json:"restarts"`
+	// Exit is set for exited, restarted and oom-killed events.
+	Exit *Exit `json:"exit,omitempty"`
+	// Backoff is the wait before the next start, for backoff events.
+	Backoff time.Duration `json:"backoff,omitempty"`
+}

@@ -1,0 +1,89 @@
+package model
+
+import "time"
+
+// Status is a container's state as users see it. The words are fixed by the
+// user-facing contract and are the same on every platform.
+type Status string
+
+// The container statuses, in the order a container usually passes through them.
+const (
+	StatusStaging     Status = "Staging"     // accepted, not yet started (image pull, scheduling)
+	StatusStarting    Status = "Starting"    // process started, startup not yet complete
+	StatusRunning     Status = "Running"     // running and past startup
+	StatusCrashing    Status = "Crashing"    // exited unexpectedly and waiting in restart back-off
+	StatusTerminating Status = "Terminating" // asked to stop, within its grace period
+	StatusTerminated  Status = "Terminated"  // stopped and will not be restarted (success or by request)
+	StatusFailed      Status = "Failed"      // exited with an error and will not be restarted
+)
+
+// Exit describes how one run of a container ended.
+type Exit struct {
+	// Code is the exit code; -1 when the process was killed by a signal.
+	Code int `json:"code"`
+	// Signal is the name of the signal that killed the process, if any ("SIGKILL").
+	Signal string `json:"signal,omitempty"`
+	// Reason is a short CamelCase word in the kubelet's vocabulary:
+	// "Completed", "Error", "OOMKilled", "Signaled", "LivenessProbeFailed", …
+	Reason string `json:"reason"`
+	// OOMKilled is true when the kernel's OOM killer ended the process.
+	OOMKilled bool      `json:"oomKilled,omitempty"`
+	Time      time.Time `json:"time"`
+}
+
+// ProbeStatus is the state of one probe of one container.
+type ProbeStatus struct {
+	Type           string    `json:"type"`   // liveness | readiness | startup
+	Result         string    `json:"result"` // success | failure | unknown
+	Consecutive    int       `json:"consecutive"`
+	LatencyMs      float64   `json:"latencyMs"`
+	Message        string    `json:"message,omitempty"`
+	LastTransition time.Time `json:"lastTransition"`
+}
+
+// Instance is one running copy of a service: a pod on Kubernetes, one
+// supervised process group on a single machine.
+type Instance struct {
+	Name      string        `json:"name"`
+	Container string        `json:"container"`
+	UID       string        `json:"uid,omitempty"`
+	Status    Status        `json:"status"`
+	Ready     bool          `json:"ready"`
+	Restarts  int           `json:"restarts"`
+	LastExit  *Exit         `json:"lastExit,omitempty"`
+	Probes    []ProbeStatus `json:"probes"`
+
+	// StartedAt is when the current run started; zero when not running.
+	StartedAt time.Time `json:"startedAt,omitzero"`
+	// NextRestart is when a crashing instance will be started again.
+	NextRestart time.Time `json:"nextRestart,omitzero"`
+	// Backoff is the current restart back-off, as a Go duration string.
+	Backoff string `json:"backoff,omitempty"`
+	// PID of the process group leader, local platform only.
+	PID int `json:"pid,omitempty"`
+	// Port is the instance's own port ($PORT), local platform only.
+	Port int `json:"port,omitempty"`
+	// Limits tells whether resource limits are enforced for this instance.
+	Limits *LimitStatus `json:"limits,omitempty"`
+}
+
+// LimitStatus reports the resource limits of an instance and whether the
+// platform enforces them.
+type LimitStatus struct {
+	CPU      string `json:"cpu,omitempty"`
+	Memory   string `json:"memory,omitempty"`
+	Enforced bool   `json:"enforced"`
+	Reason   string `json:"reason,omitempty"` // why not enforced
+}
+
+// Service is a group of identical instances.
+type Service struct {
+	Project   string     `json:"project"`
+	Name      string     `json:"name"`
+	Replicas  int        `json:"replicas"`
+	Port      int        `json:"port,omitempty"`
+	Instances []Instance `json:"instances"`
+}
+
+// Ref returns the service's reference.
+func (s Service) Ref() Ref { return Ref{Project: s.Project, Service: s.Name} }
