@@ -44,14 +44,16 @@ type ProbeStatus struct {
 // Instance is one running copy of a service: a pod on Kubernetes, one
 // supervised process group on a single machine.
 type Instance struct {
-	Name      string        `json:"name"`
-	Container string        `json:"container"`
-	UID       string        `json:"uid,omitempty"`
-	Status    Status        `json:"status"`
-	Ready     bool          `json:"ready"`
-	Restarts  int           `json:"restarts"`
-	LastExit  *Exit         `json:"lastExit,omitempty"`
-	Probes    []ProbeStatus `json:"probes"`
+	Name      string `json:"name"`
+	Container string `json:"container"`
+	UID       string `json:"uid,omitempty"`
+	Status    Status `json:"status"`
+	Ready     bool   `json:"ready"`
+	Restarts  int    `json:"restarts"`
+	LastExit  *Exit  `json:"lastExit,omitempty"`
+	// RecentExits holds the most recent exits, newest first (bounded).
+	RecentExits []Exit        `json:"recentExits,omitempty"`
+	Probes      []ProbeStatus `json:"probes"`
 
 	// StartedAt is when the current run started; zero when not running.
 	StartedAt time.Time `json:"startedAt,omitzero"`
