@@ -1,0 +1,215 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/opshub/opshub/model"
+)
+
+// ServiceReader is what the API needs to list services. platform.Platform
+// satisfies it.
+type ServiceReader interface {
+	Services(ctx context.Context) ([]model.Service, error)
+	Service(ctx context.Context, project, name string) (model.Service, error)
+}
+
+// ReadyFunc reports whether opshub is ready to serve, and if not, why.
+type ReadyFunc func() (ready bool, reason string)
+
+// Options configures a Server.
+type Options struct {
+	// Listen is the host:port to listen on when Run is used.
+	Listen string
+	// Tokens are the accepted bearer tokens. With none, only loopback
+	// clients are served.
+	Tokens   []Token
+	Services ServiceReader
+	Ready    ReadyFunc
+	// Gatherer is exposed on /metrics; Registerer receives the server's own
+	// request metrics. Both may be nil.
+	Gatherer   prometheus.Gatherer
+	Registerer prometheus.Registerer
+	Logger     *slog.Logger
+	// ShutdownTimeout bounds the graceful shutdown; default 10s.
+	ShutdownTimeout time.Duration
+}
+
+// Server serves opshub's HTTP API.
+type Server struct {
+	opts     Options
+	auth     *authenticator
+	handler  http.Handler
+	log      *slog.Logger
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+// New builds a Server. It does not listen; call Run or Serve.
+func New(opts Options) (*Server, error) {
+	if opts.Services == nil {
+		return nil, errors.New("server: no service reader")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.ShutdownTimeout == 0 {
+		opts.ShutdownTimeout = 10 * time.Second
+	}
+	if opts.Ready == nil {
+		opts.Ready = func() (bool, string) { return true, "" }
+	}
+	s := &Server{
+		opts: opts,
+		auth: newAuthenticator(opts.Tokens),
+		log:  opts.Logger.With("component", "server"),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "opshub_http_requests_total",
+			Help: "HTTP requests served by the opshub API, by route and status code.",
+		}, []string{"handler", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "opshub_http_request_duration_seconds",
+			Help:    "Time to serve HTTP requests of the opshub API, by route.",
+			Buckets: prometheus.DefBuckets,
+		}, []string{"handler"}),
+	}
+	if opts.Registerer != nil {
+		for _, c := range []prometheus.Collector{s.requests, s.duration} {
+			if err := opts.Registerer.Register(c); err != nil {
+				return nil, fmt.Errorf("server: register metrics: %w", err)
+			}
+		}
+	}
+	s.handler = s.routes()
+	return s, nil
+}
+
+// Handler returns the HTTP handler, for tests and embedding.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Run listens on Options.Listen and serves until ctx ends.
+func (s *Server) Run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.opts.Listen)
+	if err != nil {
+		return fmt.Errorf("server: listen on %s: %w", s.opts.Listen, err)
+	}
+	return s.Serve(ctx, ln)
+}
+
+// Serve serves on ln until ctx ends, then shuts down gracefully within
+// ShutdownTimeout using a fresh context. It closes ln.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	s.log.Info("serving API", "addr", ln.Addr().String())
+	select {
+	case err := <-errc:
+		return fmt.Errorf("server: serve: %w", err)
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), s.opts.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		_ = srv.Close()
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("server: serve: %w", err)
+	}
+	return nil
+}
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	handle := func(pattern, name string, scope Scope, h http.HandlerFunc) {
+		mux.Handle(pattern, s.instrument(name, s.authorized(scope, h)))
+	}
+	mux.Handle("GET /healthz", s.instrument("healthz", http.HandlerFunc(s.healthz)))
+	mux.Handle("GET /readyz", s.instrument("readyz", http.HandlerFunc(s.readyz)))
+
+	var metrics http.Handler = http.NotFoundHandler()
+	if s.opts.Gatherer != nil {
+		metrics = promhttp.HandlerFor(s.opts.Gatherer, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)})
+	}
+	handle("GET /metrics", "metrics", ScopeRead, metrics.ServeHTTP)
+	handle("GET /api/v1/services", "services", ScopeRead, s.listServices)
+	handle("GET /api/v1/services/{project}/{service}", "service", ScopeRead, s.getService)
+	mux.Handle("/api/", s.instrument("unknown", s.authorized(ScopeRead, func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no API endpoint %s %s", r.Method, r.URL.Path), "")
+	})))
+	return mux
+}
+
+// authorized wraps h so that it runs only for requests allowed to use scope.
+func (s *Server) authorized(scope Scope, h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		res, who := s.auth.authorize(r, scope)
+		switch res {
+		case authOK:
+			h(w, r)
+		case authNotLoopback:
+			writeError(w, http.StatusForbidden, "no API tokens are configured, so only loopback clients are served; add server.tokens to allow remote clients", "")
+		case authMissing:
+			w.Header().Set("WWW-Authenticate", `Bearer realm="opshub"`)
+			writeError(w, http.StatusUnauthorized, "missing bearer token", "")
+		case authInvalid:
+			w.Header().Set("WWW-Authenticate", `Bearer realm="opshub", error="invalid_token"`)
+			writeError(w, http.StatusUnauthorized, "invalid bearer token", "")
+		case authForbidden:
+			writeError(w, http.StatusForbidden, fmt.Sprintf("token %q lacks the %q scope", who, scope), "")
+		}
+	})
+}
+
+// statusRecorder remembers the status code a handler wrote.
+type statusRecorder struct {
+	http.ResponseWriter
+	code int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.code = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer (flushes
+// for streaming responses).
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+func (s *Server) instrument(name string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
+		h.ServeHTTP(rec, r)
+		s.requests.WithLabelValues(name, strconv.Itoa(rec.code)).Inc()
+		s.duration.WithLabelValues(name).Observe(time.Since(start).Seconds())
+	})
+}
+
+func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = w.Write([]byte("ok\n"))
+}
+
+func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if ok, reason := s.opts.Ready(); !ok {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = fmt.Fprintf(w, "not ready: %s\n", reason)
+		return
+	}
+	_, _ = w.Write([]byte("ok\n"))
+}

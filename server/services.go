@@ -1,0 +1,67 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/opshub/opshub/model"
+	"github.com/opshub/opshub/platform"
+)
+
+// servicesResponse is the body of the services endpoints.
+type servicesResponse struct {
+	Services []model.Service `json:"services"`
+}
+
+func (s *Server) listServices(w http.ResponseWriter, r *http.Request) {
+	svcs, err := s.opts.Services.Services(r.Context())
+	if err != nil {
+		s.log.Warn("list services failed", "err", err)
+		writeError(w, http.StatusInternalServerError, "list services: "+err.Error(), "")
+		return
+	}
+	if project := r.URL.Query().Get("project"); project != "" {
+		kept := svcs[:0]
+		for _, svc := range svcs {
+			if svc.Project == project {
+				kept = append(kept, svc)
+			}
+		}
+		svcs = kept
+	}
+	if svcs == nil {
+		svcs = []model.Service{}
+	}
+	writeJSON(w, http.StatusOK, servicesResponse{Services: normalize(svcs)})
+}
+
+func (s *Server) getService(w http.ResponseWriter, r *http.Request) {
+	project, name := r.PathValue("project"), r.PathValue("service")
+	svc, err := s.opts.Services.Service(r.Context(), project, name)
+	switch {
+	case errors.Is(err, platform.ErrNotFound):
+		writeError(w, http.StatusNotFound, fmt.Sprintf("service %s/%s not found", project, name), "service")
+		return
+	case err != nil:
+		writeError(w, http.StatusInternalServerError, "get service: "+err.Error(), "")
+		return
+	}
+	writeJSON(w, http.StatusOK, servicesResponse{Services: normalize([]model.Service{svc})})
+}
+
+// normalize makes empty lists render as [] rather than null, so clients can
+// iterate without checks.
+func normalize(svcs []model.Service) []model.Service {
+	for i := range svcs {
+		if svcs[i].Instances == nil {
+			svcs[i].Instances = []model.Instance{}
+		}
+		for j := range svcs[i].Instances {
+			if svcs[i].Instances[j].Probes == nil {
+				svcs[i].Instances[j].Probes = []model.ProbeStatus{}
+			}
+		}
+	}
+	return svcs
+}
