@@ -1,0 +1,43 @@
+# opshub build, run and test entry points. `make help` lists them.
+
+GO        ?= go
+export GOTOOLCHAIN := local
+CACHE_BIN := $(CURDIR)/.cache/bin
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+REVISION  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+LDFLAGS   := -X github.com/opshub/opshub/internal/buildinfo.Version=$(VERSION) \
+             -X github.com/opshub/opshub/internal/buildinfo.Revision=$(REVISION)
+CONFIG    ?= examples/local.yaml
+# Packages under test; the Kubernetes suite has its own target.
+PKGS      ?= ./...
+TESTFLAGS ?=
+
+.PHONY: help build run test lint fmt tools clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
+
+build: ## build bin/opshub and bin/opshub-demo
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/ ./cmd/opshub ./cmd/opshub-demo
+
+run: build ## build and run opshub on this machine with $(CONFIG)
+	./bin/opshub run -c $(CONFIG)
+
+test: build ## run the test suite with the race detector
+	$(GO) test -race -count=1 $(TESTFLAGS) $(PKGS)
+
+lint: tools ## go vet, gofmt and staticcheck
+	$(GO) vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(CACHE_BIN)/staticcheck ./...
+
+fmt: ## format the code
+	gofmt -w $$(git ls-files '*.go')
+
+tools: $(CACHE_BIN)/staticcheck ## install the tools the checks need into .cache/bin
+
+$(CACHE_BIN)/staticcheck: tools/go.mod
+	cd tools && GOBIN=$(CACHE_BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck
+
+clean: ## remove build output and local state
+	rm -rf bin .opshub
