@@ -68,7 +68,7 @@ func newFlagSet(v *flagValues) *flag.FlagSet {
 	fs.StringVar(&v.listen, "listen", "", "HTTP listen `address` (default 127.0.0.1:$PORT, else 127.0.0.1:8080)")
 	fs.BoolVar(&v.noHTTP, "no-http", false, "with neither --listen nor $PORT, run without an HTTP listener instead of on 127.0.0.1:8080")
 	fs.StringVar(&v.instance, "instance", "", "instance `name` (default $OPSHUB_INSTANCE, else the host name)")
-	fs.StringVar(&v.greeting, "greeting", "", "greeting in the reply to / (default $GREETING, else \"hi\"; live: greeting=)")
+	fs.StringVar(&v.greeting, "greeting", "", "greeting in the reply to / (live; default $GREETING, else \"hi\")")
 
 	fs.BoolVar(&v.unhealthy, "unhealthy", false, "answer /healthz with 500 (live: healthy=false)")
 	fs.DurationVar(&v.readyAfter, "ready-after", 0, "answer /ready with 503 for this long after start (live: ready=true|false, ready-after=)")
