@@ -1,0 +1,351 @@
+package local
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/opshub/opshub/model"
+)
+
+// helperEnv switches the test binary into one of the helper processes below
+// when it is re-executed with -test.run=^TestHelperProcess$.
+const helperEnv = "OPSHUB_LOCAL_TEST_HELPER"
+
+// TestHelperProcess is not a test: it is the body of processes the tests
+// start from the test binary itself.
+//
+//   - "http": an HTTP server on 127.0.0.1:$PORT answering with its
+//     $OPSHUB_INSTANCE (and echoing request bodies); GET /close makes it
+//     refuse new connections while the process keeps running.
+//   - "runtime": a Runtime on $OPSHUB_LOCAL_TEST_DIR supervising two
+//     instances of `sh -c 'sleep 1000 & wait'`, running until killed.
+func TestHelperProcess(t *testing.T) {
+	switch os.Getenv(helperEnv) {
+	case "":
+		return
+	case "http":
+		helperHTTP()
+	case "runtime":
+		helperRuntime()
+	default:
+		fmt.Fprintf(os.Stderr, "unknown helper %q\n", os.Getenv(helperEnv))
+		os.Exit(2)
+	}
+	os.Exit(0)
+}
+
+func helperHTTP() {
+	ln, err := net.Listen("tcp", "127.0.0.1:"+os.Getenv("PORT"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	name := os.Getenv("OPSHUB_INSTANCE")
+	srv := &http.Server{}
+	srv.Handler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.URL.Path == "/close" {
+			ln.Close()                    // new connections are refused from now on
+			srv.SetKeepAlivesEnabled(false) // and idle ones are closed
+		}
+		body, _ := io.ReadAll(req.Body)
+		fmt.Fprintf(w, "%s %s", name, body)
+	})
+	fmt.Println("listening on", ln.Addr())
+	_ = srv.Serve(ln)
+	select {} // keep running after /close, until a signal ends the process
+}
+
+func helperRuntime() {
+	r, err := New(Options{DataDir: os.Getenv("OPSHUB_LOCAL_TEST_DIR"), Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))},
+		[]Workload{{Project: "orphans", Name: "sleeper", Command: []string{"/bin/sh", "-c", "sleep 1000 & wait"}, Replicas: 2}})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	if err := r.Run(context.Background()); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+
+// helperCommand is the command line that re-executes the test binary as a helper.
+func helperCommand() []string {
+	return []string{os.Args[0], "-test.run=^TestHelperProcess$"}
+}
+
+// waitFor polls cond until it holds or timeout passes.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// harness runs a Runtime for one test.
+type harness struct {
+	t      *testing.T
+	r      *Runtime
+	reg    *prometheus.Registry
+	cancel context.CancelFunc
+	errc   chan error
+	once   sync.Once
+	err    error
+}
+
+// start runs a runtime over workloads in a fresh data dir unless opts has
+// one, waits until it is Ready and stops it at the end of the test.
+func start(t *testing.T, opts Options, workloads ...Workload) *harness {
+	t.Helper()
+	h := newHarness(t, opts, workloads...)
+	h.run()
+	waitFor(t, 15*time.Second, "runtime ready", func() bool {
+		select {
+		case err := <-h.errc:
+			t.Fatalf("Run returned during start-up: %v", err)
+		default:
+		}
+		return h.r.Ready()
+	})
+	return h
+}
+
+func newHarness(t *testing.T, opts Options, workloads ...Workload) *harness {
+	t.Helper()
+	if opts.DataDir == "" {
+		opts.DataDir = t.TempDir()
+	}
+	reg := prometheus.NewRegistry()
+	if opts.Registerer == nil {
+		opts.Registerer = reg
+	}
+	if opts.Logger == nil && testing.Verbose() {
+		opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	r, err := New(opts, workloads)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	h := &harness{t: t, r: r, reg: reg, errc: make(chan error, 1)}
+	t.Cleanup(func() { h.stop() })
+	return h
+}
+
+func (h *harness) run() {
+	ctx, cancel := context.WithCancel(context.Background())
+	h.cancel = cancel
+	go func() { h.errc <- h.r.Run(ctx) }()
+}
+
+// stop ends Run and returns how long it took to return.
+func (h *harness) stop() time.Duration {
+	h.t.Helper()
+	began := time.Now()
+	h.once.Do(func() {
+		if h.cancel == nil {
+			return
+		}
+		h.cancel()
+		select {
+		case h.err = <-h.errc:
+			if h.err != nil {
+				h.t.Errorf("Run: %v", h.err)
+			}
+		case <-time.After(40 * time.Second):
+			h.t.Errorf("Run did not return after its context ended")
+		}
+	})
+	return time.Since(began)
+}
+
+func (h *harness) service(project, name string) model.Service {
+	h.t.Helper()
+	s, err := h.r.Service(context.Background(), project, name)
+	if err != nil {
+		h.t.Fatalf("Service: %v", err)
+	}
+	return s
+}
+
+// instances returns the service's instances.
+func (h *harness) instances(project, name string) []model.Instance {
+	return h.service(project, name).Instances
+}
+
+// waitInstances waits until cond holds for the service's instances.
+func (h *harness) waitInstances(project, name, what string, timeout time.Duration, cond func([]model.Instance) bool) []model.Instance {
+	h.t.Helper()
+	var last []model.Instance
+	waitFor(h.t, timeout, what, func() bool {
+		last = h.instances(project, name)
+		return cond(last)
+	})
+	return last
+}
+
+// allStatus holds when there are n instances, all with status.
+func allStatus(n int, status model.Status) func([]model.Instance) bool {
+	return func(ins []model.Instance) bool {
+		if len(ins) != n {
+			return false
+		}
+		for _, in := range ins {
+			if in.Status != status {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+// metricValue reads one sample from the harness's registry; labels must
+// match exactly. It returns -1 when the series does not exist.
+func (h *harness) metricValue(name string, labels map[string]string) float64 {
+	h.t.Helper()
+	return gatherValue(h.t, h.reg, name, labels)
+}
+
+func gatherValue(t *testing.T, g prometheus.Gatherer, name string, labels map[string]string) float64 {
+	t.Helper()
+	families, err := g.Gather()
+	if err != nil {
+		t.Fatalf("gather: %v", err)
+	}
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+	metrics:
+		for _, m := range f.GetMetric() {
+			if len(m.GetLabel()) != len(labels) {
+				continue
+			}
+			for _, l := range m.GetLabel() {
+				if labels[l.GetName()] != l.GetValue() {
+					continue metrics
+				}
+			}
+			if m.GetCounter() != nil {
+				return m.GetCounter().GetValue()
+			}
+			return m.GetGauge().GetValue()
+		}
+	}
+	return -1
+}
+
+// alive reports whether pid runs (a zombie does not).
+func alive(pid int) bool {
+	st, err := readProcStat("/proc", pid)
+	return err == nil && st.alive()
+}
+
+// groupMembers lists the live processes of a process group.
+func groupMembers(t *testing.T, pgid int) []int {
+	t.Helper()
+	procs, err := listProcs("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []int
+	for _, p := range procs {
+		if p.PGRP == pgid && p.alive() {
+			out = append(out, p.PID)
+		}
+	}
+	return out
+}
+
+// freePort returns a TCP port nobody listened on a moment ago.
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// fakeClock is a Clock that moves only when told to.
+type fakeClock struct {
+	mu      sync.Mutex
+	now     time.Time
+	waiters []fakeWaiter
+}
+
+type fakeWaiter struct {
+	at time.Time
+	ch chan time.Time
+}
+
+func newFakeClock() *fakeClock {
+	return &fakeClock{now: time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)}
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) After(d time.Duration) <-chan time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ch := make(chan time.Time, 1)
+	if d <= 0 {
+		ch <- c.now
+		return ch
+	}
+	c.waiters = append(c.waiters, fakeWaiter{at: c.now.Add(d), ch: ch})
+	return ch
+}
+
+// Advance moves the clock and fires the waits that are due.
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+	kept := c.waiters[:0]
+	for _, w := range c.waiters {
+		if !w.at.After(c.now) {
+			w.ch <- c.now
+		} else {
+			kept = append(kept, w)
+		}
+	}
+	c.waiters = kept
+}
+
+// Waiting reports how many waits are pending.
+func (c *fakeClock) Waiting() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.waiters)
+}
+
+// mustAtoi is strconv.Atoi for test data.
+func mustAtoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }

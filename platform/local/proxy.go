@@ -1,0 +1,231 @@
+package local
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// InstanceHeader names the instance that answered a proxied request.
+const InstanceHeader = "X-Opshub-Instance"
+
+// proxy is a workload's front door on ProxyHost:Port, playing the part of a
+// Kubernetes Service: it balances requests round-robin over the ready
+// instances only.
+type proxy struct {
+	r         *Runtime
+	svc       *service
+	next      atomic.Uint64
+	transport *http.Transport
+	server    *http.Server
+	ln        net.Listener // set by listen
+}
+
+func newProxy(r *Runtime, s *service) *proxy {
+	p := &proxy{r: r, svc: s}
+	p.transport = &http.Transport{
+		Proxy: nil, // never send instance traffic to an HTTP_PROXY
+		DialContext: (&net.Dialer{
+			Timeout:   5 * time.Second,
+			KeepAlive: 30 * time.Second,
+		}).DialContext,
+		MaxIdleConnsPerHost:   64,
+		IdleConnTimeout:       90 * time.Second,
+		ResponseHeaderTimeout: 0, // long polls and streams are the instance's business
+	}
+	rp := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			// The host is chosen per attempt by RoundTrip; the Host header
+			// stays the one the client sent.
+			pr.Out.URL.Scheme = "http"
+			pr.Out.URL.Host = "instance.invalid"
+			pr.SetXForwarded()
+		},
+		Transport:    p,
+		ErrorHandler: p.fail,
+		ModifyResponse: func(resp *http.Response) error {
+			p.r.metrics.proxyRequest(s.ref(), resp.StatusCode)
+			return nil
+		},
+		ErrorLog: slog.NewLogLogger(r.log.Handler(), slog.LevelWarn),
+	}
+	p.server = &http.Server{
+		Handler:           rp,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(r.log.Handler(), slog.LevelWarn),
+	}
+	return p
+}
+
+// backend is one ready instance at one moment.
+type backend struct {
+	name string
+	addr string
+}
+
+// readyBackends lists the ready instances, rotated so that successive
+// requests start at successive instances.
+func (p *proxy) readyBackends() []backend {
+	p.r.mu.RLock()
+	var out []backend
+	for _, in := range p.svc.instances {
+		if in.ready && in.pid != 0 {
+			out = append(out, backend{name: in.name, addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(in.port))})
+		}
+	}
+	p.r.mu.RUnlock()
+	if len(out) > 1 {
+		start := int((p.next.Add(1) - 1) % uint64(len(out)))
+		out = append(out[start:], out[:start]...)
+	}
+	return out
+}
+
+// noReadyError is returned when no ready instance took the request.
+type noReadyError struct {
+	service string
+	refused []string // instances that refused the connection
+}
+
+func (e *noReadyError) Error() string {
+	if len(e.refused) == 0 {
+		return "no ready instances of " + e.service
+	}
+	return fmt.Sprintf("no ready instances of %s accepted the connection (refused: %s)", e.service, strings.Join(e.refused, ", "))
+}
+
+// RoundTrip sends the request to the next ready instance. When an instance
+// refuses the connection the next one is tried: nothing has been sent then,
+// so even a request with a body is safe to retry. Any other failure is final.
+func (p *proxy) RoundTrip(req *http.Request) (*http.Response, error) {
+	backends := p.readyBackends()
+	nr := &noReadyError{service: p.svc.ref().String()}
+	for _, b := range backends {
+		out := req.Clone(req.Context())
+		out.URL.Host = b.addr
+		var body *guardedBody
+		if req.Body != nil && req.Body != http.NoBody {
+			body = &guardedBody{r: req.Body}
+			out.Body = body
+		}
+		resp, err := p.transport.RoundTrip(out)
+		if err == nil {
+			resp.Header.Set(InstanceHeader, b.name)
+			return resp, nil
+		}
+		if isRefused(err) && (body == nil || !body.used.Load()) {
+			nr.refused = append(nr.refused, b.name)
+			continue
+		}
+		return nil, fmt.Errorf("instance %s: %w", b.name, err)
+	}
+	return nil, nr
+}
+
+// isRefused reports whether err is a refused dial.
+func isRefused(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial" && errors.Is(err, syscall.ECONNREFUSED)
+}
+
+// guardedBody lends the inbound body to one attempt: it records whether the
+// attempt read from it, and keeps the transport from closing it, so that an
+// attempt that never connected leaves it whole for the next one. The server
+// closes the real body when the handler returns.
+type guardedBody struct {
+	r    io.ReadCloser
+	used atomic.Bool
+}
+
+func (g *guardedBody) Read(b []byte) (int, error) {
+	g.used.Store(true)
+	return g.r.Read(b)
+}
+
+func (g *guardedBody) Close() error { return nil }
+
+// fail answers a request no instance could serve: 503 when none is ready, or
+// none accepted the connection; 502 when the instance failed.
+func (p *proxy) fail(w http.ResponseWriter, req *http.Request, err error) {
+	code := http.StatusBadGateway
+	var nr *noReadyError
+	if errors.As(err, &nr) {
+		code = http.StatusServiceUnavailable
+	} else if req.Context().Err() != nil {
+		// The client went away; there is nobody to answer.
+		p.r.metrics.proxyRequest(p.svc.ref(), 499)
+		return
+	} else {
+		p.r.log.Warn("proxy request failed", "project", p.svc.w.Project, "service", p.svc.w.Name, "error", err)
+	}
+	p.r.metrics.proxyRequest(p.svc.ref(), code)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
+}
+
+// listenProxies opens every proxy's listener, or none.
+func (r *Runtime) listenProxies() error {
+	var opened []*proxy
+	for _, s := range r.services {
+		if s.proxy == nil {
+			continue
+		}
+		addr := net.JoinHostPort(r.opts.ProxyHost, strconv.Itoa(s.w.Port))
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			for _, p := range opened {
+				p.ln.Close()
+			}
+			return fmt.Errorf("workload %s: proxy port %d: %w", s.ref(), s.w.Port, err)
+		}
+		s.proxy.ln = ln
+		opened = append(opened, s.proxy)
+		r.log.Info("proxy listening", "project", s.w.Project, "service", s.w.Name, "address", ln.Addr().String())
+	}
+	return nil
+}
+
+// serveProxies serves every opened listener; wg is done when they stopped.
+func (r *Runtime) serveProxies(wg *sync.WaitGroup) {
+	for _, s := range r.services {
+		if p := s.proxy; p != nil && p.ln != nil {
+			wg.Go(func() {
+				if err := p.server.Serve(p.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+					r.log.Error("proxy stopped", "project", s.w.Project, "service", s.w.Name, "error", err)
+				}
+			})
+		}
+	}
+}
+
+// shutdownProxies stops accepting requests and lets in-flight ones finish
+// for a bounded time.
+func (r *Runtime) shutdownProxies() {
+	ctx, cancel := context.WithTimeout(context.Background(), proxyShutdownLimit)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, s := range r.services {
+		if p := s.proxy; p != nil && p.ln != nil {
+			wg.Go(func() {
+				if err := p.server.Shutdown(ctx); err != nil {
+					p.server.Close()
+				}
+				p.transport.CloseIdleConnections()
+			})
+		}
+	}
+	wg.Wait()
+}

@@ -1,0 +1,221 @@
+package local
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/opshub/opshub/model"
+)
+
+// RestartPolicy says when an instance whose process exited is started again,
+// with the meaning of a pod's restartPolicy.
+type RestartPolicy string
+
+// The restart policies. The empty policy means Always.
+const (
+	RestartAlways    RestartPolicy = "Always"
+	RestartOnFailure RestartPolicy = "OnFailure"
+	RestartNever     RestartPolicy = "Never"
+)
+
+// DefaultGracePeriod is the wait between SIGTERM and SIGKILL when a workload
+// sets none: the pod default terminationGracePeriodSeconds.
+const DefaultGracePeriod = 30 * time.Second
+
+// Volume is a directory an instance may use, exposed to it as
+// OPSHUB_VOLUME_<NAME>. It is created when missing; Capacity (bytes) is what
+// the volume is declared to hold, used for usage alerts and spend.
+type Volume struct {
+	Name     string
+	Path     string
+	Capacity int64
+}
+
+// Workload is one service (or job) to supervise.
+type Workload struct {
+	Project, Name string
+	// Command is the program and its arguments. Command[0] is absolute when
+	// it had a slash; otherwise it is looked up in PATH. ${VAR} references
+	// are expanded from the instance's environment.
+	Command []string
+	// Env is added to opshub's own environment; values may use ${VAR} to
+	// refer to opshub's environment and to the variables the runtime sets.
+	Env map[string]string
+	// WorkingDir is the process's working directory; "" means opshub's.
+	WorkingDir string
+	Replicas   int
+	// Port is the front proxy's port on Options.ProxyHost; 0 means no proxy.
+	Port int
+	// CPUMilli and MemoryBytes are limits; 0 means none.
+	CPUMilli    int64
+	MemoryBytes int64
+	Volumes     []Volume
+	// RestartPolicy defaults to Always.
+	RestartPolicy RestartPolicy
+	// GracePeriod is the wait between SIGTERM and SIGKILL; 0 means DefaultGracePeriod.
+	GracePeriod time.Duration
+}
+
+// ref returns the workload's service reference.
+func (w *Workload) ref() model.Ref { return model.Ref{Project: w.Project, Service: w.Name} }
+
+// nameRE is the DNS-1123 label rule Kubernetes applies to namespaces and
+// container names. Names end up in directory names
+// (<project>_<instance>_<uid>), so '_' and '/' must never appear in them.
+var nameRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+
+// envNameRE is what a variable name may look like, in Env and in ${…}.
+var envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// normalize fills defaults and reports every problem at once.
+func (w *Workload) normalize() error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if !nameRE.MatchString(w.Project) || len(w.Project) > 63 {
+		add("project %q: must be a DNS label (lowercase letters, digits, '-', at most 63)", w.Project)
+	}
+	// The instance name adds "-<hash4>-<index>"; keep it a valid label.
+	if !nameRE.MatchString(w.Name) || len(w.Name) > 50 {
+		add("name %q: must be a DNS label (lowercase letters, digits, '-', at most 50)", w.Name)
+	}
+	if len(w.Command) == 0 || w.Command[0] == "" {
+		add("command: must not be empty")
+	}
+	if w.Replicas < 0 {
+		add("replicas: %d is negative", w.Replicas)
+	}
+	if w.Port < 0 || w.Port > 65535 {
+		add("port: %d is out of range", w.Port)
+	}
+	if w.CPUMilli < 0 {
+		add("cpu: %dm is negative", w.CPUMilli)
+	}
+	if w.MemoryBytes < 0 {
+		add("memory: %d is negative", w.MemoryBytes)
+	}
+	if w.GracePeriod < 0 {
+		add("grace period: %s is negative", w.GracePeriod)
+	}
+	switch w.RestartPolicy {
+	case "":
+		w.RestartPolicy = RestartAlways
+	case RestartAlways, RestartOnFailure, RestartNever:
+	default:
+		add("restart policy %q: must be Always, OnFailure or Never", w.RestartPolicy)
+	}
+	if w.GracePeriod == 0 {
+		w.GracePeriod = DefaultGracePeriod
+	}
+	for k := range w.Env {
+		if !envNameRE.MatchString(k) {
+			add("env %q: not a valid variable name", k)
+		}
+	}
+	seen := map[string]bool{}
+	for _, v := range w.Volumes {
+		env := volumeEnvName(v.Name)
+		switch {
+		case v.Name == "":
+			add("volume: name must not be empty")
+		case seen[env]:
+			add("volume %q: declared twice (as %s)", v.Name, env)
+		case v.Path == "":
+			add("volume %q: path must not be empty", v.Name)
+		case v.Capacity < 0:
+			add("volume %q: capacity is negative", v.Name)
+		}
+		seen[env] = true
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("workload %s/%s: %w", w.Project, w.Name, errors.Join(errs...))
+	}
+	return nil
+}
+
+// clone copies the workload deeply enough that the caller's later changes do
+// not reach the runtime.
+func (w Workload) clone() Workload {
+	w.Command = slices.Clone(w.Command)
+	env := make(map[string]string, len(w.Env))
+	for k, v := range w.Env {
+		env[k] = v
+	}
+	w.Env = env
+	w.Volumes = slices.Clone(w.Volumes)
+	return w
+}
+
+// templateHash returns four hex digits that change when the command or the
+// environment change, like the pod-template-hash in a pod's name.
+func (w *Workload) templateHash() string {
+	h := sha256.New()
+	for _, arg := range w.Command {
+		h.Write([]byte(arg))
+		h.Write([]byte{0})
+	}
+	h.Write([]byte{1})
+	keys := make([]string, 0, len(w.Env))
+	for k := range w.Env {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		h.Write([]byte(k))
+		h.Write([]byte{'='})
+		h.Write([]byte(w.Env[k]))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil))[:4]
+}
+
+// shouldRestart applies the policy to how a run ended.
+func shouldRestart(policy RestartPolicy, exit model.Exit) bool {
+	switch policy {
+	case RestartNever:
+		return false
+	case RestartOnFailure:
+		return exit.Code != 0
+	default:
+		return true
+	}
+}
+
+// volumeEnvName is the variable that carries a volume's path:
+// OPSHUB_VOLUME_<NAME> with the name upper-cased and anything that is not a
+// letter or digit turned into '_'.
+func volumeEnvName(name string) string {
+	var b strings.Builder
+	b.WriteString("OPSHUB_VOLUME_")
+	for _, r := range strings.ToUpper(name) {
+		if (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9') {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('_')
+		}
+	}
+	return b.String()
+}
+
+// refRE matches the ${NAME} form, the only one the runtime expands.
+var refRE = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+
+// expand replaces ${NAME} with lookup(NAME). A reference to an unknown name
+// is left as it is, as Kubernetes leaves an unresolvable $(NAME), so that the
+// mistake shows in the process's arguments instead of vanishing.
+func expand(s string, lookup func(string) (string, bool)) string {
+	if !strings.Contains(s, "${") {
+		return s
+	}
+	return refRE.ReplaceAllStringFunc(s, func(ref string) string {
+		if v, ok := lookup(ref[2 : len(ref)-1]); ok {
+			return v
+		}
+		return ref
+	})
+}
