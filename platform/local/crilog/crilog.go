@@ -32,6 +32,7 @@
 package crilog
 
 import (
+	"compress/gzip"
 	"errors"
 	"fmt"
 	"os"
@@ -85,6 +86,13 @@ type File struct {
 	streams []*streamWriter
 	closed  bool
 	retryAt time.Time // no rotation attempt before this, after one failed
+
+	// stamp is stampTime formatted for a record: records of one Write share
+	// their time, and formatting it is a good part of a short record's cost.
+	stamp     []byte
+	stampTime time.Time
+
+	zw *gzip.Writer // reused by compress
 }
 
 // Open creates dir if needed and opens (append) dir/<restart>.log, the log of
@@ -162,8 +170,9 @@ func (f *File) Close() error {
 		return nil
 	}
 	var errs []error
+	now := f.opts.Now()
 	for _, s := range f.streams {
-		if err := s.finish(); err != nil {
+		if err := s.finish(now); err != nil {
 			errs = append(errs, err)
 		}
 	}

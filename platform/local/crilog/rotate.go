@@ -67,7 +67,7 @@ func (f *File) rotateFile(now time.Time) error {
 	var compressErr error
 	for _, name := range rotated {
 		if !strings.HasSuffix(name, gzSuffix) {
-			compressErr = errors.Join(compressErr, compress(filepath.Join(f.dir, name)))
+			compressErr = errors.Join(compressErr, f.compress(filepath.Join(f.dir, name)))
 		}
 	}
 	if err := f.renameAndReopen(rotatedName(f.name, now, rotated)); err != nil {
@@ -172,8 +172,9 @@ func (f *File) renameAndReopen(rotated string) error {
 
 // compress gzips path into path.gz as the kubelet does, through path.tmp,
 // which is synced before it gets its final name so that a crash leaves
-// either the original or a whole compressed copy, then removes path.
-func compress(path string) (err error) {
+// either the original or a whole compressed copy, then removes path. The
+// gzip writer, about 1 MB, is kept for the next rotation.
+func (f *File) compress(path string) (err error) {
 	in, err := os.Open(path)
 	if err != nil {
 		return err
@@ -190,7 +191,12 @@ func compress(path string) (err error) {
 			os.Remove(tmp)
 		}
 	}()
-	zw := gzip.NewWriter(out)
+	if f.zw == nil {
+		f.zw = gzip.NewWriter(out)
+	} else {
+		f.zw.Reset(out)
+	}
+	zw := f.zw
 	if _, err := io.Copy(zw, in); err != nil {
 		return fmt.Errorf("compress %s: %w", path, err)
 	}

@@ -16,11 +16,12 @@ const (
 	// maxLineBytes is the longest content of one record: containerd's
 	// default max_container_log_line_size. Longer lines are split.
 	maxLineBytes = 16 << 10
-	// flushBytes is how much a write collects before it goes to the file;
-	// every Write ends with a flush, so this only bounds one Write's batch.
+	// flushBytes is about how many bytes of records a Write collects before
+	// it writes them to the file: one write(2) for many short records. Every
+	// Write ends by writing what it collected, so readers wait for nothing.
 	flushBytes = 64 << 10
-	// recordOverhead bounds the bytes a record adds to its content:
-	// a time of at most 35 bytes, the stream, the tag, spaces and "\n".
+	// recordOverhead bounds the bytes a record adds to its content: a UTC
+	// RFC3339Nano time (at most 30 bytes), the stream, the tag, spaces, "\n".
 	recordOverhead = 64
 
 	tagPartial = 'P'
@@ -39,6 +40,10 @@ const (
 // invalid UTF-8 and NUL included. A line is written once its end (or a full
 // piece of it) has arrived; at Close, bytes left without a newline are written
 // as a P record, as containerd writes them when a container's stream ends.
+//
+// A record's time is when the Write (or Close) that completes it was called,
+// as containerd stamps a record when it writes it; the records of one Write
+// share that time.
 //
 // Records of the two streams never interleave. Each Write returns after its
 // records are in the file, with the error of writing the file if that failed;
@@ -73,16 +78,18 @@ func (s *streamWriter) Write(p []byte) (int, error) {
 	if s.closed || f.closed {
 		return 0, fmt.Errorf("crilog: write %s to %s: %w", s.name, f.path, os.ErrClosed)
 	}
+	// One time for all the records of a Write: they arrived together.
+	now := f.opts.Now()
 	n := len(p)
 	for len(p) > 0 {
 		i := bytes.IndexByte(p, '\n')
 		if i < 0 {
-			if err := s.addPartial(p); err != nil {
+			if err := s.addPartial(now, p); err != nil {
 				return 0, err
 			}
 			break
 		}
-		if err := s.endLine(p[:i]); err != nil {
+		if err := s.endLine(now, p[:i]); err != nil {
 			return 0, err
 		}
 		p = p[i+1:]
@@ -95,18 +102,18 @@ func (s *streamWriter) Write(p []byte) (int, error) {
 
 // addPartial adds b, which holds no '\n', to the current line, and writes the
 // 16 KiB pieces of the line that are known not to be its last.
-func (s *streamWriter) addPartial(b []byte) error {
+func (s *streamWriter) addPartial(now time.Time, b []byte) error {
 	limit := maxLineBytes
 	if last(s.pending, b) == '\r' {
 		limit++
 	}
-	b, err := s.spill(b, limit)
+	b, err := s.spill(now, b, limit)
 	s.pending = append(s.pending, b...)
 	return err
 }
 
 // endLine ends the current line with b, the bytes before its '\n'.
-func (s *streamWriter) endLine(b []byte) error {
+func (s *streamWriter) endLine(now time.Time, b []byte) error {
 	if n := len(b); n > 0 {
 		if b[n-1] == '\r' {
 			b = b[:n-1]
@@ -114,11 +121,11 @@ func (s *streamWriter) endLine(b []byte) error {
 	} else if n := len(s.pending); n > 0 && s.pending[n-1] == '\r' {
 		s.pending = s.pending[:n-1]
 	}
-	b, err := s.spill(b, maxLineBytes)
+	b, err := s.spill(now, b, maxLineBytes)
 	if err != nil {
 		return err
 	}
-	err = s.f.record(s.name, tagFull, s.pending, b)
+	err = s.f.record(now, s.name, tagFull, s.pending, b)
 	s.pending = s.pending[:0]
 	return err
 }
@@ -126,14 +133,14 @@ func (s *streamWriter) endLine(b []byte) error {
 // finish writes what is left of the current line as P records, as containerd
 // does at the end of a stream, and marks the stream closed. It is called with
 // the File's mutex held.
-func (s *streamWriter) finish() error {
+func (s *streamWriter) finish(now time.Time) error {
 	if s.closed {
 		return nil
 	}
 	s.closed = true
-	rest, err := s.spill(nil, maxLineBytes)
+	rest, err := s.spill(now, nil, maxLineBytes)
 	if err == nil && len(s.pending)+len(rest) > 0 {
-		err = s.f.record(s.name, tagPartial, s.pending, rest)
+		err = s.f.record(now, s.name, tagPartial, s.pending, rest)
 	}
 	s.pending = s.pending[:0]
 	return err
@@ -142,17 +149,17 @@ func (s *streamWriter) finish() error {
 // spill writes P records of maxLineBytes taken from the front of pending+b
 // while pending+b is longer than limit, and returns what is left of b; what
 // is left of pending stays in it.
-func (s *streamWriter) spill(b []byte, limit int) ([]byte, error) {
+func (s *streamWriter) spill(now time.Time, b []byte, limit int) ([]byte, error) {
 	for len(s.pending)+len(b) > limit {
 		if len(s.pending) >= maxLineBytes {
-			if err := s.f.record(s.name, tagPartial, s.pending[:maxLineBytes], nil); err != nil {
+			if err := s.f.record(now, s.name, tagPartial, s.pending[:maxLineBytes], nil); err != nil {
 				return b, err
 			}
 			s.pending = s.pending[:copy(s.pending, s.pending[maxLineBytes:])]
 			continue
 		}
 		take := maxLineBytes - len(s.pending)
-		if err := s.f.record(s.name, tagPartial, s.pending, b[:take]); err != nil {
+		if err := s.f.record(now, s.name, tagPartial, s.pending, b[:take]); err != nil {
 			return b, err
 		}
 		s.pending = s.pending[:0]
@@ -171,7 +178,7 @@ func (s *streamWriter) Close() error {
 	if s.closed || f.closed {
 		return nil
 	}
-	err := s.finish()
+	err := s.finish(f.opts.Now())
 	if ferr := f.flush(); err == nil {
 		err = ferr
 	}
@@ -181,8 +188,7 @@ func (s *streamWriter) Close() error {
 // record adds one record with content head+tail to the file's buffer. It
 // rotates the file first if it is due, so that a record always goes whole
 // into one file. It is called with f.mu held.
-func (f *File) record(stream string, tag byte, head, tail []byte) error {
-	now := f.opts.Now()
+func (f *File) record(now time.Time, stream string, tag byte, head, tail []byte) error {
 	if f.rotationDue(now) {
 		if err := f.flush(); err != nil {
 			return err
@@ -194,7 +200,11 @@ func (f *File) record(stream string, tag byte, head, tail []byte) error {
 			return err
 		}
 	}
-	f.buf = now.UTC().AppendFormat(f.buf, time.RFC3339Nano)
+	if !now.Equal(f.stampTime) || len(f.stamp) == 0 {
+		f.stamp = now.UTC().AppendFormat(f.stamp[:0], time.RFC3339Nano)
+		f.stampTime = now
+	}
+	f.buf = append(f.buf, f.stamp...)
 	f.buf = append(f.buf, ' ')
 	f.buf = append(f.buf, stream...)
 	f.buf = append(f.buf, ' ', tag, ' ')
