@@ -1,0 +1,82 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/opshub/opshub/model"
+)
+
+func newStatusCommand(g *globals) *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "status [SERVICE]",
+		Short: "Show services, their instances, and what needs attention",
+		Long: `Show every service with its instances: container status, readiness, restarts,
+last exit and restart back-off, followed by a triage list of instances that
+need attention. SERVICE is NAME or PROJECT/NAME.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if output != "table" && output != "json" {
+				return usageErrorf("unknown output format %q (want table or json)", output)
+			}
+			c, err := g.client()
+			if err != nil {
+				return usageError{err}
+			}
+			svcs, err := c.Services(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if len(args) == 1 {
+				svc, err := pickService(svcs, args[0])
+				if err != nil {
+					return err
+				}
+				svcs = []model.Service{svc}
+			}
+			if output == "json" {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(map[string]any{"services": svcs})
+			}
+			return renderStatus(cmd.OutOrStdout(), svcs, time.Now())
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
+	return cmd
+}
+
+// pickService finds SERVICE given as NAME or PROJECT/NAME.
+func pickService(svcs []model.Service, arg string) (model.Service, error) {
+	project, name, qualified := strings.Cut(arg, "/")
+	if !qualified {
+		name, project = project, ""
+	}
+	var found []model.Service
+	for _, s := range svcs {
+		if s.Name == name && (project == "" || s.Project == project) {
+			found = append(found, s)
+		}
+	}
+	switch len(found) {
+	case 1:
+		return found[0], nil
+	case 0:
+		var names []string
+		for _, s := range svcs {
+			names = append(names, s.Project+"/"+s.Name)
+		}
+		return model.Service{}, fmt.Errorf("no service %q (services: %s)", arg, strings.Join(names, ", "))
+	default:
+		var names []string
+		for _, s := range found {
+			names = append(names, s.Project+"/"+s.Name)
+		}
+		return model.Service{}, usageErrorf("service name %q is ambiguous, say one of: %s", arg, strings.Join(names, ", "))
+	}
+}

@@ -1,0 +1,124 @@
+// Package app wires opshub's packages into the running product. It is the one
+// place that knows every implementation: it maps the config onto the platform
+// runtime, the API server and the metrics registry, runs them together and
+// stops them together. The cobra commands in cmd/opshub call it; tests call it
+// in-process with a listener on :0.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/opshub/opshub/config"
+	"github.com/opshub/opshub/internal/buildinfo"
+	"github.com/opshub/opshub/platform/local"
+	"github.com/opshub/opshub/server"
+)
+
+// Options are the parts of a run that do not come from the config file.
+type Options struct {
+	Logger *slog.Logger
+	// Listener, when set, is used for the API instead of listening on
+	// cfg.Server.Listen (tests pass one on 127.0.0.1:0).
+	Listener net.Listener
+}
+
+// Run runs opshub on this machine until ctx ends: the local runtime with
+// every workload, and the API server. It returns after every part has
+// stopped; children get their grace period.
+func Run(ctx context.Context, cfg *config.Config, opts Options) error {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Platform.Kind != "local" {
+		return fmt.Errorf("opshub run runs on a single machine and needs platform.kind local (got %q); on Kubernetes run `opshub collector` and `opshub controller`", cfg.Platform.Kind)
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return fmt.Errorf("create dataDir: %w", err)
+	}
+	for _, section := range InactiveSections(cfg) {
+		log.Warn("config section accepted but not active yet", "section", section)
+	}
+
+	reg := newRegistry()
+	rt, err := local.New(local.Options{
+		DataDir:    cfg.DataDir,
+		Logger:     log,
+		Registerer: reg,
+	}, Workloads(cfg))
+	if err != nil {
+		return err
+	}
+	srv, err := server.New(server.Options{
+		Listen:     cfg.Server.Listen,
+		Tokens:     Tokens(cfg),
+		Services:   rt,
+		Ready:      func() (bool, string) { return rt.Ready(), "local runtime is starting" },
+		Gatherer:   reg,
+		Registerer: reg,
+		Logger:     log,
+	})
+	if err != nil {
+		return err
+	}
+
+	// Listen before anything starts, so a taken port fails fast and no
+	// process is launched for nothing.
+	ln := opts.Listener
+	if ln == nil {
+		ln, err = net.Listen("tcp", cfg.Server.Listen)
+		if err != nil {
+			return fmt.Errorf("listen on server.listen %s: %w", cfg.Server.Listen, err)
+		}
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
+	start := func(name string, run func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := run(ctx); err != nil {
+				mu.Lock()
+				errs = append(errs, fmt.Errorf("%s: %w", name, err))
+				mu.Unlock()
+			}
+			cancel() // one part stopping stops the others
+		}()
+	}
+	start("local runtime", rt.Run)
+	start("api server", func(ctx context.Context) error { return srv.Serve(ctx, ln) })
+	wg.Wait()
+	_ = rt.Close()
+	return errors.Join(errs...)
+}
+
+func newRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	info := buildinfo.Get()
+	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "opshub_build_info",
+		Help: "A metric with constant value 1, labelled with the version of the running opshub.",
+	}, []string{"version", "revision", "goversion"})
+	build.WithLabelValues(info.Version, info.Revision, info.GoVersion).Set(1)
+	reg.MustRegister(
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		collectors.NewGoCollector(),
+		build,
+	)
+	return reg
+}
