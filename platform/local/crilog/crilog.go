@@ -23,8 +23,9 @@
 //   - Times (in records and in rotated names) are written in UTC, which is
 //     what a node normally runs in; containerd and the kubelet use the local
 //     zone.
-//   - Rotated names stay unique and in time order although rotations can
-//     come faster than once a second (see rotatedName).
+//   - Rotations can come faster than once a second, so a rotated name whose
+//     second is taken moves to the next free one: names stay unique, in the
+//     kubelet's layout, and sort in the order the files were written.
 //
 // The package must not do more than that: it does not parse records for the
 // collector, merge partial lines, apply retention beyond the kubelet's rules,
