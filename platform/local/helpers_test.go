@@ -55,7 +55,7 @@ func helperHTTP() {
 	srv := &http.Server{}
 	srv.Handler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if req.URL.Path == "/close" {
-			ln.Close()                    // new connections are refused from now on
+			ln.Close()                      // new connections are refused from now on
 			srv.SetKeepAlivesEnabled(false) // and idle ones are closed
 		}
 		body, _ := io.ReadAll(req.Body)

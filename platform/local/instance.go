@@ -211,6 +211,8 @@ func (r *Runtime) supervise(ctx context.Context, in *instance) {
 		case delay > 0:
 			r.setStatusLocked(in, model.StatusCrashing)
 			in.nextRestart, in.backoff = exit.Time.Add(delay), delay
+		default:
+			r.setStatusLocked(in, model.StatusStarting) // restarted at once
 		}
 		r.emitLocked(in, model.InstanceExited, &exit)
 		if exit.OOMKilled {
@@ -243,6 +245,7 @@ func (r *Runtime) supervise(ctx context.Context, in *instance) {
 		r.mu.Lock()
 		in.restarts++
 		in.nextRestart, in.backoff = time.Time{}, 0
+		r.setStatusLocked(in, model.StatusStarting) // the fork follows at once
 		r.metrics.restarts.WithLabelValues(w.Project, w.Name).Inc()
 		r.emitLocked(in, model.InstanceRestarted, &exit)
 		r.mu.Unlock()
