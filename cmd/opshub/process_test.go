@@ -1,0 +1,247 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/opshub/opshub/model"
+)
+
+// binaries builds bin/opshub and bin/opshub-demo once into a temp dir, so
+// the tests run the real binaries as a user does.
+var binaries = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "opshub-bin-")
+	if err != nil {
+		return "", err
+	}
+	out, err := exec.Command("go", "build", "-o", dir+"/",
+		"github.com/opshub/opshub/cmd/opshub", "github.com/opshub/opshub/cmd/opshub-demo").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return dir, nil
+})
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// opshubProcess is `opshub run` started as a child process.
+type opshubProcess struct {
+	cmd  *exec.Cmd
+	api  string
+	done chan error
+	log  *os.File
+}
+
+func startOpshub(t *testing.T, bin, cfgPath, api string) *opshubProcess {
+	t.Helper()
+	logFile, err := os.CreateTemp(t.TempDir(), "opshub-*.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(filepath.Join(bin, "opshub"), "run", "-c", cfgPath)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &opshubProcess{cmd: cmd, api: "http://" + api, done: make(chan error, 1), log: logFile}
+	go func() { p.done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		// SIGTERM first, so that opshub stops its children; SIGKILL would
+		// leave them running.
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-p.done:
+		case <-time.After(15 * time.Second):
+			_ = cmd.Process.Kill()
+			<-p.done
+		}
+		if t.Failed() {
+			out, _ := os.ReadFile(logFile.Name())
+			t.Logf("opshub output:\n%s", out)
+		}
+	})
+	waitUntil(t, 30*time.Second, "opshub /readyz", func() bool {
+		resp, err := http.Get(p.api + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+	return p
+}
+
+// runningPIDs waits until every instance of every service runs, and returns
+// their process IDs.
+func (p *opshubProcess) runningPIDs(t *testing.T, want int) []int {
+	t.Helper()
+	var pids []int
+	waitUntil(t, 20*time.Second, fmt.Sprintf("%d running instances", want), func() bool {
+		resp, err := http.Get(p.api + "/api/v1/services")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		var body struct{ Services []model.Service }
+		if json.NewDecoder(resp.Body).Decode(&body) != nil {
+			return false
+		}
+		pids = pids[:0]
+		for _, s := range body.Services {
+			for _, in := range s.Instances {
+				if in.Status == model.StatusRunning && in.PID > 0 {
+					pids = append(pids, in.PID)
+				}
+			}
+		}
+		return len(pids) == want
+	})
+	return pids
+}
+
+// alive reports whether pid runs. A zombie (exited, not yet reaped by its
+// new parent after opshub died) counts as gone.
+func alive(pid int) bool {
+	if syscall.Kill(pid, 0) != nil {
+		return false
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// The state follows the parenthesised command name: "pid (comm) S ...".
+	i := bytes.LastIndexByte(stat, ')')
+	return i < 0 || i+2 >= len(stat) || stat[i+2] != 'Z'
+}
+
+func writeConfig(t *testing.T, bin, dataDir, api string, extraArgs string) string {
+	t.Helper()
+	cfg := fmt.Sprintf(`dataDir: %s
+server: {listen: %q}
+workloads:
+  - name: web
+    project: demo
+    command: [%s/opshub-demo, --listen, "127.0.0.1:${PORT}"%s]
+    replicas: 2
+    port: %d
+    gracePeriod: 2s
+`, dataDir, api, bin, extraArgs, freePortNumber(t))
+	path := filepath.Join(t.TempDir(), "opshub.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func freePortNumber(t *testing.T) int {
+	t.Helper()
+	_, port, _ := net.SplitHostPort(freeAddr(t))
+	var n int
+	fmt.Sscan(port, &n)
+	return n
+}
+
+func TestSIGTERMStopsEveryChildWithinTheGracePeriod(t *testing.T) {
+	bin, err := binaries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := freeAddr(t)
+	// The instances ignore SIGTERM, so opshub must escalate to SIGKILL after
+	// the 2 s grace period.
+	cfg := writeConfig(t, bin, t.TempDir(), api, `, --ignore-sigterm`)
+	p := startOpshub(t, bin, cfg, api)
+	pids := p.runningPIDs(t, 2)
+
+	start := time.Now()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-p.done:
+		p.done <- err
+		if err != nil {
+			t.Fatalf("opshub exited with %v after SIGTERM, want status 0", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("opshub did not exit within 10s of SIGTERM")
+	}
+	took := time.Since(start)
+	if took > 2*time.Second+3*time.Second {
+		t.Errorf("stopping took %s, want about the 2s grace period", took)
+	}
+	for _, pid := range pids {
+		if alive(pid) {
+			t.Errorf("instance process %d survived opshub's exit", pid)
+		}
+	}
+}
+
+func TestNextStartStopsOrphansOfAKilledOpshub(t *testing.T) {
+	bin, err := binaries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := freeAddr(t)
+	dataDir := t.TempDir()
+	cfg := writeConfig(t, bin, dataDir, api, "")
+	first := startOpshub(t, bin, cfg, api)
+	orphans := first.runningPIDs(t, 2)
+
+	if err := first.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	first.done <- <-first.done
+	for _, pid := range orphans {
+		if !alive(pid) {
+			t.Fatalf("instance %d died with opshub; the test needs it orphaned", pid)
+		}
+	}
+	t.Cleanup(func() {
+		for _, pid := range orphans {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	})
+
+	second := startOpshub(t, bin, cfg, api)
+	fresh := second.runningPIDs(t, 2)
+	for _, pid := range orphans {
+		if alive(pid) {
+			t.Errorf("orphan %d of the killed opshub still runs after the next start", pid)
+		}
+		for _, f := range fresh {
+			if f == pid {
+				t.Errorf("new instance reuses orphan pid %d", pid)
+			}
+		}
+	}
+}
