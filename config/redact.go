@@ -1,0 +1,24 @@
+package config
+
+import (
+	"bytes"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Redacted renders the effective config (every default applied, paths
+// absolute, variables expanded) as YAML for `opshub check-config` and the
+// API. Every secret prints as "<secret>"; a secret read from a file is left
+// out and its *File key shown instead.
+func (c *Config) Redacted() ([]byte, error) {
+	var b bytes.Buffer
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(c); err != nil {
+		return nil, err
+	}
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}

@@ -1,0 +1,104 @@
+package config
+
+// Config is the whole config file. Field names follow the YAML keys.
+// After Load or Parse every unset field holds its default (see Default),
+// relative paths are absolute, ${VAR} is expanded and *File secrets are read.
+type Config struct {
+	// DataDir holds checkpoints, buffers and state; created if missing.
+	DataDir       string        `yaml:"dataDir"`
+	Server        Server        `yaml:"server"`
+	Platform      Platform      `yaml:"platform"`
+	Workloads     []Workload    `yaml:"workloads,omitempty"`
+	Collector     Collector     `yaml:"collector"`
+	Sinks         []Sink        `yaml:"sinks,omitempty"`
+	Notifications Notifications `yaml:"notifications"`
+	Alerts        Alerts        `yaml:"alerts"`
+	Spend         Spend         `yaml:"spend"`
+	Autoscaling   Autoscaling   `yaml:"autoscaling"`
+	Release       Release       `yaml:"release"`
+
+	// source remembers where keys were written, for Errorf. A pointer, so
+	// that printing a Config does not print the whole index.
+	source *source
+}
+
+// source is what Parse learned about the file a Config came from.
+type source struct {
+	file  string
+	lines lineIndex
+}
+
+// Errorf builds an *Error for a key path of this config, with the key's line
+// when the config came from a file. Packages that check their own part of the
+// config (a destination decoding Sink.Raw) use it so that their problems read
+// like every other config error.
+func (c *Config) Errorf(path, format string, args ...any) *Error {
+	var rep *reporter
+	if c.source != nil {
+		rep = newReporter(c.source.file, c.source.lines)
+	} else {
+		rep = newReporter("", nil)
+	}
+	rep.errorf(path, format, args...)
+	return rep.errs[0]
+}
+
+// Server is the HTTP API and web UI.
+type Server struct {
+	// Listen is host:port.
+	Listen string `yaml:"listen"`
+	// Tokens are bearer tokens; with none, only loopback clients are served.
+	Tokens []Token `yaml:"tokens,omitempty"`
+}
+
+// Token is one bearer token. Exactly one of Token and TokenFile is written in
+// the file; after Load, Token holds the credential either way.
+type Token struct {
+	Name      string   `yaml:"name"`
+	Token     Secret   `yaml:"token,omitempty"`
+	TokenFile string   `yaml:"tokenFile,omitempty"`
+	Scopes    []string `yaml:"scopes"`
+}
+
+// Token scopes.
+const (
+	ScopeRead   = "read"
+	ScopeDeploy = "deploy"
+	ScopeAdmin  = "admin"
+)
+
+// MarshalYAML leaves the credential out when it came from a file, so that the
+// output names the file instead.
+func (t Token) MarshalYAML() (any, error) {
+	type plain Token
+	if t.TokenFile != "" {
+		t.Token = ""
+	}
+	return plain(t), nil
+}
+
+// Platform says what runs the services.
+type Platform struct {
+	// Kind is "local" (opshub supervises processes) or "kubernetes".
+	Kind string `yaml:"kind"`
+	// Kubeconfig is the kubeconfig file for kind kubernetes; empty means
+	// in-cluster config, then $KUBECONFIG, then ~/.kube/config.
+	Kubeconfig string `yaml:"kubeconfig,omitempty"`
+	// NodeName is the node a collector serves, for kind kubernetes; usually
+	// "${NODE_NAME}" filled from the downward API.
+	NodeName string `yaml:"nodeName,omitempty"`
+}
+
+// Platform kinds.
+const (
+	PlatformLocal      = "local"
+	PlatformKubernetes = "kubernetes"
+)
+
+// Collector is the log collector.
+type Collector struct {
+	// Paths are the log roots to tail; empty means the platform's own root.
+	Paths []string `yaml:"paths,omitempty"`
+	// MaxLineBytes caps one log line; longer lines are truncated with a marker.
+	MaxLineBytes ByteSize `yaml:"maxLineBytes"`
+}

@@ -1,0 +1,88 @@
+package config
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+)
+
+func (v *validator) alerts(a Alerts) {
+	for _, k := range sortedKeys(a.Throttle) {
+		if k != ThrottleDefault && !slices.Contains(EventNames, k) {
+			known := append([]string{ThrottleDefault}, EventNames...)
+			v.errorf(child("alerts.throttle", k), "unknown event%s; keys are default or an event name (%s)", suggest(k, known, ""), strings.Join(EventNames, ", "))
+		}
+	}
+	v.atLeast("alerts.crashLoop.restarts", a.CrashLoop.Restarts, 1)
+	if a.CrashLoop.Window <= 0 {
+		v.errorf("alerts.crashLoop.window", "must be more than 0s")
+	}
+	v.percent("alerts.cpu.threshold", a.CPU.Threshold)
+	v.percent("alerts.memory.threshold", a.Memory.Threshold)
+	seen := map[string]string{}
+	for i, t := range a.Volume.Thresholds {
+		p := elem("alerts.volume.thresholds", i)
+		v.percent(p, t)
+		v.unique(seen, fmt.Sprint(t), p, "threshold")
+	}
+	for i, s := range a.Silences {
+		p := elem("alerts.silences", i)
+		if len(s.Matchers) == 0 {
+			v.errorf(child(p, "matchers"), "needs at least one of %s (a silence that matches everything is not allowed)", strings.Join(SilenceMatcherKeys, ", "))
+		}
+		for _, k := range sortedKeys(s.Matchers) {
+			mp := child(child(p, "matchers"), k)
+			switch {
+			case !slices.Contains(SilenceMatcherKeys, k):
+				v.errorf(mp, "unknown matcher%s (known: %s)", suggest(k, SilenceMatcherKeys, ""), strings.Join(SilenceMatcherKeys, ", "))
+			case k == "event":
+				if msg := checkEventFilter(s.Matchers[k]); msg != "" {
+					v.errorf(mp, "%s", msg)
+				}
+			case s.Matchers[k] == "":
+				v.errorf(mp, "must not be empty")
+			}
+		}
+		if s.Until.IsZero() {
+			v.errorf(child(p, "until"), "is required: an RFC 3339 time such as 2026-12-01T00:00:00Z")
+		}
+	}
+}
+
+func (v *validator) percent(path string, f float64) {
+	if f < 0 || f > 100 {
+		v.errorf(path, "must be a percentage from 0 to 100, got %g", f)
+	}
+}
+
+var currency = regexp.MustCompile(`^[A-Z]{3}$`)
+
+func (v *validator) spend(s Spend) {
+	if !currency.MatchString(s.Currency) {
+		v.errorf("spend.currency", "must be a three-letter ISO 4217 code such as USD or EUR, got %q", truncate(s.Currency, 20))
+	}
+	for _, price := range []struct {
+		key   string
+		value float64
+	}{
+		{"cpuCoreHour", s.Prices.CPUCoreHour},
+		{"memoryGiBHour", s.Prices.MemoryGiBHour},
+		{"storageGiBMonth", s.Prices.StorageGiBMonth},
+	} {
+		if price.value < 0 {
+			v.errorf(child("spend.prices", price.key), "must be 0 or more, got %g", price.value)
+		}
+	}
+	seen := map[string]string{}
+	for i, a := range s.Alerts {
+		p := elem("spend.alerts", i)
+		if a.Amount <= 0 {
+			v.errorf(child(p, "amount"), "must be more than 0, got %g", a.Amount)
+		}
+		if a.Project != "" {
+			v.name(child(p, "project"), a.Project)
+		}
+		v.unique(seen, fmt.Sprintf("%g for project %q", a.Amount, a.Project), p, "spend alert")
+	}
+}

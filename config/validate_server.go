@@ -1,0 +1,79 @@
+package config
+
+import (
+	"net"
+	"strconv"
+)
+
+func (v *validator) server(s Server) {
+	if host, port, err := net.SplitHostPort(s.Listen); err != nil || !validPort(port) || !validHost(host) {
+		v.errorf("server.listen", "must be host:port, such as 127.0.0.1:7420 or :7420, got %q", truncate(s.Listen, 60))
+	}
+	names := map[string]string{}
+	tokens := map[string]string{}
+	for i, t := range s.Tokens {
+		p := elem("server.tokens", i)
+		if t.Name == "" {
+			v.errorf(child(p, "name"), "is required")
+		}
+		v.unique(names, t.Name, child(p, "name"), "token name")
+		switch {
+		case t.Token == "" && v.given(child(p, "token")):
+			v.errorf(child(p, "token"), "is empty")
+		case t.Token == "" && t.TokenFile == "":
+			v.errorf(p, "needs token or tokenFile")
+		}
+		if t.Token != "" {
+			where := child(p, "token")
+			if t.TokenFile != "" {
+				where = child(p, "tokenFile")
+			}
+			if first, dup := tokens[t.Token.Value()]; dup {
+				v.errorf(where, "is the same token as %s; each token must be different", v.at(first))
+			} else {
+				tokens[t.Token.Value()] = where
+			}
+		}
+		if len(t.Scopes) == 0 {
+			v.errorf(child(p, "scopes"), "needs at least one of read, deploy, admin")
+		}
+		seen := map[string]string{}
+		for j, sc := range t.Scopes {
+			sp := elem(child(p, "scopes"), j)
+			if v.oneOf(sp, sc, ScopeRead, ScopeDeploy, ScopeAdmin) {
+				v.unique(seen, sc, sp, "scope")
+			}
+		}
+	}
+}
+
+func validPort(s string) bool {
+	n, err := strconv.Atoi(s)
+	return err == nil && n >= 0 && n <= 65535
+}
+
+func validHost(h string) bool {
+	if h == "" || net.ParseIP(h) != nil {
+		return true
+	}
+	return len(h) <= 253 && hostname.MatchString(h)
+}
+
+func (v *validator) platform(c *Config) {
+	p := c.Platform
+	if !v.oneOf("platform.kind", p.Kind, PlatformLocal, PlatformKubernetes) {
+		return
+	}
+	if p.Kind == PlatformKubernetes {
+		if len(c.Workloads) > 0 {
+			v.errorf("workloads", "workloads are only for platform kind local")
+		}
+		return
+	}
+	if p.Kubeconfig != "" {
+		v.errorf("platform.kubeconfig", "is only for platform kind kubernetes")
+	}
+	if p.NodeName != "" {
+		v.errorf("platform.nodeName", "is only for platform kind kubernetes")
+	}
+}
