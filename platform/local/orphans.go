@@ -73,9 +73,16 @@ func signalOrphans(groups []orphanGroup, sig syscall.Signal) {
 }
 
 // cleanOrphans stops the process groups a previous opshub on this data
-// directory recorded and left running: SIGTERM, up to orphanGrace for them
-// to exit, then SIGKILL. It returns when they are gone or, after SIGKILL,
-// once a short wait is over; it never fails start-up.
+// directory recorded and left running when it was killed or crashed.
+//
+// Children are deliberately not tied to opshub's life with
+// PR_SET_PDEATHSIG: the kernel sends it when the forking thread exits, and Go
+// retires threads on its own, which would kill healthy instances. Cleaning up
+// at the next start works however opshub died.
+//
+// The groups get SIGTERM, up to orphanGrace to exit, then SIGKILL. It
+// returns when they are gone or, after SIGKILL, once a short wait is over; it
+// never fails start-up.
 func (r *Runtime) cleanOrphans(ctx context.Context, recs []groupRecord) {
 	if len(recs) == 0 {
 		return

@@ -248,7 +248,7 @@ func (r *Runtime) Run(ctx context.Context) (err error) {
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	r.mu.Lock()
-	r.running = true
+	r.running = ctx.Err() == nil // nothing is started when ctx ended during start-up
 	r.reconcileLocked(runCtx)
 	r.mu.Unlock()
 	r.ready.Store(true)

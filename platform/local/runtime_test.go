@@ -238,3 +238,40 @@ func TestStartErrorIsAFailure(t *testing.T) {
 		t.Errorf("last exit %+v", in.LastExit)
 	}
 }
+
+// TestCloseStopsRun: Close ends a running Run and waits for it; it is
+// idempotent, and a no-op on a runtime that never ran.
+func TestCloseStopsRun(t *testing.T) {
+	never, err := New(Options{DataDir: t.TempDir()}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := never.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	h := start(t, Options{}, Workload{Project: "demo", Name: "web", Command: []string{"/bin/sleep", "1000"}, Replicas: 1})
+	pid := h.waitInstances("demo", "web", "running", 10*time.Second, allStatus(1, model.StatusRunning))[0].PID
+	if err := h.r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Run's work is over when Close returns.
+	if alive(pid) || h.r.Ready() {
+		t.Errorf("after Close: pid alive %v, ready %v", alive(pid), h.r.Ready())
+	}
+	select {
+	case err := <-h.errc:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return")
+	}
+	h.cancel = nil
+	if err := h.r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.r.Run(context.Background()); err == nil {
+		t.Error("second Run accepted")
+	}
+}
