@@ -44,30 +44,3 @@ func TestStateFile(t *testing.T) {
 		t.Errorf("damaged state: %v, want an error naming the file", err)
 	}
 }
-
-func TestLockDataDir(t *testing.T) {
-	dir := t.TempDir()
-	state := filepath.Join(dir, "local")
-	os.MkdirAll(state, 0o755)
-	first, err := lockDataDir(state)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = lockDataDir(state)
-	if err == nil {
-		t.Fatal("second lock taken")
-	}
-	for _, want := range []string{dir, "in use by another opshub", "pid " + itoa(os.Getpid())} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("error %q does not name %q", err, want)
-		}
-	}
-	if err := first.release(); err != nil {
-		t.Fatal(err)
-	}
-	again, err := lockDataDir(state)
-	if err != nil {
-		t.Fatalf("lock after release: %v", err)
-	}
-	again.release()
-}

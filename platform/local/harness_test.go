@@ -2,11 +2,8 @@ package local
 
 import (
 	"context"
-	"fmt"
-	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"strconv"
 	"sync"
@@ -17,72 +14,6 @@ import (
 
 	"github.com/opshub/opshub/model"
 )
-
-// helperEnv switches the test binary into one of the helper processes below
-// when it is re-executed with -test.run=^TestHelperProcess$.
-const helperEnv = "OPSHUB_LOCAL_TEST_HELPER"
-
-// TestHelperProcess is not a test: it is the body of processes the tests
-// start from the test binary itself.
-//
-//   - "http": an HTTP server on 127.0.0.1:$PORT answering with its
-//     $OPSHUB_INSTANCE (and echoing request bodies); GET /close makes it
-//     refuse new connections while the process keeps running.
-//   - "runtime": a Runtime on $OPSHUB_LOCAL_TEST_DIR supervising two
-//     instances of `sh -c 'sleep 1000 & wait'`, running until killed.
-func TestHelperProcess(t *testing.T) {
-	switch os.Getenv(helperEnv) {
-	case "":
-		return
-	case "http":
-		helperHTTP()
-	case "runtime":
-		helperRuntime()
-	default:
-		fmt.Fprintf(os.Stderr, "unknown helper %q\n", os.Getenv(helperEnv))
-		os.Exit(2)
-	}
-	os.Exit(0)
-}
-
-func helperHTTP() {
-	ln, err := net.Listen("tcp", "127.0.0.1:"+os.Getenv("PORT"))
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	name := os.Getenv("OPSHUB_INSTANCE")
-	srv := &http.Server{}
-	srv.Handler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		if req.URL.Path == "/close" {
-			ln.Close()                      // new connections are refused from now on
-			srv.SetKeepAlivesEnabled(false) // and idle ones are closed
-		}
-		body, _ := io.ReadAll(req.Body)
-		fmt.Fprintf(w, "%s %s", name, body)
-	})
-	fmt.Println("listening on", ln.Addr())
-	_ = srv.Serve(ln)
-	select {} // keep running after /close, until a signal ends the process
-}
-
-func helperRuntime() {
-	r, err := New(Options{DataDir: os.Getenv("OPSHUB_LOCAL_TEST_DIR"), Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))},
-		[]Workload{{Project: "orphans", Name: "sleeper", Command: []string{"/bin/sh", "-c", "sleep 1000 & wait"}, Replicas: 2}})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	if err := r.Run(context.Background()); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-}
-
-// helperCommand is the command line that re-executes the test binary as a helper.
-func helperCommand() []string {
-	return []string{os.Args[0], "-test.run=^TestHelperProcess$"}
-}
 
 // waitFor polls cond until it holds or timeout passes.
 func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
@@ -279,63 +210,6 @@ func freePort(t *testing.T) int {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// fakeClock is a Clock that moves only when told to.
-type fakeClock struct {
-	mu      sync.Mutex
-	now     time.Time
-	waiters []fakeWaiter
-}
-
-type fakeWaiter struct {
-	at time.Time
-	ch chan time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) After(d time.Duration) <-chan time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	ch := make(chan time.Time, 1)
-	if d <= 0 {
-		ch <- c.now
-		return ch
-	}
-	c.waiters = append(c.waiters, fakeWaiter{at: c.now.Add(d), ch: ch})
-	return ch
-}
-
-// Advance moves the clock and fires the waits that are due.
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	kept := c.waiters[:0]
-	for _, w := range c.waiters {
-		if !w.at.After(c.now) {
-			w.ch <- c.now
-		} else {
-			kept = append(kept, w)
-		}
-	}
-	c.waiters = kept
-}
-
-// Waiting reports how many waits are pending.
-func (c *fakeClock) Waiting() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.waiters)
 }
 
 // mustAtoi is strconv.Atoi for test data.
