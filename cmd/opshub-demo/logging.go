@@ -53,6 +53,15 @@ func (s *stream) text(text string) {
 	}
 	s.buf = b
 	s.write(b)
+	s.trim()
+}
+
+// trim drops a buffer grown by one huge line, rather than keep it forever.
+// The caller holds s.mu.
+func (s *stream) trim() {
+	if cap(s.buf) > 4*maxBatchBytes {
+		s.buf = nil
+	}
 }
 
 // Write writes p as text, so that a stream can back a log.Logger.
@@ -74,9 +83,7 @@ func (s *stream) emit(n, size int64) {
 		s.buf = b
 		s.write(b)
 	}
-	if cap(s.buf) > 4*maxBatchBytes {
-		s.buf = nil // do not keep a huge line's buffer forever
-	}
+	s.trim()
 }
 
 // write writes whole lines; the caller holds s.mu. Lines that fail to
