@@ -81,19 +81,19 @@ type reporter struct {
 	file   string
 	lines  lineIndex
 	errs   Errors
-	failed []string
+	failed map[string]bool
 }
 
 func newReporter(file string, lines lineIndex) *reporter {
 	if lines == nil {
 		lines = lineIndex{}
 	}
-	return &reporter{file: file, lines: lines}
+	return &reporter{file: file, lines: lines, failed: map[string]bool{}}
 }
 
 // fail records a decoding problem at a known line.
 func (r *reporter) fail(line int, path, format string, args ...any) {
-	r.failed = append(r.failed, path)
+	r.failed[path] = true
 	r.add(line, path, fmt.Sprintf(format, args...))
 }
 
@@ -115,12 +115,15 @@ func (r *reporter) add(line int, path, msg string) {
 // suppressed reports whether path, or a key that contains it, already failed
 // to decode.
 func (r *reporter) suppressed(path string) bool {
-	for _, f := range r.failed {
-		if f == "" || path == f || strings.HasPrefix(path, f+".") || strings.HasPrefix(path, f+"[") {
+	for {
+		if r.failed[path] {
 			return true
 		}
+		if path == "" {
+			return false
+		}
+		path = parent(path)
 	}
-	return false
 }
 
 // err returns the collected errors sorted by line, or nil.

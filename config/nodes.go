@@ -9,7 +9,7 @@ import (
 
 // maxNodes bounds the work of one Parse, so that a small file whose aliases
 // expand to billions of nodes is rejected instead of exhausting memory.
-const maxNodes = 1 << 20
+const maxNodes = 100_000
 
 // spend takes one node from the budget and reports once when it runs out.
 func (l *loader) spend(n *yaml.Node, path string) bool {
