@@ -1,6 +1,7 @@
 package config
 
 import (
+	"net"
 	"net/url"
 	"slices"
 	"strconv"
@@ -23,6 +24,7 @@ const (
 	rawString   rawKind = iota
 	rawURL              // an http or https URL
 	rawPath             // a file path, made absolute
+	rawHostPort         // host:port
 	rawInt              // an integer, at least rawKey.atLeast
 	rawBool             // true or false
 	rawDuration         // a Duration
@@ -285,6 +287,10 @@ func (l *loader) rawScalar(n *yaml.Node, path string, k *rawKey) {
 		}
 	case rawPath:
 		n.Value = l.abs(text)
+	case rawHostPort:
+		if host, port, err := net.SplitHostPort(text); err != nil || !validPort(port) || !validHost(host) {
+			l.rep.fail(n.Line, path, "must be host:port%s", got)
+		}
 	case rawInt:
 		i, err := strconv.Atoi(strings.TrimSpace(text))
 		switch {

@@ -58,7 +58,7 @@ var sinkSchemas = map[string]*rawKey{
 		keyTimeout,
 	}},
 	"syslog": {kind: rawObject, keys: []rawKey{
-		{name: "address", required: true},
+		{name: "address", kind: rawHostPort, required: true},
 		{name: "network", enum: []string{"tcp", "udp", "tls"}},
 		{name: "format", enum: []string{"rfc5424", "rfc3164"}},
 		{name: "facility", enum: []string{"kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news",
