@@ -70,6 +70,9 @@ func (l *loader) value(n *yaml.Node, path string, v reflect.Value, mode expandMo
 	case reflect.Map:
 		l.mapValue(n, path, v, mode)
 	case reflect.String:
+		if v.Type() == secretType {
+			mode |= secretValue
+		}
 		if text, ok := l.scalar(n, path, "a string", mode); ok {
 			v.SetString(text)
 		}
@@ -119,7 +122,10 @@ func (l *loader) value(n *yaml.Node, path string, v reflect.Value, mode expandMo
 	}
 }
 
-var timeType = reflect.TypeFor[time.Time]()
+var (
+	timeType   = reflect.TypeFor[time.Time]()
+	secretType = reflect.TypeFor[Secret]()
+)
 
 func (l *loader) timeValue(n *yaml.Node, path string, v reflect.Value, mode expandMode) {
 	text, ok := l.scalar(n, path, "a time", mode)
@@ -140,7 +146,7 @@ func (l *loader) scalar(n *yaml.Node, path, want string, mode expandMode) (strin
 		l.rep.fail(n.Line, path, "must be %s, not %s", want, describe(n))
 		return "", false
 	}
-	text, problems := l.env.expand(n.Value, mode)
+	text, problems := l.vars.expand(n.Value, mode)
 	for _, p := range problems {
 		l.rep.fail(n.Line, path, "%s", p)
 	}

@@ -80,6 +80,10 @@ type expandMode uint8
 const (
 	keepInstanceVars expandMode = 1 << iota
 	keepArgVars
+	// secretValue marks a credential: problems never quote any of its text.
+	secretValue
+
+	keepsVars = keepInstanceVars | keepArgVars
 )
 
 func (m expandMode) keeps(name string) bool {
@@ -113,7 +117,7 @@ func (x expander) expand(s string, mode expandMode) (string, []string) {
 	for i := 0; i < len(s); {
 		switch {
 		case strings.HasPrefix(s[i:], "$${"):
-			if mode != 0 {
+			if mode&keepsVars != 0 {
 				b.WriteString("$${") // left for ExpandDeferred
 			} else {
 				b.WriteString("${")
@@ -129,6 +133,8 @@ func (x expander) expand(s string, mode expandMode) (string, []string) {
 			name := s[i+2 : i+end]
 			i += end + 1
 			switch {
+			case !varName.MatchString(name) && mode&secretValue != 0:
+				problems = append(problems, "invalid variable name in ${…} (write $${ for a literal ${)")
 			case !varName.MatchString(name):
 				problems = append(problems, "invalid variable name in ${"+truncate(name, 40)+"} (write $${ for a literal ${)")
 			case mode.keeps(name):
@@ -139,7 +145,7 @@ func (x expander) expand(s string, mode expandMode) (string, []string) {
 					problems = append(problems, "environment variable "+name+" is not set")
 					continue
 				}
-				if mode != 0 {
+				if mode&keepsVars != 0 {
 					// The value is literal text: keep ExpandDeferred from
 					// reading a "${" inside it as a variable.
 					v = strings.ReplaceAll(v, "${", "$${")

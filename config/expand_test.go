@@ -2,6 +2,7 @@ package config
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -97,5 +98,18 @@ func TestLiteralDollarBrace(t *testing.T) {
 	}
 	if got := cfg.Alerts.Silences[0].Comment; got != "costs ${AMOUNT} and $5" {
 		t.Errorf("comment = %q", got)
+	}
+}
+
+func TestExpansionProblemsNeverQuoteSecrets(t *testing.T) {
+	inTestDir(t)
+	_, err := Parse([]byte("server:\n  tokens: [{name: a, token: \"s3cr3t${p4-ss}\", scopes: [read]}]\nnotifications:\n  integrations: [{name: b, type: pagerduty, routingKey: \"k3y${s3cr3t-part}\"}]\n"), "s.yaml")
+	if err == nil {
+		t.Fatal("accepted invalid variable names")
+	}
+	for _, fragment := range []string{"s3cr3t", "p4-ss", "k3y"} {
+		if strings.Contains(err.Error(), fragment) {
+			t.Errorf("the error quotes part of a secret (%s):\n%v", fragment, err)
+		}
 	}
 }

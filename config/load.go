@@ -51,7 +51,7 @@ type loader struct {
 	environment
 	rep    *reporter
 	lines  lineIndex
-	env    expander
+	vars   expander
 	budget int
 	active map[*yaml.Node]bool // aliases being followed
 }
@@ -62,7 +62,7 @@ func parse(data []byte, filename string, env environment) (*Config, error) {
 		environment: env,
 		rep:         newReporter(filename, lines),
 		lines:       lines,
-		env:         expander{lookup: env.lookupEnv},
+		vars:        expander{lookup: env.lookupEnv},
 		budget:      maxNodes,
 		active:      map[*yaml.Node]bool{},
 	}
@@ -101,18 +101,21 @@ func (l *loader) document(data []byte) (*yaml.Node, bool) {
 		l.syntaxError(err, data)
 		return nil, false
 	}
-	var next yaml.Node
-	switch err := decodeNode(dec, &next); {
-	case err == nil:
-		line := next.Line
-		if len(next.Content) > 0 {
-			line = next.Content[0].Line
+	// Only empty documents may follow the first (a trailing "---" is harmless).
+	for {
+		var next yaml.Node
+		err := decodeNode(dec, &next)
+		if errors.Is(err, io.EOF) {
+			break
 		}
-		l.rep.fail(line, "", "a config file holds one YAML document; remove the second one (after ---)")
-		return nil, false
-	case !errors.Is(err, io.EOF):
-		l.syntaxError(err, data)
-		return nil, false
+		if err != nil {
+			l.syntaxError(err, data)
+			return nil, false
+		}
+		if len(next.Content) > 0 && !isNull(next.Content[0]) {
+			l.rep.fail(next.Content[0].Line, "", "a config file holds one YAML document; remove the second one (after ---)")
+			return nil, false
+		}
 	}
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 || isNull(doc.Content[0]) {
 		return nil, true

@@ -190,7 +190,7 @@ func TestThreeMistakesGiveThreeErrors(t *testing.T) {
 
 func TestEmptyFileIsAllDefaults(t *testing.T) {
 	dir := inTestDir(t)
-	for _, data := range []string{"", "\n", "# only a comment\n", "---\n", "~\n"} {
+	for _, data := range []string{"", "\n", "# only a comment\n", "---\n", "~\n", "---\n---\n"} {
 		cfg, err := Parse([]byte(data), "empty.yaml")
 		if err != nil {
 			t.Fatalf("Parse(%q): %v", data, err)

@@ -266,7 +266,11 @@ func (l *loader) rawValue(n *yaml.Node, path string, k *rawKey) {
 // rawScalar checks one scalar, expands it and rewrites it in place. A secret
 // value is never quoted back in a message.
 func (l *loader) rawScalar(n *yaml.Node, path string, k *rawKey) {
-	text, ok := l.scalar(n, path, "a single value", 0)
+	var mode expandMode
+	if k.secret {
+		mode = secretValue
+	}
+	text, ok := l.scalar(n, path, "a single value", mode)
 	if !ok {
 		return
 	}

@@ -56,13 +56,13 @@ func checkEventFilter(f string) string {
 			return ""
 		}
 		return fmt.Sprintf("unknown event prefix %q%s (known prefixes: %s)",
-			f, suggest(p, eventPrefixes(), ".*"), strings.Join(withSuffix(eventPrefixes(), ".*"), ", "))
+			truncate(f, 60), suggest(p, eventPrefixes(), ".*"), strings.Join(withSuffix(eventPrefixes(), ".*"), ", "))
 	}
 	if slices.Contains(EventNames, f) {
 		return ""
 	}
 	return fmt.Sprintf("unknown event %q%s (known events: %s; or a prefix such as container.*)",
-		f, suggest(f, EventNames, ""), strings.Join(EventNames, ", "))
+		truncate(f, 60), suggest(f, EventNames, ""), strings.Join(EventNames, ", "))
 }
 
 func withSuffix(ss []string, suffix string) []string {
