@@ -22,6 +22,16 @@ func FuzzParse(f *testing.F) {
 			f.Add(data)
 		}
 	}
+	for _, seed := range []string{
+		"a: &a [*a]\n",
+		"x-b: &b {name: web, command: [x]}\nworkloads: [{<<: [*b, {port: 1}], replicas: 2}, *b]\n",
+		"x-a: &a [x,x,x,x,x,x,x,x,x]\nx-b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nx-c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nsinks: [{name: a, type: http, url: 'http://x', headers: *c}]\n",
+		"sinks: [{name: f, type: file, path: \"${UNSET}\", auth: &x {basic: *x}}]\n",
+		"server: {tokens: [{name: a, tokenFile: missing, token: x, scopes: [read]}]}\n",
+		"? [a]\n: b\n",
+	} {
+		f.Add([]byte(seed))
+	}
 	env := environment{
 		lookupEnv: func(name string) (string, bool) {
 			if strings.HasPrefix(name, "UNSET") {

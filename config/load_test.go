@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata")
@@ -298,5 +299,101 @@ func TestValidateConfigBuiltInCode(t *testing.T) {
 	err := c.Validate()
 	if err == nil || !strings.Contains(err.Error(), "workloads[0].name: must be a DNS label") {
 		t.Errorf("Validate = %v, want a DNS label error", err)
+	}
+}
+
+// Relative paths follow the working directory of opshub, not the directory
+// of the config file, as `command: [./bin/app]` would in a shell.
+func TestRelativePathsFollowTheWorkingDirectory(t *testing.T) {
+	dir := inTestDir(t)
+	if err := os.MkdirAll(filepath.Join(dir, "conf"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	text := "dataDir: ./state\nserver:\n  tokens: [{name: ci, tokenFile: ./ci.token, scopes: [read]}]\n" +
+		"workloads:\n  - {name: web, command: [./bin/web, ./not-a-program-arg], workingDir: work, volumes: [{name: d, path: vol, capacity: 1Gi}]}\n" +
+		"  - {name: py, command: [python3, app.py]}\n"
+	if err := os.WriteFile(filepath.Join(dir, "conf", "opshub.yaml"), []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load("conf/opshub.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := cfg.Workloads[0]
+	for what, got := range map[string][2]string{
+		"dataDir":     {cfg.DataDir, filepath.Join(dir, "state")},
+		"tokenFile":   {cfg.Server.Tokens[0].TokenFile, filepath.Join(dir, "ci.token")},
+		"command[0]":  {w.Command[0], filepath.Join(dir, "bin/web")},
+		"command[1]":  {w.Command[1], "./not-a-program-arg"},
+		"workingDir":  {w.WorkingDir, filepath.Join(dir, "work")},
+		"volume path": {w.Volumes[0].Path, filepath.Join(dir, "vol")},
+		"bare name":   {cfg.Workloads[1].Command[0], "python3"},
+	} {
+		if got[0] != got[1] {
+			t.Errorf("%s = %q, want %q", what, got[0], got[1])
+		}
+	}
+	if cfg.Server.Tokens[0].Token.Value() != testSecrets["ci.token"] {
+		t.Error("tokenFile was not read from the working directory")
+	}
+}
+
+// A destination package receives its keys prepared: defaults filled, paths
+// absolute, and decodable with the unit types.
+func TestDestinationKeysArePrepared(t *testing.T) {
+	dir := inTestDir(t)
+	cfg, err := Parse([]byte("sinks:\n  - name: disk\n    type: file\n    path: logs/out.log\n  - {name: small, type: file, path: /var/log/x, maxBytes: 1Mi, maxFiles: 2}\n"), "d.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var file struct {
+		Path     string   `yaml:"path"`
+		MaxBytes ByteSize `yaml:"maxBytes"`
+		MaxFiles int      `yaml:"maxFiles"`
+	}
+	for i, want := range []struct {
+		path  string
+		bytes ByteSize
+		files int
+	}{
+		{filepath.Join(dir, "logs/out.log"), 100 * MiB, 5},
+		{"/var/log/x", 1 * MiB, 2},
+	} {
+		if err := cfg.Sinks[i].Raw.Decode(&file); err != nil {
+			t.Fatal(err)
+		}
+		if file.Path != want.path || file.MaxBytes != want.bytes || file.MaxFiles != want.files {
+			t.Errorf("sinks[%d] = %+v, want %+v", i, file, want)
+		}
+	}
+	if got := SinkTypes(); len(got) != 9 || got[0] != "datadog" {
+		t.Errorf("SinkTypes() = %v", got)
+	}
+	if got := IntegrationTypes(); len(got) != 5 {
+		t.Errorf("IntegrationTypes() = %v", got)
+	}
+}
+
+func TestMatchEvent(t *testing.T) {
+	tests := []struct {
+		filters []string
+		event   string
+		want    bool
+	}{
+		{nil, "container.crash", true},
+		{[]string{"container.*"}, "container.crash", true},
+		{[]string{"container.*"}, "volume.usage", false},
+		{[]string{"container.crash"}, "container.crashloop", false},
+		{[]string{"deploy.*", "volume.usage"}, "volume.usage", true},
+	}
+	for _, tt := range tests {
+		if got := MatchEvent(tt.filters, tt.event); got != tt.want {
+			t.Errorf("MatchEvent(%v, %s) = %v, want %v", tt.filters, tt.event, got, tt.want)
+		}
+	}
+	a := Default().Alerts
+	a.Throttle["container.crash"] = Duration(30 * time.Minute)
+	if a.ThrottleFor("container.crash") != 30*time.Minute || a.ThrottleFor("volume.usage") != 15*time.Minute {
+		t.Error("ThrottleFor does not fall back to the default window")
 	}
 }
