@@ -183,7 +183,7 @@ func (l *loader) structValue(n *yaml.Node, path string, v reflect.Value, mode ex
 				rest.Content = append(rest.Content, k, l.copyNode(p.value, kp))
 				continue
 			}
-			l.rep.fail(p.key.Line, kp, "unknown key%s (known keys: %s)", suggest(key, info.known, ""), strings.Join(info.known, ", "))
+			l.failTypo(n, p.key.Line, path, key, info.known)
 			continue
 		}
 		l.value(p.value, kp, v.Field(f.index), mode|f.mode)

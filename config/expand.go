@@ -1,6 +1,7 @@
 package config
 
 import (
+	"github.com/opshub/opshub/internal/vars"
 	"regexp"
 	"strings"
 )
@@ -20,59 +21,10 @@ import (
 //     and OPSHUB_VOLUME_<NAME>;
 //   - anything under release.flows: the flow arguments ARG_<NAME>.
 //
-// The code that runs those fields expands them with ExpandDeferred.
+// The code that runs those fields expands them with vars.Expand.
 
-// Per-instance variables the local platform sets for every instance.
-const (
-	VarPort     = "PORT"
-	VarProject  = "OPSHUB_PROJECT"
-	VarService  = "OPSHUB_SERVICE"
-	VarInstance = "OPSHUB_INSTANCE"
-	VarReplica  = "OPSHUB_REPLICA"
-	// VarVolumePrefix + the volume name in upper case with "-" as "_"; see VolumeVar.
-	VarVolumePrefix = "OPSHUB_VOLUME_"
-	// VarArgPrefix + the argument name is a flow argument (`opshub flow run NAME --arg K=V`).
-	VarArgPrefix = "ARG_"
-)
-
-// VolumeVar is the per-instance variable holding the path of the named
-// volume: "data-dir" gives "OPSHUB_VOLUME_DATA_DIR".
-func VolumeVar(volume string) string {
-	return VarVolumePrefix + strings.ToUpper(strings.ReplaceAll(volume, "-", "_"))
-}
-
-// ExpandDeferred expands, at run time, a value that config left for later:
-// ${NAME} becomes its value when lookup knows NAME and stays as written
-// otherwise, and "$${" becomes a literal "${".
-func ExpandDeferred(s string, lookup func(name string) (string, bool)) string {
-	if !strings.Contains(s, "${") {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); {
-		switch {
-		case strings.HasPrefix(s[i:], "$${"):
-			b.WriteString("${")
-			i += 3
-		case strings.HasPrefix(s[i:], "${"):
-			end := strings.IndexByte(s[i:], '}')
-			if end < 0 {
-				b.WriteString(s[i:])
-				return b.String()
-			}
-			if v, ok := lookup(s[i+2 : i+end]); ok {
-				b.WriteString(v)
-			} else {
-				b.WriteString(s[i : i+end+1])
-			}
-			i += end + 1
-		default:
-			b.WriteByte(s[i])
-			i++
-		}
-	}
-	return b.String()
-}
+// VarArgPrefix + the argument name is a flow argument (`opshub flow run NAME --arg K=V`).
+const VarArgPrefix = "ARG_"
 
 // expandMode says which variables a field keeps for run time.
 type expandMode uint8
@@ -89,10 +41,10 @@ const (
 func (m expandMode) keeps(name string) bool {
 	if m&keepInstanceVars != 0 {
 		switch name {
-		case VarPort, VarProject, VarService, VarInstance, VarReplica:
+		case vars.Port, vars.Project, vars.Service, vars.Instance, vars.Replica:
 			return true
 		}
-		if strings.HasPrefix(name, VarVolumePrefix) && len(name) > len(VarVolumePrefix) {
+		if strings.HasPrefix(name, vars.VolumePrefix) && len(name) > len(vars.VolumePrefix) {
 			return true
 		}
 	}
@@ -118,7 +70,7 @@ func (x expander) expand(s string, mode expandMode) (string, []string) {
 		switch {
 		case strings.HasPrefix(s[i:], "$${"):
 			if mode&keepsVars != 0 {
-				b.WriteString("$${") // left for ExpandDeferred
+				b.WriteString("$${") // left for vars.Expand
 			} else {
 				b.WriteString("${")
 			}

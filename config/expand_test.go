@@ -47,28 +47,6 @@ func TestExpand(t *testing.T) {
 	}
 }
 
-func TestExpandDeferred(t *testing.T) {
-	vars := map[string]string{"PORT": "31000", "OPSHUB_VOLUME_DATA": "/v/data"}
-	lookup := func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
-	tests := []struct{ in, want string }{
-		{"127.0.0.1:${PORT}", "127.0.0.1:31000"},
-		{"${OPSHUB_VOLUME_DATA}/db", "/v/data/db"},
-		{"${UNKNOWN}", "${UNKNOWN}"},
-		{"$${PORT}", "${PORT}"},
-		{"a$${PORT}b", "a${PORT}b"},
-		{"${PORT", "${PORT"},
-		{"no variables", "no variables"},
-	}
-	for _, tt := range tests {
-		if got := ExpandDeferred(tt.in, lookup); got != tt.want {
-			t.Errorf("ExpandDeferred(%q) = %q, want %q", tt.in, got, tt.want)
-		}
-	}
-	if got := VolumeVar("cache-dir"); got != "OPSHUB_VOLUME_CACHE_DIR" {
-		t.Errorf("VolumeVar = %q", got)
-	}
-}
-
 // Expansion happens on values after parsing: a variable cannot inject YAML,
 // and lines stay those of the file.
 func TestExpansionCannotInjectYAML(t *testing.T) {

@@ -134,7 +134,7 @@ func (l *loader) checkObject(n *yaml.Node, schema *rawKey, path string, common [
 		key, isFile := schema.lookup(name)
 		if key == nil {
 			known := append(slices.Clone(common), schema.knownNames()...)
-			l.rep.fail(kn.Line, kp, "unknown key%s (known keys: %s)", suggest(name, known, ""), strings.Join(known, ", "))
+			l.failTypo(n, kn.Line, path, name, known)
 			continue
 		}
 		if isNull(vn) {

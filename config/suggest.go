@@ -1,6 +1,7 @@
 package config
 
 import (
+	"gopkg.in/yaml.v3"
 	"strconv"
 	"strings"
 )
@@ -8,6 +9,15 @@ import (
 // suggest returns `, did you mean "x"?` for the known word closest to s, or
 // "" when none is close enough to be a plausible typo.
 func suggest(s string, known []string, suffix string) string {
+	best := closest(s, known)
+	if best == "" {
+		return ""
+	}
+	return ", did you mean " + strconv.Quote(best+suffix) + "?"
+}
+
+// closest returns the known word s is a plausible typo of, or "".
+func closest(s string, known []string) string {
 	best, bestDist := "", -1
 	for _, k := range known {
 		d := editDistance(strings.ToLower(s), strings.ToLower(k))
@@ -15,11 +25,28 @@ func suggest(s string, known []string, suffix string) string {
 			best, bestDist = k, d
 		}
 	}
-	limit := max(1, len(s)/3)
-	if best == "" || bestDist > limit {
+	if best == "" || bestDist > max(1, len(s)/3) {
 		return ""
 	}
-	return ", did you mean " + strconv.Quote(best+suffix) + "?"
+	return best
+}
+
+// failTypo records an unknown key in the mapping n at path. When the key is
+// a plausible typo of a known key that the mapping lacks, that key is marked
+// as failed too: "comand" already says "did you mean command", and a second
+// error that command is missing would report one mistake twice.
+func (l *loader) failTypo(n *yaml.Node, line int, path, key string, known []string) {
+	l.rep.fail(line, child(path, key), "unknown key%s (known keys: %s)", suggest(key, known, ""), strings.Join(known, ", "))
+	best := closest(key, known)
+	if best == "" {
+		return
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == best {
+			return
+		}
+	}
+	l.rep.failed[child(path, best)] = true
 }
 
 // editDistance is the Levenshtein distance between a and b.

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"github.com/opshub/opshub/internal/vars"
+
 	"fmt"
 	"regexp"
 	"slices"
@@ -136,7 +138,7 @@ func (v *validator) env(path string, env map[string]string, reserved bool) {
 		switch {
 		case !envName.MatchString(k):
 			v.errorf(kp, "is not a valid environment variable name (letters, digits and _, not starting with a digit)")
-		case reserved && (k == VarPort || strings.HasPrefix(k, "OPSHUB_")):
+		case reserved && (k == vars.Port || strings.HasPrefix(k, "OPSHUB_")):
 			v.errorf(kp, "is set by opshub for each instance and cannot be overridden")
 		}
 	}

@@ -1,6 +1,8 @@
 package local
 
 import (
+	"github.com/opshub/opshub/internal/vars"
+
 	"context"
 	"crypto/rand"
 	"errors"
@@ -446,7 +448,7 @@ func (r *Runtime) processSpec(in *instance) (processSpec, error) {
 		if err := os.MkdirAll(path, 0o755); err != nil {
 			return processSpec{}, fmt.Errorf("instance %s: volume %s: %w", in.name, v.Name, err)
 		}
-		own[volumeEnvName(v.Name)] = path
+		own[vars.Volume(v.Name)] = path
 	}
 	env := map[string]string{}
 	for _, kv := range os.Environ() {
@@ -462,7 +464,7 @@ func (r *Runtime) processSpec(in *instance) (processSpec, error) {
 		return v, ok
 	}
 	for k, v := range w.Env {
-		env[k] = expand(v, base)
+		env[k] = vars.Expand(v, base)
 	}
 	for k, v := range own {
 		env[k] = v
@@ -471,9 +473,9 @@ func (r *Runtime) processSpec(in *instance) (processSpec, error) {
 
 	args := make([]string, len(w.Command))
 	for i, a := range w.Command {
-		args[i] = expand(a, full)
+		args[i] = vars.Expand(a, full)
 	}
-	spec := processSpec{args: args, dir: expand(w.WorkingDir, full), cgroupFD: -1}
+	spec := processSpec{args: args, dir: vars.Expand(w.WorkingDir, full), cgroupFD: -1}
 	for k, v := range env {
 		spec.env = append(spec.env, k+"="+v)
 	}

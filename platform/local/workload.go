@@ -1,13 +1,14 @@
 package local
 
 import (
+	"github.com/opshub/opshub/internal/vars"
+
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"regexp"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/opshub/opshub/model"
@@ -119,7 +120,7 @@ func (w *Workload) normalize() error {
 	}
 	seen := map[string]bool{}
 	for _, v := range w.Volumes {
-		env := volumeEnvName(v.Name)
+		env := vars.Volume(v.Name)
 		switch {
 		case v.Name == "":
 			add("volume: name must not be empty")
@@ -184,38 +185,4 @@ func shouldRestart(policy RestartPolicy, exit model.Exit) bool {
 	default:
 		return true
 	}
-}
-
-// volumeEnvName is the variable that carries a volume's path:
-// OPSHUB_VOLUME_<NAME> with the name upper-cased and anything that is not a
-// letter or digit turned into '_'.
-func volumeEnvName(name string) string {
-	var b strings.Builder
-	b.WriteString("OPSHUB_VOLUME_")
-	for _, r := range strings.ToUpper(name) {
-		if (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9') {
-			b.WriteRune(r)
-		} else {
-			b.WriteByte('_')
-		}
-	}
-	return b.String()
-}
-
-// refRE matches the ${NAME} form, the only one the runtime expands.
-var refRE = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
-
-// expand replaces ${NAME} with lookup(NAME). A reference to an unknown name
-// is left as it is, as Kubernetes leaves an unresolvable $(NAME), so that the
-// mistake shows in the process's arguments instead of vanishing.
-func expand(s string, lookup func(string) (string, bool)) string {
-	if !strings.Contains(s, "${") {
-		return s
-	}
-	return refRE.ReplaceAllStringFunc(s, func(ref string) string {
-		if v, ok := lookup(ref[2 : len(ref)-1]); ok {
-			return v
-		}
-		return ref
-	})
 }

@@ -105,29 +105,3 @@ func TestTemplateHash(t *testing.T) {
 		}
 	}
 }
-
-func TestExpand(t *testing.T) {
-	env := map[string]string{"PORT": "4242", "HOME": "/home/x", "EMPTY": ""}
-	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
-	for in, want := range map[string]string{
-		"127.0.0.1:${PORT}":  "127.0.0.1:4242",
-		"$PORT stays":        "$PORT stays",
-		"${HOME}/${PORT}":    "/home/x/4242",
-		"${MISSING} stays":   "${MISSING} stays",
-		"[${EMPTY}]":         "[]",
-		"${PORT":             "${PORT",
-		"no references here": "no references here",
-	} {
-		if got := expand(in, lookup); got != want {
-			t.Errorf("expand(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
-func TestVolumeEnvName(t *testing.T) {
-	for in, want := range map[string]string{"data": "OPSHUB_VOLUME_DATA", "cache-2": "OPSHUB_VOLUME_CACHE_2", "a.b": "OPSHUB_VOLUME_A_B"} {
-		if got := volumeEnvName(in); got != want {
-			t.Errorf("volumeEnvName(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
