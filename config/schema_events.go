@@ -2,23 +2,14 @@ package config
 
 import (
 	"fmt"
+	"github.com/opshub/opshub/model"
 	"slices"
 	"strings"
 )
 
-// EventNames are the events alerts and notifications are about, as fixed by
-// the user-facing contract.
-var EventNames = []string{
-	"container.crash", "container.oom", "container.crashloop", "container.eviction",
-	"container.cpu-spike", "container.cpu-sustained", "container.memory-spike", "container.memory-sustained",
-	"volume.usage", "volume.forecast-full",
-	"probe.failing",
-	"deploy.started", "deploy.succeeded", "deploy.failed", "deploy.rolled-back",
-	"autoscaling.scaled", "autoscaling.limited",
-	"flow.started", "flow.succeeded", "flow.failed",
-	"spend.threshold", "spend.forecast",
-	"sink.failing", "sink.recovered",
-}
+// EventNames are the events alerts and notifications are about; the list
+// lives in model with the names themselves.
+var EventNames = model.EventNames
 
 // eventPrefixes are the parts before the dot, in the order of EventNames.
 func eventPrefixes() []string {
