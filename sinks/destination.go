@@ -1,0 +1,80 @@
+package sinks
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/opshub/opshub/model"
+)
+
+// Destination delivers batches to one kind of remote system (Loki,
+// Elasticsearch, a file, …). It encodes and sends; the machinery in this
+// package wraps it with filtering, batching, the durable buffer, retries and
+// dead-lettering, so a destination never retries or buffers by itself.
+//
+// Callers may rely on Deliver returning:
+//   - nil when every record was accepted;
+//   - a *RetryableError for 408, 429, 5xx and network failures, with
+//     RetryAfter set when the server said how long to wait;
+//   - a *PartialError when the server took some records and refused others
+//     (an Elasticsearch bulk response), naming which to retry;
+//   - any other error when the batch can never be delivered as it is (other
+//     4xx): it goes to the dead-letter file with the error as the reason.
+type Destination interface {
+	Deliver(ctx context.Context, records []model.LogRecord) error
+	Close() error
+}
+
+// RetryableError is a delivery failure worth trying again.
+type RetryableError struct {
+	Err error
+	// RetryAfter is the wait the server asked for (Retry-After, retry_after);
+	// zero when it did not say.
+	RetryAfter time.Duration
+}
+
+func (e *RetryableError) Error() string {
+	if e.RetryAfter > 0 {
+		return fmt.Sprintf("%v (retry after %s)", e.Err, e.RetryAfter)
+	}
+	return e.Err.Error()
+}
+
+func (e *RetryableError) Unwrap() error { return e.Err }
+
+// PartialError reports a batch the destination took in part. Indexes refer
+// to the records passed to Deliver.
+type PartialError struct {
+	// Retry lists records that failed for a retryable reason.
+	Retry []int
+	// Rejected lists records refused for good, each with its reason; they go
+	// to the dead-letter file.
+	Rejected map[int]string
+	// RetryAfter as in RetryableError.
+	RetryAfter time.Duration
+}
+
+func (e *PartialError) Error() string {
+	return fmt.Sprintf("partial delivery: %d records to retry, %d rejected", len(e.Retry), len(e.Rejected))
+}
+
+// Spec is what a destination's constructor receives: the settings every sink
+// shares, and the raw config node with its own keys (STYLE: plugins own their
+// config; the config package has already checked the node's keys and
+// expanded its variables and secrets).
+type Spec struct {
+	Name     string
+	Type     string
+	Encoding string // text | json, or "" for the destination's default
+	Raw      *yaml.Node
+	DataDir  string // the sink's own directory under dataDir, for state it keeps
+	Logger   *slog.Logger
+}
+
+// Factory builds a destination from its spec. It validates the
+// destination's own settings and returns an error naming the bad key.
+type Factory func(spec Spec) (Destination, error)
