@@ -41,3 +41,7 @@ $(CACHE_BIN)/staticcheck: tools/go.mod
 
 clean: ## remove build output and local state
 	rm -rf bin .opshub
+
+# Each area adds its own tools and targets in mk/<area>.mk (for example a
+# real server its tests need, as a prerequisite of `tools`).
+-include mk/*.mk
