@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -11,7 +12,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/expfmt"
 
 	"github.com/opshub/opshub/model"
 )
@@ -39,9 +40,18 @@ type Options struct {
 	// request metrics. Both may be nil.
 	Gatherer   prometheus.Gatherer
 	Registerer prometheus.Registerer
+	// MetricSets are written to /metrics after the Gatherer's families. They
+	// hold per-container series that come and go with their containers
+	// (VictoriaMetrics *metrics.Set satisfies MetricWriter).
+	MetricSets []MetricWriter
 	Logger     *slog.Logger
 	// ShutdownTimeout bounds the graceful shutdown; default 10s.
 	ShutdownTimeout time.Duration
+}
+
+// MetricWriter writes metrics in the Prometheus text format.
+type MetricWriter interface {
+	WritePrometheus(w io.Writer)
 }
 
 // Server serves opshub's HTTP API.
@@ -140,11 +150,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /healthz", s.instrument("healthz", http.HandlerFunc(s.healthz)))
 	mux.Handle("GET /readyz", s.instrument("readyz", http.HandlerFunc(s.readyz)))
 
-	var metrics http.Handler = http.NotFoundHandler()
-	if s.opts.Gatherer != nil {
-		metrics = promhttp.HandlerFor(s.opts.Gatherer, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)})
-	}
-	handle("GET /metrics", "metrics", ScopeRead, metrics.ServeHTTP)
+	handle("GET /metrics", "metrics", ScopeRead, s.metrics)
 	handle("GET /api/v1/services", "services", ScopeRead, s.listServices)
 	handle("GET /api/v1/services/{project}/{service}", "service", ScopeRead, s.getService)
 	mux.Handle("/api/", s.instrument("unknown", s.authorized(ScopeRead, func(w http.ResponseWriter, r *http.Request) {
@@ -197,6 +203,28 @@ func (s *Server) instrument(name string, h http.Handler) http.Handler {
 		s.requests.WithLabelValues(name, strconv.Itoa(rec.code)).Inc()
 		s.duration.WithLabelValues(name).Observe(time.Since(start).Seconds())
 	})
+}
+
+// metrics writes the registry and the per-container sets in the text
+// format, the one format both can produce.
+func (s *Server) metrics(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", string(expfmt.NewFormat(expfmt.TypeTextPlain)))
+	if s.opts.Gatherer != nil {
+		families, err := s.opts.Gatherer.Gather()
+		if err != nil {
+			s.log.Warn("gathering metrics", "err", err)
+		}
+		enc := expfmt.NewEncoder(w, expfmt.NewFormat(expfmt.TypeTextPlain))
+		for _, mf := range families {
+			if err := enc.Encode(mf); err != nil {
+				s.log.Warn("encoding metrics", "err", err)
+				return
+			}
+		}
+	}
+	for _, set := range s.opts.MetricSets {
+		set.WritePrometheus(w)
+	}
 }
 
 func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
