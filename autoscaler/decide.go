@@ -128,7 +128,26 @@ func Decide(opts Options, p Policy, st *State, now time.Time, current int, pods 
 			d.Reason = fmt.Sprintf("metrics ask for %d", desired)
 		}
 	}
+	if notes := metricNotes(d.Metrics); notes != "" && d.Limit != LimitTolerance {
+		d.Reason += " (" + notes + ")"
+	}
 	return d
+}
+
+// metricNotes gathers the metrics' explanations, such as instances counted
+// at 0 % or a correction that would flip the direction.
+func metricNotes(ps []Proposal) string {
+	s := ""
+	for _, p := range ps {
+		if p.Note == "" || p.Note == "within tolerance" {
+			continue
+		}
+		if s != "" {
+			s += "; "
+		}
+		s += string(p.Resource) + ": " + p.Note
+	}
+	return s
 }
 
 func allWithinTolerance(ps []Proposal) bool {
