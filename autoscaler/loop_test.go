@@ -43,7 +43,7 @@ func (s *scriptedService) Scale(_ context.Context, _, _ string, n int) error {
 type memStates struct{ m map[model.Ref]State }
 
 func (m *memStates) LoadState(r model.Ref) (State, bool, error) { st, ok := m.m[r]; return st, ok, nil }
-func (m *memStates) SaveState(r model.Ref, st State) error        { m.m[r] = st; return nil }
+func (m *memStates) SaveState(r model.Ref, st State) error      { m.m[r] = st; return nil }
 
 func TestLoopScalesAnnouncesAndRemembers(t *testing.T) {
 	web := model.Ref{Project: "demo", Service: "web"}
