@@ -1,0 +1,167 @@
+package sinks
+
+import (
+	"encoding/pem"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+func rawNode(t *testing.T, text string) *yaml.Node {
+	t.Helper()
+	var doc yaml.Node
+	if err := yaml.Unmarshal([]byte(text), &doc); err != nil {
+		t.Fatal(err)
+	}
+	return doc.Content[0]
+}
+
+func TestNewHTTPClientSendsAuthAndHeaders(t *testing.T) {
+	tests := []struct {
+		name string
+		raw  string
+		want map[string]string
+	}{
+		{
+			name: "basic auth with the password config read from its file",
+			raw:  "auth: {basic: {username: u, passwordFile: /x/pass, password: s3cret}}",
+			want: map[string]string{"Authorization": "Basic dTpzM2NyZXQ="},
+		},
+		{
+			name: "bearer token",
+			raw:  "auth: {bearer: {token: abc}}",
+			want: map[string]string{"Authorization": "Bearer abc"},
+		},
+		{
+			name: "configured headers",
+			raw:  "headers: {X-Scope-OrgID: team-a}",
+			want: map[string]string{"X-Scope-Orgid": "team-a"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := make(chan http.Header, 1)
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				got <- r.Header.Clone()
+			}))
+			defer srv.Close()
+			c, err := NewHTTPClient(Spec{Name: "s", Type: "http", Raw: rawNode(t, tt.raw)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := c.Get(srv.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			h := <-got
+			for k, v := range tt.want {
+				if h.Get(k) != v {
+					t.Errorf("header %s = %q, want %q", k, h.Get(k), v)
+				}
+			}
+		})
+	}
+}
+
+func TestNewHTTPClientTrustsConfiguredCA(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	if err := os.WriteFile(ca, pemBytes, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	plain, err := NewHTTPClient(Spec{Name: "s", Raw: rawNode(t, "{}")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := plain.Get(srv.URL); err == nil {
+		t.Fatal("a client without the CA accepted the self-signed server")
+	}
+	trusting, err := NewHTTPClient(Spec{Name: "s", Raw: rawNode(t, "tls: {caFile: "+ca+", minVersion: TLS12}")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := trusting.Get(srv.URL)
+	if err != nil {
+		t.Fatalf("a client given the CA refused the server: %v", err)
+	}
+	resp.Body.Close()
+}
+
+func TestCheckResponseClassifies(t *testing.T) {
+	now := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name       string
+		code       int
+		retryAfter string
+		retryable  bool
+		wantAfter  time.Duration
+		wantNilErr bool
+	}{
+		{name: "204 is delivered", code: 204, wantNilErr: true},
+		{name: "429 with seconds", code: 429, retryAfter: "2", retryable: true, wantAfter: 2 * time.Second},
+		{name: "503 with a date", code: 503, retryAfter: now.Add(90 * time.Second).Format(http.TimeFormat), retryable: true, wantAfter: 90 * time.Second},
+		{name: "500 without a hint", code: 500, retryable: true},
+		{name: "408 is retried", code: 408, retryable: true},
+		{name: "400 is final", code: 400},
+		{name: "404 is final", code: 404},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp := &http.Response{StatusCode: tt.code, Header: http.Header{}, Body: http.NoBody}
+			if tt.retryAfter != "" {
+				resp.Header.Set("Retry-After", tt.retryAfter)
+			}
+			err := CheckResponse(resp, now)
+			if tt.wantNilErr {
+				if err != nil {
+					t.Fatalf("got %v, want nil", err)
+				}
+				return
+			}
+			if IsRetryable(err) != tt.retryable {
+				t.Fatalf("retryable = %v, want %v (%v)", IsRetryable(err), tt.retryable, err)
+			}
+			if re, ok := err.(*RetryableError); ok && re.RetryAfter != tt.wantAfter {
+				t.Errorf("RetryAfter = %s, want %s", re.RetryAfter, tt.wantAfter)
+			}
+		})
+	}
+}
+
+func TestLookupListsKnownTypes(t *testing.T) {
+	Register("test-known", func(Spec) (Destination, error) { return nil, nil })
+	if _, err := Lookup("test-known"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Lookup("lokki")
+	if err == nil || !strings.Contains(err.Error(), `"lokki"`) || !strings.Contains(err.Error(), "test-known") {
+		t.Fatalf("error %v should name the type and list the known ones", err)
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	tests := []struct {
+		in   string
+		want Size
+	}{
+		{"512", 512}, {"100Mi", 100 << 20}, {"1Gi", 1 << 30}, {"1.5Ki", 1536}, {"10M", 10e6},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := ParseSize(tt.in)
+			if err != nil || got != tt.want {
+				t.Fatalf("ParseSize(%q) = %d, %v; want %d", tt.in, got, err, tt.want)
+			}
+		})
+	}
+}
