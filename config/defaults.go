@@ -35,6 +35,8 @@ func Default() *Config {
 		},
 		Spend: Spend{
 			Currency: "USD",
+			Basis:    BasisMax,
+			TimeZone: "UTC",
 			// OpenCost's default prices.
 			Prices: Prices{CPUCoreHour: 0.031611, MemoryGiBHour: 0.004237, StorageGiBMonth: 0.04},
 		},

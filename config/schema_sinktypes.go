@@ -37,6 +37,7 @@ var sinkSchemas = map[string]*rawKey{
 		keyURL, keyAuth, keyTLS, keyHeaders, keyTimeout,
 		{name: "tenantID"},
 		{name: "labels", kind: rawMap},
+		{name: "labelKeys", kind: rawStrings},
 	}},
 	"http": {kind: rawObject, keys: []rawKey{
 		keyURL, keyAuth, keyTLS, keyHeaders, keyTimeout, keyCompression,
@@ -44,7 +45,7 @@ var sinkSchemas = map[string]*rawKey{
 		{name: "framing", enum: []string{"none", "newline", "length"}},
 	}},
 	"elasticsearch": {kind: rawObject, keys: []rawKey{
-		keyURL, keyAuth, keyTLS, keyHeaders, keyTimeout,
+		keyURL, keyAuth, keyTLS, keyHeaders, keyTimeout, keyCompression,
 		{name: "index"},
 		{name: "pipeline"},
 	}},
@@ -55,6 +56,7 @@ var sinkSchemas = map[string]*rawKey{
 		{name: "service"},
 		{name: "source"},
 		{name: "tags", kind: rawStrings},
+		{name: "hostname"},
 		keyTimeout,
 	}},
 	"syslog": {kind: rawObject, keys: []rawKey{

@@ -3,10 +3,31 @@ package config
 // Spend prices what runs and alerts on month-to-date spend.
 type Spend struct {
 	// Currency is an ISO 4217 code; default USD.
-	Currency string       `yaml:"currency"`
-	Prices   Prices       `yaml:"prices"`
-	Alerts   []SpendAlert `yaml:"alerts,omitempty"`
+	Currency string `yaml:"currency"`
+	Prices   Prices `yaml:"prices"`
+	// Basis is what a container is charged for: requests, usage, or max of
+	// the two (default, as OpenCost does).
+	Basis string `yaml:"basis"`
+	// TimeZone is the IANA zone whose calendar months are billing periods;
+	// default UTC.
+	TimeZone string `yaml:"timeZone"`
+	// Overrides replace prices for one project; unset prices keep the default.
+	Overrides []PriceOverride `yaml:"overrides,omitempty"`
+	Alerts    []SpendAlert    `yaml:"alerts,omitempty"`
 }
+
+// PriceOverride sets prices for one project.
+type PriceOverride struct {
+	Project string `yaml:"project"`
+	Prices  Prices `yaml:"prices"`
+}
+
+// Cost bases.
+const (
+	BasisRequests = "requests"
+	BasisUsage    = "usage"
+	BasisMax      = "max"
+)
 
 // Prices are unit prices; defaults are OpenCost's.
 type Prices struct {

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 )
 
 func (v *validator) alerts(a Alerts) {
@@ -72,6 +73,32 @@ func (v *validator) spend(s Spend) {
 	} {
 		if price.value < 0 {
 			v.errorf(child("spend.prices", price.key), "must be 0 or more, got %g", price.value)
+		}
+	}
+	switch s.Basis {
+	case BasisRequests, BasisUsage, BasisMax:
+	default:
+		v.errorf("spend.basis", "must be requests, usage or max, got %q", truncate(s.Basis, 20))
+	}
+	if _, err := time.LoadLocation(s.TimeZone); err != nil || s.TimeZone == "" {
+		v.errorf("spend.timeZone", "must be an IANA time zone such as UTC or Europe/Berlin, got %q", truncate(s.TimeZone, 40))
+	}
+	overridden := map[string]string{}
+	for i, o := range s.Overrides {
+		p := elem("spend.overrides", i)
+		if o.Project == "" {
+			v.errorf(child(p, "project"), "is required")
+		} else {
+			v.name(child(p, "project"), o.Project)
+			v.unique(overridden, o.Project, p, "price override for project")
+		}
+		for _, price := range []struct {
+			key   string
+			value float64
+		}{{"cpuCoreHour", o.Prices.CPUCoreHour}, {"memoryGiBHour", o.Prices.MemoryGiBHour}, {"storageGiBMonth", o.Prices.StorageGiBMonth}} {
+			if price.value < 0 {
+				v.errorf(child(child(p, "prices"), price.key), "must be 0 or more, got %g", price.value)
+			}
 		}
 	}
 	seen := map[string]string{}
