@@ -47,6 +47,9 @@ type Options struct {
 	Logger     *slog.Logger
 	// ShutdownTimeout bounds the graceful shutdown; default 10s.
 	ShutdownTimeout time.Duration
+
+	// Metrics answers GET /api/v1/metrics; nil answers 404.
+	Metrics MetricsReader
 }
 
 // MetricWriter writes metrics in the Prometheus text format.
@@ -153,6 +156,7 @@ func (s *Server) routes() http.Handler {
 	handle("GET /metrics", "metrics", ScopeRead, s.metrics)
 	handle("GET /api/v1/services", "services", ScopeRead, s.listServices)
 	handle("GET /api/v1/services/{project}/{service}", "service", ScopeRead, s.getService)
+	handle("GET /api/v1/metrics", "metrics_query", ScopeRead, s.queryMetrics)
 	mux.Handle("/api/", s.instrument("unknown", s.authorized(ScopeRead, func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no API endpoint %s %s", r.Method, r.URL.Path), "")
 	})))

@@ -13,6 +13,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -29,6 +30,10 @@ type Options struct {
 	// Listener, when set, is used for the API instead of listening on
 	// cfg.Server.Listen (tests pass one on 127.0.0.1:0).
 	Listener net.Listener
+
+	// MetricsInterval is how often container metrics are read; default
+	// 15s (tests shorten it).
+	MetricsInterval time.Duration
 }
 
 // Run runs opshub on this machine until ctx ends: the local runtime with
@@ -58,6 +63,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	if err != nil {
 		return err
 	}
+	mp := newMetrics(cfg, rt, opts, reg, log)
 	srv, err := server.New(server.Options{
 		Listen:     cfg.Server.Listen,
 		Tokens:     Tokens(cfg),
@@ -65,6 +71,8 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		Ready:      func() (bool, string) { return rt.Ready(), "local runtime is starting" },
 		Gatherer:   reg,
 		Registerer: reg,
+		MetricSets: []server.MetricWriter{mp.expo},
+		Metrics:    metricsReader{mp.store},
 		Logger:     log,
 	})
 	if err != nil {
@@ -101,6 +109,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		}()
 	}
 	start("local runtime", rt.Run)
+	start("metrics scraper", mp.scraper.Run)
 	start("api server", func(ctx context.Context) error { return srv.Serve(ctx, ln) })
 	wg.Wait()
 	_ = rt.Close()

@@ -1,0 +1,66 @@
+package app
+
+import (
+	"log/slog"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/opshub/opshub/config"
+	"github.com/opshub/opshub/metrics"
+	"github.com/opshub/opshub/metrics/procfs"
+	"github.com/opshub/opshub/model"
+	"github.com/opshub/opshub/server"
+)
+
+// MetricSpecs maps the workloads' resources and volumes onto what the local
+// metrics source measures instances against.
+func MetricSpecs(cfg *config.Config) map[model.Ref]procfs.Spec {
+	out := make(map[model.Ref]procfs.Spec, len(cfg.Workloads))
+	for _, w := range cfg.Workloads {
+		spec := procfs.Spec{CPU: float64(w.Resources.CPU) / 1000, Memory: int64(w.Resources.Memory)}
+		for _, v := range w.Volumes {
+			spec.Volumes = append(spec.Volumes, procfs.Volume{Name: v.Name, Path: v.Path, Capacity: int64(v.Capacity)})
+		}
+		out[model.Ref{Project: w.Project, Service: w.Name}] = spec
+	}
+	return out
+}
+
+// metricsReader answers the API's metric queries from the store.
+type metricsReader struct{ store *metrics.Store }
+
+func (m metricsReader) QueryMetrics(q server.MetricsQuery) []model.MetricSeries {
+	series := m.store.Query(metrics.Query{
+		Project: q.Project, Service: q.Service, Container: q.Container,
+		Types: q.Types, From: q.From, To: q.To, Step: q.Step,
+	})
+	if q.Aggregate {
+		return metrics.Aggregate(series)
+	}
+	return series
+}
+
+// metricsParts are the pieces of the local metrics pipeline.
+type metricsParts struct {
+	store   *metrics.Store
+	expo    *metrics.Exposition
+	scraper *metrics.Scraper
+}
+
+// newMetrics builds the local scrape loop over the runtime's instances.
+func newMetrics(cfg *config.Config, lister procfs.Lister, opts Options, reg prometheus.Registerer, log *slog.Logger) *metricsParts {
+	interval := opts.MetricsInterval
+	if interval <= 0 {
+		interval = metrics.DefaultInterval
+	}
+	store := metrics.NewStore(metrics.DefaultRetention, interval)
+	expo := metrics.NewExposition()
+	src := procfs.New(lister, procfs.Options{Specs: MetricSpecs(cfg), Logger: log})
+	return &metricsParts{
+		store: store,
+		expo:  expo,
+		scraper: metrics.NewScraper(src, store, expo, metrics.ScraperOptions{
+			Interval: interval, Logger: log, Registerer: reg,
+		}),
+	}
+}

@@ -1,0 +1,56 @@
+package metrics
+
+// point is one stored value at a Unix time in milliseconds.
+type point struct {
+	t int64
+	v float64
+}
+
+// ring holds the latest points of one series, oldest overwritten first.
+type ring struct {
+	pts  []point
+	head int // index of the oldest point
+	n    int
+}
+
+func newRing(capacity int) *ring { return &ring{pts: make([]point, capacity)} }
+
+// add appends p. A point at the time of the newest replaces it; an older
+// point than the newest is dropped, so points stay in time order.
+func (r *ring) add(p point) {
+	if r.n > 0 {
+		last := &r.pts[(r.head+r.n-1)%len(r.pts)]
+		switch {
+		case p.t == last.t:
+			last.v = p.v
+			return
+		case p.t < last.t:
+			return
+		}
+	}
+	if r.n < len(r.pts) {
+		r.pts[(r.head+r.n)%len(r.pts)] = p
+		r.n++
+		return
+	}
+	r.pts[r.head] = p
+	r.head = (r.head + 1) % len(r.pts)
+}
+
+// last returns the newest point.
+func (r *ring) last() (point, bool) {
+	if r.n == 0 {
+		return point{}, false
+	}
+	return r.pts[(r.head+r.n-1)%len(r.pts)], true
+}
+
+// each calls f on the points within [from, to] milliseconds, oldest first.
+func (r *ring) each(from, to int64, f func(point)) {
+	for i := range r.n {
+		p := r.pts[(r.head+i)%len(r.pts)]
+		if p.t >= from && p.t <= to {
+			f(p)
+		}
+	}
+}
