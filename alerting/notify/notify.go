@@ -1,0 +1,196 @@
+// Package notify is the contract between the alerting pipeline and the
+// integrations that deliver its messages (webhook, Slack, Discord,
+// Alertmanager, PagerDuty). Each integration lives in a child package,
+// declares and decodes its own config, and registers a Factory; the
+// pipeline only knows the integration's name and type.
+//
+// A notifier sends one message and reports what happened. It must not retry,
+// sleep, queue or rate-limit by itself: the pipeline's delivery worker owns
+// retries, back-off, rate limits and disabling, so that every integration
+// behaves the same under failure.
+package notify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/opshub/opshub/model"
+)
+
+// Message is one notification about one event for one integration.
+type Message struct {
+	// ID identifies this delivery; it stays the same across retries and is
+	// the idempotency key (webhook-id).
+	ID string
+	// AlertKey is the same for the firing and resolved messages of one
+	// alert (event name × resource): PagerDuty's dedup_key, and the key under
+	// which a chat message is found again to be updated on resolve.
+	AlertKey string
+	Event    model.Event
+	// Ref is what the notifier returned in Result.Ref when it delivered the
+	// firing message of this alert (a Slack message ts, a Discord message
+	// id); empty when unknown.
+	Ref string
+	// Link is the API URL of the service the event is about, or "".
+	Link string
+}
+
+// Result describes one attempt, for the delivery history.
+type Result struct {
+	// StatusCode is the HTTP status answered, or 0 when none came back.
+	StatusCode int
+	// Request and Response are short renderings of what was sent and
+	// answered (secrets left out), for GET /api/v1/deliveries.
+	Request  string
+	Response string
+	// Ref is a handle on the delivered message (see Message.Ref).
+	Ref string
+	// Pause asks the worker to wait this long before the next message to
+	// this integration (Discord's X-RateLimit-Reset-After when Remaining is 0).
+	Pause time.Duration
+}
+
+// Notifier delivers messages to one destination.
+//
+// Callers may rely on Notify returning:
+//   - nil when the destination accepted the message;
+//   - a *RetryableError for 408, 429, 5xx and network failures, with
+//     RetryAfter set when the destination said how long to wait;
+//   - an error wrapping ErrGone when the destination no longer exists (a
+//     deleted Discord webhook answering 404): the integration is disabled;
+//   - any other error when this message can never be delivered as it is.
+//
+// Notify never retries or sleeps by itself.
+type Notifier interface {
+	Notify(ctx context.Context, msg Message) (Result, error)
+}
+
+// ErrGone marks a destination that no longer exists.
+var ErrGone = errors.New("destination is gone")
+
+// RetryableError is a failure worth trying again.
+type RetryableError struct {
+	Err error
+	// RetryAfter is the wait the destination asked for; zero when it did not say.
+	RetryAfter time.Duration
+}
+
+func (e *RetryableError) Error() string {
+	if e.RetryAfter > 0 {
+		return fmt.Sprintf("%v (retry after %s)", e.Err, e.RetryAfter)
+	}
+	return e.Err.Error()
+}
+
+func (e *RetryableError) Unwrap() error { return e.Err }
+
+// Spec is what a notifier's constructor receives: the integration's name and
+// type, and the raw config node with its own keys (already checked, expanded
+// and with secret files read by the config package).
+type Spec struct {
+	Name   string
+	Type   string
+	Raw    *yaml.Node
+	Client *http.Client // nil: a client with a 10 s timeout
+	Logger *slog.Logger
+}
+
+// HTTPClient returns the spec's client or a default one.
+func (s Spec) HTTPClient() *http.Client {
+	if s.Client != nil {
+		return s.Client
+	}
+	return &http.Client{Timeout: 10 * time.Second}
+}
+
+// Decode decodes the raw node into cfg, naming the integration on error.
+func (s Spec) Decode(cfg any) error {
+	if s.Raw == nil {
+		return nil
+	}
+	if err := s.Raw.Decode(cfg); err != nil {
+		return fmt.Errorf("integration %q: %w", s.Name, err)
+	}
+	return nil
+}
+
+// Factory builds a notifier from its spec, or says which key is wrong.
+type Factory func(spec Spec) (Notifier, error)
+
+// Registry maps integration types to factories.
+type Registry map[string]Factory
+
+// New builds the notifier of spec's type.
+func (r Registry) New(spec Spec) (Notifier, error) {
+	f, ok := r[spec.Type]
+	if !ok {
+		known := make([]string, 0, len(r))
+		for k := range r {
+			known = append(known, k)
+		}
+		sort.Strings(known)
+		return nil, fmt.Errorf("integration %q: unknown type %q (known: %s)", spec.Name, spec.Type, strings.Join(known, ", "))
+	}
+	n, err := f(spec)
+	if err != nil {
+		return nil, fmt.Errorf("integration %q: %w", spec.Name, err)
+	}
+	return n, nil
+}
+
+// ClassifyHTTP turns an HTTP answer into the error Notify should return:
+// nil for 2xx, a *RetryableError for 408, 429 and 5xx (with the
+// Retry-After header's wait), and a plain error otherwise.
+func ClassifyHTTP(resp *http.Response, body []byte) error {
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		return nil
+	}
+	err := fmt.Errorf("HTTP %d: %s", resp.StatusCode, Snippet(body))
+	if resp.StatusCode == http.StatusRequestTimeout || resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500 {
+		return &RetryableError{Err: err, RetryAfter: RetryAfter(resp.Header.Get("Retry-After"), time.Now())}
+	}
+	return err
+}
+
+// RetryAfter parses a Retry-After header: seconds (fractions accepted) or an
+// HTTP date relative to now. It returns 0 when the header is absent or bad.
+func RetryAfter(h string, now time.Time) time.Duration {
+	h = strings.TrimSpace(h)
+	if h == "" {
+		return 0
+	}
+	if secs, err := strconv.ParseFloat(h, 64); err == nil {
+		if secs < 0 {
+			return 0
+		}
+		return time.Duration(secs * float64(time.Second))
+	}
+	if t, err := http.ParseTime(h); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
+
+// NetworkError wraps a failure to reach the destination as retryable.
+func NetworkError(name string, err error) error {
+	return &RetryableError{Err: fmt.Errorf("integration %q: %w", name, err)}
+}
+
+// Snippet shortens a body for messages and the delivery history.
+func Snippet(b []byte) string {
+	const max = 512
+	s := strings.TrimSpace(string(b))
+	if len(s) > max {
+		return s[:max] + "…"
+	}
+	return s
+}

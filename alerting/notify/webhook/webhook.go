@@ -1,0 +1,155 @@
+// Package webhook delivers events as the generic webhook of the user-facing
+// contract: one event per POST, the event's JSON as the body, and Standard
+// Webhooks headers (webhook-id stable across retries, webhook-timestamp, and
+// webhook-signature when a secret is set).
+//
+// It must not retry or queue; the alerting pipeline does that.
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/opshub/opshub/alerting/notify"
+)
+
+// Type is the integration type this package implements.
+const Type = "webhook"
+
+// Config is the webhook integration's own keys.
+type Config struct {
+	URL string `yaml:"url"`
+	// Secret signs every request. A "whsec_" prefix marks a base64 key as
+	// Standard Webhooks libraries issue them; any other value is used as is.
+	Secret  string            `yaml:"secret"`
+	Headers map[string]string `yaml:"headers"`
+	Timeout string            `yaml:"timeout"`
+}
+
+// Notifier posts events to one URL.
+type Notifier struct {
+	name   string
+	cfg    Config
+	key    []byte
+	client *http.Client
+	now    func() time.Time
+}
+
+var _ notify.Notifier = (*Notifier)(nil)
+
+// New is the Factory of webhook integrations.
+func New(spec notify.Spec) (notify.Notifier, error) {
+	var cfg Config
+	if err := spec.Decode(&cfg); err != nil {
+		return nil, err
+	}
+	if cfg.URL == "" {
+		return nil, fmt.Errorf("url is required")
+	}
+	client := spec.HTTPClient()
+	if cfg.Timeout != "" {
+		d, err := time.ParseDuration(cfg.Timeout)
+		if err != nil {
+			return nil, fmt.Errorf("timeout: %w", err)
+		}
+		c := *client
+		c.Timeout = d
+		client = &c
+	}
+	key, err := SecretKey(cfg.Secret)
+	if err != nil {
+		return nil, err
+	}
+	return &Notifier{name: spec.Name, cfg: cfg, key: key, client: client, now: time.Now}, nil
+}
+
+// SecretKey returns the HMAC key of a configured secret.
+func SecretKey(secret string) ([]byte, error) {
+	if rest, ok := strings.CutPrefix(secret, "whsec_"); ok {
+		key, err := base64.StdEncoding.DecodeString(rest)
+		if err != nil {
+			return nil, fmt.Errorf("secret: whsec_ value is not base64: %w", err)
+		}
+		return key, nil
+	}
+	return []byte(secret), nil
+}
+
+// Sign returns the webhook-signature value for one request.
+func Sign(key []byte, id string, ts int64, body []byte) string {
+	mac := hmac.New(sha256.New, key)
+	fmt.Fprintf(mac, "%s.%d.", id, ts)
+	mac.Write(body)
+	return "v1," + base64.StdEncoding.EncodeToString(mac.Sum(nil))
+}
+
+// Verify checks a request the way a receiver does; header holds the
+// webhook-signature value, which may list several space-separated signatures.
+func Verify(key []byte, id, ts string, body []byte, header string) bool {
+	n, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil {
+		return false
+	}
+	want := Sign(key, id, n, body)
+	for _, sig := range strings.Fields(header) {
+		if hmac.Equal([]byte(sig), []byte(want)) {
+			return true
+		}
+	}
+	return false
+}
+
+// Notify posts the event.
+func (n *Notifier) Notify(ctx context.Context, msg notify.Message) (notify.Result, error) {
+	body, err := json.Marshal(msg.Event)
+	if err != nil {
+		return notify.Result{}, fmt.Errorf("encode event: %w", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, n.cfg.URL, bytes.NewReader(body))
+	if err != nil {
+		return notify.Result{}, fmt.Errorf("build request: %w", err)
+	}
+	ts := n.now().Unix()
+	for k, v := range n.cfg.Headers {
+		req.Header.Set(k, v)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("webhook-id", msg.ID)
+	req.Header.Set("webhook-timestamp", strconv.FormatInt(ts, 10))
+	if len(n.key) > 0 {
+		req.Header.Set("webhook-signature", Sign(n.key, msg.ID, ts, body))
+	}
+	req.Header.Set("X-Opshub-Event", msg.Event.Name)
+	res := notify.Result{Request: "POST " + redactURL(n.cfg.URL) + " " + notify.Snippet(body)}
+	resp, err := n.client.Do(req)
+	if err != nil {
+		return res, notify.NetworkError(n.name, err)
+	}
+	defer resp.Body.Close()
+	rb, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	res.StatusCode, res.Response = resp.StatusCode, notify.Snippet(rb)
+	return res, notify.ClassifyHTTP(resp, rb)
+}
+
+// redactURL drops the query and user info, where tokens tend to live.
+func redactURL(raw string) string {
+	if i := strings.IndexAny(raw, "?#"); i >= 0 {
+		raw = raw[:i]
+	}
+	if at := strings.Index(raw, "@"); at >= 0 {
+		if s := strings.Index(raw, "://"); s >= 0 && s < at {
+			raw = raw[:s+3] + raw[at+1:]
+		}
+	}
+	return raw
+}

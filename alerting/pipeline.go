@@ -1,0 +1,515 @@
+package alerting
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/opshub/opshub/alerting/notify"
+	"github.com/opshub/opshub/config"
+	"github.com/opshub/opshub/model"
+	"github.com/opshub/opshub/store"
+)
+
+// Integration is one configured destination with its notifier.
+type Integration struct {
+	Name, Type string
+	Route      Route
+	Notifier   notify.Notifier
+	// MinInterval is the least time between two messages to it (Slack
+	// allows about one per second per channel).
+	MinInterval time.Duration
+	// Fingerprint identifies its config; see IntegrationStatus.
+	Fingerprint string
+}
+
+// Subscriber streams instance events; platform.Platform satisfies it.
+type Subscriber interface {
+	Subscribe(ctx context.Context) <-chan model.InstanceEvent
+}
+
+// Options configure a Pipeline.
+type Options struct {
+	Store        *store.DB // required
+	Alerts       config.Alerts
+	Integrations []Integration
+	// Platform, when set, is watched for instance events.
+	Platform Subscriber
+	// PodsDir is where the platform's CRI log files are, for the last lines
+	// of crashed containers; empty: crash events carry none.
+	PodsDir string
+	// APIBase is the API's base URL, for links in events ("" for none).
+	APIBase    string
+	Retry      RetryPolicy
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+	// TickEvery is how often time-based detectors run; default 5s.
+	TickEvery time.Duration
+	// QueueSize bounds events waiting for the event loop; default 4096.
+	QueueSize int
+}
+
+// Pipeline runs detectors, silences, throttling, routing, the outbox and
+// the delivery workers.
+//
+// Lifecycle: New has no side effects; Run does the work until ctx ends or
+// Close is called, and returns after every goroutine it started has ended;
+// Close is idempotent. Publish, Alerts, Deliveries, Integrations and Resend
+// may be called at any time.
+type Pipeline struct {
+	opts  Options
+	log   *slog.Logger
+	now   func() time.Time
+	retry RetryPolicy
+
+	deliveries   *store.Bucket[Delivery]
+	outbox       *store.Bucket[string]
+	alerts       *store.Bucket[Alert]
+	throttle     *store.Bucket[time.Time]
+	refs         *store.Bucket[string]
+	integrations *store.Bucket[IntegrationStatus]
+
+	detector *instanceDetector
+	in       chan model.Event
+	workers  map[string]*worker
+	metrics  *pipelineMetrics
+
+	mu      sync.Mutex
+	cancel  context.CancelFunc
+	done    chan struct{}
+	started bool
+}
+
+// New builds a pipeline. It checks the options and touches nothing.
+func New(opts Options) (*Pipeline, error) {
+	if opts.Store == nil {
+		return nil, errors.New("alerting: no store")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.TickEvery <= 0 {
+		opts.TickEvery = 5 * time.Second
+	}
+	if opts.QueueSize <= 0 {
+		opts.QueueSize = 4096
+	}
+	p := &Pipeline{
+		opts:         opts,
+		log:          opts.Logger.With("component", "alerting"),
+		now:          opts.Now,
+		retry:        opts.Retry.withDefaults(),
+		deliveries:   store.NewBucket[Delivery](opts.Store, bucketDeliveries),
+		outbox:       store.NewBucket[string](opts.Store, bucketOutbox),
+		alerts:       store.NewBucket[Alert](opts.Store, bucketAlerts),
+		throttle:     store.NewBucket[time.Time](opts.Store, bucketThrottle),
+		refs:         store.NewBucket[string](opts.Store, bucketRefs),
+		integrations: store.NewBucket[IntegrationStatus](opts.Store, bucketIntegrations),
+		in:           make(chan model.Event, opts.QueueSize),
+		workers:      map[string]*worker{},
+		done:         make(chan struct{}),
+	}
+	for _, in := range opts.Integrations {
+		if in.Name == "" || in.Notifier == nil {
+			return nil, fmt.Errorf("alerting: integration %q has no name or notifier", in.Name)
+		}
+		if _, dup := p.workers[in.Name]; dup {
+			return nil, fmt.Errorf("alerting: integration %q is defined twice", in.Name)
+		}
+		p.workers[in.Name] = &worker{p: p, in: in, wake: make(chan struct{}, 1)}
+	}
+	podsDir := opts.PodsDir
+	p.detector = newInstanceDetector(
+		CrashLoop{Restarts: opts.Alerts.CrashLoop.Restarts, Window: opts.Alerts.CrashLoop.Window.D()},
+		func(ref model.Ref, run int) []string { return LastLines(podsDir, ref, run, lastLinesKept) },
+		p.link,
+	)
+	m, err := newPipelineMetrics(opts.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	p.metrics = m
+	return p, nil
+}
+
+func (p *Pipeline) link(ref model.Ref) string {
+	if p.opts.APIBase == "" || ref.Project == "" || ref.Service == "" {
+		return ""
+	}
+	return p.opts.APIBase + "/api/v1/services/" + ref.Project + "/" + ref.Service
+}
+
+// Publish hands a ready-made event (sink.failing, deploy.*, spend.*, …) to
+// the pipeline. It never blocks: when the queue is full the event is
+// dropped, logged and counted.
+func (p *Pipeline) Publish(ev model.Event) {
+	select {
+	case p.in <- ev:
+	default:
+		p.metrics.dropped.Inc()
+		p.log.Warn("event queue full, dropping event", "event", ev.Name, "project", ev.Project, "service", ev.Service)
+	}
+}
+
+// Run processes events and delivers notifications until ctx ends or Close
+// is called.
+func (p *Pipeline) Run(ctx context.Context) error {
+	p.mu.Lock()
+	if p.started {
+		p.mu.Unlock()
+		return errors.New("alerting: Run called twice")
+	}
+	p.started = true
+	ctx, cancel := context.WithCancel(ctx)
+	p.cancel = cancel
+	p.mu.Unlock()
+	defer close(p.done)
+	defer cancel()
+
+	if err := p.syncIntegrations(); err != nil {
+		return err
+	}
+	var wg sync.WaitGroup
+	for _, w := range p.workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w.run(ctx)
+		}()
+	}
+	var instances <-chan model.InstanceEvent
+	if p.opts.Platform != nil {
+		instances = p.opts.Platform.Subscribe(ctx)
+	}
+	tick := time.NewTicker(p.opts.TickEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case ev := <-p.in:
+			p.process(ev)
+		case ie, ok := <-instances:
+			if !ok {
+				instances = nil
+				continue
+			}
+			for _, ev := range p.detector.Observe(ie) {
+				p.process(ev)
+			}
+		case <-tick.C:
+			for _, ev := range p.detector.Tick(p.now()) {
+				p.process(ev)
+			}
+		case <-ctx.Done():
+			// Whatever was published before the end still reaches the outbox.
+		drain:
+			for {
+				select {
+				case ev := <-p.in:
+					p.process(ev)
+				default:
+					break drain
+				}
+			}
+			wg.Wait()
+			return nil
+		}
+	}
+}
+
+// Close stops a running Run and waits for it. It is idempotent.
+func (p *Pipeline) Close() error {
+	p.mu.Lock()
+	cancel, started := p.cancel, p.started
+	p.mu.Unlock()
+	if !started {
+		return nil
+	}
+	cancel()
+	<-p.done
+	return nil
+}
+
+// process takes one event through silences, throttle and routing into the
+// outbox, in one store transaction.
+func (p *Pipeline) process(ev model.Event) {
+	now := p.now()
+	if ev.ID == "" {
+		ev.ID = newID("evt_")
+	}
+	if ev.Time.IsZero() {
+		ev.Time = now
+	}
+	if ev.Status == "" {
+		ev.Status = model.StatusFiring
+	}
+	if silenced(p.opts.Alerts.Silences, ev, now) {
+		p.metrics.events.WithLabelValues(outcomeSilenced).Inc()
+		return
+	}
+	key := alertKey(ev)
+	window := p.opts.Alerts.ThrottleFor(ev.Name)
+	var woken []*worker
+	outcome := outcomeThrottled
+	err := p.opts.Store.Update(func(tx *store.Tx) error {
+		woken = woken[:0]
+		if ev.Name == model.EventSinkRecovered {
+			if err := p.resolveQuietly(tx, model.EventSinkFailing+"|"+resourceOf(ev), now); err != nil {
+				return err
+			}
+		}
+		alert, had, err := p.alerts.GetTx(tx, key)
+		if err != nil {
+			return err
+		}
+		send := false
+		if ev.Status == model.StatusResolved {
+			if !had || alert.Status == model.StatusResolved {
+				outcome = outcomeNoAlert
+				return nil
+			}
+			send = alert.Notified
+			alert.Status, alert.Updated, alert.Notified, alert.Summary = model.StatusResolved, now, false, ev.Summary
+		} else {
+			last, _, err := p.throttle.GetTx(tx, key)
+			if err != nil {
+				return err
+			}
+			if throttleAllows(last, window, now) {
+				send = true
+				if err := p.throttle.PutTx(tx, key, now); err != nil {
+					return err
+				}
+			}
+			if !had || alert.Status == model.StatusResolved {
+				alert = Alert{ID: ev.ID, Event: ev.Name, Project: ev.Project, Service: ev.Service, Instance: ev.Instance, Since: ev.Time, Key: key}
+			}
+			alert.Status, alert.Updated, alert.Summary, alert.Severity = model.StatusFiring, now, ev.Summary, string(ev.Severity)
+			alert.Notified = alert.Notified || send
+		}
+		if err := p.alerts.PutTx(tx, key, alert); err != nil {
+			return err
+		}
+		if !send {
+			return nil
+		}
+		outcome = outcomeRouted
+		for _, name := range p.workerNames() {
+			w := p.workers[name]
+			if !w.in.Route.Matches(ev) {
+				continue
+			}
+			if err := p.enqueueTx(tx, name, key, ev, now, ""); err != nil {
+				return err
+			}
+			woken = append(woken, w)
+		}
+		if len(woken) == 0 {
+			outcome = outcomeUnrouted
+		}
+		return nil
+	})
+	if err != nil {
+		p.metrics.events.WithLabelValues(outcomeError).Inc()
+		p.log.Error("recording event", "event", ev.Name, "err", err)
+		return
+	}
+	p.metrics.events.WithLabelValues(outcome).Inc()
+	for _, w := range woken {
+		w.poke()
+	}
+}
+
+// resolveQuietly marks an alert resolved without notifying (its own
+// recovery event is the notification).
+func (p *Pipeline) resolveQuietly(tx *store.Tx, key string, now time.Time) error {
+	a, ok, err := p.alerts.GetTx(tx, key)
+	if err != nil || !ok || a.Status == model.StatusResolved {
+		return err
+	}
+	a.Status, a.Updated, a.Notified = model.StatusResolved, now, false
+	return p.alerts.PutTx(tx, key, a)
+}
+
+func (p *Pipeline) enqueueTx(tx *store.Tx, integration, key string, ev model.Event, now time.Time, resendOf string) error {
+	seq, err := p.nextSeqTx(tx)
+	if err != nil {
+		return err
+	}
+	d := Delivery{
+		ID: fmt.Sprintf("dlv_%012d", seq), Integration: integration, Event: ev.Name, State: DeliveryPending,
+		Time: now, Status: ev.Status, AlertKey: key, Created: now, Payload: ev, ResendOf: resendOf,
+	}
+	if err := p.deliveries.PutTx(tx, d.ID, d); err != nil {
+		return err
+	}
+	return p.outbox.PutTx(tx, outboxKey(integration, d.ID), d.ID)
+}
+
+// nextSeqTx numbers deliveries; the counter is a value in the outbox
+// bucket's sibling so that it commits with the delivery.
+func (p *Pipeline) nextSeqTx(tx *store.Tx) (uint64, error) {
+	counter := store.NewBucket[uint64](p.opts.Store, "alerting.sequence")
+	n, _, err := counter.GetTx(tx, "deliveries")
+	if err != nil {
+		return 0, err
+	}
+	n++
+	return n, counter.PutTx(tx, "deliveries", n)
+}
+
+func (p *Pipeline) workerNames() []string {
+	names := make([]string, 0, len(p.workers))
+	for n := range p.workers {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// syncIntegrations records every configured integration, re-enabling those
+// whose config changed since they were disabled.
+func (p *Pipeline) syncIntegrations() error {
+	return p.opts.Store.Update(func(tx *store.Tx) error {
+		for _, name := range p.workerNames() {
+			in := p.workers[name].in
+			st, ok, err := p.integrations.GetTx(tx, name)
+			if err != nil {
+				return err
+			}
+			if !ok || st.Fingerprint != in.Fingerprint || st.Type != in.Type {
+				st = IntegrationStatus{Name: name, Type: in.Type, State: IntegrationActive, Fingerprint: in.Fingerprint}
+			}
+			if err := p.integrations.PutTx(tx, name, st); err != nil {
+				return err
+			}
+			p.metrics.disabled.WithLabelValues(name).Set(boolGauge(st.State == IntegrationDisabled))
+		}
+		return nil
+	})
+}
+
+// Alerts lists alerts, firing ones first, then by most recent change.
+func (p *Pipeline) Alerts() ([]Alert, error) {
+	entries, err := p.alerts.List()
+	if err != nil {
+		return nil, fmt.Errorf("alerting: list alerts: %w", err)
+	}
+	out := make([]Alert, 0, len(entries))
+	for _, e := range entries {
+		out = append(out, e.Value)
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		fi, fj := out[i].Status == model.StatusFiring, out[j].Status == model.StatusFiring
+		if fi != fj {
+			return fi
+		}
+		return out[i].Updated.After(out[j].Updated)
+	})
+	return out, nil
+}
+
+// Deliveries lists deliveries, newest first.
+func (p *Pipeline) Deliveries() ([]Delivery, error) {
+	entries, err := p.deliveries.List()
+	if err != nil {
+		return nil, fmt.Errorf("alerting: list deliveries: %w", err)
+	}
+	out := make([]Delivery, 0, len(entries))
+	for i := len(entries) - 1; i >= 0; i-- {
+		out = append(out, entries[i].Value)
+	}
+	return out, nil
+}
+
+// Integrations lists the configured integrations and their state.
+func (p *Pipeline) Integrations() ([]IntegrationStatus, error) {
+	var out []IntegrationStatus
+	for _, name := range p.workerNames() {
+		st, ok, err := p.integrations.Get(name)
+		if err != nil {
+			return nil, fmt.Errorf("alerting: integration %q: %w", name, err)
+		}
+		if !ok {
+			in := p.workers[name].in
+			st = IntegrationStatus{Name: name, Type: in.Type, State: IntegrationActive}
+		}
+		out = append(out, st)
+	}
+	return out, nil
+}
+
+// ErrUnknownDelivery is wrapped by Resend for an id it does not know.
+var ErrUnknownDelivery = errors.New("no such delivery")
+
+// Resend queues the event of delivery id again for the same integration, as
+// a new delivery with its own idempotency key (the receiver is meant to see
+// it again). A disabled integration is enabled again: resending is how a
+// user says the destination is fixed.
+func (p *Pipeline) Resend(id string) (Delivery, error) {
+	var out Delivery
+	w := (*worker)(nil)
+	err := p.opts.Store.Update(func(tx *store.Tx) error {
+		d, ok, err := p.deliveries.GetTx(tx, id)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("delivery %q: %w", id, ErrUnknownDelivery)
+		}
+		w = p.workers[d.Integration]
+		if w == nil {
+			return fmt.Errorf("delivery %q: integration %q is no longer configured", id, d.Integration)
+		}
+		st, ok, err := p.integrations.GetTx(tx, d.Integration)
+		if err != nil {
+			return err
+		}
+		if ok && st.State == IntegrationDisabled {
+			st.State, st.Reason, st.Since, st.Failures = IntegrationActive, "", p.now(), 0
+			if err := p.integrations.PutTx(tx, d.Integration, st); err != nil {
+				return err
+			}
+			p.metrics.disabled.WithLabelValues(d.Integration).Set(0)
+		}
+		if err := p.enqueueTx(tx, d.Integration, d.AlertKey, d.Payload, p.now(), d.ID); err != nil {
+			return err
+		}
+		n, _, err := store.NewBucket[uint64](p.opts.Store, "alerting.sequence").GetTx(tx, "deliveries")
+		if err != nil {
+			return err
+		}
+		out, _, err = p.deliveries.GetTx(tx, fmt.Sprintf("dlv_%012d", n))
+		return err
+	})
+	if err != nil {
+		return Delivery{}, err
+	}
+	w.poke()
+	return out, nil
+}
+
+func newID(prefix string) string {
+	var b [10]byte
+	_, _ = rand.Read(b[:])
+	return prefix + hex.EncodeToString(b[:])
+}
+
+func boolGauge(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,215 @@
+package alerting
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/opshub/opshub/alerting/notify"
+	"github.com/opshub/opshub/alerting/notify/webhook"
+	"github.com/opshub/opshub/config"
+	"github.com/opshub/opshub/model"
+	"github.com/opshub/opshub/store"
+)
+
+// receiver is a webhook endpoint that records what it got.
+type receiver struct {
+	mu   sync.Mutex
+	got  []received
+	code int // answered status; 0 means 204
+}
+
+type received struct {
+	id, ts, sig string
+	body        []byte
+	event       model.Event
+	at          time.Time
+}
+
+func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	body, _ := io.ReadAll(req.Body)
+	var ev model.Event
+	_ = json.Unmarshal(body, &ev)
+	r.mu.Lock()
+	r.got = append(r.got, received{id: req.Header.Get("webhook-id"), ts: req.Header.Get("webhook-timestamp"),
+		sig: req.Header.Get("webhook-signature"), body: body, event: ev, at: time.Now()})
+	code := r.code
+	r.mu.Unlock()
+	if code == 0 {
+		code = http.StatusNoContent
+	}
+	w.WriteHeader(code)
+}
+
+func (r *receiver) received() []received {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]received(nil), r.got...)
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func webhookNotifier(t testing.TB, name, url, secret string) notify.Notifier {
+	t.Helper()
+	raw := map[string]string{"url": url, "secret": secret}
+	n, err := webhook.New(notify.Spec{Name: name, Type: webhook.Type, Raw: yamlNode(t, raw)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func openStore(t testing.TB, dir string) *store.DB {
+	t.Helper()
+	db, err := store.Open(filepath.Join(dir, "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	return db
+}
+
+// runPipeline starts p and stops it at the end of the test.
+func runPipeline(t testing.TB, p *Pipeline) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+}
+
+func alertsConfig(throttle time.Duration) config.Alerts {
+	return config.Alerts{
+		Throttle:  map[string]config.Duration{config.ThrottleDefault: config.Duration(throttle)},
+		CrashLoop: config.CrashLoop{Restarts: 2, Window: config.Duration(10 * time.Minute)},
+	}
+}
+
+func crashLoopEvent(instance string) model.Event {
+	return model.Event{Name: model.EventContainerCrashLoop, Status: model.StatusFiring, Severity: model.SeverityCritical,
+		Project: "demo", Service: "web", Instance: instance, Summary: instance + " restarted 2 times in 10m"}
+}
+
+func TestWebhookDeliveryIsSignedAndThrottled(t *testing.T) {
+	rcv := &receiver{}
+	srv := httptest.NewServer(rcv)
+	defer srv.Close()
+	db := openStore(t, t.TempDir())
+	p, err := New(Options{Store: db, Alerts: alertsConfig(time.Hour), Integrations: []Integration{
+		{Name: "hook", Type: "webhook", Notifier: webhookNotifier(t, "hook", srv.URL, "s3cret")},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runPipeline(t, p)
+
+	p.Publish(crashLoopEvent("web-1"))
+	p.Publish(crashLoopEvent("web-1")) // same resource, same window: throttled
+	p.Publish(crashLoopEvent("web-2")) // another resource: its own window
+	waitFor(t, 5*time.Second, "two deliveries", func() bool { return len(rcv.received()) == 2 })
+
+	ids := map[string]bool{}
+	for _, r := range rcv.received() {
+		if !webhook.Verify([]byte("s3cret"), r.id, r.ts, r.body, r.sig) {
+			t.Errorf("signature %q does not verify for %s", r.sig, r.id)
+		}
+		if r.event.Name != model.EventContainerCrashLoop || r.event.Status != model.StatusFiring || r.event.ID == "" {
+			t.Errorf("body %s is not the firing event", r.body)
+		}
+		ids[r.id] = true
+	}
+	if len(ids) != 2 {
+		t.Errorf("webhook-ids %v are not distinct", ids)
+	}
+	waitFor(t, 5*time.Second, "deliveries marked delivered", func() bool {
+		ds, _ := p.Deliveries()
+		return len(ds) == 2 && ds[0].State == DeliveryDelivered && ds[1].State == DeliveryDelivered
+	})
+
+	// Resolving web-1 sends one resolved message; resolving an alert that
+	// never fired sends nothing.
+	res := crashLoopEvent("web-1")
+	res.Status = model.StatusResolved
+	p.Publish(res)
+	unknown := crashLoopEvent("web-9")
+	unknown.Status = model.StatusResolved
+	p.Publish(unknown)
+	waitFor(t, 5*time.Second, "the resolved message", func() bool { return len(rcv.received()) == 3 })
+	if got := rcv.received()[2].event; got.Status != model.StatusResolved || got.Instance != "web-1" {
+		t.Errorf("third message is %+v, want web-1 resolved", got)
+	}
+	alerts, _ := p.Alerts()
+	if len(alerts) != 2 || alerts[0].Instance != "web-2" || alerts[0].Status != model.StatusFiring || alerts[1].Status != model.StatusResolved {
+		t.Errorf("alerts = %+v, want web-2 firing then web-1 resolved", alerts)
+	}
+}
+
+func TestThrottleSurvivesRestart(t *testing.T) {
+	rcv := &receiver{}
+	srv := httptest.NewServer(rcv)
+	defer srv.Close()
+	dir := t.TempDir()
+	run := func() {
+		db, err := store.Open(filepath.Join(dir, "state.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		p, err := New(Options{Store: db, Alerts: alertsConfig(time.Hour), Integrations: []Integration{
+			{Name: "hook", Type: "webhook", Notifier: webhookNotifier(t, "hook", srv.URL, "")},
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- p.Run(ctx) }()
+		var before time.Time
+		if as, _ := p.Alerts(); len(as) == 1 {
+			before = as[0].Updated
+		}
+		p.Publish(crashLoopEvent("web-1"))
+		waitFor(t, 5*time.Second, "the event to be recorded", func() bool {
+			as, _ := p.Alerts()
+			return len(as) == 1 && as[0].Updated.After(before)
+		})
+		// Give a wrongly unthrottled message every chance to go out.
+		waitFor(t, 5*time.Second, "an empty outbox", func() bool {
+			ds, _ := p.Deliveries()
+			for _, d := range ds {
+				if d.State == DeliveryPending {
+					return false
+				}
+			}
+			return true
+		})
+		cancel()
+		<-done
+	}
+	run()
+	run()
+	if n := len(rcv.received()); n != 1 {
+		t.Fatalf("receiver got %d messages across a restart within one throttle window, want 1", n)
+	}
+}

@@ -1,0 +1,50 @@
+package alerting
+
+import "time"
+
+// RetryPolicy says how deliveries are retried and when integrations are
+// disabled.
+type RetryPolicy struct {
+	// Initial and Max bound the exponential back-off between attempts.
+	Initial, Max time.Duration
+	// GiveUpAfter is how long after its creation a delivery is retried.
+	GiveUpAfter time.Duration
+	// DisableAfter failed deliveries in a row disable the integration.
+	DisableAfter int
+}
+
+// DefaultRetryPolicy is used for zero fields.
+var DefaultRetryPolicy = RetryPolicy{Initial: time.Second, Max: 5 * time.Minute, GiveUpAfter: 24 * time.Hour, DisableAfter: 5}
+
+func (p RetryPolicy) withDefaults() RetryPolicy {
+	d := DefaultRetryPolicy
+	if p.Initial > 0 {
+		d.Initial = p.Initial
+	}
+	if p.Max > 0 {
+		d.Max = p.Max
+	}
+	if p.GiveUpAfter > 0 {
+		d.GiveUpAfter = p.GiveUpAfter
+	}
+	if p.DisableAfter > 0 {
+		d.DisableAfter = p.DisableAfter
+	}
+	return d
+}
+
+// nextAttempt is when a delivery that failed its attempts-th attempt at now
+// is tried again: exponential back-off scaled by jitter (0.8–1.2 is
+// typical), and never sooner than the destination's retryAfter.
+func (p RetryPolicy) nextAttempt(now time.Time, attempts int, retryAfter time.Duration, jitter float64) time.Time {
+	wait := p.Initial
+	for i := 1; i < attempts && wait < p.Max; i++ {
+		wait *= 2
+	}
+	wait = min(wait, p.Max)
+	wait = time.Duration(float64(wait) * jitter)
+	if retryAfter > wait {
+		wait = retryAfter
+	}
+	return now.Add(wait)
+}
