@@ -75,6 +75,9 @@ func TestFortyFiveDaysAcrossAMonthBoundary(t *testing.T) {
 		if err := l.Tick(now, cs, vs); err != nil {
 			t.Fatal(err)
 		}
+		if now.Minute() != 0 {
+			continue // alerts are evaluated hourly here, to keep the test quick
+		}
 		for _, e := range l.Alerts(now, "USD", thresholds, &st) {
 			alerts = append(alerts, fired{e.Name, now, e})
 		}

@@ -1,0 +1,85 @@
+package spend
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/opshub/opshub/model"
+	"github.com/opshub/opshub/store"
+)
+
+// fixedObserver reports the same containers at every tick.
+type fixedObserver []Container
+
+func (f fixedObserver) Observe(context.Context, time.Time) ([]Container, []Volume, error) {
+	return f, nil, nil
+}
+
+// TestMeterSendsAThresholdOnceAcrossRestarts runs a meter until a threshold
+// fires, restarts it on the same state file, and checks nothing is sent again.
+func TestMeterSendsAThresholdOnceAcrossRestarts(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	now := time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)
+	// 100 cores cost 3.1611 an hour: the 1.00 threshold passes in the first hour.
+	busy := fixedObserver{{Ref: model.Ref{Project: "demo", Service: "web", Instance: "web-1"}, Running: true, CPURequest: 100}}
+	var sent []model.Event
+	run := func(minutes int) {
+		db, err := store.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		l, err := OpenLedger(Model{Prices: DefaultPrices(), Basis: BasisMax}, time.UTC, NewDBStore(db))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := NewMeter(MeterOptions{
+			Ledger: l, Observer: busy, Currency: "USD", DB: db,
+			Thresholds: []Threshold{{Amount: 1}},
+			Publish:    func(e model.Event) { sent = append(sent, e) },
+			Now:        func() time.Time { return now },
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// What Run does at start, without its ticker: load the marks.
+		st, _, err := m.alerts.Get("state")
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.state = st
+		for range minutes {
+			m.Tick(context.Background())
+			now = now.Add(time.Minute)
+		}
+	}
+	count := func(name string) int {
+		n := 0
+		for _, e := range sent {
+			if e.Name == name {
+				n++
+			}
+		}
+		return n
+	}
+	run(40)
+	if count(model.EventSpendThreshold) != 1 || count(model.EventSpendForecast) != 1 || sent[0].Name != model.EventSpendForecast {
+		t.Fatalf("after 40 minutes at 3.16/h: %+v, want a spend.forecast, then one spend.threshold", sent)
+	}
+	run(40)
+	if len(sent) != 2 {
+		t.Fatalf("alerts were sent again after a restart: %+v", sent[2:])
+	}
+	report := func() float64 {
+		db, _ := store.Open(path)
+		defer db.Close()
+		l, _ := OpenLedger(Model{Prices: DefaultPrices(), Basis: BasisMax}, time.UTC, NewDBStore(db))
+		return l.MonthToDate(now, "")
+	}()
+	// 79 charged minutes: the first tick only sets the cursor.
+	if want := 79 * 100 * 0.031611 / 60; cents(report) != cents(want) {
+		t.Errorf("ledger holds %.4f, want %.4f", report, want)
+	}
+}
