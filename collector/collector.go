@@ -1,0 +1,425 @@
+package collector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	vm "github.com/VictoriaMetrics/metrics"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/opshub/opshub/sinks"
+)
+
+// Defaults for Options.
+const (
+	DefaultMaxLineBytes     = 256 << 10
+	DefaultRescanInterval   = 10 * time.Second
+	DefaultPollInterval     = 250 * time.Millisecond
+	DefaultMaxBatchLines    = 2048
+	DefaultMaxBatchBytes    = 1 << 20
+	DefaultMaxInflightBytes = 16 << 20
+
+	// readBufferBytes is one block read. Idle files give their buffer back.
+	readBufferBytes = 128 << 10
+	// rotatedGrace is how long a rotated or deleted file is kept open after
+	// it last grew: the kubelet's runtime may write a little after the
+	// rename, until it reopens.
+	rotatedGrace = time.Second
+	// partialTimeout is how long a partial line at the end of a file waits
+	// for its final record before it is passed on as it is (a stream that
+	// ended without a newline).
+	partialTimeout = 2 * time.Second
+	// recordBytes estimates the memory of one record besides its text.
+	recordBytes = 160
+)
+
+// Options configure a Collector.
+type Options struct {
+	// Roots are the directories in the kubelet's layout to tail.
+	Roots []string
+	// StateDir holds the checkpoint file; it is created if missing.
+	StateDir string
+	// MaxLineBytes caps one logical line; longer ones are cut and marked.
+	MaxLineBytes int
+	// Output receives the batches. Required.
+	Output   sinks.Output
+	Resolver Resolver
+	Logger   *slog.Logger
+	// Registerer receives the self-metrics; may be nil.
+	Registerer prometheus.Registerer
+	Now        func() time.Time
+	// RescanInterval is the safety-net listing of the roots besides
+	// inotify; PollInterval checks open files for growth.
+	RescanInterval time.Duration
+	PollInterval   time.Duration
+	// Workers read files in parallel; default 2.
+	Workers int
+	// MaxBatchLines and MaxBatchBytes bound one batch; a file has at most
+	// one batch in flight, so a restart repeats at most that much of it.
+	MaxBatchLines int
+	MaxBatchBytes int
+	// MaxInflightBytes bounds the memory of records handed to the sinks and
+	// not yet acknowledged; when it is used up, tailing waits.
+	MaxInflightBytes int64
+}
+
+// Collector tails the log files under its roots into an Output.
+type Collector struct {
+	opts    Options
+	log     *slog.Logger
+	metrics *collectorMetrics
+	store   checkpointStore
+	budget  *byteBudget
+	bufs    sync.Pool
+
+	mu      sync.Mutex
+	state   checkpointState
+	ckpts   []*checkpoint
+	tails   map[fileID]*tail
+	skipped map[fileID]bool // files seen and not worth opening (done, old .gz)
+	queue   []*tail
+	dirty   bool
+	acks    []ack
+
+	work      chan struct{} // a tail was queued
+	ackSignal chan struct{} // an ack or a finished file waits for the checkpointer
+	rescan    chan struct{}
+
+	closeOnce sync.Once
+	closed    chan struct{}
+}
+
+type ack struct {
+	t     *tail
+	off   int64
+	bytes int64
+}
+
+// New checks opts and builds a Collector. It touches no file.
+func New(opts Options) (*Collector, error) {
+	if opts.Output == nil {
+		return nil, errors.New("collector: no output")
+	}
+	if opts.StateDir == "" {
+		return nil, errors.New("collector: no state directory")
+	}
+	if opts.MaxLineBytes <= 0 {
+		opts.MaxLineBytes = DefaultMaxLineBytes
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.RescanInterval <= 0 {
+		opts.RescanInterval = DefaultRescanInterval
+	}
+	if opts.PollInterval <= 0 {
+		opts.PollInterval = DefaultPollInterval
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = 2
+	}
+	if opts.MaxBatchLines <= 0 {
+		opts.MaxBatchLines = DefaultMaxBatchLines
+	}
+	if opts.MaxBatchBytes <= 0 {
+		opts.MaxBatchBytes = DefaultMaxBatchBytes
+	}
+	if opts.MaxInflightBytes <= 0 {
+		opts.MaxInflightBytes = DefaultMaxInflightBytes
+	}
+	m, err := newMetrics(opts.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	c := &Collector{
+		opts:      opts,
+		log:       opts.Logger.With("component", "collector"),
+		metrics:   m,
+		store:     checkpointStore{dir: opts.StateDir},
+		budget:    newByteBudget(opts.MaxInflightBytes),
+		tails:     map[fileID]*tail{},
+		skipped:   map[fileID]bool{},
+		work:      make(chan struct{}, 1),
+		ackSignal: make(chan struct{}, 1),
+		rescan:    make(chan struct{}, 1),
+		closed:    make(chan struct{}),
+	}
+	c.bufs.New = func() any { b := make([]byte, readBufferBytes); return &b }
+	return c, nil
+}
+
+// MetricSet holds the per-file series; serve it next to the registry.
+func (c *Collector) MetricSet() *vm.Set { return c.metrics.perFile }
+
+// Close stops a running Run. It is idempotent.
+func (c *Collector) Close() error {
+	c.closeOnce.Do(func() { close(c.closed) })
+	return nil
+}
+
+// Run tails until ctx ends or Close is called, then closes every file and
+// writes the checkpoints. Lines handed to the sinks and not yet acknowledged
+// are read again by the next run.
+func (c *Collector) Run(ctx context.Context) error {
+	if err := os.MkdirAll(c.opts.StateDir, 0o755); err != nil {
+		return fmt.Errorf("collector: create state directory: %w", err)
+	}
+	st, err := c.store.load(c.opts.Now())
+	if err != nil {
+		return fmt.Errorf("collector: %w", err)
+	}
+	c.mu.Lock()
+	c.state = st
+	for i := range st.Files {
+		ck := st.Files[i]
+		c.ckpts = append(c.ckpts, &ck)
+	}
+	c.state.Files = nil
+	c.mu.Unlock()
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-c.closed:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+
+	var wg sync.WaitGroup
+	run := func(f func(context.Context)) {
+		wg.Add(1)
+		go func() { defer wg.Done(); f(ctx) }()
+	}
+	c.scan(ctx)
+	run(c.checkpointer)
+	for range c.opts.Workers {
+		run(c.worker)
+	}
+	run(c.discover)
+	run(c.poll)
+	wg.Wait()
+
+	c.mu.Lock()
+	for _, t := range c.tails {
+		t.close(c)
+	}
+	c.mu.Unlock()
+	if err := c.save(); err != nil {
+		return fmt.Errorf("collector: %w", err)
+	}
+	return nil
+}
+
+// poll queues every open file now and then, for growth inotify missed and
+// for the timers of rotated files and unfinished partial lines.
+func (c *Collector) poll(ctx context.Context) {
+	tick := time.NewTicker(c.opts.PollInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		c.mu.Lock()
+		for _, t := range c.tails {
+			c.scheduleLocked(t)
+		}
+		c.mu.Unlock()
+	}
+}
+
+// schedule queues t for a worker unless it is queued, busy (then it runs
+// again after) or waiting for an acknowledgement.
+func (c *Collector) schedule(t *tail) {
+	c.mu.Lock()
+	c.scheduleLocked(t)
+	c.mu.Unlock()
+}
+
+func (c *Collector) scheduleLocked(t *tail) {
+	switch {
+	case t.closed || t.inflight:
+	case t.busy:
+		t.again = true
+	case !t.queued:
+		t.queued = true
+		c.queue = append(c.queue, t)
+		select {
+		case c.work <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (c *Collector) worker(ctx context.Context) {
+	w := &workerState{}
+	for {
+		c.mu.Lock()
+		var t *tail
+		if len(c.queue) > 0 {
+			t = c.queue[0]
+			c.queue[0] = nil
+			c.queue = c.queue[1:]
+			t.queued = false
+			t.busy = true
+		}
+		more := len(c.queue) > 0
+		c.mu.Unlock()
+		if more {
+			select {
+			case c.work <- struct{}{}:
+			default:
+			}
+		}
+		if t == nil {
+			select {
+			case <-ctx.Done():
+				return
+			case <-c.work:
+			}
+			continue
+		}
+		c.readTail(ctx, w, t)
+		c.mu.Lock()
+		t.busy = false
+		if t.again {
+			t.again = false
+			c.scheduleLocked(t)
+		}
+		c.mu.Unlock()
+		if ctx.Err() != nil {
+			return
+		}
+	}
+}
+
+// checkpointer records acknowledgements: it writes the checkpoint file for
+// every group of them, and only then lets their files read on, so that a
+// crash repeats at most the one batch per file that was in flight.
+func (c *Collector) checkpointer(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-c.ackSignal:
+		}
+		c.mu.Lock()
+		acks := c.acks
+		c.acks = nil
+		now := c.opts.Now()
+		for _, a := range acks {
+			a.t.ck.Offset = a.off
+			a.t.ck.Seen = now
+		}
+		dirty := c.dirty || len(acks) > 0
+		c.dirty = false
+		c.mu.Unlock()
+		if dirty {
+			if err := c.save(); err != nil {
+				c.log.Warn("writing checkpoints failed; lines read since will be read again after a restart", "err", err)
+			}
+		}
+		var released int64
+		c.mu.Lock()
+		for _, a := range acks {
+			a.t.inflight = false
+			released += a.bytes
+			c.scheduleLocked(a.t)
+		}
+		c.mu.Unlock()
+		c.budget.release(released)
+		c.metrics.inflight.Sub(float64(released))
+	}
+}
+
+// save writes the checkpoints of open files and the retained ones.
+func (c *Collector) save() error {
+	c.mu.Lock()
+	st := c.state
+	st.Files = make([]checkpoint, 0, len(c.ckpts))
+	for _, ck := range c.ckpts {
+		st.Files = append(st.Files, *ck)
+	}
+	c.mu.Unlock()
+	err := c.store.save(st)
+	if err != nil {
+		c.metrics.ckptErrors.Inc()
+		return err
+	}
+	c.metrics.ckptWrites.Inc()
+	c.metrics.ckptLastSave.Set(float64(c.opts.Now().UnixNano()) / 1e9)
+	return nil
+}
+
+func (c *Collector) ackLater(a ack) {
+	c.mu.Lock()
+	c.acks = append(c.acks, a)
+	c.mu.Unlock()
+	select {
+	case c.ackSignal <- struct{}{}:
+	default:
+	}
+}
+
+func (c *Collector) markDirty() {
+	c.mu.Lock()
+	c.dirty = true
+	c.mu.Unlock()
+	select {
+	case c.ackSignal <- struct{}{}:
+	default:
+	}
+}
+
+// byteBudget bounds bytes in flight. One holder may always take more than
+// the whole budget alone, so a batch larger than the budget still moves.
+type byteBudget struct {
+	mu   sync.Mutex
+	max  int64
+	used int64
+	wake chan struct{}
+}
+
+func newByteBudget(max int64) *byteBudget {
+	return &byteBudget{max: max, wake: make(chan struct{})}
+}
+
+func (b *byteBudget) acquire(ctx context.Context, n int64) error {
+	for {
+		b.mu.Lock()
+		if b.used == 0 || b.used+n <= b.max {
+			b.used += n
+			b.mu.Unlock()
+			return nil
+		}
+		wake := b.wake
+		b.mu.Unlock()
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (b *byteBudget) release(n int64) {
+	if n == 0 {
+		return
+	}
+	b.mu.Lock()
+	b.used -= n
+	close(b.wake)
+	b.wake = make(chan struct{})
+	b.mu.Unlock()
+}

@@ -1,0 +1,272 @@
+package collector
+
+import (
+	"compress/gzip"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/opshub/opshub/model"
+	"github.com/opshub/opshub/sinks"
+)
+
+// tail is one open log file. Fields marked "c.mu" are guarded by the
+// collector's mutex; the others belong to the one worker that has it busy.
+type tail struct {
+	id   fileID
+	src  Source
+	kind fileKind
+	ck   *checkpoint // c.mu
+
+	path     string // c.mu: its name now; changes when it is rotated
+	rotated  bool   // c.mu: no longer the container's current file
+	gone     bool   // c.mu: no name points to it any more
+	queued   bool   // c.mu
+	busy     bool   // c.mu
+	again    bool   // c.mu
+	inflight bool   // c.mu: a batch is with the sinks
+	closed   bool   // c.mu
+
+	f          *os.File
+	zr         *gzip.Reader
+	lr         *lineReader
+	dec        *decoder
+	safeOff    int64 // offset after the last whole line taken
+	lastGrowth time.Time
+	ref        model.Ref
+	labels     model.Labels
+	resolved   bool
+	resolvedAt time.Time
+	behind     atomic.Int64
+	metricName string
+
+	batch *batchBuilder // the batch being filled, set during readTail
+}
+
+// openTail opens path at the checkpoint's offset. It is called with c.mu held.
+func (c *Collector) openTail(path string, src Source, kind fileKind, id fileID, ck *checkpoint) (*tail, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	t := &tail{id: id, src: src, kind: kind, ck: ck, path: path, f: f, rotated: kind != kindCurrent, lastGrowth: c.opts.Now()}
+	var r io.Reader = f
+	if kind == kindGzip {
+		zr, err := gzip.NewReader(f)
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("open %s: %w", path, err)
+		}
+		t.zr = zr
+		r = zr
+		if _, err := io.CopyN(io.Discard, zr, ck.Offset); err != nil && err != io.EOF {
+			f.Close()
+			return nil, fmt.Errorf("open %s: skip to %d: %w", path, ck.Offset, err)
+		}
+	} else if _, err := f.Seek(ck.Offset, io.SeekStart); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	t.lr = newLineReader(r, nil, ck.Offset)
+	t.safeOff = ck.Offset
+	t.dec = newDecoder(c.opts.MaxLineBytes, c.opts.Now, t.emit)
+	t.ref, t.labels, t.resolved = resolve(c.opts.Resolver, src)
+	t.resolvedAt = c.opts.Now()
+	t.metricName = behindName(path)
+	c.metrics.perFile.GetOrCreateGauge(t.metricName, func() float64 { return float64(t.behind.Load()) })
+	c.metrics.openFiles.Inc()
+	c.tails[id] = t
+	return t, nil
+}
+
+// close closes the file. It is called with c.mu held.
+func (t *tail) close(c *Collector) {
+	if t.closed {
+		return
+	}
+	t.closed = true
+	if t.zr != nil {
+		t.zr.Close()
+	}
+	t.f.Close()
+	c.metrics.perFile.UnregisterMetric(t.metricName)
+	c.metrics.openFiles.Dec()
+	delete(c.tails, t.id)
+}
+
+// workerState is what one worker reuses from file to file.
+type workerState struct {
+	batch batchBuilder
+}
+
+// readTail reads t from where it stands into one batch and hands it to the
+// output. At the end of the file it checks for truncation, rotation and
+// unfinished partial lines.
+func (c *Collector) readTail(ctx context.Context, w *workerState, t *tail) {
+	if t.lr.buf == nil {
+		t.lr.buf = *c.bufs.Get().(*[]byte)
+	}
+	b := &w.batch
+	b.reset()
+	t.batch = b
+	startRead := t.lr.read
+	var readErr error
+	for b.lines() < c.opts.MaxBatchLines && b.size() < c.opts.MaxBatchBytes {
+		line, more, ok, err := t.lr.next()
+		if !ok {
+			readErr = err
+			break
+		}
+		t.dec.feed(line, more)
+		if !t.dec.pending() {
+			t.safeOff = t.lr.off
+		}
+	}
+	now := c.opts.Now()
+	if n := t.lr.read - startRead; n > 0 {
+		t.lastGrowth = now
+		c.metrics.bytes.Add(float64(n))
+	}
+	atEOF := readErr == io.EOF
+	if readErr != nil && readErr != io.EOF {
+		c.log.Warn("reading log file", "path", c.pathOf(t), "err", readErr)
+	}
+	finish := false
+	if atEOF && b.lines() == 0 {
+		finish = c.atEOF(t, now)
+	}
+	c.countDecoder(t)
+	if b.lines() > 0 {
+		c.send(ctx, t, b)
+	}
+	if finish {
+		c.mu.Lock()
+		if !t.inflight {
+			t.ck.Done = true
+			t.close(c)
+		}
+		c.mu.Unlock()
+		c.markDirty()
+	}
+	if t.lr.buffered() == 0 && t.lr.buf != nil {
+		buf := t.lr.buf
+		t.lr.buf = nil
+		c.bufs.Put(&buf)
+	}
+	t.batch = nil
+}
+
+// atEOF handles a file read to its current end: a truncated file starts over
+// (copytruncate), a partial line that waited long enough is passed on, and a
+// rotated or deleted file that stopped growing is finished. It reports
+// whether the file is finished.
+func (c *Collector) atEOF(t *tail, now time.Time) bool {
+	if t.kind == kindGzip {
+		t.dec.flush()
+		t.safeOff = t.lr.off
+		return true
+	}
+	pos := t.lr.off + int64(t.lr.buffered())
+	if fi, err := t.f.Stat(); err == nil {
+		t.behind.Store(max(0, fi.Size()-pos))
+		if fi.Size() < pos {
+			c.truncated(t, now)
+			return false
+		}
+	}
+	c.mu.Lock()
+	ended := t.rotated || t.gone
+	c.mu.Unlock()
+	if t.dec.pending() && now.Sub(t.lastGrowth) >= partialTimeout || ended && now.Sub(t.lastGrowth) >= rotatedGrace {
+		t.dec.flush()
+		if !t.dec.pending() && t.lr.buffered() == 0 {
+			t.safeOff = t.lr.off
+		}
+	}
+	return ended && now.Sub(t.lastGrowth) >= rotatedGrace
+}
+
+// truncated starts a copytruncated file over. What was not read yet is in
+// the copy, which inherits this file's checkpoint through its fingerprint:
+// keep that checkpoint as a retained one before this file's is reset.
+func (c *Collector) truncated(t *tail, now time.Time) {
+	c.log.Info("log file truncated; reading it from the start", "path", c.pathOf(t))
+	c.mu.Lock()
+	old := *t.ck
+	old.Dev, old.Ino, old.Gone, old.Seen = 0, 0, true, now
+	c.ckpts = append(c.ckpts, &old)
+	t.ck.Offset, t.ck.FPLen, t.ck.FPHash, t.ck.Done = 0, 0, 0, false
+	c.mu.Unlock()
+	if _, err := t.f.Seek(0, io.SeekStart); err != nil {
+		c.log.Warn("seek in truncated log file", "path", c.pathOf(t), "err", err)
+	}
+	t.lr.reset(0)
+	t.safeOff = 0
+	t.dec = newDecoder(c.opts.MaxLineBytes, c.opts.Now, t.emit)
+	c.markDirty()
+}
+
+func (c *Collector) pathOf(t *tail) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return t.path
+}
+
+// countDecoder moves the decoder's counts to the metrics.
+func (c *Collector) countDecoder(t *tail) {
+	s := &t.dec.stats
+	if s.truncated > 0 {
+		c.metrics.truncated.Add(float64(s.truncated))
+	}
+	if s.parseErrors > 0 {
+		c.metrics.parseErrors.WithLabelValues(t.dec.format.String()).Add(float64(s.parseErrors))
+	}
+	*s = decoderStats{}
+}
+
+// emit adds a decoded line to the batch being filled.
+func (t *tail) emit(l *line) {
+	t.batch.add(l)
+}
+
+// send hands the batch to the output and arranges for its acknowledgement
+// to advance the checkpoint to the end of its last whole line.
+func (c *Collector) send(ctx context.Context, t *tail, b *batchBuilder) {
+	now := c.opts.Now()
+	if !t.resolved && now.Sub(t.resolvedAt) > 5*time.Second {
+		t.ref, t.labels, t.resolved = resolve(c.opts.Resolver, t.src)
+		t.resolvedAt = now
+	}
+	records, invalid := b.build(t.ref, t.labels)
+	size := int64(b.size() + len(records)*recordBytes)
+	c.metrics.lines.Add(float64(len(records)))
+	if invalid > 0 {
+		c.metrics.invalidUTF8.Add(float64(invalid))
+	}
+	start := time.Now()
+	if err := c.budget.acquire(ctx, size); err != nil {
+		return // shutting down; the lines are read again next time
+	}
+	c.metrics.inflight.Add(float64(size))
+	c.mu.Lock()
+	t.inflight = true
+	c.mu.Unlock()
+	off := t.safeOff
+	var acked atomic.Bool
+	err := c.opts.Output.Send(ctx, sinks.Batch{Records: records, Ack: func() {
+		if acked.CompareAndSwap(false, true) {
+			c.ackLater(ack{t: t, off: off, bytes: size})
+		}
+	}})
+	c.metrics.blocked.Add(time.Since(start).Seconds())
+	if err != nil {
+		c.mu.Lock()
+		t.inflight = false
+		c.mu.Unlock()
+		c.budget.release(size)
+		c.metrics.inflight.Sub(float64(size))
+	}
+}
