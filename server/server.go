@@ -44,6 +44,10 @@ type Options struct {
 	// hold per-container series that come and go with their containers
 	// (VictoriaMetrics *metrics.Set satisfies MetricWriter).
 	MetricSets []MetricWriter
+	// Spend answers /api/v1/spend; nil when spend is not running.
+	Spend SpendReader
+	// Autoscaling answers /api/v1/autoscaling; nil when no policy runs.
+	Autoscaling AutoscalingReader
 	Logger     *slog.Logger
 	// ShutdownTimeout bounds the graceful shutdown; default 10s.
 	ShutdownTimeout time.Duration
@@ -156,6 +160,8 @@ func (s *Server) routes() http.Handler {
 	handle("GET /metrics", "metrics", ScopeRead, s.metrics)
 	handle("GET /api/v1/services", "services", ScopeRead, s.listServices)
 	handle("GET /api/v1/services/{project}/{service}", "service", ScopeRead, s.getService)
+	handle("GET /api/v1/spend", "spend", ScopeRead, s.getSpend)
+	handle("GET /api/v1/autoscaling", "autoscaling", ScopeRead, s.getAutoscaling)
 	handle("GET /api/v1/metrics", "metrics_query", ScopeRead, s.queryMetrics)
 	mux.Handle("/api/", s.instrument("unknown", s.authorized(ScopeRead, func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no API endpoint %s %s", r.Method, r.URL.Path), "")
