@@ -91,7 +91,10 @@ func (s *steadyService) Observe(context.Context, model.Ref, time.Time) (int, []a
 	return s.replicas, pods, nil
 }
 
-func (s *steadyService) Scale(_ context.Context, _, _ string, n int) error { s.replicas = n; return nil }
+func (s *steadyService) Scale(_ context.Context, _, _ string, n int) error {
+	s.replicas = n
+	return nil
+}
 
 func TestAutoscalingEndpoint(t *testing.T) {
 	svc := &steadyService{replicas: 2}
@@ -111,7 +114,7 @@ func TestAutoscalingEndpoint(t *testing.T) {
 			Project, Service, Reason, Limit string
 			Current, Desired                int
 			Metrics                         []struct {
-				Resource                     string
+				Resource                      string
 				Utilization, Target, Proposal int
 			}
 		}
