@@ -48,7 +48,7 @@ type Options struct {
 	Spend SpendReader
 	// Autoscaling answers /api/v1/autoscaling; nil when no policy runs.
 	Autoscaling AutoscalingReader
-	Logger     *slog.Logger
+	Logger      *slog.Logger
 	// ShutdownTimeout bounds the graceful shutdown; default 10s.
 	ShutdownTimeout time.Duration
 
