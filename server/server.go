@@ -44,6 +44,8 @@ type Options struct {
 	// hold per-container series that come and go with their containers
 	// (VictoriaMetrics *metrics.Set satisfies MetricWriter).
 	MetricSets []MetricWriter
+	// Alerting serves alerts and deliveries; nil answers empty lists.
+	Alerting AlertReader
 	// Spend answers /api/v1/spend; nil when spend is not running.
 	Spend SpendReader
 	// Autoscaling answers /api/v1/autoscaling; nil when no policy runs.
@@ -160,6 +162,9 @@ func (s *Server) routes() http.Handler {
 	handle("GET /metrics", "metrics", ScopeRead, s.metrics)
 	handle("GET /api/v1/services", "services", ScopeRead, s.listServices)
 	handle("GET /api/v1/services/{project}/{service}", "service", ScopeRead, s.getService)
+	handle("GET /api/v1/alerts", "alerts", ScopeRead, s.listAlerts)
+	handle("GET /api/v1/deliveries", "deliveries", ScopeRead, s.listDeliveries)
+	handle("POST /api/v1/deliveries/{id}/resend", "deliveries_resend", ScopeAdmin, s.resendDelivery)
 	handle("GET /api/v1/spend", "spend", ScopeRead, s.getSpend)
 	handle("GET /api/v1/autoscaling", "autoscaling", ScopeRead, s.getAutoscaling)
 	handle("GET /api/v1/metrics", "metrics_query", ScopeRead, s.queryMetrics)
