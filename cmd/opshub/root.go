@@ -101,7 +101,10 @@ Ask a running opshub:             opshub status`,
 		newRunCommand(),
 		newCheckConfigCommand(),
 		newStatusCommand(g),
+		newAlertsCommand(g),
+		newDeliveriesCommand(g),
 		newVersionCommand(),
+		newSpendCommand(g),
 	)
 	for _, c := range root.Commands() {
 		wrapArgs(c)

@@ -3,11 +3,13 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/opshub/opshub/client"
 	"github.com/opshub/opshub/model"
 )
 
@@ -44,7 +46,19 @@ need attention. SERVICE is NAME or PROJECT/NAME.`,
 				enc.SetIndent("", "  ")
 				return enc.Encode(map[string]any{"services": svcs})
 			}
-			return renderStatus(cmd.OutOrStdout(), svcs, time.Now())
+			if err := renderStatus(cmd.OutOrStdout(), svcs, time.Now()); err != nil {
+				return err
+			}
+			decisions, err := c.Autoscaling(cmd.Context(), false)
+			if err != nil {
+				return err
+			}
+			if len(args) == 1 {
+				decisions = slices.DeleteFunc(decisions, func(d client.AutoscalingDecision) bool {
+					return d.Project != svcs[0].Project || d.Service != svcs[0].Name
+				})
+			}
+			return renderAutoscaling(cmd.OutOrStdout(), decisions, time.Now())
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")

@@ -1,0 +1,37 @@
+package main
+
+import (
+	"bytes"
+	"testing"
+	"time"
+
+	"github.com/opshub/opshub/client"
+)
+
+func TestSpendTable(t *testing.T) {
+	sp := client.Spend{Currency: "USD", From: "2026-11-01T00:00:00Z", To: "2026-11-24T10:00:00Z", Total: 23.45,
+		Rows: []client.SpendRow{{Project: "demo", Resource: "cpu", Cost: 17.5}, {Project: "demo", Resource: "memory", Cost: 2.25}, {Project: "shop", Resource: "cpu", Cost: 3.7}}}
+	sp.Forecasts.Month, sp.Forecasts.Week = 29.31, 34.02
+	var buf bytes.Buffer
+	if err := renderSpend(&buf, sp, []string{"project", "resource"}); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "spend.golden", buf.Bytes())
+}
+
+func TestAutoscalingSection(t *testing.T) {
+	now := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+	ds := []client.AutoscalingDecision{
+		{Project: "demo", Service: "web", Time: now.Add(-5 * time.Second), Current: 2, Desired: 4, MinReplicas: 1, MaxReplicas: 10,
+			Metrics: []client.AutoscalingProposal{{Resource: "cpu", Utilization: 140, Target: 70, Proposal: 4}, {Resource: "memory", Utilization: 40, Target: 80, Proposal: 1}},
+			Limit:   "within range", Reason: "metrics ask for 4"},
+		{Project: "demo", Service: "api", Time: now.Add(-10 * time.Second), Current: 3, Desired: 3, MinReplicas: 1, MaxReplicas: 5,
+			Metrics: []client.AutoscalingProposal{{Resource: "cpu", Invalid: "missing request for cpu on api-0"}},
+			Limit:   "missing request", Reason: "cpu metric invalid: missing request for cpu on api-0: set resources.cpu so utilization can be computed; keeping 3"},
+	}
+	var buf bytes.Buffer
+	if err := renderAutoscaling(&buf, ds, now); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "autoscaling.golden", buf.Bytes())
+}
