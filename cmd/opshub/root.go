@@ -103,6 +103,8 @@ Ask a running opshub:             opshub status`,
 		newStatusCommand(g),
 		newAlertsCommand(g),
 		newDeliveriesCommand(g),
+		newAlertsCommand(g),
+		newDeliveriesCommand(g),
 		newVersionCommand(),
 		newSpendCommand(g),
 	)
