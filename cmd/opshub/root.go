@@ -103,8 +103,6 @@ Ask a running opshub:             opshub status`,
 		newStatusCommand(g),
 		newAlertsCommand(g),
 		newDeliveriesCommand(g),
-		newAlertsCommand(g),
-		newDeliveriesCommand(g),
 		newVersionCommand(),
 		newSpendCommand(g),
 	)
