@@ -15,6 +15,12 @@ const (
 	InstanceBackoff   InstanceEventKind = "backoff" // waiting in restart back-off
 	InstanceReady     InstanceEventKind = "ready"
 	InstanceNotReady  InstanceEventKind = "not-ready"
+	// InstanceProbeFailing: a probe's result turned to failure after
+	// failureThreshold consecutive failures. Probe holds its status.
+	InstanceProbeFailing InstanceEventKind = "probe-failing"
+	// InstanceProbeRecovered: a probe that was failing passes again
+	// (successThreshold consecutive successes). Probe holds its status.
+	InstanceProbeRecovered InstanceEventKind = "probe-recovered"
 )
 
 // InstanceEvent is one change to one instance, as a platform reports it.
@@ -29,4 +35,7 @@ type InstanceEvent struct {
 	Exit *Exit `json:"exit,omitempty"`
 	// Backoff is the wait before the next start, for backoff events.
 	Backoff time.Duration `json:"backoff,omitempty"`
+	// Probe is the probe's status, for probe-failing and probe-recovered
+	// events (its History is left out).
+	Probe *ProbeStatus `json:"probe,omitempty"`
 }

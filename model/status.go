@@ -33,12 +33,38 @@ type Exit struct {
 
 // ProbeStatus is the state of one probe of one container.
 type ProbeStatus struct {
-	Type           string    `json:"type"`   // liveness | readiness | startup
-	Result         string    `json:"result"` // success | failure | unknown
-	Consecutive    int       `json:"consecutive"`
-	LatencyMs      float64   `json:"latencyMs"`
+	Type string `json:"type"` // liveness | readiness | startup
+	// Result is the probe's effective result, after its thresholds: what
+	// the platform acts on (ready or not, restart or not).
+	Result string `json:"result"` // success | failure | unknown
+	// Consecutive counts the latest probe runs in a row with the same
+	// outcome as the last one (a warning counts as a success).
+	Consecutive int `json:"consecutive"`
+	// LatencyMs is how long the last probe run took.
+	LatencyMs float64 `json:"latencyMs"`
+	// Message is a snippet of the last run's response (a body, a command's
+	// output) or why it failed ("HTTP probe failed with statuscode: 500").
 	Message        string    `json:"message,omitempty"`
 	LastTransition time.Time `json:"lastTransition"`
+	// Handler describes the check: "http GET :8080/ready", "tcp :8080",
+	// "exec [cat /tmp/healthy]", "grpc :9090".
+	Handler string `json:"handler,omitempty"`
+	// LastProbe is when the last run started; zero before the first run.
+	LastProbe time.Time `json:"lastProbe,omitzero"`
+	// LastFailure is the most recent failed run, also after recovery.
+	LastFailure *ProbeRun `json:"lastFailure,omitempty"`
+	// History holds the last runs (at most 100), oldest first. Platforms
+	// fill it for a single service only; lists leave it out.
+	History []ProbeRun `json:"history,omitempty"`
+}
+
+// ProbeRun is one run of a probe.
+type ProbeRun struct {
+	Time      time.Time `json:"time"`
+	Result    string    `json:"result"` // success | warning | failure
+	LatencyMs float64   `json:"latencyMs"`
+	// Message is set for the LastFailure only.
+	Message string `json:"message,omitempty"`
 }
 
 // Instance is one running copy of a service: a pod on Kubernetes, one

@@ -18,6 +18,7 @@ import (
 
 	"github.com/opshub/opshub/model"
 	"github.com/opshub/opshub/platform/local/crilog"
+	"github.com/opshub/opshub/probes"
 )
 
 const (
@@ -26,6 +27,19 @@ const (
 	// portPollInterval is how often a Starting instance's $PORT is tried.
 	portPollInterval = 200 * time.Millisecond
 )
+
+// Exit reasons of runs stopped because a probe failed, in the kubelet's
+// vocabulary.
+const (
+	ReasonLivenessProbeFailed = "LivenessProbeFailed"
+	ReasonStartupProbeFailed  = "StartupProbeFailed"
+)
+
+// probeKill asks a run to stop because its liveness or startup probe failed.
+type probeKill struct {
+	reason  string // ReasonLivenessProbeFailed or ReasonStartupProbeFailed
+	message string // the kubelet's "Liveness probe failed: …"
+}
 
 // instance is one replica of a service: a pod with one container. Its
 // mutable fields are guarded by Runtime.mu; only its supervisor goroutine
@@ -49,6 +63,15 @@ type instance struct {
 	pid         int
 	limits      *model.LimitStatus
 	removing    bool // scaled down: removed from the service once stopped
+
+	// probes runs the workload's probes for the instance's whole life; nil
+	// without probes.
+	probes *probes.Container
+	// kill carries a probe's verdict that the current run must stop; it is
+	// drained when a run starts.
+	kill     chan probeKill
+	run      int64 // counts runs: the id of the current or last one
+	portOpen bool  // the current run's $PORT accepted a connection
 }
 
 func (in *instance) ref() model.Ref {
@@ -114,6 +137,19 @@ func (r *Runtime) newInstanceLocked(s *service) (*instance, error) {
 		port:   port,
 		status: model.StatusStaging,
 		limits: r.limitsLocked(s.w),
+		kill:   make(chan probeKill, 1),
+	}
+	if !s.w.Probes.Empty() {
+		c, err := r.prober.NewContainer(probes.ContainerConfig{
+			Ref:      in.ref(),
+			Probes:   s.w.Probes,
+			OnChange: func(ch probes.Change) { r.probeChanged(in, ch) },
+		})
+		if err != nil {
+			delete(r.ports, port)
+			return nil, err
+		}
+		in.probes = c
 	}
 	pos := len(s.instances)
 	for i, other := range s.instances {
@@ -165,6 +201,11 @@ func (r *Runtime) startLocked(ctx context.Context, in *instance) {
 		r.supervise(ctx, in)
 		r.forget(in)
 	}()
+	if in.probes != nil {
+		// The probes live as long as the instance, across its runs, as the
+		// kubelet's probe workers live as long as the pod.
+		r.wg.Go(func() { in.probes.Run(ctx) })
+	}
 }
 
 // forget removes a scaled-down instance once its supervisor has finished.
@@ -201,6 +242,11 @@ func (r *Runtime) supervise(ctx context.Context, in *instance) {
 			return
 		}
 		restart := shouldRestart(w.RestartPolicy, exit)
+		if exit.Reason == ReasonLivenessProbeFailed || exit.Reason == ReasonStartupProbeFailed {
+			// The kubelet restarts a container its probe killed unless the
+			// policy is Never, whatever the exit code.
+			restart = w.RestartPolicy != RestartNever
+		}
 		delay := bo.Delay(exit.Time)
 
 		r.mu.Lock()
@@ -341,29 +387,39 @@ func (r *Runtime) runOnce(ctx context.Context, in *instance) (exit model.Exit, s
 	}()
 
 	r.mu.Lock()
-	in.pid, in.startedAt = proc.pid, startedAt
-	if w.Port == 0 {
-		r.setStatusLocked(in, model.StatusRunning)
-	} else {
-		r.setStatusLocked(in, model.StatusStarting)
+	in.run++
+	in.pid, in.startedAt, in.portOpen = proc.pid, startedAt, false
+	select {
+	case <-in.kill: // a verdict about an earlier run
+	default:
 	}
+	r.setStatusLocked(in, model.StatusStarting)
+	if in.probes != nil {
+		in.probes.RunStarted(probes.Run{
+			ID:        in.run,
+			StartedAt: startedAt,
+			Target:    probes.Target{Port: in.port, Env: spec.env, Dir: spec.dir},
+		})
+	}
+	r.refreshStatusLocked(in)
 	r.emitLocked(in, model.InstanceStarted, nil)
-	if w.Port == 0 {
-		r.setReadyLocked(in, true)
-	}
+	r.refreshReadyLocked(in)
 	r.mu.Unlock()
 	log.Info("instance started", "pid", proc.pid, "port", in.port)
 
+	// Without a readiness probe, an instance with a port is ready once the
+	// port accepts connections (and, without probes, only then started).
 	pollCtx, stopPoll := context.WithCancel(context.Background())
 	polled := make(chan struct{})
-	if w.Port != 0 {
+	if w.Port != 0 && (in.probes == nil || !in.probes.Has(probes.Readiness)) {
 		go func() {
 			defer close(polled)
 			if pollPort(pollCtx, in.port) {
 				r.mu.Lock()
-				if in.status == model.StatusStarting && in.pid == proc.pid {
-					r.setStatusLocked(in, model.StatusRunning)
-					r.setReadyLocked(in, true)
+				if in.pid == proc.pid {
+					in.portOpen = true
+					r.refreshStatusLocked(in)
+					r.refreshReadyLocked(in)
 				}
 				r.mu.Unlock()
 			}
@@ -372,9 +428,14 @@ func (r *Runtime) runOnce(ctx context.Context, in *instance) (exit model.Exit, s
 		close(polled)
 	}
 
+	var killed probeKill
 	select {
 	case <-proc.done:
 	case <-ctx.Done():
+		r.terminate(in, proc, log)
+	case killed = <-in.kill:
+		// The kubelet's words: "Container web failed liveness probe, will be restarted".
+		log.Info("probe failed, stopping instance", "reason", killed.reason, "message", killed.message)
 		r.terminate(in, proc, log)
 	}
 	stopPoll()
@@ -382,11 +443,84 @@ func (r *Runtime) runOnce(ctx context.Context, in *instance) (exit model.Exit, s
 
 	oom := group != nil && group.oomKilled()
 	exit = proc.exit(oom)
+	if killed.reason != "" && !exit.OOMKilled {
+		exit.Reason = killed.reason
+	}
 	r.mu.Lock()
-	in.pid, in.startedAt = 0, time.Time{}
+	in.pid, in.startedAt, in.portOpen = 0, time.Time{}, false
+	if in.probes != nil {
+		in.probes.RunEnded()
+	}
 	r.setReadyLocked(in, false)
 	r.mu.Unlock()
 	return exit, true
+}
+
+// started reports whether the current run is past startup: its startup
+// probe passed (or it has none); without probes, once its $PORT accepts
+// connections, or at once without a port.
+func (r *Runtime) startedLocked(in *instance) bool {
+	if in.pid == 0 {
+		return false
+	}
+	if in.probes != nil {
+		return in.probes.Started()
+	}
+	return in.svc.w.Port == 0 || in.portOpen
+}
+
+// refreshStatusLocked moves a Starting run to Running once it has started.
+func (r *Runtime) refreshStatusLocked(in *instance) {
+	if in.status == model.StatusStarting && r.startedLocked(in) {
+		r.setStatusLocked(in, model.StatusRunning)
+	}
+}
+
+// refreshReadyLocked sets readiness from what decides it: the readiness
+// probe's effective result, or without one, having started and (with a
+// port) the port accepting connections.
+func (r *Runtime) refreshReadyLocked(in *instance) {
+	if in.status != model.StatusRunning || in.pid == 0 {
+		return // terminate and the end of a run clear readiness themselves
+	}
+	var ready bool
+	if in.probes != nil && in.probes.Has(probes.Readiness) {
+		ready = in.probes.Result(probes.Readiness) == probes.Success
+	} else {
+		ready = r.startedLocked(in) && (in.svc.w.Port == 0 || in.portOpen)
+	}
+	r.setReadyLocked(in, ready)
+}
+
+// probeChanged acts on a probe verdict, from the probe's worker: it
+// publishes probe-failing and probe-recovered events, restarts the run on a
+// liveness or startup failure, and updates status and readiness. Verdicts
+// about an earlier run, or a run that is stopping, are dropped.
+func (r *Runtime) probeChanged(in *instance, ch probes.Change) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if ch.Run != in.run || in.pid == 0 || (in.status != model.StatusStarting && in.status != model.StatusRunning) {
+		return
+	}
+	st := ch.Status
+	switch {
+	case ch.Probed && ch.Result == probes.Failure:
+		r.emitProbeLocked(in, model.InstanceProbeFailing, &st)
+	case ch.Recovered:
+		r.emitProbeLocked(in, model.InstanceProbeRecovered, &st)
+	}
+	if ch.Probed && ch.Result == probes.Failure && (ch.Type == probes.Liveness || ch.Type == probes.Startup) {
+		reason := ReasonLivenessProbeFailed
+		if ch.Type == probes.Startup {
+			reason = ReasonStartupProbeFailed
+		}
+		select {
+		case in.kill <- probeKill{reason: reason, message: ch.Message()}:
+		default: // a kill is already pending
+		}
+	}
+	r.refreshStatusLocked(in)
+	r.refreshReadyLocked(in)
 }
 
 // terminate stops a run gracefully: SIGTERM to the process group, the grace
@@ -535,8 +669,8 @@ func (r *Runtime) setStatusLocked(in *instance, status model.Status) {
 }
 
 // setReadyLocked is the readiness seam: the proxy routes only to ready
-// instances. Today readiness follows the status (ready while Running); when
-// package probes is wired in, its readiness results call this instead.
+// instances. refreshReadyLocked decides readiness (from the readiness
+// probe, or from $PORT without one); a stopping run clears it.
 func (r *Runtime) setReadyLocked(in *instance, ready bool) {
 	if in.ready == ready {
 		return
@@ -577,8 +711,21 @@ func (r *Runtime) emitLocked(in *instance, kind model.InstanceEventKind, exit *m
 	r.events.publish(ev)
 }
 
-// snapshotLocked copies the instance for callers.
-func (in *instance) snapshotLocked() model.Instance {
+// emitProbeLocked publishes a probe-failing or probe-recovered event.
+func (r *Runtime) emitProbeLocked(in *instance, kind model.InstanceEventKind, st *model.ProbeStatus) {
+	r.events.publish(model.InstanceEvent{
+		Kind:     kind,
+		Ref:      in.ref(),
+		Time:     r.clock.Now(),
+		Status:   in.status,
+		Restarts: in.restarts,
+		Probe:    st,
+	})
+}
+
+// snapshotLocked copies the instance for callers; history adds the
+// probes' run histories.
+func (in *instance) snapshotLocked(history bool) model.Instance {
 	out := model.Instance{
 		Name:        in.name,
 		Container:   in.svc.w.Name,
@@ -591,6 +738,9 @@ func (in *instance) snapshotLocked() model.Instance {
 		NextRestart: in.nextRestart,
 		PID:         in.pid,
 		Port:        in.port,
+	}
+	if in.probes != nil {
+		out.Probes = in.probes.Status(history)
 	}
 	if in.lastExit != nil {
 		e := *in.lastExit

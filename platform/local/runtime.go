@@ -13,10 +13,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	vmetrics "github.com/VictoriaMetrics/metrics"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/opshub/opshub/model"
 	"github.com/opshub/opshub/platform"
+	"github.com/opshub/opshub/probes"
 )
 
 var _ platform.Platform = (*Runtime)(nil)
@@ -36,8 +38,13 @@ type Options struct {
 	Logger *slog.Logger
 	// Registerer receives the runtime's metrics; nil: not registered.
 	Registerer prometheus.Registerer
-	// Clock is the time source for reported times and back-off; default: real time.
+	// Clock is the time source for reported times, back-off and probe
+	// schedules; default: real time.
 	Clock Clock
+	// ProbeMetrics receives the per-instance probe series
+	// (opshub_probe_success, opshub_probe_duration_seconds), which go away
+	// with their instance; nil: not kept.
+	ProbeMetrics *vmetrics.Set
 }
 
 // Runtime supervises workloads as process groups on this machine.
@@ -67,6 +74,7 @@ type Runtime struct {
 	cg       *cgroups     // nil: limits not enforced
 	cgReason string       // why cg is nil
 	state    *stateFile
+	prober   *probes.Manager // set when Run starts
 
 	kick      chan struct{} // wakes Run to reconcile replicas
 	ready     atomic.Bool
@@ -245,9 +253,15 @@ func (r *Runtime) Run(ctx context.Context) (err error) {
 	var proxies sync.WaitGroup
 	r.serveProxies(&proxies)
 
+	// The probe manager starts with Run, so that instances started now get
+	// the first-run jitter the kubelet gives probes after its own start.
+	prober := probes.NewManager(probes.Options{Clock: r.clock, Logger: r.opts.Logger, Metrics: r.opts.ProbeMetrics})
+	defer prober.Close()
+
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	r.mu.Lock()
+	r.prober = prober
 	r.running = ctx.Err() == nil // nothing is started when ctx ended during start-up
 	r.reconcileLocked(runCtx)
 	r.mu.Unlock()
@@ -334,12 +348,13 @@ func (r *Runtime) Services(ctx context.Context) ([]model.Service, error) {
 	defer r.mu.RUnlock()
 	out := make([]model.Service, 0, len(r.services))
 	for _, s := range r.services {
-		out = append(out, r.snapshotLocked(s))
+		out = append(out, r.snapshotLocked(s, false))
 	}
 	return out, nil
 }
 
 // Service returns one service, or an error wrapping platform.ErrNotFound.
+// Unlike Services, it includes each probe's history of recent runs.
 func (r *Runtime) Service(ctx context.Context, project, name string) (model.Service, error) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
@@ -347,7 +362,7 @@ func (r *Runtime) Service(ctx context.Context, project, name string) (model.Serv
 	if s == nil {
 		return model.Service{}, fmt.Errorf("service %s/%s: %w", project, name, platform.ErrNotFound)
 	}
-	return r.snapshotLocked(s), nil
+	return r.snapshotLocked(s, true), nil
 }
 
 // Subscribe streams instance events from now until ctx ends; a subscriber
@@ -390,7 +405,9 @@ func (r *Runtime) serviceLocked(project, name string) *service {
 	return nil
 }
 
-func (r *Runtime) snapshotLocked(s *service) model.Service {
+// snapshotLocked copies a service for callers; history adds the probes'
+// run histories.
+func (r *Runtime) snapshotLocked(s *service, history bool) model.Service {
 	out := model.Service{
 		Project:   s.w.Project,
 		Name:      s.w.Name,
@@ -399,7 +416,7 @@ func (r *Runtime) snapshotLocked(s *service) model.Service {
 		Instances: make([]model.Instance, 0, len(s.instances)),
 	}
 	for _, in := range s.instances {
-		out.Instances = append(out.Instances, in.snapshotLocked())
+		out.Instances = append(out.Instances, in.snapshotLocked(history))
 	}
 	return out
 }

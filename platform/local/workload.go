@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/opshub/opshub/model"
+	"github.com/opshub/opshub/probes"
 )
 
 // RestartPolicy says when an instance whose process exited is started again,
@@ -61,6 +62,10 @@ type Workload struct {
 	RestartPolicy RestartPolicy
 	// GracePeriod is the wait between SIGTERM and SIGKILL; 0 means DefaultGracePeriod.
 	GracePeriod time.Duration
+	// Probes are the instances' health checks, run with the kubelet's
+	// semantics; zero timing fields take the kubelet's defaults. Without
+	// probes an instance is ready once its $PORT accepts connections.
+	Probes probes.Set
 }
 
 // ref returns the workload's service reference.
@@ -133,6 +138,9 @@ func (w *Workload) normalize() error {
 		}
 		seen[env] = true
 	}
+	if err := w.Probes.Normalize(); err != nil {
+		errs = append(errs, err)
+	}
 	if len(errs) > 0 {
 		return fmt.Errorf("workload %s/%s: %w", w.Project, w.Name, errors.Join(errs...))
 	}
@@ -149,6 +157,7 @@ func (w Workload) clone() Workload {
 	}
 	w.Env = env
 	w.Volumes = slices.Clone(w.Volumes)
+	w.Probes = w.Probes.Clone()
 	return w
 }
 

@@ -1,0 +1,30 @@
+package probes
+
+import (
+	"context"
+	"net"
+	"strconv"
+	"time"
+)
+
+// tcpHandler passes when a TCP connection to the port opens; it closes the
+// connection at once, as the kubelet's DoTCPProbe does.
+type tcpHandler struct {
+	action TCPAction
+}
+
+var _ Handler = (*tcpHandler)(nil)
+
+func (h *tcpHandler) Describe() string { return "tcp " + portText(h.action.Port) }
+
+func (h *tcpHandler) Probe(ctx context.Context, t Target, timeout time.Duration) Outcome {
+	addr := net.JoinHostPort(t.host(), strconv.Itoa(portFor(h.action.Port, t)))
+	conn, err := probeDialer(timeout).DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return failed("%s", err.Error())
+	}
+	_ = conn.Close()
+	return Outcome{Result: Success}
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }

@@ -1,0 +1,161 @@
+package probes
+
+import (
+	"context"
+	"time"
+)
+
+// worker runs one probe of one container, with the kubelet's worker
+// semantics (pkg/kubelet/prober/worker.go):
+//
+//   - it ticks every period for the container's whole life, not per run;
+//     a worker born while its Manager is younger than one period first
+//     waits a random part of the period;
+//   - at a tick it first notices a new run: the effective result goes back
+//     to the initial value and any hold ends;
+//   - it skips the tick while on hold, while the run is not running,
+//     during the initial delay (counted from the run's start), and by the
+//     startup gate: the startup probe runs only until startup succeeded,
+//     the others only after;
+//   - each run's result (a warning counts as a success) extends or starts
+//     a streak; the effective result changes only when a failure streak
+//     reaches failureThreshold or a success streak successThreshold;
+//   - after a liveness failure verdict, or any startup verdict, it holds
+//     until the next run and its streak starts over: the container is
+//     being restarted, or startup is decided.
+type worker struct {
+	c       *Container
+	typ     Type
+	spec    *Spec
+	handler Handler
+	tracker *Tracker
+	initial Result
+	labels  string // metric labels
+	trigger chan struct{}
+
+	// Owned by the worker's goroutine.
+	seenRun    int64 // the run the worker last saw; -1 none
+	onHold     bool
+	lastResult Result
+	resultRun  int
+	failing    bool // the last verdict from probing was a failure
+}
+
+// poke asks for a run now instead of at the next tick.
+func (w *worker) poke() {
+	select {
+	case w.trigger <- struct{}{}:
+	default:
+	}
+}
+
+// run ticks until ctx ends.
+func (w *worker) run(ctx context.Context) {
+	clock := w.c.m.clock
+	period := w.spec.Period
+	if age := clock.Now().Sub(w.c.m.start); age < period {
+		jitter := time.Duration(w.c.m.jitter() * float64(period))
+		select {
+		case <-ctx.Done():
+			return
+		case <-clock.After(jitter):
+		}
+	}
+	next := clock.Now()
+	for {
+		select {
+		case <-w.trigger: // this run answers a pending request too
+		default:
+		}
+		w.doProbe(ctx)
+		now := clock.Now()
+		if next = next.Add(period); !next.After(now) {
+			next = now // a run overran the tick: go again at once, as a ticker does
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-w.trigger:
+			// A manual run restarts the period from now, as the kubelet
+			// resets its ticker.
+			next = clock.Now()
+		case <-clock.After(next.Sub(now)):
+		}
+	}
+}
+
+// doProbe is one tick.
+func (w *worker) doProbe(ctx context.Context) {
+	st := w.c.state()
+	if st.runID < 0 {
+		return // no run yet
+	}
+	now := w.c.m.clock.Now()
+	if st.runID != w.seenRun {
+		w.seenRun, w.onHold = st.runID, false
+		if w.tracker.SetResult(w.initial, now) {
+			w.notify(Change{Type: w.typ, Result: w.initial, Run: st.runID})
+		}
+	}
+	if w.onHold || !st.running {
+		return
+	}
+	if now.Sub(st.run.StartedAt) < w.spec.InitialDelay {
+		return
+	}
+	if st.started != (w.typ != Startup) {
+		return // startup is decided, or other probes wait for it
+	}
+
+	began := time.Now()
+	o := w.handler.Probe(ctx, st.run.Target, w.spec.Timeout)
+	o.Latency = time.Since(began)
+	o.Time = now
+	if ctx.Err() != nil || !w.c.currentRun(st.runID) {
+		return // shutting down, or the run ended meanwhile: the result means nothing
+	}
+	w.tracker.Record(o)
+	w.c.m.observe(w.labels, o)
+	if o.Result == Failure {
+		w.c.m.log.Debug("probe run failed", "ref", w.c.ref.String(), "probe", w.typ, "message", UnhealthyMessage(w.typ, o))
+	}
+
+	result := o.Result.passed()
+	if result == w.lastResult {
+		w.resultRun++
+	} else {
+		w.lastResult, w.resultRun = result, 1
+	}
+	if (result == Failure && w.resultRun < w.spec.FailureThreshold) ||
+		(result == Success && w.resultRun < w.spec.SuccessThreshold) {
+		return // below the threshold: the effective result stands
+	}
+
+	if w.typ == Startup {
+		w.c.setStarted(st.runID, result == Success)
+	}
+	changed := w.tracker.SetResult(result, now)
+	recovered := result == Success && w.failing
+	w.failing = result == Failure
+	if changed || recovered {
+		w.notify(Change{Type: w.typ, Result: result, Run: st.runID, Probed: true, Recovered: recovered, Outcome: o})
+	}
+	if (w.typ == Liveness && result == Failure) || w.typ == Startup {
+		w.onHold, w.resultRun = true, 0
+	}
+}
+
+// notify hands a verdict to the container's owner and logs it.
+func (w *worker) notify(ch Change) {
+	ch.Status = w.tracker.Status(false)
+	if ch.Probed {
+		switch {
+		case ch.Result == Failure:
+			w.c.m.log.Info("probe failing", "ref", w.c.ref.String(), "probe", w.typ,
+				"consecutive", ch.Status.Consecutive, "message", ch.Message())
+		case ch.Recovered:
+			w.c.m.log.Info("probe recovered", "ref", w.c.ref.String(), "probe", w.typ)
+		}
+	}
+	w.c.onChange(ch)
+}
