@@ -67,18 +67,22 @@ func (s *sink) open() error {
 		return err
 	}
 	buf.blocked = s.onBlocked
+	_, err = os.Stat(filepath.Join(s.dir, pausedFile))
+	s.mu.Lock()
 	s.buf = buf
-	if _, err := os.Stat(filepath.Join(s.dir, pausedFile)); err == nil {
-		s.paused = true
-	}
+	s.paused = s.paused || err == nil
+	s.mu.Unlock()
 	s.bufferChanged()
 	return nil
 }
 
 func (s *sink) close() error {
 	var errs []error
-	if s.buf != nil {
-		errs = append(errs, s.buf.Close())
+	s.mu.Lock()
+	buf := s.buf
+	s.mu.Unlock()
+	if buf != nil {
+		errs = append(errs, buf.Close())
 	}
 	errs = append(errs, s.dest.Close())
 	return errors.Join(errs...)
@@ -105,12 +109,15 @@ func (s *sink) bufferChanged() {
 }
 
 // onBlocked runs when an Append starts waiting for room: the collector is
-// being held back, which users must hear about at once.
+// being held back. While the destination fails, users must hear about it at
+// once; a healthy destination catching up on a backlog is not news.
 func (s *sink) onBlocked() {
 	s.m.blocked.WithLabelValues(s.name).Inc()
-	s.log.Warn("sink buffer is full; holding the collector back", "max_bytes", s.cfg.BufferMaxBytes)
 	s.mu.Lock()
-	if s.alerted {
+	if s.failing {
+		s.log.Warn("sink buffer is full; holding the collector back", "max_bytes", s.cfg.BufferMaxBytes, "last_error", s.lastError)
+	}
+	if s.alerted || !s.failing {
 		s.mu.Unlock()
 		return
 	}
@@ -202,7 +209,7 @@ func (s *sink) status() model.SinkStatus {
 		st.State = model.SinkFailing
 	}
 	if s.buf != nil {
-		st.BufferBytes, st.BufferEvents, _ = s.buf.Stats()
+		st.BufferBytes, st.BufferEvents, _ = s.buf.Stats() // lock order: sink, then buffer
 	}
 	if s.validation != nil {
 		v := *s.validation

@@ -1,0 +1,229 @@
+package sinks
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/opshub/opshub/model"
+)
+
+func numbered(from, to int) []model.LogRecord {
+	var out []model.LogRecord
+	for i := from; i < to; i++ {
+		out = append(out, model.LogRecord{
+			Time:   time.Date(2026, 11, 24, 10, 0, 0, i, time.UTC),
+			Ref:    model.Ref{Project: "demo", Service: "web", Instance: "web-1", Container: "web"},
+			Stream: "stdout",
+			Log:    fmt.Sprintf("line %06d", i),
+		})
+	}
+	return out
+}
+
+// drain reads and commits everything in b, in batches of n.
+func drain(t *testing.T, b *buffer, n int) []string {
+	t.Helper()
+	var got []string
+	for {
+		recs, next, err := b.Peek(n, 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(recs) == 0 {
+			return got
+		}
+		for _, r := range recs {
+			got = append(got, r.rec.Log)
+		}
+		if err := b.Commit(next, len(recs)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func logs(recs []model.LogRecord) []string {
+	var out []string
+	for _, r := range recs {
+		out = append(out, r.Log)
+	}
+	return out
+}
+
+func equal(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestBufferSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	log := slog.New(slog.DiscardHandler)
+	ctx := context.Background()
+	b, err := openBuffer(dir, 1<<20, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 {
+		if err := b.Append(ctx, numbered(i*100, i*100+100), time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Deliver the first 250, then stop without closing (a crash).
+	recs, next, _ := b.Peek(250, 1<<30)
+	if err := b.Commit(next, len(recs)); err != nil {
+		t.Fatal(err)
+	}
+
+	b2, err := openBuffer(dir, 1<<20, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b2.Close()
+	if _, events, _ := b2.Stats(); events != 750 {
+		t.Fatalf("after restart the buffer counts %d records, want 750", events)
+	}
+	got := drain(t, b2, 64)
+	if want := logs(numbered(250, 1000)); !equal(got, want) {
+		t.Fatalf("after restart got %d records (%v…), want the 750 undelivered in order", len(got), got[:min(3, len(got))])
+	}
+	segs, _ := filepath.Glob(filepath.Join(dir, "*"+segSuffix))
+	if len(segs) != 1 {
+		t.Errorf("delivered segments were not removed: %v", segs)
+	}
+}
+
+func TestBufferCutsTornLastRecord(t *testing.T) {
+	tests := []struct {
+		name string
+		tear func(whole []byte) []byte // what the crash left of the last frame
+	}{
+		{"half a header", func(f []byte) []byte { return f[:3] }},
+		{"header without payload", func(f []byte) []byte { return f[:frameHeader] }},
+		{"payload cut short", func(f []byte) []byte { return f[:len(f)-5] }},
+		{"payload garbled", func(f []byte) []byte {
+			g := append([]byte(nil), f...)
+			g[len(g)-3] ^= 0xff
+			return g
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			log := slog.New(slog.DiscardHandler)
+			b, err := openBuffer(dir, 1<<20, log)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := b.Append(context.Background(), numbered(0, 5), time.Now()); err != nil {
+				t.Fatal(err)
+			}
+			recs, next, _ := b.Peek(2, 1<<20)
+			if err := b.Commit(next, len(recs)); err != nil {
+				t.Fatal(err)
+			}
+			// The crash: a record half written to the end of the segment.
+			torn := tt.tear(appendFrame(nil, numbered(5, 6)[0], time.Now()))
+			f, err := os.OpenFile(b.segPath(b.wStart), os.O_WRONLY|os.O_APPEND, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.Write(torn); err != nil {
+				t.Fatal(err)
+			}
+			f.Close()
+
+			b2, err := openBuffer(dir, 1<<20, log)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer b2.Close()
+			if err := b2.Append(context.Background(), numbered(6, 8), time.Now()); err != nil {
+				t.Fatal(err)
+			}
+			got := drain(t, b2, 100)
+			want := []string{"line 000002", "line 000003", "line 000004", "line 000006", "line 000007"}
+			if !equal(got, want) {
+				t.Fatalf("got %q, want %q: the torn record must be dropped, nothing delivered twice", got, want)
+			}
+		})
+	}
+}
+
+func TestBufferAppendWaitsWhenFull(t *testing.T) {
+	b, err := openBuffer(t.TempDir(), 1024, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	blocked := make(chan struct{}, 1)
+	b.blocked = func() { blocked <- struct{}{} }
+	ctx := context.Background()
+	for b.wOff-b.rOff < 900 {
+		if err := b.Append(ctx, numbered(0, 1), time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	done := make(chan error, 1)
+	go func() { done <- b.Append(ctx, numbered(1, 3), time.Now()) }()
+	select {
+	case <-blocked:
+	case err := <-done:
+		t.Fatalf("Append into a full buffer returned (%v) instead of waiting", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Append neither waited nor returned")
+	}
+	drain(t, b, 4)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Append still waits after the buffer drained")
+	}
+
+	cctx, cancel := context.WithCancel(ctx)
+	for b.wOff-b.rOff < 900 {
+		if err := b.Append(ctx, numbered(0, 1), time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	go func() { done <- b.Append(cctx, numbered(1, 3), time.Now()) }()
+	<-blocked
+	cancel()
+	if err := <-done; err != context.Canceled {
+		t.Fatalf("a waiting Append whose context ended returned %v, want context.Canceled", err)
+	}
+}
+
+func TestBufferReadsRecordLargerThanChunk(t *testing.T) {
+	b, err := openBuffer(t.TempDir(), 1<<30, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	big := numbered(0, 3)
+	big[1].Log = string(make([]byte, 300<<10))
+	if err := b.Append(context.Background(), big, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	recs, _, err := b.Peek(10, 1024)
+	if err != nil || len(recs) != 1 || recs[0].rec.Log != "line 000000" {
+		t.Fatalf("first peek: %d records, %v", len(recs), err)
+	}
+	got := drain(t, b, 1)
+	if len(got) != 3 || len(got[1]) != 300<<10 {
+		t.Fatalf("got %d records; the big one has %d bytes", len(got), len(got[1]))
+	}
+}

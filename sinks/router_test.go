@@ -1,0 +1,455 @@
+package sinks_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/opshub/opshub/model"
+	"github.com/opshub/opshub/sinks"
+	sinkhttp "github.com/opshub/opshub/sinks/http"
+	"gopkg.in/yaml.v3"
+)
+
+func numbered(from, to int) []model.LogRecord {
+	var out []model.LogRecord
+	for i := from; i < to; i++ {
+		out = append(out, model.LogRecord{
+			Time:   time.Date(2026, 11, 24, 10, 0, 0, i, time.UTC),
+			Ref:    model.Ref{Project: "demo", Service: "web", Instance: "web-1", Container: "web"},
+			Stream: "stdout",
+			Log:    fmt.Sprintf("line %06d", i),
+		})
+	}
+	return out
+}
+
+// fakeDest records what it was given and fails while told to.
+type fakeDest struct {
+	mu   sync.Mutex
+	got  []model.LogRecord
+	fail func(recs []model.LogRecord) error
+}
+
+func (d *fakeDest) Deliver(_ context.Context, recs []model.LogRecord) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.fail != nil {
+		if err := d.fail(recs); err != nil {
+			return err
+		}
+	}
+	for _, r := range recs {
+		if r.Labels[sinks.ValidationLabel] == "" {
+			d.got = append(d.got, r)
+		}
+	}
+	return nil
+}
+
+func (d *fakeDest) Close() error { return nil }
+
+func (d *fakeDest) setFail(f func([]model.LogRecord) error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.fail = f
+}
+
+func (d *fakeDest) logs() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []string
+	for _, r := range d.got {
+		out = append(out, r.Log)
+	}
+	return out
+}
+
+var errDown = &sinks.RetryableError{Err: errors.New("connection refused")}
+
+func down([]model.LogRecord) error { return errDown }
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+var fastRetry = sinks.RetryPolicy{Initial: 5 * time.Millisecond, Max: 50 * time.Millisecond}
+
+type running struct {
+	r      *sinks.Router
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func start(t *testing.T, cfgs []sinks.SinkConfig, opts sinks.Options) *running {
+	t.Helper()
+	r, err := sinks.NewRouter(cfgs, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	run := &running{r: r, cancel: cancel, done: make(chan error, 1)}
+	go func() { run.done <- r.Run(ctx) }()
+	t.Cleanup(run.stop)
+	return run
+}
+
+func (r *running) stop() {
+	r.cancel()
+	<-r.done
+	r.done <- nil // later stops return at once
+}
+
+func TestRouterSendsEachSinkItsShareAndAcksOnce(t *testing.T) {
+	all, stderr := &fakeDest{}, &fakeDest{}
+	run := start(t, []sinks.SinkConfig{
+		{Spec: sinks.Spec{Name: "all", Type: "fake"}, Destination: all, Batch: sinks.BatchLimits{Timeout: time.Millisecond}},
+		{Spec: sinks.Spec{Name: "errors", Type: "fake"}, Destination: stderr, Batch: sinks.BatchLimits{Timeout: time.Millisecond},
+			Filter: sinks.Filter{Streams: []string{"stderr"}}},
+		{Spec: sinks.Spec{Name: "none", Type: "fake"}, Destination: &fakeDest{}, Filter: sinks.Filter{Projects: []string{"other"}}},
+	}, sinks.Options{DataDir: t.TempDir(), Retry: fastRetry})
+
+	recs := numbered(0, 4)
+	recs[1].Stream, recs[3].Stream = "stderr", "stderr"
+	var acks atomic.Int32
+	if err := run.r.Send(context.Background(), sinks.Batch{Records: recs, Ack: func() { acks.Add(1) }}); err != nil {
+		t.Fatal(err)
+	}
+	if acks.Load() != 1 {
+		t.Fatalf("Ack called %d times, want once", acks.Load())
+	}
+	waitFor(t, "deliveries", func() bool { return len(all.logs()) == 4 && len(stderr.logs()) == 2 })
+	if got := stderr.logs(); got[0] != "line 000001" || got[1] != "line 000003" {
+		t.Fatalf("stderr sink got %v", got)
+	}
+
+	// A batch no sink wants is acknowledged at once.
+	other := numbered(0, 1)
+	other[0].Project = "nobody"
+	acks.Store(0)
+	if err := run.r.Send(context.Background(), sinks.Batch{Records: other, Ack: func() { acks.Add(1) }}); err != nil {
+		t.Fatal(err)
+	}
+	if acks.Load() != 1 {
+		t.Fatal("a batch no sink takes was not acknowledged")
+	}
+}
+
+// TestRouterAcksOnlyDurableRecords: when the collector hears Ack, the records
+// are on disk in the sink's buffer (the destination is down, so they can be
+// nowhere else).
+func TestRouterAcksOnlyDurableRecords(t *testing.T) {
+	dir := t.TempDir()
+	run := start(t, []sinks.SinkConfig{
+		{Spec: sinks.Spec{Name: "s", Type: "fake"}, Destination: &fakeDest{fail: down}},
+	}, sinks.Options{DataDir: dir, Retry: fastRetry})
+	var onDisk bool
+	err := run.r.Send(context.Background(), sinks.Batch{Records: numbered(7, 8), Ack: func() {
+		segs, _ := filepath.Glob(filepath.Join(dir, "sinks", "s", "*.seg"))
+		for _, s := range segs {
+			data, _ := os.ReadFile(s)
+			onDisk = onDisk || bytes.Contains(data, []byte("line 000007"))
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !onDisk {
+		t.Fatal("Ack came before the record was in the sink's buffer file")
+	}
+}
+
+// TestRouterBackPressure: with a tiny buffer and the destination down, Send
+// waits, sink.failing is emitted; when the destination comes back the
+// buffer drains in order, Send returns and sink.recovered is emitted.
+func TestRouterBackPressure(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		dest := &fakeDest{fail: down}
+		var mu sync.Mutex
+		var events []string
+		r, err := sinks.NewRouter([]sinks.SinkConfig{{
+			Spec: sinks.Spec{Name: "s", Type: "fake"}, Destination: dest, BufferMaxBytes: 2048,
+			Batch: sinks.BatchLimits{MaxEvents: 10, Timeout: 100 * time.Millisecond},
+		}}, sinks.Options{DataDir: t.TempDir(), Emit: func(e model.Event) {
+			mu.Lock()
+			events = append(events, e.Name)
+			mu.Unlock()
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error)
+		go func() { done <- r.Run(ctx) }()
+
+		sent := make(chan int, 100)
+		go func() {
+			for i := range 40 {
+				if err := r.Send(ctx, sinks.Batch{Records: numbered(i*5, i*5+5)}); err != nil {
+					t.Error(err)
+					return
+				}
+				sent <- i
+			}
+			close(sent)
+		}()
+		time.Sleep(10 * time.Minute) // fake time: the destination stays down for ten minutes
+		synctest.Wait()
+		if n := len(sent); n >= 40 {
+			t.Fatal("every Send returned although the buffer is tiny and the destination down")
+		}
+		st := r.Sinks()[0]
+		if st.State != model.SinkFailing || st.BufferBytes == 0 {
+			t.Fatalf("status while down: %+v", st)
+		}
+		mu.Lock()
+		if len(events) != 1 || events[0] != model.EventSinkFailing {
+			t.Fatalf("events while down: %v, want one sink.failing", events)
+		}
+		mu.Unlock()
+
+		dest.setFail(nil)
+		for range sent {
+		}
+		time.Sleep(5 * time.Minute)
+		synctest.Wait()
+		got := dest.logs()
+		want := numbered(0, 200)
+		if len(got) != len(want) {
+			t.Fatalf("delivered %d records, want %d", len(got), len(want))
+		}
+		for i := range want {
+			if got[i] != want[i].Log {
+				t.Fatalf("record %d is %q, want %q: order or duplicates", i, got[i], want[i].Log)
+			}
+		}
+		mu.Lock()
+		if len(events) != 2 || events[1] != model.EventSinkRecovered {
+			t.Fatalf("events: %v, want sink.failing then sink.recovered", events)
+		}
+		mu.Unlock()
+		if st := r.Sinks()[0]; st.State != model.SinkRunning || st.BufferEvents != 0 {
+			t.Fatalf("status after recovery: %+v", st)
+		}
+		cancel()
+		<-done
+	})
+}
+
+func TestRouterPauseAndResume(t *testing.T) {
+	dest := &fakeDest{}
+	dir := t.TempDir()
+	cfg := []sinks.SinkConfig{{Spec: sinks.Spec{Name: "s", Type: "fake"}, Destination: dest, Batch: sinks.BatchLimits{Timeout: time.Millisecond}}}
+	run := start(t, cfg, sinks.Options{DataDir: dir, Retry: fastRetry})
+	if err := run.r.Pause("s"); err != nil {
+		t.Fatal(err)
+	}
+	if err := run.r.Pause("nope"); !errors.Is(err, sinks.ErrUnknownSink) {
+		t.Fatalf("pausing an unknown sink: %v", err)
+	}
+	if err := run.r.Send(context.Background(), sinks.Batch{Records: numbered(0, 3)}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "records to wait in the buffer", func() bool { return run.r.Sinks()[0].BufferEvents == 3 })
+	if st := run.r.Sinks()[0]; st.State != model.SinkPaused || len(dest.logs()) != 0 {
+		t.Fatalf("paused sink: %+v, delivered %v", st, dest.logs())
+	}
+
+	// The pause outlasts a restart.
+	run.stop()
+	run = start(t, cfg, sinks.Options{DataDir: dir, Retry: fastRetry})
+	waitFor(t, "buffer to open", func() bool { return run.r.Sinks()[0].BufferEvents == 3 })
+	if st := run.r.Sinks()[0]; st.State != model.SinkPaused {
+		t.Fatalf("after restart the sink is %s, want paused", st.State)
+	}
+	if err := run.r.Resume("s"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "delivery after resume", func() bool { return len(dest.logs()) == 3 })
+}
+
+// TestRouterPartialErrorRetriesOnlyListedRecords: the destination took
+// record 0, wants 1 again and refuses 2 for good.
+func TestRouterPartialErrorRetriesOnlyListedRecords(t *testing.T) {
+	dir := t.TempDir()
+	dest := &fakeDest{}
+	var calls atomic.Int32
+	dest.fail = func(recs []model.LogRecord) error {
+		if recs[0].Labels[sinks.ValidationLabel] != "" {
+			return nil
+		}
+		if calls.Add(1) == 1 {
+			dest.got = append(dest.got, recs[0])
+			return &sinks.PartialError{Retry: []int{1}, Rejected: map[int]string{2: "mapper_parsing_exception"}}
+		}
+		return nil
+	}
+	run := start(t, []sinks.SinkConfig{{Spec: sinks.Spec{Name: "s", Type: "fake"}, Destination: dest,
+		Batch: sinks.BatchLimits{MaxEvents: 3, Timeout: time.Millisecond}}}, sinks.Options{DataDir: dir, Retry: fastRetry})
+	if err := run.r.Send(context.Background(), sinks.Batch{Records: numbered(0, 3)}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the retry", func() bool { return len(dest.logs()) == 2 })
+	if got := dest.logs(); got[0] != "line 000000" || got[1] != "line 000001" {
+		t.Fatalf("delivered %v", got)
+	}
+	dl := readDeadLetters(t, filepath.Join(dir, "sinks", "s", sinks.DeadLetterFile))
+	if len(dl) != 1 || dl[0].Record.Log != "line 000002" || dl[0].Reason != "mapper_parsing_exception" {
+		t.Fatalf("dead letters: %+v", dl)
+	}
+}
+
+type deadLetter struct {
+	Sink   string          `json:"sink"`
+	Reason string          `json:"reason"`
+	Record model.LogRecord `json:"record"`
+}
+
+func readDeadLetters(t *testing.T, path string) []deadLetter {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []deadLetter
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var d deadLetter
+		if err := json.Unmarshal([]byte(line), &d); err != nil {
+			t.Fatalf("dead-letter line %q: %v", line, err)
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+// receiver is an HTTP log endpoint that can be taken down.
+type receiver struct {
+	mu   sync.Mutex
+	up   bool
+	got  []string
+	seen map[string]int
+}
+
+func (rv *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	rv.mu.Lock()
+	defer rv.mu.Unlock()
+	if !rv.up {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(body)), "\n") {
+		var rec model.LogRecord
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		if rec.Labels[sinks.ValidationLabel] == "" {
+			rv.got = append(rv.got, rec.Log)
+		}
+	}
+}
+
+func (rv *receiver) setUp(up bool) {
+	rv.mu.Lock()
+	rv.up = up
+	rv.mu.Unlock()
+}
+
+func (rv *receiver) count() int {
+	rv.mu.Lock()
+	defer rv.mu.Unlock()
+	return len(rv.got)
+}
+
+// TestRouterOutageAndRestart: an HTTP destination is down while records
+// arrive and the router restarts (once gracefully, once after a crash that
+// tore the last buffered record); when it comes back every record arrives,
+// in order, none twice.
+func TestRouterOutageAndRestart(t *testing.T) {
+	rv := &receiver{}
+	srv := httptest.NewServer(rv)
+	defer srv.Close()
+	var raw yaml.Node
+	if err := yaml.Unmarshal([]byte("url: "+srv.URL), &raw); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cfg := func() []sinks.SinkConfig {
+		spec := sinks.Spec{Name: "web", Type: "http", Encoding: "json", Raw: raw.Content[0]}
+		d, err := sinkhttp.New(spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return []sinks.SinkConfig{{Spec: spec, Destination: d, Batch: sinks.BatchLimits{MaxEvents: 50, Timeout: 5 * time.Millisecond}}}
+	}
+	send := func(r *sinks.Router, from, to int) {
+		for i := from; i < to; i += 10 {
+			if err := r.Send(context.Background(), sinks.Batch{Records: numbered(i, i+10)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	rv.setUp(true)
+	run := start(t, cfg(), sinks.Options{DataDir: dir, Retry: fastRetry})
+	send(run.r, 0, 300)
+	waitFor(t, "the first 300 records", func() bool { return rv.count() == 300 })
+
+	rv.setUp(false)
+	send(run.r, 300, 1000)
+	waitFor(t, "the sink to notice the outage", func() bool { return run.r.Sinks()[0].State == model.SinkFailing })
+	run.stop()
+
+	run = start(t, cfg(), sinks.Options{DataDir: dir, Retry: fastRetry})
+	send(run.r, 1000, 1500)
+	run.stop()
+	// The crash: half a record at the end of the last segment, as a write
+	// cut short by a power loss leaves it.
+	segs, _ := filepath.Glob(filepath.Join(dir, "sinks", "web", "*.seg"))
+	f, err := os.OpenFile(segs[len(segs)-1], os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write([]byte{200, 0, 0, 0, 1, 2, 3, 4, '{', '"'}); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+
+	run = start(t, cfg(), sinks.Options{DataDir: dir, Retry: fastRetry})
+	send(run.r, 1500, 2000)
+	rv.setUp(true)
+	waitFor(t, "every record", func() bool { return rv.count() >= 2000 })
+	run.stop()
+	rv.mu.Lock()
+	defer rv.mu.Unlock()
+	if len(rv.got) != 2000 {
+		t.Fatalf("received %d records, want 2000 exactly", len(rv.got))
+	}
+	for i, line := range rv.got {
+		if want := fmt.Sprintf("line %06d", i); line != want {
+			t.Fatalf("record %d is %q, want %q", i, line, want)
+		}
+	}
+}
