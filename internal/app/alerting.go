@@ -1,0 +1,77 @@
+package app
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"gopkg.in/yaml.v3"
+
+	"github.com/opshub/opshub/alerting"
+	"github.com/opshub/opshub/alerting/notify"
+	"github.com/opshub/opshub/alerting/notify/discord"
+	"github.com/opshub/opshub/alerting/notify/webhook"
+	"github.com/opshub/opshub/config"
+	"github.com/opshub/opshub/store"
+)
+
+// Notifiers maps every notification integration type to its constructor.
+func Notifiers() notify.Registry {
+	return notify.Registry{
+		webhook.Type: webhook.New,
+		discord.Type: discord.New,
+	}
+}
+
+// minIntervals are the least gaps between two messages to one destination,
+// from the destinations' documented limits (Slack: about one message per
+// second per channel; PagerDuty: about 120 events per minute per key).
+var minIntervals = map[string]time.Duration{
+	"slack":     time.Second,
+	"pagerduty": 500 * time.Millisecond,
+}
+
+// newAlerting builds the alerting pipeline with one notifier per configured
+// integration.
+func newAlerting(cfg *config.Config, platform alerting.Subscriber, podsDir string, db *store.DB, reg prometheus.Registerer, log *slog.Logger) (*alerting.Pipeline, error) {
+	registry := Notifiers()
+	var ins []alerting.Integration
+	for _, ic := range cfg.Notifications.Integrations {
+		n, err := registry.New(notify.Spec{Name: ic.Name, Type: ic.Type, Raw: ic.Raw, Logger: log})
+		if err != nil {
+			return nil, err
+		}
+		ins = append(ins, alerting.Integration{
+			Name: ic.Name, Type: ic.Type,
+			Route:       alerting.Route{Events: ic.Events, Projects: ic.Projects, Services: ic.Services},
+			Notifier:    n,
+			MinInterval: minIntervals[ic.Type],
+			Fingerprint: fingerprint(ic),
+		})
+	}
+	return alerting.New(alerting.Options{
+		Store:        db,
+		Alerts:       cfg.Alerts,
+		Integrations: ins,
+		Platform:     platform,
+		PodsDir:      podsDir,
+		APIBase:      "http://" + cfg.Server.Listen,
+		Logger:       log,
+		Registerer:   reg,
+	})
+}
+
+// fingerprint identifies an integration's config, so that changing it
+// re-enables an integration that was disabled.
+func fingerprint(ic config.Integration) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00", ic.Name, ic.Type)
+	if ic.Raw != nil {
+		b, _ := yaml.Marshal(ic.Raw)
+		h.Write(b)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
