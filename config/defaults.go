@@ -33,6 +33,7 @@ func Default() *Config {
 				ForecastFullWithin: Duration(24 * time.Hour),
 			},
 		},
+		Autoscaling: Autoscaling{Interval: Duration(15 * time.Second)},
 		Spend: Spend{
 			Currency: "USD",
 			Basis:    BasisMax,

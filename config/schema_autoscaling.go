@@ -2,6 +2,8 @@ package config
 
 // Autoscaling scales services with the Kubernetes HPA algorithm.
 type Autoscaling struct {
+	// Interval between decisions; default 15s, the HPA's sync period.
+	Interval Duration            `yaml:"interval"`
 	Policies []AutoscalingPolicy `yaml:"policies,omitempty"`
 }
 

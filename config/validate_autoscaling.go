@@ -1,7 +1,12 @@
 package config
 
+import "time"
+
 // autoscaling applies the API server's HorizontalPodAutoscaler validation.
 func (v *validator) autoscaling(a Autoscaling) {
+	if a.Interval.D() < time.Second {
+		v.errorf("autoscaling.interval", "must be at least 1s, got %s", a.Interval.D())
+	}
 	targets := map[string]string{}
 	for i, pol := range a.Policies {
 		p := elem("autoscaling.policies", i)

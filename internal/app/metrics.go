@@ -2,6 +2,7 @@ package app
 
 import (
 	"log/slog"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -42,9 +43,10 @@ func (m metricsReader) QueryMetrics(q server.MetricsQuery) []model.MetricSeries 
 
 // metricsParts are the pieces of the local metrics pipeline.
 type metricsParts struct {
-	store   *metrics.Store
-	expo    *metrics.Exposition
-	scraper *metrics.Scraper
+	interval time.Duration
+	store    *metrics.Store
+	expo     *metrics.Exposition
+	scraper  *metrics.Scraper
 }
 
 // newMetrics builds the local scrape loop over the runtime's instances.
@@ -57,8 +59,9 @@ func newMetrics(cfg *config.Config, lister procfs.Lister, opts Options, reg prom
 	expo := metrics.NewExposition()
 	src := procfs.New(lister, procfs.Options{Specs: MetricSpecs(cfg), Logger: log})
 	return &metricsParts{
-		store: store,
-		expo:  expo,
+		interval: interval,
+		store:    store,
+		expo:     expo,
 		scraper: metrics.NewScraper(src, store, expo, metrics.ScraperOptions{
 			Interval: interval, Logger: log, Registerer: reg,
 		}),

@@ -1,0 +1,112 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"github.com/opshub/opshub/store"
+	"log/slog"
+	"time"
+
+	"github.com/opshub/opshub/autoscaler"
+	"github.com/opshub/opshub/config"
+	"github.com/opshub/opshub/model"
+	"github.com/opshub/opshub/platform"
+	"github.com/opshub/opshub/spend"
+)
+
+// SpendModel maps the config onto the spend price model and billing zone.
+func SpendModel(cfg *config.Config) (spend.Model, *time.Location, error) {
+	tz, err := time.LoadLocation(cfg.Spend.TimeZone)
+	if err != nil {
+		return spend.Model{}, nil, fmt.Errorf("spend.timeZone: %w", err)
+	}
+	prices := func(p config.Prices) spend.Prices {
+		return spend.Prices{CPUCoreHour: p.CPUCoreHour, MemoryGiBHour: p.MemoryGiBHour, StorageGiBMonth: p.StorageGiBMonth}
+	}
+	m := spend.Model{Prices: prices(cfg.Spend.Prices), Basis: spend.Basis(cfg.Spend.Basis), Projects: map[string]spend.Prices{}}
+	for _, o := range cfg.Spend.Overrides {
+		m.Projects[o.Project] = prices(o.Prices)
+	}
+	return m, tz, nil
+}
+
+// SpendThresholds maps the configured billing alerts.
+func SpendThresholds(cfg *config.Config) []spend.Threshold {
+	out := make([]spend.Threshold, 0, len(cfg.Spend.Alerts))
+	for _, a := range cfg.Spend.Alerts {
+		out = append(out, spend.Threshold{Amount: a.Amount, Project: a.Project})
+	}
+	return out
+}
+
+// spendObserver reports the running containers with their requests and
+// latest usage, and the declared volumes, to the spend meter.
+type spendObserver struct {
+	platform platform.Platform
+	requests map[model.Ref]map[autoscaler.Resource]float64
+	usage    autoscaler.UsageReader
+	volumes  []spend.Volume
+}
+
+// Observe implements spend.Observer. Instances that are not running
+// (staging, waiting in back-off, ended) are not charged.
+func (o spendObserver) Observe(ctx context.Context, _ time.Time) ([]spend.Container, []spend.Volume, error) {
+	svcs, err := o.platform.Services(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	var out []spend.Container
+	for _, svc := range svcs {
+		req := o.requests[svc.Ref()]
+		for _, in := range svc.Instances {
+			ref := model.Ref{Project: svc.Project, Service: svc.Name, Instance: in.Name, Container: in.Container}
+			c := spend.Container{
+				Ref:           ref,
+				Running:       in.Status == model.StatusRunning || in.Status == model.StatusStarting || in.Status == model.StatusTerminating,
+				CPURequest:    req[autoscaler.CPU],
+				MemoryRequest: req[autoscaler.Memory],
+			}
+			if s, ok := o.usage.Usage(ref, autoscaler.CPU); ok {
+				c.CPUUsage = s.Value
+			}
+			if s, ok := o.usage.Usage(ref, autoscaler.Memory); ok {
+				c.MemoryUsage = s.Value
+			}
+			out = append(out, c)
+		}
+	}
+	return out, o.volumes, nil
+}
+
+// SpendVolumes lists the declared volumes, each charged once by capacity
+// (on one machine the replicas of a workload share its volume directory).
+func SpendVolumes(cfg *config.Config) []spend.Volume {
+	var out []spend.Volume
+	for _, w := range cfg.Workloads {
+		for _, v := range w.Volumes {
+			out = append(out, spend.Volume{Ref: model.Ref{Project: w.Project, Service: w.Name, Instance: v.Name}, CapacityBytes: float64(v.Capacity)})
+		}
+	}
+	return out
+}
+
+// newSpendMeter builds the spend meter with its ledger in the state file.
+func newSpendMeter(cfg *config.Config, p platform.Platform, usage autoscaler.UsageReader, db *store.DB, publish func(model.Event), log *slog.Logger) (*spend.Meter, error) {
+	m, tz, err := SpendModel(cfg)
+	if err != nil {
+		return nil, err
+	}
+	ledger, err := spend.OpenLedger(m, tz, spend.NewDBStore(db))
+	if err != nil {
+		return nil, err
+	}
+	return spend.NewMeter(spend.MeterOptions{
+		Ledger:     ledger,
+		Observer:   spendObserver{platform: p, requests: Requests(cfg), usage: usage, volumes: SpendVolumes(cfg)},
+		Currency:   cfg.Spend.Currency,
+		Thresholds: SpendThresholds(cfg),
+		DB:         db,
+		Publish:    publish,
+		Logger:     log,
+	})
+}

@@ -1,0 +1,42 @@
+package app
+
+import (
+	"time"
+
+	"github.com/opshub/opshub/autoscaler"
+	"github.com/opshub/opshub/metrics"
+	"github.com/opshub/opshub/model"
+)
+
+// storeUsage reads each container's latest CPU and memory from the metrics
+// store, for the autoscaler and for spend.
+type storeUsage struct {
+	store *metrics.Store
+	// window is how far back a sample may be and still count as current:
+	// two scrape intervals.
+	window time.Duration
+	now    func() time.Time
+}
+
+var _ autoscaler.UsageReader = storeUsage{}
+
+// Usage implements autoscaler.UsageReader.
+func (u storeUsage) Usage(ref model.Ref, r autoscaler.Resource) (autoscaler.Sample, bool) {
+	typ := model.MetricCPU
+	if r == autoscaler.Memory {
+		typ = model.MetricMemory
+	}
+	now := u.now()
+	series := u.store.Query(metrics.Query{
+		Project: ref.Project, Service: ref.Service, Container: ref.Instance,
+		Types: []model.MetricType{typ}, From: now.Add(-u.window), To: now,
+	})
+	for _, s := range series {
+		if s.Instance != ref.Instance || len(s.Points) == 0 {
+			continue
+		}
+		last := s.Points[len(s.Points)-1]
+		return autoscaler.Sample{Value: last.Value, Time: last.Time, Window: u.window / 2}, true
+	}
+	return autoscaler.Sample{}, false
+}
