@@ -46,6 +46,9 @@ type Options struct {
 	MetricSets []MetricWriter
 	// Alerting serves alerts and deliveries; nil answers empty lists.
 	Alerting AlertReader
+	// Sinks lists the log sinks and pauses and resumes them; nil answers
+	// an empty list.
+	Sinks SinkController
 	// Spend answers /api/v1/spend; nil when spend is not running.
 	Spend SpendReader
 	// Autoscaling answers /api/v1/autoscaling; nil when no policy runs.
@@ -168,6 +171,9 @@ func (s *Server) routes() http.Handler {
 	handle("GET /api/v1/spend", "spend", ScopeRead, s.getSpend)
 	handle("GET /api/v1/autoscaling", "autoscaling", ScopeRead, s.getAutoscaling)
 	handle("GET /api/v1/metrics", "metrics_query", ScopeRead, s.queryMetrics)
+	handle("GET /api/v1/sinks", "sinks", ScopeRead, s.listSinks)
+	handle("POST /api/v1/sinks/{name}/pause", "sinks_pause", ScopeDeploy, s.pauseSink)
+	handle("POST /api/v1/sinks/{name}/resume", "sinks_resume", ScopeDeploy, s.resumeSink)
 	mux.Handle("/api/", s.instrument("unknown", s.authorized(ScopeRead, func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no API endpoint %s %s", r.Method, r.URL.Path), "")
 	})))
