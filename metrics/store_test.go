@@ -1,0 +1,97 @@
+package metrics
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/opshub/opshub/model"
+)
+
+func TestStoreKeepsAnHourAt15s(t *testing.T) {
+	t0 := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+	s := NewStore(time.Hour, 15*time.Second)
+	ref := model.Ref{Project: "demo", Service: "web", Instance: "web-0", Container: "web"}
+	// Two hours of samples: the oldest hour must be gone, the last kept whole.
+	for i := range 480 {
+		s.Add(model.Sample{Ref: ref, Type: model.MetricCPU, Time: t0.Add(time.Duration(i) * 15 * time.Second), Value: float64(i)})
+	}
+	end := t0.Add(479 * 15 * time.Second)
+	got := s.Query(Query{From: end.Add(-time.Hour), To: end})
+	if len(got) != 1 {
+		t.Fatalf("%d series, want 1", len(got))
+	}
+	pts := got[0].Points
+	if len(pts) != 241 || pts[0].Value != 239 || pts[len(pts)-1].Value != 479 {
+		t.Errorf("last hour holds %d points from %v to %v, want 241 from 239 to 479", len(pts), pts[0].Value, pts[len(pts)-1].Value)
+	}
+	if got := s.Query(Query{From: t0, To: t0.Add(30 * time.Minute)}); len(got) != 0 {
+		t.Errorf("points older than the ring answered: %v", got)
+	}
+}
+
+func TestStoreQuery(t *testing.T) {
+	t0 := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+	s := NewStore(time.Hour, 15*time.Second)
+	web0 := model.Ref{Project: "demo", Service: "web", Instance: "web-0", Container: "web"}
+	web1 := model.Ref{Project: "demo", Service: "web", Instance: "web-1", Container: "web"}
+	api := model.Ref{Project: "demo", Service: "api", Instance: "api-0", Container: "api"}
+	for i := range 8 {
+		at := t0.Add(time.Duration(i) * 15 * time.Second)
+		s.Add(
+			model.Sample{Ref: web0, Type: model.MetricCPU, Time: at, Value: 0.25},
+			model.Sample{Ref: web1, Type: model.MetricCPU, Time: at, Value: 0.5},
+			model.Sample{Ref: web0, Type: model.MetricMemory, Time: at, Value: 100},
+			model.Sample{Ref: web1, Type: model.MetricMemory, Time: at, Value: 300},
+			model.Sample{Ref: api, Type: model.MetricCPU, Time: at, Value: 1},
+			model.Sample{Ref: web0.ServiceRef(), Type: model.MetricVolumeUsed, Volume: "data", Time: at, Value: 50},
+		)
+	}
+	to := t0.Add(2 * time.Minute)
+	tests := []struct {
+		name      string
+		q         Query
+		aggregate bool
+		want      []string // type/instance/points/first value
+	}{
+		{"one service, every type", Query{Project: "demo", Service: "web", From: t0, To: to},
+			false, []string{"cpu/web-0/8/0.25", "cpu/web-1/8/0.5", "memory/web-0/8/100", "memory/web-1/8/300", "volume-used//8/50"}},
+		{"one type", Query{Service: "web", Types: []model.MetricType{model.MetricMemory}, From: t0, To: to},
+			false, []string{"memory/web-0/8/100", "memory/web-1/8/300"}},
+		{"one container keeps its service's volumes", Query{Service: "web", Container: "web-1", From: t0, To: to},
+			false, []string{"cpu/web-1/8/0.5", "memory/web-1/8/300", "volume-used//8/50"}},
+		{"a minute step averages four points", Query{Service: "api", Step: time.Minute, From: t0, To: to},
+			false, []string{"cpu/api-0/2/1"}},
+		{"time range", Query{Service: "api", From: t0.Add(time.Minute), To: to},
+			false, []string{"cpu/api-0/4/1"}},
+		{"aggregated per service: usage adds up, volumes do not", Query{Service: "web", Step: 15 * time.Second, From: t0, To: to},
+			true, []string{"cpu//8/0.75", "memory//8/400", "volume-used//8/50"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := s.Query(tc.q)
+			if tc.aggregate {
+				got = Aggregate(got)
+			}
+			var desc []string
+			for _, g := range got {
+				desc = append(desc, fmt.Sprintf("%s/%s/%d/%v", g.Type, g.Instance, len(g.Points), g.Points[0].Value))
+			}
+			if strings.Join(desc, " ") != strings.Join(tc.want, " ") {
+				t.Errorf("got  %v\nwant %v", desc, tc.want)
+			}
+		})
+	}
+}
+
+func TestStorePrune(t *testing.T) {
+	t0 := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+	s := NewStore(time.Hour, 15*time.Second)
+	s.Add(model.Sample{Ref: model.Ref{Project: "p", Service: "gone"}, Type: model.MetricCPU, Time: t0, Value: 1})
+	s.Add(model.Sample{Ref: model.Ref{Project: "p", Service: "live"}, Type: model.MetricCPU, Time: t0.Add(50 * time.Minute), Value: 1})
+	s.Prune(t0.Add(61 * time.Minute))
+	if s.Len() != 1 {
+		t.Errorf("%d series after pruning, want the live one", s.Len())
+	}
+}
