@@ -1,0 +1,69 @@
+package sinktest
+
+import (
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+// Binary returns the path of a server built by `make tools` into .cache/bin,
+// or found on PATH. When it is missing the test fails in CI and skips
+// elsewhere, saying how to get it.
+func Binary(t testing.TB, name, how string) string {
+	t.Helper()
+	if root, ok := repoRoot(); ok {
+		p := filepath.Join(root, ".cache", "bin", name)
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	Missing(t, name+" is not installed; "+how)
+	return ""
+}
+
+// Missing stops a test whose server is not there: a failure in CI, a skip
+// elsewhere.
+func Missing(t testing.TB, why string) {
+	t.Helper()
+	if os.Getenv("CI") != "" {
+		t.Fatal(why)
+	}
+	t.Skip(why + " (the test runs in CI, where it must not skip)")
+}
+
+// repoRoot finds the checkout from the test's working directory.
+func repoRoot() (string, bool) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", false
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			if _, err := os.Stat(filepath.Join(dir, "Makefile")); err == nil {
+				return dir, true
+			}
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", false
+		}
+		dir = parent
+	}
+}
+
+// FreeAddr returns a loopback host:port nobody listens on right now.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("find a free port: %v", err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}

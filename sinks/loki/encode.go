@@ -1,0 +1,189 @@
+package loki
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/grafana/loki/pkg/push"
+	"github.com/klauspost/compress/snappy"
+
+	"github.com/opshub/opshub/model"
+)
+
+// encoder turns a batch into a push request body. It keeps its buffers
+// between batches; one encoder serves one batch at a time.
+type encoder struct {
+	static    []push.LabelAdapter // static labels, sorted by name
+	promoted  []promotedKey       // enrichment label keys that become stream labels
+	json      bool                // the line is the record's JSON form, not the raw line
+	streams   map[string]int      // stream labels → index in req.Streams
+	req       push.PushRequest
+	labelBuf  []byte
+	stream    []push.LabelAdapter
+	protoBuf  []byte
+	snappyBuf []byte
+}
+
+// promotedKey is an enrichment label key and the Loki label name it gets.
+type promotedKey struct{ key, name string }
+
+func newEncoder(c Config, jsonLines bool) *encoder {
+	e := &encoder{json: jsonLines, streams: map[string]int{}}
+	for name, v := range c.Labels {
+		e.static = append(e.static, push.LabelAdapter{Name: name, Value: v})
+	}
+	for _, k := range c.LabelKeys {
+		name := sanitizeLabelName(k)
+		if reserved(name) || c.Labels[name] != "" {
+			continue
+		}
+		e.promoted = append(e.promoted, promotedKey{key: k, name: name})
+	}
+	return e
+}
+
+// encode returns the snappy-compressed protobuf push request for records.
+// The returned slice is valid until the next call.
+func (e *encoder) encode(records []model.LogRecord) ([]byte, error) {
+	clear(e.streams)
+	e.req.Streams = e.req.Streams[:0]
+	for i := range records {
+		r := &records[i]
+		labels := e.streamLabels(r)
+		idx, ok := e.streams[string(labels)]
+		if !ok {
+			idx = len(e.req.Streams)
+			e.streams[string(labels)] = idx
+			e.req.Streams = append(e.req.Streams, push.Stream{Labels: string(labels)})
+		}
+		entry, err := e.entry(r)
+		if err != nil {
+			return nil, err
+		}
+		s := &e.req.Streams[idx]
+		s.Entries = append(s.Entries, entry)
+	}
+	for i := range e.req.Streams {
+		// Loki refuses entries older than the newest one it has in a
+		// stream (unless configured otherwise), so send each stream in
+		// time order; a stable sort keeps lines of the same instant in the
+		// order they were written.
+		slices.SortStableFunc(e.req.Streams[i].Entries, func(a, b push.Entry) int {
+			return a.Timestamp.Compare(b.Timestamp)
+		})
+	}
+	size := e.req.Size()
+	e.protoBuf = slices.Grow(e.protoBuf[:0], size)[:size]
+	n, err := e.req.MarshalToSizedBuffer(e.protoBuf)
+	if err != nil {
+		return nil, fmt.Errorf("encode loki push request: %w", err)
+	}
+	e.snappyBuf = snappy.Encode(e.snappyBuf[:cap(e.snappyBuf)], e.protoBuf[size-n:])
+	// Drop the entries but keep the stream slice, so the next batch reuses
+	// it without holding on to this batch's lines.
+	for i := range e.req.Streams {
+		e.req.Streams[i] = push.Stream{}
+	}
+	return e.snappyBuf, nil
+}
+
+// streamLabels renders the record's stream labels in Prometheus' text form,
+// sorted by name, into e.labelBuf.
+func (e *encoder) streamLabels(r *model.LogRecord) []byte {
+	ls := append(e.stream[:0], e.static...)
+	add := func(name, value string) {
+		if value != "" {
+			ls = append(ls, push.LabelAdapter{Name: name, Value: value})
+		}
+	}
+	add("project", r.Project)
+	add("service", r.Service)
+	add("container", r.Container)
+	add("stream", r.Stream)
+	for _, p := range e.promoted {
+		add(p.name, r.Labels[p.key])
+	}
+	if len(ls) == 0 {
+		// Loki refuses a stream without labels.
+		ls = append(ls, push.LabelAdapter{Name: "job", Value: "opshub"})
+	}
+	slices.SortFunc(ls, func(a, b push.LabelAdapter) int { return strings.Compare(a.Name, b.Name) })
+	b := append(e.labelBuf[:0], '{')
+	for i, l := range ls {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, l.Name...)
+		b = append(b, '=')
+		b = strconv.AppendQuote(b, l.Value)
+	}
+	b = append(b, '}')
+	e.stream, e.labelBuf = ls, b
+	return b
+}
+
+// entry builds the record's entry: the line, and as structured metadata
+// the instance, the enrichment labels not promoted to stream labels, and the
+// truncation mark.
+func (e *encoder) entry(r *model.LogRecord) (push.Entry, error) {
+	ent := push.Entry{Timestamp: r.Time, Line: r.Log}
+	if e.json {
+		b, err := json.Marshal(r)
+		if err != nil {
+			return push.Entry{}, fmt.Errorf("encode record as json: %w", err)
+		}
+		ent.Line = string(b)
+	}
+	n := len(r.Labels) + 2
+	if r.Instance == "" && !r.Truncated && len(r.Labels) == 0 {
+		return ent, nil
+	}
+	md := make(push.LabelsAdapter, 0, n)
+	if r.Instance != "" {
+		md = append(md, push.LabelAdapter{Name: "instance", Value: r.Instance})
+	}
+	for k, v := range r.Labels {
+		if e.isPromoted(k) {
+			continue
+		}
+		md = append(md, push.LabelAdapter{Name: sanitizeLabelName(k), Value: v})
+	}
+	if r.Truncated {
+		md = append(md, push.LabelAdapter{Name: "truncated", Value: "true"})
+	}
+	// Map order is random; a stable order keeps requests reproducible.
+	slices.SortFunc(md, func(a, b push.LabelAdapter) int { return strings.Compare(a.Name, b.Name) })
+	ent.StructuredMetadata = md
+	return ent, nil
+}
+
+func (e *encoder) isPromoted(key string) bool {
+	for _, p := range e.promoted {
+		if p.key == key {
+			return true
+		}
+	}
+	return false
+}
+
+// sanitizeLabelName maps an enrichment key such as app.kubernetes.io/name
+// to a valid Loki label name (app_kubernetes_io_name).
+func sanitizeLabelName(k string) string {
+	if labelName.MatchString(k) {
+		return k
+	}
+	b := []byte(k)
+	for i, c := range b {
+		ok := c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (i > 0 && c >= '0' && c <= '9')
+		if !ok {
+			b[i] = '_'
+		}
+	}
+	if len(b) == 0 {
+		return "_"
+	}
+	return string(b)
+}
