@@ -136,4 +136,3 @@ func TestIncomingWebhook(t *testing.T) {
 		t.Errorf("webhook body lacks the blocks or last lines: %s", body)
 	}
 }
-
