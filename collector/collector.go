@@ -81,7 +81,8 @@ type Collector struct {
 	state   checkpointState
 	ckpts   []*checkpoint
 	tails   map[fileID]*tail
-	skipped map[fileID]bool // files seen and not worth opening (done, old .gz)
+	byDir   map[string]map[*tail]bool // open tails per container directory
+	skipped map[fileID]bool           // files seen and not worth opening (done, old .gz)
 	queue   []*tail
 	dirty   bool
 	acks    []ack
@@ -146,6 +147,7 @@ func New(opts Options) (*Collector, error) {
 		store:     checkpointStore{dir: opts.StateDir},
 		budget:    newByteBudget(opts.MaxInflightBytes),
 		tails:     map[fileID]*tail{},
+		byDir:     map[string]map[*tail]bool{},
 		skipped:   map[fileID]bool{},
 		work:      make(chan struct{}, 1),
 		ackSignal: make(chan struct{}, 1),

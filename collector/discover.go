@@ -186,9 +186,11 @@ func (c *Collector) scan(ctx context.Context) {
 		if c.skipped[f.id] {
 			continue
 		}
-		ck, ok := c.checkpointFor(f)
+		ck, ok, retry := c.checkpointFor(f)
 		if !ok {
-			c.skipped[f.id] = true
+			if !retry {
+				c.skipped[f.id] = true
+			}
 			continue
 		}
 		if ck.Done && f.kind != kindCurrent {
@@ -245,10 +247,10 @@ func (c *Collector) refreshFingerprint(t *tail, f found) {
 // A compressed file no checkpoint knows is read only if it was written
 // after this state directory was created; otherwise it is history from
 // before the collector ran, and ok is false. Called with c.mu held.
-func (c *Collector) checkpointFor(f found) (*checkpoint, bool) {
+func (c *Collector) checkpointFor(f found) (ck *checkpoint, ok, retry bool) {
 	prefix, err := readPrefix(f.path, f.kind == kindGzip)
 	if err != nil {
-		return nil, false
+		return nil, false, true
 	}
 	matches := func(ck *checkpoint) bool {
 		return ck.FPLen <= len(prefix) && hashPrefix(prefix[:ck.FPLen]) == ck.FPHash
@@ -268,7 +270,7 @@ func (c *Collector) checkpointFor(f found) (*checkpoint, bool) {
 			if len(prefix) > ck.FPLen && ck.Offset >= int64(len(prefix)) {
 				ck.FPLen, ck.FPHash = len(prefix), hashPrefix(prefix)
 			}
-			return ck, true
+			return ck, true, false
 		}
 	}
 	now := c.opts.Now()
@@ -279,12 +281,22 @@ func (c *Collector) checkpointFor(f found) (*checkpoint, bool) {
 			best = ck
 		}
 	}
+	if best != nil {
+		for _, t := range c.tails {
+			if t.ck == best {
+				// A copy of a file still open (the original of a
+				// copytruncate before its truncation is seen, or a rotated
+				// file being compressed): decide once the original is done.
+				return nil, false, true
+			}
+		}
+	}
 	switch {
 	case best != nil:
 		nc.Offset = best.Offset
 		nc.Done = best.Done && best.Gone
 	case f.kind == kindGzip && f.info.ModTime().Before(c.state.Created):
-		return nil, false
+		return nil, false, false
 	}
 	if f.kind == kindGzip {
 		// A compressed file is identified by its fingerprint only.
@@ -292,5 +304,5 @@ func (c *Collector) checkpointFor(f found) (*checkpoint, bool) {
 		nc.Gone = true
 	}
 	c.ckpts = append(c.ckpts, nc)
-	return nc, true
+	return nc, true, false
 }

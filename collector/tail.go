@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -79,6 +81,11 @@ func (c *Collector) openTail(path string, src Source, kind fileKind, id fileID, 
 	c.metrics.perFile.GetOrCreateGauge(t.metricName, func() float64 { return float64(t.behind.Load()) })
 	c.metrics.openFiles.Inc()
 	c.tails[id] = t
+	dir := filepath.Dir(path)
+	if c.byDir[dir] == nil {
+		c.byDir[dir] = map[*tail]bool{}
+	}
+	c.byDir[dir][t] = true
 	return t, nil
 }
 
@@ -95,6 +102,55 @@ func (t *tail) close(c *Collector) {
 	c.metrics.perFile.UnregisterMetric(t.metricName)
 	c.metrics.openFiles.Dec()
 	delete(c.tails, t.id)
+	dir := filepath.Dir(t.path)
+	delete(c.byDir[dir], t)
+	if len(c.byDir[dir]) == 0 {
+		delete(c.byDir, dir)
+	}
+	// A newer file of the container may have waited for this one.
+	for other := range c.byDir[dir] {
+		c.scheduleLocked(other)
+	}
+}
+
+// fileOrder ranks the files of one container directory in the order their
+// lines were written: by run, then rotated files by name (kubelet time
+// stamps and copy numbers both sort that way), then the current file.
+func fileOrder(path string) (run int, current int, name string) {
+	name = filepath.Base(path)
+	kind, run := classify(name)
+	if kind == kindCurrent {
+		current = 1
+	}
+	return run, current, strings.TrimSuffix(name, ".gz")
+}
+
+// waitsForOlder reports whether an older file of t's container is still
+// open: its lines come first, so t waits. Called with c.mu held.
+func (c *Collector) waitsForOlder(t *tail) bool {
+	run, cur, name := fileOrder(t.path)
+	for other := range c.byDir[filepath.Dir(t.path)] {
+		if other == t {
+			continue
+		}
+		r, c2, n := fileOrder(other.path)
+		if r < run || r == run && (c2 < cur || c2 == cur && n < name) {
+			return true
+		}
+	}
+	return false
+}
+
+// newerRun reports whether the container has a run after t's: then t, the
+// current file of a run that ended, is written no more. Called with c.mu held.
+func (c *Collector) newerRun(t *tail) bool {
+	run, _, _ := fileOrder(t.path)
+	for other := range c.byDir[filepath.Dir(t.path)] {
+		if r, _, _ := fileOrder(other.path); r > run {
+			return true
+		}
+	}
+	return false
 }
 
 // workerState is what one worker reuses from file to file.
@@ -106,6 +162,16 @@ type workerState struct {
 // output. At the end of the file it checks for truncation, rotation and
 // unfinished partial lines.
 func (c *Collector) readTail(ctx context.Context, w *workerState, t *tail) {
+	c.mu.Lock()
+	wait := c.waitsForOlder(t)
+	c.mu.Unlock()
+	if wait {
+		return
+	}
+	if t.kind == kindCurrent && c.replaced(t) {
+		c.truncated(t, c.opts.Now())
+		return
+	}
 	if t.lr.buf == nil {
 		t.lr.buf = *c.bufs.Get().(*[]byte)
 	}
@@ -178,7 +244,7 @@ func (c *Collector) atEOF(t *tail, now time.Time) bool {
 		}
 	}
 	c.mu.Lock()
-	ended := t.rotated || t.gone
+	ended := t.rotated || t.gone || c.newerRun(t)
 	c.mu.Unlock()
 	if t.dec.pending() && now.Sub(t.lastGrowth) >= partialTimeout || ended && now.Sub(t.lastGrowth) >= rotatedGrace {
 		t.dec.flush()
@@ -187,6 +253,24 @@ func (c *Collector) atEOF(t *tail, now time.Time) bool {
 		}
 	}
 	return ended && now.Sub(t.lastGrowth) >= rotatedGrace
+}
+
+// replaced reports whether the file's first bytes are no longer the ones
+// its fingerprint was taken from: it was truncated and written again, maybe
+// past where this tail stands, so its size alone would not tell.
+func (c *Collector) replaced(t *tail) bool {
+	c.mu.Lock()
+	n, want := t.ck.FPLen, t.ck.FPHash
+	c.mu.Unlock()
+	if n < minFingerprint {
+		return false
+	}
+	var buf [fingerprintBytes]byte
+	got, err := t.f.ReadAt(buf[:n], 0)
+	if got < n {
+		return err == io.EOF
+	}
+	return hashPrefix(buf[:n]) != want
 }
 
 // truncated starts a copytruncated file over. What was not read yet is in
@@ -207,6 +291,9 @@ func (c *Collector) truncated(t *tail, now time.Time) {
 	t.safeOff = 0
 	t.dec = newDecoder(c.opts.MaxLineBytes, c.opts.Now, t.emit)
 	c.markDirty()
+	// The copy holds the lines before the truncation: open it now, so that
+	// it is read before what is written to this file from here on.
+	c.scan(context.Background())
 }
 
 func (c *Collector) pathOf(t *tail) string {
