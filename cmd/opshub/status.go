@@ -49,6 +49,9 @@ need attention. SERVICE is NAME or PROJECT/NAME.`,
 			if err := renderStatus(cmd.OutOrStdout(), svcs, time.Now()); err != nil {
 				return err
 			}
+			if err := showSinks(cmd.Context(), cmd.OutOrStdout(), c, len(args) == 0, time.Now()); err != nil {
+				return err
+			}
 			decisions, err := c.Autoscaling(cmd.Context(), false)
 			if err != nil {
 				return err

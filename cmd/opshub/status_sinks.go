@@ -1,0 +1,75 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/opshub/opshub/client"
+	"github.com/opshub/opshub/model"
+)
+
+// showSinks writes the Sinks section of `opshub status`: each log sink's
+// state, what waits in its buffer and what went wrong last. It writes
+// nothing when no sink is configured, the server predates sinks, or the
+// status asked for is one service's (all is false).
+func showSinks(ctx context.Context, w io.Writer, c *client.Client, all bool, now time.Time) error {
+	if !all {
+		return nil
+	}
+	list, err := c.Sinks(ctx)
+	if client.NotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return renderSinks(w, list, now)
+}
+
+func renderSinks(w io.Writer, list []model.SinkStatus, now time.Time) error {
+	if len(list) == 0 {
+		return nil
+	}
+	fmt.Fprintf(w, "\nSinks:\n")
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  NAME\tTYPE\tSTATE\tBUFFER\tSENT\tRETRIED\tDEAD-LETTERED\tLAST DELIVERY\tNOTE")
+	for _, s := range list {
+		last := "never"
+		if !s.LastDelivery.IsZero() {
+			last = humanDuration(now.Sub(s.LastDelivery)) + " ago"
+		}
+		note := "-"
+		switch {
+		case s.LastError != "":
+			note = s.LastError
+		case s.Validation != nil && !s.Validation.OK:
+			note = "validation line failed: " + s.Validation.Error
+		case s.Validation != nil:
+			note = "validation line delivered"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s/%s (%d)\t%d\t%d\t%d\t%s\t%s\n", s.Name, s.Type, s.State,
+			sinkSize(s.BufferBytes), sinkSize(s.BufferMaxBytes), s.BufferEvents, s.Sent, s.Retried, s.DeadLettered, last, note)
+	}
+	return tw.Flush()
+}
+
+// sinkSize renders a byte count with a binary unit: 0B, 512B, 1.5KiB, 1GiB.
+func sinkSize(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%dB", n)
+	}
+	v, i := float64(n), -1
+	for v >= unit && i < 4 {
+		v /= unit
+		i++
+	}
+	s := fmt.Sprintf("%.1f", v)
+	if len(s) > 2 && s[len(s)-2:] == ".0" {
+		s = s[:len(s)-2]
+	}
+	return s + []string{"KiB", "MiB", "GiB", "TiB", "PiB"}[i]
+}
