@@ -1,0 +1,112 @@
+package app_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/opshub/opshub/client"
+	"github.com/opshub/opshub/config"
+	"github.com/opshub/opshub/internal/app"
+	"github.com/opshub/opshub/model"
+)
+
+// TestAutoscalingUnderLoad runs a service whose instances burn three times
+// their CPU request: it must scale from 1 to its max, explaining each step,
+// and come back to 1 after the scale-down window once the load stops.
+func TestAutoscalingUnderLoad(t *testing.T) {
+	demo := demoBinary(t)
+	cfgText := fmt.Sprintf(`
+dataDir: %s
+workloads:
+  - name: busy
+    project: demo
+    command: [%s, --listen, "127.0.0.1:${PORT}", --cpu, "0.3"]
+    replicas: 1
+    resources: {cpu: 100m}
+    gracePeriod: 2s
+autoscaling:
+  interval: 1s
+  policies:
+    - target: {project: demo, service: busy}
+      minReplicas: 1
+      maxReplicas: 3
+      metrics: [{resource: cpu, targetUtilization: 50}]
+      behavior:
+        scaleDown: {stabilizationWindowSeconds: 5, policies: [{type: Percent, value: 100, periodSeconds: 15}]}
+`, t.TempDir(), demo)
+	cfg, err := config.Parse([]byte(cfgText), "test.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.New("http://"+ln.Addr().String(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- app.Run(ctx, cfg, app.Options{Listener: ln, MetricsInterval: time.Second}) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+
+	busy := func() model.Service {
+		svc, _ := c.Service(context.Background(), "demo", "busy")
+		return svc
+	}
+	var scaledUp client.AutoscalingDecision
+	waitFor(t, 60*time.Second, "the service to scale to its max of 3", func() bool {
+		ds, err := c.Autoscaling(context.Background(), true)
+		if err != nil {
+			return false
+		}
+		for _, d := range ds {
+			if d.Desired > d.Current && scaledUp.Time.IsZero() {
+				scaledUp = d
+			}
+		}
+		return busy().Replicas == 3
+	})
+	if len(scaledUp.Metrics) != 1 || scaledUp.Metrics[0].Utilization <= scaledUp.Metrics[0].Target ||
+		scaledUp.Metrics[0].Proposal <= scaledUp.Current || scaledUp.Reason == "" {
+		t.Errorf("the scale-up is not explained with the CPU utilization: %+v", scaledUp)
+	}
+
+	// Stop the load on every instance.
+	waitFor(t, 20*time.Second, "every instance to take cpu=0", func() bool {
+		ok := 0
+		for _, in := range busy().Instances {
+			resp, err := http.Post(fmt.Sprintf("http://127.0.0.1:%d/control?cpu=0", in.Port), "", nil)
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == 200 {
+					ok++
+				}
+			}
+		}
+		return ok == 3
+	})
+	var held client.AutoscalingDecision
+	waitFor(t, 60*time.Second, "the service to come back to 1", func() bool {
+		ds, _ := c.Autoscaling(context.Background(), true)
+		for _, d := range ds {
+			if d.Limit == "stabilization" && held.Time.IsZero() {
+				held = d
+			}
+		}
+		return busy().Replicas == 1
+	})
+	if held.Time.IsZero() {
+		t.Errorf("the scale-down was never held by the stabilization window")
+	}
+}
