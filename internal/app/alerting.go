@@ -12,7 +12,10 @@ import (
 
 	"github.com/opshub/opshub/alerting"
 	"github.com/opshub/opshub/alerting/notify"
+	"github.com/opshub/opshub/alerting/notify/alertmanager"
 	"github.com/opshub/opshub/alerting/notify/discord"
+	"github.com/opshub/opshub/alerting/notify/pagerduty"
+	"github.com/opshub/opshub/alerting/notify/slack"
 	"github.com/opshub/opshub/alerting/notify/webhook"
 	"github.com/opshub/opshub/config"
 	"github.com/opshub/opshub/store"
@@ -21,8 +24,11 @@ import (
 // Notifiers maps every notification integration type to its constructor.
 func Notifiers() notify.Registry {
 	return notify.Registry{
-		webhook.Type: webhook.New,
-		discord.Type: discord.New,
+		webhook.Type:      webhook.New,
+		discord.Type:      discord.New,
+		slack.Type:        slack.New,
+		alertmanager.Type: alertmanager.New,
+		pagerduty.Type:    pagerduty.New,
 	}
 }
 

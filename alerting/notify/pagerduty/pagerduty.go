@@ -1,0 +1,153 @@
+// Package pagerduty triggers and resolves PagerDuty incidents through the
+// Events API v2. The alert key (event name × resource) is the dedup_key, so
+// repeated triggers of one alert stay one incident and the resolve closes it.
+//
+// It must not retry or wait; the alerting pipeline does that (PagerDuty
+// allows about 120 events per minute per routing key).
+package pagerduty
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/opshub/opshub/alerting/notify"
+	"github.com/opshub/opshub/model"
+)
+
+// Type is the integration type this package implements.
+const Type = "pagerduty"
+
+// DefaultURL is the Events API v2 endpoint.
+const DefaultURL = "https://events.pagerduty.com/v2/enqueue"
+
+// Config is the PagerDuty integration's own keys.
+type Config struct {
+	RoutingKey string `yaml:"routingKey"`
+	URL        string `yaml:"url"`
+}
+
+// Notifier sends events to one PagerDuty service.
+type Notifier struct {
+	name   string
+	cfg    Config
+	client *http.Client
+}
+
+var _ notify.Notifier = (*Notifier)(nil)
+
+// New is the Factory of PagerDuty integrations.
+func New(spec notify.Spec) (notify.Notifier, error) {
+	var cfg Config
+	if err := spec.Decode(&cfg); err != nil {
+		return nil, err
+	}
+	if cfg.RoutingKey == "" {
+		return nil, errors.New("routingKey is required")
+	}
+	if cfg.URL == "" {
+		cfg.URL = DefaultURL
+	}
+	return &Notifier{name: spec.Name, cfg: cfg, client: spec.HTTPClient()}, nil
+}
+
+// Event is the Events API v2 request body.
+type Event struct {
+	RoutingKey  string   `json:"routing_key"`
+	EventAction string   `json:"event_action"` // trigger | resolve
+	DedupKey    string   `json:"dedup_key"`
+	Payload     *Payload `json:"payload,omitempty"`
+	Links       []Link   `json:"links,omitempty"`
+}
+
+// Payload describes a triggered incident.
+type Payload struct {
+	Summary       string         `json:"summary"`
+	Source        string         `json:"source"`
+	Severity      string         `json:"severity"` // critical | error | warning | info
+	Timestamp     string         `json:"timestamp,omitempty"`
+	Component     string         `json:"component,omitempty"`
+	Group         string         `json:"group,omitempty"`
+	Class         string         `json:"class,omitempty"`
+	CustomDetails map[string]any `json:"custom_details,omitempty"`
+}
+
+// Link is a link shown on the incident.
+type Link struct {
+	Href string `json:"href"`
+	Text string `json:"text"`
+}
+
+// maxSummary is PagerDuty's limit on payload.summary.
+const maxSummary = 1024
+
+// DedupKey is the dedup_key of an alert key (PagerDuty allows 255 chars).
+func DedupKey(alertKey string) string {
+	if len(alertKey) <= 255 {
+		return alertKey
+	}
+	sum := sha256.Sum256([]byte(alertKey))
+	return alertKey[:190] + "#" + hex.EncodeToString(sum[:])
+}
+
+// Build turns a message into an Events API v2 body.
+func Build(routingKey string, msg notify.Message) Event {
+	ev := msg.Event
+	out := Event{RoutingKey: routingKey, EventAction: "trigger", DedupKey: DedupKey(msg.AlertKey)}
+	if ev.Status == model.StatusResolved {
+		out.EventAction = "resolve"
+		return out
+	}
+	summary := ev.Summary
+	if len(summary) > maxSummary {
+		summary = summary[:maxSummary-3] + "..."
+	}
+	if summary == "" {
+		summary = ev.Name
+	}
+	source := ev.Instance
+	if source == "" {
+		source = ev.Project + "/" + ev.Service
+	}
+	sev := string(ev.Severity)
+	if sev == "" {
+		sev = "warning"
+	}
+	out.Payload = &Payload{
+		Summary: summary, Source: source, Severity: sev, Timestamp: ev.Time.UTC().Format(time.RFC3339Nano),
+		Component: ev.Service, Group: ev.Project, Class: ev.Name, CustomDetails: ev.Data,
+	}
+	if msg.Link != "" {
+		out.Links = []Link{{Href: msg.Link, Text: "service in opshub"}}
+	}
+	return out
+}
+
+// Notify enqueues the event.
+func (n *Notifier) Notify(ctx context.Context, msg notify.Message) (notify.Result, error) {
+	body, err := json.Marshal(Build(n.cfg.RoutingKey, msg))
+	if err != nil {
+		return notify.Result{}, fmt.Errorf("encode event: %w", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, n.cfg.URL, bytes.NewReader(body))
+	if err != nil {
+		return notify.Result{}, fmt.Errorf("build request: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	res := notify.Result{Request: "POST " + n.cfg.URL + " " + msg.Event.Name + " " + msg.Event.Status}
+	resp, err := n.client.Do(req)
+	if err != nil {
+		return res, notify.NetworkError(n.name, err)
+	}
+	defer resp.Body.Close()
+	rb, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	res.StatusCode, res.Response = resp.StatusCode, notify.Snippet(rb)
+	return res, notify.ClassifyHTTP(resp, rb)
+}
