@@ -28,7 +28,9 @@ type MeterOptions struct {
 	DB *store.DB
 	// Publish receives spend.threshold and spend.forecast events.
 	Publish func(model.Event)
-	// Interval between ticks; default one minute.
+	// Interval between ticks; default 15 s. A tick charges only whole
+	// minutes since the last one, so ticking more often than once a minute
+	// costs nothing extra and shows spend sooner.
 	Interval time.Duration
 	Now      func() time.Time
 	Logger   *slog.Logger
@@ -50,7 +52,7 @@ func NewMeter(opts MeterOptions) (*Meter, error) {
 		return nil, fmt.Errorf("spend: a ledger and an observer are required")
 	}
 	if opts.Interval <= 0 {
-		opts.Interval = time.Minute
+		opts.Interval = 15 * time.Second
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
