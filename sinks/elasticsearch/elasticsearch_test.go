@@ -219,4 +219,3 @@ func TestNewRejectsBadSettings(t *testing.T) {
 		})
 	}
 }
-
