@@ -43,6 +43,9 @@ type Options struct {
 	Integrations []Integration
 	// Platform, when set, is watched for instance events.
 	Platform Subscriber
+	// Metrics, when set, feeds the CPU, memory and volume detectors on
+	// every tick.
+	Metrics MetricWindows
 	// PodsDir is where the platform's CRI log files are, for the last lines
 	// of crashed containers; empty: crash events carry none.
 	PodsDir string
@@ -80,6 +83,7 @@ type Pipeline struct {
 	integrations *store.Bucket[IntegrationStatus]
 
 	detector *instanceDetector
+	usage    *usageDetector
 	in       chan model.Event
 	workers  map[string]*worker
 	metrics  *pipelineMetrics
@@ -135,6 +139,13 @@ func New(opts Options) (*Pipeline, error) {
 	p.detector = newInstanceDetector(
 		CrashLoop{Restarts: opts.Alerts.CrashLoop.Restarts, Window: opts.Alerts.CrashLoop.Window.D()},
 		func(ref model.Ref, run int) []string { return LastLines(podsDir, ref, run, lastLinesKept) },
+		p.link,
+	)
+	a := opts.Alerts
+	p.usage = newUsageDetector(
+		UsageRule{Threshold: a.CPU.Threshold, SustainedFor: a.CPU.SustainedFor.D()},
+		UsageRule{Threshold: a.Memory.Threshold, SustainedFor: a.Memory.SustainedFor.D()},
+		VolumeRule{Thresholds: a.Volume.Thresholds, ForecastWithin: a.Volume.ForecastFullWithin.D()},
 		p.link,
 	)
 	m, err := newPipelineMetrics(opts.Registerer)
@@ -209,8 +220,14 @@ func (p *Pipeline) Run(ctx context.Context) error {
 				p.process(ev)
 			}
 		case <-tick.C:
-			for _, ev := range p.detector.Tick(p.now()) {
+			now := p.now()
+			for _, ev := range p.detector.Tick(now) {
 				p.process(ev)
+			}
+			if p.opts.Metrics != nil {
+				for _, ev := range p.usage.Evaluate(p.opts.Metrics, now) {
+					p.process(ev)
+				}
 			}
 		case <-ctx.Done():
 			// Whatever was published before the end still reaches the outbox.

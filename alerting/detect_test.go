@@ -1,0 +1,119 @@
+package alerting
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/opshub/opshub/model"
+)
+
+var web1 = model.Ref{Project: "demo", Service: "web", Instance: "web-1", Container: "web"}
+
+func TestInstanceDetector(t *testing.T) {
+	exit1 := &model.Exit{Code: 1, Reason: "Error"}
+	tests := []struct {
+		name   string
+		events []model.InstanceEvent
+		want   []string // name:status of every event produced, in order
+	}{
+		{"a clean exit is no crash", []model.InstanceEvent{
+			{Kind: model.InstanceExited, Ref: web1, Time: t0, Exit: &model.Exit{Code: 0, Reason: "Completed"}},
+		}, nil},
+		{"a non-zero exit is a crash", []model.InstanceEvent{
+			{Kind: model.InstanceExited, Ref: web1, Time: t0, Exit: exit1},
+		}, []string{"container.crash:firing"}},
+		{"a signal is a crash", []model.InstanceEvent{
+			{Kind: model.InstanceExited, Ref: web1, Time: t0, Exit: &model.Exit{Code: -1, Signal: "SIGSEGV", Reason: "Signaled"}},
+		}, []string{"container.crash:firing"}},
+		{"an OOM kill is an oom, not a crash", []model.InstanceEvent{
+			{Kind: model.InstanceExited, Ref: web1, Time: t0, Exit: &model.Exit{Code: 137, Reason: "OOMKilled", OOMKilled: true}},
+			{Kind: model.InstanceOOMKilled, Ref: web1, Time: t0, Exit: &model.Exit{Code: 137, Reason: "OOMKilled", OOMKilled: true}},
+		}, []string{"container.oom:firing"}},
+		{"restarts below the threshold are no loop", []model.InstanceEvent{
+			{Kind: model.InstanceRestarted, Ref: web1, Time: t0, Restarts: 1, Exit: exit1},
+			{Kind: model.InstanceRestarted, Ref: web1, Time: t0.Add(time.Minute), Restarts: 2, Exit: exit1},
+		}, nil},
+		{"the third restart within the window is a loop, once", []model.InstanceEvent{
+			{Kind: model.InstanceRestarted, Ref: web1, Time: t0, Restarts: 1, Exit: exit1},
+			{Kind: model.InstanceRestarted, Ref: web1, Time: t0.Add(time.Minute), Restarts: 2, Exit: exit1},
+			{Kind: model.InstanceRestarted, Ref: web1, Time: t0.Add(2 * time.Minute), Restarts: 3, Exit: exit1},
+			{Kind: model.InstanceRestarted, Ref: web1, Time: t0.Add(3 * time.Minute), Restarts: 4, Exit: exit1},
+		}, []string{"container.crashloop:firing"}},
+		{"restarts spread wider than the window are no loop", []model.InstanceEvent{
+			{Kind: model.InstanceRestarted, Ref: web1, Time: t0, Restarts: 1, Exit: exit1},
+			{Kind: model.InstanceRestarted, Ref: web1, Time: t0.Add(6 * time.Minute), Restarts: 2, Exit: exit1},
+			{Kind: model.InstanceRestarted, Ref: web1, Time: t0.Add(12 * time.Minute), Restarts: 3, Exit: exit1},
+		}, nil},
+		{"a failing probe fires and its recovery resolves", []model.InstanceEvent{
+			{Kind: model.InstanceProbeFailing, Ref: web1, Time: t0, Probe: &model.ProbeStatus{Type: "readiness", Result: "failure", Message: "HTTP probe failed with statuscode: 500"}},
+			{Kind: model.InstanceProbeRecovered, Ref: web1, Time: t0.Add(time.Minute), Probe: &model.ProbeStatus{Type: "readiness", Result: "success"}},
+		}, []string{"probe.failing:firing", "probe.failing:resolved"}},
+		{"a stopped loop resolves", []model.InstanceEvent{
+			{Kind: model.InstanceRestarted, Ref: web1, Time: t0, Restarts: 1, Exit: exit1},
+			{Kind: model.InstanceRestarted, Ref: web1, Time: t0.Add(time.Second), Restarts: 2, Exit: exit1},
+			{Kind: model.InstanceRestarted, Ref: web1, Time: t0.Add(2 * time.Second), Restarts: 3, Exit: exit1},
+			{Kind: model.InstanceStopped, Ref: web1, Time: t0.Add(3 * time.Second)},
+		}, []string{"container.crashloop:firing", "container.crashloop:resolved"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := newInstanceDetector(CrashLoop{Restarts: 3, Window: 10 * time.Minute}, nil, nil)
+			var got []string
+			for _, ie := range tt.events {
+				got = append(got, names(d.Observe(ie))...)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("got %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestCrashLoopResolvesAfterAQuietWindow(t *testing.T) {
+	d := newInstanceDetector(CrashLoop{Restarts: 1, Window: 10 * time.Minute}, nil, nil)
+	d.Observe(model.InstanceEvent{Kind: model.InstanceRestarted, Ref: web1, Time: t0, Restarts: 1})
+	if got := d.Tick(t0.Add(9 * time.Minute)); len(got) != 0 {
+		t.Fatalf("resolved within the window: %v", names(got))
+	}
+	got := d.Tick(t0.Add(10*time.Minute + time.Second))
+	if len(got) != 1 || got[0].Status != model.StatusResolved {
+		t.Fatalf("got %v, want the loop resolved", names(got))
+	}
+}
+
+func TestCrashCarriesTheLastLinesOfTheRun(t *testing.T) {
+	pods := t.TempDir()
+	dir := filepath.Join(pods, "demo_web-1_0b1c", "web")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for i := range 30 {
+		b.WriteString("2026-11-24T10:00:00.000000001Z stdout F line " + string(rune('A'+i%26)) + "\n")
+	}
+	b.WriteString("2026-11-24T10:00:01Z stderr P panic: part one, \n")
+	b.WriteString("2026-11-24T10:00:01Z stderr F part two\n")
+	if err := os.WriteFile(filepath.Join(dir, "2.log"), []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d := newInstanceDetector(CrashLoop{Restarts: 3, Window: time.Minute},
+		func(ref model.Ref, run int) []string { return LastLines(pods, ref, run, lastLinesKept) }, nil)
+	evs := d.Observe(model.InstanceEvent{Kind: model.InstanceExited, Ref: web1, Time: t0, Restarts: 2, Exit: &model.Exit{Code: 2, Reason: "Error"}})
+	if len(evs) != 1 {
+		t.Fatalf("got %v", names(evs))
+	}
+	lines, _ := evs[0].Data["lastLines"].([]string)
+	if len(lines) != 20 {
+		t.Fatalf("got %d lines, want 20: %q", len(lines), lines)
+	}
+	if lines[19] != "panic: part one, part two" || lines[0] != "line L" {
+		t.Errorf("first and last lines %q and %q, want \"line L\" and the joined partial line", lines[0], lines[19])
+	}
+	if evs[0].Data["exitCode"] != 2 || !strings.Contains(evs[0].Summary, "exit code 2") {
+		t.Errorf("event %+v lacks the exit code", evs[0])
+	}
+}
