@@ -18,6 +18,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 // DB is an open state file. It is safe for concurrent use.
@@ -45,7 +46,7 @@ func (db *DB) Close() error {
 		return nil
 	}
 	err := db.bolt.Close()
-	if err != nil && !errors.Is(err, bolt.ErrDatabaseNotOpen) {
+	if err != nil && !errors.Is(err, bolterrors.ErrDatabaseNotOpen) {
 		return fmt.Errorf("store %s: close: %w", db.path, err)
 	}
 	return nil
