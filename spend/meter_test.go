@@ -2,6 +2,8 @@ package spend
 
 import (
 	"context"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"path/filepath"
 	"testing"
 	"time"
@@ -81,5 +83,41 @@ func TestMeterSendsAThresholdOnceAcrossRestarts(t *testing.T) {
 	// 79 charged minutes: the first tick only sets the cursor.
 	if want := 79 * 100 * 0.031611 / 60; cents(report) != cents(want) {
 		t.Errorf("ledger holds %.4f, want %.4f", report, want)
+	}
+}
+
+func TestMeterExposesSpendMetrics(t *testing.T) {
+	now := time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)
+	l, err := OpenLedger(Model{Prices: DefaultPrices(), Basis: BasisMax}, time.UTC, &memStore{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := NewMeter(MeterOptions{Ledger: l, Currency: "USD", Now: func() time.Time { return now },
+		Observer: fixedObserver{{Ref: model.Ref{Project: "demo", Service: "web", Instance: "web-1"}, Running: true, CPURequest: 1}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 61 {
+		m.Tick(context.Background())
+		now = now.Add(time.Minute)
+	}
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(m)
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mtd float64
+	for _, f := range families {
+		if f.GetName() == "opshub_spend_month_to_date" && len(f.Metric) == 1 {
+			mtd = f.Metric[0].GetGauge().GetValue()
+		}
+	}
+	// One hour of one core.
+	if cents(mtd) != cents(0.031611) {
+		t.Fatalf("opshub_spend_month_to_date = %v, want 0.03", mtd)
+	}
+	if n, err := testutil.GatherAndCount(reg, "opshub_spend_forecast"); err != nil || n != 2 {
+		t.Fatalf("forecast series: %d, %v", n, err)
 	}
 }
