@@ -18,6 +18,8 @@ import (
 	"github.com/opshub/opshub/alerting/notify/slack"
 	"github.com/opshub/opshub/alerting/notify/webhook"
 	"github.com/opshub/opshub/config"
+	"github.com/opshub/opshub/metrics"
+	"github.com/opshub/opshub/model"
 	"github.com/opshub/opshub/store"
 )
 
@@ -42,7 +44,7 @@ var minIntervals = map[string]time.Duration{
 
 // newAlerting builds the alerting pipeline with one notifier per configured
 // integration.
-func newAlerting(cfg *config.Config, platform alerting.Subscriber, podsDir string, db *store.DB, reg prometheus.Registerer, log *slog.Logger) (*alerting.Pipeline, error) {
+func newAlerting(cfg *config.Config, platform alerting.Subscriber, podsDir string, windows alerting.MetricWindows, db *store.DB, reg prometheus.Registerer, log *slog.Logger) (*alerting.Pipeline, error) {
 	registry := Notifiers()
 	var ins []alerting.Integration
 	for _, ic := range cfg.Notifications.Integrations {
@@ -63,6 +65,7 @@ func newAlerting(cfg *config.Config, platform alerting.Subscriber, podsDir strin
 		Alerts:       cfg.Alerts,
 		Integrations: ins,
 		Platform:     platform,
+		Metrics:      windows,
 		PodsDir:      podsDir,
 		APIBase:      "http://" + cfg.Server.Listen,
 		Logger:       log,
@@ -80,4 +83,14 @@ func fingerprint(ic config.Integration) string {
 		h.Write(b)
 	}
 	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+// metricWindows lets the alerting detectors read the metrics store.
+type metricWindows struct{ store *metrics.Store }
+
+var _ alerting.MetricWindows = metricWindows{}
+
+// Window implements alerting.MetricWindows.
+func (m metricWindows) Window(typ model.MetricType, from, to time.Time) []model.MetricSeries {
+	return m.store.Query(metrics.Query{Types: []model.MetricType{typ}, From: from, To: to})
 }
