@@ -350,10 +350,17 @@ func (c *Collector) send(ctx context.Context, t *tail, b *batchBuilder) {
 	}})
 	c.metrics.blocked.Add(time.Since(start).Seconds())
 	if err != nil {
-		c.mu.Lock()
-		t.inflight = false
-		c.mu.Unlock()
 		c.budget.release(size)
 		c.metrics.inflight.Sub(float64(size))
+		c.mu.Lock()
+		t.inflight = false
+		// The batch was not taken: close the file without finishing it, so
+		// that the next scan opens it again at its checkpoint and the lines
+		// are sent again.
+		t.close(c)
+		c.mu.Unlock()
+		if ctx.Err() == nil {
+			c.log.Warn("sinks refused a batch; reading the file again from its checkpoint at the next scan", "path", c.pathOf(t), "err", err)
+		}
 	}
 }

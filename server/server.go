@@ -44,6 +44,8 @@ type Options struct {
 	// hold per-container series that come and go with their containers
 	// (VictoriaMetrics *metrics.Set satisfies MetricWriter).
 	MetricSets []MetricWriter
+	// Logs answers the log endpoints; without it they answer 501.
+	Logs LogReader
 	// Alerting serves alerts and deliveries; nil answers empty lists.
 	Alerting AlertReader
 	// Sinks lists the log sinks and pauses and resumes them; nil answers
@@ -165,6 +167,8 @@ func (s *Server) routes() http.Handler {
 	handle("GET /metrics", "metrics", ScopeRead, s.metrics)
 	handle("GET /api/v1/services", "services", ScopeRead, s.listServices)
 	handle("GET /api/v1/services/{project}/{service}", "service", ScopeRead, s.getService)
+	handle("GET /api/v1/logs", "logs", ScopeRead, s.queryLogs)
+	handle("GET /api/v1/logs/tail", "logs_tail", ScopeRead, s.tailLogs)
 	handle("GET /api/v1/alerts", "alerts", ScopeRead, s.listAlerts)
 	handle("GET /api/v1/deliveries", "deliveries", ScopeRead, s.listDeliveries)
 	handle("POST /api/v1/deliveries/{id}/resend", "deliveries_resend", ScopeAdmin, s.resendDelivery)

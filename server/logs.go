@@ -1,0 +1,199 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strconv"
+	"time"
+
+	"github.com/opshub/opshub/collector"
+	"github.com/opshub/opshub/model"
+)
+
+// LogReader answers log queries and live tails. *collector.Reader
+// satisfies it.
+type LogReader interface {
+	Query(ctx context.Context, q collector.Query) ([]model.LogRecord, error)
+	Follow(ctx context.Context, q collector.Query, send func(model.LogRecord) error) error
+}
+
+// sseKeepAlive is how often an idle live tail sends a comment, so proxies
+// and clients see the stream is alive.
+const sseKeepAlive = 15 * time.Second
+
+// parseLogQuery reads the filters of the log endpoints. On error it returns
+// the offending parameter's name.
+func parseLogQuery(r *http.Request, now time.Time) (collector.Query, string, error) {
+	v := r.URL.Query()
+	q := collector.Query{
+		Project:         v.Get("project"),
+		Service:         v.Get("service"),
+		Container:       v.Get("container"),
+		TextIncludes:    v.Get("textIncludes"),
+		TextNotIncludes: v.Get("textNotIncludes"),
+		Direction:       collector.Direction(v.Get("direction")),
+	}
+	if q.Project == "" {
+		return q, "project", errors.New("project is required")
+	}
+	if q.Service == "" {
+		return q, "service", errors.New("service is required")
+	}
+	for _, p := range []struct {
+		name string
+		dst  *time.Time
+	}{{"from", &q.From}, {"to", &q.To}} {
+		if s := v.Get(p.name); s != "" {
+			t, err := time.Parse(time.RFC3339Nano, s)
+			if err != nil {
+				return q, p.name, fmt.Errorf("%s must be an RFC 3339 time: %w", p.name, err)
+			}
+			*p.dst = t
+		}
+	}
+	if s := v.Get("since"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d <= 0 {
+			return q, "since", fmt.Errorf("since must be a positive duration such as 5m or 1h, got %q", s)
+		}
+		if since := now.Add(-d); q.From.IsZero() || since.After(q.From) {
+			q.From = since
+		}
+	}
+	if s := v.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n <= 0 || n > collector.MaxQueryLimit {
+			return q, "limit", fmt.Errorf("limit must be between 1 and %d, got %q", collector.MaxQueryLimit, s)
+		}
+		q.Limit = n
+	}
+	switch q.Direction {
+	case "", collector.Forward, collector.Backward:
+	default:
+		return q, "direction", fmt.Errorf("direction must be forward or backward, got %q", q.Direction)
+	}
+	for _, p := range []struct {
+		name string
+		dst  **regexp.Regexp
+	}{{"regexIncludes", &q.RegexIncludes}, {"regexNotIncludes", &q.RegexNotIncludes}} {
+		if s := v.Get(p.name); s != "" {
+			re, err := regexp.Compile(s)
+			if err != nil {
+				return q, p.name, fmt.Errorf("%s: %w", p.name, err)
+			}
+			*p.dst = re
+		}
+	}
+	return q, "", nil
+}
+
+// queryLogs serves GET /api/v1/logs: the matching lines as a JSON array.
+func (s *Server) queryLogs(w http.ResponseWriter, r *http.Request) {
+	if s.opts.Logs == nil {
+		writeError(w, http.StatusNotImplemented, "logs are not served by this opshub", "")
+		return
+	}
+	q, field, err := parseLogQuery(r, time.Now())
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error(), field)
+		return
+	}
+	recs, err := s.opts.Logs.Query(r.Context(), q)
+	switch {
+	case errors.Is(err, collector.ErrNoLogs):
+		writeError(w, http.StatusNotFound, err.Error(), "service")
+		return
+	case err != nil:
+		s.log.Warn("log query failed", "err", err)
+		writeError(w, http.StatusInternalServerError, "query logs: "+err.Error(), "")
+		return
+	}
+	if recs == nil {
+		recs = []model.LogRecord{}
+	}
+	writeJSON(w, http.StatusOK, recs)
+}
+
+// tailLogs serves GET /api/v1/logs/tail: Server-Sent Events, one "data:"
+// event per line (a log record as JSON), starting with the last limit lines.
+func (s *Server) tailLogs(w http.ResponseWriter, r *http.Request) {
+	if s.opts.Logs == nil {
+		writeError(w, http.StatusNotImplemented, "logs are not served by this opshub", "")
+		return
+	}
+	q, field, err := parseLogQuery(r, time.Now())
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error(), field)
+		return
+	}
+	rc := http.NewResponseController(w)
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	if err := rc.Flush(); err != nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	keepAlive := time.NewTicker(sseKeepAlive)
+	defer keepAlive.Stop()
+	events := make(chan model.LogRecord, 256)
+	done := make(chan error, 1)
+	go func() {
+		done <- s.opts.Logs.Follow(ctx, q, func(rec model.LogRecord) error {
+			select {
+			case events <- rec:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+	}()
+	var buf []byte
+	for {
+		select {
+		case rec := <-events:
+			buf = append(buf[:0], "data: "...)
+			b, _ := json.Marshal(rec)
+			buf = append(buf, b...)
+			buf = append(buf, "\n\n"...)
+			// Send what else is waiting in the same write.
+			for more := true; more; {
+				select {
+				case rec := <-events:
+					b, _ := json.Marshal(rec)
+					buf = append(buf, "data: "...)
+					buf = append(buf, b...)
+					buf = append(buf, "\n\n"...)
+				default:
+					more = false
+				}
+			}
+			if _, err := w.Write(buf); err != nil {
+				return
+			}
+			if err := rc.Flush(); err != nil {
+				return
+			}
+		case <-keepAlive.C:
+			if _, err := w.Write([]byte(": keep-alive\n\n")); err != nil {
+				return
+			}
+			if err := rc.Flush(); err != nil {
+				return
+			}
+		case err := <-done:
+			if err != nil && !errors.Is(err, context.Canceled) {
+				msg, _ := json.Marshal(apiError{Error: err.Error()})
+				fmt.Fprintf(w, "event: error\ndata: %s\n\n", msg)
+				_ = rc.Flush()
+			}
+			return
+		}
+	}
+}
