@@ -1,0 +1,133 @@
+package datadog
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/opshub/opshub/model"
+	"github.com/opshub/opshub/sinks"
+)
+
+// Destination sends batches to Datadog's logs intake.
+type Destination struct {
+	cfg    Config
+	url    string
+	json   bool
+	client *http.Client
+	logger *slog.Logger
+	now    func() time.Time
+}
+
+var _ sinks.Destination = (*Destination)(nil)
+
+// New builds a datadog destination from the sink's spec.
+func New(spec sinks.Spec) (sinks.Destination, error) {
+	cfg, err := decodeConfig(spec)
+	if err != nil {
+		return nil, err
+	}
+	client, err := sinks.NewHTTPClient(spec)
+	if err != nil {
+		return nil, err
+	}
+	u := cfg.URL
+	if u == "" {
+		u, _ = intakeURL(cfg.Site) // checked by Validate
+	}
+	logger := spec.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Destination{
+		cfg:    cfg,
+		url:    u,
+		json:   spec.Encoding == "json",
+		client: client,
+		logger: logger.With("component", "sinks", "destination", "datadog"),
+		now:    time.Now,
+	}, nil
+}
+
+// Deliver sends records in as few requests as the intake's limits allow,
+// in order. When a request fails for a retryable reason, the records of it
+// and of every later request are reported for retry and not sent now, so
+// order is kept; a request refused for good (400, 403, 413) rejects its
+// records and the later requests still go out. With more than one request
+// the outcome is a *sinks.PartialError.
+func (d *Destination) Deliver(ctx context.Context, records []model.LogRecord) error {
+	if len(records) == 0 {
+		return nil
+	}
+	entries := make([][]byte, len(records))
+	for i, r := range records {
+		b, err := d.encodeEntry(r)
+		if err != nil {
+			return err
+		}
+		entries[i] = b
+	}
+	payloads := split(entries)
+	if len(payloads) == 1 {
+		return d.post(ctx, payloads[0].body)
+	}
+	partial := &sinks.PartialError{}
+	for i, p := range payloads {
+		err := d.post(ctx, p.body)
+		if err == nil {
+			continue
+		}
+		var re *sinks.RetryableError
+		if errors.As(err, &re) {
+			for _, rest := range payloads[i:] {
+				partial.Retry = append(partial.Retry, rest.indexes...)
+			}
+			partial.RetryAfter = re.RetryAfter
+			break
+		}
+		if partial.Rejected == nil {
+			partial.Rejected = map[int]string{}
+		}
+		for _, idx := range p.indexes {
+			partial.Rejected[idx] = err.Error()
+		}
+	}
+	if len(partial.Retry) == 0 && len(partial.Rejected) == 0 {
+		return nil
+	}
+	slices.Sort(partial.Retry)
+	return partial
+}
+
+// post sends one payload and classifies the answer (202 accepted; 400,
+// 403 and 413 refused for good; 408, 429 and 5xx retryable).
+func (d *Destination) post(ctx context.Context, body []byte) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.url, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("datadog intake: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("DD-API-KEY", d.cfg.APIKey)
+	req.Header.Set("User-Agent", "opshub")
+	resp, err := d.client.Do(req)
+	if err != nil {
+		return &sinks.RetryableError{Err: fmt.Errorf("datadog intake: %w", err)}
+	}
+	defer func() {
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}()
+	return sinks.CheckResponse(resp, d.now())
+}
+
+// Close releases idle connections. It is safe to call more than once.
+func (d *Destination) Close() error {
+	d.client.CloseIdleConnections()
+	return nil
+}
