@@ -1,0 +1,144 @@
+// Package promtest starts a real Prometheus (the Debian package's binary)
+// for the metrics tests: it scrapes opshub's /metrics and receives remote
+// write. It is for tests only and must not be imported by product code.
+package promtest
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// Prometheus is a running Prometheus server.
+type Prometheus struct {
+	URL string
+}
+
+// Start runs Prometheus with the given configuration file content and the
+// remote write receiver on. Outside CI a missing binary skips the test; in
+// CI it fails it.
+func Start(t *testing.T, config string) *Prometheus {
+	t.Helper()
+	bin, err := exec.LookPath("prometheus")
+	if err != nil {
+		if os.Getenv("CI") == "" {
+			t.Skip("prometheus not installed (Debian package prometheus); CI installs it through .ci/deps.d/metrics.sh")
+		}
+		t.Fatal("prometheus not found in CI: .ci/deps.d/metrics.sh must install the Debian package prometheus")
+	}
+	dir := t.TempDir()
+	cfgFile := filepath.Join(dir, "prometheus.yml")
+	if err := os.WriteFile(cfgFile, []byte(config), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cmd := exec.Command(bin,
+		"--config.file="+cfgFile,
+		"--storage.tsdb.path="+filepath.Join(dir, "data"),
+		"--web.listen-address="+addr,
+		"--web.enable-remote-write-receiver",
+		"--log.level=warn",
+	)
+	logFile, err := os.Create(filepath.Join(dir, "prometheus.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		logFile.Close()
+		if t.Failed() {
+			b, _ := os.ReadFile(logFile.Name())
+			t.Logf("prometheus log:\n%s", b)
+		}
+	})
+	p := &Prometheus{URL: "http://" + addr}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(p.URL + "/-/ready")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return p
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("prometheus on %s not ready after 30s: %v", addr, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// Sample is one element of an instant query's vector result.
+type Sample struct {
+	Labels map[string]string
+	Value  float64
+}
+
+// Query runs an instant PromQL query.
+func (p *Prometheus) Query(expr string) ([]Sample, error) {
+	resp, err := http.Get(p.URL + "/api/v1/query?query=" + url.QueryEscape(expr))
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Status string
+		Error  string
+		Data   struct {
+			Result []struct {
+				Metric map[string]string
+				Value  [2]any
+			}
+		}
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		return nil, fmt.Errorf("query %s: %w", expr, err)
+	}
+	if body.Status != "success" {
+		return nil, fmt.Errorf("query %s: %s", expr, body.Error)
+	}
+	var out []Sample
+	for _, r := range body.Data.Result {
+		s, _ := r.Value[1].(string)
+		v, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return nil, fmt.Errorf("query %s: value %v: %w", expr, r.Value[1], err)
+		}
+		out = append(out, Sample{Labels: r.Metric, Value: v})
+	}
+	return out, nil
+}
+
+// WaitQuery polls expr until it returns n samples or the timeout passes.
+func (p *Prometheus) WaitQuery(t *testing.T, expr string, n int, timeout time.Duration) []Sample {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		got, err := p.Query(expr)
+		if err == nil && len(got) == n {
+			return got
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("query %s: %d samples after %s (err %v), want %d", expr, len(got), timeout, err, n)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}

@@ -1,0 +1,176 @@
+package remotewrite
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/opshub/opshub/model"
+)
+
+// ForwarderOptions configure a Forwarder.
+type ForwarderOptions struct {
+	// QueueBatches bounds the batches waiting to be sent; default 40 (ten
+	// minutes of 15 s scrapes).
+	QueueBatches int
+	// MaxAttempts per batch; default 5.
+	MaxAttempts int
+	// MinBackoff is the first wait between attempts, doubled up to
+	// MaxBackoff; defaults 1s and 30s.
+	MinBackoff, MaxBackoff time.Duration
+	Logger                 *slog.Logger
+	Registerer             prometheus.Registerer
+}
+
+// Forwarder sends samples to a Writer in the background.
+type Forwarder struct {
+	w    *Writer
+	opts ForwarderOptions
+	log  *slog.Logger
+
+	mu     sync.Mutex
+	queue  [][]model.Sample
+	wake   chan struct{}
+	closed chan struct{}
+	once   sync.Once
+
+	sent, dropped *prometheus.CounterVec
+}
+
+// NewForwarder builds a Forwarder; it starts nothing.
+func NewForwarder(w *Writer, opts ForwarderOptions) *Forwarder {
+	if opts.QueueBatches <= 0 {
+		opts.QueueBatches = 40
+	}
+	if opts.MaxAttempts <= 0 {
+		opts.MaxAttempts = 5
+	}
+	if opts.MinBackoff <= 0 {
+		opts.MinBackoff = time.Second
+	}
+	if opts.MaxBackoff <= 0 {
+		opts.MaxBackoff = 30 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Forwarder{
+		w: w, opts: opts,
+		log:    opts.Logger.With("component", "metrics", "sink", w.cfg.Name),
+		wake:   make(chan struct{}, 1),
+		closed: make(chan struct{}),
+		sent: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "opshub_remotewrite_samples_sent_total",
+			Help: "Container metric samples accepted by a remote write endpoint.",
+		}, []string{"sink"}),
+		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "opshub_remotewrite_samples_dropped_total",
+			Help: "Container metric samples not delivered to a remote write endpoint, by reason (queue_full, rejected, retries_exhausted).",
+		}, []string{"sink", "reason"}),
+	}
+}
+
+// Send queues samples without blocking. When the queue is full the oldest
+// batch is dropped and counted.
+func (f *Forwarder) Send(samples []model.Sample) {
+	if len(samples) == 0 {
+		return
+	}
+	f.mu.Lock()
+	if len(f.queue) >= f.opts.QueueBatches {
+		f.dropped.WithLabelValues(f.w.cfg.Name, "queue_full").Add(float64(len(f.queue[0])))
+		f.queue = f.queue[1:]
+	}
+	f.queue = append(f.queue, samples)
+	f.mu.Unlock()
+	select {
+	case f.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run sends queued batches until ctx ends or Close.
+func (f *Forwarder) Run(ctx context.Context) error {
+	if f.opts.Registerer != nil {
+		for _, c := range []prometheus.Collector{f.sent, f.dropped} {
+			if err := f.opts.Registerer.Register(c); err != nil {
+				return fmt.Errorf("remote write %q: register metrics: %w", f.w.cfg.Name, err)
+			}
+		}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	wg.Go(func() {
+		select {
+		case <-f.closed:
+			cancel()
+		case <-ctx.Done():
+		}
+	})
+	for {
+		f.mu.Lock()
+		var batch []model.Sample
+		if len(f.queue) > 0 {
+			batch = f.queue[0]
+			f.queue = f.queue[1:]
+		}
+		f.mu.Unlock()
+		if batch == nil {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-f.wake:
+				continue
+			}
+		}
+		f.deliver(ctx, batch)
+		if ctx.Err() != nil {
+			return nil
+		}
+	}
+}
+
+// deliver sends one batch, retrying retryable failures with exponential
+// back-off and jitter, at least as long as the server asked.
+func (f *Forwarder) deliver(ctx context.Context, batch []model.Sample) {
+	backoff := f.opts.MinBackoff
+	for attempt := 1; ; attempt++ {
+		err := f.w.Write(ctx, batch)
+		if err == nil {
+			f.sent.WithLabelValues(f.w.cfg.Name).Add(float64(len(batch)))
+			return
+		}
+		wait, ok := retryable(err)
+		if !ok {
+			f.log.Warn("remote write rejected a batch", "samples", len(batch), "err", err)
+			f.dropped.WithLabelValues(f.w.cfg.Name, "rejected").Add(float64(len(batch)))
+			return
+		}
+		if attempt >= f.opts.MaxAttempts || ctx.Err() != nil {
+			f.log.Warn("remote write failed; batch dropped", "samples", len(batch), "attempts", attempt, "err", err)
+			f.dropped.WithLabelValues(f.w.cfg.Name, "retries_exhausted").Add(float64(len(batch)))
+			return
+		}
+		wait = max(wait, backoff/2+rand.N(backoff/2+1))
+		backoff = min(2*backoff, f.opts.MaxBackoff)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+		case <-t.C:
+		}
+	}
+}
+
+// Close stops Run; it is idempotent.
+func (f *Forwarder) Close() error {
+	f.once.Do(func() { close(f.closed) })
+	return nil
+}

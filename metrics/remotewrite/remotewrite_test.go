@@ -1,0 +1,200 @@
+package remotewrite
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/klauspost/compress/snappy"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/prometheus/prompb"
+
+	"github.com/opshub/opshub/metrics/internal/promtest"
+	"github.com/opshub/opshub/model"
+	"github.com/opshub/opshub/sinks"
+)
+
+var at = time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+
+func samples() []model.Sample {
+	web0 := model.Ref{Project: "demo", Service: "web", Instance: "web-0", Container: "web"}
+	return []model.Sample{
+		{Ref: web0, Type: model.MetricCPU, Time: at, Value: 0.5},
+		{Ref: web0, Type: model.MetricMemory, Time: at, Value: 200 << 20},
+		{Ref: web0.ServiceRef(), Type: model.MetricVolumeUsed, Volume: "data", Time: at, Value: 1 << 20},
+	}
+}
+
+func TestSeriesNames(t *testing.T) {
+	tests := map[model.MetricType]string{
+		model.MetricCPU:               "opshub_container_cpu_usage_cores",
+		model.MetricMemory:            "opshub_container_memory_working_set_bytes",
+		model.MetricNetworkRx:         "opshub_container_network_receive_bytes_per_second",
+		model.MetricLogLines:          "opshub_container_log_lines_per_second",
+		model.MetricCPULimitPercent:   "opshub_container_cpu_limit_percent",
+		model.MetricRestarts:          "opshub_container_restarts",
+		model.MetricVolumeUsed:        "opshub_volume_used_bytes",
+		model.MetricVolumeUsedPercent: "opshub_volume_used_percent",
+	}
+	for typ, want := range tests {
+		if got := SeriesName(typ); got != want {
+			t.Errorf("SeriesName(%s) = %q, want %q", typ, got, want)
+		}
+	}
+}
+
+func TestWriteEncodesAndClassifies(t *testing.T) {
+	tests := []struct {
+		name       string
+		status     int
+		retryAfter string
+		wantErr    bool
+		retryable  bool
+		wantWait   time.Duration
+	}{
+		{"accepted", 204, "", false, false, 0},
+		{"bad request is not retried", 400, "", true, false, 0},
+		{"too many requests waits as asked", 429, "7", true, true, 7 * time.Second},
+		{"server error is retried", 503, "", true, true, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var got prompb.WriteRequest
+			var headers http.Header
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				headers = r.Header.Clone()
+				body, _ := io.ReadAll(r.Body)
+				raw, err := snappy.Decode(nil, body)
+				if err != nil {
+					t.Errorf("body is not snappy: %v", err)
+				}
+				if err := got.Unmarshal(raw); err != nil {
+					t.Errorf("body is not a WriteRequest: %v", err)
+				}
+				if tc.retryAfter != "" {
+					w.Header().Set("Retry-After", tc.retryAfter)
+				}
+				w.WriteHeader(tc.status)
+			}))
+			defer srv.Close()
+			w, err := NewWriter(Config{Name: "prom", URL: srv.URL, BearerToken: "tok", Headers: map[string]string{"X-Scope-OrgID": "team"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = w.Write(context.Background(), samples())
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("Write error %v, want error %v", err, tc.wantErr)
+			}
+			var re *sinks.RetryableError
+			if errors.As(err, &re) != tc.retryable || (re != nil && re.RetryAfter != tc.wantWait) {
+				t.Errorf("Write error %#v: retryable %v with wait %v wanted", err, tc.retryable, tc.wantWait)
+			}
+			for k, v := range map[string]string{"Content-Encoding": "snappy", "Content-Type": "application/x-protobuf",
+				"X-Prometheus-Remote-Write-Version": "0.1.0", "Authorization": "Bearer tok", "X-Scope-OrgID": "team"} {
+				if headers.Get(k) != v {
+					t.Errorf("header %s = %q, want %q", k, headers.Get(k), v)
+				}
+			}
+			if len(got.Timeseries) != 3 {
+				t.Fatalf("%d time series, want 3", len(got.Timeseries))
+			}
+			ts := got.Timeseries[0]
+			var labels []string
+			for _, l := range ts.Labels {
+				labels = append(labels, l.Name+"="+l.Value)
+			}
+			want := "__name__=opshub_container_cpu_usage_cores container=web instance=web-0 project=demo service=web"
+			if strings.Join(labels, " ") != want || ts.Samples[0].Value != 0.5 || ts.Samples[0].Timestamp != at.UnixMilli() {
+				t.Errorf("first series %v %v, want %s = 0.5 at %d", labels, ts.Samples, want, at.UnixMilli())
+			}
+		})
+	}
+}
+
+func TestForwarderRetriesThenDelivers(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if calls.Add(1) <= 2 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+	w, _ := NewWriter(Config{Name: "prom", URL: srv.URL})
+	reg := prometheus.NewRegistry()
+	f := NewForwarder(w, ForwarderOptions{MinBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond, Registerer: reg})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- f.Run(ctx) }()
+	f.Send(samples())
+	deadline := time.Now().Add(10 * time.Second)
+	for testutil.ToFloat64(f.sent.WithLabelValues("prom")) != 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("samples not delivered after retries; %d calls", calls.Load())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if calls.Load() != 3 {
+		t.Errorf("%d requests, want 2 failures and 1 success", calls.Load())
+	}
+	_ = f.Close()
+	_ = f.Close()
+}
+
+func TestForwarderDropsOldestWhenFull(t *testing.T) {
+	w, _ := NewWriter(Config{Name: "prom", URL: "http://127.0.0.1:1"})
+	f := NewForwarder(w, ForwarderOptions{QueueBatches: 2})
+	for range 5 {
+		f.Send(samples()) // Run is not running: nothing drains the queue
+	}
+	if got := testutil.ToFloat64(f.dropped.WithLabelValues("prom", "queue_full")); got != 9 {
+		t.Errorf("%v samples dropped, want 9 (three batches of three)", got)
+	}
+	if len(f.queue) != 2 {
+		t.Errorf("%d batches queued, want 2", len(f.queue))
+	}
+}
+
+// TestPrometheusReceivesRemoteWrite writes samples to a real Prometheus
+// with its receiver on, and reads them back through its query API.
+func TestPrometheusReceivesRemoteWrite(t *testing.T) {
+	prom := promtest.Start(t, "global: {scrape_interval: 15s}\n")
+	now := time.Now().Truncate(time.Second)
+	ss := samples()
+	for i := range ss {
+		ss[i].Time = now
+	}
+	w, err := NewWriter(Config{Name: "prom", URL: prom.URL + "/api/v1/write"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Write(context.Background(), ss); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		query string
+		want  float64
+	}{
+		{`opshub_container_cpu_usage_cores{project="demo",service="web",instance="web-0",container="web"}`, 0.5},
+		{`opshub_container_memory_working_set_bytes{instance="web-0"}`, 200 << 20},
+		{`opshub_volume_used_bytes{service="web",volume="data"}`, 1 << 20},
+	}
+	for _, tc := range tests {
+		got := prom.WaitQuery(t, tc.query, 1, 15*time.Second)
+		if got[0].Value != tc.want {
+			t.Errorf("%s = %v, want %v", tc.query, got[0].Value, tc.want)
+		}
+	}
+}
