@@ -1,6 +1,7 @@
 package server
 
 import (
+	"math"
 	"net/http"
 	"strings"
 	"time"
@@ -89,10 +90,9 @@ func (s *Server) getSpend(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-// cents rounds money for display; the ledger keeps full precision.
+// cents rounds money to a millionth of the currency unit: enough for the
+// fractions of a cent a small service costs in a minute, without the noise
+// of floating-point sums. The ledger keeps full precision.
 func cents(v float64) float64 {
-	if v < 0 {
-		return -cents(-v)
-	}
-	return float64(int64(v*100+0.5)) / 100
+	return math.Round(v*1e6) / 1e6
 }

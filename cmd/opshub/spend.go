@@ -75,8 +75,14 @@ linearly, and the last 7 days' pace.`,
 	return cmd
 }
 
-// renderSpend writes the breakdown, the total and the forecasts.
+// renderSpend writes the breakdown, the total and the forecasts. Amounts
+// are shown to the cent, or to a hundredth of a cent while the total is
+// small (a service that started minutes ago).
 func renderSpend(w io.Writer, sp client.Spend, by []string) error {
+	prec := 2
+	if sp.Forecasts.Week < 10 && sp.Total < 10 {
+		prec = 4
+	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	var head []string
 	for _, d := range by {
@@ -92,14 +98,14 @@ func renderSpend(w io.Writer, sp client.Spend, by []string) error {
 			}
 			cols = append(cols, v)
 		}
-		fmt.Fprintf(tw, "%s\t%.2f\n", strings.Join(cols, "\t"), r.Cost)
+		fmt.Fprintf(tw, "%s\t%.*f\n", strings.Join(cols, "\t"), prec, r.Cost)
 	}
-	fmt.Fprintf(tw, "%sTOTAL\t%.2f\n", strings.Repeat("\t", len(by)-1), sp.Total)
+	fmt.Fprintf(tw, "%sTOTAL\t%.*f\n", strings.Repeat("\t", len(by)-1), prec, sp.Total)
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	fmt.Fprintf(w, "\n%s to %s\n", sp.From, sp.To)
-	fmt.Fprintf(w, "Forecast for the month: %.2f %s at the last 7 days' pace, %.2f %s extended linearly\n",
-		sp.Forecasts.Week, sp.Currency, sp.Forecasts.Month, sp.Currency)
+	fmt.Fprintf(w, "Forecast for the month: %.*f %s at the last 7 days' pace, %.*f %s extended linearly\n",
+		prec, sp.Forecasts.Week, sp.Currency, prec, sp.Forecasts.Month, sp.Currency)
 	return nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 	"time"
 
@@ -34,4 +35,18 @@ func TestAutoscalingSection(t *testing.T) {
 		t.Fatal(err)
 	}
 	golden(t, "autoscaling.golden", buf.Bytes())
+}
+
+// A service that started minutes ago costs fractions of a cent: the table
+// must not show it as free.
+func TestSpendTableShowsSmallAmounts(t *testing.T) {
+	sp := client.Spend{Currency: "USD", From: "2026-11-24T00:00:00Z", To: "2026-11-24T00:05:00Z", Total: 0.0031,
+		Rows: []client.SpendRow{{Project: "demo", Cost: 0.0031}}}
+	var buf bytes.Buffer
+	if err := renderSpend(&buf, sp, []string{"project"}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), "0.0031") {
+		t.Fatalf("a small spend shows as zero:\n%s", buf.String())
+	}
 }

@@ -12,16 +12,20 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
+	vmetrics "github.com/VictoriaMetrics/metrics"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/opshub/opshub/config"
 	"github.com/opshub/opshub/internal/buildinfo"
+	"github.com/opshub/opshub/model"
 	"github.com/opshub/opshub/platform/local"
 	"github.com/opshub/opshub/server"
+	"github.com/opshub/opshub/store"
 )
 
 // Options are the parts of a run that do not come from the config file.
@@ -55,25 +59,76 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	}
 
 	reg := newRegistry()
+	// Probe series come and go with their instances, so they live in a
+	// set of their own rather than in the registry.
+	probeSet := vmetrics.NewSet()
 	rt, err := local.New(local.Options{
-		DataDir:    cfg.DataDir,
-		Logger:     log,
-		Registerer: reg,
+		DataDir:      cfg.DataDir,
+		Logger:       log,
+		Registerer:   reg,
+		ProbeMetrics: probeSet,
 	}, Workloads(cfg))
 	if err != nil {
 		return err
 	}
-	mp := newMetrics(cfg, rt, opts, reg, log)
+	mp, err := newMetrics(cfg, rt, opts, reg, log)
+	if err != nil {
+		return err
+	}
+
+	// The state file is shared by every part that keeps durable state
+	// (spend ledger, alert state, outbox, autoscaler windows): bbolt lets
+	// one holder open it, so it is opened once, here.
+	db, err := store.Open(filepath.Join(cfg.DataDir, "state.db"))
+	if err != nil {
+		return fmt.Errorf("open state file: %w", err)
+	}
+	defer db.Close()
+	alerts, err := newAlerting(cfg, rt, rt.LogRoot(), metricWindows{mp.store}, db, reg, log)
+	if err != nil {
+		return err
+	}
+	// publish hands events (autoscaling, spend, sinks) to the alerting pipeline.
+	publish := func(e model.Event) {
+		log.Info("event", "event", e.Name, "status", e.Status, "project", e.Project, "service", e.Service, "summary", e.Summary)
+		alerts.Publish(e)
+	}
+	usage := storeUsage{store: mp.store, window: 2 * mp.interval, now: time.Now}
+	scaling, err := newAutoscaling(cfg, rt, usage, db, func(e model.Event) { publish(e) }, log)
+	if err != nil {
+		return err
+	}
+	meter, err := newSpendMeter(cfg, rt, usage, db, func(e model.Event) { publish(e) }, reg, log)
+	if err != nil {
+		return err
+	}
+	// sinkRouter is the collector's Output: it takes log batches to every
+	// configured sink.
+	sinkRouter, err := newSinks(cfg, reg, func(e model.Event) { publish(e) }, log)
+	if err != nil {
+		return err
+	}
+	// The collector tails the runtime's log files into the sinks; the log
+	// API reads the same files.
+	logs, logReader, err := newLogCollector(cfg, rt.LogRoot(), rt, sinkRouter, reg, log)
+	if err != nil {
+		return err
+	}
 	srv, err := server.New(server.Options{
-		Listen:     cfg.Server.Listen,
-		Tokens:     Tokens(cfg),
-		Services:   rt,
-		Ready:      func() (bool, string) { return rt.Ready(), "local runtime is starting" },
-		Gatherer:   reg,
-		Registerer: reg,
-		MetricSets: []server.MetricWriter{mp.expo},
-		Metrics:    metricsReader{mp.store},
-		Logger:     log,
+		Listen:      cfg.Server.Listen,
+		Tokens:      Tokens(cfg),
+		Services:    rt,
+		Ready:       func() (bool, string) { return rt.Ready(), "local runtime is starting" },
+		Gatherer:    reg,
+		Registerer:  reg,
+		MetricSets:  []server.MetricWriter{mp.expo, probeSet, logs.MetricSet()},
+		Logs:        logReader,
+		Metrics:     metricsReader{mp.store},
+		Spend:       meter,
+		Autoscaling: scaling,
+		Alerting:    alerts,
+		Sinks:       sinkRouter,
+		Logger:      log,
 	})
 	if err != nil {
 		return err
@@ -100,16 +155,28 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := run(ctx); err != nil {
-				mu.Lock()
-				errs = append(errs, fmt.Errorf("%s: %w", name, err))
-				mu.Unlock()
+			err := run(ctx)
+			if err == nil {
+				// A part with nothing to do (no sinks, no policies) may
+				// return at once; the others carry on.
+				return
 			}
-			cancel() // one part stopping stops the others
+			mu.Lock()
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+			mu.Unlock()
+			cancel() // a part that failed stops the others
 		}()
 	}
 	start("local runtime", rt.Run)
 	start("metrics scraper", mp.scraper.Run)
+	for _, f := range mp.forwarders {
+		start("metrics remote write", f.Run)
+	}
+	start("autoscaler", scaling.Run)
+	start("spend meter", meter.Run)
+	start("alerting", alerts.Run)
+	start("sinks", sinkRouter.Run)
+	start("log collector", logs.Run)
 	start("api server", func(ctx context.Context) error { return srv.Serve(ctx, ln) })
 	wg.Wait()
 	_ = rt.Close()

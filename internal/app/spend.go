@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"github.com/opshub/opshub/store"
+	"github.com/prometheus/client_golang/prometheus"
 	"log/slog"
 	"time"
 
@@ -91,7 +92,7 @@ func SpendVolumes(cfg *config.Config) []spend.Volume {
 }
 
 // newSpendMeter builds the spend meter with its ledger in the state file.
-func newSpendMeter(cfg *config.Config, p platform.Platform, usage autoscaler.UsageReader, db *store.DB, publish func(model.Event), log *slog.Logger) (*spend.Meter, error) {
+func newSpendMeter(cfg *config.Config, p platform.Platform, usage autoscaler.UsageReader, db *store.DB, publish func(model.Event), reg prometheus.Registerer, log *slog.Logger) (*spend.Meter, error) {
 	m, tz, err := SpendModel(cfg)
 	if err != nil {
 		return nil, err
@@ -100,7 +101,7 @@ func newSpendMeter(cfg *config.Config, p platform.Platform, usage autoscaler.Usa
 	if err != nil {
 		return nil, err
 	}
-	return spend.NewMeter(spend.MeterOptions{
+	meter, err := spend.NewMeter(spend.MeterOptions{
 		Ledger:     ledger,
 		Observer:   spendObserver{platform: p, requests: Requests(cfg), usage: usage, volumes: SpendVolumes(cfg)},
 		Currency:   cfg.Spend.Currency,
@@ -109,4 +110,11 @@ func newSpendMeter(cfg *config.Config, p platform.Platform, usage autoscaler.Usa
 		Publish:    publish,
 		Logger:     log,
 	})
+	if err != nil {
+		return nil, err
+	}
+	if err := reg.Register(meter); err != nil {
+		return nil, fmt.Errorf("register spend metrics: %w", err)
+	}
+	return meter, nil
 }
