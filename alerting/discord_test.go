@@ -13,7 +13,7 @@ import (
 	"github.com/opshub/opshub/model"
 )
 
-func discordPipeline(t *testing.T, url string) *Pipeline {
+func discordPipeline(t *testing.T, url string, groupWait time.Duration) *Pipeline {
 	t.Helper()
 	n, err := discord.New(notify.Spec{Name: "chat", Type: discord.Type, Raw: yamlNode(t, map[string]string{"webhookURL": url})})
 	if err != nil {
@@ -21,6 +21,7 @@ func discordPipeline(t *testing.T, url string) *Pipeline {
 	}
 	p, err := New(Options{Store: openStore(t, t.TempDir()), Alerts: alertsConfig(0),
 		Retry:        RetryPolicy{Initial: 10 * time.Millisecond, Max: 50 * time.Millisecond},
+		GroupWait:    groupWait,
 		Integrations: []Integration{{Name: "chat", Type: discord.Type, Notifier: n}}})
 	if err != nil {
 		t.Fatal(err)
@@ -38,7 +39,7 @@ func TestDiscordRetryAfterIsHonoured(t *testing.T) {
 	}}
 	srv := httptest.NewServer(standIn)
 	defer srv.Close()
-	p := discordPipeline(t, srv.URL+"/api/webhooks/1/tok")
+	p := discordPipeline(t, srv.URL+"/api/webhooks/1/tok", -1)
 
 	p.Publish(crashLoopEvent("web-1"))
 	waitFor(t, 10*time.Second, "a second attempt", func() bool { return len(standIn.times()) >= 2 })
@@ -60,7 +61,7 @@ func TestDiscordDeletedWebhookDisablesIntegration(t *testing.T) {
 	standIn := &discordStandIn{answer: func(int) (int, float64) { return http.StatusNotFound, 0 }}
 	srv := httptest.NewServer(standIn)
 	defer srv.Close()
-	p := discordPipeline(t, srv.URL+"/api/webhooks/1/tok")
+	p := discordPipeline(t, srv.URL+"/api/webhooks/1/tok", -1)
 
 	p.Publish(crashLoopEvent("web-1"))
 	waitFor(t, 5*time.Second, "the integration to be disabled", func() bool {
@@ -86,7 +87,7 @@ func TestDiscordMessagesStayWithinLimits(t *testing.T) {
 	standIn := &discordStandIn{}
 	srv := httptest.NewServer(standIn)
 	defer srv.Close()
-	p := discordPipeline(t, srv.URL+"/api/webhooks/1/tok")
+	p := discordPipeline(t, srv.URL+"/api/webhooks/1/tok", -1)
 
 	long := strings.Repeat("ü", 3000)
 	var lines []string
@@ -107,5 +108,45 @@ func TestDiscordMessagesStayWithinLimits(t *testing.T) {
 	ds, _ := p.Deliveries()
 	if ds[0].State != DeliveryDelivered {
 		t.Fatalf("delivery %s: %s (stand-in rejections: %v)", ds[0].State, ds[0].LastError, standIn.rejections)
+	}
+}
+
+func TestDiscordGroupsABurstIntoOneMessage(t *testing.T) {
+	standIn := &discordStandIn{}
+	srv := httptest.NewServer(standIn)
+	defer srv.Close()
+	p := discordPipeline(t, srv.URL+"/api/webhooks/1/tok", time.Second)
+
+	// Twelve instances crash at once, each with long last lines: the first
+	// ten share one message within Discord's limits, the other two the next.
+	var lines []string
+	for i := range 20 {
+		lines = append(lines, fmt.Sprintf("%d %s", i, strings.Repeat("y", 300)))
+	}
+	for i := range 12 {
+		ev := crashLoopEvent(fmt.Sprintf("web-%d", i))
+		ev.Data = map[string]any{"lastLines": lines}
+		p.Publish(ev)
+	}
+	waitFor(t, 10*time.Second, "every delivery to finish", func() bool {
+		ds, _ := p.Deliveries()
+		if len(ds) != 12 {
+			return false
+		}
+		for _, d := range ds {
+			if d.State == DeliveryPending {
+				return false
+			}
+		}
+		return true
+	})
+	ds, _ := p.Deliveries()
+	for _, d := range ds {
+		if d.State != DeliveryDelivered {
+			t.Fatalf("delivery %s %s: %s (stand-in rejections %v)", d.ID, d.State, d.LastError, standIn.rejections)
+		}
+	}
+	if n := len(standIn.times()); n != 2 {
+		t.Errorf("stand-in got %d messages for a burst of 12, want 2 (10 embeds, then 2)", n)
 	}
 }

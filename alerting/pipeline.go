@@ -56,6 +56,10 @@ type Options struct {
 	Registerer prometheus.Registerer
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// GroupWait is how long a fresh delivery to an integration that can
+	// group (notify.Grouper) waits for others of the same burst; default
+	// 250ms, negative turns grouping's wait off.
+	GroupWait time.Duration
 	// TickEvery is how often time-based detectors run; default 5s.
 	TickEvery time.Duration
 	// QueueSize bounds events waiting for the event loop; default 4096.
@@ -104,6 +108,9 @@ func New(opts Options) (*Pipeline, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.GroupWait == 0 {
+		opts.GroupWait = 250 * time.Millisecond
 	}
 	if opts.TickEvery <= 0 {
 		opts.TickEvery = 5 * time.Second

@@ -3,11 +3,14 @@ package alerting
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/opshub/opshub/alerting/notify"
+	"github.com/opshub/opshub/model"
 	"github.com/opshub/opshub/store"
 )
 
@@ -31,6 +34,7 @@ func (w *worker) poke() {
 
 func (w *worker) run(ctx context.Context) {
 	log := w.p.log.With("integration", w.in.Name)
+	grouper, _ := w.in.Notifier.(notify.Grouper)
 	for ctx.Err() == nil {
 		d, ok, err := w.next()
 		if err != nil {
@@ -50,12 +54,18 @@ func (w *worker) run(ctx context.Context) {
 		}
 		if st.State == IntegrationDisabled {
 			d.State, d.LastError, d.Time = DeliverySkipped, "integration disabled: "+st.Reason, w.p.now()
-			w.save(d, nil)
+			w.save([]Delivery{d}, nil)
 			continue
 		}
 		at := d.NextAttempt
 		if w.pauseUntil.After(at) {
 			at = w.pauseUntil
+		}
+		if grouper != nil && d.Attempts == 0 && w.p.opts.GroupWait > 0 {
+			// Let a burst gather so that it goes out as one message.
+			if g := d.Created.Add(w.p.opts.GroupWait); g.After(at) {
+				at = g
+			}
 		}
 		if wait := at.Sub(w.p.now()); wait > 0 {
 			t := time.NewTimer(wait)
@@ -66,7 +76,13 @@ func (w *worker) run(ctx context.Context) {
 				return
 			}
 		}
-		w.attempt(ctx, log, d)
+		group := []Delivery{d}
+		if grouper != nil && grouper.MaxGroup() > 1 {
+			if more, err := w.groupWith(d, grouper.MaxGroup(), w.p.now()); err == nil {
+				group = append(group, more...)
+			}
+		}
+		w.attempt(ctx, log, group)
 	}
 }
 
@@ -74,62 +90,107 @@ func (w *worker) run(ctx context.Context) {
 func (w *worker) next() (Delivery, bool, error) {
 	var d Delivery
 	var found bool
-	prefix := outboxKey(w.in.Name, "")
 	err := w.p.opts.Store.View(func(tx *store.Tx) error {
-		var id string
-		err := w.p.outbox.EachTx(tx, func(key, v string) (bool, error) {
-			if len(key) >= len(prefix) && key[:len(prefix)] == prefix {
-				id = v
-				return false, nil
-			}
-			return true, nil
-		})
-		if err != nil || id == "" {
+		ids, err := w.pendingIDs(tx, 1)
+		if err != nil || len(ids) == 0 {
 			return err
 		}
-		d, found, err = w.p.deliveries.GetTx(tx, id)
+		d, found, err = w.p.deliveries.GetTx(tx, ids[0])
 		return err
 	})
 	return d, found, err
 }
 
-func (w *worker) attempt(ctx context.Context, log interface {
-	Warn(string, ...any)
-	Error(string, ...any)
-}, d Delivery) {
-	ref, _, _ := w.p.refs.Get(w.in.Name + "\x00" + d.AlertKey)
-	msg := notify.Message{ID: d.ID, AlertKey: d.AlertKey, Event: d.Payload, Ref: ref}
-	msg.Link, _ = d.Payload.Data["link"].(string)
-	res, err := w.in.Notifier.Notify(ctx, msg)
+// pendingIDs lists up to limit pending delivery ids of this integration,
+// oldest first.
+func (w *worker) pendingIDs(tx *store.Tx, limit int) ([]string, error) {
+	prefix := outboxKey(w.in.Name, "")
+	var ids []string
+	err := w.p.outbox.EachTx(tx, func(key, id string) (bool, error) {
+		if strings.HasPrefix(key, prefix) {
+			ids = append(ids, id)
+		}
+		return len(ids) < limit, nil
+	})
+	return ids, err
+}
+
+// groupWith finds pending deliveries that can share head's message: the
+// same event and status, due by now, not resends, at most max-1 of them.
+func (w *worker) groupWith(head Delivery, max int, now time.Time) ([]Delivery, error) {
+	var out []Delivery
+	err := w.p.opts.Store.View(func(tx *store.Tx) error {
+		ids, err := w.pendingIDs(tx, 10*max)
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			if id == head.ID || len(out) >= max-1 {
+				continue
+			}
+			d, ok, err := w.p.deliveries.GetTx(tx, id)
+			if err != nil {
+				return err
+			}
+			if ok && d.Event == head.Event && d.Status == head.Status && d.ResendOf == "" && head.ResendOf == "" && !d.NextAttempt.After(now) {
+				out = append(out, d)
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+func (w *worker) attempt(ctx context.Context, log *slog.Logger, group []Delivery) {
+	msgs := make([]notify.Message, len(group))
+	for i, d := range group {
+		ref := ""
+		if len(group) == 1 {
+			ref, _, _ = w.p.refs.Get(w.in.Name + "\x00" + d.AlertKey)
+		}
+		msgs[i] = notify.Message{ID: d.ID, AlertKey: d.AlertKey, Event: d.Payload, Ref: ref}
+		msgs[i].Link, _ = d.Payload.Data["link"].(string)
+	}
+	var res notify.Result
+	var err error
+	if len(msgs) == 1 {
+		res, err = w.in.Notifier.Notify(ctx, msgs[0])
+	} else {
+		res, err = w.in.Notifier.(notify.Grouper).NotifyGroup(ctx, msgs)
+	}
 	if ctx.Err() != nil {
-		return // shutting down: the delivery stays pending as it was
+		return // shutting down: the deliveries stay pending as they were
 	}
 	now := w.p.now()
-	d.Attempts++
-	d.LastStatus, d.Request, d.Response, d.Time = res.StatusCode, res.Request, res.Response, now
 	w.pauseUntil = now.Add(max(w.in.MinInterval, res.Pause))
 	var retryable *notify.RetryableError
-	var disable string
+	var disable, state, lastErr, result string
+	var next time.Time
 	switch {
 	case err == nil:
-		d.State, d.LastError, d.NextAttempt = DeliveryDelivered, "", time.Time{}
-		w.p.metrics.attempts.WithLabelValues(w.in.Name, "ok").Inc()
-		w.p.metrics.latency.WithLabelValues(w.in.Name).Observe(now.Sub(d.Payload.Time).Seconds())
+		state, result = DeliveryDelivered, "ok"
 	case errors.Is(err, notify.ErrGone):
-		d.State, d.LastError = DeliveryFailed, err.Error()
+		state, lastErr, result = DeliveryFailed, err.Error(), "gone"
 		disable = "destination is gone: " + err.Error()
-		w.p.metrics.attempts.WithLabelValues(w.in.Name, "gone").Inc()
-	case errors.As(err, &retryable) && now.Sub(d.Created) < w.p.retry.GiveUpAfter:
-		d.LastError = err.Error()
-		d.NextAttempt = w.p.retry.nextAttempt(now, d.Attempts, retryable.RetryAfter, 0.8+0.4*rand.Float64())
-		w.p.metrics.attempts.WithLabelValues(w.in.Name, "retry").Inc()
-		log.Warn("delivery failed, will retry", "delivery", d.ID, "attempt", d.Attempts, "next_attempt", d.NextAttempt, "err", err)
+	case errors.As(err, &retryable) && now.Sub(group[0].Created) < w.p.retry.GiveUpAfter:
+		state, lastErr, result = DeliveryPending, err.Error(), "retry"
+		next = w.p.retry.nextAttempt(now, group[0].Attempts+1, retryable.RetryAfter, 0.8+0.4*rand.Float64())
+		log.Warn("delivery failed, will retry", "delivery", group[0].ID, "group", len(group), "attempt", group[0].Attempts+1, "next_attempt", next, "err", err)
 	default:
-		d.State, d.LastError = DeliveryFailed, err.Error()
-		w.p.metrics.attempts.WithLabelValues(w.in.Name, "failed").Inc()
-		log.Error("delivery failed for good", "delivery", d.ID, "attempts", d.Attempts, "err", err)
+		state, lastErr, result = DeliveryFailed, err.Error(), "failed"
+		log.Error("delivery failed for good", "delivery", group[0].ID, "group", len(group), "attempts", group[0].Attempts+1, "err", err)
 	}
-	w.save(d, func(tx *store.Tx) error {
+	w.p.metrics.attempts.WithLabelValues(w.in.Name, result).Add(float64(len(group)))
+	for i := range group {
+		d := &group[i]
+		d.Attempts++
+		d.LastStatus, d.Request, d.Response, d.Time = res.StatusCode, res.Request, res.Response, now
+		d.State, d.LastError, d.NextAttempt = state, lastErr, next
+		if state == DeliveryDelivered {
+			w.p.metrics.latency.WithLabelValues(w.in.Name).Observe(now.Sub(d.Payload.Time).Seconds())
+		}
+	}
+	w.save(group, func(tx *store.Tx) error {
 		st, _, err := w.p.integrations.GetTx(tx, w.in.Name)
 		if err != nil {
 			return err
@@ -138,10 +199,10 @@ func (w *worker) attempt(ctx context.Context, log interface {
 		if st.State == "" {
 			st.State = IntegrationActive
 		}
-		switch d.State {
+		switch state {
 		case DeliveryDelivered:
 			st.Failures = 0
-			if res.Ref != "" && d.Status != "resolved" {
+			if d := group[0]; len(group) == 1 && res.Ref != "" && d.Status != model.StatusResolved {
 				if err := w.p.refs.PutTx(tx, w.in.Name+"\x00"+d.AlertKey, res.Ref); err != nil {
 					return err
 				}
@@ -149,7 +210,7 @@ func (w *worker) attempt(ctx context.Context, log interface {
 		case DeliveryFailed:
 			st.Failures++
 			if disable == "" && st.Failures >= w.p.retry.DisableAfter {
-				disable = "the last " + strconv.Itoa(st.Failures) + " deliveries failed: " + d.LastError
+				disable = "the last " + strconv.Itoa(st.Failures) + " deliveries failed: " + lastErr
 			}
 		}
 		if disable != "" && st.State != IntegrationDisabled {
@@ -161,16 +222,18 @@ func (w *worker) attempt(ctx context.Context, log interface {
 	})
 }
 
-// save writes the delivery, takes it out of the outbox when it is no longer
-// pending, and runs also in the same transaction.
-func (w *worker) save(d Delivery, also func(tx *store.Tx) error) {
+// save writes the deliveries, takes those no longer pending out of the
+// outbox, and runs also, all in one transaction.
+func (w *worker) save(ds []Delivery, also func(tx *store.Tx) error) {
 	err := w.p.opts.Store.Update(func(tx *store.Tx) error {
-		if err := w.p.deliveries.PutTx(tx, d.ID, d); err != nil {
-			return err
-		}
-		if d.State != DeliveryPending {
-			if err := w.p.outbox.DeleteTx(tx, outboxKey(d.Integration, d.ID)); err != nil {
+		for _, d := range ds {
+			if err := w.p.deliveries.PutTx(tx, d.ID, d); err != nil {
 				return err
+			}
+			if d.State != DeliveryPending {
+				if err := w.p.outbox.DeleteTx(tx, outboxKey(d.Integration, d.ID)); err != nil {
+					return err
+				}
 			}
 		}
 		if also != nil {
@@ -179,6 +242,6 @@ func (w *worker) save(d Delivery, also func(tx *store.Tx) error) {
 		return nil
 	})
 	if err != nil {
-		w.p.log.Error("recording delivery", "integration", w.in.Name, "delivery", d.ID, "err", err)
+		w.p.log.Error("recording deliveries", "integration", w.in.Name, "delivery", ds[0].ID, "err", err)
 	}
 }

@@ -74,6 +74,15 @@ type Notifier interface {
 	Notify(ctx context.Context, msg Message) (Result, error)
 }
 
+// Grouper is implemented by notifiers whose channel can carry several
+// events in one message (Discord embeds, Slack blocks). The pipeline hands
+// it bursts of the same event and status, at most MaxGroup at a time;
+// NotifyGroup answers for all of them as Notify does for one.
+type Grouper interface {
+	MaxGroup() int
+	NotifyGroup(ctx context.Context, msgs []Message) (Result, error)
+}
+
 // ErrGone marks a destination that no longer exists.
 var ErrGone = errors.New("destination is gone")
 

@@ -149,13 +149,29 @@ func Build(ev model.Event, link string) WebhookMessage {
 		}
 		e.Fields = append(e.Fields, EmbedField{Name: truncate(k, dataFieldName), Value: truncate(v, dataFieldValue), Inline: true})
 	}
-	fitTotal(&e)
+	fitTotal(&e, MaxEmbedTotal)
 	return WebhookMessage{Embeds: []Embed{e}}
 }
 
-// fitTotal shortens the description until the embed's characters add up to
-// at most MaxEmbedTotal.
-func fitTotal(e *Embed) {
+// BuildGroup renders up to MaxEmbeds events as one message, one embed
+// each, sharing Discord's 6000-character budget for all embeds.
+func BuildGroup(evs []model.Event, links []string) WebhookMessage {
+	if len(evs) > MaxEmbeds {
+		evs = evs[:MaxEmbeds]
+	}
+	var wm WebhookMessage
+	for i, ev := range evs {
+		e := Build(ev, links[i]).Embeds[0]
+		fitTotal(&e, MaxEmbedTotal/len(evs))
+		wm.Embeds = append(wm.Embeds, e)
+	}
+	wm.Content = truncate(fmt.Sprintf("%d × %s %s", len(evs), evs[0].Name, evs[0].Status), MaxContent)
+	return wm
+}
+
+// fitTotal drops fields and shortens the description until the embed's
+// characters add up to at most budget.
+func fitTotal(e *Embed, budget int) {
 	count := func() int {
 		total := utf8.RuneCountInString(e.Title) + utf8.RuneCountInString(e.Description)
 		for _, f := range e.Fields {
@@ -163,10 +179,13 @@ func fitTotal(e *Embed) {
 		}
 		return total
 	}
-	for count()-utf8.RuneCountInString(e.Description) > MaxEmbedTotal && len(e.Fields) > 0 {
+	for count()-utf8.RuneCountInString(e.Description) > budget && len(e.Fields) > 0 {
 		e.Fields = e.Fields[:len(e.Fields)-1]
 	}
-	if over := count() - MaxEmbedTotal; over > 0 {
+	if t := utf8.RuneCountInString(e.Title); t > budget {
+		e.Title = truncate(e.Title, budget)
+	}
+	if over := count() - budget; over > 0 {
 		n := max(0, utf8.RuneCountInString(e.Description)-over)
 		e.Description = truncate(e.Description, n)
 	}
@@ -196,9 +215,27 @@ func truncate(s string, n int) string {
 	return string([]rune(s)[:n-1]) + "…"
 }
 
+var _ notify.Grouper = (*Notifier)(nil)
+
+// MaxGroup is how many events one message carries: one embed each.
+func (n *Notifier) MaxGroup() int { return MaxEmbeds }
+
+// NotifyGroup sends several events of one burst as one message.
+func (n *Notifier) NotifyGroup(ctx context.Context, msgs []notify.Message) (notify.Result, error) {
+	evs := make([]model.Event, len(msgs))
+	links := make([]string, len(msgs))
+	for i, m := range msgs {
+		evs[i], links[i] = m.Event, m.Link
+	}
+	return n.send(ctx, BuildGroup(evs, links))
+}
+
 // Notify executes the webhook.
 func (n *Notifier) Notify(ctx context.Context, msg notify.Message) (notify.Result, error) {
-	wm := Build(msg.Event, msg.Link)
+	return n.send(ctx, Build(msg.Event, msg.Link))
+}
+
+func (n *Notifier) send(ctx context.Context, wm WebhookMessage) (notify.Result, error) {
 	wm.Username, wm.AvatarURL = n.cfg.Username, n.cfg.AvatarURL
 	body, err := json.Marshal(wm)
 	if err != nil {

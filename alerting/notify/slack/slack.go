@@ -139,9 +139,63 @@ func cut(s string, n int) string {
 	return string(r[:n-1]) + "…"
 }
 
+var _ notify.Grouper = (*Notifier)(nil)
+
+// maxGroup keeps a grouped message within Slack's 50 blocks (two per event
+// plus the header).
+const maxGroup = 20
+
+// MaxGroup is how many events one message carries.
+func (n *Notifier) MaxGroup() int { return maxGroup }
+
+// GroupBlocks renders a burst of events of one kind and status as one
+// message: a header, then each event's summary and facts.
+func GroupBlocks(evs []model.Event, links []string) ([]slack.Block, string) {
+	first := evs[0]
+	title := fmt.Sprintf("[%s] %d × %s", strings.ToUpper(first.Status), len(evs), first.Name)
+	blocks := []slack.Block{slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, cut(title, maxHeader), true, false))}
+	for i, ev := range evs {
+		evBlocks, _ := Blocks(ev, links[i])
+		blocks = append(blocks, evBlocks[1], evBlocks[2]) // the summary and the facts
+	}
+	return blocks, title
+}
+
+// NotifyGroup posts a burst as one message (never updated on resolve).
+func (n *Notifier) NotifyGroup(ctx context.Context, msgs []notify.Message) (notify.Result, error) {
+	evs := make([]model.Event, len(msgs))
+	links := make([]string, len(msgs))
+	for i, m := range msgs {
+		evs[i], links[i] = m.Event, m.Link
+	}
+	blocks, fallback := GroupBlocks(evs, links)
+	return n.post(ctx, blocks, fallback)
+}
+
 // Notify posts the message, or updates the firing message on resolve.
 func (n *Notifier) Notify(ctx context.Context, msg notify.Message) (notify.Result, error) {
 	blocks, fallback := Blocks(msg.Event, msg.Link)
+	if channel, ts, ok := strings.Cut(msg.Ref, " "); ok && n.api != nil && msg.Event.Status == model.StatusResolved {
+		res := notify.Result{Request: "chat.update " + channel + " " + ts + " " + notify.Snippet([]byte(fallback))}
+		_, _, _, err := n.api.UpdateMessageContext(ctx, channel, ts, n.msgOptions(blocks, fallback)...)
+		if err == nil {
+			res.StatusCode, res.Ref = 200, msg.Ref
+		}
+		return res, n.classify(&res, err)
+	}
+	return n.post(ctx, blocks, fallback)
+}
+
+func (n *Notifier) msgOptions(blocks []slack.Block, fallback string) []slack.MsgOption {
+	opts := []slack.MsgOption{slack.MsgOptionText(fallback, false), slack.MsgOptionBlocks(blocks...)}
+	if n.cfg.Username != "" {
+		opts = append(opts, slack.MsgOptionUsername(n.cfg.Username))
+	}
+	return opts
+}
+
+// post sends a new message to the channel or the incoming webhook.
+func (n *Notifier) post(ctx context.Context, blocks []slack.Block, fallback string) (notify.Result, error) {
 	if n.api == nil {
 		res := notify.Result{Request: "POST <slack webhook> " + notify.Snippet([]byte(fallback))}
 		err := slack.PostWebhookCustomHTTPContext(ctx, n.cfg.WebhookURL, n.spec.HTTPClient(), &slack.WebhookMessage{
@@ -149,20 +203,8 @@ func (n *Notifier) Notify(ctx context.Context, msg notify.Message) (notify.Resul
 		})
 		return res, n.classify(&res, err)
 	}
-	opts := []slack.MsgOption{slack.MsgOptionText(fallback, false), slack.MsgOptionBlocks(blocks...)}
-	if n.cfg.Username != "" {
-		opts = append(opts, slack.MsgOptionUsername(n.cfg.Username))
-	}
-	if channel, ts, ok := strings.Cut(msg.Ref, " "); ok && msg.Event.Status == model.StatusResolved {
-		res := notify.Result{Request: "chat.update " + channel + " " + ts + " " + notify.Snippet([]byte(fallback))}
-		_, _, _, err := n.api.UpdateMessageContext(ctx, channel, ts, opts...)
-		if err == nil {
-			res.StatusCode, res.Ref = 200, msg.Ref
-		}
-		return res, n.classify(&res, err)
-	}
 	res := notify.Result{Request: "chat.postMessage " + n.cfg.Channel + " " + notify.Snippet([]byte(fallback))}
-	channel, ts, err := n.api.PostMessageContext(ctx, n.cfg.Channel, opts...)
+	channel, ts, err := n.api.PostMessageContext(ctx, n.cfg.Channel, n.msgOptions(blocks, fallback)...)
 	if err == nil {
 		res.StatusCode, res.Ref, res.Response = 200, channel+" "+ts, "ok ts="+ts
 	}

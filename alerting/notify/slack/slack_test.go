@@ -2,6 +2,7 @@ package slack
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -134,5 +135,33 @@ func TestIncomingWebhook(t *testing.T) {
 	}
 	if !strings.Contains(body, `"blocks"`) || !strings.Contains(body, "panic: boom") {
 		t.Errorf("webhook body lacks the blocks or last lines: %s", body)
+	}
+}
+
+func TestGroupStaysWithinFiftyBlocks(t *testing.T) {
+	var got url.Values
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = r.ParseForm()
+		got = r.PostForm
+		_, _ = w.Write([]byte(`{"ok": true, "channel": "C1", "ts": "1.2"}`))
+	}))
+	defer srv.Close()
+	n := newNotifier(t, map[string]string{"token": "xoxb-test", "channel": "#ops", "apiURL": srv.URL}).(*Notifier)
+	var msgs []notify.Message
+	for range n.MaxGroup() {
+		msgs = append(msgs, notify.Message{Event: crashLoop})
+	}
+	if _, err := n.NotifyGroup(context.Background(), msgs); err != nil {
+		t.Fatal(err)
+	}
+	var blocks []map[string]any
+	if err := json.Unmarshal([]byte(got.Get("blocks")), &blocks); err != nil {
+		t.Fatal(err)
+	}
+	if len(blocks) > 50 || len(blocks) != 1+2*n.MaxGroup() {
+		t.Errorf("%d blocks for %d events, want a header and two per event, at most 50", len(blocks), n.MaxGroup())
+	}
+	if !strings.Contains(got.Get("text"), "20 × container.crashloop") {
+		t.Errorf("fallback text %q does not count the events", got.Get("text"))
 	}
 }
