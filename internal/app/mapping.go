@@ -52,9 +52,6 @@ func InactiveSections(cfg *config.Config) []string {
 	if len(cfg.Sinks) > 0 {
 		out = append(out, "sinks")
 	}
-	if len(cfg.Notifications.Integrations) > 0 {
-		out = append(out, "notifications")
-	}
 	if len(cfg.Autoscaling.Policies) > 0 {
 		out = append(out, "autoscaling")
 	}

@@ -1,0 +1,142 @@
+package app_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/opshub/opshub/alerting/notify/webhook"
+	"github.com/opshub/opshub/config"
+	"github.com/opshub/opshub/internal/app"
+	"github.com/opshub/opshub/model"
+)
+
+// hookReceiver records the webhooks it gets with when they arrived.
+type hookReceiver struct {
+	mu  sync.Mutex
+	got []hookRequest
+}
+
+type hookRequest struct {
+	at       time.Time
+	event    model.Event
+	verified bool
+}
+
+func (h *hookReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	req := hookRequest{at: time.Now()}
+	_ = json.Unmarshal(body, &req.event)
+	req.verified = webhook.Verify([]byte("hook-secret"), r.Header.Get("webhook-id"), r.Header.Get("webhook-timestamp"), body, r.Header.Get("webhook-signature"))
+	h.mu.Lock()
+	h.got = append(h.got, req)
+	h.mu.Unlock()
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (h *hookReceiver) requests() []hookRequest {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]hookRequest(nil), h.got...)
+}
+
+// TestCrashLoopNotification runs opshub with a crash-looping demo service and
+// a webhook integration: the receiver gets one signed container.crashloop
+// notification within 2 s of the restart that crossed the threshold, and no
+// second one for the restarts that follow within the throttle window.
+func TestCrashLoopNotification(t *testing.T) {
+	demo := demoBinary(t)
+	rcv := &hookReceiver{}
+	hook := httptest.NewServer(rcv)
+	defer hook.Close()
+	cfgText := fmt.Sprintf(`
+dataDir: %s
+workloads:
+  - name: crashy
+    project: demo
+    command: [%s, --no-http, --exit-after, 50ms, --exit-code, "1"]
+notifications:
+  integrations:
+    - {name: hook, type: webhook, url: %q, secret: hook-secret, events: [container.crashloop]}
+alerts:
+  throttle: {default: 15m}
+  crashLoop: {restarts: 1, window: 10m}
+`, t.TempDir(), demo, hook.URL+"/hook")
+	cfg, err := config.Parse([]byte(cfgText), "test.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := app.InactiveSections(cfg); len(got) != 0 {
+		t.Errorf("inactive sections %v, want notifications to run", got)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := "http://" + ln.Addr().String()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- app.Run(ctx, cfg, app.Options{Listener: ln}) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+
+	waitFor(t, 10*time.Second, "the crashloop notification", func() bool { return len(rcv.requests()) >= 1 })
+	first := rcv.requests()[0]
+	if first.event.Name != model.EventContainerCrashLoop || first.event.Status != model.StatusFiring || first.event.Service != "crashy" {
+		t.Fatalf("first notification is %+v", first.event)
+	}
+	if !first.verified {
+		t.Error("the signature does not verify with the configured secret")
+	}
+	if lag := first.at.Sub(first.event.Time); lag > 2*time.Second {
+		t.Errorf("notification arrived %s after the restart that crossed the threshold, want at most 2s", lag)
+	}
+
+	// The next restart (after the 10 s back-off) is in the same throttle
+	// window: it must not bring a second notification.
+	var services struct{ Services []model.Service }
+	waitFor(t, 30*time.Second, "a second restart", func() bool {
+		if _, err := getJSON(api+"/api/v1/services", &services); err != nil || len(services.Services) != 1 {
+			return false
+		}
+		ins := services.Services[0].Instances
+		return len(ins) == 1 && ins[0].Restarts >= 2
+	})
+	var alerts struct{ Alerts []map[string]any }
+	waitFor(t, 5*time.Second, "the crash loop in /api/v1/alerts", func() bool {
+		_, err := getJSON(api+"/api/v1/alerts", &alerts)
+		if err != nil {
+			return false
+		}
+		for _, a := range alerts.Alerts {
+			if a["event"] == model.EventContainerCrashLoop && a["status"] == model.StatusFiring && a["service"] == "crashy" {
+				return true
+			}
+		}
+		return false
+	})
+	var deliveries struct{ Deliveries []map[string]any }
+	waitFor(t, 5*time.Second, "no pending deliveries", func() bool {
+		if _, err := getJSON(api+"/api/v1/deliveries", &deliveries); err != nil {
+			return false
+		}
+		for _, d := range deliveries.Deliveries {
+			if d["state"] == "pending" {
+				return false
+			}
+		}
+		return true
+	})
+	if n := len(rcv.requests()); n != 1 {
+		t.Errorf("receiver got %d notifications within one throttle window, want 1", n)
+	}
+}
