@@ -24,6 +24,9 @@ type ScraperOptions struct {
 	Registerer prometheus.Registerer
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// OnSamples, when set, receives every scrape's samples (remote write
+	// forwarders). It must not block.
+	OnSamples func([]model.Sample)
 }
 
 // Scraper reads a Source every interval, turns the readings into samples,
@@ -36,6 +39,7 @@ type Scraper struct {
 	log      *slog.Logger
 	now      func() time.Time
 	rater    *Rater
+	onSample func([]model.Sample)
 
 	duration prometheus.Histogram
 	errors   prometheus.Counter
@@ -62,6 +66,7 @@ func NewScraper(src Source, store *Store, expo *Exposition, opts ScraperOptions)
 		log:      opts.Logger.With("component", "metrics"),
 		now:      opts.Now,
 		rater:    NewRater(),
+		onSample: opts.OnSamples,
 		reg:      opts.Registerer,
 		closed:   make(chan struct{}),
 		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
@@ -129,6 +134,9 @@ func (s *Scraper) Scrape(ctx context.Context, now time.Time) {
 		live[r.Ref] = true
 	}
 	s.expo.Update(samples, incs)
+	if s.onSample != nil && len(samples) > 0 {
+		s.onSample(samples)
+	}
 	s.expo.Retain(live)
 	s.series.Set(float64(s.store.Len()))
 }

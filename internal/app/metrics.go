@@ -9,6 +9,7 @@ import (
 	"github.com/opshub/opshub/config"
 	"github.com/opshub/opshub/metrics"
 	"github.com/opshub/opshub/metrics/procfs"
+	"github.com/opshub/opshub/metrics/remotewrite"
 	"github.com/opshub/opshub/model"
 	"github.com/opshub/opshub/server"
 )
@@ -47,10 +48,12 @@ type metricsParts struct {
 	store    *metrics.Store
 	expo     *metrics.Exposition
 	scraper  *metrics.Scraper
+	// forwarders send samples to the prometheus-remote-write sinks.
+	forwarders []*remotewrite.Forwarder
 }
 
 // newMetrics builds the local scrape loop over the runtime's instances.
-func newMetrics(cfg *config.Config, lister procfs.Lister, opts Options, reg prometheus.Registerer, log *slog.Logger) *metricsParts {
+func newMetrics(cfg *config.Config, lister procfs.Lister, opts Options, reg prometheus.Registerer, log *slog.Logger) (*metricsParts, error) {
 	interval := opts.MetricsInterval
 	if interval <= 0 {
 		interval = metrics.DefaultInterval
@@ -58,12 +61,40 @@ func newMetrics(cfg *config.Config, lister procfs.Lister, opts Options, reg prom
 	store := metrics.NewStore(metrics.DefaultRetention, interval)
 	expo := metrics.NewExposition()
 	src := procfs.New(lister, procfs.Options{Specs: MetricSpecs(cfg), Logger: log})
+	var forwarders []*remotewrite.Forwarder
+	for _, s := range cfg.Sinks {
+		if s.Type != remotewrite.Type {
+			continue
+		}
+		rc, err := remotewrite.ConfigFromYAML(s.Name, s.Raw)
+		if err != nil {
+			return nil, err
+		}
+		w, err := remotewrite.NewWriter(rc)
+		if err != nil {
+			return nil, err
+		}
+		f, err := remotewrite.NewForwarder(w, remotewrite.ForwarderOptions{Logger: log, Registerer: reg})
+		if err != nil {
+			return nil, err
+		}
+		forwarders = append(forwarders, f)
+	}
+	var onSamples func([]model.Sample)
+	if len(forwarders) > 0 {
+		onSamples = func(samples []model.Sample) {
+			for _, f := range forwarders {
+				f.Send(samples)
+			}
+		}
+	}
 	return &metricsParts{
 		interval: interval,
 		store:    store,
 		expo:     expo,
 		scraper: metrics.NewScraper(src, store, expo, metrics.ScraperOptions{
-			Interval: interval, Logger: log, Registerer: reg,
+			Interval: interval, Logger: log, Registerer: reg, OnSamples: onSamples,
 		}),
-	}
+		forwarders: forwarders,
+	}, nil
 }

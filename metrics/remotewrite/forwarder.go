@@ -2,6 +2,7 @@ package remotewrite
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -42,8 +43,9 @@ type Forwarder struct {
 	sent, dropped *prometheus.CounterVec
 }
 
-// NewForwarder builds a Forwarder; it starts nothing.
-func NewForwarder(w *Writer, opts ForwarderOptions) *Forwarder {
+// NewForwarder builds a Forwarder and registers its metrics (forwarders of
+// several sinks share them); it starts nothing.
+func NewForwarder(w *Writer, opts ForwarderOptions) (*Forwarder, error) {
 	if opts.QueueBatches <= 0 {
 		opts.QueueBatches = 40
 	}
@@ -59,7 +61,7 @@ func NewForwarder(w *Writer, opts ForwarderOptions) *Forwarder {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Forwarder{
+	f := &Forwarder{
 		w: w, opts: opts,
 		log:    opts.Logger.With("component", "metrics", "sink", w.cfg.Name),
 		wake:   make(chan struct{}, 1),
@@ -73,6 +75,29 @@ func NewForwarder(w *Writer, opts ForwarderOptions) *Forwarder {
 			Help: "Container metric samples not delivered to a remote write endpoint, by reason (queue_full, rejected, retries_exhausted).",
 		}, []string{"sink", "reason"}),
 	}
+	if opts.Registerer != nil {
+		var err error
+		if f.sent, err = register(opts.Registerer, f.sent); err != nil {
+			return nil, fmt.Errorf("remote write %q: register metrics: %w", w.cfg.Name, err)
+		}
+		if f.dropped, err = register(opts.Registerer, f.dropped); err != nil {
+			return nil, fmt.Errorf("remote write %q: register metrics: %w", w.cfg.Name, err)
+		}
+	}
+	return f, nil
+}
+
+// register registers c, or returns the collector already registered under
+// its name.
+func register(reg prometheus.Registerer, c *prometheus.CounterVec) (*prometheus.CounterVec, error) {
+	err := reg.Register(c)
+	var are prometheus.AlreadyRegisteredError
+	if errors.As(err, &are) {
+		if existing, ok := are.ExistingCollector.(*prometheus.CounterVec); ok {
+			return existing, nil
+		}
+	}
+	return c, err
 }
 
 // Send queues samples without blocking. When the queue is full the oldest
@@ -96,13 +121,6 @@ func (f *Forwarder) Send(samples []model.Sample) {
 
 // Run sends queued batches until ctx ends or Close.
 func (f *Forwarder) Run(ctx context.Context) error {
-	if f.opts.Registerer != nil {
-		for _, c := range []prometheus.Collector{f.sent, f.dropped} {
-			if err := f.opts.Registerer.Register(c); err != nil {
-				return fmt.Errorf("remote write %q: register metrics: %w", f.w.cfg.Name, err)
-			}
-		}
-	}
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	defer wg.Wait()

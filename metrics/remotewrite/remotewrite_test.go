@@ -3,6 +3,7 @@ package remotewrite
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/prometheus/prompb"
+	"gopkg.in/yaml.v3"
 
 	"github.com/opshub/opshub/metrics/internal/promtest"
 	"github.com/opshub/opshub/model"
@@ -130,7 +132,15 @@ func TestForwarderRetriesThenDelivers(t *testing.T) {
 	defer srv.Close()
 	w, _ := NewWriter(Config{Name: "prom", URL: srv.URL})
 	reg := prometheus.NewRegistry()
-	f := NewForwarder(w, ForwarderOptions{MinBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond, Registerer: reg})
+	f, err := NewForwarder(w, ForwarderOptions{MinBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond, Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A second sink's forwarder shares the registered metrics.
+	w2, _ := NewWriter(Config{Name: "other", URL: srv.URL})
+	if _, err := NewForwarder(w2, ForwarderOptions{Registerer: reg}); err != nil {
+		t.Fatalf("second forwarder: %v", err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- f.Run(ctx) }()
@@ -155,7 +165,7 @@ func TestForwarderRetriesThenDelivers(t *testing.T) {
 
 func TestForwarderDropsOldestWhenFull(t *testing.T) {
 	w, _ := NewWriter(Config{Name: "prom", URL: "http://127.0.0.1:1"})
-	f := NewForwarder(w, ForwarderOptions{QueueBatches: 2})
+	f, _ := NewForwarder(w, ForwarderOptions{QueueBatches: 2})
 	for range 5 {
 		f.Send(samples()) // Run is not running: nothing drains the queue
 	}
@@ -196,5 +206,28 @@ func TestPrometheusReceivesRemoteWrite(t *testing.T) {
 		if got[0].Value != tc.want {
 			t.Errorf("%s = %v, want %v", tc.query, got[0].Value, tc.want)
 		}
+	}
+}
+
+func TestConfigFromYAML(t *testing.T) {
+	var doc yaml.Node
+	src := `
+url: https://prom.example.com/api/v1/write
+timeout: 5s
+headers: {X-Scope-OrgID: team}
+auth: {basic: {username: u, password: p, passwordFile: /run/secrets/p}}
+tls: {caFile: /etc/ca.pem, serverName: prom}
+`
+	if err := yaml.Unmarshal([]byte(src), &doc); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ConfigFromYAML("prom", doc.Content[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{Name: "prom", URL: "https://prom.example.com/api/v1/write", Timeout: 5 * time.Second,
+		Headers: map[string]string{"X-Scope-OrgID": "team"}, Username: "u", Password: "p", CAFile: "/etc/ca.pem", ServerName: "prom"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("ConfigFromYAML = %+v\nwant %+v", got, want)
 	}
 }
