@@ -20,7 +20,7 @@ const (
 	DefaultMaxLineBytes     = 256 << 10
 	DefaultRescanInterval   = 10 * time.Second
 	DefaultPollInterval     = 250 * time.Millisecond
-	DefaultMaxBatchLines    = 2048
+	DefaultMaxBatchLines    = 8192
 	DefaultMaxBatchBytes    = 1 << 20
 	DefaultMaxInflightBytes = 16 << 20
 
