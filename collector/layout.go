@@ -4,7 +4,6 @@ import (
 	"compress/gzip"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -121,6 +120,3 @@ func hashPrefix(b []byte) uint64 {
 	h.Write(b)
 	return h.Sum64()
 }
-
-// podDirOf returns the pod directory of a log file's path.
-func podDirOf(path string) string { return filepath.Dir(filepath.Dir(path)) }

@@ -84,8 +84,7 @@ func TestParseDockerJSON(t *testing.T) {
 // decodeAll runs lines through a decoder and returns the texts it emits.
 func decodeAll(maxLine int, physical []string) ([]string, decoderStats) {
 	var out []string
-	var d *decoder
-	d = newDecoder(maxLine, func() time.Time { return time.Unix(0, 0) }, func(l *line) {
+	d := newDecoder(maxLine, func() time.Time { return time.Unix(0, 0) }, func(l *line) {
 		text, _ := appendText(nil, l)
 		out = append(out, l.stream+" "+string(text))
 	})
