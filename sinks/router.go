@@ -184,6 +184,7 @@ func (r *Router) Run(ctx context.Context) error {
 			s.run(ctx)
 		}()
 	}
+	<-ctx.Done() // with no sinks there is nothing to wait for but the end
 	wg.Wait()
 	return r.Close()
 }

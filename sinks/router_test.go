@@ -453,3 +453,32 @@ func TestRouterOutageAndRestart(t *testing.T) {
 		}
 	}
 }
+
+// TestRouterWithoutSinksRunsUntilCancelled: opshub run stops everything when
+// one part returns, so a router with no sinks must keep running, and ack
+// every batch at once.
+func TestRouterWithoutSinksRunsUntilCancelled(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r, err := sinks.NewRouter(nil, sinks.Options{DataDir: t.TempDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- r.Run(ctx) }()
+		acked := false
+		if err := r.Send(ctx, sinks.Batch{Records: numbered(0, 2), Ack: func() { acked = true }}); err != nil || !acked {
+			t.Fatalf("Send = %v, acked %v", err, acked)
+		}
+		synctest.Wait()
+		select {
+		case err := <-done:
+			t.Fatalf("Run returned %v before its context ended", err)
+		default:
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	})
+}

@@ -1,0 +1,77 @@
+package app
+
+import (
+	"log/slog"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/opshub/opshub/config"
+	"github.com/opshub/opshub/metrics/remotewrite"
+	"github.com/opshub/opshub/model"
+	"github.com/opshub/opshub/sinks"
+	"github.com/opshub/opshub/sinks/file"
+	sinkhttp "github.com/opshub/opshub/sinks/http"
+	"github.com/opshub/opshub/sinks/stdout"
+)
+
+// SinkTypes maps every log sink type this build delivers to to its
+// destination's constructor. A destination package adds its line here.
+func SinkTypes() map[string]sinks.Factory {
+	return map[string]sinks.Factory{
+		"file":   file.New,
+		"stdout": stdout.New,
+		"http":   sinkhttp.New,
+	}
+}
+
+var registerSinks sync.Once
+
+// registerSinkTypes fills the sinks registry, once per process.
+func registerSinkTypes() {
+	registerSinks.Do(func() {
+		for kind, f := range SinkTypes() {
+			sinks.Register(kind, f)
+		}
+	})
+}
+
+// SinkConfigs maps the configured sinks onto the router's settings.
+func SinkConfigs(cfg *config.Config) []sinks.SinkConfig {
+	out := make([]sinks.SinkConfig, 0, len(cfg.Sinks))
+	for _, s := range cfg.Sinks {
+		if s.Type == remotewrite.Type {
+			continue // a sink of metric samples, not of log records (see newMetrics)
+		}
+		out = append(out, sinks.SinkConfig{
+			Spec: sinks.Spec{Name: s.Name, Type: s.Type, Encoding: s.Encoding, Raw: s.Raw},
+			Filter: sinks.Filter{
+				Projects:   s.Filter.Projects,
+				Services:   s.Filter.Services,
+				Containers: s.Filter.Containers,
+				Streams:    s.Filter.Streams,
+				Include:    s.Filter.Include,
+				Exclude:    s.Filter.Exclude,
+			},
+			Batch: sinks.BatchLimits{
+				MaxEvents: s.Batch.MaxEvents,
+				MaxBytes:  int64(s.Batch.MaxBytes),
+				Timeout:   s.Batch.Timeout.D(),
+			},
+			BufferMaxBytes: int64(s.Buffer.MaxBytes),
+		})
+	}
+	return out
+}
+
+// newSinks builds the router that takes the collector's batches to every
+// configured sink; emit receives sink.failing and sink.recovered.
+func newSinks(cfg *config.Config, reg prometheus.Registerer, emit func(model.Event), log *slog.Logger) (*sinks.Router, error) {
+	registerSinkTypes()
+	return sinks.NewRouter(SinkConfigs(cfg), sinks.Options{
+		DataDir:    cfg.DataDir,
+		Logger:     log,
+		Registerer: reg,
+		Emit:       emit,
+	})
+}
