@@ -10,18 +10,28 @@ import (
 	"github.com/opshub/opshub/metrics/remotewrite"
 	"github.com/opshub/opshub/model"
 	"github.com/opshub/opshub/sinks"
+	"github.com/opshub/opshub/sinks/datadog"
+	"github.com/opshub/opshub/sinks/elasticsearch"
 	"github.com/opshub/opshub/sinks/file"
 	sinkhttp "github.com/opshub/opshub/sinks/http"
+	"github.com/opshub/opshub/sinks/loki"
+	"github.com/opshub/opshub/sinks/s3"
 	"github.com/opshub/opshub/sinks/stdout"
+	"github.com/opshub/opshub/sinks/syslog"
 )
 
 // SinkTypes maps every log sink type this build delivers to to its
 // destination's constructor. A destination package adds its line here.
 func SinkTypes() map[string]sinks.Factory {
 	return map[string]sinks.Factory{
-		"file":   file.New,
-		"stdout": stdout.New,
-		"http":   sinkhttp.New,
+		"file":          file.New,
+		"stdout":        stdout.New,
+		"http":          sinkhttp.New,
+		"loki":          loki.New,
+		"elasticsearch": elasticsearch.New,
+		"datadog":       datadog.New,
+		"syslog":        syslog.New,
+		"s3":            s3.New,
 	}
 }
 
