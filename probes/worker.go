@@ -117,7 +117,7 @@ func (w *worker) doProbe(ctx context.Context) {
 	w.tracker.Record(o)
 	w.c.m.observe(w.labels, o)
 	if o.Result == Failure {
-		w.c.m.log.Debug("probe run failed", "ref", w.c.ref.String(), "probe", w.typ, "message", UnhealthyMessage(w.typ, o))
+		w.c.m.log.Debug("probe run failed", w.c.logKeys(w.typ, "message", UnhealthyMessage(w.typ, o))...)
 	}
 
 	result := o.Result.passed()
@@ -151,11 +151,15 @@ func (w *worker) notify(ch Change) {
 	if ch.Probed {
 		switch {
 		case ch.Result == Failure:
-			w.c.m.log.Info("probe failing", "ref", w.c.ref.String(), "probe", w.typ,
-				"consecutive", ch.Status.Consecutive, "message", ch.Message())
+			w.c.m.log.Info("probe failing", w.c.logKeys(w.typ, "consecutive", ch.Status.Consecutive, "message", ch.Message())...)
 		case ch.Recovered:
-			w.c.m.log.Info("probe recovered", "ref", w.c.ref.String(), "probe", w.typ)
+			w.c.m.log.Info("probe recovered", w.c.logKeys(w.typ)...)
 		}
 	}
 	w.c.onChange(ch)
+}
+
+// logKeys are the keys of a log line about one probe, then more.
+func (c *Container) logKeys(t Type, more ...any) []any {
+	return append([]any{"project", c.ref.Project, "service", c.ref.Service, "instance", c.ref.Instance, "probe", string(t)}, more...)
 }

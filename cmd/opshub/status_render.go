@@ -10,15 +10,16 @@ import (
 	"github.com/opshub/opshub/model"
 )
 
-// renderStatus writes the status table and the triage list. now is passed
-// in so that relative times are testable.
+// renderStatus writes the status table and the triage list, and for a
+// single service each instance's probes in detail. now is passed in so that
+// relative times are testable.
 func renderStatus(w io.Writer, svcs []model.Service, now time.Time) error {
 	if len(svcs) == 0 {
 		_, err := fmt.Fprintln(w, "No services.")
 		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SERVICE\tREADY\tINSTANCE\tSTATUS\tRESTARTS\tLAST EXIT\tAGE")
+	fmt.Fprintln(tw, "SERVICE\tREADY\tINSTANCE\tSTATUS\tRESTARTS\tPROBES\tLAST EXIT\tAGE")
 	var attention []string
 	unenforced := ""
 	for _, s := range svcs {
@@ -31,7 +32,7 @@ func renderStatus(w io.Writer, svcs []model.Service, now time.Time) error {
 		name := s.Project + "/" + s.Name
 		readyCol := fmt.Sprintf("%d/%d", ready, s.Replicas)
 		if len(s.Instances) == 0 {
-			fmt.Fprintf(tw, "%s\t%s\t-\t-\t-\t-\t-\n", name, readyCol)
+			fmt.Fprintf(tw, "%s\t%s\t-\t-\t-\t-\t-\t-\n", name, readyCol)
 			if s.Replicas > 0 {
 				attention = append(attention, fmt.Sprintf("%s: no instances, %d wanted", name, s.Replicas))
 			}
@@ -42,8 +43,8 @@ func renderStatus(w io.Writer, svcs []model.Service, now time.Time) error {
 			if i > 0 {
 				svcCol, readyShown = "", ""
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", svcCol, readyShown, in.Name,
-				statusColumn(in, now), in.Restarts, lastExitColumn(in.LastExit, now), ageColumn(in, now))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", svcCol, readyShown, in.Name,
+				statusColumn(in, now), in.Restarts, probesColumn(in), lastExitColumn(in.LastExit, now), ageColumn(in, now))
 			if l := in.Limits; l != nil && !l.Enforced && (l.CPU != "" || l.Memory != "") {
 				unenforced = l.Reason
 			}
@@ -64,7 +65,126 @@ func renderStatus(w io.Writer, svcs []model.Service, now time.Time) error {
 			fmt.Fprintf(w, "  - %s\n", a)
 		}
 	}
+	if len(svcs) == 1 {
+		return renderProbes(w, svcs[0], now)
+	}
 	return nil
+}
+
+// probesColumn counts the instance's probes whose effective result is
+// success: "2/3", or "-" without probes.
+func probesColumn(in model.Instance) string {
+	if len(in.Probes) == 0 {
+		return "-"
+	}
+	passing := 0
+	for _, p := range in.Probes {
+		if p.Result == "success" {
+			passing++
+		}
+	}
+	return fmt.Sprintf("%d/%d", passing, len(in.Probes))
+}
+
+// renderProbes writes each instance's probes of one service: the check,
+// the effective result with its streak, the last run's latency, the last
+// change, and the last failure with its message.
+func renderProbes(w io.Writer, s model.Service, now time.Time) error {
+	has := false
+	for _, in := range s.Instances {
+		has = has || len(in.Probes) > 0
+	}
+	if !has {
+		return nil
+	}
+	fmt.Fprintf(w, "\nProbes of %s/%s:\n", s.Project, s.Name)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  INSTANCE\tPROBE\tCHECK\tRESULT\tLATENCY\tCHANGED\tLAST FAILURE")
+	for _, in := range s.Instances {
+		for i, p := range in.Probes {
+			name := in.Name
+			if i > 0 {
+				name = ""
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\n", name, p.Type, orDash(p.Handler), probeResult(p),
+				probeLatency(p), sinceColumn(p.LastTransition, now), lastFailureColumn(p, now))
+		}
+	}
+	return tw.Flush()
+}
+
+// probeResult is the effective result with the streak of the latest runs
+// behind it: "success (12 in a row)", "failure (3 failed in a row)".
+func probeResult(p model.ProbeStatus) string {
+	if p.LastProbe.IsZero() || p.Consecutive == 0 {
+		return p.Result + " (not run yet)"
+	}
+	streak := "passed"
+	if lastRunFailed(p) {
+		streak = "failed"
+	}
+	return fmt.Sprintf("%s (%s %s)", p.Result, streak, timesWord(p.Consecutive))
+}
+
+// lastRunFailed reports whether the probe's latest run is its last failure.
+func lastRunFailed(p model.ProbeStatus) bool {
+	return p.LastFailure != nil && !p.LastProbe.IsZero() && p.LastFailure.Time.Equal(p.LastProbe)
+}
+
+func timesWord(n int) string {
+	if n == 1 {
+		return "once"
+	}
+	return fmt.Sprintf("%d× in a row", n)
+}
+
+// probeLatency renders the last run's latency: 0.31ms, 4.2ms, 350ms, 1.2s.
+func probeLatency(p model.ProbeStatus) string {
+	if p.LastProbe.IsZero() {
+		return "-"
+	}
+	switch ms := p.LatencyMs; {
+	case ms < 1:
+		return fmt.Sprintf("%.2fms", ms)
+	case ms < 10:
+		return fmt.Sprintf("%.1fms", ms)
+	case ms < 1000:
+		return fmt.Sprintf("%.0fms", ms)
+	default:
+		return fmt.Sprintf("%.1fs", ms/1000)
+	}
+}
+
+// lastFailureColumn is "12s ago: <message>", or "-" for a probe that never failed.
+func lastFailureColumn(p model.ProbeStatus, now time.Time) string {
+	f := p.LastFailure
+	if f == nil {
+		return "-"
+	}
+	return humanDuration(now.Sub(f.Time)) + " ago: " + truncateText(f.Message, 100)
+}
+
+func sinceColumn(t, now time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return humanDuration(now.Sub(t)) + " ago"
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// truncateText shortens s to at most n runes on one line.
+func truncateText(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
 }
 
 func statusColumn(in model.Instance, now time.Time) string {
@@ -122,18 +242,38 @@ func needsAttention(in model.Instance, now time.Time) string {
 			why = append(why, fmt.Sprintf("%s, last %s ago", restartedTimes(in.Restarts), humanDuration(now.Sub(in.LastExit.Time))))
 		}
 	}
-	if len(why) == 0 {
+	probeWhy := failingProbes(in)
+	if len(why) == 0 && len(probeWhy) == 0 {
 		return ""
 	}
-	if in.LastExit != nil {
+	if in.LastExit != nil && len(why) > 0 {
 		why = append(why, "last exit "+exitText(in.LastExit))
 	}
+	return strings.Join(append(why, probeWhy...), "; ")
+}
+
+// failingProbes describes the probes whose runs decided they fail, in the
+// kubelet's words: "Readiness probe failed: HTTP probe failed with
+// statuscode: 503 (3× in a row)". A readiness probe that has not run yet
+// starts as failed and is not listed.
+func failingProbes(in model.Instance) []string {
+	var out []string
 	for _, p := range in.Probes {
-		if p.Result == "failure" {
-			why = append(why, fmt.Sprintf("%s probe failing: %s", p.Type, p.Message))
+		if p.Result != "failure" || p.LastProbe.IsZero() {
+			continue
 		}
+		msg := p.Message
+		if p.LastFailure != nil {
+			msg = p.LastFailure.Message
+		}
+		title := strings.ToUpper(p.Type[:1]) + p.Type[1:]
+		line := fmt.Sprintf("%s probe failed: %s", title, truncateText(msg, 120))
+		if p.Consecutive > 1 && lastRunFailed(p) {
+			line += fmt.Sprintf(" (%d× in a row)", p.Consecutive)
+		}
+		out = append(out, line)
 	}
-	return strings.Join(why, "; ")
+	return out
 }
 
 // humanDuration renders d the way kubectl does: 45s, 3m20s, 5h10m, 3d4h.

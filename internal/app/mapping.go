@@ -1,8 +1,13 @@
 package app
 
 import (
+	"maps"
+	"slices"
+	"time"
+
 	"github.com/opshub/opshub/config"
 	"github.com/opshub/opshub/platform/local"
+	"github.com/opshub/opshub/probes"
 	"github.com/opshub/opshub/server"
 )
 
@@ -22,6 +27,11 @@ func Workloads(cfg *config.Config) []local.Workload {
 			MemoryBytes:   int64(w.Resources.Memory),
 			RestartPolicy: local.RestartPolicy(w.RestartPolicy),
 			GracePeriod:   w.GracePeriod.D(),
+			Probes: probes.Set{
+				Startup:   probeSpec(w.Probes.Startup),
+				Readiness: probeSpec(w.Probes.Readiness),
+				Liveness:  probeSpec(w.Probes.Liveness),
+			},
 		}
 		for _, v := range w.Volumes {
 			lw.Volumes = append(lw.Volumes, local.Volume{Name: v.Name, Path: v.Path, Capacity: int64(v.Capacity)})
@@ -29,6 +39,31 @@ func Workloads(cfg *config.Config) []local.Workload {
 		out = append(out, lw)
 	}
 	return out
+}
+
+// probeSpec maps one configured probe onto package probes' type; nil stays nil.
+func probeSpec(p *config.Probe) *probes.Spec {
+	if p == nil {
+		return nil
+	}
+	s := &probes.Spec{
+		InitialDelay:     time.Duration(p.InitialDelaySeconds) * time.Second,
+		Period:           time.Duration(p.PeriodSeconds) * time.Second,
+		Timeout:          time.Duration(p.TimeoutSeconds) * time.Second,
+		SuccessThreshold: p.SuccessThreshold,
+		FailureThreshold: p.FailureThreshold,
+	}
+	switch {
+	case p.HTTP != nil:
+		s.HTTP = &probes.HTTPAction{Path: p.HTTP.Path, Port: p.HTTP.Port, Scheme: p.HTTP.Scheme, Headers: maps.Clone(p.HTTP.Headers)}
+	case p.TCP != nil:
+		s.TCP = &probes.TCPAction{Port: p.TCP.Port}
+	case p.Exec != nil:
+		s.Exec = &probes.ExecAction{Command: slices.Clone(p.Exec.Command)}
+	case p.GRPC != nil:
+		s.GRPC = &probes.GRPCAction{Port: p.GRPC.Port, Service: p.GRPC.Service}
+	}
+	return s
 }
 
 // Tokens maps the configured API tokens onto the server's.
@@ -49,23 +84,8 @@ func Tokens(cfg *config.Config) []server.Token {
 // written today keeps working when the feature arrives.
 func InactiveSections(cfg *config.Config) []string {
 	var out []string
-	if len(cfg.Sinks) > 0 {
-		out = append(out, "sinks")
-	}
-	if len(cfg.Autoscaling.Policies) > 0 {
-		out = append(out, "autoscaling")
-	}
 	if len(cfg.Release.Flows) > 0 {
 		out = append(out, "release.flows")
-	}
-	if len(cfg.Spend.Alerts) > 0 {
-		out = append(out, "spend.alerts")
-	}
-	for _, w := range cfg.Workloads {
-		if w.Probes.Startup != nil || w.Probes.Readiness != nil || w.Probes.Liveness != nil {
-			out = append(out, "workloads[].probes")
-			break
-		}
 	}
 	return out
 }
