@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -230,5 +231,26 @@ func symlink(t *testing.T, target, path string) {
 	}
 	if err := os.Symlink(target, path); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestVolumeOnItsOwnFilesystem measures a mount point with statfs rather
+// than by walking it.
+func TestVolumeOnItsOwnFilesystem(t *testing.T) {
+	const mount = "/dev/shm"
+	own, err := isMountRoot(mount)
+	if err != nil || !own {
+		t.Skipf("%s is not a mount point here (%v); the statfs path needs one", mount, err)
+	}
+	used, inodes, complete, err := volumeUsage(mount, 1)
+	if err != nil || !complete {
+		t.Fatalf("volumeUsage(%s) = %v, complete %v; want a complete statfs reading despite a walk limit of 1", mount, err, complete)
+	}
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(mount, &st); err != nil {
+		t.Fatal(err)
+	}
+	if want := (st.Blocks - st.Bfree) * uint64(st.Bsize); used != want || inodes != st.Files-st.Ffree {
+		t.Errorf("used %d, inodes %d; statfs says %d and %d", used, inodes, want, st.Files-st.Ffree)
 	}
 }
