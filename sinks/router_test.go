@@ -345,10 +345,9 @@ func readDeadLetters(t *testing.T, path string) []deadLetter {
 
 // receiver is an HTTP log endpoint that can be taken down.
 type receiver struct {
-	mu   sync.Mutex
-	up   bool
-	got  []string
-	seen map[string]int
+	mu  sync.Mutex
+	up  bool
+	got []string
 }
 
 func (rv *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
