@@ -20,7 +20,10 @@ type SinkConfig struct {
 	Spec   Spec
 	Filter Filter
 	Batch  BatchLimits
-	// BufferMaxBytes bounds the on-disk buffer; 0 means DefaultBufferMaxBytes.
+	// BufferMaxBytes bounds the on-disk buffer; 0 means
+	// DefaultBufferMaxBytes, and NoBuffer keeps nothing back: the buffer
+	// then holds one collector batch at a time, so while the destination is
+	// down Send waits at once and the log files themselves are the buffer.
 	BufferMaxBytes int64
 	// Destination, when set, is used instead of the registered factory of
 	// Spec.Type (tests hand in their own).
@@ -38,6 +41,7 @@ type BatchLimits struct {
 // Defaults, the same as config's.
 const (
 	DefaultBufferMaxBytes = 1 << 30
+	NoBuffer              = -1
 	DefaultFailingAfter   = time.Minute
 )
 
@@ -114,8 +118,11 @@ func NewRouter(cfgs []SinkConfig, opts Options) (*Router, error) {
 			c.Spec.Logger = log.With("sink", name, "type", c.Spec.Type)
 		}
 		c.Batch = withBatchDefaults(c.Batch)
-		if c.BufferMaxBytes <= 0 {
+		switch {
+		case c.BufferMaxBytes == 0:
 			c.BufferMaxBytes = DefaultBufferMaxBytes
+		case c.BufferMaxBytes < 0:
+			c.BufferMaxBytes = NoBuffer
 		}
 		match, err := compileFilter(c.Filter)
 		if err != nil {

@@ -481,3 +481,48 @@ func TestRouterWithoutSinksRunsUntilCancelled(t *testing.T) {
 		}
 	})
 }
+
+// TestRouterWithoutBuffer: with the buffer turned off, a second batch waits
+// for the first to be delivered, so nothing accumulates while the
+// destination is down.
+func TestRouterWithoutBuffer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		dest := &fakeDest{fail: down}
+		r, err := sinks.NewRouter([]sinks.SinkConfig{{
+			Spec: sinks.Spec{Name: "s", Type: "fake"}, Destination: dest, BufferMaxBytes: sinks.NoBuffer,
+			Batch: sinks.BatchLimits{Timeout: time.Millisecond},
+		}}, sinks.Options{DataDir: t.TempDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error)
+		go func() { done <- r.Run(ctx) }()
+		if err := r.Send(ctx, sinks.Batch{Records: numbered(0, 3)}); err != nil {
+			t.Fatal(err)
+		}
+		second := make(chan error, 1)
+		go func() { second <- r.Send(ctx, sinks.Batch{Records: numbered(3, 4)}) }()
+		time.Sleep(time.Hour)
+		synctest.Wait()
+		select {
+		case err := <-second:
+			t.Fatalf("a second batch was taken (%v) while the first waits for a down destination", err)
+		default:
+		}
+		if st := r.Sinks()[0]; st.BufferMaxBytes != 0 || st.BufferEvents != 3 {
+			t.Fatalf("status %+v", st)
+		}
+		dest.setFail(nil)
+		if err := <-second; err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		if got := dest.logs(); len(got) != 4 || got[3] != "line 000003" {
+			t.Fatalf("delivered %v", got)
+		}
+		cancel()
+		<-done
+	})
+}

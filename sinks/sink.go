@@ -62,7 +62,8 @@ func newSink(c SinkConfig, dest Destination, match *matcher, m *metrics, opts Op
 }
 
 func (s *sink) open() error {
-	buf, err := openBuffer(s.dir, s.cfg.BufferMaxBytes, s.log)
+	// Without a buffer, an Append waits until the last batch is delivered.
+	buf, err := openBuffer(s.dir, max(s.cfg.BufferMaxBytes, 1), s.log)
 	if err != nil {
 		return err
 	}
@@ -199,7 +200,7 @@ func (s *sink) status() model.SinkStatus {
 	st := model.SinkStatus{
 		Name: s.name, Type: s.typ, State: model.SinkRunning,
 		LastError: s.lastError, LastDelivery: s.lastDelivery,
-		BufferMaxBytes: s.cfg.BufferMaxBytes,
+		BufferMaxBytes: max(s.cfg.BufferMaxBytes, 0),
 		Sent:           s.sent, Retried: s.retried, DeadLettered: s.deadLettered,
 	}
 	switch {

@@ -68,10 +68,18 @@ func SinkConfigs(cfg *config.Config) []sinks.SinkConfig {
 				MaxBytes:  int64(s.Batch.MaxBytes),
 				Timeout:   s.Batch.Timeout.D(),
 			},
-			BufferMaxBytes: int64(s.Buffer.MaxBytes),
+			BufferMaxBytes: bufferBytes(s.Buffer.MaxBytes),
 		})
 	}
 	return out
+}
+
+// bufferBytes maps buffer.maxBytes: 0 turns the buffer off.
+func bufferBytes(b config.ByteSize) int64 {
+	if b == 0 {
+		return sinks.NoBuffer
+	}
+	return int64(b)
 }
 
 // newSinks builds the router that takes the collector's batches to every
