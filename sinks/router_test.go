@@ -18,6 +18,9 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/opshub/opshub/model"
 	"github.com/opshub/opshub/sinks"
 	sinkhttp "github.com/opshub/opshub/sinks/http"
@@ -305,8 +308,9 @@ func TestRouterPartialErrorRetriesOnlyListedRecords(t *testing.T) {
 		}
 		return nil
 	}
+	reg := prometheus.NewRegistry()
 	run := start(t, []sinks.SinkConfig{{Spec: sinks.Spec{Name: "s", Type: "fake"}, Destination: dest,
-		Batch: sinks.BatchLimits{MaxEvents: 3, Timeout: time.Millisecond}}}, sinks.Options{DataDir: dir, Retry: fastRetry})
+		Batch: sinks.BatchLimits{MaxEvents: 3, Timeout: time.Millisecond}}}, sinks.Options{DataDir: dir, Retry: fastRetry, Registerer: reg})
 	if err := run.r.Send(context.Background(), sinks.Batch{Records: numbered(0, 3)}); err != nil {
 		t.Fatal(err)
 	}
@@ -318,6 +322,47 @@ func TestRouterPartialErrorRetriesOnlyListedRecords(t *testing.T) {
 	if len(dl) != 1 || dl[0].Record.Log != "line 000002" || dl[0].Reason != "mapper_parsing_exception" {
 		t.Fatalf("dead letters: %+v", dl)
 	}
+
+	// The self-metrics tell the same story, per sink and result.
+	waitFor(t, "the buffer gauge to drop", func() bool {
+		return gathered(t, reg, "opshub_sink_buffer_events") == 0
+	})
+	want := `
+# HELP opshub_sink_events_total Log records by sink and result: sent (accepted by the destination), failed (in a failed attempt), retried (sent again), dead_lettered (refused for good).
+# TYPE opshub_sink_events_total counter
+opshub_sink_events_total{result="dead_lettered",sink="s"} 1
+opshub_sink_events_total{result="failed",sink="s"} 1
+opshub_sink_events_total{result="retried",sink="s"} 1
+opshub_sink_events_total{result="sent",sink="s"} 2
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "opshub_sink_events_total"); err != nil {
+		t.Error(err)
+	}
+	if n := gathered(t, reg, "opshub_sink_delivery_latency_seconds"); n != 2 {
+		t.Errorf("%v delivery latencies observed, want 2 (the first delivery and the retry)", n)
+	}
+}
+
+// gathered returns the value of a gauge, or the sample count of a
+// histogram, of the only series of the family name.
+func gathered(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name || len(mf.GetMetric()) != 1 {
+			continue
+		}
+		m := mf.GetMetric()[0]
+		if h := m.GetHistogram(); h != nil {
+			return float64(h.GetSampleCount())
+		}
+		return m.GetGauge().GetValue()
+	}
+	t.Fatalf("no single series of %s", name)
+	return 0
 }
 
 type deadLetter struct {
