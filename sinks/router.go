@@ -211,18 +211,48 @@ func (r *Router) Send(ctx context.Context, b Batch) error {
 		return r.openErr
 	}
 	now := time.Now()
+	type share struct {
+		s    *sink
+		recs []model.LogRecord
+	}
+	var shares []share
 	for _, s := range r.sinks {
-		share := s.take(b.Records)
-		if len(share) == 0 {
-			continue
+		if recs := s.take(b.Records); len(recs) > 0 {
+			shares = append(shares, share{s, recs})
 		}
-		if err := s.buf.Append(ctx, share, now); err != nil {
-			if ctx.Err() != nil {
+	}
+	// Each share waits for its own fsync (and maybe for room): with several
+	// sinks they wait side by side rather than one after another.
+	errs := make([]error, len(shares))
+	var wg sync.WaitGroup
+	for i, sh := range shares {
+		put := func() {
+			if err := sh.s.buf.Append(ctx, sh.recs, now); err != nil {
+				errs[i] = fmt.Errorf("sink %q: %w", sh.s.name, err)
+				return
+			}
+			sh.s.bufferChanged()
+		}
+		if i == len(shares)-1 {
+			put()
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			put()
+		}()
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		for _, err := range errs {
+			if err != nil {
 				return ctx.Err()
 			}
-			return fmt.Errorf("sink %q: %w", s.name, err)
 		}
-		s.bufferChanged()
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
 	}
 	if b.Ack != nil {
 		b.Ack()
