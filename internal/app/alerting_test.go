@@ -89,7 +89,7 @@ alerts:
 		<-done
 	}()
 
-	waitFor(t, 10*time.Second, "the crashloop notification", func() bool { return len(rcv.requests()) >= 1 })
+	waitFor(t, 30*time.Second, "the crashloop notification", func() bool { return len(rcv.requests()) >= 1 })
 	first := rcv.requests()[0]
 	if first.event.Name != model.EventContainerCrashLoop || first.event.Status != model.StatusFiring || first.event.Service != "crashy" {
 		t.Fatalf("first notification is %+v", first.event)
@@ -104,7 +104,7 @@ alerts:
 	// The next restart (after the 10 s back-off) is in the same throttle
 	// window: it must not bring a second notification.
 	var services struct{ Services []model.Service }
-	waitFor(t, 30*time.Second, "a second restart", func() bool {
+	waitFor(t, 60*time.Second, "a second restart", func() bool {
 		if _, err := getJSON(api+"/api/v1/services", &services); err != nil || len(services.Services) != 1 {
 			return false
 		}
