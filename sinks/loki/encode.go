@@ -1,7 +1,6 @@
 package loki
 
 import (
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
@@ -11,6 +10,7 @@ import (
 	"github.com/klauspost/compress/s2"
 
 	"github.com/opshub/opshub/model"
+	"github.com/opshub/opshub/sinks"
 )
 
 // encoder turns a batch into a push request body. It keeps its buffers
@@ -60,12 +60,8 @@ func (e *encoder) encode(records []model.LogRecord) ([]byte, error) {
 			e.streams[string(labels)] = idx
 			e.req.Streams = append(e.req.Streams, push.Stream{Labels: string(labels)})
 		}
-		entry, err := e.entry(r)
-		if err != nil {
-			return nil, err
-		}
 		s := &e.req.Streams[idx]
-		s.Entries = append(s.Entries, entry)
+		s.Entries = append(s.Entries, e.entry(r))
 	}
 	for i := range e.req.Streams {
 		// Loki refuses entries older than the newest one it has in a
@@ -130,18 +126,14 @@ func (e *encoder) streamLabels(r *model.LogRecord) []byte {
 // entry builds the record's entry: the line, and as structured metadata
 // the instance, the enrichment labels not promoted to stream labels, and the
 // truncation mark.
-func (e *encoder) entry(r *model.LogRecord) (push.Entry, error) {
+func (e *encoder) entry(r *model.LogRecord) push.Entry {
 	ent := push.Entry{Timestamp: r.Time, Line: r.Log}
 	if e.json {
-		b, err := json.Marshal(r)
-		if err != nil {
-			return push.Entry{}, fmt.Errorf("encode record as json: %w", err)
-		}
-		ent.Line = string(b)
+		ent.Line = string(sinks.AppendJSON(nil, *r))
 	}
 	n := len(r.Labels) + 2
 	if r.Instance == "" && !r.Truncated && len(r.Labels) == 0 {
-		return ent, nil
+		return ent
 	}
 	md := make(push.LabelsAdapter, 0, n)
 	if r.Instance != "" {
@@ -159,7 +151,7 @@ func (e *encoder) entry(r *model.LogRecord) (push.Entry, error) {
 	// Map order is random; a stable order keeps requests reproducible.
 	slices.SortFunc(md, func(a, b push.LabelAdapter) int { return strings.Compare(a.Name, b.Name) })
 	ent.StructuredMetadata = md
-	return ent, nil
+	return ent
 }
 
 // labelName is sanitizeLabelName, remembered: enrichment keys repeat on
