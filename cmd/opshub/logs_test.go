@@ -141,4 +141,3 @@ func TestLogsFlags(t *testing.T) {
 		})
 	}
 }
-
