@@ -214,6 +214,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	}
 	tick := time.NewTicker(p.opts.TickEvery)
 	defer tick.Stop()
+	var lastPrune time.Time
 	for {
 		select {
 		case ev := <-p.in:
@@ -228,6 +229,12 @@ func (p *Pipeline) Run(ctx context.Context) error {
 			}
 		case <-tick.C:
 			now := p.now()
+			if now.Sub(lastPrune) >= pruneEvery {
+				lastPrune = now
+				if err := p.prune(now); err != nil {
+					p.log.Error("pruning alert history", "err", err)
+				}
+			}
 			for _, ev := range p.detector.Tick(now) {
 				p.process(ev)
 			}

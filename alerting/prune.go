@@ -1,0 +1,73 @@
+package alerting
+
+import (
+	"time"
+
+	"github.com/opshub/opshub/model"
+	"github.com/opshub/opshub/store"
+)
+
+// What the store keeps: the latest deliveries (pending ones always), and
+// resolved alerts for a week.
+const (
+	deliveriesKept    = 10000
+	resolvedAlertsFor = 7 * 24 * time.Hour
+	pruneEvery        = 10 * time.Minute
+)
+
+// prune bounds the history in the store: the oldest finished deliveries
+// beyond deliveriesKept, resolved alerts older than resolvedAlertsFor, and
+// throttle entries whose window has passed.
+func (p *Pipeline) prune(now time.Time) error {
+	longest := time.Duration(0)
+	for _, d := range p.opts.Alerts.Throttle {
+		longest = max(longest, d.D())
+	}
+	return p.opts.Store.Update(func(tx *store.Tx) error {
+		var finished []string
+		total := 0
+		if err := p.deliveries.EachTx(tx, func(key string, d Delivery) (bool, error) {
+			total++
+			if d.State != DeliveryPending {
+				finished = append(finished, key)
+			}
+			return true, nil
+		}); err != nil {
+			return err
+		}
+		for i := 0; i < total-deliveriesKept && i < len(finished); i++ {
+			if err := p.deliveries.DeleteTx(tx, finished[i]); err != nil {
+				return err
+			}
+		}
+		var oldAlerts []string
+		if err := p.alerts.EachTx(tx, func(key string, a Alert) (bool, error) {
+			if a.Status == model.StatusResolved && now.Sub(a.Updated) > resolvedAlertsFor {
+				oldAlerts = append(oldAlerts, key)
+			}
+			return true, nil
+		}); err != nil {
+			return err
+		}
+		for _, k := range oldAlerts {
+			if err := p.alerts.DeleteTx(tx, k); err != nil {
+				return err
+			}
+		}
+		var oldWindows []string
+		if err := p.throttle.EachTx(tx, func(key string, last time.Time) (bool, error) {
+			if now.Sub(last) > longest {
+				oldWindows = append(oldWindows, key)
+			}
+			return true, nil
+		}); err != nil {
+			return err
+		}
+		for _, k := range oldWindows {
+			if err := p.throttle.DeleteTx(tx, k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
