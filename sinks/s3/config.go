@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/minio/minio-go/v7/pkg/s3utils"
+
 	"github.com/opshub/opshub/sinks"
 )
 
@@ -49,6 +51,8 @@ func (c Config) Validate() error {
 	var errs []error
 	if c.Bucket == "" {
 		errs = append(errs, errors.New("bucket: is required"))
+	} else if err := s3utils.CheckValidBucketName(c.Bucket); err != nil {
+		errs = append(errs, fmt.Errorf("bucket: %w", err))
 	}
 	if u, err := url.Parse(c.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
 		errs = append(errs, fmt.Errorf("endpoint: want an http or https URL without a path, got %q", c.Endpoint))

@@ -165,9 +165,10 @@ func TestDeliverToAnUnreachableStoreIsRetryable(t *testing.T) {
 
 func TestNewRejectsBadSettings(t *testing.T) {
 	tests := []struct{ name, raw, want string }{
-		{name: "endpoint with a path", raw: "bucket: b\nendpoint: http://x/y", want: "endpoint"},
-		{name: "key without secret", raw: "bucket: b\naccessKeyID: a", want: "give both"},
-		{name: "absolute prefix", raw: "bucket: b\nprefix: /logs", want: "prefix"},
+		{name: "endpoint with a path", raw: "bucket: logs\nendpoint: http://x/y", want: "endpoint"},
+		{name: "key without secret", raw: "bucket: logs\naccessKeyID: a", want: "give both"},
+		{name: "absolute prefix", raw: "bucket: logs\nprefix: /logs", want: "prefix"},
+		{name: "bucket name too short", raw: "bucket: b", want: "bucket: Bucket name cannot be shorter than 3 characters"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
