@@ -231,7 +231,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 			now := p.now()
 			if now.Sub(lastPrune) >= pruneEvery {
 				lastPrune = now
-				if err := p.prune(now); err != nil {
+				if err := p.prune(now, deliveriesKept); err != nil {
 					p.log.Error("pruning alert history", "err", err)
 				}
 			}

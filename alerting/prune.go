@@ -16,9 +16,9 @@ const (
 )
 
 // prune bounds the history in the store: the oldest finished deliveries
-// beyond deliveriesKept, resolved alerts older than resolvedAlertsFor, and
+// beyond keep (deliveriesKept in production), resolved alerts older than resolvedAlertsFor, and
 // throttle entries whose window has passed.
-func (p *Pipeline) prune(now time.Time) error {
+func (p *Pipeline) prune(now time.Time, keep int) error {
 	longest := time.Duration(0)
 	for _, d := range p.opts.Alerts.Throttle {
 		longest = max(longest, d.D())
@@ -35,7 +35,7 @@ func (p *Pipeline) prune(now time.Time) error {
 		}); err != nil {
 			return err
 		}
-		for i := 0; i < total-deliveriesKept && i < len(finished); i++ {
+		for i := 0; i < total-keep && i < len(finished); i++ {
 			if err := p.deliveries.DeleteTx(tx, finished[i]); err != nil {
 				return err
 			}

@@ -17,8 +17,9 @@ func TestPruneKeepsPendingAndRecentHistory(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := t0.Add(30 * 24 * time.Hour)
+	const keep = 20
 	err = db.Update(func(tx *store.Tx) error {
-		for i := range deliveriesKept + 5 {
+		for i := range keep + 5 {
 			state := DeliveryDelivered
 			if i == 0 {
 				state = DeliveryPending // the oldest is still waiting: it stays
@@ -38,12 +39,12 @@ func TestPruneKeepsPendingAndRecentHistory(t *testing.T) {
 	_ = p.throttle.Put("stale", now.Add(-2*time.Hour))
 	_ = p.throttle.Put("fresh", now.Add(-time.Minute))
 
-	if err := p.prune(now); err != nil {
+	if err := p.prune(now, keep); err != nil {
 		t.Fatal(err)
 	}
 	ds, _ := p.deliveries.List()
-	if len(ds) != deliveriesKept || ds[0].Value.State != DeliveryPending || ds[1].Key != "dlv_000000000007" {
-		t.Errorf("kept %d deliveries starting %s, %s; want %d with the pending one and the newest", len(ds), ds[0].Key, ds[1].Key, deliveriesKept)
+	if len(ds) != keep || ds[0].Value.State != DeliveryPending || ds[1].Key != "dlv_000000000007" {
+		t.Errorf("kept %d deliveries starting %s, %s; want %d with the pending one and the newest", len(ds), ds[0].Key, ds[1].Key, keep)
 	}
 	if _, ok, _ := p.alerts.Get("old"); ok {
 		t.Error("a resolved alert older than a week was kept")
