@@ -3,6 +3,7 @@ package syslog
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"strings"
 	"testing"
@@ -162,5 +163,30 @@ func TestNewRejectsBadSettings(t *testing.T) {
 				t.Fatalf("New = %v, want error containing %q", err, tt.want)
 			}
 		})
+	}
+}
+
+func TestDeliverOverUDPSendsOneDatagramPerMessage(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	d := newFromYAML(t, "address: "+pc.LocalAddr().String()+"\nnetwork: udp\nfacility: local7")
+	recs := []model.LogRecord{record(0, "stdout"), record(1, "stderr"), record(2, "stdout")}
+	if err := d.Deliver(context.Background(), recs); err != nil {
+		t.Fatalf("Deliver: %v", err)
+	}
+	buf := make([]byte, 70000)
+	for i, wantPRI := range []string{"<190>1 ", "<187>1 ", "<190>1 "} {
+		_ = pc.SetReadDeadline(time.Now().Add(5 * time.Second))
+		n, _, err := pc.ReadFrom(buf)
+		if err != nil {
+			t.Fatalf("datagram %d: %v", i, err)
+		}
+		got := string(buf[:n])
+		if !strings.HasPrefix(got, wantPRI) || !strings.HasSuffix(got, fmt.Sprintf(`line %05d said "hi" ]`, i)) {
+			t.Errorf("datagram %d = %q, want one unframed message starting %q", i, got, wantPRI)
+		}
 	}
 }
