@@ -36,6 +36,15 @@ func newAlertsCommand(g *globals) *cobra.Command {
 				return writeAlertsJSON(cmd.OutOrStdout(), map[string]any{"alerts": alerts})
 			}
 			renderAlerts(cmd.OutOrStdout(), alerts, time.Now())
+			// A disabled integration means alerts are not reaching anyone:
+			// say so under the alerts too.
+			if _, ins, err := c.Deliveries(cmd.Context()); err == nil {
+				for _, in := range ins {
+					if in.State == "disabled" {
+						fmt.Fprintf(cmd.OutOrStdout(), "\nintegration %s (%s) is DISABLED: %s\n", in.Name, in.Type, in.Reason)
+					}
+				}
+			}
 			return nil
 		},
 	}

@@ -42,7 +42,7 @@ func TestAlertsCommands(t *testing.T) {
 		code int
 		want []string
 	}{
-		{"alerts table", []string{"alerts"}, exitOK, []string{"firing", "container.crashloop", "demo/web/web-1", "restarted 3 times"}},
+		{"alerts table", []string{"alerts"}, exitOK, []string{"firing", "container.crashloop", "demo/web/web-1", "restarted 3 times", "integration chat (discord) is DISABLED: destination is gone"}},
 		{"alerts json", []string{"alerts", "-o", "json"}, exitOK, []string{`"event": "container.crashloop"`}},
 		{"deliveries show a disabled integration and why", []string{"deliveries"}, exitOK, []string{"chat", "DISABLED", "destination is gone", "dlv_000000000001", "404"}},
 		{"resend", []string{"deliveries", "resend", "dlv_000000000001"}, exitOK, []string{"queued dlv_000000000002 to chat"}},
