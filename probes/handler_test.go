@@ -82,8 +82,6 @@ func TestHTTPHandler(t *testing.T) {
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 	target := targetOf(t, srv.URL)
-	transport := newProbeTransport()
-	defer transport.CloseIdleConnections()
 
 	tests := []struct {
 		name       string
@@ -115,7 +113,7 @@ func TestHTTPHandler(t *testing.T) {
 				timeout = 2 * time.Second
 			}
 			began := time.Now()
-			o := newHTTPHandler(tt.action, transport).Probe(context.Background(), target, timeout)
+			o := newHTTPHandler(tt.action).Probe(context.Background(), target, timeout)
 			if o.Result != tt.result {
 				t.Errorf("result %s, want %s (output %q)", o.Result, tt.result, o.Output)
 			}
@@ -132,14 +130,14 @@ func TestHTTPHandler(t *testing.T) {
 	}
 
 	t.Run("at most 10 KiB of the body is read", func(t *testing.T) {
-		o := newHTTPHandler(HTTPAction{Path: "/big", Scheme: "HTTP"}, transport).Probe(context.Background(), target, 2*time.Second)
+		o := newHTTPHandler(HTTPAction{Path: "/big", Scheme: "HTTP"}).Probe(context.Background(), target, 2*time.Second)
 		if o.Result != Success || len(o.Output) != 10<<10 {
 			t.Errorf("result %s with %d bytes of body, want success with 10240", o.Result, len(o.Output))
 		}
 	})
 
 	t.Run("headers, Host and the default User-Agent", func(t *testing.T) {
-		h := newHTTPHandler(HTTPAction{Path: "/ok", Scheme: "HTTP", Headers: map[string]string{"X-Probe": "yes", "Host": "web.example"}}, transport)
+		h := newHTTPHandler(HTTPAction{Path: "/ok", Scheme: "HTTP", Headers: map[string]string{"X-Probe": "yes", "Host": "web.example"}})
 		if o := h.Probe(context.Background(), target, 2*time.Second); o.Result != Success {
 			t.Fatalf("%+v", o)
 		}
@@ -154,7 +152,7 @@ func TestHTTPHandler(t *testing.T) {
 	t.Run("HTTPS without certificate checks", func(t *testing.T) {
 		tlsSrv := httptest.NewTLSServer(mux)
 		defer tlsSrv.Close()
-		h := newHTTPHandler(HTTPAction{Path: "/ok", Scheme: "HTTPS"}, transport)
+		h := newHTTPHandler(HTTPAction{Path: "/ok", Scheme: "HTTPS"})
 		if o := h.Probe(context.Background(), targetOf(t, tlsSrv.URL), 2*time.Second); o.Result != Success || o.Output != "all good" {
 			t.Errorf("%+v", o)
 		}

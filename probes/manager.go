@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"net/http"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -41,15 +40,14 @@ type Options struct {
 }
 
 // Manager creates the probers of containers and holds what they share:
-// the clock, the HTTP transport, the metric set, and its own start time,
-// which decides first-run jitter as the kubelet's probe manager does.
+// the clock, the metric set, and its own start time, which decides
+// first-run jitter as the kubelet's probe manager does.
 type Manager struct {
-	clock     Clock
-	start     time.Time
-	log       *slog.Logger
-	metrics   *metrics.Set
-	jitter    func() float64
-	transport *http.Transport
+	clock   Clock
+	start   time.Time
+	log     *slog.Logger
+	metrics *metrics.Set
+	jitter  func() float64
 	// newHandler builds a probe's check; tests replace it.
 	newHandler func(t Type, s *Spec) Handler
 }
@@ -69,12 +67,11 @@ func NewManager(opts Options) *Manager {
 		opts.Jitter = rand.Float64
 	}
 	m := &Manager{
-		clock:     opts.Clock,
-		start:     opts.Clock.Now(),
-		log:       opts.Logger.With("component", "probes"),
-		metrics:   opts.Metrics,
-		jitter:    opts.Jitter,
-		transport: newProbeTransport(),
+		clock:   opts.Clock,
+		start:   opts.Clock.Now(),
+		log:     opts.Logger.With("component", "probes"),
+		metrics: opts.Metrics,
+		jitter:  opts.Jitter,
 	}
 	m.newHandler = m.handlerFor
 	return m
@@ -84,7 +81,7 @@ func NewManager(opts Options) *Manager {
 func (m *Manager) handlerFor(_ Type, s *Spec) Handler {
 	switch {
 	case s.HTTP != nil:
-		return newHTTPHandler(*s.HTTP, m.transport)
+		return newHTTPHandler(*s.HTTP)
 	case s.TCP != nil:
 		return &tcpHandler{action: *s.TCP}
 	case s.Exec != nil:
@@ -93,9 +90,6 @@ func (m *Manager) handlerFor(_ Type, s *Spec) Handler {
 		return &grpcHandler{action: *s.GRPC}
 	}
 }
-
-// Close releases idle connections. Containers must have stopped.
-func (m *Manager) Close() { m.transport.CloseIdleConnections() }
 
 // Change is a probe verdict for the owner of a Container to act on.
 type Change struct {

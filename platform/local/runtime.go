@@ -256,7 +256,6 @@ func (r *Runtime) Run(ctx context.Context) (err error) {
 	// The probe manager starts with Run, so that instances started now get
 	// the first-run jitter the kubelet gives probes after its own start.
 	prober := probes.NewManager(probes.Options{Clock: r.clock, Logger: r.opts.Logger, Metrics: r.opts.ProbeMetrics})
-	defer prober.Close()
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
