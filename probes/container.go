@@ -60,12 +60,19 @@ func (c *Container) Run(ctx context.Context) {
 // RunStarted tells the workers that a new run of the container is up. The
 // readiness worker probes at once rather than at its next tick, as the
 // kubelet triggers a readiness probe when it first sees a container.
+//
+// The probes' effective results go back to their initial values at once
+// (readiness failed, liveness passing, startup unknown), so that nothing
+// acts on a verdict about the previous run; the workers then notice the new
+// run at their next tick.
 func (c *Container) RunStarted(r Run) {
 	c.mu.Lock()
 	c.run, c.runID, c.running = r, r.ID, true
 	c.started = !c.Has(Startup)
 	c.mu.Unlock()
+	now := c.m.clock.Now()
 	for _, w := range c.workers {
+		w.tracker.SetResult(w.initial, now)
 		if w.typ == Readiness {
 			w.poke()
 		}
@@ -73,11 +80,17 @@ func (c *Container) RunStarted(r Run) {
 }
 
 // RunEnded tells the workers that the current run is over; they stop
-// probing until the next one.
+// probing until the next one. A container that does not run is not ready,
+// as the kubelet sets the readiness of a stopped container to failure.
 func (c *Container) RunEnded() {
 	c.mu.Lock()
 	c.running = false
 	c.mu.Unlock()
+	for _, w := range c.workers {
+		if w.typ == Readiness {
+			w.tracker.SetResult(Failure, c.m.clock.Now())
+		}
+	}
 }
 
 // Started reports whether the current run is past startup: its startup

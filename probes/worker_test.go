@@ -245,14 +245,18 @@ func TestLivenessFailureHoldsUntilTheNextRun(t *testing.T) {
 			t.Fatalf("runs at %v: a failed liveness probe must hold until the next run", got)
 		}
 
-		// The restarted container starts passing, and the first passing run
-		// is reported as a recovery.
+		// The restarted container starts passing (the new run resets the
+		// result at once), and the first passing run is reported as a
+		// recovery.
 		r.c.RunEnded()
 		h.set(Success, "ok")
 		r.c.RunStarted(Run{ID: 2, StartedAt: time.Now()})
+		if st := r.c.Status(false)[0]; st.Result != "success" {
+			t.Errorf("a new run must start with liveness passing: %+v", st)
+		}
 		time.Sleep(10 * time.Second)
 		synctest.Wait()
-		if got := r.takeChanges(); !equal(got, []string{"liveness:success", "liveness:success+probed+recovered"}) {
+		if got := r.takeChanges(); !equal(got, []string{"liveness:success+probed+recovered"}) {
 			t.Fatalf("after the restart: %v", got)
 		}
 	})
@@ -386,12 +390,22 @@ func TestReadinessRunsAtOnceForANewRun(t *testing.T) {
 		if got := r.takeChanges(); !equal(got, []string{"readiness:success+probed"}) {
 			t.Errorf("changes %v", got)
 		}
-		// A run that ends stops the probing; a stale result is dropped.
+		// A run that ends stops the probing and is not ready.
 		r.c.RunEnded()
+		if st := r.c.Status(false)[0]; st.Result != "failure" {
+			t.Errorf("readiness of a stopped run: %+v", st)
+		}
 		time.Sleep(30 * time.Second)
 		synctest.Wait()
 		if got := len(r.handlers[Readiness].callTimes(t0)); got != 1 {
 			t.Errorf("%d runs, want none while the container is not running", got-1)
+		}
+		// The next run starts unready until its own runs pass.
+		r.handlers[Readiness].set(Failure, "HTTP probe failed with statuscode: 503")
+		r.c.RunStarted(Run{ID: 2, StartedAt: time.Now()})
+		synctest.Wait()
+		if st := r.c.Status(false)[0]; st.Result != "failure" || r.c.Result(Readiness) != Failure {
+			t.Errorf("readiness of a new run: %+v", st)
 		}
 	})
 }
