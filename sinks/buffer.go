@@ -3,7 +3,6 @@ package sinks
 import (
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/crc32"
@@ -29,7 +28,8 @@ import (
 //
 // A segment holds frames: a 4-byte little-endian payload length, a 4-byte
 // CRC-32C of the payload, then the payload: 8 bytes of the time the record
-// was buffered (Unix nanoseconds) and the record's JSON. A frame torn by a
+// was buffered (Unix nanoseconds) and the record in the compact form of
+// record.go. A frame torn by a
 // crash fails its checksum; opening the buffer cuts the last segment back to
 // its last whole frame, so a torn record is neither delivered nor
 // delivered twice (it was never acknowledged to the collector, which sends it
@@ -84,7 +84,7 @@ type appendMark struct {
 // bufferedRecord is a record read back from the buffer.
 type bufferedRecord struct {
 	rec      model.LogRecord
-	size     int // bytes of its JSON
+	size     int // bytes of its buffered form
 	buffered time.Time
 }
 
@@ -217,7 +217,7 @@ func appendFrame(dst []byte, r model.LogRecord, now time.Time) []byte {
 	start := len(dst)
 	dst = append(dst, make([]byte, frameHeader+stampSize)...)
 	binary.LittleEndian.PutUint64(dst[start+frameHeader:], uint64(now.UnixNano()))
-	dst = AppendJSON(dst, r)
+	dst = appendRecord(dst, r)
 	payload := dst[start+frameHeader:]
 	binary.LittleEndian.PutUint32(dst[start:], uint32(len(payload)))
 	binary.LittleEndian.PutUint32(dst[start+4:], crc32.Checksum(payload, castagnoli))
@@ -402,17 +402,17 @@ func (b *buffer) read(off int64, maxEvents int, maxBytes int64, skip bool) ([]bu
 			if size == 0 {
 				break
 			}
-			jsonLen := int64(len(payload) - stampSize)
-			if len(out) > 0 && got+jsonLen > maxBytes {
+			recLen := int64(len(payload) - stampSize)
+			if len(out) > 0 && got+recLen > maxBytes {
 				return out, off + int64(pos), nil
 			}
-			var r model.LogRecord
-			if err := json.Unmarshal(payload[stampSize:], &r); err != nil {
+			r, err := decodeRecord(payload[stampSize:])
+			if err != nil {
 				break
 			}
 			stamp := int64(binary.LittleEndian.Uint64(payload))
-			out = append(out, bufferedRecord{rec: r, size: int(jsonLen), buffered: time.Unix(0, stamp)})
-			got += jsonLen
+			out = append(out, bufferedRecord{rec: r, size: int(recLen), buffered: time.Unix(0, stamp)})
+			got += recLen
 			pos += size
 		}
 		if pos > 0 {

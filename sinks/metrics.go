@@ -33,7 +33,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"sink", "result"}),
 		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "opshub_sink_bytes_total",
-			Help: "Bytes of log records (as JSON) by sink and result, as opshub_sink_events_total.",
+			Help: "Bytes of log records (as buffered, a little less than their JSON) by sink and result, as opshub_sink_events_total.",
 		}, []string{"sink", "result"}),
 		bufferBytes: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "opshub_sink_buffer_bytes",

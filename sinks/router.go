@@ -31,7 +31,8 @@ type SinkConfig struct {
 }
 
 // BatchLimits bound one delivery: a batch goes out when it holds MaxEvents
-// records or MaxBytes of JSON, or when its oldest record has waited Timeout.
+// records or MaxBytes of records (as buffered), or when its oldest record has
+// waited Timeout.
 type BatchLimits struct {
 	MaxEvents int
 	MaxBytes  int64
