@@ -82,6 +82,7 @@ type Collector struct {
 	ckpts   []*checkpoint
 	tails   map[fileID]*tail
 	byDir   map[string]map[*tail]bool // open tails per container directory
+	opened  uint64                    // tails opened so far
 	skipped map[fileID]bool           // files seen and not worth opening (done, old .gz)
 	queue   []*tail
 	dirty   bool

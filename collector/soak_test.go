@@ -237,7 +237,13 @@ func TestSurvivesSIGKILLAndRotation(t *testing.T) {
 	t.Logf("wrote %d lines (%.1f MiB) in %s, killed the collector %d times", perPod*pods, float64(written)/(1<<20), time.Since(began).Round(time.Millisecond), kills)
 
 	var got map[string][]int
+	// An output line is the pod's name and a tab longer than the written
+	// line; parse the output only once it can hold every line.
+	complete := written + int64(perPod*pods)*int64(len("pod00\t"))
 	waitFor(t, 2*time.Minute, "every line to arrive", func() bool {
+		if fi, err := os.Stat(outPath); err != nil || fi.Size() < complete {
+			return false
+		}
 		got = readSoakOutput(t, outPath)
 		for i := range pods {
 			if distinct(got[fmt.Sprintf("pod%02d", i)]) < perPod {

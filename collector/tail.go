@@ -19,6 +19,7 @@ import (
 // collector's mutex; the others belong to the one worker that has it busy.
 type tail struct {
 	id   fileID
+	seq  uint64 // order of opening, to tell files apart that share a name
 	src  Source
 	kind fileKind
 	ck   *checkpoint // c.mu
@@ -54,7 +55,8 @@ func (c *Collector) openTail(path string, src Source, kind fileKind, id fileID, 
 	if err != nil {
 		return nil, err
 	}
-	t := &tail{id: id, src: src, kind: kind, ck: ck, path: path, f: f, rotated: kind != kindCurrent, lastGrowth: c.opts.Now()}
+	c.opened++
+	t := &tail{id: id, seq: c.opened, src: src, kind: kind, ck: ck, path: path, f: f, rotated: kind != kindCurrent, lastGrowth: c.opts.Now()}
 	var r io.Reader = f
 	if kind == kindGzip {
 		zr, err := gzip.NewReader(f)
@@ -134,7 +136,10 @@ func (c *Collector) waitsForOlder(t *tail) bool {
 			continue
 		}
 		r, c2, n := fileOrder(other.path)
-		if r < run || r == run && (c2 < cur || c2 == cur && n < name) {
+		// Equal names happen while a scan has seen the new file under the
+		// name and not yet the old one's new name: the one opened first
+		// is the older.
+		if r < run || r == run && (c2 < cur || c2 == cur && (n < name || n == name && other.seq < t.seq)) {
 			return true
 		}
 	}
