@@ -1,0 +1,478 @@
+package kubernetes
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	appslisters "k8s.io/client-go/listers/apps/v1"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/retry"
+	"k8s.io/client-go/util/workqueue"
+
+	"github.com/opshub/opshub/model"
+	"github.com/opshub/opshub/platform"
+)
+
+var _ platform.Platform = (*Platform)(nil)
+
+// ownerRetries is how often a pod whose owner is not cached yet is looked at
+// again before its events are given up.
+const ownerRetries = 5
+
+// Options configure a Platform.
+type Options struct {
+	// Client talks to the API server; NewClient makes one from a kubeconfig.
+	Client kubernetes.Interface
+	// Namespace limits the watch to one namespace; empty watches the whole
+	// cluster.
+	Namespace string
+	// Resync replays the caches to the workers this often; zero never does.
+	Resync time.Duration
+	// Logger gets the platform's logs, scoped with component=kubernetes.
+	Logger *slog.Logger
+	// Registerer gets the platform's self-metrics; nil registers nothing.
+	Registerer prometheus.Registerer
+	// Now is the clock events are stamped with; default time.Now.
+	Now func() time.Time
+}
+
+// Platform presents a Kubernetes cluster as a platform.Platform.
+type Platform struct {
+	client kubernetes.Interface
+	log    *slog.Logger
+	now    func() time.Time
+
+	factory      informers.SharedInformerFactory
+	pods         corelisters.PodLister
+	podIndex     cache.Indexer
+	replicaSets  appslisters.ReplicaSetLister
+	rsIndex      cache.Indexer
+	deployments  appslisters.DeploymentLister
+	statefulSets appslisters.StatefulSetLister
+	cacheSynced  []cache.InformerSynced
+
+	queue workqueue.TypedRateLimitingInterface[string]
+	subs  *subscribers
+
+	mu           sync.Mutex
+	observations map[string]*podObservation // by pod key
+
+	synced    chan struct{} // closed once the caches are filled
+	closeOnce sync.Once
+	closed    chan struct{}
+}
+
+// New prepares a platform over the cluster opts.Client talks to. It makes no
+// request; Run starts the watches.
+func New(opts Options) (*Platform, error) {
+	if opts.Client == nil {
+		return nil, errors.New("kubernetes: a client is required")
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	dropped := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "opshub_kubernetes_events_dropped_total",
+		Help: "Instance events dropped because a subscriber fell behind.",
+	})
+	if opts.Registerer != nil {
+		if err := opts.Registerer.Register(dropped); err != nil {
+			return nil, fmt.Errorf("kubernetes: register metrics: %w", err)
+		}
+	}
+
+	factory := informers.NewSharedInformerFactoryWithOptions(opts.Client, opts.Resync, informers.WithNamespace(opts.Namespace))
+	pods := factory.Core().V1().Pods()
+	rs := factory.Apps().V1().ReplicaSets()
+	deps := factory.Apps().V1().Deployments()
+	sts := factory.Apps().V1().StatefulSets()
+	p := &Platform{
+		client:       opts.Client,
+		log:          log.With("component", "kubernetes"),
+		now:          now,
+		factory:      factory,
+		pods:         pods.Lister(),
+		podIndex:     pods.Informer().GetIndexer(),
+		replicaSets:  rs.Lister(),
+		rsIndex:      rs.Informer().GetIndexer(),
+		deployments:  deps.Lister(),
+		statefulSets: sts.Lister(),
+		cacheSynced: []cache.InformerSynced{
+			pods.Informer().HasSynced, rs.Informer().HasSynced,
+			deps.Informer().HasSynced, sts.Informer().HasSynced,
+		},
+		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
+			workqueue.DefaultTypedControllerRateLimiter[string](),
+			workqueue.TypedRateLimitingQueueConfig[string]{Name: "opshub-pods"}),
+		subs:         newSubscribers(subscriberBuffer, dropped.Inc),
+		observations: map[string]*podObservation{},
+		synced:       make(chan struct{}),
+		closed:       make(chan struct{}),
+	}
+	for _, inf := range []cache.SharedIndexInformer{pods.Informer(), rs.Informer()} {
+		if err := inf.AddIndexers(cache.Indexers{byController: controllerUIDIndex}); err != nil {
+			return nil, fmt.Errorf("kubernetes: add index: %w", err)
+		}
+	}
+	if _, err := pods.Informer().AddEventHandler(cache.ResourceEventHandlerDetailedFuncs{
+		AddFunc: func(obj any, initial bool) {
+			if initial {
+				p.seed(obj)
+			}
+			p.enqueue(obj)
+		},
+		UpdateFunc: func(_, obj any) { p.enqueue(obj) },
+		DeleteFunc: p.enqueue,
+	}); err != nil {
+		return nil, fmt.Errorf("kubernetes: pod handler: %w", err)
+	}
+	return p, nil
+}
+
+// seed records a pod that existed before the platform started, without
+// events: Subscribe promises only what happens from now on.
+func (p *Platform) seed(obj any) {
+	pod, ok := obj.(*corev1.Pod)
+	if !ok {
+		return
+	}
+	key, err := cache.MetaNamespaceKeyFunc(pod)
+	if err != nil {
+		return
+	}
+	o := observe(pod, model.Ref{})
+	p.mu.Lock()
+	p.observations[key] = &o
+	p.mu.Unlock()
+}
+
+func (p *Platform) enqueue(obj any) {
+	key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)
+	if err != nil {
+		p.log.Warn("pod without a key", "err", err)
+		return
+	}
+	p.queue.Add(key)
+}
+
+// Run watches the cluster until ctx ends or Close is called. It waits for
+// the caches to fill before its workers look at any pod, and returns after
+// every goroutine it started has ended.
+func (p *Platform) Run(ctx context.Context, workers int) error {
+	if workers < 1 {
+		workers = 1
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(ctx, p.queue.ShutDown)
+	defer stop()
+	go func() {
+		select {
+		case <-p.closed:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+
+	p.log.Info("starting watches")
+	p.factory.Start(ctx.Done())
+	defer p.factory.Shutdown() // waits for the informers' goroutines
+	if !cache.WaitForNamedCacheSyncWithContext(ctx, p.cacheSynced...) {
+		return fmt.Errorf("kubernetes: caches did not sync: %w", context.Cause(ctx))
+	}
+	close(p.synced)
+	p.log.Info("caches synced", "workers", workers)
+
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for p.processNext(ctx) {
+			}
+		})
+	}
+	<-ctx.Done()
+	p.queue.ShutDown()
+	wg.Wait()
+	return nil
+}
+
+// Ready reports whether the caches are filled.
+func (p *Platform) Ready() bool {
+	select {
+	case <-p.synced:
+		return true
+	default:
+		return false
+	}
+}
+
+// Close stops Run. It may be called more than once.
+func (p *Platform) Close() error {
+	p.closeOnce.Do(func() { close(p.closed) })
+	return nil
+}
+
+func (p *Platform) processNext(ctx context.Context) bool {
+	key, shutdown := p.queue.Get()
+	if shutdown {
+		return false
+	}
+	defer p.queue.Done(key)
+	err := p.syncPod(key)
+	switch {
+	case err == nil:
+		p.queue.Forget(key)
+	case errors.Is(err, errOwnerNotCached) && p.queue.NumRequeues(key) < ownerRetries:
+		p.queue.AddRateLimited(key)
+	default:
+		p.log.Warn("pod events given up", "pod", key, "err", err)
+		p.queue.Forget(key)
+	}
+	return ctx.Err() == nil
+}
+
+// syncPod compares the cached pod with what was observed last and publishes
+// the difference as instance events.
+func (p *Platform) syncPod(key string) error {
+	ns, name, err := cache.SplitMetaNamespaceKey(key)
+	if err != nil {
+		return fmt.Errorf("pod key %q: %w", key, err)
+	}
+	now := p.now()
+	pod, err := p.pods.Pods(ns).Get(name)
+	if apierrors.IsNotFound(err) {
+		p.mu.Lock()
+		prev, ok := p.observations[key]
+		delete(p.observations, key)
+		p.mu.Unlock()
+		if ok {
+			p.publish(stopped(*prev, name, now))
+		}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("pod %s: %w", key, err)
+	}
+	service, err := p.serviceOf(pod)
+	if err != nil {
+		return err
+	}
+
+	p.mu.Lock()
+	prev := p.observations[key]
+	p.mu.Unlock()
+	var events []model.InstanceEvent
+	if prev != nil && prev.uid != pod.UID {
+		// Same name, new pod (a StatefulSet's replacement): the old one
+		// is gone even if its deletion was never seen.
+		events = stopped(*prev, name, now)
+		prev = nil
+	}
+	cur, more := changes(prev, pod, service, now)
+	events = append(events, more...)
+	p.mu.Lock()
+	p.observations[key] = &cur
+	p.mu.Unlock()
+	p.publish(events)
+	return nil
+}
+
+func (p *Platform) publish(events []model.InstanceEvent) {
+	for _, ev := range events {
+		p.log.Debug("instance event", "kind", string(ev.Kind), "instance", ev.Ref.String(), "status", string(ev.Status), "restarts", ev.Restarts)
+		p.subs.publish(ev)
+	}
+}
+
+// Subscribe streams instance events from now until ctx ends.
+func (p *Platform) Subscribe(ctx context.Context) <-chan model.InstanceEvent {
+	return p.subs.subscribe(ctx)
+}
+
+// waitSynced waits until the caches are filled, so that nobody mistakes an
+// empty cache for an empty cluster.
+func (p *Platform) waitSynced(ctx context.Context) error {
+	select {
+	case <-p.synced:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("kubernetes: waiting for caches: %w", ctx.Err())
+	}
+}
+
+// workloads lists every Deployment and StatefulSet in the caches.
+func (p *Platform) workloads() ([]workload, error) {
+	deps, err := p.deployments.List(labelsEverything)
+	if err != nil {
+		return nil, fmt.Errorf("list deployments: %w", err)
+	}
+	sts, err := p.statefulSets.List(labelsEverything)
+	if err != nil {
+		return nil, fmt.Errorf("list statefulsets: %w", err)
+	}
+	out := make([]workload, 0, len(deps)+len(sts))
+	for _, d := range deps {
+		out = append(out, deploymentWorkload(d))
+	}
+	for _, s := range sts {
+		out = append(out, statefulSetWorkload(s))
+	}
+	// Deployments before StatefulSets, then by namespace: when two
+	// workloads claim the same project and name, the first one wins.
+	slices.SortStableFunc(out, func(a, b workload) int {
+		return cmp.Or(cmp.Compare(a.project, b.project), cmp.Compare(a.name, b.name),
+			cmp.Compare(a.kind, b.kind), cmp.Compare(a.namespace, b.namespace))
+	})
+	return slices.CompactFunc(out, func(a, b workload) bool { return a.project == b.project && a.name == b.name }), nil
+}
+
+// podsOf returns the pods a workload controls, from the caches.
+func (p *Platform) podsOf(w workload) ([]*corev1.Pod, error) {
+	owners := []types.UID{w.uid}
+	if w.kind == kindDeployment {
+		sets, err := p.rsIndex.ByIndex(byController, string(w.uid))
+		if err != nil {
+			return nil, fmt.Errorf("replicasets of %s/%s: %w", w.namespace, w.name, err)
+		}
+		owners = owners[:0]
+		for _, obj := range sets {
+			owners = append(owners, obj.(metav1.Object).GetUID())
+		}
+	}
+	var out []*corev1.Pod
+	for _, uid := range owners {
+		objs, err := p.podIndex.ByIndex(byController, string(uid))
+		if err != nil {
+			return nil, fmt.Errorf("pods of %s/%s: %w", w.namespace, w.name, err)
+		}
+		for _, obj := range objs {
+			out = append(out, obj.(*corev1.Pod))
+		}
+	}
+	return out, nil
+}
+
+func (p *Platform) serviceFor(w workload) (model.Service, error) {
+	pods, err := p.podsOf(w)
+	if err != nil {
+		return model.Service{}, err
+	}
+	svc := model.Service{Project: w.project, Name: w.name, Replicas: w.replicas, Instances: make([]model.Instance, 0, len(pods))}
+	for _, pod := range pods {
+		svc.Instances = append(svc.Instances, instanceOf(pod))
+	}
+	slices.SortFunc(svc.Instances, func(a, b model.Instance) int { return cmp.Compare(a.Name, b.Name) })
+	return svc, nil
+}
+
+// Services lists every Deployment and StatefulSet as a service with its
+// pods, sorted by project and name.
+func (p *Platform) Services(ctx context.Context) ([]model.Service, error) {
+	if err := p.waitSynced(ctx); err != nil {
+		return nil, err
+	}
+	ws, err := p.workloads()
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes: %w", err)
+	}
+	out := make([]model.Service, 0, len(ws))
+	for _, w := range ws {
+		svc, err := p.serviceFor(w)
+		if err != nil {
+			return nil, fmt.Errorf("kubernetes: %w", err)
+		}
+		out = append(out, svc)
+	}
+	return out, nil
+}
+
+// find returns the workload that is the service project/name.
+func (p *Platform) find(ctx context.Context, project, name string) (workload, error) {
+	if err := p.waitSynced(ctx); err != nil {
+		return workload{}, err
+	}
+	ws, err := p.workloads()
+	if err != nil {
+		return workload{}, fmt.Errorf("kubernetes: %w", err)
+	}
+	for _, w := range ws {
+		if w.project == project && w.name == name {
+			return w, nil
+		}
+	}
+	return workload{}, fmt.Errorf("service %s/%s: %w", project, name, platform.ErrNotFound)
+}
+
+// Service returns one service, or an error wrapping platform.ErrNotFound.
+func (p *Platform) Service(ctx context.Context, project, name string) (model.Service, error) {
+	w, err := p.find(ctx, project, name)
+	if err != nil {
+		return model.Service{}, err
+	}
+	svc, err := p.serviceFor(w)
+	if err != nil {
+		return model.Service{}, fmt.Errorf("kubernetes: %w", err)
+	}
+	return svc, nil
+}
+
+// Scale sets the desired replicas through the workload's scale
+// subresource, retrying when another writer changed it in between.
+func (p *Platform) Scale(ctx context.Context, project, name string, replicas int) error {
+	if replicas < 0 {
+		return fmt.Errorf("scale %s/%s: replicas must not be negative, got %d", project, name, replicas)
+	}
+	w, err := p.find(ctx, project, name)
+	if err != nil {
+		return err
+	}
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		switch w.kind {
+		case kindStatefulSet:
+			api := p.client.AppsV1().StatefulSets(w.namespace)
+			sc, err := api.GetScale(ctx, w.name, metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			sc.Spec.Replicas = int32(replicas)
+			_, err = api.UpdateScale(ctx, w.name, sc, metav1.UpdateOptions{FieldManager: userAgent})
+			return err
+		default:
+			api := p.client.AppsV1().Deployments(w.namespace)
+			sc, err := api.GetScale(ctx, w.name, metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			sc.Spec.Replicas = int32(replicas)
+			_, err = api.UpdateScale(ctx, w.name, sc, metav1.UpdateOptions{FieldManager: userAgent})
+			return err
+		}
+	})
+	if apierrors.IsNotFound(err) {
+		return fmt.Errorf("scale %s %s/%s: %w", w.kind, w.namespace, w.name, platform.ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("scale %s %s/%s: %w", w.kind, w.namespace, w.name, err)
+	}
+	p.log.Info("scaled", "project", project, "service", name, "kind", w.kind, "namespace", w.namespace, "replicas", replicas)
+	return nil
+}
