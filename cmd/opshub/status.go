@@ -52,6 +52,13 @@ need attention. SERVICE is NAME or PROJECT/NAME.`,
 			if err := showSinks(cmd.Context(), cmd.OutOrStdout(), c, len(args) == 0, time.Now()); err != nil {
 				return err
 			}
+			if len(args) == 0 {
+				_, integrations, err := c.Deliveries(cmd.Context())
+				if err != nil {
+					return err
+				}
+				renderNotifications(cmd.OutOrStdout(), integrations, time.Now())
+			}
 			decisions, err := c.Autoscaling(cmd.Context(), false)
 			if err != nil {
 				return err

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opshub/opshub/client"
 	"github.com/opshub/opshub/model"
 )
 
@@ -246,4 +247,20 @@ workloads:
 	find("readiness", "http GET :$PORT/ready", "failure (failed", "ms", "ago: HTTP probe failed with statuscode: 503")
 	find("liveness", "tcp :$PORT", "success (passed", "ms")
 	find("startup", "http GET :$PORT/healthz", "success (passed once)", "ms")
+}
+
+func TestStatusListsDisabledIntegrations(t *testing.T) {
+	now := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+	var buf bytes.Buffer
+	renderNotifications(&buf, []client.Integration{
+		{Name: "ops-slack", Type: "slack", State: "active"},
+		{Name: "ops-discord", Type: "discord", State: "disabled", Since: now.Add(-3 * time.Minute), Reason: "webhook returned 404: the webhook was deleted"},
+		{Name: "pager", Type: "webhook", State: "active", Failures: 3},
+	}, now)
+	golden(t, "status-notifications.golden", buf.Bytes())
+	buf.Reset()
+	renderNotifications(&buf, []client.Integration{{Name: "ops-slack", Type: "slack", State: "active"}}, now)
+	if buf.Len() != 0 {
+		t.Errorf("healthy integrations are listed: %q", buf.String())
+	}
 }
