@@ -306,7 +306,7 @@ func (r *Router) Sinks() []model.SinkStatus {
 }
 
 // Close closes the buffers and destinations. It is idempotent; Run calls it
-// when it ends.
+// when it ends. Call it yourself only for a Router that never ran.
 func (r *Router) Close() error {
 	r.closeOnce.Do(func() {
 		var errs []error

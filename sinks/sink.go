@@ -298,21 +298,28 @@ func (s *sink) waitForBatch(ctx context.Context) bool {
 			return true
 		}
 		bytes, events, oldest := s.buf.Stats()
-		var timer <-chan time.Time
+		var timer *time.Timer
+		var expired <-chan time.Time
 		if events > 0 {
 			wait := s.cfg.Batch.Timeout - time.Since(oldest)
 			if events >= int64(s.cfg.Batch.MaxEvents) || bytes >= s.cfg.Batch.MaxBytes || wait <= 0 {
 				return true
 			}
-			t := time.NewTimer(wait)
-			defer t.Stop()
-			timer = t.C
+			timer = time.NewTimer(wait)
+			expired = timer.C
 		}
+		ended := false
 		select {
 		case <-changed:
 		case <-wake:
-		case <-timer:
+		case <-expired:
 		case <-ctx.Done():
+			ended = true
+		}
+		if timer != nil {
+			timer.Stop()
+		}
+		if ended {
 			return false
 		}
 	}
