@@ -39,6 +39,7 @@ type tail struct {
 	dec        *decoder
 	safeOff    int64 // offset after the last whole line taken
 	lastGrowth time.Time
+	lastSend   time.Time
 	ref        model.Ref
 	labels     model.Labels
 	resolved   bool
@@ -173,6 +174,9 @@ func (c *Collector) readTail(ctx context.Context, w *workerState, t *tail) {
 	if wait {
 		return
 	}
+	if c.tooSoon(t) {
+		return
+	}
 	if t.kind == kindCurrent && c.replaced(t) {
 		c.truncated(t, c.opts.Now())
 		return
@@ -258,6 +262,25 @@ func (c *Collector) atEOF(t *tail, now time.Time) bool {
 		}
 	}
 	return ended && now.Sub(t.lastGrowth) >= rotatedGrace
+}
+
+// minBatchInterval spaces the batches of a file that has little to read:
+// a file written a line at a time would otherwise send a batch (and cause a
+// checkpoint write) per write. A file with a backlog is read at once.
+const minBatchInterval = 200 * time.Millisecond
+
+// tooSoon reports whether t sent a batch less than minBatchInterval ago and
+// has less than a quarter batch to read; the poll comes back for it.
+func (c *Collector) tooSoon(t *tail) bool {
+	if t.kind == kindGzip || c.opts.Now().Sub(t.lastSend) >= minBatchInterval {
+		return false
+	}
+	fi, err := t.f.Stat()
+	if err != nil {
+		return false
+	}
+	pos := t.lr.off + int64(t.lr.buffered())
+	return fi.Size() >= pos && fi.Size()-pos < int64(c.opts.MaxBatchBytes/4)
 }
 
 // replaced reports whether the file's first bytes are no longer the ones
@@ -347,6 +370,7 @@ func (c *Collector) send(ctx context.Context, t *tail, b *batchBuilder) {
 	t.inflight = true
 	c.mu.Unlock()
 	off := t.safeOff
+	t.lastSend = now
 	var acked atomic.Bool
 	err := c.opts.Output.Send(ctx, sinks.Batch{Records: records, Ack: func() {
 		if acked.CompareAndSwap(false, true) {
