@@ -226,6 +226,9 @@ func TestRouterBackPressure(t *testing.T) {
 		if st.State != model.SinkFailing || st.BufferBytes == 0 {
 			t.Fatalf("status while down: %+v", st)
 		}
+		if v := st.Validation; v == nil || v.OK || !strings.Contains(v.Error, "connection refused") {
+			t.Fatalf("the validation line's failure is not reported: %+v", v)
+		}
 		mu.Lock()
 		if len(events) != 1 || events[0] != model.EventSinkFailing {
 			t.Fatalf("events while down: %v, want one sink.failing", events)
@@ -570,4 +573,39 @@ func TestRouterWithoutBuffer(t *testing.T) {
 		cancel()
 		<-done
 	})
+}
+
+func TestNewRouterRejectsBadSinks(t *testing.T) {
+	sinks.Register("test-router-known", func(sinks.Spec) (sinks.Destination, error) { return &fakeDest{}, nil })
+	tests := []struct {
+		name string
+		cfgs []sinks.SinkConfig
+		want []string
+	}{
+		{"unknown type lists the known ones", []sinks.SinkConfig{{Spec: sinks.Spec{Name: "a", Type: "lokki"}}},
+			[]string{`sink "a"`, `unknown sink type "lokki"`, "test-router-known"}},
+		{"names are unique", []sinks.SinkConfig{
+			{Spec: sinks.Spec{Name: "a", Type: "test-router-known"}},
+			{Spec: sinks.Spec{Name: "a", Type: "test-router-known"}},
+		}, []string{`sink "a": names must be unique`}},
+		{"a bad filter names its key", []sinks.SinkConfig{{Spec: sinks.Spec{Name: "b", Type: "test-router-known"}, Filter: sinks.Filter{Exclude: "("}}},
+			[]string{`sink "b": filter.exclude`}},
+		{"every error at once", []sinks.SinkConfig{
+			{Spec: sinks.Spec{Name: "a", Type: "nope"}},
+			{Spec: sinks.Spec{Name: "b", Type: "test-router-known"}, Filter: sinks.Filter{Include: "["}},
+		}, []string{`sink "a"`, `sink "b": filter.include`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := sinks.NewRouter(tt.cfgs, sinks.Options{DataDir: t.TempDir()})
+			if err == nil {
+				t.Fatal("NewRouter accepted the config")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not say %q", err, w)
+				}
+			}
+		})
+	}
 }
