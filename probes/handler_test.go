@@ -53,9 +53,9 @@ func TestHTTPHandler(t *testing.T) {
 		gotHeader, gotHost = r.Header.Clone(), r.Host
 		fmt.Fprint(w, "all good")
 	})
-	mux.HandleFunc("/nocontent", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) })
-	mux.HandleFunc("/error", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "broken", 500) })
-	mux.HandleFunc("/unavailable", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "not yet", 503) })
+	mux.HandleFunc("/nocontent", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	mux.HandleFunc("/error", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "broken", http.StatusInternalServerError) })
+	mux.HandleFunc("/unavailable", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "not yet", http.StatusServiceUnavailable) })
 	mux.HandleFunc("/local-redirect", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/ok", http.StatusFound) })
 	mux.HandleFunc("/away", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Location", "http://example.invalid/elsewhere")
