@@ -117,6 +117,7 @@ func run() int {
 			return 1
 		}
 	}
+	user0, sys0 := cpuSplit()
 	cpu0, demo0, wall0 := cpuSeconds(), demoSeconds(procs), time.Now()
 	time.Sleep(time.Duration(*rounds) * *period)
 	if *profile != "" {
@@ -124,6 +125,7 @@ func run() int {
 	}
 	runs1, fails1 := count(containers)
 	cpu1, demo1, wall := cpuSeconds(), demoSeconds(procs), time.Since(wall0)
+	user1, sys1 := cpuSplit()
 	cancel()
 	for range containers {
 		<-done
@@ -134,7 +136,8 @@ func run() int {
 	share := cpu / wall.Seconds()
 	fmt.Printf("probes %d, period %s, %d demo processes, measured %d rounds (%.1fs)\n", *n, *period, *demos, *rounds, wall.Seconds())
 	fmt.Printf("probe runs       %d (%.0f/s), failed %d\n", runs, float64(runs)/wall.Seconds(), fails)
-	fmt.Printf("prober CPU       %.3fs = %.1f%% of one core, %.1f µs per run\n", cpu, 100*share, 1e6*cpu/float64(max(runs, 1)))
+	fmt.Printf("prober CPU       %.3fs = %.1f%% of one core, %.1f µs per run (user %.3fs, system %.3fs)\n",
+		cpu, 100*share, 1e6*cpu/float64(max(runs, 1)), user1-user0, sys1-sys0)
 	fmt.Printf("demo CPU         %.3fs = %.1f%% of one core (answering, not counted)\n", demo1-demo0, 100*(demo1-demo0)/wall.Seconds())
 	want := int64(float64(*n) * wall.Seconds() / period.Seconds())
 	switch {
@@ -184,9 +187,15 @@ func lastFailure(cs []*probes.Container) string {
 }
 
 func cpuSeconds() float64 {
+	user, sys := cpuSplit()
+	return user + sys
+}
+
+// cpuSplit is this process's user and system CPU time in seconds.
+func cpuSplit() (user, sys float64) {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
+	return float64(ru.Utime.Nano()) / 1e9, float64(ru.Stime.Nano()) / 1e9
 }
 
 // demoSeconds is the CPU time of the demo processes, from /proc/<pid>/stat
