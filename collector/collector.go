@@ -77,6 +77,8 @@ type Collector struct {
 	budget  *byteBudget
 	bufs    sync.Pool
 
+	scanMu sync.Mutex // serializes scans
+
 	mu      sync.Mutex
 	state   checkpointState
 	ckpts   []*checkpoint

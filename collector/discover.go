@@ -122,6 +122,10 @@ type found struct {
 // files, marks files that are gone, and opens new ones where their
 // checkpoints say.
 func (c *Collector) scan(ctx context.Context) {
+	// One scan at a time: a scan that listed the directories earlier must
+	// not apply its older picture after a newer one.
+	c.scanMu.Lock()
+	defer c.scanMu.Unlock()
 	var files []found
 	for _, root := range c.opts.Roots {
 		pods, err := os.ReadDir(root)
@@ -176,6 +180,7 @@ func (c *Collector) scan(ctx context.Context) {
 			}
 			t.ck.Path = f.path
 			t.ck.Seen = now
+			t.gone = false
 			if f.kind != kindCurrent && !t.rotated {
 				t.rotated = true
 				c.scheduleLocked(t)

@@ -267,6 +267,9 @@ func TestSurvivesSIGKILLAndRotation(t *testing.T) {
 				dups++
 			}
 			if s < prev && !seen[s] {
+				if reordered == 0 {
+					t.Logf("%s: line %d arrived after line %d", pod, s, prev)
+				}
 				reordered++
 			}
 			seen[s] = true
