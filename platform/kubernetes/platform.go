@@ -71,9 +71,10 @@ type Platform struct {
 	mu           sync.Mutex
 	observations map[string]*podObservation // by pod key
 
-	synced    chan struct{} // closed once the caches are filled
-	closeOnce sync.Once
-	closed    chan struct{}
+	synced chan struct{} // closed once the caches are filled
+	// closed ends Run; Close cancels it.
+	closed context.Context
+	close  context.CancelFunc
 }
 
 // New prepares a platform over the cluster opts.Client talks to. It makes no
@@ -126,8 +127,8 @@ func New(opts Options) (*Platform, error) {
 		subs:         newSubscribers(subscriberBuffer, dropped.Inc),
 		observations: map[string]*podObservation{},
 		synced:       make(chan struct{}),
-		closed:       make(chan struct{}),
 	}
+	p.closed, p.close = context.WithCancel(context.Background())
 	for _, inf := range []cache.SharedIndexInformer{pods.Informer(), rs.Informer()} {
 		if err := inf.AddIndexers(cache.Indexers{byController: controllerUIDIndex}); err != nil {
 			return nil, fmt.Errorf("kubernetes: add index: %w", err)
@@ -183,15 +184,8 @@ func (p *Platform) Run(ctx context.Context, workers int) error {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	stop := context.AfterFunc(ctx, p.queue.ShutDown)
-	defer stop()
-	go func() {
-		select {
-		case <-p.closed:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
+	stopOnClose := context.AfterFunc(p.closed, cancel)
+	defer stopOnClose()
 
 	p.log.Info("starting watches")
 	p.factory.Start(ctx.Done())
@@ -227,7 +221,7 @@ func (p *Platform) Ready() bool {
 
 // Close stops Run. It may be called more than once.
 func (p *Platform) Close() error {
-	p.closeOnce.Do(func() { close(p.closed) })
+	p.close() // a CancelFunc may be called more than once
 	return nil
 }
 

@@ -258,24 +258,66 @@ func TestCrashLoopingPodIsCrashingAndEmitsEvents(t *testing.T) {
 		return nil
 	})
 
-	base := time.Now().UTC().Truncate(time.Second)
-	for n := int32(1); n <= 3; n++ {
-		if err := crash(ctx, c, "batch", pod, n, base.Add(time.Duration(n)*10*time.Second), "Error", 1); err != nil {
-			t.Fatalf("crash %d: %v", n, err)
+	// nextEvents collects the pod's events until one of kind last arrives.
+	nextEvents := func(t *testing.T, last model.InstanceEventKind) []model.InstanceEvent {
+		t.Helper()
+		var got []model.InstanceEvent
+		deadline := time.After(waitTimeout)
+		for {
+			select {
+			case ev := <-events:
+				if ev.Ref.Instance != pod {
+					continue
+				}
+				got = append(got, ev)
+				if ev.Kind == last {
+					return got
+				}
+			case <-deadline:
+				t.Fatalf("no %s event within %s; got %v", last, waitTimeout, got)
+			}
 		}
-		// Each crash must be observed on its own for the restarts to be
-		// seen one by one, as they are on a node.
-		eventually(t, fmt.Sprintf("crash %d observed", n), func() error {
-			svc, err := p.Service(ctx, "batch", "worker")
-			if err != nil {
-				return err
-			}
-			if in := svc.Instances[0]; in.Restarts != int(n) {
-				return fmt.Errorf("restarts %d", in.Restarts)
-			}
-			return nil
-		})
 	}
+
+	base := time.Now().UTC().Truncate(time.Second)
+	t.Run("each crash emits exited, restarted and backoff in order", func(t *testing.T) {
+		// Each crash is written after the previous one's events arrived,
+		// as a kubelet reports them seconds apart.
+		for n := 1; n <= 3; n++ {
+			if err := crash(ctx, c, "batch", pod, int32(n), base.Add(time.Duration(n)*10*time.Second), "Error", 1); err != nil {
+				t.Fatalf("crash %d: %v", n, err)
+			}
+			got := nextEvents(t, model.InstanceBackoff)
+			var kinds []model.InstanceEventKind
+			for _, ev := range got {
+				kinds = append(kinds, ev.Kind)
+				if ev.Ref != (model.Ref{Project: "batch", Service: "worker", Instance: pod, Container: "worker"}) {
+					t.Errorf("event ref = %v", ev.Ref)
+				}
+				if ev.Status != model.StatusCrashing {
+					t.Errorf("crash %d: %s event status = %s, want Crashing", n, ev.Kind, ev.Status)
+				}
+				switch ev.Kind {
+				case model.InstanceExited:
+					if ev.Restarts != n-1 || ev.Exit == nil || ev.Exit.Code != 1 || ev.Exit.Reason != "Error" {
+						t.Errorf("crash %d: exited restarts %d exit %+v, want run %d, code 1, Error", n, ev.Restarts, ev.Exit, n-1)
+					}
+				case model.InstanceRestarted:
+					if ev.Restarts != n || ev.Exit == nil || ev.Exit.Code != 1 {
+						t.Errorf("crash %d: restarted restarts %d exit %+v, want %d, code 1", n, ev.Restarts, ev.Exit, n)
+					}
+				case model.InstanceBackoff:
+					if want := time.Duration(10<<(n-1)) * time.Second; ev.Backoff != want {
+						t.Errorf("crash %d: backoff %s, want %s", n, ev.Backoff, want)
+					}
+				}
+			}
+			want := []model.InstanceEventKind{model.InstanceExited, model.InstanceRestarted, model.InstanceBackoff}
+			if !slices.Equal(kinds, want) {
+				t.Errorf("crash %d: events %v, want %v", n, kinds, want)
+			}
+		}
+	})
 
 	t.Run("the instance is Crashing with its restarts and last exit", func(t *testing.T) {
 		svc, err := p.Service(ctx, "batch", "worker")
@@ -294,68 +336,22 @@ func TestCrashLoopingPodIsCrashingAndEmitsEvents(t *testing.T) {
 		}
 	})
 
-	t.Run("each crash emits exited, restarted and backoff in order", func(t *testing.T) {
-		want := []model.InstanceEventKind{}
-		for range 3 {
-			want = append(want, model.InstanceExited, model.InstanceRestarted, model.InstanceBackoff)
-		}
-		var got []model.InstanceEventKind
-		var restarted []int
-		deadline := time.After(waitTimeout)
-		for len(got) < len(want) {
-			select {
-			case ev := <-events:
-				if ev.Ref.Instance != pod {
-					continue
-				}
-				if ev.Ref.Project != "batch" || ev.Ref.Service != "worker" || ev.Ref.Container != "worker" {
-					t.Errorf("event ref = %v", ev.Ref)
-				}
-				switch ev.Kind {
-				case model.InstanceExited, model.InstanceRestarted, model.InstanceBackoff:
-					got = append(got, ev.Kind)
-				default:
-					continue
-				}
-				if ev.Kind == model.InstanceRestarted {
-					restarted = append(restarted, ev.Restarts)
-					if ev.Exit == nil || ev.Exit.Code != 1 || ev.Exit.Reason != "Error" {
-						t.Errorf("restarted event exit = %+v, want code 1, Error", ev.Exit)
-					}
-				}
-				if ev.Status != model.StatusCrashing {
-					t.Errorf("%s event status = %s, want Crashing", ev.Kind, ev.Status)
-				}
-			case <-deadline:
-				t.Fatalf("events = %v, want %v", got, want)
-			}
-		}
-		if !slices.Equal(got, want) {
-			t.Errorf("events = %v, want %v", got, want)
-		}
-		if !slices.Equal(restarted, []int{1, 2, 3}) {
-			t.Errorf("restarted counts = %v, want [1 2 3]", restarted)
-		}
-	})
-
 	t.Run("an OOM kill emits oom-killed", func(t *testing.T) {
 		if err := crash(ctx, c, "batch", pod, 4, base.Add(40*time.Second), "OOMKilled", 137); err != nil {
 			t.Fatal(err)
 		}
-		deadline := time.After(waitTimeout)
-		for {
-			select {
-			case ev := <-events:
-				if ev.Kind != model.InstanceOOMKilled {
-					continue
-				}
-				if ev.Exit == nil || !ev.Exit.OOMKilled || ev.Exit.Code != 137 {
-					t.Errorf("oom-killed exit = %+v", ev.Exit)
-				}
-				return
-			case <-deadline:
-				t.Fatal("no oom-killed event")
+		got := nextEvents(t, model.InstanceBackoff)
+		var oom *model.InstanceEvent
+		for i := range got {
+			if got[i].Kind == model.InstanceOOMKilled {
+				oom = &got[i]
 			}
+		}
+		if oom == nil {
+			t.Fatalf("no oom-killed event in %v", got)
+		}
+		if oom.Exit == nil || !oom.Exit.OOMKilled || oom.Exit.Code != 137 {
+			t.Errorf("oom-killed exit = %+v, want OOMKilled, code 137", oom.Exit)
 		}
 	})
 }
