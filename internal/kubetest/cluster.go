@@ -37,7 +37,7 @@ const DrivenAnnotation = "opshub.dev/test-driven"
 const NodeName = "kwok-node-0"
 
 // startTimeout bounds how long each component may take to come up.
-const startTimeout = 90 * time.Second
+const startTimeout = 3 * time.Minute
 
 // Options choose the components of a cluster.
 type Options struct {
@@ -176,7 +176,7 @@ func (c *Cluster) start(ctx context.Context, opts Options) error {
 		"--kubeconfig="+kc, "--config="+filepath.Join(c.bin, "kwok-stages.yaml"),
 		"--manage-all-nodes=false", "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
 		"--disregard-status-with-annotation-selector="+DrivenAnnotation+"=true",
-		"--cidr=10.0.0.1/24", "--node-ip=10.0.0.1", "--server-address=127.0.0.1:0",
+		"--cidr=10.0.0.1/24", "--node-ip=10.0.0.1",
 	); err != nil {
 		return err
 	}
