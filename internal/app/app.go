@@ -115,13 +115,21 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		return err
 	}
 	srv, err := server.New(server.Options{
-		Listen:      cfg.Server.Listen,
-		Tokens:      Tokens(cfg),
-		Services:    rt,
-		Ready:       func() (bool, string) { return rt.Ready(), "local runtime is starting" },
-		Gatherer:    reg,
-		Registerer:  reg,
-		MetricSets:  []server.MetricWriter{mp.expo, probeSet, logs.MetricSet()},
+		Listen:     cfg.Server.Listen,
+		Tokens:     Tokens(cfg),
+		Services:   rt,
+		Ready:      func() (bool, string) { return rt.Ready(), "local runtime is starting" },
+		Gatherer:   reg,
+		Registerer: reg,
+		MetricSets: []server.MetricWriter{
+			mp.expo,
+			server.Described(probeSet,
+				server.Family{Name: "opshub_probe_success", Help: "Whether the last run of a container's probe passed (1) or failed (0).", Type: "gauge"},
+				server.Family{Name: "opshub_probe_duration_seconds", Help: "How long the last run of a container's probe took.", Type: "gauge"},
+				server.Family{Name: "opshub_probe_http_status_code", Help: "HTTP status code of the last run of a container's HTTP probe.", Type: "gauge"}),
+			server.Described(logs.MetricSet(),
+				server.Family{Name: "opshub_collector_file_behind_bytes", Help: "Bytes of a log file not yet read by the collector.", Type: "gauge"}),
+		},
 		Logs:        logReader,
 		Metrics:     metricsReader{mp.store},
 		Spend:       meter,
