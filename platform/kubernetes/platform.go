@@ -177,7 +177,7 @@ func (p *Platform) enqueue(obj any) {
 
 // Run watches the cluster until ctx ends or Close is called. It waits for
 // the caches to fill before its workers look at any pod, and returns after
-// every goroutine it started has ended.
+// every goroutine it started has ended. It may be called once.
 func (p *Platform) Run(ctx context.Context, workers int) error {
 	if workers < 1 {
 		workers = 1
