@@ -30,8 +30,10 @@ import (
 var _ platform.Platform = (*Platform)(nil)
 
 // ownerRetries is how often a pod whose owner is not cached yet is looked at
-// again before its events are given up.
-const ownerRetries = 5
+// again before its events are given up. The queue's back-off doubles from
+// 5 ms, so twelve retries wait about 20 s in all: time enough for a
+// ReplicaSet's watch event to arrive on a busy API server.
+const ownerRetries = 12
 
 // Options configure a Platform.
 type Options struct {
