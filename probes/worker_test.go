@@ -523,3 +523,22 @@ func TestNormalize(t *testing.T) {
 		}
 	}
 }
+
+// TestTicksAlignTo100ms: first-run jitter and a manual run move a probe's
+// schedule onto 100 ms steps, so that probes due together run together;
+// the period between ticks stays exact.
+func TestTicksAlignTo100ms(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := rig(t, Set{Readiness: &Spec{TCP: &TCPAction{}, Period: time.Second}}, true, 0.123, nil)
+		t0 := time.Now()
+		r.start()
+		time.Sleep(2050 * time.Millisecond)
+		r.c.RunStarted(Run{ID: 1, StartedAt: time.Now()}) // runs at once, at 2.05s
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		want := []time.Duration{2050 * time.Millisecond, 3 * time.Second, 4 * time.Second}
+		if got := r.handlers[Readiness].callTimes(t0); !equal(got, want) {
+			t.Errorf("runs at %v, want %v", got, want)
+		}
+	})
+}
