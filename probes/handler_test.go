@@ -73,6 +73,11 @@ func TestHTTPHandler(t *testing.T) {
 			}
 		}
 	})
+	mux.HandleFunc("/chunked", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "first ")
+		w.(http.Flusher).Flush() // no Content-Length: the body goes chunked
+		fmt.Fprint(w, "second")
+	})
 	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-time.After(5 * time.Second):
@@ -96,6 +101,7 @@ func TestHTTPHandler(t *testing.T) {
 		{name: "204 passes", action: HTTPAction{Path: "/nocontent"}, result: Success, output: "", statusCode: 204},
 		{name: "500 fails as the kubelet says", action: HTTPAction{Path: "/error"}, result: Failure, output: "HTTP probe failed with statuscode: 500", statusCode: 500},
 		{name: "503 fails", action: HTTPAction{Path: "/unavailable"}, result: Failure, output: "HTTP probe failed with statuscode: 503", statusCode: 503},
+		{name: "a chunked body is decoded", action: HTTPAction{Path: "/chunked"}, result: Success, output: "first second", statusCode: 200},
 		{name: "404 fails", action: HTTPAction{Path: "/missing"}, result: Failure, output: "HTTP probe failed with statuscode: 404", statusCode: 404},
 		{name: "a redirect on the same host is followed", action: HTTPAction{Path: "/local-redirect"}, result: Success, output: "all good", statusCode: 200},
 		{name: "a redirect to another host is a warning", action: HTTPAction{Path: "/away"}, result: Warning, output: "Probe terminated redirects, Response body: moved", statusCode: 301},
@@ -160,6 +166,46 @@ func TestHTTPHandler(t *testing.T) {
 			t.Errorf("Describe = %q", got)
 		}
 	})
+}
+
+// TestHTTPHandlerRawResponses: responses net/http's server does not send
+// are read as net/http's client reads them.
+func TestHTTPHandlerRawResponses(t *testing.T) {
+	tests := []struct {
+		name, response string
+		result         Result
+		output         string
+		prefix         bool
+	}{
+		{"an informational response is skipped", "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", Success, "ok", false},
+		{"a body up to the close", "HTTP/1.0 200 OK\r\n\r\nuntil the end", Success, "until the end", false},
+		{"Content-Length bounds the body", "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 3\r\n\r\nabcdef", Failure, "HTTP probe failed with statuscode: 503", false},
+		{"not HTTP", "SSH-2.0-OpenSSH_9.6\r\n", Failure, `Get "http://127.0.0.1:`, true},
+		{"no answer at all", "", Failure, "unexpected EOF", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			go func() {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				defer c.Close()
+				buf := make([]byte, 4096)
+				_, _ = c.Read(buf) // the request
+				_, _ = c.Write([]byte(tt.response))
+			}()
+			o := newHTTPHandler(HTTPAction{Path: "/", Scheme: "HTTP"}).Probe(context.Background(), Target{Port: ln.Addr().(*net.TCPAddr).Port}, 2*time.Second)
+			if o.Result != tt.result || (tt.prefix && !strings.Contains(o.Output, tt.output)) || (!tt.prefix && o.Output != tt.output) {
+				t.Errorf("got %s %q, want %s %q", o.Result, o.Output, tt.result, tt.output)
+			}
+		})
+	}
 }
 
 func TestTCPHandler(t *testing.T) {

@@ -2,6 +2,7 @@ package probes
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httputil"
 	"net/url"
 	"strconv"
 	"strings"
@@ -28,10 +30,11 @@ const userAgent = "opshub-probe/1"
 // maxRedirects is where the kubelet's prober stops following redirects.
 const maxRedirects = 10
 
-// probeDialer opens probe connections. Like the kubelet's, it sets
-// SO_LINGER to one second so that the many short connections probes open
-// do not linger; TCP keep-alive is off, since a probe's connection lives
-// for one request.
+// probeDialer opens the connections of TCP and gRPC probes, which close them at
+// once. Like the kubelet's, it sets SO_LINGER to one second so that these
+// connections do not pile up in TIME_WAIT, a minute each, and exhaust the
+// ephemeral ports (a thousand probes a second would hold 60,000 of them).
+// TCP keep-alive is off: a probe's connection lives for one exchange.
 func probeDialer(timeout time.Duration) *net.Dialer {
 	return &net.Dialer{
 		Timeout:   timeout,
@@ -45,6 +48,11 @@ func probeDialer(timeout time.Duration) *net.Dialer {
 		},
 	}
 }
+
+// httpDialer opens the connections of HTTP probes. They send "Connection:
+// close", so the server closes first and keeps the TIME_WAIT; the
+// kubelet's SO_LINGER would cost a system call per run for nothing.
+var httpDialer = &net.Dialer{KeepAlive: -1}
 
 // probeTLS is the TLS configuration of HTTPS probes: like the kubelet, they
 // do not verify the server's certificate.
@@ -63,6 +71,8 @@ type httpHandler struct {
 	action HTTPAction
 	header http.Header // the request headers, User-Agent and Accept included
 	host   string      // a Host header to send instead of the address, or ""
+	// headerBlock is header in wire form, written once.
+	headerBlock []byte
 }
 
 var _ Handler = (*httpHandler)(nil)
@@ -83,6 +93,9 @@ func newHTTPHandler(a HTTPAction) *httpHandler {
 	h.host = h.header.Get("Host")
 	h.header.Del("Host")
 	h.header.Set("Connection", "close")
+	var block bytes.Buffer
+	_ = h.header.Write(&block)
+	h.headerBlock = block.Bytes()
 	return h
 }
 
@@ -163,8 +176,17 @@ func isRedirect(code int) bool {
 	return false
 }
 
-// readers recycles the response readers of probe connections.
-var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
+// exchange is the reusable memory of one request: the response reader and
+// the buffers of the request and the body.
+type exchange struct {
+	br   *bufio.Reader
+	req  []byte
+	body []byte
+}
+
+var exchanges = sync.Pool{New: func() any {
+	return &exchange{br: bufio.NewReaderSize(nil, 4096), req: make([]byte, 0, 512), body: make([]byte, 0, 512)}
+}}
 
 // get sends one GET for u on a new connection and returns the status, the
 // Location header and up to maxBodyBytes of the body.
@@ -174,78 +196,146 @@ func (h *httpHandler) get(ctx context.Context, u *url.URL) (code int, location, 
 		return 0, "", "", err
 	}
 	defer conn.Close()
+	x := exchanges.Get().(*exchange)
+	defer func() {
+		x.br.Reset(nil)
+		exchanges.Put(x)
+	}()
 
 	host := h.host
 	if host == "" {
 		host = u.Host
 	}
-	var req strings.Builder
-	req.Grow(256)
-	req.WriteString("GET ")
-	req.WriteString(u.RequestURI())
-	req.WriteString(" HTTP/1.1\r\nHost: ")
-	req.WriteString(host)
-	req.WriteString("\r\n")
-	if err := h.header.Write(&req); err != nil {
-		return 0, "", "", err
-	}
-	req.WriteString("\r\n")
-	if _, err := io.WriteString(conn, req.String()); err != nil {
+	x.req = append(x.req[:0], "GET "...)
+	x.req = append(x.req, u.RequestURI()...)
+	x.req = append(x.req, " HTTP/1.1\r\nHost: "...)
+	x.req = append(x.req, host...)
+	x.req = append(x.req, "\r\n"...)
+	x.req = append(x.req, h.headerBlock...)
+	x.req = append(x.req, "\r\n"...)
+	if _, err := conn.Write(x.req); err != nil {
 		return 0, "", "", err
 	}
 
-	br := readers.Get().(*bufio.Reader)
-	br.Reset(conn)
-	defer func() {
-		br.Reset(nil)
-		readers.Put(br)
-	}()
-	resp, err := http.ReadResponse(br, &http.Request{Method: http.MethodGet})
+	x.br.Reset(conn)
+	code, location, x.body, err = readResponse(x.br, x.body[:0])
 	if err != nil {
 		return 0, "", "", err
 	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBodyBytes))
-	if err != nil {
-		return 0, "", "", err
-	}
-	return resp.StatusCode, resp.Header.Get("Location"), string(b), nil
+	return code, location, string(x.body), nil
 }
 
-// dial opens the connection of one request, with TLS for HTTPS; the
-// connection gives up at ctx's deadline or when ctx ends.
-func (h *httpHandler) dial(ctx context.Context, u *url.URL) (io.ReadWriteCloser, error) {
-	conn, err := probeDialer(0).DialContext(ctx, "tcp", u.Host)
+// readResponse reads an HTTP/1.x response to a GET: its status code, its
+// Location header and up to maxBodyBytes of its body (appended to body),
+// decoding a chunked body. Informational (1xx) responses are skipped, as
+// net/http's client skips them.
+func readResponse(br *bufio.Reader, body []byte) (code int, location string, _ []byte, err error) {
+	var contentLength int64
+	var chunked bool
+	for {
+		line, err := readLine(br)
+		if err != nil {
+			return 0, "", body, err
+		}
+		proto, rest, _ := bytes.Cut(line, []byte(" "))
+		status, _, _ := bytes.Cut(rest, []byte(" "))
+		code, err = strconv.Atoi(string(status))
+		if !bytes.HasPrefix(proto, []byte("HTTP/1.")) || len(status) != 3 || err != nil {
+			return 0, "", body, fmt.Errorf("malformed HTTP response %q", line)
+		}
+		location, contentLength, chunked = "", -1, false
+		for {
+			line, err := readLine(br)
+			if err != nil {
+				return 0, "", body, err
+			}
+			if len(line) == 0 {
+				break
+			}
+			name, value, ok := bytes.Cut(line, []byte(":"))
+			if !ok {
+				return 0, "", body, fmt.Errorf("malformed MIME header line: %s", line)
+			}
+			value = bytes.TrimSpace(value)
+			switch {
+			case bytes.EqualFold(name, []byte("Location")):
+				location = string(value)
+			case bytes.EqualFold(name, []byte("Content-Length")):
+				n, err := strconv.ParseInt(string(value), 10, 64)
+				if err != nil || n < 0 {
+					return 0, "", body, fmt.Errorf("bad Content-Length %q", value)
+				}
+				contentLength = n
+			case bytes.EqualFold(name, []byte("Transfer-Encoding")):
+				chunked = bytes.Contains(bytes.ToLower(value), []byte("chunked"))
+			}
+		}
+		if code >= 200 || code == http.StatusSwitchingProtocols {
+			break
+		}
+	}
+	var r io.Reader = br
+	switch {
+	case code == http.StatusNoContent || code == http.StatusNotModified || code < 200:
+		return code, location, body, nil
+	case chunked:
+		r = httputil.NewChunkedReader(br)
+	case contentLength >= 0:
+		r = io.LimitReader(br, contentLength)
+	}
+	for len(body) < maxBodyBytes {
+		if len(body) == cap(body) {
+			body = append(body, 0)[:len(body)]
+		}
+		n, err := r.Read(body[len(body):min(cap(body), maxBodyBytes)])
+		body = body[:len(body)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return 0, "", body, err
+		}
+	}
+	return code, location, body, nil
+}
+
+// readLine reads one line of a response head without its line ending.
+func readLine(br *bufio.Reader) ([]byte, error) {
+	line, err := br.ReadSlice('\n')
+	if err == bufio.ErrBufferFull {
+		return nil, errors.New("header line too long")
+	}
+	if err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
+	return bytes.TrimRight(line, "\r\n"), nil
+}
+
+// dial opens the connection of one request, with TLS for HTTPS. The
+// connection gives up at ctx's deadline (the probe's timeout); ending ctx
+// stops the dial, and an exchange under way ends at that deadline.
+func (h *httpHandler) dial(ctx context.Context, u *url.URL) (net.Conn, error) {
+	conn, err := httpDialer.DialContext(ctx, "tcp", u.Host)
 	if err != nil {
 		return nil, err
 	}
 	if deadline, ok := ctx.Deadline(); ok {
 		_ = conn.SetDeadline(deadline)
 	}
-	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
-	c := &stoppingConn{Conn: conn, stop: stop}
 	if u.Scheme != "https" {
-		return c, nil
+		return conn, nil
 	}
 	cfg := probeTLS.Clone()
 	cfg.ServerName = u.Hostname()
-	tc := tls.Client(c, cfg)
+	tc := tls.Client(conn, cfg)
 	if err := tc.HandshakeContext(ctx); err != nil {
-		c.Close()
+		conn.Close()
 		return nil, err
 	}
 	return tc, nil
-}
-
-// stoppingConn unhooks its cancellation when closed.
-type stoppingConn struct {
-	net.Conn
-	stop func() bool
-}
-
-func (c *stoppingConn) Close() error {
-	c.stop()
-	return c.Conn.Close()
 }
 
 // clientError words a failed request as net/http's client does, which is

@@ -63,6 +63,7 @@ func (w *worker) run(ctx context.Context) {
 		}
 	}
 	next := grid(clock.Now())
+	wait := w.waiter(clock)
 	for {
 		select {
 		case <-w.trigger: // this run answers a pending request too
@@ -80,8 +81,22 @@ func (w *worker) run(ctx context.Context) {
 			// A manual run restarts the period from now, as the kubelet
 			// resets its ticker.
 			next = grid(clock.Now())
-		case <-clock.After(next.Sub(now)):
+		case <-wait(next.Sub(now)):
 		}
+	}
+}
+
+// waiter returns the worker's wait: real time reuses one timer for every
+// tick rather than making one a tick; another clock's After is used as is.
+func (w *worker) waiter(clock Clock) func(time.Duration) <-chan time.Time {
+	if _, ok := clock.(realClock); !ok {
+		return clock.After
+	}
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return func(d time.Duration) <-chan time.Time {
+		t.Reset(d) // since Go 1.23 a Reset timer never delivers a stale tick
+		return t.C
 	}
 }
 
