@@ -64,19 +64,20 @@ autoscaling:
 		svc, _ := c.Service(context.Background(), "demo", "busy")
 		return svc
 	}
-	var scaledUp client.AutoscalingDecision
 	waitFor(t, 60*time.Second, "the service to scale to its max of 3", func() bool {
-		ds, err := c.Autoscaling(context.Background(), true)
-		if err != nil {
-			return false
-		}
-		for _, d := range ds {
-			if d.Desired > d.Current && scaledUp.Time.IsZero() {
-				scaledUp = d
-			}
-		}
 		return busy().Replicas == 3
 	})
+	// The decisions that scaled it are in the recent history (20 passes).
+	var scaledUp client.AutoscalingDecision
+	ds, err := c.Autoscaling(context.Background(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range ds {
+		if d.Desired > d.Current {
+			scaledUp = d
+		}
+	}
 	if len(scaledUp.Metrics) != 1 || scaledUp.Metrics[0].Utilization <= scaledUp.Metrics[0].Target ||
 		scaledUp.Metrics[0].Proposal <= scaledUp.Current || scaledUp.Reason == "" {
 		t.Errorf("the scale-up is not explained with the CPU utilization: %+v", scaledUp)
