@@ -2,12 +2,7 @@ package client
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
-	"io"
-	"net/http"
 	"net/url"
-	"strings"
 	"time"
 )
 
@@ -83,40 +78,4 @@ func (c *Client) Resend(ctx context.Context, id string) (Delivery, error) {
 	}
 	err := c.postEmpty(ctx, "/api/v1/deliveries/"+url.PathEscape(id)+"/resend", &body)
 	return body.Delivery, err
-}
-
-// postEmpty sends an empty POST and decodes the answer into out.
-func (c *Client) postEmpty(ctx context.Context, path string, out any) error {
-	u := c.base.JoinPath(path)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), nil)
-	if err != nil {
-		return err
-	}
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	req.Header.Set("Accept", "application/json")
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return fmt.Errorf("cannot reach opshub at %s (is `opshub run` running? set --server or OPSHUB_SERVER): %w", c.base, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return fmt.Errorf("read response of %s: %w", path, err)
-	}
-	if resp.StatusCode >= 300 {
-		apiErr := &APIError{StatusCode: resp.StatusCode}
-		var e struct{ Error, Field string }
-		if json.Unmarshal(body, &e) == nil && e.Error != "" {
-			apiErr.Message, apiErr.Field = e.Error, e.Field
-		} else {
-			apiErr.Message = strings.TrimSpace(string(body))
-		}
-		return apiErr
-	}
-	if err := json.Unmarshal(body, out); err != nil {
-		return fmt.Errorf("decode response of %s: %w", path, err)
-	}
-	return nil
 }

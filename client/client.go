@@ -68,9 +68,20 @@ func NotFound(err error) bool {
 }
 
 func (c *Client) get(ctx context.Context, path string, query url.Values, out any) error {
+	return c.do(ctx, http.MethodGet, path, query, out)
+}
+
+// postEmpty sends a POST without a body and decodes the answer into out.
+func (c *Client) postEmpty(ctx context.Context, path string, out any) error {
+	return c.do(ctx, http.MethodPost, path, nil, out)
+}
+
+// do sends one request, turns a 3xx–5xx answer into an *APIError with the
+// server's message and field, and decodes a successful answer into out.
+func (c *Client) do(ctx context.Context, method, path string, query url.Values, out any) error {
 	u := c.base.JoinPath(path)
 	u.RawQuery = query.Encode()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), nil)
 	if err != nil {
 		return err
 	}
