@@ -68,7 +68,7 @@ type Platform struct {
 	cacheSynced  []cache.InformerSynced
 
 	queue workqueue.TypedRateLimitingInterface[string]
-	subs  *subscribers
+	subs  *platform.Broadcaster
 
 	mu           sync.Mutex
 	observations map[string]*podObservation // by pod key
@@ -126,7 +126,7 @@ func New(opts Options) (*Platform, error) {
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
 			workqueue.DefaultTypedControllerRateLimiter[string](),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "opshub-pods"}),
-		subs:         newSubscribers(subscriberBuffer, dropped.Inc),
+		subs:         platform.NewBroadcaster(platform.SubscriberBuffer, dropped.Inc),
 		observations: map[string]*podObservation{},
 		synced:       make(chan struct{}),
 	}
@@ -295,13 +295,13 @@ func (p *Platform) syncPod(key string) error {
 func (p *Platform) publish(events []model.InstanceEvent) {
 	for _, ev := range events {
 		p.log.Debug("instance event", "kind", string(ev.Kind), "instance", ev.Ref.String(), "status", string(ev.Status), "restarts", ev.Restarts)
-		p.subs.publish(ev)
+		p.subs.Publish(ev)
 	}
 }
 
 // Subscribe streams instance events from now until ctx ends.
 func (p *Platform) Subscribe(ctx context.Context) <-chan model.InstanceEvent {
-	return p.subs.subscribe(ctx)
+	return p.subs.Subscribe(ctx)
 }
 
 // waitSynced waits until the caches are filled, so that nobody mistakes an

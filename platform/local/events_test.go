@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/opshub/opshub/model"
+	"github.com/opshub/opshub/platform"
 )
 
 // TestSubscribeDropsOldest: a subscriber that does not read loses the oldest
@@ -24,7 +25,7 @@ func TestSubscribeDropsOldest(t *testing.T) {
 	fastCtx, fastCancel := context.WithCancel(context.Background())
 	fast := r.Subscribe(fastCtx)
 
-	const total = subscriberBuffer + 44
+	const total = platform.SubscriberBuffer + 44
 	published := make(chan struct{})
 	received := make(chan int)
 	go func() {
@@ -36,7 +37,7 @@ func TestSubscribeDropsOldest(t *testing.T) {
 	}()
 	go func() {
 		for i := range total {
-			r.events.publish(model.InstanceEvent{Kind: model.InstanceStarted, Restarts: i})
+			r.events.Publish(model.InstanceEvent{Kind: model.InstanceStarted, Restarts: i})
 		}
 		close(published)
 	}()
@@ -46,7 +47,7 @@ func TestSubscribeDropsOldest(t *testing.T) {
 		t.Fatal("publish blocked on a subscriber that does not read")
 	}
 
-	for want := total - subscriberBuffer; want < total; want++ {
+	for want := total - platform.SubscriberBuffer; want < total; want++ {
 		ev := <-slow
 		if ev.Restarts != want {
 			t.Fatalf("slow subscriber got event %d, want %d (the oldest should be dropped)", ev.Restarts, want)
@@ -57,8 +58,8 @@ func TestSubscribeDropsOldest(t *testing.T) {
 		t.Fatalf("unexpected extra event %d", ev.Restarts)
 	default:
 	}
-	if got := gatherValue(t, reg, "opshub_local_events_dropped_total", nil); got < total-subscriberBuffer {
-		t.Errorf("dropped counter %v, want at least %d", got, total-subscriberBuffer)
+	if got := gatherValue(t, reg, "opshub_local_events_dropped_total", nil); got < total-platform.SubscriberBuffer {
+		t.Errorf("dropped counter %v, want at least %d", got, total-platform.SubscriberBuffer)
 	}
 
 	fastCancel()

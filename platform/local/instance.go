@@ -708,12 +708,12 @@ func (r *Runtime) emitLocked(in *instance, kind model.InstanceEventKind, exit *m
 	if kind == model.InstanceBackoff {
 		ev.Backoff = in.backoff
 	}
-	r.events.publish(ev)
+	r.events.Publish(ev)
 }
 
 // emitProbeLocked publishes a probe-failing or probe-recovered event.
 func (r *Runtime) emitProbeLocked(in *instance, kind model.InstanceEventKind, st *model.ProbeStatus) {
-	r.events.publish(model.InstanceEvent{
+	r.events.Publish(model.InstanceEvent{
 		Kind:     kind,
 		Ref:      in.ref(),
 		Time:     r.clock.Now(),

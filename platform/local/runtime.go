@@ -65,7 +65,7 @@ type Runtime struct {
 	procRoot    string      // /proc; tests may point it elsewhere
 	cgroupPaths cgroupPaths // tests may point them at a fake tree
 	metrics     *metrics
-	events      *eventHub
+	events      *platform.Broadcaster
 
 	mu       sync.RWMutex
 	services []*service   // sorted by project, name
@@ -168,7 +168,7 @@ func New(opts Options, workloads []Workload) (*Runtime, error) {
 		closed:      make(chan struct{}),
 		runDone:     make(chan struct{}),
 	}
-	r.events = newEventHub(subscriberBuffer, m.eventsDropped.Inc)
+	r.events = platform.NewBroadcaster(platform.SubscriberBuffer, m.eventsDropped.Inc)
 	for _, s := range services {
 		if s.w.Port != 0 {
 			s.proxy = newProxy(r, s)
@@ -367,7 +367,7 @@ func (r *Runtime) Service(ctx context.Context, project, name string) (model.Serv
 // Subscribe streams instance events from now until ctx ends; a subscriber
 // that falls more than 256 events behind loses the oldest ones.
 func (r *Runtime) Subscribe(ctx context.Context) <-chan model.InstanceEvent {
-	return r.events.subscribe(ctx)
+	return r.events.Subscribe(ctx)
 }
 
 // Scale sets the desired number of instances of a service. It returns once
