@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -369,5 +370,51 @@ func TestUnhealthyMessage(t *testing.T) {
 		if got := UnhealthyMessage(tt.t, tt.o); got != tt.want {
 			t.Errorf("UnhealthyMessage(%s, %+v) = %q, want %q", tt.t, tt.o, got, tt.want)
 		}
+	}
+}
+
+// TestProbesTimeOutOnAHandshakeThatHangs: a listener whose accept queue is
+// full drops new handshakes, so the connection stays pending; TCP and HTTP
+// probes give up at their timeout with the kubelet's words.
+func TestProbesTimeOutOnAHandshakeThatHangs(t *testing.T) {
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(fd)
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Listen(fd, 0); err != nil { // never accepted: the queue fills at once
+		t.Fatal(err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := sa.(*syscall.SockaddrInet4).Port
+	var fill []net.Conn
+	defer func() {
+		for _, c := range fill {
+			c.Close()
+		}
+	}()
+	for range 4 {
+		c, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), 200*time.Millisecond)
+		if err != nil {
+			break // the queue is full
+		}
+		fill = append(fill, c)
+	}
+
+	began := time.Now()
+	o := (&tcpHandler{}).Probe(context.Background(), Target{Port: port}, 300*time.Millisecond)
+	if o.Result != Failure || !strings.HasSuffix(o.Output, "i/o timeout") || time.Since(began) > 2*time.Second {
+		t.Errorf("tcp: %+v after %s", o, time.Since(began))
+	}
+	began = time.Now()
+	o = newHTTPHandler(HTTPAction{Path: "/", Scheme: "HTTP"}).Probe(context.Background(), Target{Port: port}, 300*time.Millisecond)
+	if o.Result != Failure || !strings.Contains(o.Output, "Client.Timeout exceeded") || time.Since(began) > 2*time.Second {
+		t.Errorf("http: %+v after %s", o, time.Since(began))
 	}
 }

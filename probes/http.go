@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -73,6 +74,9 @@ type httpHandler struct {
 	host   string      // a Host header to send instead of the address, or ""
 	// headerBlock is header in wire form, written once.
 	headerBlock []byte
+	// lastURL caches the URL of the last target: a container's target
+	// changes only with its port.
+	lastURL atomic.Pointer[cachedURL]
 }
 
 var _ Handler = (*httpHandler)(nil)
@@ -110,6 +114,24 @@ func (h *httpHandler) Describe() string {
 // url builds the probe's URL for target; like the kubelet's formatURL it
 // passes a path that does not parse along as it is.
 func (h *httpHandler) url(t Target) *url.URL {
+	host := t.host()
+	port := portFor(h.action.Port, t)
+	if c := h.lastURL.Load(); c != nil && c.host == host && c.port == port {
+		return c.u // never modified: Probe only reads it
+	}
+	u := h.buildURL(host, port)
+	h.lastURL.Store(&cachedURL{host: host, port: port, u: u})
+	return u
+}
+
+// cachedURL is the URL a handler built for its last target.
+type cachedURL struct {
+	host string
+	port int
+	u    *url.URL
+}
+
+func (h *httpHandler) buildURL(host string, port int) *url.URL {
 	u, err := url.Parse(h.action.Path)
 	if err != nil {
 		u = &url.URL{Path: h.action.Path}
@@ -118,7 +140,7 @@ func (h *httpHandler) url(t Target) *url.URL {
 	if u.Scheme == "" {
 		u.Scheme = "http"
 	}
-	u.Host = net.JoinHostPort(t.host(), strconv.Itoa(portFor(h.action.Port, t)))
+	u.Host = net.JoinHostPort(host, strconv.Itoa(port))
 	return u
 }
 
@@ -128,14 +150,13 @@ func (h *httpHandler) url(t Target) *url.URL {
 // warning; anything else fails, with the error or "HTTP probe failed with
 // statuscode: N" as the output. At most 10 KiB of the body is read.
 func (h *httpHandler) Probe(ctx context.Context, t Target, timeout time.Duration) Outcome {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
+	deadline := time.Now().Add(timeout)
 	first := h.url(t)
 	u := first
 	for redirects := 0; ; redirects++ {
-		code, location, body, err := h.get(ctx, u)
+		code, location, body, err := h.get(ctx, u, deadline)
 		if err != nil {
-			return failed("%s", clientError(u, err, ctx))
+			return failed("%s", clientError(u, err, deadline))
 		}
 		o := Outcome{StatusCode: code}
 		switch {
@@ -190,8 +211,8 @@ var exchanges = sync.Pool{New: func() any {
 
 // get sends one GET for u on a new connection and returns the status, the
 // Location header and up to maxBodyBytes of the body.
-func (h *httpHandler) get(ctx context.Context, u *url.URL) (code int, location, body string, err error) {
-	conn, err := h.dial(ctx, u)
+func (h *httpHandler) get(ctx context.Context, u *url.URL, deadline time.Time) (code int, location, body string, err error) {
+	conn, err := h.dial(ctx, u, deadline)
 	if err != nil {
 		return 0, "", "", err
 	}
@@ -315,16 +336,27 @@ func readLine(br *bufio.Reader) ([]byte, error) {
 }
 
 // dial opens the connection of one request, with TLS for HTTPS. The
-// connection gives up at ctx's deadline (the probe's timeout); ending ctx
-// stops the dial, and an exchange under way ends at that deadline.
-func (h *httpHandler) dial(ctx context.Context, u *url.URL) (net.Conn, error) {
+// connection gives up at deadline (the end of the probe's timeout); ending
+// ctx stops a dial through net.Dialer, and an exchange under way ends at
+// the deadline.
+func (h *httpHandler) dial(ctx context.Context, u *url.URL, deadline time.Time) (io.ReadWriteCloser, error) {
+	if u.Scheme == "http" {
+		if port, err := strconv.Atoi(u.Port()); err == nil {
+			if conn, ok, err := dialLoopbackFast(u.Hostname(), port, deadline); ok {
+				if err != nil {
+					return nil, err
+				}
+				return conn, nil
+			}
+		}
+	}
+	ctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
 	conn, err := httpDialer.DialContext(ctx, "tcp", u.Host)
 	if err != nil {
 		return nil, err
 	}
-	if deadline, ok := ctx.Deadline(); ok {
-		_ = conn.SetDeadline(deadline)
-	}
+	_ = conn.SetDeadline(deadline)
 	if u.Scheme != "https" {
 		return conn, nil
 	}
@@ -342,9 +374,9 @@ func (h *httpHandler) dial(ctx context.Context, u *url.URL) (net.Conn, error) {
 // what the kubelet reports: `Get "http://…/ready": dial tcp …: connect:
 // connection refused`, and for a timeout `Get "…": context deadline
 // exceeded (Client.Timeout exceeded while awaiting headers)`.
-func clientError(u *url.URL, err error, ctx context.Context) string {
+func clientError(u *url.URL, err error, deadline time.Time) string {
 	var ne net.Error
-	if ctx.Err() == context.DeadlineExceeded || (errors.As(err, &ne) && ne.Timeout()) {
+	if !time.Now().Before(deadline) || errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
 		err = errors.New("context deadline exceeded (Client.Timeout exceeded while awaiting headers)")
 	}
 	return (&url.Error{Op: "Get", URL: u.String(), Err: err}).Error()

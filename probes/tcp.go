@@ -18,7 +18,14 @@ var _ Handler = (*tcpHandler)(nil)
 func (h *tcpHandler) Describe() string { return "tcp " + portText(h.action.Port) }
 
 func (h *tcpHandler) Probe(ctx context.Context, t Target, timeout time.Duration) Outcome {
-	addr := net.JoinHostPort(t.host(), strconv.Itoa(portFor(h.action.Port, t)))
+	port := portFor(h.action.Port, t)
+	if ok, err := tcpProbeFast(t.host(), port, time.Now().Add(timeout)); ok {
+		if err != nil {
+			return failed("%s", err.Error())
+		}
+		return Outcome{Result: Success}
+	}
+	addr := net.JoinHostPort(t.host(), strconv.Itoa(port))
 	conn, err := probeDialer(timeout).DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return failed("%s", err.Error())
