@@ -121,6 +121,22 @@ func (s Spec) HTTPClient() *http.Client {
 	return &http.Client{Timeout: 10 * time.Second}
 }
 
+// HTTPClientTimeout returns HTTPClient with its timeout replaced by the
+// integration's own `timeout` setting (a Go duration), when one is set.
+func (s Spec) HTTPClientTimeout(timeout string) (*http.Client, error) {
+	client := s.HTTPClient()
+	if timeout == "" {
+		return client, nil
+	}
+	d, err := time.ParseDuration(timeout)
+	if err != nil {
+		return nil, fmt.Errorf("timeout: %w", err)
+	}
+	c := *client
+	c.Timeout = d
+	return &c, nil
+}
+
 // Decode decodes the raw node into cfg, naming the integration on error.
 func (s Spec) Decode(cfg any) error {
 	if s.Raw == nil {

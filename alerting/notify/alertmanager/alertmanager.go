@@ -59,15 +59,9 @@ func New(spec notify.Spec) (notify.Notifier, error) {
 	if cfg.URL == "" {
 		return nil, errors.New("url is required")
 	}
-	client := spec.HTTPClient()
-	if cfg.Timeout != "" {
-		d, err := time.ParseDuration(cfg.Timeout)
-		if err != nil {
-			return nil, fmt.Errorf("timeout: %w", err)
-		}
-		c := *client
-		c.Timeout = d
-		client = &c
+	client, err := spec.HTTPClientTimeout(cfg.Timeout)
+	if err != nil {
+		return nil, err
 	}
 	return &Notifier{name: spec.Name, cfg: cfg, client: client}, nil
 }

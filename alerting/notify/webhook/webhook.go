@@ -56,15 +56,9 @@ func New(spec notify.Spec) (notify.Notifier, error) {
 	if cfg.URL == "" {
 		return nil, fmt.Errorf("url is required")
 	}
-	client := spec.HTTPClient()
-	if cfg.Timeout != "" {
-		d, err := time.ParseDuration(cfg.Timeout)
-		if err != nil {
-			return nil, fmt.Errorf("timeout: %w", err)
-		}
-		c := *client
-		c.Timeout = d
-		client = &c
+	client, err := spec.HTTPClientTimeout(cfg.Timeout)
+	if err != nil {
+		return nil, err
 	}
 	key, err := SecretKey(cfg.Secret)
 	if err != nil {
