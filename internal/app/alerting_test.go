@@ -1,11 +1,9 @@
 package app_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -76,18 +74,7 @@ alerts:
 	if got := app.InactiveSections(cfg); len(got) != 0 {
 		t.Errorf("inactive sections %v, want notifications to run", got)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	api := "http://" + ln.Addr().String()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- app.Run(ctx, cfg, app.Options{Listener: ln}) }()
-	defer func() {
-		cancel()
-		<-done
-	}()
+	api := startRun(t, cfg, app.Options{}).API
 
 	waitFor(t, 30*time.Second, "the crashloop notification", func() bool { return len(rcv.requests()) >= 1 })
 	first := rcv.requests()[0]

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -83,6 +84,41 @@ func getJSON(url string, out any) (int, error) {
 	return resp.StatusCode, nil
 }
 
+// runningOpshub is `opshub run` started in-process by a test, its API on a
+// free loopback port.
+type runningOpshub struct {
+	API    string
+	cancel context.CancelFunc
+	done   chan error
+	once   sync.Once
+	err    error
+}
+
+// startRun runs cfg until the test ends (or stop is called).
+func startRun(t *testing.T, cfg *config.Config, opts app.Options) *runningOpshub {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Listener = ln
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &runningOpshub{API: "http://" + ln.Addr().String(), cancel: cancel, done: make(chan error, 1)}
+	go func() { r.done <- app.Run(ctx, cfg, opts) }()
+	t.Cleanup(func() { _ = r.stop() })
+	return r
+}
+
+// stop ends the run and returns Run's error; calling it again returns the
+// same error.
+func (r *runningOpshub) stop() error {
+	r.once.Do(func() {
+		r.cancel()
+		r.err = <-r.done
+	})
+	return r.err
+}
+
 // TestRunOnOneMachine runs the product as `make run` does, in-process: two
 // web instances behind the front proxy and a crash-looping worker, and checks
 // what a newcomer checks by hand.
@@ -108,19 +144,8 @@ workloads:
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	api := "http://" + ln.Addr().String()
-
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- app.Run(ctx, cfg, app.Options{Listener: ln}) }()
-	defer func() {
-		cancel()
-		<-done
-	}()
+	run := startRun(t, cfg, app.Options{})
+	api := run.API
 
 	waitFor(t, 30*time.Second, "/readyz to answer 200", func() bool {
 		code, _ := getJSON(api+"/readyz", nil)
@@ -199,16 +224,16 @@ workloads:
 	for _, in := range web.Instances {
 		pids = append(pids, in.PID)
 	}
-	cancel()
+	stopped := make(chan error, 1)
+	go func() { stopped <- run.stop() }()
 	select {
-	case err := <-done:
+	case err := <-stopped:
 		if err != nil {
 			t.Fatalf("Run: %v", err)
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("Run did not return within the grace period")
 	}
-	done <- nil // for the deferred receive
 	for _, pid := range pids {
 		if pid == 0 {
 			t.Fatal("instance without PID in the API")

@@ -3,7 +3,6 @@ package app_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"testing"
 	"time"
@@ -42,23 +41,16 @@ autoscaling:
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := client.New("http://"+ln.Addr().String(), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- app.Run(ctx, cfg, app.Options{Listener: ln, MetricsInterval: time.Second}) }()
+	run := startRun(t, cfg, app.Options{MetricsInterval: time.Second})
 	defer func() {
-		cancel()
-		if err := <-done; err != nil {
+		if err := run.stop(); err != nil {
 			t.Errorf("Run: %v", err)
 		}
 	}()
+	c, err := client.New(run.API, "")
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	busy := func() model.Service {
 		svc, _ := c.Service(context.Background(), "demo", "busy")

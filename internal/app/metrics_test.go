@@ -1,11 +1,9 @@
 package app_test
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"math"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -51,17 +49,10 @@ workloads:
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	api := "http://" + ln.Addr().String()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- app.Run(ctx, cfg, app.Options{Listener: ln, MetricsInterval: interval}) }()
+	run := startRun(t, cfg, app.Options{MetricsInterval: interval})
+	api := run.API
 	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
+		if err := run.stop(); err != nil {
 			t.Errorf("Run: %v", err)
 		}
 	})

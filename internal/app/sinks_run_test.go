@@ -2,11 +2,9 @@ package app_test
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -99,18 +97,7 @@ sinks:
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	api := "http://" + ln.Addr().String()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- app.Run(ctx, cfg, app.Options{Listener: ln}) }()
-	defer func() {
-		cancel()
-		<-done
-	}()
+	api := startRun(t, cfg, app.Options{}).API
 
 	sinkState := func(name string) model.SinkStatus {
 		var body struct{ Sinks []model.SinkStatus }
