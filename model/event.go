@@ -21,6 +21,10 @@ const (
 	// InstanceProbeRecovered: a probe that was failing passes again
 	// (successThreshold consecutive successes). Probe holds its status.
 	InstanceProbeRecovered InstanceEventKind = "probe-recovered"
+	// InstanceEvicted: the platform evicted the instance (Kubernetes:
+	// pod status reason Evicted, or a DisruptionTarget condition for
+	// eviction or node pressure). Message holds the platform's words.
+	InstanceEvicted InstanceEventKind = "evicted"
 )
 
 // InstanceEvent is one change to one instance, as a platform reports it.
@@ -38,4 +42,9 @@ type InstanceEvent struct {
 	// Probe is the probe's status, for probe-failing and probe-recovered
 	// events (its History is left out).
 	Probe *ProbeStatus `json:"probe,omitempty"`
+	// Reason and Message are the platform's own words for the event when
+	// it has them (Kubernetes: "CrashLoopBackOff" and the kubelet's
+	// message for backoff events, "Evicted" and its message for evicted).
+	Reason  string `json:"reason,omitempty"`
+	Message string `json:"message,omitempty"`
 }
