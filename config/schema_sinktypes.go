@@ -57,7 +57,7 @@ var sinkSchemas = map[string]*rawKey{
 		{name: "source"},
 		{name: "tags", kind: rawStrings},
 		{name: "hostname"},
-		keyTimeout,
+		keyTimeout, keyCompression,
 	}},
 	"syslog": {kind: rawObject, keys: []rawKey{
 		{name: "address", kind: rawHostPort, required: true},

@@ -38,6 +38,10 @@ type Config struct {
 	Tags []string `yaml:"tags"`
 	// Hostname is the hostname attribute; default this machine's name.
 	Hostname string `yaml:"hostname"`
+	// Compression is gzip (the default: the intake accepts
+	// Content-Encoding: gzip, and its limits apply to the uncompressed
+	// payload) or none.
+	Compression string `yaml:"compression"`
 }
 
 func decodeConfig(spec sinks.Spec) (Config, error) {
@@ -50,6 +54,9 @@ func decodeConfig(spec sinks.Spec) (Config, error) {
 	}
 	if c.Hostname == "" {
 		c.Hostname, _ = os.Hostname()
+	}
+	if c.Compression == "" {
+		c.Compression = "gzip"
 	}
 	if err := c.Validate(); err != nil {
 		return Config{}, fmt.Errorf("sink %q: %w", spec.Name, err)
@@ -69,6 +76,11 @@ func (c Config) Validate() error {
 		}
 	} else if _, err := intakeURL(c.Site); err != nil {
 		errs = append(errs, err)
+	}
+	switch c.Compression {
+	case "", "none", "gzip":
+	default:
+		errs = append(errs, fmt.Errorf("compression: want gzip or none, got %q", c.Compression))
 	}
 	return errors.Join(errs...)
 }

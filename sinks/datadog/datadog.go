@@ -9,7 +9,10 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"sync"
 	"time"
+
+	"github.com/klauspost/compress/gzip"
 
 	"github.com/opshub/opshub/model"
 	"github.com/opshub/opshub/sinks"
@@ -23,6 +26,7 @@ type Destination struct {
 	client *http.Client
 	logger *slog.Logger
 	now    func() time.Time
+	gzips  sync.Pool // *gzip.Writer, when cfg.Compression is gzip
 }
 
 var _ sinks.Destination = (*Destination)(nil)
@@ -108,11 +112,21 @@ func (d *Destination) Deliver(ctx context.Context, records []model.LogRecord) er
 // post sends one payload and classifies the answer (202 accepted; 400,
 // 403 and 413 refused for good; 408, 429 and 5xx retryable).
 func (d *Destination) post(ctx context.Context, body []byte) error {
+	gzipped := d.cfg.Compression == "gzip"
+	if gzipped {
+		var err error
+		if body, err = d.gzip(body); err != nil {
+			return fmt.Errorf("datadog intake: gzip payload: %w", err)
+		}
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.url, bytes.NewReader(body))
 	if err != nil {
 		return fmt.Errorf("datadog intake: %w", err)
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if gzipped {
+		req.Header.Set("Content-Encoding", "gzip")
+	}
 	req.Header.Set("DD-API-KEY", d.cfg.APIKey)
 	req.Header.Set("User-Agent", "opshub")
 	resp, err := d.client.Do(req)
@@ -124,6 +138,30 @@ func (d *Destination) post(ctx context.Context, body []byte) error {
 		resp.Body.Close()
 	}()
 	return sinks.CheckResponse(resp, d.now())
+}
+
+// gzip compresses a payload into a new slice: the transport may still read
+// a request body after Do returned, so the compressed bytes are not reused;
+// the writer, the costly part, is.
+func (d *Destination) gzip(body []byte) ([]byte, error) {
+	out := bytes.NewBuffer(make([]byte, 0, len(body)/4+64))
+	zw, _ := d.gzips.Get().(*gzip.Writer)
+	if zw == nil {
+		var err error
+		if zw, err = gzip.NewWriterLevel(out, gzip.BestSpeed); err != nil {
+			return nil, err
+		}
+	} else {
+		zw.Reset(out)
+	}
+	defer d.gzips.Put(zw)
+	if _, err := zw.Write(body); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
 }
 
 // Close releases idle connections. It is safe to call more than once.

@@ -1,6 +1,7 @@
 package datadog
 
 import (
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -21,14 +22,16 @@ import (
 )
 
 // intake behaves like Datadog's logs intake v2: it checks the API key,
-// the content type and the documented limits, and answers 202, 400, 403,
-// 413, or what the test scripted for a given request.
+// the content type, the content encoding (gzip or none) and the documented
+// limits, which apply to the uncompressed payload, and answers 202, 400,
+// 403, 413, or what the test scripted for a given request.
 type intake struct {
-	t      *testing.T
-	mu     sync.Mutex
-	calls  int
-	script map[int]func(w http.ResponseWriter) // by request number, from 1
-	got    [][]entry                           // accepted payloads
+	t       *testing.T
+	mu      sync.Mutex
+	calls   int
+	script  map[int]func(w http.ResponseWriter) // by request number, from 1
+	got     [][]entry                           // accepted payloads
+	gzipped []bool                              // per request: whether its body was gzipped
 }
 
 func (in *intake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -49,7 +52,30 @@ func (in *intake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, `{"errors":[{"status":"400","detail":"content type %s"}]}`, ct)
 		return
 	}
-	body, _ := io.ReadAll(r.Body)
+	var reader io.Reader = r.Body
+	switch enc := r.Header.Get("Content-Encoding"); enc {
+	case "":
+		in.gzipped = append(in.gzipped, false)
+	case "gzip":
+		zr, err := gzip.NewReader(r.Body)
+		if err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			fmt.Fprintf(w, `{"errors":[{"status":"400","detail":"gzip: %v"}]}`, err)
+			return
+		}
+		reader = zr
+		in.gzipped = append(in.gzipped, true)
+	default:
+		w.WriteHeader(http.StatusUnsupportedMediaType)
+		fmt.Fprintf(w, `{"errors":[{"status":"415","detail":"content encoding %s"}]}`, enc)
+		return
+	}
+	body, err := io.ReadAll(reader)
+	if err != nil {
+		w.WriteHeader(http.StatusBadRequest)
+		fmt.Fprintf(w, `{"errors":[{"status":"400","detail":"read body: %v"}]}`, err)
+		return
+	}
 	if len(body) > 5_000_000 {
 		w.WriteHeader(http.StatusRequestEntityTooLarge)
 		io.WriteString(w, `{"errors":[{"status":"413","title":"Payload Too Large"}]}`)
@@ -77,6 +103,12 @@ func (in *intake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	in.got = append(in.got, entries)
 	w.WriteHeader(http.StatusAccepted)
 	io.WriteString(w, "{}")
+}
+
+func (in *intake) encodings() []bool {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return append([]bool(nil), in.gzipped...)
 }
 
 func (in *intake) sizes() []int {
@@ -140,6 +172,41 @@ func TestDeliverMapsRecordsToReservedAttributes(t *testing.T) {
 	}
 	if len(in.got) != 1 || len(in.got[0]) != 1 || in.got[0][0] != want {
 		t.Fatalf("intake got %+v, want %+v", in.got, want)
+	}
+}
+
+// TestDeliverGzipsPayloads: requests are gzipped by default, with
+// Content-Encoding: gzip, and sent plain with compression: none; the intake
+// reads the same logs either way.
+func TestDeliverGzipsPayloads(t *testing.T) {
+	for _, tt := range []struct {
+		compression string
+		wantGzipped bool
+	}{{"", true}, {"gzip", true}, {"none", false}} {
+		t.Run("compression "+tt.compression, func(t *testing.T) {
+			in, url := startIntake(t)
+			raw := "apiKey: secret-key\nurl: " + url
+			if tt.compression != "" {
+				raw += "\ncompression: " + tt.compression
+			}
+			d := newFromYAML(t, "", raw)
+			if err := d.Deliver(context.Background(), records(1500, 200)); err != nil {
+				t.Fatalf("Deliver: %v", err)
+			}
+			if got := in.encodings(); !reflect.DeepEqual(got, []bool{tt.wantGzipped, tt.wantGzipped}) {
+				t.Errorf("requests gzipped: %v, want two requests gzipped=%v", got, tt.wantGzipped)
+			}
+			if got := in.sizes(); !reflect.DeepEqual(got, []int{1000, 500}) {
+				t.Errorf("requests carried %v logs, want [1000 500]", got)
+			}
+		})
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal([]byte("apiKey: k\ncompression: zstd"), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(sinks.Spec{Name: "dd", Type: "datadog", Raw: doc.Content[0]}); err == nil || !strings.Contains(err.Error(), "compression") {
+		t.Errorf("compression: zstd accepted: %v", err)
 	}
 }
 
