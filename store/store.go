@@ -6,7 +6,10 @@
 //
 // The package must not know what the records mean: no alerting, spend or
 // release logic lives here, and it keeps no caches; every read goes to the
-// file and every write is committed (fsynced) before it returns.
+// file and every write is committed (fsynced) before it returns. A DB opened
+// with OpenReplicated keeps the file as a working copy of a Replica (the
+// controller's state in the Kubernetes API) and a write returns once the
+// replica holds it; package store/kubestate is that replica.
 package store
 
 import (
@@ -25,6 +28,7 @@ import (
 type DB struct {
 	bolt *bolt.DB
 	path string
+	rep  *replication // nil unless opened with OpenReplicated
 }
 
 // Open opens (creating if needed) the state file at path. Only one process
@@ -45,6 +49,9 @@ func (db *DB) Close() error {
 	if db == nil || db.bolt == nil {
 		return nil
 	}
+	if db.rep != nil {
+		db.rep.close()
+	}
 	err := db.bolt.Close()
 	if err != nil && !errors.Is(err, bolterrors.ErrDatabaseNotOpen) {
 		return fmt.Errorf("store %s: close: %w", db.path, err)
@@ -54,8 +61,18 @@ func (db *DB) Close() error {
 
 // Update runs fn in one read-write transaction: every Put and Delete made
 // through tx is committed together, or none is when fn returns an error.
+// On a DB opened with OpenReplicated, an Update that wrote something
+// returns only once the replica holds its commit, or a *SaveError.
 func (db *DB) Update(fn func(tx *Tx) error) error {
-	return db.bolt.Update(func(btx *bolt.Tx) error { return fn(&Tx{tx: btx}) })
+	tx := &Tx{}
+	err := db.bolt.Update(func(btx *bolt.Tx) error {
+		tx.tx = btx
+		return fn(tx)
+	})
+	if err != nil || db.rep == nil || !tx.wrote {
+		return err
+	}
+	return db.rep.await()
 }
 
 // View runs fn in a read-only transaction that sees one consistent state.
@@ -66,7 +83,8 @@ func (db *DB) View(fn func(tx *Tx) error) error {
 // Tx is one transaction; it is valid only inside the Update or View call
 // that handed it out.
 type Tx struct {
-	tx *bolt.Tx
+	tx    *bolt.Tx
+	wrote bool // a write method ran, so a replicated DB must save
 }
 
 // Bucket is a typed handle on one bucket of JSON values of type T, keyed by
@@ -124,6 +142,7 @@ type Entry[T any] struct {
 func (b *Bucket[T]) NextSequence() (uint64, error) {
 	var n uint64
 	err := b.db.Update(func(tx *Tx) error {
+		tx.wrote = true
 		bk, err := tx.tx.CreateBucketIfNotExists(b.name)
 		if err != nil {
 			return fmt.Errorf("store bucket %s: %w", b.name, err)
@@ -156,6 +175,7 @@ func (b *Bucket[T]) PutTx(tx *Tx, key string, v T) error {
 	if err != nil {
 		return fmt.Errorf("store bucket %s: encode %q: %w", b.name, key, err)
 	}
+	tx.wrote = true
 	bk, err := tx.tx.CreateBucketIfNotExists(b.name)
 	if err != nil {
 		return fmt.Errorf("store bucket %s: %w", b.name, err)
@@ -172,6 +192,7 @@ func (b *Bucket[T]) DeleteTx(tx *Tx, key string) error {
 	if bk == nil {
 		return nil
 	}
+	tx.wrote = true
 	if err := bk.Delete([]byte(key)); err != nil {
 		return fmt.Errorf("store bucket %s: delete %q: %w", b.name, key, err)
 	}

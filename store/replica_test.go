@@ -1,0 +1,377 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+)
+
+// memReplica is a Replica in memory. Save can be made to fail or to wait
+// for the test's go-ahead.
+type memReplica struct {
+	mu       sync.Mutex
+	snapshot []byte
+	saves    int
+	failWith error
+	gate     chan struct{} // when set, each Save waits for one receive
+	loadErr  error
+}
+
+func (m *memReplica) Load(context.Context) ([]byte, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.loadErr != nil {
+		return nil, m.loadErr
+	}
+	if m.snapshot == nil {
+		return nil, nil
+	}
+	return append([]byte(nil), m.snapshot...), nil
+}
+
+func (m *memReplica) Save(ctx context.Context, snapshot []byte) error {
+	m.mu.Lock()
+	gate := m.gate
+	m.mu.Unlock()
+	if gate != nil {
+		select {
+		case <-gate:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.saves++
+	if m.failWith != nil {
+		return m.failWith
+	}
+	m.snapshot = append([]byte(nil), snapshot...)
+	return nil
+}
+
+func (m *memReplica) count() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.saves
+}
+
+func openReplicated(t *testing.T, r Replica) *DB {
+	t.Helper()
+	db, err := OpenReplicated(context.Background(), filepath.Join(t.TempDir(), "state.db"), r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func keys(t *testing.T, db *DB, bucket string) []string {
+	t.Helper()
+	entries, err := NewBucket[record](db, bucket).List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range entries {
+		out = append(out, e.Key)
+	}
+	return out
+}
+
+func TestReplicatedDBOpenedElsewhereSeesEveryCommit(t *testing.T) {
+	r := &memReplica{}
+	a := openReplicated(t, r)
+	things := NewBucket[record](a, "things")
+	for i := range 5 {
+		if err := things.Put(fmt.Sprintf("k%d", i), record{Name: "v", Count: i}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := things.Delete("k4"); err != nil {
+		t.Fatal(err)
+	}
+	seq, err := things.NextSequence()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// A is never closed: the new DB must not depend on a clean shutdown.
+	// Its own path holds an unrelated local file, which the replica's copy
+	// replaces.
+	path := filepath.Join(t.TempDir(), "state.db")
+	stale, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := NewBucket[record](stale, "things").Put("stale", record{}); err != nil {
+		t.Fatal(err)
+	}
+	stale.Close()
+
+	b, err := OpenReplicated(context.Background(), path, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if got := fmt.Sprint(keys(t, b, "things")); got != "[k0 k1 k2 k3]" {
+		t.Fatalf("new DB sees %s, want [k0 k1 k2 k3]", got)
+	}
+	if v, _, _ := NewBucket[record](b, "things").Get("k3"); v.Count != 3 {
+		t.Fatalf("k3 = %+v", v)
+	}
+	if next, _ := NewBucket[record](b, "things").NextSequence(); next != seq+1 {
+		t.Fatalf("sequence after failover = %d, want %d", next, seq+1)
+	}
+}
+
+func TestReplicatedOpenWithEmptyReplicaDropsLocalFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	local, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := NewBucket[record](local, "things").Put("never-saved", record{}); err != nil {
+		t.Fatal(err)
+	}
+	local.Close()
+
+	db, err := OpenReplicated(context.Background(), path, &memReplica{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if got := keys(t, db, "things"); len(got) != 0 {
+		t.Fatalf("state the replica never held survived: %v", got)
+	}
+}
+
+func TestReplicatedOpenFailsWhenLoadFailsOrSnapshotIsBroken(t *testing.T) {
+	boom := errors.New("api server unreachable")
+	_, err := OpenReplicated(context.Background(), filepath.Join(t.TempDir(), "state.db"), &memReplica{loadErr: boom})
+	if !errors.Is(err, boom) {
+		t.Fatalf("err = %v, want the Load error", err)
+	}
+	_, err = OpenReplicated(context.Background(), filepath.Join(t.TempDir(), "state.db"), &memReplica{snapshot: []byte("not a bbolt file")})
+	if err == nil {
+		t.Fatal("a broken snapshot opened")
+	}
+}
+
+func TestReplicatedUpdateFailsWhenSaveFails(t *testing.T) {
+	r := &memReplica{}
+	db := openReplicated(t, r)
+	things := NewBucket[record](db, "things")
+	if err := things.Put("saved", record{Count: 1}); err != nil {
+		t.Fatal(err)
+	}
+
+	conflict := errors.New("another controller wrote the state")
+	r.mu.Lock()
+	r.failWith = conflict
+	r.mu.Unlock()
+	err := things.Put("unsaved", record{Count: 2})
+	var se *SaveError
+	if !errors.As(err, &se) || !errors.Is(err, conflict) {
+		t.Fatalf("Put with a failing Save returned %v, want a *SaveError wrapping the replica's error", err)
+	}
+	// The commit is in the local file: this process reads it ...
+	if _, ok, _ := things.Get("unsaved"); !ok {
+		t.Fatal("the local file lost the commit whose Save failed")
+	}
+	// ... but a new leader does not.
+	other := openReplicated(t, r)
+	if got := fmt.Sprint(keys(t, other, "things")); got != "[saved]" {
+		t.Fatalf("replica holds %s, want [saved]", got)
+	}
+	other.Close()
+
+	// The next successful Save carries the earlier commit along.
+	r.mu.Lock()
+	r.failWith = nil
+	r.mu.Unlock()
+	if err := things.Put("later", record{Count: 3}); err != nil {
+		t.Fatal(err)
+	}
+	third := openReplicated(t, r)
+	if got := fmt.Sprint(keys(t, third, "things")); got != "[later saved unsaved]" {
+		t.Fatalf("replica holds %s, want [later saved unsaved]", got)
+	}
+}
+
+func TestReplicatedReadsAndEmptyUpdatesDoNotSave(t *testing.T) {
+	r := &memReplica{}
+	db := openReplicated(t, r)
+	things := NewBucket[record](db, "things")
+	if err := things.Put("a", record{}); err != nil {
+		t.Fatal(err)
+	}
+	before := r.count()
+	if _, _, err := things.Get("a"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := things.List(); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(func(tx *Tx) error {
+		_, _, err := things.GetTx(tx, "a")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(func(tx *Tx) error {
+		if err := things.PutTx(tx, "b", record{}); err != nil {
+			return err
+		}
+		return errors.New("changed my mind")
+	}); err == nil {
+		t.Fatal("failed Update returned nil")
+	}
+	if got := r.count(); got != before {
+		t.Fatalf("reads, an Update without writes and a rolled back Update made %d Saves", got-before)
+	}
+}
+
+func TestReplicatedConcurrentUpdatesShareSaves(t *testing.T) {
+	gate := make(chan struct{})
+	r := &memReplica{gate: gate}
+	db := openReplicated(t, r)
+	things := NewBucket[record](db, "things")
+
+	// The first Put's Save waits at the gate ...
+	first := make(chan error, 1)
+	go func() { first <- things.Put("first", record{}) }()
+	waitFor(t, func() bool {
+		db.rep.mu.Lock()
+		defer db.rep.mu.Unlock()
+		return db.rep.running && db.rep.next == nil
+	})
+
+	// ... while 20 more commit and queue up behind it.
+	const n = 20
+	errs := make(chan error, n)
+	for i := range n {
+		go func() { errs <- things.Put(fmt.Sprintf("k%02d", i), record{Count: i}) }()
+	}
+	waitFor(t, func() bool {
+		db.rep.mu.Lock()
+		defer db.rep.mu.Unlock()
+		return db.rep.next != nil && db.rep.next.waiters == n
+	})
+
+	gate <- struct{}{}
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	gate <- struct{}{}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := r.count(); got != 2 {
+		t.Fatalf("21 Updates made %d Saves, want 2 (one, then one shared by the 20 that waited)", got)
+	}
+	other := openReplicated(t, r)
+	if got := len(keys(t, other, "things")); got != n+1 {
+		t.Fatalf("replica holds %d records, want %d", got, n+1)
+	}
+}
+
+func TestReplicatedManyWritersLoseNothing(t *testing.T) {
+	r := &memReplica{}
+	db := openReplicated(t, r)
+	const writers, each = 8, 40
+	var wg sync.WaitGroup
+	errs := make(chan error, writers*each)
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			b := NewBucket[int](db, fmt.Sprintf("w%d", w))
+			for i := range each {
+				if err := b.Put(fmt.Sprintf("%03d", i), i); err != nil {
+					errs <- err
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if got := r.count(); got > writers*each {
+		t.Fatalf("%d Saves for %d Updates", got, writers*each)
+	}
+	// Closing abruptly is not needed: every Put returned after its Save.
+	other := openReplicated(t, r)
+	for w := range writers {
+		entries, err := NewBucket[int](other, fmt.Sprintf("w%d", w)).List()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(entries) != each {
+			t.Fatalf("writer %d: replica holds %d records, want %d", w, len(entries), each)
+		}
+	}
+}
+
+func TestReplicatedCloseWaitsForTheSaveInFlight(t *testing.T) {
+	gate := make(chan struct{})
+	r := &memReplica{gate: gate}
+	path := filepath.Join(t.TempDir(), "state.db")
+	db, err := OpenReplicated(context.Background(), path, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	put := make(chan error, 1)
+	go func() { put <- NewBucket[record](db, "things").Put("a", record{}) }()
+	waitFor(t, func() bool {
+		db.rep.mu.Lock()
+		defer db.rep.mu.Unlock()
+		return db.rep.running
+	})
+	closed := make(chan error, 1)
+	go func() { closed <- db.Close() }()
+	waitFor(t, func() bool {
+		db.rep.mu.Lock()
+		defer db.rep.mu.Unlock()
+		return db.rep.closed
+	})
+	select {
+	case err := <-closed:
+		t.Fatalf("Close returned (%v) while a Save was in flight", err)
+	default:
+	}
+	gate <- struct{}{}
+	if err := <-put; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
+	if err := NewBucket[record](db, "things").Put("b", record{}); err == nil {
+		t.Fatal("Put after Close succeeded")
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitFor polls cond until it holds or a generous deadline passes.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not reached before the deadline")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
