@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"math"
+	"runtime"
 	"sync"
 	"time"
 )
@@ -65,17 +66,32 @@ func dutyCycles(cores float64) []float64 {
 	return duties
 }
 
-// spin burns duty of every window on one goroutine until ctx ends.
+// spin burns duty of a core on one goroutine until ctx ends. It counts the
+// CPU time its thread really got, not the wall time it spun: on a busy
+// machine a wall-clock duty cycle gets less than it asks for, while this
+// one keeps spinning (within each window) until its share is used, so the
+// long-run average stays at duty as long as the machine has it to give.
+// A shortfall carries over by at most one window, so a burner that was
+// starved for a while does not then run flat out to catch up.
 func spin(ctx context.Context, duty float64, window time.Duration) {
-	busy := time.Duration(duty * float64(window))
-	rest := window - busy
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	clock := newThreadClock()
 	timer := time.NewTimer(window)
 	timer.Stop()
+	var owed time.Duration // CPU time asked for so far, beyond what was used
+	used := clock()
 	for {
-		start := time.Now()
-		for time.Since(start) < busy {
+		windowStart := time.Now()
+		owed += time.Duration(duty * float64(window))
+		owed = min(owed, 2*window)
+		for owed > 0 && time.Since(windowStart) < window {
 			// Reading the clock is the work: cheap, and never optimised away.
+			now := clock()
+			owed -= now - used
+			used = now
 		}
+		rest := window - time.Since(windowStart)
 		if rest <= 0 {
 			if ctx.Err() != nil {
 				return
