@@ -90,7 +90,7 @@ type Replica struct {
 	dec       *zstd.Decoder
 
 	mu         sync.Mutex
-	rv         string   // the head's resourceVersion as last read or written; "" when there is none
+	rv         string // the head's resourceVersion as last read or written; "" when there is none
 	uid        types.UID
 	generation int64    // the highest generation seen or used, committed or claimed
 	current    []string // chunk Secrets of the committed generation
