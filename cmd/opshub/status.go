@@ -42,9 +42,13 @@ need attention. SERVICE is NAME or PROJECT/NAME.`,
 				svcs = []model.Service{svc}
 			}
 			if output == "json" {
+				body := statusJSON{Services: svcs}
+				if body.Sinks, err = sinksForJSON(cmd.Context(), c, len(args) == 0); err != nil {
+					return err
+				}
 				enc := json.NewEncoder(cmd.OutOrStdout())
 				enc.SetIndent("", "  ")
-				return enc.Encode(map[string]any{"services": svcs})
+				return enc.Encode(body)
 			}
 			if err := renderStatus(cmd.OutOrStdout(), svcs, time.Now()); err != nil {
 				return err
@@ -73,6 +77,13 @@ need attention. SERVICE is NAME or PROJECT/NAME.`,
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
 	return cmd
+}
+
+// statusJSON is what `opshub status -o json` prints: the services, and,
+// as in the table view, the log sinks when every service is shown.
+type statusJSON struct {
+	Services []model.Service     `json:"services"`
+	Sinks    *[]model.SinkStatus `json:"sinks,omitempty"`
 }
 
 // pickService finds SERVICE given as NAME or PROJECT/NAME.

@@ -29,6 +29,27 @@ func showSinks(ctx context.Context, w io.Writer, c *client.Client, all bool, now
 	return renderSinks(w, list, now)
 }
 
+// sinksForJSON returns the sinks for `opshub status -o json`: nil (the
+// key is left out) where the table view shows no Sinks section because one
+// service was asked for or the server predates sinks, otherwise the list,
+// empty when no sink is configured.
+func sinksForJSON(ctx context.Context, c *client.Client, all bool) (*[]model.SinkStatus, error) {
+	if !all {
+		return nil, nil
+	}
+	list, err := c.Sinks(ctx)
+	if client.NotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if list == nil {
+		list = []model.SinkStatus{}
+	}
+	return &list, nil
+}
+
 func renderSinks(w io.Writer, list []model.SinkStatus, now time.Time) error {
 	if len(list) == 0 {
 		return nil

@@ -2,6 +2,9 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -35,5 +38,79 @@ Sinks:
 	out.Reset()
 	if err := renderSinks(&out, nil, now); err != nil || out.Len() != 0 {
 		t.Fatalf("no sinks must print nothing, got %q", out.String())
+	}
+}
+
+// statusAPI answers /api/v1/services with one service and
+// /api/v1/sinks with sinks, or 404 when sinks is nil (a server that
+// predates sinks).
+func statusAPI(t *testing.T, sinks []model.SinkStatus) string {
+	t.Helper()
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/v1/services", func(w http.ResponseWriter, _ *http.Request) {
+		_ = json.NewEncoder(w).Encode(map[string]any{"services": []model.Service{{Project: "demo", Name: "web", Replicas: 1}}})
+	})
+	if sinks != nil {
+		mux.HandleFunc("GET /api/v1/sinks", func(w http.ResponseWriter, _ *http.Request) {
+			_ = json.NewEncoder(w).Encode(map[string]any{"sinks": sinks})
+		})
+	}
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// TestStatusJSONListsSinks: `opshub status -o json` carries the sinks as
+// the table view does (name, type, state, buffer, last error, validation),
+// leaves them out for one service, and says "sinks": [] when none is
+// configured.
+func TestStatusJSONListsSinks(t *testing.T) {
+	now := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+	list := []model.SinkStatus{
+		{Name: "archive", Type: "file", State: model.SinkRunning, BufferMaxBytes: 1 << 30, Sent: 1200,
+			LastDelivery: now.Add(-3 * time.Second), Validation: &model.SinkValidation{Time: now.Add(-time.Hour), OK: true}},
+		{Name: "grafana", Type: "loki", State: model.SinkFailing, BufferBytes: 3 << 19, BufferEvents: 4000, BufferMaxBytes: 1 << 30,
+			Sent: 10, Retried: 50, LastError: "post batch: HTTP 503",
+			Validation: &model.SinkValidation{Time: now.Add(-time.Hour), Error: "post batch: HTTP 503"}},
+		{Name: "hook", Type: "http", State: model.SinkPaused, BufferMaxBytes: 64 << 20, DeadLettered: 2},
+	}
+	code, stdout, stderr := runCLI(t, "status", "-o", "json", "--server", statusAPI(t, list))
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	golden(t, "status-json.golden", []byte(stdout))
+
+	tests := []struct {
+		name      string
+		sinks     []model.SinkStatus
+		args      []string
+		wantSinks string // the raw "sinks" value, or "" when the key must be absent
+	}{
+		{name: "no sink configured", sinks: []model.SinkStatus{}, wantSinks: "[]"},
+		{name: "one service", sinks: list, args: []string{"demo/web"}},
+		{name: "server without sinks", sinks: nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append([]string{"status", "-o", "json", "--server", statusAPI(t, tt.sinks)}, tt.args...)
+			code, stdout, stderr := runCLI(t, args...)
+			if code != exitOK {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			var body map[string]json.RawMessage
+			if err := json.Unmarshal([]byte(stdout), &body); err != nil {
+				t.Fatalf("not JSON: %v\n%s", err, stdout)
+			}
+			if _, ok := body["services"]; !ok {
+				t.Errorf("no services in %s", stdout)
+			}
+			got, ok := body["sinks"]
+			switch {
+			case tt.wantSinks == "" && ok:
+				t.Errorf("sinks listed: %s", got)
+			case tt.wantSinks != "" && string(got) != tt.wantSinks:
+				t.Errorf("sinks = %s, want %s", got, tt.wantSinks)
+			}
+		})
 	}
 }
