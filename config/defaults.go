@@ -19,10 +19,20 @@ func Default() *Config {
 	return &Config{
 		DataDir:  "./.opshub",
 		Server:   Server{Listen: "127.0.0.1:7420"},
-		Platform: Platform{Kind: PlatformLocal},
+		Platform: Platform{Kind: PlatformLocal, LeaderElection: LeaderElection{
+			LeaseDuration: Duration(15 * time.Second),
+			RenewDeadline: Duration(10 * time.Second),
+			RetryPeriod:   Duration(2 * time.Second),
+		}},
 		Collector: Collector{
 			MaxLineBytes: 256 * KiB,
 		},
+		Notifications: Notifications{Retry: Retry{
+			InitialBackoff: Duration(time.Second),
+			MaxBackoff:     Duration(5 * time.Minute),
+			GiveUpAfter:    Duration(24 * time.Hour),
+			DisableAfter:   5,
+		}},
 		Alerts: Alerts{
 			Throttle:  map[string]Duration{ThrottleDefault: Duration(15 * time.Minute)},
 			CrashLoop: CrashLoop{Restarts: 3, Window: Duration(10 * time.Minute)},

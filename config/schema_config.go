@@ -87,6 +87,22 @@ type Platform struct {
 	// NodeName is the node a collector serves, for kind kubernetes; usually
 	// "${NODE_NAME}" filled from the downward API.
 	NodeName string `yaml:"nodeName,omitempty"`
+	// Namespace is where the controller keeps its leader Lease and state,
+	// and where it looks for collector Leases, for kind kubernetes; empty
+	// means $POD_NAMESPACE, else "opshub".
+	Namespace string `yaml:"namespace,omitempty"`
+	// LeaderElection times the controller's Lease, for kind kubernetes.
+	LeaderElection LeaderElection `yaml:"leaderElection"`
+}
+
+// LeaderElection times the controller's leader Lease, as client-go's
+// leader election does: a leader that cannot renew within RenewDeadline
+// stops leading, and a candidate takes over once the Lease has not been
+// renewed for LeaseDuration.
+type LeaderElection struct {
+	LeaseDuration Duration `yaml:"leaseDuration"`
+	RenewDeadline Duration `yaml:"renewDeadline"`
+	RetryPeriod   Duration `yaml:"retryPeriod"`
 }
 
 // Platform kinds.

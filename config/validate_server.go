@@ -68,6 +68,19 @@ func (v *validator) platform(c *Config) {
 		if len(c.Workloads) > 0 {
 			v.errorf("workloads", "workloads are only for platform kind local")
 		}
+		if p.Namespace != "" {
+			v.name("platform.namespace", p.Namespace)
+		}
+		le := p.LeaderElection
+		if le.RetryPeriod <= 0 {
+			v.errorf("platform.leaderElection.retryPeriod", "must be positive")
+		}
+		if le.RenewDeadline <= le.RetryPeriod {
+			v.errorf("platform.leaderElection.renewDeadline", "must be longer than retryPeriod (%s)", le.RetryPeriod.D())
+		}
+		if le.LeaseDuration <= le.RenewDeadline {
+			v.errorf("platform.leaderElection.leaseDuration", "must be longer than renewDeadline (%s)", le.RenewDeadline.D())
+		}
 		return
 	}
 	if p.Kubeconfig != "" {
@@ -75,5 +88,10 @@ func (v *validator) platform(c *Config) {
 	}
 	if p.NodeName != "" {
 		v.errorf("platform.nodeName", "is only for platform kind kubernetes")
+	}
+	for _, key := range []string{"platform.namespace", "platform.leaderElection"} {
+		if v.given(key) {
+			v.errorf(key, "is only for platform kind kubernetes")
+		}
 	}
 }
