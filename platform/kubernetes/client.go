@@ -3,6 +3,7 @@ package kubernetes
 import (
 	"errors"
 	"fmt"
+	"net/http"
 
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -16,12 +17,27 @@ const userAgent = "opshub"
 // platform.kubeconfig says: the named kubeconfig file, or, when it is empty,
 // the in-cluster service account, then $KUBECONFIG, then ~/.kube/config.
 func NewClient(kubeconfig string) (kubernetes.Interface, error) {
+	return NewClientWith(kubeconfig, ClientOptions{})
+}
+
+// ClientOptions change how NewClientWith connects.
+type ClientOptions struct {
+	// WrapTransport, when set, wraps the transport of every request (the
+	// end-to-end tests count a collector's requests with it).
+	WrapTransport func(http.RoundTripper) http.RoundTripper
+}
+
+// NewClientWith is NewClient with options.
+func NewClientWith(kubeconfig string, opts ClientOptions) (kubernetes.Interface, error) {
 	cfg, err := restConfig(kubeconfig)
 	if err != nil {
 		return nil, err
 	}
 	cfg = rest.CopyConfig(cfg)
 	cfg.UserAgent = userAgent
+	if opts.WrapTransport != nil {
+		cfg.Wrap(opts.WrapTransport)
+	}
 	client, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes client: %w", err)
