@@ -93,6 +93,19 @@ type Instance struct {
 	Port int `json:"port,omitempty"`
 	// Limits tells whether resource limits are enforced for this instance.
 	Limits *LimitStatus `json:"limits,omitempty"`
+	// Node is the machine the instance runs on (Kubernetes: the pod's
+	// node); empty before it is placed and on a single machine.
+	Node string `json:"node,omitempty"`
+	// NodePool is the pool the instance's node belongs to (Kubernetes: the
+	// value of the first well-known node-pool label the node carries, such
+	// as karpenter.sh/nodepool or cloud.google.com/gke-nodepool); spend
+	// prices it by pool when spend.overrides names one.
+	NodePool string `json:"nodePool,omitempty"`
+	// Surge marks an instance a rollout runs above the desired replicas
+	// for a while (Kubernetes: the newest pods of a Deployment beyond
+	// spec.replicas while pods of more than one ReplicaSet run). The
+	// autoscaler leaves surge instances out.
+	Surge bool `json:"surge,omitempty"`
 }
 
 // LimitStatus reports the resource limits of an instance and whether the

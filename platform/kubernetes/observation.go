@@ -123,6 +123,7 @@ func changes(prev *podObservation, pod *corev1.Pod, service model.Ref, now time.
 			(before.waiting != reasonCrashLoopBackOff || cs.RestartCount != before.restarts) {
 			ev := event(model.InstanceBackoff, cs.RestartCount, nil)
 			ev.Backoff, _ = backoffOf(w.Message)
+			ev.Reason, ev.Message = w.Reason, w.Message
 			out = append(out, ev)
 		}
 		if r := cs.State.Running; r != nil && !r.StartedAt.UTC().Equal(before.startedAt) {

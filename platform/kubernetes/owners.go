@@ -78,8 +78,9 @@ func statefulSetWorkload(s *appsv1.StatefulSet) workload {
 var errOwnerNotCached = errors.New("owner not in cache yet")
 
 // serviceOf follows a pod's controller chain (pod → ReplicaSet → Deployment,
-// or pod → StatefulSet) through the caches. It returns the zero Ref for pods
-// that belong to no service (bare pods, Jobs, DaemonSets).
+// pod → StatefulSet, pod → Job, or pod → Job → CronJob) through the caches.
+// It returns the zero Ref for pods that belong to no service or job (bare
+// pods, DaemonSets).
 func (p *Platform) serviceOf(pod *corev1.Pod) (model.Ref, error) {
 	owner := metav1.GetControllerOf(pod)
 	if owner == nil {
@@ -115,6 +116,18 @@ func (p *Platform) serviceOf(pod *corev1.Pod) (model.Ref, error) {
 			return model.Ref{}, nil
 		}
 		return deploymentWorkload(d).ref(), nil
+	case kindJob:
+		j, err := p.jobs.Jobs(pod.Namespace).Get(owner.Name)
+		if err != nil {
+			return model.Ref{}, ownerErr(pod, owner, err)
+		}
+		if j.UID != owner.UID {
+			return model.Ref{}, nil
+		}
+		if cron := cronJobOf(j); cron != nil {
+			return model.Ref{Project: projectOf(j), Service: cron.Name}, nil
+		}
+		return jobWorkload(j).ref(), nil
 	}
 	return model.Ref{}, nil
 }

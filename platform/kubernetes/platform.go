@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -18,6 +19,8 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	appslisters "k8s.io/client-go/listers/apps/v1"
+	autoscalinglisters "k8s.io/client-go/listers/autoscaling/v2"
+	batchlisters "k8s.io/client-go/listers/batch/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/retry"
@@ -40,7 +43,8 @@ type Options struct {
 	// Client talks to the API server; NewClient makes one from a kubeconfig.
 	Client kubernetes.Interface
 	// Namespace limits the watch to one namespace; empty watches the whole
-	// cluster.
+	// cluster. Nodes are watched only for the whole cluster, because a
+	// Role in one namespace cannot grant them.
 	Namespace string
 	// Resync replays the caches to the workers this often; zero never does.
 	Resync time.Duration
@@ -65,6 +69,15 @@ type Platform struct {
 	rsIndex      cache.Indexer
 	deployments  appslisters.DeploymentLister
 	statefulSets appslisters.StatefulSetLister
+	jobs         batchlisters.JobLister
+	jobIndex     cache.Indexer
+	claims       corelisters.PersistentVolumeClaimLister
+	hpas         autoscalinglisters.HorizontalPodAutoscalerLister
+	nodes        corelisters.NodeLister // nil when limited to a namespace
+	// eventFactory watches the Warning events of pods only, so it has
+	// list options of its own.
+	eventFactory informers.SharedInformerFactory
+	kubeEvents   corelisters.EventLister
 	cacheSynced  []cache.InformerSynced
 
 	queue workqueue.TypedRateLimitingInterface[string]
@@ -72,6 +85,12 @@ type Platform struct {
 
 	mu           sync.Mutex
 	observations map[string]*podObservation // by pod key
+	// evicted holds the pods an evicted event was sent for, so that the
+	// pod's status and the kubelet's Evicted event yield one between them.
+	evicted map[types.UID]bool
+	// reports counts the occurrences of each Kubernetes event handled, by
+	// the event's UID, so an update that only touches it says nothing.
+	reports map[types.UID]int32
 
 	synced chan struct{} // closed once the caches are filled
 	// closed ends Run; Close cancels it.
@@ -108,6 +127,13 @@ func New(opts Options) (*Platform, error) {
 	rs := factory.Apps().V1().ReplicaSets()
 	deps := factory.Apps().V1().Deployments()
 	sts := factory.Apps().V1().StatefulSets()
+	jobs := factory.Batch().V1().Jobs()
+	claims := factory.Core().V1().PersistentVolumeClaims()
+	hpas := factory.Autoscaling().V2().HorizontalPodAutoscalers()
+	eventFactory := informers.NewSharedInformerFactoryWithOptions(opts.Client, opts.Resync,
+		informers.WithNamespace(opts.Namespace),
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.FieldSelector = podWarnings }))
+	kubeEvents := eventFactory.Core().V1().Events()
 	p := &Platform{
 		client:       opts.Client,
 		log:          log.With("component", "kubernetes"),
@@ -119,19 +145,34 @@ func New(opts Options) (*Platform, error) {
 		rsIndex:      rs.Informer().GetIndexer(),
 		deployments:  deps.Lister(),
 		statefulSets: sts.Lister(),
+		jobs:         jobs.Lister(),
+		jobIndex:     jobs.Informer().GetIndexer(),
+		claims:       claims.Lister(),
+		hpas:         hpas.Lister(),
+		eventFactory: eventFactory,
+		kubeEvents:   kubeEvents.Lister(),
 		cacheSynced: []cache.InformerSynced{
 			pods.Informer().HasSynced, rs.Informer().HasSynced,
 			deps.Informer().HasSynced, sts.Informer().HasSynced,
+			jobs.Informer().HasSynced, claims.Informer().HasSynced,
+			hpas.Informer().HasSynced, kubeEvents.Informer().HasSynced,
 		},
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
 			workqueue.DefaultTypedControllerRateLimiter[string](),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "opshub-pods"}),
 		subs:         platform.NewBroadcaster(platform.SubscriberBuffer, dropped.Inc),
 		observations: map[string]*podObservation{},
+		evicted:      map[types.UID]bool{},
+		reports:      map[types.UID]int32{},
 		synced:       make(chan struct{}),
 	}
+	if opts.Namespace == "" {
+		nodes := factory.Core().V1().Nodes()
+		p.nodes = nodes.Lister()
+		p.cacheSynced = append(p.cacheSynced, nodes.Informer().HasSynced)
+	}
 	p.closed, p.close = context.WithCancel(context.Background())
-	for _, inf := range []cache.SharedIndexInformer{pods.Informer(), rs.Informer()} {
+	for _, inf := range []cache.SharedIndexInformer{pods.Informer(), rs.Informer(), jobs.Informer()} {
 		if err := inf.AddIndexers(cache.Indexers{byController: controllerUIDIndex}); err != nil {
 			return nil, fmt.Errorf("kubernetes: add index: %w", err)
 		}
@@ -147,6 +188,19 @@ func New(opts Options) (*Platform, error) {
 		DeleteFunc: p.enqueue,
 	}); err != nil {
 		return nil, fmt.Errorf("kubernetes: pod handler: %w", err)
+	}
+	if _, err := kubeEvents.Informer().AddEventHandler(cache.ResourceEventHandlerDetailedFuncs{
+		AddFunc: func(obj any, initial bool) {
+			if initial {
+				p.seedEvent(obj)
+				return
+			}
+			p.enqueueEvent(obj)
+		},
+		UpdateFunc: func(_, obj any) { p.enqueueEvent(obj) },
+		DeleteFunc: p.forgetEvent,
+	}); err != nil {
+		return nil, fmt.Errorf("kubernetes: event handler: %w", err)
 	}
 	return p, nil
 }
@@ -165,6 +219,9 @@ func (p *Platform) seed(obj any) {
 	o := observe(pod, model.Ref{})
 	p.mu.Lock()
 	p.observations[key] = &o
+	if _, ok := evictionOf(pod); ok {
+		p.evicted[pod.UID] = true // evicted before the watch: said nothing then
+	}
 	p.mu.Unlock()
 }
 
@@ -192,6 +249,8 @@ func (p *Platform) Run(ctx context.Context, workers int) error {
 	p.log.Info("starting watches")
 	p.factory.Start(ctx.Done())
 	defer p.factory.Shutdown() // waits for the informers' goroutines
+	p.eventFactory.Start(ctx.Done())
+	defer p.eventFactory.Shutdown()
 	if !cache.WaitForNamedCacheSyncWithContext(ctx, p.cacheSynced...) {
 		return fmt.Errorf("kubernetes: caches did not sync: %w", context.Cause(ctx))
 	}
@@ -233,7 +292,12 @@ func (p *Platform) processNext(ctx context.Context) bool {
 		return false
 	}
 	defer p.queue.Done(key)
-	err := p.syncPod(key)
+	var err error
+	if ev, ok := strings.CutPrefix(key, eventKeyPrefix); ok {
+		err = p.syncEvent(ev)
+	} else {
+		err = p.syncPod(key)
+	}
 	switch {
 	case err == nil:
 		p.queue.Forget(key)
@@ -259,6 +323,9 @@ func (p *Platform) syncPod(key string) error {
 		p.mu.Lock()
 		prev, ok := p.observations[key]
 		delete(p.observations, key)
+		if ok {
+			delete(p.evicted, prev.uid)
+		}
 		p.mu.Unlock()
 		if ok {
 			p.publish(stopped(*prev, name, now))
@@ -281,10 +348,16 @@ func (p *Platform) syncPod(key string) error {
 		// Same name, new pod (a StatefulSet's replacement): the old one
 		// is gone even if its deletion was never seen.
 		events = stopped(*prev, name, now)
+		p.mu.Lock()
+		delete(p.evicted, prev.uid)
+		p.mu.Unlock()
 		prev = nil
 	}
 	cur, more := changes(prev, pod, service, now)
 	events = append(events, more...)
+	if ev, ok := evictionOf(pod); ok && service != (model.Ref{}) && p.markEvicted(pod.UID) {
+		events = append(events, evictedEvent(pod, service, ev.reason, ev.message, now))
+	}
 	p.mu.Lock()
 	p.observations[key] = &cur
 	p.mu.Unlock()
@@ -315,7 +388,8 @@ func (p *Platform) waitSynced(ctx context.Context) error {
 	}
 }
 
-// workloads lists every Deployment and StatefulSet in the caches.
+// workloads lists every Deployment, StatefulSet, Job and CronJob (through
+// its Jobs) in the caches.
 func (p *Platform) workloads() ([]workload, error) {
 	deps, err := p.deployments.List(labelsEverything)
 	if err != nil {
@@ -332,11 +406,16 @@ func (p *Platform) workloads() ([]workload, error) {
 	for _, s := range sts {
 		out = append(out, statefulSetWorkload(s))
 	}
-	// Deployments before StatefulSets, then by namespace: when two
-	// workloads claim the same project and name, the first one wins.
+	jobs, err := p.jobWorkloads()
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, jobs...)
+	// Deployments, StatefulSets, CronJobs, Jobs, then by namespace: when
+	// two workloads claim the same project and name, the first one wins.
 	slices.SortStableFunc(out, func(a, b workload) int {
 		return cmp.Or(cmp.Compare(a.project, b.project), cmp.Compare(a.name, b.name),
-			cmp.Compare(a.kind, b.kind), cmp.Compare(a.namespace, b.namespace))
+			cmp.Compare(kindRank(a.kind), kindRank(b.kind)), cmp.Compare(a.namespace, b.namespace))
 	})
 	return slices.CompactFunc(out, func(a, b workload) bool { return a.project == b.project && a.name == b.name }), nil
 }
@@ -344,6 +423,12 @@ func (p *Platform) workloads() ([]workload, error) {
 // podsOf returns the pods a workload controls, from the caches.
 func (p *Platform) podsOf(w workload) ([]*corev1.Pod, error) {
 	owners := []types.UID{w.uid}
+	if w.isJob() {
+		var err error
+		if owners, err = p.jobUIDsOf(w); err != nil {
+			return nil, err
+		}
+	}
 	if w.kind == kindDeployment {
 		sets, err := p.rsIndex.ByIndex(byController, string(w.uid))
 		if err != nil {
@@ -373,15 +458,21 @@ func (p *Platform) serviceFor(w workload) (model.Service, error) {
 		return model.Service{}, err
 	}
 	svc := model.Service{Project: w.project, Name: w.name, Replicas: w.replicas, Instances: make([]model.Instance, 0, len(pods))}
+	var surge map[string]bool
+	if w.kind == kindDeployment {
+		surge = surgePods(pods, w.replicas)
+	}
 	for _, pod := range pods {
-		svc.Instances = append(svc.Instances, instanceOf(pod))
+		in := instanceOf(pod)
+		in.Surge = surge[pod.Name]
+		svc.Instances = append(svc.Instances, in)
 	}
 	slices.SortFunc(svc.Instances, func(a, b model.Instance) int { return cmp.Compare(a.Name, b.Name) })
 	return svc, nil
 }
 
-// Services lists every Deployment and StatefulSet as a service with its
-// pods, sorted by project and name.
+// Services lists every Deployment and StatefulSet as a service, and every
+// Job and CronJob as a job, with its pods, sorted by project and name.
 func (p *Platform) Services(ctx context.Context) ([]model.Service, error) {
 	if err := p.waitSynced(ctx); err != nil {
 		return nil, err
@@ -440,6 +531,9 @@ func (p *Platform) Scale(ctx context.Context, project, name string, replicas int
 	w, err := p.find(ctx, project, name)
 	if err != nil {
 		return err
+	}
+	if w.isJob() {
+		return fmt.Errorf("scale %s/%s: a %s is a job and runs its own number of pods", project, name, w.kind)
 	}
 	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		switch w.kind {

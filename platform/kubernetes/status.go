@@ -170,6 +170,7 @@ func instanceOf(pod *corev1.Pod) model.Instance {
 		Status:    statusWord(pod, cs),
 		Ready:     podReady(pod),
 		Probes:    []model.ProbeStatus{},
+		Node:      pod.Spec.NodeName,
 	}
 	if cs == nil {
 		return in
