@@ -61,6 +61,13 @@ type Options struct {
 
 	// Metrics answers GET /api/v1/metrics; nil answers 404.
 	Metrics MetricsReader
+
+	// NodeSamples answers GET /api/v1/node/samples (collectors); nil
+	// answers 404.
+	NodeSamples NodeSampleReader
+	// TokenReviewer, when set, replaces Tokens: loopback clients are
+	// served, others need a token it allows (collectors).
+	TokenReviewer TokenReviewer
 }
 
 // MetricWriter writes metrics in the Prometheus text format.
@@ -178,6 +185,7 @@ func (s *Server) routes() http.Handler {
 	handle("GET /api/v1/sinks", "sinks", ScopeRead, s.listSinks)
 	handle("POST /api/v1/sinks/{name}/pause", "sinks_pause", ScopeDeploy, s.pauseSink)
 	handle("POST /api/v1/sinks/{name}/resume", "sinks_resume", ScopeDeploy, s.resumeSink)
+	handle("GET /api/v1/node/samples", "node_samples", ScopeRead, s.nodeSamples)
 	mux.Handle("/api/", s.instrument("unknown", s.authorized(ScopeRead, func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no API endpoint %s %s", r.Method, r.URL.Path), "")
 	})))
@@ -186,6 +194,9 @@ func (s *Server) routes() http.Handler {
 
 // authorized wraps h so that it runs only for requests allowed to use scope.
 func (s *Server) authorized(scope Scope, h http.HandlerFunc) http.Handler {
+	if s.opts.TokenReviewer != nil {
+		return s.authorizeReviewed(scope, h)
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		res, who := s.auth.authorize(r, scope)
 		switch res {
