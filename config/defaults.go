@@ -19,20 +19,10 @@ func Default() *Config {
 	return &Config{
 		DataDir:  "./.opshub",
 		Server:   Server{Listen: "127.0.0.1:7420"},
-		Platform: Platform{Kind: PlatformLocal, LeaderElection: LeaderElection{
-			LeaseDuration: Duration(15 * time.Second),
-			RenewDeadline: Duration(10 * time.Second),
-			RetryPeriod:   Duration(2 * time.Second),
-		}},
+		Platform: Platform{Kind: PlatformLocal},
 		Collector: Collector{
 			MaxLineBytes: 256 * KiB,
 		},
-		Notifications: Notifications{Retry: Retry{
-			InitialBackoff: Duration(time.Second),
-			MaxBackoff:     Duration(5 * time.Minute),
-			GiveUpAfter:    Duration(24 * time.Hour),
-			DisableAfter:   5,
-		}},
 		Alerts: Alerts{
 			Throttle:  map[string]Duration{ThrottleDefault: Duration(15 * time.Minute)},
 			CrashLoop: CrashLoop{Restarts: 3, Window: Duration(10 * time.Minute)},
@@ -68,6 +58,15 @@ func defaultWorkload() Workload {
 		Replicas:      &one,
 		RestartPolicy: RestartAlways,
 		GracePeriod:   Duration(30 * time.Second),
+	}
+}
+
+// defaultLeaderElection has the times client-go's own controllers use.
+func defaultLeaderElection() LeaderElection {
+	return LeaderElection{
+		LeaseDuration: Duration(15 * time.Second),
+		RenewDeadline: Duration(10 * time.Second),
+		RetryPeriod:   Duration(2 * time.Second),
 	}
 }
 
@@ -169,6 +168,8 @@ func newValue(t reflect.Type) reflect.Value {
 	switch t {
 	case reflect.TypeFor[Workload]():
 		v = defaultWorkload()
+	case reflect.TypeFor[LeaderElection]():
+		v = defaultLeaderElection()
 	case reflect.TypeFor[Probe]():
 		v = defaultProbe()
 	case reflect.TypeFor[HTTPProbe]():

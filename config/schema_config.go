@@ -91,8 +91,18 @@ type Platform struct {
 	// and where it looks for collector Leases, for kind kubernetes; empty
 	// means $POD_NAMESPACE, else "opshub".
 	Namespace string `yaml:"namespace,omitempty"`
-	// LeaderElection times the controller's Lease, for kind kubernetes.
-	LeaderElection LeaderElection `yaml:"leaderElection"`
+	// LeaderElection times the controller's Lease, for kind kubernetes;
+	// nil means the defaults (see Election).
+	LeaderElection *LeaderElection `yaml:"leaderElection,omitempty"`
+}
+
+// Election returns the leader election times, with the defaults when the
+// file sets none.
+func (p Platform) Election() LeaderElection {
+	if p.LeaderElection == nil {
+		return defaultLeaderElection()
+	}
+	return *p.LeaderElection
 }
 
 // LeaderElection times the controller's leader Lease, as client-go's

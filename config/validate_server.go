@@ -71,7 +71,7 @@ func (v *validator) platform(c *Config) {
 		if p.Namespace != "" {
 			v.name("platform.namespace", p.Namespace)
 		}
-		le := p.LeaderElection
+		le := p.Election()
 		if le.RetryPeriod <= 0 {
 			v.errorf("platform.leaderElection.retryPeriod", "must be positive")
 		}
