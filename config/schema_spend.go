@@ -11,15 +11,18 @@ type Spend struct {
 	// TimeZone is the IANA zone whose calendar months are billing periods;
 	// default UTC.
 	TimeZone string `yaml:"timeZone"`
-	// Overrides replace prices for one project; unset prices keep the default.
+	// Overrides replace prices for one project or one node pool; unset
+	// prices keep the default. A project's override wins over its pool's.
 	Overrides []PriceOverride `yaml:"overrides,omitempty"`
 	Alerts    []SpendAlert    `yaml:"alerts,omitempty"`
 }
 
-// PriceOverride sets prices for one project.
+// PriceOverride sets prices for one project or, on Kubernetes, for the
+// containers on one node pool; exactly one of the two is given.
 type PriceOverride struct {
-	Project string `yaml:"project"`
-	Prices  Prices `yaml:"prices"`
+	Project  string `yaml:"project,omitempty"`
+	NodePool string `yaml:"nodePool,omitempty"`
+	Prices   Prices `yaml:"prices"`
 }
 
 // Cost bases.

@@ -12,6 +12,9 @@ import (
 // Container is one container's resources at a tick.
 type Container struct {
 	Ref model.Ref
+	// NodePool is the pool of the node the container runs on, for
+	// per-pool prices; empty when unknown or on a single machine.
+	NodePool string
 	// Running is false for containers that never started (pending, waiting
 	// in back-off): they are not charged.
 	Running bool
@@ -128,14 +131,14 @@ func (l *Ledger) Tick(now time.Time, containers []Container, volumes []Volume) e
 			if !c.Running {
 				continue
 			}
-			p := l.model.PricesFor(c.Ref.Project)
+			p := l.model.PricesFor(c.Ref.Project, c.NodePool)
 			cpu := l.model.quantity(c.CPURequest, c.CPUUsage) * p.CPUCoreHour / 60
 			mem := l.model.quantity(c.MemoryRequest, c.MemoryUsage) / gib * p.MemoryGiBHour / 60
 			agg[bucket{hour, c.Ref.Project, c.Ref.Service, c.Ref.Instance, CPU}] += cpu
 			agg[bucket{hour, c.Ref.Project, c.Ref.Service, c.Ref.Instance, Memory}] += mem
 		}
 		for _, v := range volumes {
-			p := l.model.PricesFor(v.Ref.Project)
+			p := l.model.PricesFor(v.Ref.Project, "")
 			agg[bucket{hour, v.Ref.Project, v.Ref.Service, v.Ref.Instance, Storage}] += v.CapacityBytes / gib * p.StorageGiBMonth / HoursPerMonth / 60
 		}
 	}

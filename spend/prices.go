@@ -47,21 +47,36 @@ type Model struct {
 	Basis  Basis
 	// Projects override prices per project; zero fields keep the default.
 	Projects map[string]Prices
+	// NodePools override prices per node pool (what the machines of that
+	// pool cost); zero fields keep the default. A project's override wins
+	// over its node pool's.
+	NodePools map[string]Prices
 }
 
-// PricesFor returns the prices that apply to a project.
-func (m Model) PricesFor(project string) Prices {
+// PricesFor returns the prices that apply to a project's containers on a
+// node pool ("" when the node has none, and for volumes): the defaults,
+// then the pool's prices, then the project's.
+func (m Model) PricesFor(project, nodePool string) Prices {
 	p := m.Prices
+	if o, ok := m.NodePools[nodePool]; ok && nodePool != "" {
+		p = p.overriddenBy(o)
+	}
 	if o, ok := m.Projects[project]; ok {
-		if o.CPUCoreHour > 0 {
-			p.CPUCoreHour = o.CPUCoreHour
-		}
-		if o.MemoryGiBHour > 0 {
-			p.MemoryGiBHour = o.MemoryGiBHour
-		}
-		if o.StorageGiBMonth > 0 {
-			p.StorageGiBMonth = o.StorageGiBMonth
-		}
+		p = p.overriddenBy(o)
+	}
+	return p
+}
+
+// overriddenBy returns p with the prices o sets.
+func (p Prices) overriddenBy(o Prices) Prices {
+	if o.CPUCoreHour > 0 {
+		p.CPUCoreHour = o.CPUCoreHour
+	}
+	if o.MemoryGiBHour > 0 {
+		p.MemoryGiBHour = o.MemoryGiBHour
+	}
+	if o.StorageGiBMonth > 0 {
+		p.StorageGiBMonth = o.StorageGiBMonth
 	}
 	return p
 }
@@ -80,6 +95,11 @@ func (m Model) Validate() error {
 	for project, p := range m.Projects {
 		if negative(p) {
 			return fmt.Errorf("spend: prices of project %q must not be negative", project)
+		}
+	}
+	for pool, p := range m.NodePools {
+		if negative(p) {
+			return fmt.Errorf("spend: prices of node pool %q must not be negative", pool)
 		}
 	}
 	return nil

@@ -24,8 +24,12 @@ func SpendModel(cfg *config.Config) (spend.Model, *time.Location, error) {
 	prices := func(p config.Prices) spend.Prices {
 		return spend.Prices{CPUCoreHour: p.CPUCoreHour, MemoryGiBHour: p.MemoryGiBHour, StorageGiBMonth: p.StorageGiBMonth}
 	}
-	m := spend.Model{Prices: prices(cfg.Spend.Prices), Basis: spend.Basis(cfg.Spend.Basis), Projects: map[string]spend.Prices{}}
+	m := spend.Model{Prices: prices(cfg.Spend.Prices), Basis: spend.Basis(cfg.Spend.Basis), Projects: map[string]spend.Prices{}, NodePools: map[string]spend.Prices{}}
 	for _, o := range cfg.Spend.Overrides {
+		if o.NodePool != "" {
+			m.NodePools[o.NodePool] = prices(o.Prices)
+			continue
+		}
 		m.Projects[o.Project] = prices(o.Prices)
 	}
 	return m, tz, nil
@@ -63,6 +67,7 @@ func (o spendObserver) Observe(ctx context.Context, _ time.Time) ([]spend.Contai
 			ref := model.Ref{Project: svc.Project, Service: svc.Name, Instance: in.Name, Container: in.Container}
 			c := spend.Container{
 				Ref:           ref,
+				NodePool:      in.NodePool,
 				Running:       in.Status == model.StatusRunning || in.Status == model.StatusStarting || in.Status == model.StatusTerminating,
 				CPURequest:    req[autoscaler.CPU],
 				MemoryRequest: req[autoscaler.Memory],
