@@ -83,14 +83,19 @@ func (v *validator) spend(s Spend) {
 	if _, err := time.LoadLocation(s.TimeZone); err != nil || s.TimeZone == "" {
 		v.errorf("spend.timeZone", "must be an IANA time zone such as UTC or Europe/Berlin, got %q", truncate(s.TimeZone, 40))
 	}
-	overridden := map[string]string{}
+	overridden, pools := map[string]string{}, map[string]string{}
 	for i, o := range s.Overrides {
 		p := elem("spend.overrides", i)
-		if o.Project == "" {
-			v.errorf(child(p, "project"), "is required")
-		} else {
+		switch {
+		case o.Project == "" && o.NodePool == "":
+			v.errorf(p, "needs project or nodePool")
+		case o.Project != "" && o.NodePool != "":
+			v.errorf(child(p, "nodePool"), "cannot be given with project: an override is for one project or one node pool")
+		case o.Project != "":
 			v.name(child(p, "project"), o.Project)
 			v.unique(overridden, o.Project, p, "price override for project")
+		default:
+			v.unique(pools, o.NodePool, p, "price override for node pool")
 		}
 		for _, price := range []struct {
 			key   string
