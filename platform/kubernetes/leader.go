@@ -117,8 +117,8 @@ func (e *Elector) Run(ctx context.Context, lead func(context.Context) error) err
 	var (
 		mu       sync.Mutex
 		acquired bool // client-go took the Lease and will call OnStartedLeading
-		leadErr error
-		ours    bool // we ended the election ourselves, after lead
+		leadErr  error
+		ours     bool // we ended the election ourselves, after lead
 	)
 	leadDone := make(chan struct{})
 	stopWaiting := context.AfterFunc(ctx, func() {
@@ -131,8 +131,8 @@ func (e *Elector) Run(ctx context.Context, lead func(context.Context) error) err
 	defer stopWaiting()
 
 	lock := &resourcelock.LeaseLock{
-		LeaseMeta:  metav1.ObjectMeta{Namespace: e.opts.Namespace, Name: e.opts.Name},
-		Client:     e.opts.Client.CoordinationV1(),
+		LeaseMeta: metav1.ObjectMeta{Namespace: e.opts.Namespace, Name: e.opts.Name},
+		Client:    e.opts.Client.CoordinationV1(),
 		LockConfig: resourcelock.ResourceLockConfig{
 			Identity: e.opts.Identity,
 			// client-go records "became leader" synchronously when it has

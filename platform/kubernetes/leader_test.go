@@ -177,4 +177,3 @@ func TestNewElectorChecksTheTimes(t *testing.T) {
 		t.Error("renewDeadline equal to leaseDuration was accepted")
 	}
 }
-
