@@ -29,6 +29,9 @@ type Integration struct {
 	MinInterval time.Duration
 	// Fingerprint identifies its config; see IntegrationStatus.
 	Fingerprint string
+	// Retry overrides Options.Retry for this integration, field by field
+	// (zero fields keep the pipeline's).
+	Retry RetryPolicy
 }
 
 // Subscriber streams instance events; platform.Platform satisfies it.
@@ -50,7 +53,9 @@ type Options struct {
 	// of crashed containers; empty: crash events carry none.
 	PodsDir string
 	// APIBase is the API's base URL, for links in events ("" for none).
-	APIBase    string
+	APIBase string
+	// Retry is every integration's retry policy unless it has its own;
+	// zero fields take DefaultRetryPolicy's.
 	Retry      RetryPolicy
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
@@ -140,7 +145,7 @@ func New(opts Options) (*Pipeline, error) {
 		if _, dup := p.workers[in.Name]; dup {
 			return nil, fmt.Errorf("alerting: integration %q is defined twice", in.Name)
 		}
-		p.workers[in.Name] = &worker{p: p, in: in, wake: make(chan struct{}, 1)}
+		p.workers[in.Name] = &worker{p: p, in: in, retry: in.Retry.over(p.retry), wake: make(chan struct{}, 1)}
 	}
 	podsDir := opts.PodsDir
 	p.detector = newInstanceDetector(

@@ -16,21 +16,26 @@ type RetryPolicy struct {
 // DefaultRetryPolicy is used for zero fields.
 var DefaultRetryPolicy = RetryPolicy{Initial: time.Second, Max: 5 * time.Minute, GiveUpAfter: 24 * time.Hour, DisableAfter: 5}
 
-func (p RetryPolicy) withDefaults() RetryPolicy {
-	d := DefaultRetryPolicy
+func (p RetryPolicy) withDefaults() RetryPolicy { return p.over(DefaultRetryPolicy) }
+
+// over returns base with the non-zero fields of p put over it.
+func (p RetryPolicy) over(base RetryPolicy) RetryPolicy {
 	if p.Initial > 0 {
-		d.Initial = p.Initial
+		base.Initial = p.Initial
 	}
 	if p.Max > 0 {
-		d.Max = p.Max
+		base.Max = p.Max
 	}
 	if p.GiveUpAfter > 0 {
-		d.GiveUpAfter = p.GiveUpAfter
+		base.GiveUpAfter = p.GiveUpAfter
 	}
 	if p.DisableAfter > 0 {
-		d.DisableAfter = p.DisableAfter
+		base.DisableAfter = p.DisableAfter
 	}
-	return d
+	if base.Max < base.Initial {
+		base.Max = base.Initial
+	}
+	return base
 }
 
 // nextAttempt is when a delivery that failed its attempts-th attempt at now

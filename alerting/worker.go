@@ -3,6 +3,7 @@ package alerting
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"strconv"
@@ -18,9 +19,10 @@ import (
 // time: a destination that is down or rate-limiting holds its own queue
 // and nobody else's.
 type worker struct {
-	p    *Pipeline
-	in   Integration
-	wake chan struct{}
+	p     *Pipeline
+	in    Integration
+	retry RetryPolicy // the integration's own, over the pipeline's
+	wake  chan struct{}
 	// pauseUntil is the earliest next send (rate limits).
 	pauseUntil time.Time
 }
@@ -172,9 +174,16 @@ func (w *worker) attempt(ctx context.Context, log *slog.Logger, group []Delivery
 	case errors.Is(err, notify.ErrGone):
 		state, lastErr, result = DeliveryFailed, err.Error(), "gone"
 		disable = "destination is gone: " + err.Error()
-	case errors.As(err, &retryable) && now.Sub(group[0].Created) < w.p.retry.GiveUpAfter:
+	case errors.As(err, &retryable):
+		// A retry due after the give-up time is not made.
+		next = w.retry.nextAttempt(now, group[0].Attempts+1, retryable.RetryAfter, 0.8+0.4*rand.Float64())
+		if giveUp := group[0].Created.Add(w.retry.GiveUpAfter); next.After(giveUp) {
+			next = time.Time{}
+			state, lastErr, result = DeliveryFailed, fmt.Sprintf("gave up %s after it was queued: %v", w.retry.GiveUpAfter, err), "failed"
+			log.Error("delivery given up", "delivery", group[0].ID, "group", len(group), "attempts", group[0].Attempts+1, "give_up_after", w.retry.GiveUpAfter, "err", err)
+			break
+		}
 		state, lastErr, result = DeliveryPending, err.Error(), "retry"
-		next = w.p.retry.nextAttempt(now, group[0].Attempts+1, retryable.RetryAfter, 0.8+0.4*rand.Float64())
 		log.Warn("delivery failed, will retry", "delivery", group[0].ID, "group", len(group), "attempt", group[0].Attempts+1, "next_attempt", next, "err", err)
 	default:
 		state, lastErr, result = DeliveryFailed, err.Error(), "failed"
@@ -209,7 +218,7 @@ func (w *worker) attempt(ctx context.Context, log *slog.Logger, group []Delivery
 			}
 		case DeliveryFailed:
 			st.Failures++
-			if disable == "" && st.Failures >= w.p.retry.DisableAfter {
+			if disable == "" && st.Failures >= w.retry.DisableAfter {
 				disable = "the last " + strconv.Itoa(st.Failures) + " deliveries failed: " + lastErr
 			}
 		}

@@ -369,7 +369,7 @@ func TestDestinationKeysArePrepared(t *testing.T) {
 	if got := SinkTypes(); len(got) != 9 || got[0] != "datadog" {
 		t.Errorf("SinkTypes() = %v", got)
 	}
-	if got := IntegrationTypes(); len(got) != 5 {
+	if got := IntegrationTypes(); len(got) != 6 {
 		t.Errorf("IntegrationTypes() = %v", got)
 	}
 }

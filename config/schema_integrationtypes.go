@@ -22,6 +22,10 @@ var integrationSchemas = map[string]*rawKey{
 	"alertmanager": {kind: rawObject, keys: []rawKey{
 		keyURL, keyAuth, keyTLS, keyTimeout,
 	}},
+	"teams": {kind: rawObject, keys: []rawKey{
+		{name: "webhookURL", kind: rawURL, secret: true, required: true},
+		keyTimeout,
+	}},
 	"pagerduty": {kind: rawObject, keys: []rawKey{
 		{name: "routingKey", secret: true, required: true},
 		{name: "url", kind: rawURL},

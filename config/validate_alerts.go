@@ -118,3 +118,46 @@ func (v *validator) spend(s Spend) {
 		v.unique(seen, fmt.Sprintf("%g for project %q", a.Amount, a.Project), p, "spend alert")
 	}
 }
+
+// retry checks notifications.retry and each integration's retry overrides.
+func (v *validator) retry(n Notifications) {
+	r := n.Retry
+	for _, d := range []struct {
+		key   string
+		value Duration
+	}{{"initialBackoff", r.InitialBackoff}, {"maxBackoff", r.MaxBackoff}, {"giveUpAfter", r.GiveUpAfter}} {
+		if d.value <= 0 {
+			v.errorf(child("notifications.retry", d.key), "must be more than 0s")
+		}
+	}
+	v.atLeast("notifications.retry.disableAfter", r.DisableAfter, 1)
+	if r.InitialBackoff > 0 && r.MaxBackoff > 0 && r.MaxBackoff < r.InitialBackoff {
+		v.errorf("notifications.retry.maxBackoff", "must be at least initialBackoff (%s), got %s", r.InitialBackoff, r.MaxBackoff)
+	}
+	for i, in := range n.Integrations {
+		if in.Retry == nil {
+			continue
+		}
+		p := child(elem("notifications.integrations", i), "retry")
+		o := *in.Retry
+		for _, d := range []struct {
+			key   string
+			value Duration
+		}{{"initialBackoff", o.InitialBackoff}, {"maxBackoff", o.MaxBackoff}, {"giveUpAfter", o.GiveUpAfter}} {
+			if d.value <= 0 && v.given(child(p, d.key)) {
+				v.errorf(child(p, d.key), "must be more than 0s; leave it out to keep notifications.retry.%s", d.key)
+			}
+		}
+		if o.DisableAfter < 0 || (o.DisableAfter == 0 && v.given(child(p, "disableAfter"))) {
+			v.errorf(child(p, "disableAfter"), "must be 1 or more, got %d; leave it out to keep notifications.retry.disableAfter", o.DisableAfter)
+		}
+		eff := n.RetryFor(in)
+		if eff.InitialBackoff > 0 && eff.MaxBackoff < eff.InitialBackoff && (o.InitialBackoff > 0 || o.MaxBackoff > 0) {
+			at := child(p, "maxBackoff")
+			if o.MaxBackoff == 0 {
+				at = child(p, "initialBackoff")
+			}
+			v.errorf(at, "maxBackoff (%s) must be at least initialBackoff (%s)", eff.MaxBackoff, eff.InitialBackoff)
+		}
+	}
+}

@@ -65,6 +65,7 @@ func (v *validator) regexp(path, expr string) {
 }
 
 func (v *validator) notifications(n Notifications) {
+	v.retry(n)
 	names := map[string]string{}
 	for i, in := range n.Integrations {
 		p := elem("notifications.integrations", i)

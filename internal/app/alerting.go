@@ -16,6 +16,7 @@ import (
 	"github.com/opshub/opshub/alerting/notify/discord"
 	"github.com/opshub/opshub/alerting/notify/pagerduty"
 	"github.com/opshub/opshub/alerting/notify/slack"
+	"github.com/opshub/opshub/alerting/notify/teams"
 	"github.com/opshub/opshub/alerting/notify/webhook"
 	"github.com/opshub/opshub/config"
 	"github.com/opshub/opshub/metrics"
@@ -31,15 +32,18 @@ func Notifiers() notify.Registry {
 		slack.Type:        slack.New,
 		alertmanager.Type: alertmanager.New,
 		pagerduty.Type:    pagerduty.New,
+		teams.Type:        teams.New,
 	}
 }
 
 // minIntervals are the least gaps between two messages to one destination,
 // from the destinations' documented limits (Slack: about one message per
-// second per channel; PagerDuty: about 120 events per minute per key).
+// second per channel; PagerDuty: about 120 events per minute per key;
+// Teams: 4 requests a second per webhook).
 var minIntervals = map[string]time.Duration{
-	"slack":     time.Second,
-	"pagerduty": 500 * time.Millisecond,
+	slack.Type:     time.Second,
+	pagerduty.Type: 500 * time.Millisecond,
+	teams.Type:     time.Second / teams.RequestsPerSecond,
 }
 
 // newAlerting builds the alerting pipeline with one notifier per configured
@@ -58,6 +62,7 @@ func newAlerting(cfg *config.Config, platform alerting.Subscriber, podsDir strin
 			Notifier:    n,
 			MinInterval: minIntervals[ic.Type],
 			Fingerprint: fingerprint(ic),
+			Retry:       retryPolicy(cfg.Notifications.RetryFor(ic)),
 		})
 	}
 	return alerting.New(alerting.Options{
@@ -70,7 +75,18 @@ func newAlerting(cfg *config.Config, platform alerting.Subscriber, podsDir strin
 		APIBase:      "http://" + cfg.Server.Listen,
 		Logger:       log,
 		Registerer:   reg,
+		Retry:        retryPolicy(cfg.Notifications.Retry),
 	})
+}
+
+// retryPolicy maps notifications.retry onto the pipeline's policy.
+func retryPolicy(r config.Retry) alerting.RetryPolicy {
+	return alerting.RetryPolicy{
+		Initial:      r.InitialBackoff.D(),
+		Max:          r.MaxBackoff.D(),
+		GiveUpAfter:  r.GiveUpAfter.D(),
+		DisableAfter: r.DisableAfter,
+	}
 }
 
 // fingerprint identifies an integration's config, so that changing it
