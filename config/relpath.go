@@ -38,6 +38,8 @@ func (l *loader) resolve(c *Config) {
 	for i, p := range c.Collector.Paths {
 		c.Collector.Paths[i] = l.abs(p)
 	}
+	c.Collector.Kubelet.CAFile = l.abs(c.Collector.Kubelet.CAFile)
+	c.Collector.Kubelet.TokenFile = l.abs(c.Collector.Kubelet.TokenFile)
 	for i := range c.Server.Tokens {
 		t := &c.Server.Tokens[i]
 		path := elem("server.tokens", i)

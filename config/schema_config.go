@@ -94,6 +94,11 @@ type Platform struct {
 	// LeaderElection times the controller's Lease, for kind kubernetes;
 	// nil means the defaults (see Election).
 	LeaderElection *LeaderElection `yaml:"leaderElection,omitempty"`
+	// ControllerIdentities are the users a collector serves its node API to
+	// (besides loopback clients), authenticated by the API server's
+	// TokenReview; empty means the controller's ServiceAccount,
+	// system:serviceaccount:<namespace>:opshub-controller.
+	ControllerIdentities []string `yaml:"controllerIdentities,omitempty"`
 }
 
 // Election returns the leader election times, with the defaults when the
@@ -127,4 +132,40 @@ type Collector struct {
 	Paths []string `yaml:"paths,omitempty"`
 	// MaxLineBytes caps one log line; longer lines are truncated with a marker.
 	MaxLineBytes ByteSize `yaml:"maxLineBytes"`
+	// Listen is where `opshub collector` serves its node API (host:port);
+	// empty means DefaultCollectorListen (see NodeListen).
+	Listen string `yaml:"listen,omitempty"`
+	// Advertise is the node API's URL as the controller reaches it; empty
+	// means http://$POD_IP:<port of Listen>.
+	Advertise string `yaml:"advertise,omitempty"`
+	// Kubelet is where `opshub collector` reads container metrics.
+	Kubelet Kubelet `yaml:"kubelet,omitempty"`
+}
+
+// DefaultCollectorListen is where `opshub collector` serves its node API
+// when collector.listen is not set. It is applied by NodeListen rather than
+// by Default, so that configs that do not run a collector print as before.
+const DefaultCollectorListen = ":7421"
+
+// NodeListen returns collector.listen, or its default.
+func (c Collector) NodeListen() string {
+	if c.Listen == "" {
+		return DefaultCollectorListen
+	}
+	return c.Listen
+}
+
+// Kubelet is the node's kubelet as the collector reaches it. Empty fields
+// take the in-cluster defaults: https://$NODE_IP:10250 and the pod's
+// service account token and CA.
+type Kubelet struct {
+	URL string `yaml:"url,omitempty"`
+	// CAFile verifies the kubelet's serving certificate.
+	CAFile string `yaml:"caFile,omitempty"`
+	// InsecureSkipVerify skips that verification (self-signed kubelet
+	// certificates).
+	InsecureSkipVerify bool `yaml:"insecureSkipVerify,omitempty"`
+	// TokenFile holds the bearer token; it is read before every scrape,
+	// since projected service account tokens rotate.
+	TokenFile string `yaml:"tokenFile,omitempty"`
 }

@@ -36,6 +36,7 @@ func validate(c *Config, rep *reporter) {
 		v.workloads(c.Workloads)
 	}
 	v.collector(c.Collector)
+	v.nodeAgent(c)
 	v.sinks(c.Sinks)
 	v.notifications(c.Notifications)
 	v.alerts(c.Alerts)
