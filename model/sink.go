@@ -27,9 +27,14 @@ type SinkStatus struct {
 	Sent         int64 `json:"sent"`
 	Retried      int64 `json:"retried"`
 	DeadLettered int64 `json:"deadLettered"`
-	// Validation is the result of the validation line sent on start; nil
-	// until it was tried.
+	// Validation is the result of the validation line sent on start (and
+	// when a config reload changed the sink); nil until it was tried.
 	Validation *SinkValidation `json:"validation,omitempty"`
+	// Removing is set for a sink a config reload removed that still
+	// delivers what its buffer holds, until DrainUntil at the latest; then
+	// it leaves the list.
+	Removing   bool      `json:"removing,omitempty"`
+	DrainUntil time.Time `json:"drainUntil,omitzero"`
 }
 
 // SinkValidation is the outcome of the one line a sink sends when it starts.

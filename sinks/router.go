@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -44,6 +45,7 @@ const (
 	DefaultBufferMaxBytes = 1 << 30
 	NoBuffer              = -1
 	DefaultFailingAfter   = time.Minute
+	DefaultDrainTimeout   = 2 * time.Minute
 )
 
 // DefaultBatchLimits are used for limits left at zero.
@@ -64,17 +66,32 @@ type Options struct {
 	// FailingAfter is how long deliveries must fail before sink.failing is
 	// emitted (a full buffer emits it at once); zero means one minute.
 	FailingAfter time.Duration
+	// DrainTimeout bounds how long a sink that Apply removed keeps
+	// delivering what its buffer holds; zero means DefaultDrainTimeout.
+	DrainTimeout time.Duration
 }
 
 // Router is the sinks' side of the collector hand-off: it filters each
 // batch per sink, appends each sink's share to that sink's durable buffer,
 // acknowledges the batch once every share is on disk, and delivers from the
-// buffers in order, with retries and dead-lettering.
+// buffers in order, with retries and dead-lettering. Apply changes its sinks
+// while it runs; the Router itself, the collector's Output, stays.
 type Router struct {
-	opts   Options
-	log    *slog.Logger
-	sinks  []*sink
-	byName map[string]*sink
+	opts Options
+	log  *slog.Logger
+	m    *metrics
+
+	// mu guards the set of sinks. Send holds it shared only while it picks
+	// the shares; Apply holds it exclusively while it swaps sinks.
+	mu       sync.RWMutex
+	sinks    []*sink          // configured, in config order
+	byName   map[string]*sink // the same
+	draining map[string]*sink // removed by Apply, delivering what they hold
+	runCtx   context.Context  // Run's context, once the buffers are open
+	stopping bool             // Run's context ended: start nothing more
+	wg       sync.WaitGroup   // every delivery and drain goroutine
+
+	applyMu sync.Mutex // one Apply at a time
 
 	ready     chan struct{} // closed once Run opened the buffers
 	openErr   error
@@ -83,6 +100,15 @@ type Router struct {
 }
 
 var _ Output = (*Router)(nil)
+
+// SinkError is a problem with one sink's settings.
+type SinkError struct {
+	Name string
+	Err  error
+}
+
+func (e *SinkError) Error() string { return fmt.Sprintf("sink %q: %v", e.Name, e.Err) }
+func (e *SinkError) Unwrap() error { return e.Err }
 
 // NewRouter builds the destinations of cfgs and a Router over them. It
 // starts nothing and touches no file; Run does.
@@ -99,50 +125,30 @@ func NewRouter(cfgs []SinkConfig, opts Options) (*Router, error) {
 	if opts.FailingAfter <= 0 {
 		opts.FailingAfter = DefaultFailingAfter
 	}
-	log := opts.Logger.With("component", "sinks")
+	if opts.DrainTimeout <= 0 {
+		opts.DrainTimeout = DefaultDrainTimeout
+	}
 	m, err := newMetrics(opts.Registerer)
 	if err != nil {
 		return nil, err
 	}
-	r := &Router{opts: opts, log: log, byName: map[string]*sink{}, ready: make(chan struct{})}
+	r := &Router{
+		opts: opts, log: opts.Logger.With("component", "sinks"), m: m,
+		byName: map[string]*sink{}, draining: map[string]*sink{}, ready: make(chan struct{}),
+	}
 	var errs []error
 	for _, c := range cfgs {
 		name := c.Spec.Name
 		if _, dup := r.byName[name]; dup || name == "" {
-			errs = append(errs, fmt.Errorf("sink %q: names must be unique and not empty", name))
+			errs = append(errs, &SinkError{name, errors.New("names must be unique and not empty")})
 			continue
 		}
-		if c.Spec.DataDir == "" {
-			c.Spec.DataDir = filepath.Join(opts.DataDir, "sinks", name)
-		}
-		if c.Spec.Logger == nil {
-			c.Spec.Logger = log.With("sink", name, "type", c.Spec.Type)
-		}
-		c.Batch = withBatchDefaults(c.Batch)
-		switch {
-		case c.BufferMaxBytes == 0:
-			c.BufferMaxBytes = DefaultBufferMaxBytes
-		case c.BufferMaxBytes < 0:
-			c.BufferMaxBytes = NoBuffer
-		}
-		match, err := compileFilter(c.Filter)
+		p, err := r.prepare(c)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("sink %q: %w", name, err))
+			errs = append(errs, err)
 			continue
 		}
-		dest := c.Destination
-		if dest == nil {
-			f, err := Lookup(c.Spec.Type)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("sink %q: %w", name, err))
-				continue
-			}
-			if dest, err = f(c.Spec); err != nil {
-				errs = append(errs, fmt.Errorf("sink %q: %w", name, err))
-				continue
-			}
-		}
-		s := newSink(c, dest, match, m, opts, c.Spec.Logger)
+		s := newSink(p.cfg, p.dest, p.match, m, opts, r.log.With("sink", name))
 		r.sinks = append(r.sinks, s)
 		r.byName[name] = s
 	}
@@ -153,6 +159,48 @@ func NewRouter(cfgs []SinkConfig, opts Options) (*Router, error) {
 		return nil, errors.Join(errs...)
 	}
 	return r, nil
+}
+
+// prepared is a sink's config with its defaults, compiled filter and built
+// destination.
+type prepared struct {
+	cfg   SinkConfig
+	match *matcher
+	dest  Destination
+}
+
+// prepare fills c's defaults, compiles its filter and builds its
+// destination; errors are *SinkError.
+func (r *Router) prepare(c SinkConfig) (prepared, error) {
+	name := c.Spec.Name
+	if c.Spec.DataDir == "" {
+		c.Spec.DataDir = filepath.Join(r.opts.DataDir, "sinks", name)
+	}
+	if c.Spec.Logger == nil {
+		c.Spec.Logger = r.log.With("sink", name, "type", c.Spec.Type)
+	}
+	c.Batch = withBatchDefaults(c.Batch)
+	switch {
+	case c.BufferMaxBytes == 0:
+		c.BufferMaxBytes = DefaultBufferMaxBytes
+	case c.BufferMaxBytes < 0:
+		c.BufferMaxBytes = NoBuffer
+	}
+	match, err := compileFilter(c.Filter)
+	if err != nil {
+		return prepared{}, &SinkError{name, err}
+	}
+	dest := c.Destination
+	if dest == nil {
+		f, err := Lookup(c.Spec.Type)
+		if err != nil {
+			return prepared{}, &SinkError{name, err}
+		}
+		if dest, err = f(c.Spec); err != nil {
+			return prepared{}, &SinkError{name, err}
+		}
+	}
+	return prepared{cfg: c, match: match, dest: dest}, nil
 }
 
 func withBatchDefaults(b BatchLimits) BatchLimits {
@@ -172,36 +220,65 @@ func withBatchDefaults(b BatchLimits) BatchLimits {
 // delivers until ctx ends. It returns after every delivery goroutine ended
 // and the buffers and destinations are closed.
 func (r *Router) Run(ctx context.Context) error {
+	r.mu.Lock()
 	var errs []error
 	for _, s := range r.sinks {
 		if err := s.open(); err != nil {
-			errs = append(errs, fmt.Errorf("sink %q: %w", s.name, err))
+			errs = append(errs, &SinkError{s.name, err})
 		}
 	}
 	r.openErr = errors.Join(errs...)
+	if r.openErr == nil {
+		r.runCtx = ctx
+		for _, s := range r.sinks {
+			r.startLocked(s)
+		}
+	}
 	close(r.ready)
+	r.mu.Unlock()
 	if r.openErr != nil {
 		_ = r.Close()
 		return r.openErr
 	}
-	var wg sync.WaitGroup
-	for _, s := range r.sinks {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s.run(ctx)
-		}()
-	}
+	r.noteLeftovers()
 	<-ctx.Done() // with no sinks there is nothing to wait for but the end
-	wg.Wait()
+	r.mu.Lock()
+	r.stopping = true
+	r.mu.Unlock()
+	r.wg.Wait()
 	return r.Close()
+}
+
+// startLocked starts s's delivery goroutine, which sends the validation
+// line first. r.mu is held.
+func (r *Router) startLocked(s *sink) {
+	ctx, cancel := context.WithCancel(r.runCtx)
+	done := make(chan struct{})
+	s.cancel, s.done = cancel, done
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		defer close(done)
+		defer cancel()
+		s.run(ctx)
+	}()
+}
+
+// stop ends s's goroutine and waits for it; its records stay in the buffer.
+func (s *sink) stop() {
+	if s.cancel != nil {
+		s.cancel()
+		<-s.done
+		s.cancel, s.done = nil, nil
+	}
 }
 
 // Send hands a batch to every sink whose filter takes any of its records.
 // It returns once each sink's share is durable in its buffer, and calls
 // b.Ack just before. A full buffer makes it wait. If ctx ends first, some
 // sinks may already hold their share; they deliver it, and the collector
-// sends the batch again (at least once).
+// sends the batch again (at least once). A share meant for a sink that
+// Apply removed meanwhile is dropped: the sink no longer wants records.
 func (r *Router) Send(ctx context.Context, b Batch) error {
 	select {
 	case <-r.ready:
@@ -217,19 +294,26 @@ func (r *Router) Send(ctx context.Context, b Batch) error {
 		recs []model.LogRecord
 	}
 	var shares []share
+	r.mu.RLock()
 	for _, s := range r.sinks {
 		if recs := s.take(b.Records); len(recs) > 0 {
 			shares = append(shares, share{s, recs})
+			s.users.Add(1) // a removed sink waits for this Append before it stops
 		}
 	}
+	r.mu.RUnlock()
 	// Each share waits for its own fsync (and maybe for room): with several
 	// sinks they wait side by side rather than one after another.
 	errs := make([]error, len(shares))
 	var wg sync.WaitGroup
 	for i, sh := range shares {
 		put := func() {
+			defer sh.s.users.Done()
 			if err := sh.s.buf.Append(ctx, sh.recs, now); err != nil {
-				errs[i] = fmt.Errorf("sink %q: %w", sh.s.name, err)
+				if errors.Is(err, errBufferClosed) && sh.s.retired.Load() {
+					return
+				}
+				errs[i] = &SinkError{sh.s.name, err}
 				return
 			}
 			sh.s.bufferChanged()
@@ -265,6 +349,8 @@ func (r *Router) Send(ctx context.Context, b Batch) error {
 var ErrUnknownSink = errors.New("no such sink")
 
 func (r *Router) lookup(name string) (*sink, error) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
 	s, ok := r.byName[name]
 	if !ok {
 		names := make([]string, 0, len(r.sinks))
@@ -296,23 +382,38 @@ func (r *Router) Resume(name string) error {
 	return s.setPaused(false)
 }
 
-// Sinks returns the state of every sink, in config order.
+// Sinks returns the state of every sink, in config order, then the sinks a
+// reload removed that still deliver what their buffer holds (Removing set).
 func (r *Router) Sinks() []model.SinkStatus {
-	out := make([]model.SinkStatus, 0, len(r.sinks))
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := make([]model.SinkStatus, 0, len(r.sinks)+len(r.draining))
 	for _, s := range r.sinks {
 		out = append(out, s.status())
 	}
-	return out
+	var removed []model.SinkStatus
+	for _, s := range r.draining {
+		removed = append(removed, s.status())
+	}
+	slices.SortFunc(removed, func(a, b model.SinkStatus) int { return strings.Compare(a.Name, b.Name) })
+	return append(out, removed...)
 }
 
 // Close closes the buffers and destinations. It is idempotent; Run calls it
 // when it ends. Call it yourself only for a Router that never ran.
 func (r *Router) Close() error {
 	r.closeOnce.Do(func() {
+		r.mu.Lock()
+		defer r.mu.Unlock()
 		var errs []error
 		for _, s := range r.sinks {
 			if err := s.close(); err != nil {
-				errs = append(errs, fmt.Errorf("sink %q: %w", s.name, err))
+				errs = append(errs, &SinkError{s.name, err})
+			}
+		}
+		for _, s := range r.draining {
+			if err := s.close(); err != nil {
+				errs = append(errs, &SinkError{s.name, err})
 			}
 		}
 		r.closeErr = errors.Join(errs...)

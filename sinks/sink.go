@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/opshub/opshub/model"
@@ -38,6 +39,16 @@ type sink struct {
 	buf  *buffer
 	dead *deadLetter
 
+	// The Router's bookkeeping: the goroutine delivering for the sink
+	// (cancel and done, changed under the Router's mu), the Sends
+	// appending to it right now, and whether a reload removed it for good.
+	cancel    context.CancelFunc
+	done      chan struct{}
+	users     sync.WaitGroup
+	retired   atomic.Bool
+	closeOnce sync.Once
+	closeErr  error
+
 	mu           sync.Mutex
 	paused       bool
 	wake         chan struct{} // closed and replaced when paused changes
@@ -50,6 +61,8 @@ type sink struct {
 	sent         int64
 	retried      int64
 	deadLettered int64
+	removing     bool      // a reload removed the sink; it drains its buffer
+	drainUntil   time.Time // when it gives up draining
 }
 
 func newSink(c SinkConfig, dest Destination, match *matcher, m *metrics, opts Options, log *slog.Logger) *sink {
@@ -77,16 +90,20 @@ func (s *sink) open() error {
 	return nil
 }
 
+// close closes the buffer and the destination; it is idempotent.
 func (s *sink) close() error {
-	var errs []error
-	s.mu.Lock()
-	buf := s.buf
-	s.mu.Unlock()
-	if buf != nil {
-		errs = append(errs, buf.Close())
-	}
-	errs = append(errs, s.dest.Close())
-	return errors.Join(errs...)
+	s.closeOnce.Do(func() {
+		var errs []error
+		s.mu.Lock()
+		buf := s.buf
+		s.mu.Unlock()
+		if buf != nil {
+			errs = append(errs, buf.Close())
+		}
+		errs = append(errs, s.dest.Close())
+		s.closeErr = errors.Join(errs...)
+	})
+	return s.closeErr
 }
 
 // take returns the records of recs the sink's filter selects.
@@ -132,18 +149,21 @@ func (s *sink) onBlocked() {
 }
 
 func (s *sink) emit(name, reason string) {
+	s.mu.Lock()
+	typ := s.typ
+	s.mu.Unlock()
 	ev := model.Event{
 		ID:       "evt_" + rand.Text(),
 		Name:     name,
 		Status:   model.StatusFiring,
 		Severity: model.SeverityCritical,
 		Time:     time.Now().UTC(),
-		Summary:  fmt.Sprintf("sink %s (%s) is failing: %s", s.name, s.typ, reason),
-		Data:     map[string]any{"sink": s.name, "type": s.typ, "reason": reason},
+		Summary:  fmt.Sprintf("sink %s (%s) is failing: %s", s.name, typ, reason),
+		Data:     map[string]any{"sink": s.name, "type": typ, "reason": reason},
 	}
 	if name == model.EventSinkRecovered {
 		ev.Status, ev.Severity = model.StatusResolved, model.SeverityInfo
-		ev.Summary = fmt.Sprintf("sink %s (%s) delivers again", s.name, s.typ)
+		ev.Summary = fmt.Sprintf("sink %s (%s) delivers again", s.name, typ)
 	}
 	if s.buf != nil {
 		bytes, events, _ := s.buf.Stats()
@@ -202,6 +222,7 @@ func (s *sink) status() model.SinkStatus {
 		LastError: s.lastError, LastDelivery: s.lastDelivery,
 		BufferMaxBytes: max(s.cfg.BufferMaxBytes, 0),
 		Sent:           s.sent, Retried: s.retried, DeadLettered: s.deadLettered,
+		Removing:       s.removing, DrainUntil: s.drainUntil,
 	}
 	switch {
 	case s.paused:
