@@ -4,15 +4,19 @@
 //
 // A snapshot (a whole bbolt file, mostly free pages) is compressed with
 // zstd. When it fits in one Secret (ChunkSize) it is stored in the head
-// Secret itself; otherwise in chunk Secrets named <name>-<generation>-<i>
-// that the head names by generation and count. Chunks are written before
-// the head and never rewritten, so a reader never sees a torn snapshot;
-// chunks the head no longer names are deleted after the head moves on.
+// Secret <name> itself; otherwise in chunk Secrets <name>-1 ... <name>-15
+// (MaxChunks), a fixed set of names so that RBAC can grant get, update and
+// delete by name. The head names the generation and the chunks that hold
+// it. A new generation is written into chunks the current head does not
+// name, and the head is written last, so a reader never sees a torn
+// snapshot; chunks the head no longer names are deleted after it moved on.
 //
 // Every write of the head carries the resourceVersion this replica last
 // read or wrote, so when another controller (a second leader) wrote the
 // state in between, Save fails with ErrConflict instead of overwriting it.
-// That is the fencing that keeps two leaders from both delivering.
+// That is the fencing that keeps two leaders from both delivering. A
+// chunked Save first claims its chunks on the head with such a write, so
+// two writers never share a chunk.
 //
 // client-go stays inside this package. It must not interpret the state: it
 // moves bytes.
@@ -27,6 +31,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,7 +41,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/opshub/opshub/store"
@@ -49,6 +53,11 @@ const DefaultName = "opshub-state"
 // refuses Secrets over 1 MiB; this leaves room for metadata.
 const ChunkSize = 700 << 10
 
+// MaxChunks is how many chunk Secrets exist at most (<name>-1 ...
+// <name>-15). A new generation must fit beside the current one, so a
+// snapshot may take up to 7 chunks (4.8 MiB compressed) in the steady state.
+const MaxChunks = 15
+
 // maxStateBytes bounds what a snapshot may decompress to.
 const maxStateBytes = 1 << 30
 
@@ -57,16 +66,18 @@ const (
 	dataKey  = "state.zst" // the head's inline snapshot
 	chunkKey = "chunk"     // a chunk Secret's part of the compressed snapshot
 
-	annGeneration = "opshub.dev/state-generation" // committed generation; 0: nothing saved yet
-	annChunks     = "opshub.dev/state-chunks"     // chunk Secrets of that generation; 0: inline
+	annGeneration = "opshub.dev/state-generation" // committed generation (0: nothing saved yet); on a chunk: the generation it belongs to
+	annChunks     = "opshub.dev/state-chunks"     // the chunks of that generation in order, "3,4,5"; empty: inline
 	annSHA256     = "opshub.dev/state-sha256"     // of the compressed snapshot
 	annBytes      = "opshub.dev/state-bytes"      // size of the snapshot uncompressed
-	annWriter     = "opshub.dev/state-writer"     // the replica that wrote it
-	annPending    = "opshub.dev/state-pending"    // "<generation>/<chunks>" claimed by a chunked save in progress
+	annWriter     = "opshub.dev/state-writer"     // the replica that wrote the head
+	annPending    = "opshub.dev/state-pending"    // "<generation>:<chunks>" claimed by a chunked save in progress
 
 	labelName      = "app.kubernetes.io/name"
 	labelComponent = "app.kubernetes.io/component"
 	labelStateOf   = "opshub.dev/state-of"
+
+	fieldManager = "opshub"
 )
 
 // ErrConflict is returned (wrapped) by Save when another controller wrote
@@ -74,6 +85,10 @@ const (
 // the right to write: it must stop acting as the leader, and a new process
 // must Load again before writing.
 var ErrConflict = errors.New("another controller wrote the state")
+
+// ErrTooLarge is returned (wrapped) by Save when the compressed snapshot
+// needs more chunk Secrets than are free beside the current generation.
+var ErrTooLarge = errors.New("state snapshot too large for the state Secrets")
 
 // errCorrupt marks a stored snapshot that cannot be read; retrying does not
 // help.
@@ -90,11 +105,11 @@ type Replica struct {
 	dec       *zstd.Decoder
 
 	mu         sync.Mutex
-	rv         string // the head's resourceVersion as last read or written; "" when there is none
-	uid        types.UID
-	generation int64    // the highest generation seen or used, committed or claimed
-	current    []string // chunk Secrets of the committed generation
-	stale      []string // chunk Secrets nobody needs, to delete after the next head write
+	last       *corev1.Secret // the head as last read or written; nil when there is none
+	generation int            // the highest generation seen or used, committed or claimed
+	current    []int          // chunks of the committed generation
+	stale      []int          // chunks nobody needs, to delete after the next head write
+	chunkRV    map[int]string // resourceVersions of chunks this replica read or wrote
 }
 
 var _ store.Replica = (*Replica)(nil)
@@ -129,9 +144,11 @@ func writerID() string {
 	return host + "-" + hex.EncodeToString(b)
 }
 
+func (r *Replica) chunkName(i int) string { return fmt.Sprintf("%s-%d", r.name, i) }
+
 // Load reads the state the head names. It retries errors that may pass
-// (timeouts, unavailable API, a chunk deleted under it by a writer moving
-// on) with back-off until ctx ends.
+// (timeouts, an unavailable API, a chunk rewritten under it by a writer
+// moving on) with back-off until ctx ends.
 func (r *Replica) Load(ctx context.Context) ([]byte, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -147,38 +164,55 @@ func (r *Replica) Load(ctx context.Context) ([]byte, error) {
 	return out, nil
 }
 
+// errMoved is a chunk that belongs to another generation than the head
+// that was read: a writer committed meanwhile, so reading again helps.
+var errMoved = errors.New("the head moved while its chunks were read")
+
 func (r *Replica) load(ctx context.Context) ([]byte, error) {
 	secrets := r.client.CoreV1().Secrets(r.namespace)
-	head, err := secrets.Get(ctx, r.name, metav1.GetOptions{})
+	s, err := secrets.Get(ctx, r.name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
-		r.rv, r.uid, r.generation, r.current, r.stale = "", "", 0, nil, nil
+		r.last, r.generation, r.current, r.stale, r.chunkRV = nil, 0, nil, nil, map[int]string{}
+		// A predecessor may have died between its first chunk and its
+		// first head: those chunks go after this replica's first write.
+		r.stale = allChunks()
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	h, err := parseHead(head)
+	h, err := parseHead(s)
 	if err != nil {
 		return nil, err
 	}
 	var z []byte
+	r.chunkRV = map[int]string{}
 	switch {
 	case h.generation == 0:
 		// Only claimed, never committed.
-	case h.chunks == 0:
-		z = head.Data[dataKey]
+	case len(h.chunks) == 0:
+		z = s.Data[dataKey]
 	default:
-		for _, name := range chunkNames(r.name, h.generation, h.chunks) {
-			c, err := secrets.Get(ctx, name, metav1.GetOptions{})
+		for _, i := range h.chunks {
+			c, err := secrets.Get(ctx, r.chunkName(i), metav1.GetOptions{})
+			if apierrors.IsNotFound(err) {
+				return nil, fmt.Errorf("chunk %s: %w", r.chunkName(i), errMoved)
+			}
 			if err != nil {
-				// NotFound: a writer committed a newer head and removed
-				// this generation meanwhile; the retry reads the new head.
-				return nil, fmt.Errorf("chunk %s: %w", name, err)
+				return nil, fmt.Errorf("chunk %s: %w", r.chunkName(i), err)
+			}
+			if g := c.Annotations[annGeneration]; g != strconv.Itoa(h.generation) {
+				return nil, fmt.Errorf("chunk %s holds generation %s, the head names %d: %w", c.Name, g, h.generation, errMoved)
 			}
 			z = append(z, c.Data[chunkKey]...)
+			r.chunkRV[i] = c.ResourceVersion
 		}
 	}
-	r.adopt(head, h)
+	r.adopt(s, h)
+	// Whatever chunks the head does not name are leftovers: delete them
+	// after this replica's first head write (not before: their writer may
+	// still be alive, and it is that write which fences it off).
+	r.stale = slices.DeleteFunc(allChunks(), func(i int) bool { return slices.Contains(h.chunks, i) })
 	if h.generation == 0 {
 		return nil, nil
 	}
@@ -195,73 +229,90 @@ func (r *Replica) load(ctx context.Context) ([]byte, error) {
 	return out, nil
 }
 
-// head is what the head Secret's annotations say.
-type head struct {
-	generation    int64
-	chunks        int
-	sha256        string
-	bytes         int
-	writer        string
-	pendingGen    int64
-	pendingChunks int
-}
-
-func parseHead(s *corev1.Secret) (head, error) {
-	var h head
-	a := s.Annotations
-	var err error
-	num := func(key string) int64 {
-		v, ok := a[key]
-		if !ok || err != nil {
-			return 0
-		}
-		n, perr := strconv.ParseInt(v, 10, 64)
-		if perr != nil || n < 0 {
-			err = fmt.Errorf("%w: annotation %s: %q is not a count", errCorrupt, key, v)
-		}
-		return n
-	}
-	h.generation = num(annGeneration)
-	h.chunks = int(num(annChunks))
-	h.bytes = int(num(annBytes))
-	h.sha256 = a[annSHA256]
-	h.writer = a[annWriter]
-	if p, ok := a[annPending]; ok && err == nil {
-		g, c, found := strings.Cut(p, "/")
-		pg, err1 := strconv.ParseInt(g, 10, 64)
-		pc, err2 := strconv.Atoi(c)
-		if !found || err1 != nil || err2 != nil || pg < 0 || pc < 0 {
-			return h, fmt.Errorf("%w: annotation %s: %q is not <generation>/<chunks>", errCorrupt, annPending, p)
-		}
-		h.pendingGen, h.pendingChunks = pg, pc
-	}
-	return h, err
-}
-
-// adopt takes the head as the one this replica builds on.
-func (r *Replica) adopt(s *corev1.Secret, h head) {
-	r.rv, r.uid = s.ResourceVersion, s.UID
-	r.generation = max(h.generation, h.pendingGen)
-	r.current = chunkNames(r.name, h.generation, h.chunks)
-	if h.pendingGen != 0 && h.pendingGen != h.generation {
-		// A chunked save that never committed: its chunks go once this
-		// replica has written the head (not before: the writer may still
-		// be alive, and it is the head write that fences it off).
-		r.stale = append(r.stale, chunkNames(r.name, h.pendingGen, h.pendingChunks)...)
-	}
-}
-
-func chunkNames(name string, generation int64, n int) []string {
-	out := make([]string, n)
+func allChunks() []int {
+	out := make([]int, MaxChunks)
 	for i := range out {
-		out[i] = fmt.Sprintf("%s-%d-%d", name, generation, i)
+		out[i] = i + 1
 	}
 	return out
 }
 
+// head is what the head Secret's annotations say.
+type head struct {
+	generation    int
+	chunks        []int
+	sha256        string
+	bytes         int
+	writer        string
+	pendingGen    int
+	pendingChunks []int
+}
+
+func parseHead(s *corev1.Secret) (head, error) {
+	a := s.Annotations
+	h := head{sha256: a[annSHA256], writer: a[annWriter]}
+	var errs []error
+	num := func(key string) int {
+		v, ok := a[key]
+		if !ok {
+			return 0
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			errs = append(errs, fmt.Errorf("annotation %s: %q is not a count", key, v))
+		}
+		return n
+	}
+	list := func(key, v string) []int {
+		var out []int
+		for f := range strings.SplitSeq(v, ",") {
+			if f == "" {
+				continue
+			}
+			n, err := strconv.Atoi(f)
+			if err != nil || n < 1 || n > MaxChunks {
+				errs = append(errs, fmt.Errorf("annotation %s: %q is not a chunk number 1-%d", key, f, MaxChunks))
+			}
+			out = append(out, n)
+		}
+		return out
+	}
+	h.generation = num(annGeneration)
+	h.bytes = num(annBytes)
+	h.chunks = list(annChunks, a[annChunks])
+	if p, ok := a[annPending]; ok {
+		g, c, found := strings.Cut(p, ":")
+		n, err := strconv.Atoi(g)
+		if !found || err != nil || n < 0 {
+			errs = append(errs, fmt.Errorf("annotation %s: %q is not <generation>:<chunks>", annPending, p))
+		}
+		h.pendingGen, h.pendingChunks = n, list(annPending, c)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return h, fmt.Errorf("%w: head %s: %w", errCorrupt, s.Name, err)
+	}
+	return h, nil
+}
+
+func formatChunks(chunks []int) string {
+	f := make([]string, len(chunks))
+	for i, c := range chunks {
+		f[i] = strconv.Itoa(c)
+	}
+	return strings.Join(f, ",")
+}
+
+// adopt takes the head as the one this replica builds on.
+func (r *Replica) adopt(s *corev1.Secret, h head) {
+	r.last = s
+	r.generation = max(h.generation, h.pendingGen)
+	r.current = h.chunks
+}
+
 // Save stores snapshot as the next generation. It fails with ErrConflict
 // when another writer moved the head since this replica's Load or last
-// Save, and retries other errors that may pass until ctx ends.
+// Save, with ErrTooLarge when the snapshot does not fit, and retries other
+// errors that may pass until ctx ends.
 func (r *Replica) Save(ctx context.Context, snapshot []byte) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -274,51 +325,53 @@ func (r *Replica) Save(ctx context.Context, snapshot []byte) error {
 	return nil
 }
 
-func (r *Replica) save(ctx context.Context, z []byte, sum string, size int) (err error) {
+func (r *Replica) save(ctx context.Context, z []byte, sum string, size int) error {
 	gen := r.generation + 1
-	h := head{generation: gen, sha256: sum, bytes: size, writer: r.writer}
-	var names []string
+	var chunks []int
 	if len(z) > ChunkSize {
-		h.chunks = (len(z) + ChunkSize - 1) / ChunkSize
-		names = chunkNames(r.name, gen, h.chunks)
-		// Claim the generation on the head first: the claim is fenced like
-		// any head write, so two writers never write the same chunk names,
-		// and a writer that dies after this point leaves a record of what
-		// to clean up.
-		if err := r.claim(ctx, gen, h.chunks); err != nil {
+		n := (len(z) + ChunkSize - 1) / ChunkSize
+		for i := 1; i <= MaxChunks && len(chunks) < n; i++ {
+			if !slices.Contains(r.current, i) {
+				chunks = append(chunks, i)
+			}
+		}
+		if len(chunks) < n {
+			return fmt.Errorf("%w: %d bytes compressed need %d Secrets of %d KiB, %d are free beside the current generation's %d",
+				ErrTooLarge, len(z), n, ChunkSize>>10, MaxChunks-len(r.current), len(r.current))
+		}
+		// Claim the chunks on the head first: the claim is fenced like any
+		// head write, so two writers never write the same chunk.
+		if err := r.claim(ctx, gen, chunks); err != nil {
 			return err
 		}
 		r.generation = gen
-		defer func() {
-			if err != nil {
-				// A retry claims a new generation; these go once a head
-				// write succeeds.
-				r.stale = append(r.stale, names...)
-			}
-		}()
-		for i, name := range names {
-			part := z[i*ChunkSize : min((i+1)*ChunkSize, len(z))]
-			if err := r.writeChunk(ctx, name, part); err != nil {
+		// Should this attempt fail, whichever of its chunks the next one
+		// does not reuse are leftovers.
+		r.stale = append(r.stale, chunks...)
+		for k, i := range chunks {
+			part := z[k*ChunkSize : min((k+1)*ChunkSize, len(z))]
+			if err := r.writeChunk(ctx, i, gen, part); err != nil {
 				return err
 			}
 		}
 	}
 	s := r.secret(r.name)
 	s.Annotations = map[string]string{
-		annGeneration: strconv.FormatInt(gen, 10),
-		annChunks:     strconv.Itoa(h.chunks),
+		annGeneration: strconv.Itoa(gen),
+		annChunks:     formatChunks(chunks),
 		annSHA256:     sum,
 		annBytes:      strconv.Itoa(size),
 		annWriter:     r.writer,
 	}
-	if h.chunks == 0 {
+	if len(chunks) == 0 {
 		s.Data = map[string][]byte{dataKey: z}
 	}
 	if err := r.writeHead(ctx, s); err != nil {
 		return err
 	}
 	r.stale = append(r.stale, r.current...)
-	r.current = names
+	r.stale = slices.DeleteFunc(r.stale, func(i int) bool { return slices.Contains(chunks, i) })
+	r.current = chunks
 	r.generation = gen
 	r.deleteStale(ctx)
 	return nil
@@ -341,44 +394,41 @@ func (r *Replica) secret(name string) *corev1.Secret {
 	}
 }
 
-// claim records on the head that generation gen is being written in n
-// chunks.
-func (r *Replica) claim(ctx context.Context, gen int64, n int) error {
-	pending := fmt.Sprintf("%d/%d", gen, n)
-	secrets := r.client.CoreV1().Secrets(r.namespace)
-	if r.rv == "" {
-		s := r.secret(r.name)
-		s.Annotations = map[string]string{annGeneration: "0", annWriter: r.writer, annPending: pending}
-		return r.writeHead(ctx, s)
+// claim records on the head that generation gen is being written into
+// chunks, keeping everything else the head says.
+func (r *Replica) claim(ctx context.Context, gen int, chunks []int) error {
+	var s *corev1.Secret
+	if r.last == nil {
+		s = r.secret(r.name)
+		s.Annotations = map[string]string{annGeneration: "0"}
+	} else {
+		s = r.last.DeepCopy()
 	}
-	// A merge patch that names the resourceVersion is refused with a
-	// conflict when the head moved, like an update.
-	patch := fmt.Sprintf(`{"metadata":{"resourceVersion":%q,"annotations":{%q:%q,%q:%q}}}`,
-		r.rv, annPending, pending, annWriter, r.writer)
-	s, err := secrets.Patch(ctx, r.name, types.MergePatchType, []byte(patch), metav1.PatchOptions{FieldManager: "opshub"})
-	if err != nil {
-		return r.headError(ctx, err)
+	if s.Annotations == nil {
+		s.Annotations = map[string]string{}
 	}
-	r.rv, r.uid = s.ResourceVersion, s.UID
-	return nil
+	s.Annotations[annPending] = strconv.Itoa(gen) + ":" + formatChunks(chunks)
+	s.Annotations[annWriter] = r.writer
+	return r.writeHead(ctx, s)
 }
 
-// writeHead creates or updates the head from r.rv, fenced on it.
+// writeHead creates the head, or updates it fenced on the resourceVersion
+// of r.last.
 func (r *Replica) writeHead(ctx context.Context, s *corev1.Secret) error {
 	secrets := r.client.CoreV1().Secrets(r.namespace)
 	var out *corev1.Secret
 	var err error
-	if r.rv == "" {
-		out, err = secrets.Create(ctx, s, metav1.CreateOptions{FieldManager: "opshub"})
+	if r.last == nil {
+		out, err = secrets.Create(ctx, s, metav1.CreateOptions{FieldManager: fieldManager})
 	} else {
-		s.ResourceVersion = r.rv
-		s.UID = r.uid
-		out, err = secrets.Update(ctx, s, metav1.UpdateOptions{FieldManager: "opshub"})
+		s.ResourceVersion = r.last.ResourceVersion
+		s.UID = r.last.UID
+		out, err = secrets.Update(ctx, s, metav1.UpdateOptions{FieldManager: fieldManager})
 	}
 	if err != nil {
 		return r.headError(ctx, err)
 	}
-	r.rv, r.uid = out.ResourceVersion, out.UID
+	r.last = out
 	return nil
 }
 
@@ -387,15 +437,19 @@ func (r *Replica) writeHead(ctx context.Context, s *corev1.Secret) error {
 // timed out on the way back but was applied): then it adopts that head and
 // the retry writes on top of it.
 func (r *Replica) headError(ctx context.Context, err error) error {
-	if !apierrors.IsConflict(err) && !apierrors.IsAlreadyExists(err) && !(apierrors.IsNotFound(err) && r.rv != "") {
+	if !apierrors.IsConflict(err) && !apierrors.IsAlreadyExists(err) && !(apierrors.IsNotFound(err) && r.last != nil) {
 		return err
+	}
+	built := "nothing"
+	if r.last != nil {
+		built = "resourceVersion " + r.last.ResourceVersion
 	}
 	cur, gerr := r.client.CoreV1().Secrets(r.namespace).Get(ctx, r.name, metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(gerr):
-		return fmt.Errorf("%w: the head was deleted after resourceVersion %s (%v)", ErrConflict, r.rv, err)
+		return fmt.Errorf("%w: the head was deleted after this controller read %s (%v)", ErrConflict, built, err)
 	case gerr != nil:
-		return fmt.Errorf("%v; reading the head to check who wrote it: %w", err, gerr)
+		return fmt.Errorf("%v; reading the head to see who wrote it: %w", err, gerr)
 	}
 	h, perr := parseHead(cur)
 	if perr == nil && h.writer == r.writer {
@@ -406,36 +460,60 @@ func (r *Replica) headError(ctx context.Context, err error) error {
 	if who == "" {
 		who = "unknown"
 	}
-	return fmt.Errorf("%w (writer %s, generation %d, resourceVersion %s; this controller built on resourceVersion %s): stop acting as the leader",
-		ErrConflict, who, h.generation, cur.ResourceVersion, r.rv)
+	return fmt.Errorf("%w (writer %s, generation %d, resourceVersion %s) after this controller read %s: stop acting as the leader",
+		ErrConflict, who, h.generation, cur.ResourceVersion, built)
 }
 
-// writeChunk creates one chunk Secret; a leftover of the same name (names
-// are claimed before use, so it can only be this replica's own) is
-// overwritten.
-func (r *Replica) writeChunk(ctx context.Context, name string, part []byte) error {
+// writeChunk writes part of generation gen into chunk i, creating it or
+// overwriting what the head no longer names.
+func (r *Replica) writeChunk(ctx context.Context, i, gen int, part []byte) error {
 	secrets := r.client.CoreV1().Secrets(r.namespace)
-	s := r.secret(name)
+	s := r.secret(r.chunkName(i))
+	s.Annotations = map[string]string{annGeneration: strconv.Itoa(gen)}
 	s.Data = map[string][]byte{chunkKey: part}
-	_, err := secrets.Create(ctx, s, metav1.CreateOptions{FieldManager: "opshub"})
+	out, err := secrets.Create(ctx, s, metav1.CreateOptions{FieldManager: fieldManager})
 	if apierrors.IsAlreadyExists(err) {
-		_, err = secrets.Update(ctx, s, metav1.UpdateOptions{FieldManager: "opshub"})
+		out, err = secrets.Update(ctx, s, metav1.UpdateOptions{FieldManager: fieldManager})
 	}
 	if err != nil {
-		return fmt.Errorf("chunk %s: %w", name, err)
+		return fmt.Errorf("chunk %s: %w", s.Name, err)
 	}
+	r.chunkRV[i] = out.ResourceVersion
 	return nil
 }
 
-// deleteStale removes chunk Secrets the head no longer names. Failures are
-// kept for the next Save: a leftover costs space, never correctness.
+// deleteStale removes chunk Secrets the head no longer names. A delete
+// names the chunk's resourceVersion, so it never removes a chunk that a
+// writer which took over meanwhile has just written; a chunk of a
+// generation newer than this replica's is left alone for the same reason.
+// Failures are kept for the next Save: a leftover costs space, never
+// correctness.
 func (r *Replica) deleteStale(ctx context.Context) {
 	secrets := r.client.CoreV1().Secrets(r.namespace)
-	keep := r.stale[:0]
-	for _, name := range r.stale {
-		err := secrets.Delete(ctx, name, metav1.DeleteOptions{})
-		if err != nil && !apierrors.IsNotFound(err) {
-			keep = append(keep, name)
+	var keep []int
+	for _, i := range slices.Compact(slices.Sorted(slices.Values(r.stale))) {
+		name := r.chunkName(i)
+		rv, known := r.chunkRV[i]
+		if !known {
+			c, err := secrets.Get(ctx, name, metav1.GetOptions{})
+			if apierrors.IsNotFound(err) {
+				continue
+			}
+			if err != nil {
+				keep = append(keep, i)
+				continue
+			}
+			if g, err := strconv.Atoi(c.Annotations[annGeneration]); err == nil && g > r.generation {
+				continue
+			}
+			rv = c.ResourceVersion
+		}
+		err := secrets.Delete(ctx, name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{ResourceVersion: &rv}})
+		switch {
+		case err == nil, apierrors.IsNotFound(err), apierrors.IsConflict(err):
+			delete(r.chunkRV, i)
+		default:
+			keep = append(keep, i)
 		}
 	}
 	r.stale = keep
@@ -477,7 +555,7 @@ func retry(ctx context.Context, op func() error) error {
 // permanent reports whether retrying err cannot help.
 func permanent(err error) bool {
 	switch {
-	case errors.Is(err, ErrConflict), errors.Is(err, errCorrupt),
+	case errors.Is(err, ErrConflict), errors.Is(err, ErrTooLarge), errors.Is(err, errCorrupt),
 		errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return true
 	case apierrors.IsForbidden(err), apierrors.IsUnauthorized(err), apierrors.IsInvalid(err),
@@ -486,10 +564,4 @@ func permanent(err error) bool {
 		return true
 	}
 	return false
-}
-
-// compressedSize is the size Save would store for snapshot; for tests and
-// benchmarks.
-func (r *Replica) compressedSize(snapshot []byte) int {
-	return len(r.enc.EncodeAll(snapshot, nil))
 }
