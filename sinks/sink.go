@@ -222,7 +222,7 @@ func (s *sink) status() model.SinkStatus {
 		LastError: s.lastError, LastDelivery: s.lastDelivery,
 		BufferMaxBytes: max(s.cfg.BufferMaxBytes, 0),
 		Sent:           s.sent, Retried: s.retried, DeadLettered: s.deadLettered,
-		Removing:       s.removing, DrainUntil: s.drainUntil,
+		Removing: s.removing, DrainUntil: s.drainUntil,
 	}
 	switch {
 	case s.paused:
