@@ -104,6 +104,9 @@ func TestCrashEventsCarryTheExit(t *testing.T) {
 	if got := byKind[model.InstanceBackoff].Backoff; got != 20*time.Second {
 		t.Errorf("backoff = %s, want 20s from the kubelet's message", got)
 	}
+	if b := byKind[model.InstanceBackoff]; b.Reason != "CrashLoopBackOff" || b.Message != "back-off 20s restarting failed container=web pod=web-1_demo(uid-1)" {
+		t.Errorf("backoff reason, message = %q, %q; want CrashLoopBackOff and the kubelet's message", b.Reason, b.Message)
+	}
 }
 
 func TestStoppedPods(t *testing.T) {
