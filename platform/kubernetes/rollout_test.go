@@ -191,4 +191,3 @@ func TestRolloutAndUndoOfADeployment(t *testing.T) {
 		}
 	})
 }
-
