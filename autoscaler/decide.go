@@ -42,6 +42,9 @@ const (
 	LimitInvalidMetric  Limit = "invalid metric"
 	LimitMissingRequest Limit = "missing request"
 	LimitDisabled       Limit = "scaling disabled"
+	// LimitHPA: a Kubernetes HorizontalPodAutoscaler already scales the
+	// service, so opshub leaves it alone rather than fight over replicas.
+	LimitHPA Limit = "managed by an HPA"
 )
 
 // Decision is the outcome of one pass, with its explanation.

@@ -25,6 +25,13 @@ type Scaler interface {
 	Scale(ctx context.Context, project, name string, replicas int) error
 }
 
+// HPAChecker tells whether something else, a Kubernetes
+// HorizontalPodAutoscaler, already scales a service, and its name. The
+// Kubernetes platform satisfies it; a platform without HPAs need not.
+type HPAChecker interface {
+	HPAFor(ctx context.Context, project, service string) (name string, ok bool, err error)
+}
+
 // StateStore keeps each policy's State across restarts, so stabilization
 // windows and rate limits survive them.
 type StateStore interface {
@@ -38,6 +45,10 @@ type LoopOptions struct {
 	Policies map[model.Ref]Policy
 	Source   Source
 	Scaler   Scaler
+	// HPAs finds HorizontalPodAutoscalers that target a service; a service
+	// that has one is refused (LimitHPA). Nil uses Scaler when it is an
+	// HPAChecker, and checks nothing otherwise.
+	HPAs HPAChecker
 	// States persists State; nil keeps it in memory only.
 	States StateStore
 	// Publish receives autoscaling.scaled and autoscaling.limited events;
@@ -102,6 +113,9 @@ func NewLoop(opts LoopOptions) (*Loop, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.HPAs == nil {
+		opts.HPAs, _ = opts.Scaler.(HPAChecker)
+	}
 	return &Loop{
 		opts:      opts,
 		log:       opts.Logger.With("component", "autoscaler"),
@@ -152,6 +166,11 @@ func (l *Loop) Pass(ctx context.Context) {
 func (l *Loop) decide(ctx context.Context, ref model.Ref, p Policy) {
 	now := l.opts.Now()
 	log := l.log.With("project", ref.Project, "service", ref.Service)
+	if refused, ok := l.hpaRefusal(ctx, ref, now, log); ok {
+		l.announceLimit(ref, refused)
+		l.record(ref, refused)
+		return
+	}
 	current, pods, err := l.opts.Source.Observe(ctx, ref, now)
 	if err != nil {
 		log.Warn("cannot observe service", "err", err)
@@ -181,12 +200,33 @@ func (l *Loop) decide(ctx context.Context, ref model.Ref, p Policy) {
 	l.record(ref, d)
 }
 
+// hpaRefusal returns the decision that refuses a service a
+// HorizontalPodAutoscaler already scales, or false when none does. A
+// failed check refuses this pass too: scaling blind could fight an HPA.
+func (l *Loop) hpaRefusal(ctx context.Context, ref model.Ref, now time.Time, log *slog.Logger) (Decision, bool) {
+	if l.opts.HPAs == nil {
+		return Decision{}, false
+	}
+	name, ok, err := l.opts.HPAs.HPAFor(ctx, ref.Project, ref.Service)
+	switch {
+	case err != nil:
+		log.Warn("cannot check for a HorizontalPodAutoscaler", "err", err)
+		return Decision{Time: now, Limit: LimitInvalidMetric,
+			Reason: "cannot tell whether a HorizontalPodAutoscaler scales the service: " + err.Error()}, true
+	case ok:
+		return Decision{Time: now, Limit: LimitHPA, Reason: fmt.Sprintf(
+			"the HorizontalPodAutoscaler %q already scales %s; opshub does not scale it while that exists (delete the HPA or this autoscaling policy)",
+			name, ref)}, true
+	}
+	return Decision{}, false
+}
+
 // announceLimit sends autoscaling.limited when a service becomes held back
 // by something the user can change (max replicas, a missing request, an
 // invalid metric), and resolves it when that ends. Passes in between send
 // nothing.
 func (l *Loop) announceLimit(ref model.Ref, d Decision) {
-	blocking := d.Limit == LimitMax || d.Limit == LimitMissingRequest || d.Limit == LimitInvalidMetric
+	blocking := d.Limit == LimitMax || d.Limit == LimitMissingRequest || d.Limit == LimitInvalidMetric || d.Limit == LimitHPA
 	l.mu.Lock()
 	prev := l.limited[ref]
 	if blocking {

@@ -147,3 +147,40 @@ func TestNewLoopRejectsInvalidPolicies(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// hpaScaler is a scaler whose services have HorizontalPodAutoscalers.
+type hpaScaler struct {
+	*scriptedService
+	hpa string
+}
+
+func (h hpaScaler) HPAFor(context.Context, string, string) (string, bool, error) {
+	return h.hpa, h.hpa != "", nil
+}
+
+func TestLoopRefusesAServiceAnHPAScales(t *testing.T) {
+	web := model.Ref{Project: "shop", Service: "web"}
+	svc := &scriptedService{replicas: 2, util: 200}
+	var events []model.Event
+	l, err := NewLoop(LoopOptions{
+		Policies: map[model.Ref]Policy{web: policy(1, 10)},
+		Source:   svc, Scaler: hpaScaler{svc, "web-hpa"},
+		Publish: func(e model.Event) { events = append(events, e) },
+		Now:     func() time.Time { return t0 },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Pass(context.Background())
+	l.Pass(context.Background())
+	if len(svc.scaled) != 0 {
+		t.Errorf("scaled to %v a service an HPA scales", svc.scaled)
+	}
+	d := l.Decisions()[0].Decisions[0]
+	if d.Limit != LimitHPA || !strings.Contains(d.Reason, `"web-hpa"`) {
+		t.Errorf("decision = %s: %s; want the HPA named", d.Limit, d.Reason)
+	}
+	if len(events) != 1 || events[0].Name != model.EventAutoscalingLimited || !strings.Contains(events[0].Summary, "web-hpa") {
+		t.Errorf("want one limited event naming the HPA, got %+v", events)
+	}
+}

@@ -18,6 +18,12 @@ type UsageReader interface {
 // PlatformSource observes services through a platform, a usage reader, and
 // the requests of each service's containers (the workload's resources on a
 // single machine, the pod spec on Kubernetes).
+//
+// Surge instances (model.Instance.Surge: the pods a rolling update runs
+// above the desired replicas) are reported as Ignored, so a
+// rollout's extra pods and their start-up load neither dilute nor inflate
+// utilization; the current replica count is the desired one, which never
+// includes them.
 type PlatformSource struct {
 	Platform platform.Platform
 	Usage    UsageReader
@@ -69,6 +75,9 @@ func (s *PlatformSource) Observe(ctx context.Context, ref model.Ref, now time.Ti
 			p.Ignored = true
 		case model.StatusCrashing:
 			p.Pending = true // waiting to start again
+		}
+		if in.Surge {
+			p.Ignored, p.Pending = true, false
 		}
 		r, known := before[in.Name]
 		switch {
