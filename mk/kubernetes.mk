@@ -12,7 +12,7 @@ K8S_BINS := $(CACHE_BIN)/etcd $(CACHE_BIN)/kube-apiserver $(CACHE_BIN)/kube-cont
 E2E_TIMEOUT ?= 20m
 
 .PHONY: k8s-tools e2e
-k8s-tools: $(K8S_BINS) ## build the Kubernetes control plane for the e2e suite into .cache/bin
+k8s-tools: $(K8S_BINS) $(CACHE_BIN)/helm ## build the Kubernetes control plane (and helm, mk/helm.mk) for the e2e suite into .cache/bin
 
 e2e: k8s-tools ## run the end-to-end suite on a real API server, etcd and kwok
 	$(GO) test -race -count=1 -timeout $(E2E_TIMEOUT) -tags e2e $(TESTFLAGS) ./test/e2e/...

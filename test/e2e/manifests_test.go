@@ -9,18 +9,26 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"gopkg.in/yaml.v3"
 	appsv1 "k8s.io/api/apps/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
+	"k8s.io/apimachinery/pkg/types"
 	k8s "k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 
 	"github.com/opshub/opshub/internal/kubetest"
 )
@@ -28,38 +36,63 @@ import (
 // kustomizeBase is the install base, relative to this package.
 const kustomizeBase = "../../deploy/kubernetes"
 
-// loadBase reads the resources the base's kustomization.yaml lists. The
-// base uses no patches or generators, so its objects are its files.
+// installNamespace is where both the base and the chart (with --namespace)
+// install opshub.
+const installNamespace = "opshub"
+
+// loadBase reads the objects `kustomize build deploy/kubernetes` prints. The
+// base lists plain resources and nothing kustomize would transform (no
+// patches, generators, name prefixes or common labels), so its objects are
+// exactly its files' documents; a kustomization.yaml with any other field
+// fails here rather than being read unfaithfully.
 func loadBase(t *testing.T) []runtime.Object {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(kustomizeBase, "kustomization.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var k struct {
-		Resources []string `yaml:"resources"`
-	}
+	var k map[string]any
 	if err := yaml.Unmarshal(b, &k); err != nil {
 		t.Fatalf("kustomization.yaml: %v", err)
 	}
-	// Strict: an unknown or duplicate field is an error, not dropped.
-	decode := serializer.NewCodecFactory(scheme.Scheme, serializer.EnableStrict).UniversalDeserializer()
+	var resources []string
+	for key, v := range k {
+		switch key {
+		case "apiVersion", "kind":
+		case "resources":
+			for _, r := range v.([]any) {
+				resources = append(resources, r.(string))
+			}
+		default:
+			t.Fatalf("kustomization.yaml: field %q transforms the resources, which this test does not model; render with kustomize instead", key)
+		}
+	}
 	var out []runtime.Object
-	for _, name := range k.Resources {
+	for _, name := range resources {
 		b, err := os.ReadFile(filepath.Join(kustomizeBase, name))
 		if err != nil {
 			t.Fatal(err)
 		}
-		for i, doc := range regexp.MustCompile(`(?m)^---\s*$`).Split(string(b), -1) {
-			if regexp.MustCompile(`(?m)^\s*[a-zA-Z]`).FindString(doc) == "" {
-				continue // comments only
-			}
-			obj, _, err := decode.Decode([]byte(doc), nil, nil)
-			if err != nil {
-				t.Fatalf("%s, document %d: %v", name, i+1, err)
-			}
-			out = append(out, obj)
+		out = append(out, decodeDocuments(t, name, b)...)
+	}
+	return out
+}
+
+// decodeDocuments decodes a multi-document YAML stream into typed objects.
+// Decoding is strict: an unknown or duplicate field is an error, not dropped.
+func decodeDocuments(t *testing.T, name string, b []byte) []runtime.Object {
+	t.Helper()
+	decode := serializer.NewCodecFactory(scheme.Scheme, serializer.EnableStrict).UniversalDeserializer()
+	var out []runtime.Object
+	for i, doc := range regexp.MustCompile(`(?m)^---\s*$`).Split(string(b), -1) {
+		if regexp.MustCompile(`(?m)^\s*[a-zA-Z]`).FindString(doc) == "" {
+			continue // comments only
 		}
+		obj, _, err := decode.Decode([]byte(doc), nil, nil)
+		if err != nil {
+			t.Fatalf("%s, document %d: %v", name, i+1, err)
+		}
+		out = append(out, obj)
 	}
 	return out
 }
@@ -101,92 +134,474 @@ func create(ctx context.Context, c k8s.Interface, obj runtime.Object, dryRun boo
 	return err
 }
 
+// applyAll creates the objects' namespace for real, then every other object
+// with a server-side dry run, or for real when dryRun is false.
+func applyAll(t *testing.T, c k8s.Interface, objs []runtime.Object, dryRun bool) {
+	t.Helper()
+	ctx := context.Background()
+	// Namespaced objects need their namespace to exist even in a dry run.
+	for _, obj := range objs {
+		if _, ok := obj.(*corev1.Namespace); ok {
+			if err := create(ctx, c, obj, false); err != nil {
+				t.Fatalf("%s: %v", describe(obj), err)
+			}
+		}
+	}
+	for _, obj := range objs {
+		if _, ok := obj.(*corev1.Namespace); ok {
+			continue
+		}
+		if err := create(ctx, c, obj, dryRun); err != nil {
+			t.Errorf("%s: %v", describe(obj), err)
+		}
+	}
+}
+
 func describe(obj runtime.Object) string {
 	m := obj.(metav1.Object)
 	return fmt.Sprintf("%T %s/%s", obj, m.GetNamespace(), m.GetName())
 }
 
-func TestKustomizeBaseAppliesWithServerSideDryRun(t *testing.T) {
-	objs := loadBase(t)
+// objectKey names an object as kubectl does: kind, namespace and name.
+func objectKey(obj runtime.Object) string {
+	kind := strings.TrimPrefix(fmt.Sprintf("%T", obj), "*")
+	m := obj.(metav1.Object)
+	return kind + " " + m.GetNamespace() + "/" + m.GetName()
+}
 
+// wantObjects is what an install consists of, in the base and in the chart.
+var wantObjects = []string{
+	"v1.ClusterRole /opshub-collector",
+	"v1.ClusterRole /opshub-controller",
+	"v1.ClusterRoleBinding /opshub-collector",
+	"v1.ClusterRoleBinding /opshub-controller",
+	"v1.ConfigMap opshub/opshub-config",
+	"v1.DaemonSet opshub/opshub-collector",
+	"v1.Deployment opshub/opshub-controller",
+	"v1.Namespace /opshub",
+	"v1.PodDisruptionBudget opshub/opshub-controller",
+	"v1.Role opshub/opshub-collector",
+	"v1.Role opshub/opshub-controller",
+	"v1.RoleBinding opshub/opshub-collector",
+	"v1.RoleBinding opshub/opshub-controller",
+	"v1.Service opshub/opshub",
+	"v1.ServiceAccount opshub/opshub-collector",
+	"v1.ServiceAccount opshub/opshub-controller",
+}
+
+// checkShape asserts what every install must hold, whoever renders it.
+func checkShape(t *testing.T, objs []runtime.Object) {
+	t.Run("the install has every object, once", func(t *testing.T) {
+		var keys []string
+		for _, obj := range objs {
+			keys = append(keys, objectKey(obj))
+		}
+		slices.Sort(keys)
+		if !slices.Equal(keys, wantObjects) {
+			t.Errorf("objects:\n  %s\nwant:\n  %s", strings.Join(keys, "\n  "), strings.Join(wantObjects, "\n  "))
+		}
+	})
 	t.Run("RBAC names every verb and resource", func(t *testing.T) {
 		for _, obj := range objs {
 			var rules []rbacv1.PolicyRule
 			switch o := obj.(type) {
 			case *rbacv1.ClusterRole:
 				rules = o.Rules
+				if o.AggregationRule != nil {
+					t.Errorf("%s aggregates other roles", describe(obj))
+				}
 			case *rbacv1.Role:
 				rules = o.Rules
 			}
 			for _, r := range rules {
-				if slices.Contains(r.Verbs, "*") || slices.Contains(r.Resources, "*") || slices.Contains(r.APIGroups, "*") {
-					t.Errorf("%s has a wildcard rule: %+v", describe(obj), r)
+				for _, list := range [][]string{r.Verbs, r.Resources, r.APIGroups, r.NonResourceURLs, r.ResourceNames} {
+					if slices.ContainsFunc(list, func(s string) bool { return strings.Contains(s, "*") }) {
+						t.Errorf("%s has a wildcard rule: %+v", describe(obj), r)
+					}
 				}
 			}
 		}
 	})
 	t.Run("the workloads are shaped for production", func(t *testing.T) {
-		var kinds []string
 		for _, obj := range objs {
 			switch o := obj.(type) {
 			case *appsv1.DaemonSet:
-				kinds = append(kinds, "DaemonSet")
-				tolerAll := slices.ContainsFunc(o.Spec.Template.Spec.Tolerations, func(tl corev1.Toleration) bool {
-					return tl.Key == "" && tl.Operator == corev1.TolerationOpExists
+				spec := o.Spec.Template.Spec
+				tolerAll := slices.ContainsFunc(spec.Tolerations, func(tl corev1.Toleration) bool {
+					return tl.Key == "" && tl.Operator == corev1.TolerationOpExists && tl.Effect == ""
 				})
 				if !tolerAll {
-					t.Errorf("collector does not tolerate every taint: %+v", o.Spec.Template.Spec.Tolerations)
+					t.Errorf("collector does not tolerate every taint: %+v", spec.Tolerations)
 				}
-				checkContainers(t, "collector", o.Spec.Template.Spec.Containers)
+				checkContainers(t, "collector", spec.Containers, "node-api", 7421)
+				c := spec.Containers[0]
+				for _, name := range []string{"NODE_NAME", "NODE_IP", "POD_NAME", "POD_NAMESPACE", "POD_IP"} {
+					if !slices.ContainsFunc(c.Env, func(e corev1.EnvVar) bool { return e.Name == name && e.ValueFrom != nil && e.ValueFrom.FieldRef != nil }) {
+						t.Errorf("collector lacks %s from the downward API", name)
+					}
+				}
+				logs := slices.IndexFunc(c.VolumeMounts, func(m corev1.VolumeMount) bool { return m.MountPath == "/var/log/pods" })
+				if logs < 0 || !c.VolumeMounts[logs].ReadOnly {
+					t.Errorf("collector does not mount /var/log/pods read-only: %+v", c.VolumeMounts)
+				}
+				if sc := c.SecurityContext; sc == nil || sc.Capabilities == nil || !slices.Equal(sc.Capabilities.Drop, []corev1.Capability{"ALL"}) ||
+					sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation || sc.Privileged != nil && *sc.Privileged {
+					t.Errorf("collector keeps capabilities or may escalate: %+v", sc)
+				}
 			case *appsv1.Deployment:
-				kinds = append(kinds, "Deployment")
+				spec := o.Spec.Template.Spec
 				if o.Spec.Replicas == nil || *o.Spec.Replicas != 2 {
 					t.Errorf("controller replicas = %v, want 2", o.Spec.Replicas)
 				}
-				checkContainers(t, "controller", o.Spec.Template.Spec.Containers)
-			case *policyv1.PodDisruptionBudget:
-				kinds = append(kinds, "PodDisruptionBudget")
-			case *corev1.Service:
-				kinds = append(kinds, "Service")
-			}
-		}
-		slices.Sort(kinds)
-		if !slices.Equal(kinds, []string{"DaemonSet", "Deployment", "PodDisruptionBudget", "Service"}) {
-			t.Errorf("workload kinds = %v", kinds)
-		}
-	})
-	t.Run("every object is admitted by the API server", func(t *testing.T) {
-		c := kubetest.Start(t, kubetest.Options{})
-		ctx := context.Background()
-		// Namespaced objects need their namespace to exist, so the
-		// namespace is created for real and everything else dry-run.
-		for _, obj := range objs {
-			if _, ok := obj.(*corev1.Namespace); ok {
-				if err := create(ctx, c.Client, obj, false); err != nil {
-					t.Fatalf("%s: %v", describe(obj), err)
+				if spec.Affinity == nil || spec.Affinity.PodAntiAffinity == nil ||
+					len(spec.Affinity.PodAntiAffinity.PreferredDuringSchedulingIgnoredDuringExecution) == 0 {
+					t.Errorf("controller replicas do not prefer different nodes: %+v", spec.Affinity)
 				}
-			}
-		}
-		for _, obj := range objs {
-			if _, ok := obj.(*corev1.Namespace); ok {
-				continue
-			}
-			if err := create(ctx, c.Client, obj, true); err != nil {
-				t.Errorf("%s: %v", describe(obj), err)
+				if sc := spec.SecurityContext; sc == nil || sc.RunAsNonRoot == nil || !*sc.RunAsNonRoot {
+					t.Errorf("controller may run as root: %+v", sc)
+				}
+				checkContainers(t, "controller", spec.Containers, "http", 7420)
+				for _, name := range []string{"POD_NAME", "POD_NAMESPACE"} {
+					if !slices.ContainsFunc(spec.Containers[0].Env, func(e corev1.EnvVar) bool { return e.Name == name && e.ValueFrom != nil }) {
+						t.Errorf("controller lacks %s from the downward API", name)
+					}
+				}
+			case *policyv1.PodDisruptionBudget:
+				if o.Spec.MinAvailable == nil || o.Spec.MinAvailable.IntValue() != 1 {
+					t.Errorf("controller PodDisruptionBudget minAvailable = %v, want 1", o.Spec.MinAvailable)
+				}
+			case *corev1.Service:
+				if len(o.Spec.Ports) != 1 || o.Spec.Ports[0].Port != 7420 {
+					t.Errorf("service ports = %+v, want 7420", o.Spec.Ports)
+				}
 			}
 		}
 	})
 }
 
-func checkContainers(t *testing.T, what string, cs []corev1.Container) {
+func checkContainers(t *testing.T, what string, cs []corev1.Container, port string, number int32) {
 	t.Helper()
-	for _, c := range cs {
-		if c.Resources.Requests.Cpu().IsZero() || c.Resources.Requests.Memory().IsZero() ||
-			c.Resources.Limits.Cpu().IsZero() || c.Resources.Limits.Memory().IsZero() {
-			t.Errorf("%s container %s lacks requests or limits: %+v", what, c.Name, c.Resources)
-		}
-		if sc := c.SecurityContext; sc == nil || sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem {
-			t.Errorf("%s container %s has a writable root filesystem", what, c.Name)
+	if len(cs) != 1 {
+		t.Fatalf("%s has %d containers, want 1", what, len(cs))
+	}
+	c := cs[0]
+	if c.Resources.Requests.Cpu().IsZero() || c.Resources.Requests.Memory().IsZero() ||
+		c.Resources.Limits.Cpu().IsZero() || c.Resources.Limits.Memory().IsZero() {
+		t.Errorf("%s container %s lacks requests or limits: %+v", what, c.Name, c.Resources)
+	}
+	if sc := c.SecurityContext; sc == nil || sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem {
+		t.Errorf("%s container %s has a writable root filesystem", what, c.Name)
+	}
+	if !strings.HasPrefix(c.Image, "ghcr.io/opshub/opshub:") {
+		t.Errorf("%s image = %q", what, c.Image)
+	}
+	if !slices.ContainsFunc(c.Ports, func(p corev1.ContainerPort) bool { return p.Name == port && p.ContainerPort == number }) {
+		t.Errorf("%s does not expose %s on %d: %+v", what, port, number, c.Ports)
+	}
+	for _, p := range []struct {
+		kind  string
+		probe *corev1.Probe
+		path  string
+	}{{"liveness", c.LivenessProbe, "/healthz"}, {"readiness", c.ReadinessProbe, "/readyz"}} {
+		if p.probe == nil || p.probe.HTTPGet == nil || p.probe.HTTPGet.Path != p.path || p.probe.HTTPGet.Port.String() != port {
+			t.Errorf("%s lacks a %s probe on %s port %s: %+v", what, p.kind, p.path, port, p.probe)
 		}
 	}
+}
+
+func TestKustomizeBaseAppliesWithServerSideDryRun(t *testing.T) {
+	objs := loadBase(t)
+	checkShape(t, objs)
+	t.Run("every object is admitted by the API server", func(t *testing.T) {
+		c := kubetest.Start(t, kubetest.Options{})
+		applyAll(t, c.Client, objs, true)
+	})
+}
+
+func TestKustomizeBaseRBACAllowsWhatOpshubNeedsAndNoMore(t *testing.T) {
+	objs := loadBase(t)
+	c := kubetest.Start(t, kubetest.Options{})
+	applyAll(t, c.Client, objs, false)
+	if t.Failed() {
+		t.FailNow()
+	}
+	checkRBAC(t, c)
+}
+
+// access is one question to the authorizer: may the account do verb on
+// resource (with subresource), in namespace ns ("" for cluster-wide), to the
+// object called name ("" for any)?
+type access struct {
+	verb, group, resource, subresource, ns, name string
+}
+
+func (a access) String() string {
+	s := a.verb + " " + a.resource
+	if a.group != "" {
+		s += "." + a.group
+	}
+	if a.subresource != "" {
+		s += "/" + a.subresource
+	}
+	if a.name != "" {
+		s += " " + a.name
+	}
+	if a.ns == "" {
+		return s + " (cluster-wide)"
+	}
+	return s + " in " + a.ns
+}
+
+// The namespace of the workloads opshub watches in these checks.
+const appNamespace = "shop"
+
+// The accounts' needs (docs/kubernetes.md, "Install") and a sample of what
+// they must not be able to do.
+var (
+	controllerMay = []access{
+		{verb: "watch", resource: "pods"}, {verb: "list", resource: "events"},
+		{verb: "list", resource: "nodes"}, {verb: "watch", resource: "persistentvolumeclaims"},
+		{verb: "list", resource: "namespaces"},
+		{verb: "watch", group: "apps", resource: "deployments"},
+		{verb: "patch", group: "apps", resource: "deployments", ns: appNamespace, name: "web"},
+		{verb: "patch", group: "apps", resource: "statefulsets", ns: appNamespace, name: "db"},
+		{verb: "list", group: "apps", resource: "replicasets"},
+		{verb: "update", group: "apps", resource: "deployments", subresource: "scale", ns: appNamespace, name: "web"},
+		{verb: "patch", group: "apps", resource: "statefulsets", subresource: "scale", ns: appNamespace, name: "db"},
+		{verb: "watch", group: "batch", resource: "jobs"}, {verb: "list", group: "batch", resource: "cronjobs"},
+		{verb: "watch", group: "autoscaling", resource: "horizontalpodautoscalers"},
+		{verb: "watch", group: "coordination.k8s.io", resource: "leases", ns: installNamespace},
+		{verb: "create", group: "coordination.k8s.io", resource: "leases", ns: installNamespace},
+		{verb: "update", group: "coordination.k8s.io", resource: "leases", ns: installNamespace, name: "opshub-controller"},
+		{verb: "create", resource: "secrets", ns: installNamespace},
+		{verb: "get", resource: "secrets", ns: installNamespace, name: "opshub-state"},
+		{verb: "update", resource: "secrets", ns: installNamespace, name: "opshub-state-15"},
+		{verb: "delete", resource: "secrets", ns: installNamespace, name: "opshub-state-3"},
+	}
+	controllerMayNot = []access{
+		{verb: "list", resource: "secrets"}, {verb: "list", resource: "secrets", ns: installNamespace},
+		{verb: "get", resource: "secrets", ns: installNamespace, name: "opshub-controller-token"},
+		{verb: "get", resource: "secrets", ns: "kube-system", name: "opshub-state"},
+		{verb: "update", resource: "secrets", ns: installNamespace, name: "opshub-state-16"},
+		{verb: "delete", resource: "pods", ns: appNamespace}, {verb: "create", resource: "pods", ns: appNamespace},
+		{verb: "create", resource: "pods", subresource: "exec", ns: appNamespace},
+		{verb: "update", group: "apps", resource: "deployments", ns: appNamespace, name: "web"},
+		{verb: "delete", group: "apps", resource: "deployments", ns: appNamespace, name: "web"},
+		{verb: "patch", group: "apps", resource: "replicasets", ns: appNamespace},
+		{verb: "patch", group: "apps", resource: "daemonsets", ns: appNamespace},
+		{verb: "delete", group: "batch", resource: "jobs", ns: appNamespace},
+		{verb: "update", group: "coordination.k8s.io", resource: "leases", ns: installNamespace, name: "opshub-collector-" + kubetest.NodeName},
+		{verb: "create", group: "coordination.k8s.io", resource: "leases", ns: "kube-system"},
+		{verb: "create", group: "authentication.k8s.io", resource: "tokenreviews"},
+		{verb: "get", resource: "nodes", subresource: "proxy", name: kubetest.NodeName},
+		{verb: "update", group: "rbac.authorization.k8s.io", resource: "clusterroles", name: "opshub-controller"},
+	}
+	collectorMay = []access{
+		{verb: "get", resource: "pods", ns: appNamespace}, {verb: "list", resource: "pods"}, {verb: "watch", resource: "pods"},
+		{verb: "get", resource: "nodes", subresource: "proxy", name: kubetest.NodeName},
+		{verb: "get", resource: "nodes", subresource: "metrics", name: kubetest.NodeName},
+		{verb: "get", resource: "nodes", subresource: "stats", name: kubetest.NodeName},
+		{verb: "create", group: "authentication.k8s.io", resource: "tokenreviews"},
+		{verb: "get", group: "coordination.k8s.io", resource: "leases", ns: installNamespace, name: "opshub-collector-" + kubetest.NodeName},
+		{verb: "create", group: "coordination.k8s.io", resource: "leases", ns: installNamespace},
+		{verb: "update", group: "coordination.k8s.io", resource: "leases", ns: installNamespace, name: "opshub-collector-" + kubetest.NodeName},
+	}
+	collectorMayNot = []access{
+		{verb: "list", resource: "secrets"}, {verb: "get", resource: "secrets", ns: installNamespace, name: "opshub-state"},
+		{verb: "delete", resource: "pods", ns: appNamespace}, {verb: "create", resource: "pods", subresource: "exec", ns: appNamespace},
+		{verb: "get", resource: "nodes", name: kubetest.NodeName}, {verb: "patch", resource: "nodes", name: kubetest.NodeName},
+		{verb: "create", resource: "nodes", subresource: "proxy", name: kubetest.NodeName},
+		{verb: "list", group: "coordination.k8s.io", resource: "leases", ns: installNamespace},
+		{verb: "update", group: "coordination.k8s.io", resource: "leases", ns: "kube-system", name: "kube-scheduler"},
+		{verb: "list", group: "apps", resource: "deployments"},
+		{verb: "update", group: "apps", resource: "deployments", subresource: "scale", ns: appNamespace, name: "web"},
+	}
+)
+
+// serviceAccountUser is the user name Kubernetes gives a ServiceAccount.
+func serviceAccountUser(name string) string {
+	return "system:serviceaccount:" + installNamespace + ":" + name
+}
+
+// as returns a client that acts as the install's ServiceAccount name.
+func as(t *testing.T, c *kubetest.Cluster, name string) k8s.Interface {
+	t.Helper()
+	cfg := rest.CopyConfig(c.Config)
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: serviceAccountUser(name)}
+	client, err := k8s.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return client
+}
+
+// checkRBAC asks the API server, as each of the install's ServiceAccounts,
+// what it may do, and then does the cluster-mode chores for real: leader
+// election and state Secrets for the controller, its Lease and a TokenReview
+// of the controller's token for the collector, and scaling a Deployment.
+func checkRBAC(t *testing.T, c *kubetest.Cluster) {
+	ctx := context.Background()
+	c.Namespace(t, appNamespace)
+	controller := as(t, c, "opshub-controller")
+	collector := as(t, c, "opshub-collector")
+
+	t.Run("each account may do what it needs and no more", func(t *testing.T) {
+		for _, tc := range []struct {
+			account string
+			client  k8s.Interface
+			checks  []access
+			allowed bool
+		}{
+			{"controller", controller, controllerMay, true},
+			{"controller", controller, controllerMayNot, false},
+			{"collector", collector, collectorMay, true},
+			{"collector", collector, collectorMayNot, false},
+		} {
+			for _, a := range tc.checks {
+				review, err := tc.client.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, &authorizationv1.SelfSubjectAccessReview{
+					Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &authorizationv1.ResourceAttributes{
+						Verb: a.verb, Group: a.group, Resource: a.resource, Subresource: a.subresource, Namespace: a.ns, Name: a.name,
+					}},
+				}, metav1.CreateOptions{})
+				if err != nil {
+					t.Fatalf("%s: access review of %s: %v", tc.account, a, err)
+				}
+				if review.Status.Allowed != tc.allowed {
+					t.Errorf("%s may %s: %v, want %v", tc.account, a, review.Status.Allowed, tc.allowed)
+				}
+			}
+		}
+	})
+
+	t.Run("the controller leads, keeps its state and scales", func(t *testing.T) {
+		leases := controller.CoordinationV1().Leases(installNamespace)
+		holder, duration := "opshub-controller-0", int32(15)
+		lease, err := leases.Create(ctx, &coordinationv1.Lease{
+			ObjectMeta: metav1.ObjectMeta{Name: "opshub-controller"},
+			Spec:       coordinationv1.LeaseSpec{HolderIdentity: &holder, LeaseDurationSeconds: &duration},
+		}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatalf("create the leader lease: %v", err)
+		}
+		holder = "opshub-controller-1"
+		lease.Spec.HolderIdentity = &holder
+		if _, err := leases.Update(ctx, lease, metav1.UpdateOptions{}); err != nil {
+			t.Errorf("take over the leader lease: %v", err)
+		}
+		if _, err := leases.List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/component=collector"}); err != nil {
+			t.Errorf("list the collectors' leases: %v", err)
+		}
+
+		secrets := controller.CoreV1().Secrets(installNamespace)
+		state, err := secrets.Create(ctx, &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Name: "opshub-state"},
+			Data:       map[string][]byte{"state": []byte("snapshot 1")},
+		}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatalf("create the state secret: %v", err)
+		}
+		state.Data["state"] = []byte("snapshot 2")
+		if _, err := secrets.Update(ctx, state, metav1.UpdateOptions{}); err != nil {
+			t.Errorf("update the state secret: %v", err)
+		}
+		if got, err := secrets.Get(ctx, "opshub-state", metav1.GetOptions{}); err != nil || string(got.Data["state"]) != "snapshot 2" {
+			t.Errorf("read the state secret: %v, %v", got, err)
+		}
+		if err := secrets.Delete(ctx, "opshub-state", metav1.DeleteOptions{}); err != nil {
+			t.Errorf("delete the state secret: %v", err)
+		}
+		if _, err := c.Client.CoreV1().Secrets(installNamespace).Create(ctx, &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Name: "someone-elses"},
+		}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := secrets.Get(ctx, "someone-elses", metav1.GetOptions{}); !apierrors.IsForbidden(err) {
+			t.Errorf("read another secret: %v, want forbidden", err)
+		}
+		if _, err := secrets.List(ctx, metav1.ListOptions{}); !apierrors.IsForbidden(err) {
+			t.Errorf("list secrets: %v, want forbidden", err)
+		}
+
+		replicas := int32(1)
+		labels := map[string]string{"app": "web"}
+		_, err = c.Client.AppsV1().Deployments(appNamespace).Create(ctx, &appsv1.Deployment{
+			ObjectMeta: metav1.ObjectMeta{Name: "web"},
+			Spec: appsv1.DeploymentSpec{
+				Replicas: &replicas,
+				Selector: &metav1.LabelSelector{MatchLabels: labels},
+				Template: corev1.PodTemplateSpec{
+					ObjectMeta: metav1.ObjectMeta{Labels: labels},
+					Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "web", Image: "web:1"}}},
+				},
+			},
+		}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		deployments := controller.AppsV1().Deployments(appNamespace)
+		scale, err := deployments.GetScale(ctx, "web", metav1.GetOptions{})
+		if err != nil {
+			t.Fatalf("read the scale of web: %v", err)
+		}
+		scale.Spec.Replicas = 3
+		if _, err := deployments.UpdateScale(ctx, "web", scale, metav1.UpdateOptions{}); err != nil {
+			t.Errorf("scale web: %v", err)
+		}
+		patch := []byte(`{"spec":{"template":{"spec":{"containers":[{"name":"web","image":"web:2"}]}}}}`)
+		if _, err := deployments.Patch(ctx, "web", types.StrategicMergePatchType, patch, metav1.PatchOptions{}); err != nil {
+			t.Errorf("roll out web:2: %v", err)
+		}
+		web, err := c.Client.AppsV1().Deployments(appNamespace).Get(ctx, "web", metav1.GetOptions{})
+		if err != nil || *web.Spec.Replicas != 3 || web.Spec.Template.Spec.Containers[0].Image != "web:2" {
+			t.Errorf("web after scaling and rollout: %+v, %v", web, err)
+		}
+		if err := deployments.Delete(ctx, "web", metav1.DeleteOptions{}); !apierrors.IsForbidden(err) {
+			t.Errorf("delete web: %v, want forbidden", err)
+		}
+	})
+
+	t.Run("the collector announces itself and checks the controller's token", func(t *testing.T) {
+		leases := collector.CoordinationV1().Leases(installNamespace)
+		name, duration := "opshub-collector-"+kubetest.NodeName, int32(30)
+		lease, err := leases.Create(ctx, &coordinationv1.Lease{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{
+				"app.kubernetes.io/name": "opshub", "app.kubernetes.io/component": "collector", "opshub.dev/node": kubetest.NodeName,
+			}},
+			Spec: coordinationv1.LeaseSpec{HolderIdentity: &name, LeaseDurationSeconds: &duration},
+		}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatalf("create the collector lease: %v", err)
+		}
+		now := metav1.NewMicroTime(time.Now())
+		lease.Spec.RenewTime = &now
+		if _, err := leases.Update(ctx, lease, metav1.UpdateOptions{}); err != nil {
+			t.Errorf("renew the collector lease: %v", err)
+		}
+		lease, err = controller.CoordinationV1().Leases(installNamespace).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatalf("the controller reads the collector lease: %v", err)
+		}
+		if _, err := controller.CoordinationV1().Leases(installNamespace).Update(ctx, lease, metav1.UpdateOptions{}); !apierrors.IsForbidden(err) {
+			t.Errorf("the controller updates the collector lease: %v, want forbidden", err)
+		}
+
+		if _, err := collector.CoreV1().Pods("").List(ctx, metav1.ListOptions{FieldSelector: "spec.nodeName=" + kubetest.NodeName}); err != nil {
+			t.Errorf("list the node's pods: %v", err)
+		}
+
+		// The controller's token, as its pod would have it mounted.
+		token, err := c.Client.CoreV1().ServiceAccounts(installNamespace).CreateToken(ctx, "opshub-controller", &authenticationv1.TokenRequest{}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatalf("token for the controller: %v", err)
+		}
+		review, err := collector.AuthenticationV1().TokenReviews().Create(ctx, &authenticationv1.TokenReview{
+			Spec: authenticationv1.TokenReviewSpec{Token: token.Status.Token},
+		}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatalf("review the controller's token: %v", err)
+		}
+		if !review.Status.Authenticated || review.Status.User.Username != serviceAccountUser("opshub-controller") {
+			t.Errorf("token review = %+v, want the controller's ServiceAccount", review.Status)
+		}
+	})
 }
