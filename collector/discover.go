@@ -2,8 +2,10 @@ package collector
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -52,6 +54,12 @@ func (c *Collector) discover(ctx context.Context) {
 			debounce = nil
 			c.scan(ctx)
 			watch()
+		case <-c.rescan:
+			// A scan saw a directory change under it, or could not open a
+			// file: look again soon.
+			if debounce == nil {
+				debounce = time.After(c.opts.PollInterval)
+			}
 		case ev := <-events:
 			if ev.Has(fsnotify.Write) {
 				if t := c.tailByPath(ev.Name); t != nil {
@@ -109,24 +117,66 @@ func (c *Collector) dirs() []string {
 	return out
 }
 
-// found is one log file seen by a scan.
+// testHookListed, when set, is called after a scan listed a container
+// directory: tests rotate files at that moment.
+var testHookListed func(dir string)
+
+// listAttempts bounds how often a scan lists a container directory whose
+// files change while it looks at them (a rotation at that moment).
+const listAttempts = 3
+
+// found is one log file seen by a scan. A file the collector does not hold
+// yet is opened by the scan itself, so that its identity, its first bytes
+// and what its tail reads are one file whatever is renamed meanwhile.
 type found struct {
 	path string
 	src  Source
 	kind fileKind
 	id   fileID
-	info os.FileInfo
+	mod  time.Time
+	// file and prefix (its first bytes, decompressed for .gz) are set for
+	// a file that is not open yet; err when it could not be opened or read.
+	file   *os.File
+	prefix []byte
+	err    error
+}
+
+// containerDir is what a scan saw in one container directory.
+type containerDir struct {
+	path  string
+	files []found
+	// stable is false when the directory kept changing while it was
+	// listed: then its new files are left for the next scan.
+	stable bool
 }
 
 // scan lists every log file under the roots, updates the names of open
 // files, marks files that are gone, and opens new ones where their
-// checkpoints say.
-func (c *Collector) scan(ctx context.Context) {
+// checkpoints say. It reports whether every directory with new files was
+// seen in a stable state; if not, it asks for another scan soon.
+//
+// A container's files are opened oldest first, and a newer file is not
+// opened while an older one could not be: its tail would read before the
+// older file's rest. (Open tails of one container already wait for the
+// older ones, see waitsForOlder.)
+func (c *Collector) scan(ctx context.Context) bool {
 	// One scan at a time: a scan that listed the directories earlier must
 	// not apply its older picture after a newer one.
 	c.scanMu.Lock()
 	defer c.scanMu.Unlock()
-	var files []found
+	// Files held already are only looked at, not opened. Tails are added
+	// only by scans, so this is a superset of the tails when it is applied.
+	c.mu.Lock()
+	known := make(map[fileID]bool, len(c.tails)+len(c.skipped))
+	for id := range c.tails {
+		known[id] = true
+	}
+	for id := range c.skipped {
+		known[id] = true
+	}
+	c.mu.Unlock()
+
+	var dirs []containerDir
 	for _, root := range c.opts.Roots {
 		pods, err := os.ReadDir(root)
 		if err != nil {
@@ -145,73 +195,80 @@ func (c *Collector) scan(ctx context.Context) {
 				}
 				s := src
 				s.Container = ct.Name()
-				cd := filepath.Join(pd, ct.Name())
-				entries, _ := os.ReadDir(cd)
-				for _, e := range entries {
-					kind, _ := classify(e.Name())
-					if kind == kindOther {
-						continue
-					}
-					path := filepath.Join(cd, e.Name())
-					info, err := os.Stat(path)
-					if err != nil || !info.Mode().IsRegular() {
-						continue
-					}
-					files = append(files, found{path: path, src: s, kind: kind, id: idOf(info), info: info})
-				}
+				dirs = append(dirs, listContainer(filepath.Join(pd, ct.Name()), s, known))
 			}
 		}
 	}
 	if ctx.Err() != nil {
-		return
+		for _, d := range dirs {
+			closeFound(d.files)
+		}
+		return false
 	}
 	now := c.opts.Now()
-	seen := make(map[fileID]bool, len(files))
+	stable, retry := true, false
+	seen := make(map[fileID]bool)
+	unstableDir := map[string]bool{}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, f := range files {
-		seen[f.id] = true
-		if t, ok := c.tails[f.id]; ok {
-			if t.path != f.path {
-				c.metrics.perFile.UnregisterMetric(t.metricName)
-				t.path, t.metricName = f.path, behindName(f.path)
-				tt := t
-				c.metrics.perFile.GetOrCreateGauge(t.metricName, func() float64 { return float64(tt.behind.Load()) })
-			}
-			t.ck.Path = f.path
-			t.ck.Seen = now
-			t.gone = false
-			if f.kind != kindCurrent && !t.rotated {
-				t.rotated = true
-				c.scheduleLocked(t)
-			}
-			c.refreshFingerprint(t, f)
-			continue
+	for _, d := range dirs {
+		if !d.stable {
+			stable = false
+			unstableDir[d.path] = true
 		}
-		if c.skipped[f.id] {
-			continue
-		}
-		ck, ok, retry := c.checkpointFor(f)
-		if !ok {
-			if !retry {
+		slices.SortStableFunc(d.files, func(a, b found) int { return compareFileOrder(a.path, b.path) })
+		blocked := !d.stable
+		for _, f := range d.files {
+			seen[f.id] = true
+			if f.file == nil && f.err == nil {
+				if t, ok := c.tails[f.id]; ok {
+					c.seenOpen(t, f, now)
+				}
+				continue
+			}
+			if blocked {
+				closeFound([]found{f})
+				continue
+			}
+			if f.err != nil {
+				if f.kind == kindGzip && !isTransient(f.err) {
+					// A broken archive stays broken: it is history the
+					// kubelet compressed, and newer files must not wait.
+					c.log.Warn("unreadable compressed log file skipped", "path", f.path, "err", f.err)
+					c.skipped[f.id] = true
+					continue
+				}
+				c.log.Warn("open log file; trying again at the next scan", "path", f.path, "err", f.err)
+				blocked, retry = true, true
+				continue
+			}
+			ck, ok, again := c.checkpointFor(f)
+			if !ok {
+				f.file.Close()
+				if !again {
+					c.skipped[f.id] = true
+				}
+				// again: a copy of a file still open, which is older
+				// than anything newer here; decided once that is done.
+				continue
+			}
+			if ck.Done && f.kind != kindCurrent {
+				f.file.Close()
 				c.skipped[f.id] = true
+				continue
 			}
-			continue
+			ck.Done = false
+			t, err := c.openTail(f, ck)
+			if err != nil {
+				c.log.Warn("open log file; trying again at the next scan", "path", f.path, "err", err)
+				blocked, retry = true, true
+				continue
+			}
+			c.scheduleLocked(t)
 		}
-		if ck.Done && f.kind != kindCurrent {
-			c.skipped[f.id] = true
-			continue
-		}
-		ck.Done = false
-		t, err := c.openTail(f.path, f.src, f.kind, f.id, ck)
-		if err != nil {
-			c.log.Warn("open log file", "path", f.path, "err", err)
-			continue
-		}
-		c.scheduleLocked(t)
 	}
 	for id, t := range c.tails {
-		if !seen[id] && !t.gone {
+		if !seen[id] && !t.gone && !unstableDir[filepath.Dir(t.path)] {
 			t.gone = true
 			c.scheduleLocked(t)
 		}
@@ -223,27 +280,169 @@ func (c *Collector) scan(ctx context.Context) {
 	}
 	// Checkpoints of files no longer on disk are kept (marked gone) so that
 	// a compressed or copied version of them is known by its fingerprint.
-	for _, ck := range c.ckpts {
-		if ck.Ino != 0 && !seen[fileID{ck.Dev, ck.Ino}] {
-			if _, open := c.tails[fileID{ck.Dev, ck.Ino}]; !open {
-				ck.Gone, ck.Dev, ck.Ino = true, 0, 0
+	// A directory listed while it changed may have hidden a file.
+	if stable {
+		for _, ck := range c.ckpts {
+			if ck.Ino != 0 && !seen[fileID{ck.Dev, ck.Ino}] {
+				if _, open := c.tails[fileID{ck.Dev, ck.Ino}]; !open {
+					ck.Gone, ck.Dev, ck.Ino = true, 0, 0
+				}
 			}
 		}
+		c.ckpts = pruneRetained(c.ckpts)
 	}
-	c.ckpts = pruneRetained(c.ckpts)
+	if !stable || retry {
+		select {
+		case c.rescan <- struct{}{}:
+		default:
+		}
+	}
+	return stable
 }
 
-// refreshFingerprint completes the fingerprint of a file that was shorter
-// than fingerprintBytes when it was opened. Called with c.mu held.
-func (c *Collector) refreshFingerprint(t *tail, f found) {
-	if t.kind != kindCurrent || t.ck.FPLen >= fingerprintBytes || f.info.Size() <= int64(t.ck.FPLen) {
-		return
+// seenOpen updates an open tail from what a scan saw. Called with c.mu held.
+func (c *Collector) seenOpen(t *tail, f found, now time.Time) {
+	if t.path != f.path {
+		c.metrics.perFile.UnregisterMetric(t.metricName)
+		t.path, t.metricName = f.path, behindName(f.path)
+		tt := t
+		c.metrics.perFile.GetOrCreateGauge(t.metricName, func() float64 { return float64(tt.behind.Load()) })
 	}
-	prefix, err := readPrefix(f.path, false)
+	t.ck.Path = f.path
+	t.ck.Seen = now
+	t.gone = false
+	if f.kind != kindCurrent && !t.rotated {
+		t.rotated = true
+		c.scheduleLocked(t)
+	}
+}
+
+// listContainer looks at the log files of one container directory. Files
+// not in known are opened. When there are such files, the directory is
+// listed again afterwards, and the picture is stable only if both listings
+// agree: a rotation in between (rename and create, compression, a copy)
+// always changes the names, and would otherwise show the new file without
+// the old one it replaced.
+func listContainer(dir string, src Source, known map[fileID]bool) containerDir {
+	d := containerDir{path: dir}
+	for range listAttempts {
+		names, err := logNames(dir)
+		if err != nil {
+			return containerDir{path: dir, stable: true} // gone with its pod
+		}
+		if testHookListed != nil {
+			testHookListed(dir)
+		}
+		d.files = d.files[:0]
+		opened, changed := false, false
+		for _, name := range names {
+			f, ok := examine(filepath.Join(dir, name), src, known)
+			if !ok {
+				changed = true // vanished or replaced since the listing
+				continue
+			}
+			opened = opened || f.file != nil || f.err != nil
+			d.files = append(d.files, f)
+		}
+		if !opened {
+			d.stable = !changed
+			return d
+		}
+		if again, err := logNames(dir); err == nil && !changed && slices.Equal(names, again) {
+			d.stable = true
+			return d
+		}
+		closeFound(d.files)
+	}
+	// Still changing: keep what it says about files held already.
+	kept := d.files[:0]
+	for _, f := range d.files {
+		if f.file == nil && f.err == nil {
+			kept = append(kept, f)
+		}
+	}
+	d.files = kept
+	return d
+}
+
+// logNames lists the names of the log files in a container directory,
+// sorted.
+func logNames(dir string) ([]string, error) {
+	f, err := os.Open(dir)
 	if err != nil {
-		return
+		return nil, err
 	}
-	t.ck.FPLen, t.ck.FPHash = len(prefix), hashPrefix(prefix)
+	defer f.Close()
+	all, err := f.Readdirnames(-1)
+	if err != nil {
+		return nil, err
+	}
+	names := all[:0]
+	for _, n := range all {
+		if kind, _ := classify(n); kind != kindOther {
+			names = append(names, n)
+		}
+	}
+	slices.Sort(names)
+	return names, nil
+}
+
+// examine looks at one file of a listing; it opens the file unless its
+// identity is known. ok is false when the name no longer leads to a
+// regular file, or leads to another file between the look and the open.
+func examine(path string, src Source, known map[fileID]bool) (found, bool) {
+	kind, _ := classify(filepath.Base(path))
+	info, err := os.Stat(path)
+	if os.IsNotExist(err) {
+		return found{}, false
+	}
+	if err != nil {
+		// Kept in the listing, so that newer files wait for it.
+		return found{path: path, src: src, kind: kind, err: err}, true
+	}
+	if !info.Mode().IsRegular() {
+		return found{}, true
+	}
+	f := found{path: path, src: src, kind: kind, id: idOf(info), mod: info.ModTime()}
+	if known[f.id] {
+		return f, true
+	}
+	fh, err := os.Open(path)
+	if err != nil {
+		if os.IsNotExist(err) {
+			return found{}, false
+		}
+		f.err = err
+		return f, true
+	}
+	if fi, err := fh.Stat(); err != nil || idOf(fi) != f.id {
+		fh.Close()
+		return found{}, false
+	}
+	f.prefix, err = readPrefix(fh, kind == kindGzip)
+	if err != nil {
+		fh.Close()
+		f.err = err
+		return f, true
+	}
+	f.file = fh
+	return f, true
+}
+
+// isTransient reports whether an error opening or reading a file came from
+// the system (too many open files, an I/O error) and may go away, as
+// opposed to content that does not decompress.
+func isTransient(err error) bool {
+	var pe *os.PathError
+	return errors.As(err, &pe)
+}
+
+func closeFound(files []found) {
+	for _, f := range files {
+		if f.file != nil {
+			f.file.Close()
+		}
+	}
 }
 
 // checkpointFor finds or creates the checkpoint of a file just seen: by
@@ -253,10 +452,7 @@ func (c *Collector) refreshFingerprint(t *tail, f found) {
 // after this state directory was created; otherwise it is history from
 // before the collector ran, and ok is false. Called with c.mu held.
 func (c *Collector) checkpointFor(f found) (ck *checkpoint, ok, retry bool) {
-	prefix, err := readPrefix(f.path, f.kind == kindGzip)
-	if err != nil {
-		return nil, false, true
-	}
+	prefix := f.prefix
 	matches := func(ck *checkpoint) bool {
 		return ck.FPLen <= len(prefix) && hashPrefix(prefix[:ck.FPLen]) == ck.FPHash
 	}
@@ -300,7 +496,7 @@ func (c *Collector) checkpointFor(f found) (ck *checkpoint, ok, retry bool) {
 	case best != nil:
 		nc.Offset = best.Offset
 		nc.Done = best.Done && best.Gone
-	case f.kind == kindGzip && f.info.ModTime().Before(c.state.Created):
+	case f.kind == kindGzip && f.mod.Before(c.state.Created):
 		return nil, false, false
 	}
 	if f.kind == kindGzip {

@@ -90,24 +90,19 @@ const fingerprintBytes = 256
 // trusted to find a copy of it.
 const minFingerprint = 32
 
-// readPrefix reads up to fingerprintBytes of the start of the file at path,
-// decompressing it when gz is set.
-func readPrefix(path string, gz bool) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	var r io.Reader = f
+// readPrefix reads up to fingerprintBytes of the start of f, decompressing
+// it when gz is set. It reads from offset 0 whatever f's position.
+func readPrefix(f *os.File, gz bool) ([]byte, error) {
+	buf := make([]byte, fingerprintBytes)
+	var r io.Reader = io.NewSectionReader(f, 0, 1<<62)
 	if gz {
-		zr, err := gzip.NewReader(f)
+		zr, err := gzip.NewReader(r)
 		if err != nil {
 			return nil, err
 		}
 		defer zr.Close()
 		r = zr
 	}
-	buf := make([]byte, fingerprintBytes)
 	n, err := io.ReadFull(r, buf)
 	if err == io.ErrUnexpectedEOF || err == io.EOF {
 		err = nil

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -30,6 +31,9 @@ const (
 	// envSoakRotate sets the rotation size in bytes (default 96 KiB, so
 	// that every container rotates several times at the default count).
 	envSoakRotate = "OPSHUB_COLLECTOR_SOAK_ROTATE_BYTES"
+	// envSoakDebugLog names a file for the collectors' debug log (which
+	// files they open and close, where), to study a failure.
+	envSoakDebugLog = "OPSHUB_COLLECTOR_SOAK_DEBUG_LOG"
 
 	soakBatchLines = 500
 )
@@ -49,7 +53,22 @@ func soakChild(spec string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	// A line without a tab marks where this run's output starts.
+	if _, err := out.f.WriteString("start\n"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	var logger *slog.Logger
+	if path := os.Getenv(envSoakDebugLog); path != "" {
+		lf, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		logger = slog.New(slog.NewTextHandler(lf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
 	c, err := New(Options{
+		Logger:         logger,
 		Roots:          []string{parts[0]},
 		StateDir:       parts[1],
 		Output:         out,
@@ -246,46 +265,103 @@ func TestSurvivesSIGKILLAndRotation(t *testing.T) {
 		}
 		got = readSoakOutput(t, outPath)
 		for i := range pods {
-			if distinct(got[fmt.Sprintf("pod%02d", i)]) < perPod {
+			if highest(got[fmt.Sprintf("pod%02d", i)]) < perPod {
 				return false
 			}
 		}
 		return true
 	})
-	maxDup, reordered := 0, 0
+	maxDup := 0
 	for i := range pods {
 		pod := fmt.Sprintf("pod%02d", i)
-		seqs := got[pod]
-		// Lines within one file arrive in order by construction (a file is
-		// read front to back by one reader at a time); across the files of
-		// a container, a rotated file is read before the newer ones. What
-		// the collector promises is every line and bounded repeats.
-		seen := make([]bool, perPod+1)
-		dups, prev := 0, 0
-		for _, s := range seqs {
-			if seen[s] {
-				dups++
+		v := checkSoakOrder(got[pod], perPod, soakBatchLines)
+		for _, p := range v.problems {
+			t.Errorf("%s: %s", pod, p)
+		}
+		maxDup = max(maxDup, v.maxDupPerRun)
+	}
+	t.Logf("all %d lines arrived in %s; most lines repeated after one restart for one container: %d (a batch is %d)", perPod*pods, time.Since(began).Round(time.Millisecond), maxDup, soakBatchLines)
+}
+
+// soakVerdict is what checkSoakOrder found in one container's output.
+type soakVerdict struct {
+	problems     []string
+	maxDupPerRun int
+}
+
+// checkSoakOrder checks one container's received sequence numbers, with 0
+// where a collector run started: every line 1..n arrives; a line seen for
+// the first time is always the one after the highest seen so far (no line
+// overtakes an older one, within a file or across a rotation); and after a
+// restart at most batch lines arrive again (the one batch in flight when
+// the collector was killed: a container's files are read one at a time,
+// oldest first, so only one of them has a batch in flight).
+func checkSoakOrder(seqs []int, n, batch int) soakVerdict {
+	var v soakVerdict
+	seen := make([]bool, n+1)
+	highest, dups, reordered, first := 0, 0, 0, ""
+	endRun := func() {
+		if dups > batch {
+			v.problems = append(v.problems, fmt.Sprintf("%d lines arrived again after one restart, want at most one batch (%d)", dups, batch))
+		}
+		v.maxDupPerRun = max(v.maxDupPerRun, dups)
+		dups = 0
+	}
+	for _, s := range seqs {
+		switch {
+		case s == 0:
+			endRun()
+		case s < 0 || s > n:
+			v.problems = append(v.problems, fmt.Sprintf("line %d was never written", s))
+		case seen[s]:
+			dups++
+		case s != highest+1:
+			if reordered == 0 {
+				first = fmt.Sprintf("line %d arrived right after line %d", s, highest)
 			}
-			if s < prev && !seen[s] {
-				if reordered == 0 {
-					t.Logf("%s: line %d arrived after line %d", pod, s, prev)
-				}
-				reordered++
-			}
+			reordered++
 			seen[s] = true
-			prev = s
-		}
-		maxDup = max(maxDup, dups)
-		// One batch per file per restart; a restart can find two files of
-		// a container unfinished (the rotated one and the new one).
-		if limit := kills * 2 * soakBatchLines; dups > limit {
-			t.Errorf("%s: %d duplicate lines, want at most %d", pod, dups, limit)
+			highest = max(highest, s)
+		default:
+			seen[s] = true
+			highest = s
 		}
 	}
+	endRun()
 	if reordered > 0 {
-		t.Logf("%d lines arrived after a later line of their container (across a rotation)", reordered)
+		v.problems = append(v.problems, fmt.Sprintf("%d lines arrived before an older line; the first: %s", reordered, first))
 	}
-	t.Logf("all %d lines arrived in %s; most duplicates of one container: %d", perPod*pods, time.Since(began).Round(time.Millisecond), maxDup)
+	missing := 0
+	for s := 1; s <= n; s++ {
+		if !seen[s] {
+			missing++
+		}
+	}
+	if missing > 0 {
+		v.problems = append(v.problems, fmt.Sprintf("%d of %d lines never arrived", missing, n))
+	}
+	return v
+}
+
+func TestCheckSoakOrder(t *testing.T) {
+	tests := []struct {
+		name     string
+		seqs     []int
+		problems int
+	}{
+		{"in order", []int{0, 1, 2, 3, 4}, 0},
+		{"a batch again after a restart", []int{0, 1, 2, 3, 0, 2, 3, 4}, 0},
+		{"two batches again after a restart", []int{0, 1, 2, 3, 0, 1, 2, 3, 4}, 1},
+		{"a rotated file's rest after the new file", []int{0, 1, 3, 4, 2}, 1},
+		{"a line lost", []int{0, 1, 2, 4}, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if v := checkSoakOrder(tt.seqs, 4, 2); len(v.problems) != tt.problems {
+				t.Errorf("problems %q, want %d", v.problems, tt.problems)
+			}
+		})
+	}
 }
 
 type closeBoth struct {
@@ -298,7 +374,7 @@ func (c closeBoth) Close() error {
 	return c.f.Close()
 }
 
-func distinct(seqs []int) int {
+func highest(seqs []int) int {
 	m := 0
 	for _, s := range seqs {
 		m = max(m, s)
@@ -306,7 +382,8 @@ func distinct(seqs []int) int {
 	return m
 }
 
-// readSoakOutput returns the sequence numbers received per pod, in order.
+// readSoakOutput returns the sequence numbers received per pod, in order,
+// with a 0 for every pod where a collector run started.
 func readSoakOutput(t *testing.T, path string) map[string][]int {
 	f, err := os.Open(path)
 	if err != nil {
@@ -314,10 +391,15 @@ func readSoakOutput(t *testing.T, path string) map[string][]int {
 	}
 	defer f.Close()
 	out := map[string][]int{}
+	run, lastRun := 0, map[string]int{}
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
+		if line == "start" {
+			run++
+			continue
+		}
 		pod, log, ok := strings.Cut(line, "\t")
 		if !ok {
 			continue
@@ -329,6 +411,10 @@ func readSoakOutput(t *testing.T, path string) map[string][]int {
 		n, err := strconv.Atoi(log[i+4 : i+11])
 		if err != nil {
 			continue
+		}
+		if lastRun[pod] != run {
+			lastRun[pod] = run
+			out[pod] = append(out[pod], 0)
 		}
 		out[pod] = append(out[pod], n)
 	}

@@ -48,18 +48,23 @@ type tail struct {
 	metricName string
 
 	batch *batchBuilder // the batch being filled, set during readTail
+
+	failures int       // batches refused in a row
+	retryAt  time.Time // after a refused batch, no read before this
 }
 
-// openTail opens path at the checkpoint's offset. It is called with c.mu held.
-func (c *Collector) openTail(path string, src Source, kind fileKind, id fileID, ck *checkpoint) (*tail, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
+// openTail makes a tail of the file a scan opened, positioned at the
+// checkpoint's offset; it takes f.file. It is called with c.mu held.
+func (c *Collector) openTail(fd found, ck *checkpoint) (*tail, error) {
+	f, path, kind, id, src := fd.file, fd.path, fd.kind, fd.id, fd.src
 	c.opened++
 	t := &tail{id: id, seq: c.opened, src: src, kind: kind, ck: ck, path: path, f: f, rotated: kind != kindCurrent, lastGrowth: c.opts.Now()}
 	var r io.Reader = f
 	if kind == kindGzip {
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("open %s: %w", path, err)
+		}
 		zr, err := gzip.NewReader(f)
 		if err != nil {
 			f.Close()
@@ -89,6 +94,7 @@ func (c *Collector) openTail(path string, src Source, kind fileKind, id fileID, 
 		c.byDir[dir] = map[*tail]bool{}
 	}
 	c.byDir[dir][t] = true
+	c.log.Debug("opened log file", "path", path, "offset", ck.Offset, "inode", id.ino)
 	return t, nil
 }
 
@@ -98,6 +104,7 @@ func (t *tail) close(c *Collector) {
 		return
 	}
 	t.closed = true
+	c.log.Debug("closed log file", "path", t.path, "offset", t.ck.Offset, "done", t.ck.Done)
 	if t.zr != nil {
 		t.zr.Close()
 	}
@@ -114,6 +121,19 @@ func (t *tail) close(c *Collector) {
 	for other := range c.byDir[dir] {
 		c.scheduleLocked(other)
 	}
+}
+
+// compareFileOrder orders two paths of one container directory by fileOrder.
+func compareFileOrder(a, b string) int {
+	ra, ca, na := fileOrder(a)
+	rb, cb, nb := fileOrder(b)
+	if ra != rb {
+		return ra - rb
+	}
+	if ca != cb {
+		return ca - cb
+	}
+	return strings.Compare(na, nb)
 }
 
 // fileOrder ranks the files of one container directory in the order their
@@ -174,13 +194,14 @@ func (c *Collector) readTail(ctx context.Context, w *workerState, t *tail) {
 	if wait {
 		return
 	}
-	if c.tooSoon(t) {
+	if c.opts.Now().Before(t.retryAt) || c.tooSoon(t) {
 		return
 	}
 	if t.kind == kindCurrent && c.replaced(t) {
 		c.truncated(t, c.opts.Now())
 		return
 	}
+	c.extendFingerprint(t)
 	if t.lr.buf == nil {
 		t.lr.buf = *c.bufs.Get().(*[]byte)
 	}
@@ -199,6 +220,14 @@ func (c *Collector) readTail(ctx context.Context, w *workerState, t *tail) {
 		if !t.dec.pending() {
 			t.safeOff = t.lr.off
 		}
+	}
+	if t.kind == kindCurrent && b.lines() > 0 && c.replaced(t) {
+		// Truncated while it was read: what was read may be the new
+		// content. The copy holds the old, from the checkpoint on.
+		b.reset()
+		c.truncated(t, c.opts.Now())
+		t.batch = nil
+		return
 	}
 	now := c.opts.Now()
 	if n := t.lr.read - startRead; n > 0 {
@@ -301,6 +330,31 @@ func (c *Collector) replaced(t *tail) bool {
 	return hashPrefix(buf[:n]) != want
 }
 
+// extendFingerprint completes the fingerprint of a file that was shorter
+// than fingerprintBytes when it was opened, once it holds more, from the
+// file itself (not its name, which may lead elsewhere by now). The new
+// prefix must start with the old one: otherwise the file was replaced,
+// which replaced() tells.
+func (c *Collector) extendFingerprint(t *tail) {
+	if t.kind == kindGzip {
+		return
+	}
+	c.mu.Lock()
+	n, want := t.ck.FPLen, t.ck.FPHash
+	c.mu.Unlock()
+	if n >= fingerprintBytes {
+		return
+	}
+	var buf [fingerprintBytes]byte
+	got, _ := t.f.ReadAt(buf[:], 0)
+	if got <= n || hashPrefix(buf[:n]) != want {
+		return
+	}
+	c.mu.Lock()
+	t.ck.FPLen, t.ck.FPHash = got, hashPrefix(buf[:got])
+	c.mu.Unlock()
+}
+
 // truncated starts a copytruncated file over. What was not read yet is in
 // the copy, which inherits this file's checkpoint through its fingerprint:
 // keep that checkpoint as a retained one before this file's is reset.
@@ -321,7 +375,11 @@ func (c *Collector) truncated(t *tail, now time.Time) {
 	c.markDirty()
 	// The copy holds the lines before the truncation: open it now, so that
 	// it is read before what is written to this file from here on.
-	c.scan(context.Background())
+	for range listAttempts {
+		if c.scan(context.Background()) {
+			break
+		}
+	}
 }
 
 func (c *Collector) pathOf(t *tail) string {
@@ -378,18 +436,59 @@ func (c *Collector) send(ctx context.Context, t *tail, b *batchBuilder) {
 		}
 	}})
 	c.metrics.blocked.Add(time.Since(start).Seconds())
-	if err != nil {
-		c.budget.release(size)
-		c.metrics.inflight.Sub(float64(size))
+	if err == nil {
+		t.failures = 0
+		return
+	}
+	c.budget.release(size)
+	c.metrics.inflight.Sub(float64(size))
+	c.mu.Lock()
+	t.inflight = false
+	c.mu.Unlock()
+	if ctx.Err() != nil {
+		return // shutting down; the lines are read again next time
+	}
+	// The batch was not taken: read it again from the checkpoint after a
+	// pause. The file stays open, so the container's newer files keep
+	// waiting for it and its lines keep their order.
+	t.failures++
+	pause := min(maxRetryPause, time.Second<<min(t.failures-1, 5))
+	t.retryAt = now.Add(pause)
+	if t.failures == 1 || pause == maxRetryPause {
+		c.log.Warn("sinks refused a batch; reading it again from the checkpoint", "path", c.pathOf(t), "retry_in", pause, "err", err)
+	}
+	if err := c.rewind(t); err != nil {
+		c.log.Warn("rewind log file; opening it again at the next scan", "path", c.pathOf(t), "err", err)
 		c.mu.Lock()
-		t.inflight = false
-		// The batch was not taken: close the file without finishing it, so
-		// that the next scan opens it again at its checkpoint and the lines
-		// are sent again.
 		t.close(c)
 		c.mu.Unlock()
-		if ctx.Err() == nil {
-			c.log.Warn("sinks refused a batch; reading the file again from its checkpoint at the next scan", "path", c.pathOf(t), "err", err)
-		}
 	}
+}
+
+// maxRetryPause bounds the pause before a refused batch is read again.
+const maxRetryPause = 30 * time.Second
+
+// rewind moves t back to its acknowledged offset, dropping what it read
+// since.
+func (c *Collector) rewind(t *tail) error {
+	c.mu.Lock()
+	off := t.ck.Offset
+	c.mu.Unlock()
+	if _, err := t.f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	if t.zr != nil {
+		if err := t.zr.Reset(t.f); err != nil {
+			return err
+		}
+		if _, err := io.CopyN(io.Discard, t.zr, off); err != nil && err != io.EOF {
+			return err
+		}
+	} else if _, err := t.f.Seek(off, io.SeekStart); err != nil {
+		return err
+	}
+	t.lr.reset(off)
+	t.safeOff = off
+	t.dec = newDecoder(c.opts.MaxLineBytes, c.opts.Now, t.emit)
+	return nil
 }
