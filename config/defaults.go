@@ -23,6 +23,12 @@ func Default() *Config {
 		Collector: Collector{
 			MaxLineBytes: 256 * KiB,
 		},
+		Notifications: Notifications{Retry: Retry{
+			InitialBackoff: Duration(time.Second),
+			MaxBackoff:     Duration(5 * time.Minute),
+			GiveUpAfter:    Duration(24 * time.Hour),
+			DisableAfter:   5,
+		}},
 		Alerts: Alerts{
 			Throttle:  map[string]Duration{ThrottleDefault: Duration(15 * time.Minute)},
 			CrashLoop: CrashLoop{Restarts: 3, Window: Duration(10 * time.Minute)},
