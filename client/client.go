@@ -4,6 +4,7 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -68,22 +69,39 @@ func NotFound(err error) bool {
 }
 
 func (c *Client) get(ctx context.Context, path string, query url.Values, out any) error {
-	return c.do(ctx, http.MethodGet, path, query, out)
+	return c.do(ctx, http.MethodGet, path, query, nil, out)
 }
 
 // postEmpty sends a POST without a body and decodes the answer into out.
 func (c *Client) postEmpty(ctx context.Context, path string, out any) error {
-	return c.do(ctx, http.MethodPost, path, nil, out)
+	return c.do(ctx, http.MethodPost, path, nil, nil, out)
 }
 
-// do sends one request, turns a 3xx–5xx answer into an *APIError with the
-// server's message and field, and decodes a successful answer into out.
-func (c *Client) do(ctx context.Context, method, path string, query url.Values, out any) error {
+// postJSON sends in as a JSON body and decodes the answer into out.
+func (c *Client) postJSON(ctx context.Context, path string, in, out any) error {
+	return c.do(ctx, http.MethodPost, path, nil, in, out)
+}
+
+// do sends one request (with in as a JSON body unless it is nil), turns a
+// 3xx–5xx answer into an *APIError with the server's message and field, and
+// decodes a successful answer into out.
+func (c *Client) do(ctx context.Context, method, path string, query url.Values, in, out any) error {
 	u := c.base.JoinPath(path)
 	u.RawQuery = query.Encode()
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), nil)
+	var reqBody io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return fmt.Errorf("encode request of %s: %w", path, err)
+		}
+		reqBody = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), reqBody)
 	if err != nil {
 		return err
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)

@@ -62,6 +62,12 @@ type Options struct {
 	// Metrics answers GET /api/v1/metrics; nil answers 404.
 	Metrics MetricsReader
 
+	// Scaler serves POST /api/v1/services/{project}/{service}/scale; nil
+	// answers 501. Autoscaled, when set, names the services an autoscaling
+	// policy manages, so that the answer can warn.
+	Scaler     Scaler
+	Autoscaled AutoscaledFunc
+
 	// NodeSamples answers GET /api/v1/node/samples (collectors); nil
 	// answers 404.
 	NodeSamples NodeSampleReader
@@ -176,6 +182,7 @@ func (s *Server) routes() http.Handler {
 	handle("GET /api/v1/services/{project}/{service}", "service", ScopeRead, s.getService)
 	handle("GET /api/v1/logs", "logs", ScopeRead, s.queryLogs)
 	handle("GET /api/v1/logs/tail", "logs_tail", ScopeRead, s.tailLogs)
+	handle("POST /api/v1/services/{project}/{service}/scale", "service_scale", ScopeDeploy, s.scaleService)
 	handle("GET /api/v1/alerts", "alerts", ScopeRead, s.listAlerts)
 	handle("GET /api/v1/deliveries", "deliveries", ScopeRead, s.listDeliveries)
 	handle("POST /api/v1/deliveries/{id}/resend", "deliveries_resend", ScopeAdmin, s.resendDelivery)

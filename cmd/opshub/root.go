@@ -107,6 +107,8 @@ Ask a running opshub:             opshub status`,
 		newDeliveriesCommand(g),
 		newVersionCommand(),
 		newSpendCommand(g),
+		newScaleCommand(g),
+		newControllerCommand(),
 	)
 	for _, c := range root.Commands() {
 		wrapArgs(c)
