@@ -13,31 +13,38 @@ type CrashLoop struct {
 	Window   time.Duration
 }
 
+// ReasonCrashLoopBackOff is the platform's reason on a backoff event that
+// Kubernetes reports as CrashLoopBackOff.
+const ReasonCrashLoopBackOff = "CrashLoopBackOff"
+
 // instanceDetector turns one platform's instance events into user-facing
 // events. It is not safe for concurrent use: the pipeline's one event loop
 // owns it. Its state is in memory; after a restart, restarts are counted
 // afresh, while alert state and throttling (which decide what is sent)
 // live in store.
+//
+// A crash loop is one episode however it is noticed: by the restart count
+// (every platform) or by a CrashLoopBackOff backoff event (Kubernetes), and
+// whichever comes second adds nothing. The episode ends after a whole
+// window without a restart or a CrashLoopBackOff, or when the instance is
+// stopped.
 type instanceDetector struct {
 	crashLoop CrashLoop
-	// lastLines returns the last lines of one run of a container.
-	lastLines func(ref model.Ref, run int) []string
 	link      func(ref model.Ref) string
 
 	restarts map[model.Ref][]time.Time // restart times within the window, oldest first
+	backoff  map[model.Ref]time.Time   // the last CrashLoopBackOff, by instance
 	looping  map[model.Ref]model.Event // firing crash loops, by instance
 }
 
-func newInstanceDetector(cl CrashLoop, lastLines func(model.Ref, int) []string, link func(model.Ref) string) *instanceDetector {
-	if lastLines == nil {
-		lastLines = func(model.Ref, int) []string { return nil }
-	}
+func newInstanceDetector(cl CrashLoop, link func(model.Ref) string) *instanceDetector {
 	if link == nil {
 		link = func(model.Ref) string { return "" }
 	}
 	return &instanceDetector{
-		crashLoop: cl, lastLines: lastLines, link: link,
+		crashLoop: cl, link: link,
 		restarts: map[model.Ref][]time.Time{},
+		backoff:  map[model.Ref]time.Time{},
 		looping:  map[model.Ref]model.Event{},
 	}
 }
@@ -47,7 +54,8 @@ func instanceRef(r model.Ref) model.Ref {
 	return model.Ref{Project: r.Project, Service: r.Service, Instance: r.Instance}
 }
 
-// Observe returns the events one instance event gives rise to.
+// Observe returns the events one instance event gives rise to. Crash and
+// OOM events do not carry the last lines yet: the pipeline reads them.
 func (d *instanceDetector) Observe(ie model.InstanceEvent) []model.Event {
 	key := instanceRef(ie.Ref)
 	switch ie.Kind {
@@ -58,20 +66,12 @@ func (d *instanceDetector) Observe(ie model.InstanceEvent) []model.Event {
 		ev := d.base(ie, model.EventContainerCrash, model.SeverityWarning)
 		ev.Summary = fmt.Sprintf("%s exited with %s", ie.Ref.Instance, describeExit(*ie.Exit))
 		addExit(ev.Data, *ie.Exit)
-		// The run that ended wrote <restarts>.log: the platform counts the
-		// restart only when it starts the next run.
-		if lines := d.lastLines(ie.Ref, ie.Restarts); len(lines) > 0 {
-			ev.Data["lastLines"] = lines
-		}
 		return []model.Event{ev}
 	case model.InstanceOOMKilled:
 		ev := d.base(ie, model.EventContainerOOM, model.SeverityCritical)
 		ev.Summary = fmt.Sprintf("%s was killed for running out of memory", ie.Ref.Instance)
 		if ie.Exit != nil {
 			addExit(ev.Data, *ie.Exit)
-		}
-		if lines := d.lastLines(ie.Ref, ie.Restarts); len(lines) > 0 {
-			ev.Data["lastLines"] = lines
 		}
 		return []model.Event{ev}
 	case model.InstanceRestarted:
@@ -91,6 +91,38 @@ func (d *instanceDetector) Observe(ie model.InstanceEvent) []model.Event {
 		ev.Data["threshold"] = d.crashLoop.Restarts
 		ev.Data["window"] = d.crashLoop.Window.String()
 		d.looping[key] = ev
+		return []model.Event{ev}
+	case model.InstanceBackoff:
+		if ie.Reason != ReasonCrashLoopBackOff {
+			return nil // the local runtime's back-off: the restart rule decides
+		}
+		d.backoff[key] = ie.Time
+		if _, firing := d.looping[key]; firing {
+			return nil
+		}
+		ev := d.base(ie, model.EventContainerCrashLoop, model.SeverityCritical)
+		ev.Summary = fmt.Sprintf("%s is in CrashLoopBackOff after %d restarts", ie.Ref.Instance, ie.Restarts)
+		if ie.Backoff > 0 {
+			ev.Summary += fmt.Sprintf(", next start in %s", ie.Backoff)
+			ev.Data["backoff"] = ie.Backoff.String()
+		}
+		ev.Data["reason"] = ie.Reason
+		if ie.Message != "" {
+			ev.Data["message"] = ie.Message
+		}
+		ev.Data["window"] = d.crashLoop.Window.String()
+		d.looping[key] = ev
+		return []model.Event{ev}
+	case model.InstanceEvicted:
+		ev := d.base(ie, model.EventContainerEviction, model.SeverityWarning)
+		ev.Summary = fmt.Sprintf("%s was evicted", ie.Ref.Instance)
+		if ie.Message != "" {
+			ev.Summary += ": " + ie.Message
+			ev.Data["message"] = ie.Message
+		}
+		if ie.Reason != "" {
+			ev.Data["reason"] = ie.Reason
+		}
 		return []model.Event{ev}
 	case model.InstanceProbeFailing, model.InstanceProbeRecovered:
 		if ie.Probe == nil {
@@ -114,6 +146,7 @@ func (d *instanceDetector) Observe(ie model.InstanceEvent) []model.Event {
 	case model.InstanceStopped:
 		// Stopped on request: nothing is wrong any more.
 		delete(d.restarts, key)
+		delete(d.backoff, key)
 		if ev, ok := d.looping[key]; ok {
 			delete(d.looping, key)
 			return []model.Event{resolved(ev, ie.Time, fmt.Sprintf("%s was stopped", ie.Ref.Instance))}
@@ -122,16 +155,18 @@ func (d *instanceDetector) Observe(ie model.InstanceEvent) []model.Event {
 	return nil
 }
 
-// Tick resolves crash loops of instances that have not restarted for a
-// whole window.
+// Tick resolves crash loops of instances that have neither restarted nor
+// been in CrashLoopBackOff for a whole window.
 func (d *instanceDetector) Tick(now time.Time) []model.Event {
 	var out []model.Event
+	cutoff := now.Add(-d.crashLoop.Window)
 	for key, ev := range d.looping {
-		times := pruneBefore(d.restarts[key], now.Add(-d.crashLoop.Window))
+		times := pruneBefore(d.restarts[key], cutoff)
 		d.restarts[key] = times
-		if len(times) == 0 {
+		if len(times) == 0 && !d.backoff[key].After(cutoff) {
 			delete(d.looping, key)
 			delete(d.restarts, key)
+			delete(d.backoff, key)
 			out = append(out, resolved(ev, now, fmt.Sprintf("%s has not restarted for %s", key.Instance, d.crashLoop.Window)))
 		}
 	}

@@ -1,10 +1,7 @@
 package alerting
 
 import (
-	"os"
-	"path/filepath"
 	"reflect"
-	"strings"
 	"testing"
 	"time"
 
@@ -61,7 +58,7 @@ func TestInstanceDetector(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d := newInstanceDetector(CrashLoop{Restarts: 3, Window: 10 * time.Minute}, nil, nil)
+			d := newInstanceDetector(CrashLoop{Restarts: 3, Window: 10 * time.Minute}, nil)
 			var got []string
 			for _, ie := range tt.events {
 				got = append(got, names(d.Observe(ie))...)
@@ -74,7 +71,7 @@ func TestInstanceDetector(t *testing.T) {
 }
 
 func TestCrashLoopResolvesAfterAQuietWindow(t *testing.T) {
-	d := newInstanceDetector(CrashLoop{Restarts: 1, Window: 10 * time.Minute}, nil, nil)
+	d := newInstanceDetector(CrashLoop{Restarts: 1, Window: 10 * time.Minute}, nil)
 	d.Observe(model.InstanceEvent{Kind: model.InstanceRestarted, Ref: web1, Time: t0, Restarts: 1})
 	if got := d.Tick(t0.Add(9 * time.Minute)); len(got) != 0 {
 		t.Fatalf("resolved within the window: %v", names(got))
@@ -82,38 +79,5 @@ func TestCrashLoopResolvesAfterAQuietWindow(t *testing.T) {
 	got := d.Tick(t0.Add(10*time.Minute + time.Second))
 	if len(got) != 1 || got[0].Status != model.StatusResolved {
 		t.Fatalf("got %v, want the loop resolved", names(got))
-	}
-}
-
-func TestCrashCarriesTheLastLinesOfTheRun(t *testing.T) {
-	pods := t.TempDir()
-	dir := filepath.Join(pods, "demo_web-1_0b1c", "web")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	var b strings.Builder
-	for i := range 30 {
-		b.WriteString("2026-11-24T10:00:00.000000001Z stdout F line " + string(rune('A'+i%26)) + "\n")
-	}
-	b.WriteString("2026-11-24T10:00:01Z stderr P panic: part one, \n")
-	b.WriteString("2026-11-24T10:00:01Z stderr F part two\n")
-	if err := os.WriteFile(filepath.Join(dir, "2.log"), []byte(b.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	d := newInstanceDetector(CrashLoop{Restarts: 3, Window: time.Minute},
-		func(ref model.Ref, run int) []string { return LastLines(pods, ref, run, lastLinesKept) }, nil)
-	evs := d.Observe(model.InstanceEvent{Kind: model.InstanceExited, Ref: web1, Time: t0, Restarts: 2, Exit: &model.Exit{Code: 2, Reason: "Error"}})
-	if len(evs) != 1 {
-		t.Fatalf("got %v", names(evs))
-	}
-	lines, _ := evs[0].Data["lastLines"].([]string)
-	if len(lines) != 20 {
-		t.Fatalf("got %d lines, want 20: %q", len(lines), lines)
-	}
-	if lines[19] != "panic: part one, part two" || lines[0] != "line L" {
-		t.Errorf("first and last lines %q and %q, want \"line L\" and the joined partial line", lines[0], lines[19])
-	}
-	if evs[0].Data["exitCode"] != 2 || !strings.Contains(evs[0].Summary, "exit code 2") {
-		t.Errorf("event %+v lacks the exit code", evs[0])
 	}
 }

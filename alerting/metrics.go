@@ -22,6 +22,9 @@ type pipelineMetrics struct {
 	attempts *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	disabled *prometheus.GaugeVec
+	// lastLinesFailed counts crash events sent without their last lines
+	// because the log reader failed or timed out.
+	lastLinesFailed prometheus.Counter
 }
 
 // newPipelineMetrics registers the pipeline's metrics on reg (nil: kept
@@ -50,9 +53,13 @@ func newPipelineMetrics(reg prometheus.Registerer) (*pipelineMetrics, error) {
 			Name: "opshub_alerting_integration_disabled",
 			Help: "1 when an integration was disabled after persistent failure, else 0.",
 		}, []string{"integration"}),
+		lastLinesFailed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "opshub_alerting_last_lines_failures_total",
+			Help: "Crash and OOM events sent without the container's last lines because reading them failed or timed out.",
+		}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.events, m.dropped, m.attempts, m.latency, m.disabled} {
+		for _, c := range []prometheus.Collector{m.events, m.dropped, m.attempts, m.latency, m.disabled, m.lastLinesFailed} {
 			if err := reg.Register(c); err != nil {
 				return nil, fmt.Errorf("alerting: register metrics: %w", err)
 			}

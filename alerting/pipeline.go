@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/opshub/opshub/alerting/notify"
+	"github.com/opshub/opshub/collector"
 	"github.com/opshub/opshub/config"
 	"github.com/opshub/opshub/model"
 	"github.com/opshub/opshub/store"
@@ -49,9 +50,12 @@ type Options struct {
 	// Metrics, when set, feeds the CPU, memory and volume detectors on
 	// every tick.
 	Metrics MetricWindows
-	// PodsDir is where the platform's CRI log files are, for the last lines
-	// of crashed containers; empty: crash events carry none.
-	PodsDir string
+	// Logs, when set, gives crash and OOM events the last lines of the
+	// container that ended. Each read is bounded by LastLinesTimeout
+	// (default DefaultLastLinesTimeout) and happens off the event loop; an
+	// event whose read fails or times out goes out without the lines.
+	Logs             LogReader
+	LastLinesTimeout time.Duration
 	// APIBase is the API's base URL, for links in events ("" for none).
 	APIBase string
 	// Retry is every integration's retry policy unless it has its own;
@@ -94,8 +98,10 @@ type Pipeline struct {
 	detector *instanceDetector
 	usage    *usageDetector
 	in       chan model.Event
-	workers  map[string]*worker
-	metrics  *pipelineMetrics
+	// withLines receives crash events once their last lines were read.
+	withLines chan model.Event
+	workers   map[string]*worker
+	metrics   *pipelineMetrics
 
 	mu      sync.Mutex
 	cancel  context.CancelFunc
@@ -123,6 +129,9 @@ func New(opts Options) (*Pipeline, error) {
 	if opts.QueueSize <= 0 {
 		opts.QueueSize = 4096
 	}
+	if opts.LastLinesTimeout <= 0 {
+		opts.LastLinesTimeout = DefaultLastLinesTimeout
+	}
 	p := &Pipeline{
 		opts:         opts,
 		log:          opts.Logger.With("component", "alerting"),
@@ -135,6 +144,7 @@ func New(opts Options) (*Pipeline, error) {
 		refs:         store.NewBucket[string](opts.Store, bucketRefs),
 		integrations: store.NewBucket[IntegrationStatus](opts.Store, bucketIntegrations),
 		in:           make(chan model.Event, opts.QueueSize),
+		withLines:    make(chan model.Event),
 		workers:      map[string]*worker{},
 		done:         make(chan struct{}),
 	}
@@ -147,10 +157,8 @@ func New(opts Options) (*Pipeline, error) {
 		}
 		p.workers[in.Name] = &worker{p: p, in: in, retry: in.Retry.over(p.retry), wake: make(chan struct{}, 1)}
 	}
-	podsDir := opts.PodsDir
 	p.detector = newInstanceDetector(
 		CrashLoop{Restarts: opts.Alerts.CrashLoop.Restarts, Window: opts.Alerts.CrashLoop.Window.D()},
-		func(ref model.Ref, run int) []string { return LastLines(podsDir, ref, run, lastLinesKept) },
 		p.link,
 	)
 	a := opts.Alerts
@@ -220,9 +228,12 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	tick := time.NewTicker(p.opts.TickEvery)
 	defer tick.Stop()
 	var lastPrune time.Time
+	var reads sync.WaitGroup
 	for {
 		select {
 		case ev := <-p.in:
+			p.process(ev)
+		case ev := <-p.withLines:
 			p.process(ev)
 		case ie, ok := <-instances:
 			if !ok {
@@ -230,6 +241,10 @@ func (p *Pipeline) Run(ctx context.Context) error {
 				continue
 			}
 			for _, ev := range p.detector.Observe(ie) {
+				if p.opts.Logs != nil && wantsLastLines(ev) {
+					reads.Go(func() { p.addLastLines(ctx, ev, ie) })
+					continue
+				}
 				p.process(ev)
 			}
 		case <-tick.C:
@@ -249,7 +264,10 @@ func (p *Pipeline) Run(ctx context.Context) error {
 				}
 			}
 		case <-ctx.Done():
-			// Whatever was published before the end still reaches the outbox.
+			// Whatever was published before the end still reaches the
+			// outbox; crash events whose lines were being read are
+			// published without them.
+			reads.Wait()
 		drain:
 			for {
 				select {
@@ -262,6 +280,30 @@ func (p *Pipeline) Run(ctx context.Context) error {
 			wg.Wait()
 			return nil
 		}
+	}
+}
+
+// addLastLines reads the last lines of the container an event is about
+// and hands the event back to the event loop, with the lines or, when the
+// read failed, with why there are none.
+func (p *Pipeline) addLastLines(ctx context.Context, ev model.Event, ie model.InstanceEvent) {
+	rctx, cancel := context.WithTimeout(ctx, p.opts.LastLinesTimeout)
+	lines, err := readLastLines(rctx, p.opts.Logs, ie.Ref, linesUntil(ie), lastLinesKept)
+	cancel()
+	switch {
+	case err == nil:
+		ev.Data["lastLines"] = lines
+	case errors.Is(err, errNoLines) || errors.Is(err, collector.ErrNoLogs):
+	case ctx.Err() != nil:
+	default:
+		p.metrics.lastLinesFailed.Inc()
+		ev.Data["lastLinesError"] = err.Error()
+		p.log.Warn("reading the last lines of a crashed container", "project", ie.Ref.Project, "service", ie.Ref.Service, "instance", ie.Ref.Instance, "err", err)
+	}
+	select {
+	case p.withLines <- ev:
+	case <-ctx.Done():
+		p.Publish(ev)
 	}
 }
 

@@ -1,106 +1,98 @@
 package alerting
 
 import (
-	"bytes"
-	"io"
-	"os"
-	"path/filepath"
-	"strconv"
+	"context"
+	"errors"
+	"slices"
+	"time"
 
+	"github.com/opshub/opshub/collector"
 	"github.com/opshub/opshub/model"
 )
+
+// LogReader is what the pipeline needs of the log API to put the last lines
+// of a crashed container into its event: the Query half of server.LogReader.
+// On one machine *collector.Reader reads the runtime's files; on a cluster
+// the controller's reader asks the collector of the pod's node. The
+// pipeline knows no more than this interface, and bounds every call by
+// Options.LastLinesTimeout.
+type LogReader interface {
+	Query(ctx context.Context, q collector.Query) ([]model.LogRecord, error)
+}
 
 // lastLinesKept is how many lines of a crashed container a crash event carries.
 const lastLinesKept = 20
 
-// tailBytes bounds how much of a log file is read for its last lines.
-const tailBytes = 64 << 10
+// DefaultLastLinesTimeout bounds the read of a crashed container's last
+// lines, so that a slow or unreachable log reader leaves the crash
+// notification well within its 2 s budget (it then goes out without them).
+const DefaultLastLinesTimeout = time.Second
 
-// LastLines reads the last n lines a container's run wrote, from the CRI log
-// files the platform lays out under podsDir
-// (<project>_<instance>_<uid>/<container>/<run>.log). It parses only what it
-// needs: the content after the time, stream and tag fields, with partial
-// records joined. It returns nil when the file is not there.
-func LastLines(podsDir string, ref model.Ref, run, n int) []string {
-	if podsDir == "" || run < 0 {
-		return nil
-	}
-	container := ref.Container
-	if container == "" {
-		container = ref.Service
-	}
-	pattern := filepath.Join(podsDir, globEscape(ref.Project)+"_"+globEscape(ref.Instance)+"_*", globEscape(container), strconv.Itoa(run)+".log")
-	matches, _ := filepath.Glob(pattern)
-	if len(matches) == 0 {
-		return nil
-	}
-	f, err := os.Open(matches[len(matches)-1])
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil
-	}
-	start := max(0, st.Size()-tailBytes)
-	buf, err := io.ReadAll(io.NewSectionReader(f, start, st.Size()-start))
-	if err != nil {
-		return nil
-	}
-	if start > 0 {
-		// Drop the record cut in two by where the read began.
-		if i := bytes.IndexByte(buf, '\n'); i >= 0 {
-			buf = buf[i+1:]
-		}
-	}
-	return parseCRITail(buf, n)
+// lastLinesLookback bounds how far back the reader looks for the last lines,
+// so that the files of long-gone runs are not read.
+const lastLinesLookback = 24 * time.Hour
+
+// exitSlack is how long after a container's recorded finish time its last
+// lines may be stamped: the runtime drains the output pipes after the
+// process ended, and Kubernetes keeps the finish time to the second.
+const exitSlack = time.Second
+
+// wantsLastLines reports whether an event is about a container that ended
+// and so carries its last lines.
+func wantsLastLines(ev model.Event) bool {
+	return ev.Name == model.EventContainerCrash || ev.Name == model.EventContainerOOM
 }
 
-// parseCRITail returns the content of the last n full lines in CRI records.
-func parseCRITail(buf []byte, n int) []string {
+// linesUntil is the time before which the run that ended in ie wrote its
+// lines: the event's time, or the exit's finish time and exitSlack if that
+// is earlier (on Kubernetes the next run may have started by the time the
+// exit is seen).
+func linesUntil(ie model.InstanceEvent) time.Time {
+	until := ie.Time
+	if ie.Exit != nil && !ie.Exit.Time.IsZero() {
+		if t := ie.Exit.Time.Add(exitSlack); t.Before(until) {
+			until = t
+		}
+	}
+	return until.Add(time.Nanosecond) // Query's To is exclusive
+}
+
+// errNoLines is returned when the reader had nothing for the container.
+var errNoLines = errors.New("no log lines found")
+
+// readLastLines returns up to n last lines ref's container wrote before
+// until, oldest first.
+func readLastLines(ctx context.Context, r LogReader, ref model.Ref, until time.Time, n int) ([]string, error) {
+	q := collector.Query{
+		Project: ref.Project, Service: ref.Service, Container: ref.Instance,
+		From: until.Add(-lastLinesLookback), To: until,
+		Limit: n, Direction: collector.Backward,
+	}
+	if q.Container == "" {
+		q.Container = ref.Container
+	}
+	// The instance may run other containers (sidecars): ask for more and
+	// keep this one's.
+	if ref.Instance != "" && ref.Container != "" {
+		q.Limit = 4 * n
+	}
+	recs, err := r.Query(ctx, q)
+	if err != nil {
+		return nil, err
+	}
 	var lines []string
-	var partial []byte
-	for len(buf) > 0 {
-		rec := buf
-		if i := bytes.IndexByte(buf, '\n'); i >= 0 {
-			rec, buf = buf[:i], buf[i+1:]
-		} else {
-			buf = nil
-		}
-		fields := bytes.SplitN(rec, []byte{' '}, 4)
-		if len(fields) < 3 {
+	for _, rec := range recs { // newest first
+		if ref.Instance != "" && ref.Container != "" && rec.Container != "" && rec.Container != ref.Container {
 			continue
 		}
-		var content []byte
-		if len(fields) == 4 {
-			content = fields[3]
+		lines = append(lines, rec.Log)
+		if len(lines) == n {
+			break
 		}
-		partial = append(partial, content...)
-		if string(fields[2]) == "P" {
-			continue
-		}
-		lines = append(lines, string(partial))
-		partial = partial[:0]
 	}
-	if len(partial) > 0 {
-		lines = append(lines, string(partial))
+	if len(lines) == 0 {
+		return nil, errNoLines
 	}
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return lines
-}
-
-// globEscape keeps names with glob characters from matching other files.
-func globEscape(s string) string {
-	var b []byte
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '*', '?', '[', '\\':
-			b = append(b, '\\')
-		}
-		b = append(b, s[i])
-	}
-	return string(b)
+	slices.Reverse(lines)
+	return lines, nil
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/opshub/opshub/alerting/notify/slack"
 	"github.com/opshub/opshub/alerting/notify/teams"
 	"github.com/opshub/opshub/alerting/notify/webhook"
+	"github.com/opshub/opshub/collector"
 	"github.com/opshub/opshub/config"
 	"github.com/opshub/opshub/metrics"
 	"github.com/opshub/opshub/model"
@@ -46,9 +47,36 @@ var minIntervals = map[string]time.Duration{
 	teams.Type:     time.Second / teams.RequestsPerSecond,
 }
 
-// newAlerting builds the alerting pipeline with one notifier per configured
-// integration.
+// newAlerting builds the alerting pipeline of opshub run: crashed
+// containers' last lines are read from the runtime's log files under
+// podsDir (or collector.paths) with the log API's reader. An empty podsDir
+// leaves them out.
 func newAlerting(cfg *config.Config, platform alerting.Subscriber, podsDir string, windows alerting.MetricWindows, db *store.DB, reg prometheus.Registerer, log *slog.Logger) (*alerting.Pipeline, error) {
+	var logs alerting.LogReader
+	if podsDir != "" {
+		logs = crashLogReader(cfg, podsDir, platform)
+	}
+	return newAlertingWithLogs(cfg, platform, logs, windows, db, reg, log)
+}
+
+// crashLogReader reads log files as the log API does on one machine.
+func crashLogReader(cfg *config.Config, podsDir string, platform alerting.Subscriber) *collector.Reader {
+	roots := cfg.Collector.Paths
+	if len(roots) == 0 {
+		roots = []string{podsDir}
+	}
+	var res collector.Resolver
+	if services, ok := platform.(serviceLister); ok {
+		res = &serviceResolver{services: services, now: time.Now}
+	}
+	return collector.NewReader(collector.ReaderOptions{Roots: roots, Resolver: res, MaxLineBytes: int(cfg.Collector.MaxLineBytes)})
+}
+
+// newAlertingWithLogs builds the alerting pipeline with one notifier per
+// configured integration. logs, when not nil, gives crash and OOM events
+// the container's last lines: on a cluster, pass the controller's log
+// reader over the collectors (the one GET /api/v1/logs uses).
+func newAlertingWithLogs(cfg *config.Config, platform alerting.Subscriber, logs alerting.LogReader, windows alerting.MetricWindows, db *store.DB, reg prometheus.Registerer, log *slog.Logger) (*alerting.Pipeline, error) {
 	registry := Notifiers()
 	var ins []alerting.Integration
 	for _, ic := range cfg.Notifications.Integrations {
@@ -71,7 +99,7 @@ func newAlerting(cfg *config.Config, platform alerting.Subscriber, podsDir strin
 		Integrations: ins,
 		Platform:     platform,
 		Metrics:      windows,
-		PodsDir:      podsDir,
+		Logs:         logs,
 		APIBase:      "http://" + cfg.Server.Listen,
 		Logger:       log,
 		Registerer:   reg,
