@@ -61,6 +61,25 @@ func newMetrics(cfg *config.Config, lister procfs.Lister, opts Options, reg prom
 	store := metrics.NewStore(metrics.DefaultRetention, interval)
 	expo := metrics.NewExposition()
 	src := procfs.New(lister, procfs.Options{Specs: MetricSpecs(cfg), Logger: log})
+	forwarders, onSamples, err := newForwarders(cfg, reg, log)
+	if err != nil {
+		return nil, err
+	}
+	return &metricsParts{
+		interval: interval,
+		store:    store,
+		expo:     expo,
+		scraper: metrics.NewScraper(src, store, expo, metrics.ScraperOptions{
+			Interval: interval, Logger: log, Registerer: reg, OnSamples: onSamples,
+		}),
+		forwarders: forwarders,
+	}, nil
+}
+
+// newForwarders builds a forwarder per prometheus-remote-write sink, and the
+// function that hands each scrape's samples to all of them (nil when there
+// are none).
+func newForwarders(cfg *config.Config, reg prometheus.Registerer, log *slog.Logger) ([]*remotewrite.Forwarder, func([]model.Sample), error) {
 	var forwarders []*remotewrite.Forwarder
 	for _, s := range cfg.Sinks {
 		if s.Type != remotewrite.Type {
@@ -68,15 +87,15 @@ func newMetrics(cfg *config.Config, lister procfs.Lister, opts Options, reg prom
 		}
 		rc, err := remotewrite.ConfigFromYAML(s.Name, s.Raw)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		w, err := remotewrite.NewWriter(rc)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		f, err := remotewrite.NewForwarder(w, remotewrite.ForwarderOptions{Logger: log, Registerer: reg})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		forwarders = append(forwarders, f)
 	}
@@ -88,13 +107,5 @@ func newMetrics(cfg *config.Config, lister procfs.Lister, opts Options, reg prom
 			}
 		}
 	}
-	return &metricsParts{
-		interval: interval,
-		store:    store,
-		expo:     expo,
-		scraper: metrics.NewScraper(src, store, expo, metrics.ScraperOptions{
-			Interval: interval, Logger: log, Registerer: reg, OnSamples: onSamples,
-		}),
-		forwarders: forwarders,
-	}, nil
+	return forwarders, onSamples, nil
 }

@@ -1,0 +1,361 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/opshub/opshub/autoscaler"
+	"github.com/opshub/opshub/config"
+	"github.com/opshub/opshub/metrics"
+	"github.com/opshub/opshub/model"
+	"github.com/opshub/opshub/platform/kubernetes"
+	"github.com/opshub/opshub/server"
+	"github.com/opshub/opshub/store"
+	"github.com/opshub/opshub/store/kubestate"
+)
+
+// ControllerLease is the Lease the controllers elect their leader on.
+const ControllerLease = "opshub-controller"
+
+// DefaultControllerNamespace is where the controller keeps its Lease and
+// state when neither platform.namespace nor $POD_NAMESPACE says.
+const DefaultControllerNamespace = "opshub"
+
+// ControllerOptions are the parts of a controller run that do not come from
+// the config file.
+type ControllerOptions struct {
+	Logger *slog.Logger
+	// Listener, when set, is used for the API instead of listening on
+	// cfg.Server.Listen (tests pass one on 127.0.0.1:0).
+	Listener net.Listener
+	// Identity names this candidate in the leader Lease; default
+	// kubernetes.DefaultIdentity ($POD_NAME, else host name and pid).
+	Identity string
+	// MetricsInterval is how often the collectors' samples are pulled;
+	// default 15s (tests shorten it).
+	MetricsInterval time.Duration
+	// AlertTick is how often time-based alert detectors run; default 5s.
+	AlertTick time.Duration
+}
+
+// ControllerNamespace is where the controller keeps its Lease and state:
+// platform.namespace, else $POD_NAMESPACE, else "opshub".
+func ControllerNamespace(cfg *config.Config) string {
+	if cfg.Platform.Namespace != "" {
+		return cfg.Platform.Namespace
+	}
+	if ns := os.Getenv("POD_NAMESPACE"); ns != "" {
+		return ns
+	}
+	return DefaultControllerNamespace
+}
+
+// RunController runs `opshub controller` until ctx ends: it watches the
+// cluster, campaigns for the leader Lease, and while it leads runs
+// alerting, the spend meter, the autoscaler and the full API over the state
+// kept in the API server and the samples pulled from the collectors.
+//
+// A follower serves /healthz and /readyz (ready once it follows a known
+// leader) and answers every other request with 503 naming the leader. A
+// leader that loses its Lease stops every part and RunController returns
+// kubernetes.ErrLeadershipLost, so that the process exits non-zero and
+// starts again as a follower with fresh state.
+func RunController(ctx context.Context, cfg *config.Config, opts ControllerOptions) error {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Platform.Kind != config.PlatformKubernetes {
+		return fmt.Errorf("opshub controller runs on a cluster and needs platform.kind kubernetes (got %q); on a single machine use `opshub run`", cfg.Platform.Kind)
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return fmt.Errorf("create dataDir: %w", err)
+	}
+	namespace := ControllerNamespace(cfg)
+	identity := opts.Identity
+	if identity == "" {
+		identity = kubernetes.DefaultIdentity()
+	}
+	client, err := kubernetes.NewClient(cfg.Platform.Kubeconfig)
+	if err != nil {
+		return err
+	}
+	token, err := kubernetes.BearerToken(cfg.Platform.Kubeconfig)
+	if err != nil {
+		return err
+	}
+	reg := newRegistry()
+	plat, err := kubernetes.New(kubernetes.Options{Client: client, Logger: log, Registerer: reg})
+	if err != nil {
+		return err
+	}
+	watch, err := kubernetes.NewCollectorWatch(client, namespace, nil)
+	if err != nil {
+		return err
+	}
+	le := cfg.Platform.Election()
+	elector, err := kubernetes.NewElector(kubernetes.LeaderOptions{
+		Client: client, Namespace: namespace, Name: ControllerLease, Identity: identity,
+		LeaseDuration: le.LeaseDuration.D(), RenewDeadline: le.RenewDeadline.D(), RetryPeriod: le.RetryPeriod.D(),
+		Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	ln := opts.Listener
+	if ln == nil {
+		ln, err = net.Listen("tcp", cfg.Server.Listen)
+		if err != nil {
+			return fmt.Errorf("listen on server.listen %s: %w", cfg.Server.Listen, err)
+		}
+	}
+	front := &roleHandler{elector: elector, platformReady: plat.Ready}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
+	start := func(name string, run func(context.Context) error) {
+		wg.Go(func() {
+			if err := run(ctx); err != nil {
+				mu.Lock()
+				errs = append(errs, fmt.Errorf("%s: %w", name, err))
+				mu.Unlock()
+			}
+			cancel() // the controller is done when any of its parts is
+		})
+	}
+	log.Info("controller starting", "identity", identity, "namespace", namespace, "lease", ControllerLease)
+	start("kubernetes platform", func(ctx context.Context) error { return plat.Run(ctx, 2) })
+	start("collector watch", watch.Run)
+	start("api server", func(ctx context.Context) error { return serveHTTP(ctx, ln, front, log) })
+	start("leader election", func(ctx context.Context) error {
+		return elector.Run(ctx, func(ctx context.Context) error {
+			return lead(ctx, leaderDeps{
+				cfg: cfg, opts: opts, log: log, reg: reg, plat: plat, watch: watch, token: token,
+				replica: kubestate.New(client, namespace, kubestate.DefaultName), front: front,
+			})
+		})
+	})
+	wg.Wait()
+	_ = plat.Close()
+	return errors.Join(errs...)
+}
+
+// leaderDeps is what the leader's parts are built from.
+type leaderDeps struct {
+	cfg     *config.Config
+	opts    ControllerOptions
+	log     *slog.Logger
+	reg     *prometheus.Registry
+	plat    *kubernetes.Platform
+	watch   *kubernetes.CollectorWatch
+	token   func() (string, error)
+	replica store.Replica
+	front   *roleHandler
+}
+
+// lead runs the leader's parts until ctx ends (the Lease is lost or the
+// process stops) or one of them fails. The state is restored from the
+// replica before any part that reads or writes it is built, so alerting
+// starts from its predecessor's outbox, throttles and alert states: a
+// notification committed to the outbox is delivered by exactly one leader
+// or, when the old leader died between sending and recording it, sent again
+// with the same idempotency key.
+func lead(ctx context.Context, d leaderDeps) error {
+	cfg, log := d.cfg, d.log
+	db, err := store.OpenReplicated(ctx, filepath.Join(cfg.DataDir, "controller-state.db"), d.replica)
+	if err != nil {
+		return fmt.Errorf("restore state: %w", err)
+	}
+	defer db.Close()
+	log.Info("state restored; starting the leader's parts")
+
+	interval := d.opts.MetricsInterval
+	if interval <= 0 {
+		interval = metrics.DefaultInterval
+	}
+	mstore := metrics.NewStore(metrics.DefaultRetention, interval)
+	forwarders, onSamples, err := newForwarders(cfg, d.reg, log)
+	if err != nil {
+		return err
+	}
+	pull, err := newSamplePuller(d.watch, mstore, d.token, interval, onSamples, d.reg, log)
+	if err != nil {
+		return err
+	}
+	alerts, err := newAlerting(cfg, d.plat, "", metricWindows{mstore}, db, d.reg, log)
+	if err != nil {
+		return err
+	}
+	publish := func(e model.Event) {
+		log.Info("event", "event", e.Name, "status", e.Status, "project", e.Project, "service", e.Service, "summary", e.Summary)
+		alerts.Publish(e)
+	}
+	usage := storeUsage{store: mstore, window: 2 * interval, now: time.Now}
+	scaling, err := newAutoscaling(cfg, d.plat, usage, db, publish, log)
+	if err != nil {
+		return err
+	}
+	meter, err := newSpendMeter(cfg, d.plat, usage, db, publish, d.reg, log)
+	if err != nil {
+		return err
+	}
+	policies, err := AutoscalingPolicies(cfg)
+	if err != nil {
+		return err
+	}
+	srv, err := server.New(server.Options{
+		Tokens:      Tokens(cfg),
+		Services:    d.plat,
+		Gatherer:    d.reg,
+		Registerer:  d.reg,
+		Logs:        &collectorLogs{services: d.plat, collectors: d.watch, http: collectorHTTPClient(), token: d.token},
+		Metrics:     metricsReader{mstore},
+		Spend:       meter,
+		Autoscaling: scaling,
+		Alerting:    alerts,
+		Scaler:      d.plat,
+		Autoscaled:  autoscaledBy(policies),
+		Logger:      log,
+	})
+	if err != nil {
+		return err
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
+	start := func(name string, run func(context.Context) error) {
+		wg.Go(func() {
+			err := run(ctx)
+			if err == nil {
+				return // a part with nothing to do may return at once
+			}
+			mu.Lock()
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+			mu.Unlock()
+			cancel()
+		})
+	}
+	start("collector samples", pull.Run)
+	for _, f := range forwarders {
+		start("metrics remote write", f.Run)
+	}
+	start("autoscaler", scaling.Run)
+	start("spend meter", meter.Run)
+	start("alerting", alerts.Run)
+	d.front.lead(srv.Handler())
+	wg.Wait()
+	// Followers' answers again before the Lease is released.
+	d.front.follow()
+	return errors.Join(errs...)
+}
+
+// autoscaledBy tells the scale endpoint which services a policy manages.
+func autoscaledBy(policies map[model.Ref]autoscaler.Policy) server.AutoscaledFunc {
+	return func(project, service string) (int, int, bool) {
+		p, ok := policies[model.Ref{Project: project, Service: service}]
+		return p.MinReplicas, p.MaxReplicas, ok
+	}
+}
+
+// roleHandler serves the API as the controller's role allows: the leader's
+// full API, or on a follower only health and readiness.
+type roleHandler struct {
+	elector       *kubernetes.Elector
+	platformReady func() bool
+	leader        atomic.Pointer[http.Handler]
+}
+
+func (h *roleHandler) lead(api http.Handler) { h.leader.Store(&api) }
+func (h *roleHandler) follow()               { h.leader.Store(nil) }
+
+func (h *roleHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	api := h.leader.Load()
+	switch r.URL.Path {
+	case "/healthz":
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok\n"))
+		return
+	case "/readyz":
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		leader := h.elector.Leader()
+		switch {
+		case api != nil:
+			_, _ = w.Write([]byte("ok: leading\n"))
+		case !h.platformReady():
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte("not ready: the cluster caches are filling\n"))
+		case leader == "" || leader == h.elector.Identity():
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte("not ready: no leader yet\n"))
+		default:
+			_, _ = fmt.Fprintf(w, "ok: following %s\n", leader)
+		}
+		return
+	}
+	if api != nil {
+		(*api).ServeHTTP(w, r)
+		return
+	}
+	leader := h.elector.Leader()
+	msg := fmt.Sprintf("this opshub controller (%s) is not the leader; the leader is %s: ask it, or retry", h.elector.Identity(), leader)
+	if leader == "" || leader == h.elector.Identity() {
+		msg = fmt.Sprintf("this opshub controller (%s) is not the leader and no leader is known yet: retry shortly", h.elector.Identity())
+		leader = ""
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", "2")
+	w.WriteHeader(http.StatusServiceUnavailable)
+	_ = json.NewEncoder(w).Encode(struct {
+		Error  string `json:"error"`
+		Leader string `json:"leader,omitempty"`
+	}{msg, leader})
+}
+
+// serveHTTP serves h on ln until ctx ends, then shuts down within 10s on a
+// fresh context. It closes ln.
+func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logger) error {
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("serving API", "addr", ln.Addr().String())
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		_ = srv.Close()
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	return nil
+}
