@@ -29,6 +29,7 @@ import (
 	k8s "k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/opshub/opshub/internal/kubetest"
 )
@@ -539,12 +540,18 @@ func checkRBAC(t *testing.T, c *kubetest.Cluster) {
 			t.Fatal(err)
 		}
 		deployments := controller.AppsV1().Deployments(appNamespace)
-		scale, err := deployments.GetScale(ctx, "web", metav1.GetOptions{})
+		// The deployment controller writes web's status meanwhile, so the
+		// update may meet a conflict and is retried, as opshub's Scale does.
+		err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			scale, err := deployments.GetScale(ctx, "web", metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			scale.Spec.Replicas = 3
+			_, err = deployments.UpdateScale(ctx, "web", scale, metav1.UpdateOptions{})
+			return err
+		})
 		if err != nil {
-			t.Fatalf("read the scale of web: %v", err)
-		}
-		scale.Spec.Replicas = 3
-		if _, err := deployments.UpdateScale(ctx, "web", scale, metav1.UpdateOptions{}); err != nil {
 			t.Errorf("scale web: %v", err)
 		}
 		patch := []byte(`{"spec":{"template":{"spec":{"containers":[{"name":"web","image":"web:2"}]}}}}`)
@@ -552,8 +559,11 @@ func checkRBAC(t *testing.T, c *kubetest.Cluster) {
 			t.Errorf("roll out web:2: %v", err)
 		}
 		web, err := c.Client.AppsV1().Deployments(appNamespace).Get(ctx, "web", metav1.GetOptions{})
-		if err != nil || *web.Spec.Replicas != 3 || web.Spec.Template.Spec.Containers[0].Image != "web:2" {
-			t.Errorf("web after scaling and rollout: %+v, %v", web, err)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if *web.Spec.Replicas != 3 || web.Spec.Template.Spec.Containers[0].Image != "web:2" {
+			t.Errorf("web after scaling and rollout: %d replicas of %s, want 3 of web:2", *web.Spec.Replicas, web.Spec.Template.Spec.Containers[0].Image)
 		}
 		if err := deployments.Delete(ctx, "web", metav1.DeleteOptions{}); !apierrors.IsForbidden(err) {
 			t.Errorf("delete web: %v, want forbidden", err)
