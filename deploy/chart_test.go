@@ -1,0 +1,63 @@
+package deploy_test
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// helm runs the helm that `make tools` builds (mk/helm.mk) on the chart. It
+// fails under CI when helm is missing and skips elsewhere, saying how to
+// build it.
+func helm(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	bin := os.Getenv("OPSHUB_K8S_BIN")
+	if bin == "" {
+		bin = filepath.Join("..", ".cache", "bin")
+	}
+	path := filepath.Join(bin, "helm")
+	if _, err := os.Stat(path); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("helm is required under CI: %v (run `make tools`)", err)
+		}
+		t.Skipf("needs helm, built by `make helm-tool` (a few minutes): %v", err)
+	}
+	cmd := exec.Command(path, args...)
+	home := t.TempDir()
+	cmd.Env = append(os.Environ(), "HELM_CACHE_HOME="+home+"/cache", "HELM_CONFIG_HOME="+home+"/config", "HELM_DATA_HOME="+home+"/data")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	return out.String(), err
+}
+
+func TestChartLints(t *testing.T) {
+	if out, err := helm(t, "lint", "--strict", "helm/opshub"); err != nil {
+		t.Fatalf("helm lint --strict: %v\n%s", err, out)
+	}
+}
+
+func TestChartValuesSchemaRejectsMistakes(t *testing.T) {
+	for _, tc := range []struct {
+		name, set, want string
+	}{
+		{"replicas as a word", "controller.replicas=two", "replicas"},
+		{"a misspelt key", "controller.replica=3", "replica"},
+		{"an unknown pull policy", "image.pullPolicy=Sometimes", "pullPolicy"},
+		{"a port out of range", "service.port=70000", "port"},
+		{"an env var without a name", "collector.extraEnv[0].value=x", "name"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := helm(t, "template", "opshub", "helm/opshub", "--namespace", "opshub", "--set", tc.set)
+			if err == nil {
+				t.Fatalf("--set %s rendered:\n%.300s", tc.set, out)
+			}
+			if !strings.Contains(out, "values don't meet the specifications of the schema") || !strings.Contains(out, tc.want) {
+				t.Errorf("--set %s: the error does not name %q:\n%s", tc.set, tc.want, out)
+			}
+		})
+	}
+}
