@@ -279,10 +279,17 @@ func autoscaledBy(policies map[model.Ref]autoscaler.Policy) server.AutoscaledFun
 	}
 }
 
+// leaderInfo names this candidate and the leader it last saw;
+// *kubernetes.Elector satisfies it.
+type leaderInfo interface {
+	Identity() string
+	Leader() string
+}
+
 // roleHandler serves the API as the controller's role allows: the leader's
 // full API, or on a follower only health and readiness.
 type roleHandler struct {
-	elector       *kubernetes.Elector
+	elector       leaderInfo
 	platformReady func() bool
 	leader        atomic.Pointer[http.Handler]
 }

@@ -88,7 +88,11 @@ func (p *samplePuller) Run(ctx context.Context) error {
 // answered. A collector that fails is asked again from the same cursor
 // next time, so its samples are not lost while it holds them.
 func (p *samplePuller) Pull(ctx context.Context) {
-	var wg sync.WaitGroup
+	var (
+		wg  sync.WaitGroup
+		mu  sync.Mutex
+		got []model.Sample
+	)
 	for _, c := range p.collectors.Live() {
 		wg.Go(func() {
 			p.mu.Lock()
@@ -103,16 +107,19 @@ func (p *samplePuller) Pull(ctx context.Context) {
 				return
 			}
 			p.pulls.WithLabelValues("ok").Inc()
-			p.store.Add(samples...)
-			if p.onSamples != nil && len(samples) > 0 {
-				p.onSamples(samples)
-			}
+			mu.Lock()
+			got = append(got, samples...)
+			mu.Unlock()
 			p.mu.Lock()
 			p.since[c.Node] = next
 			p.mu.Unlock()
 		})
 	}
 	wg.Wait()
+	p.store.Add(got...)
+	if p.onSamples != nil && len(got) > 0 {
+		p.onSamples(got)
+	}
 	p.store.Prune(p.now())
 }
 
