@@ -12,6 +12,7 @@ import (
 	"github.com/opshub/opshub/collector"
 	"github.com/opshub/opshub/config"
 	"github.com/opshub/opshub/model"
+	"github.com/opshub/opshub/server"
 	"github.com/opshub/opshub/sinks"
 )
 
@@ -25,7 +26,13 @@ func newLogCollector(cfg *config.Config, logRoot string, services serviceLister,
 	if len(roots) == 0 {
 		roots = []string{logRoot}
 	}
-	res := &serviceResolver{services: services, now: time.Now}
+	return buildLogCollector(cfg, roots, &serviceResolver{services: services, now: time.Now}, out, reg, log)
+}
+
+// buildLogCollector builds the collector over roots, enriched by res, and
+// the log API's reader over the same files. opshub run and opshub
+// collector differ only in roots and resolver.
+func buildLogCollector(cfg *config.Config, roots []string, res collector.Resolver, out sinks.Output, reg prometheus.Registerer, log *slog.Logger) (*collector.Collector, *collector.Reader, error) {
 	c, err := collector.New(collector.Options{
 		Roots:        roots,
 		StateDir:     filepath.Join(cfg.DataDir, "collector"),
@@ -99,4 +106,10 @@ func (r *serviceResolver) refresh() {
 			}
 		}
 	}
+}
+
+// logMetricSet is the collector's per-file series, described for /metrics.
+func logMetricSet(c *collector.Collector) server.MetricWriter {
+	return server.Described(c.MetricSet(),
+		server.Family{Name: "opshub_collector_file_behind_bytes", Help: "Bytes of a log file not yet read by the collector.", Type: "gauge"})
 }
