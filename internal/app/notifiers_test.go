@@ -1,11 +1,20 @@
 package app_test
 
 import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"slices"
+	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/opshub/opshub/client"
 	"github.com/opshub/opshub/config"
 	"github.com/opshub/opshub/internal/app"
+	"github.com/opshub/opshub/model"
 )
 
 // Every integration type the config accepts has a notifier.
@@ -24,5 +33,82 @@ func TestEveryIntegrationTypeHasANotifier(t *testing.T) {
 		if !slices.Contains(config.IntegrationTypes(), n) {
 			t.Errorf("notifier %q is registered but config does not accept it", n)
 		}
+	}
+}
+
+// TestCrashNotificationsOnOneMachine runs opshub with a service that exits
+// with code 1 and two integrations: a webhook for crashes, whose event
+// carries the last lines the crashed run wrote (read through the log API's
+// reader), and a Discord webhook that was deleted (404), which is disabled
+// and shown so in what `opshub status` reads.
+func TestCrashNotificationsOnOneMachine(t *testing.T) {
+	demo := demoBinary(t)
+	rcv := &hookReceiver{}
+	hook := httptest.NewServer(rcv)
+	defer hook.Close()
+	var discordCalls atomic.Int32
+	discord := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		discordCalls.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusNotFound)
+		fmt.Fprint(w, `{"message": "Unknown Webhook", "code": 10015}`)
+	}))
+	defer discord.Close()
+	cfgText := fmt.Sprintf(`
+dataDir: %s
+workloads:
+  - name: crashy
+    project: demo
+    command: [%s, --no-http, --exit-after, 50ms, --exit-code, "1"]
+notifications:
+  retry: {initialBackoff: 100ms, maxBackoff: 1s}
+  integrations:
+    - {name: hook, type: webhook, url: %q, secret: hook-secret, events: [container.crash]}
+    - {name: chat, type: discord, webhookURL: %q, events: [container.crashloop]}
+alerts:
+  throttle: {default: 15m}
+  crashLoop: {restarts: 1, window: 10m}
+`, t.TempDir(), demo, hook.URL+"/hook", discord.URL+"/api/webhooks/1/tok")
+	cfg, err := config.Parse([]byte(cfgText), "test.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := startRun(t, cfg, app.Options{}).API
+
+	waitFor(t, 30*time.Second, "the crash notification", func() bool { return len(rcv.requests()) >= 1 })
+	crash := rcv.requests()[0]
+	if crash.event.Name != model.EventContainerCrash || !crash.verified {
+		t.Fatalf("first notification %+v (signature verified: %t)", crash.event, crash.verified)
+	}
+	lines, _ := crash.event.Data["lastLines"].([]any)
+	if len(lines) == 0 || !strings.Contains(fmt.Sprint(lines[len(lines)-1]), "exiting with code 1") {
+		t.Errorf("crash event's last lines %v, want the demo's last words \"exiting with code 1\" (data %v)", lines, crash.event.Data)
+	}
+	if lag := crash.at.Sub(crash.event.Time); lag > 2*time.Second {
+		t.Errorf("crash notification arrived %s after the exit, want at most 2s", lag)
+	}
+
+	c, err := client.New(api, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var chat client.Integration
+	waitFor(t, 30*time.Second, "the Discord integration to be disabled", func() bool {
+		_, ints, err := c.Deliveries(context.Background())
+		if err != nil {
+			return false
+		}
+		for _, in := range ints {
+			if in.Name == "chat" {
+				chat = in
+			}
+		}
+		return chat.State == "disabled"
+	})
+	if !strings.Contains(chat.Reason, "404") {
+		t.Errorf("disabled for %q, want the reason to name the 404", chat.Reason)
+	}
+	if n := discordCalls.Load(); n != 1 {
+		t.Errorf("the deleted Discord webhook was called %d times, want once", n)
 	}
 }
