@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -309,6 +310,10 @@ func TestCrashLoopingPodIsCrashingAndEmitsEvents(t *testing.T) {
 				case model.InstanceBackoff:
 					if want := time.Duration(10<<(n-1)) * time.Second; ev.Backoff != want {
 						t.Errorf("crash %d: backoff %s, want %s", n, ev.Backoff, want)
+					}
+					wantMessage := fmt.Sprintf("back-off %s restarting failed container=worker pod=%s_batch(", time.Duration(10<<(n-1))*time.Second, pod)
+					if ev.Reason != "CrashLoopBackOff" || !strings.HasPrefix(ev.Message, wantMessage) {
+						t.Errorf("crash %d: backoff reason %q, message %q; want CrashLoopBackOff and the kubelet's message", n, ev.Reason, ev.Message)
 					}
 				}
 			}
