@@ -51,6 +51,8 @@ type Options struct {
 	// Sinks lists the log sinks and pauses and resumes them; nil answers
 	// an empty list.
 	Sinks SinkController
+	// Reloader serves POST /api/v1/config/reload; nil answers 404.
+	Reloader ConfigReloader
 	// Spend answers /api/v1/spend; nil when spend is not running.
 	Spend SpendReader
 	// Autoscaling answers /api/v1/autoscaling; nil when no policy runs.
@@ -192,6 +194,7 @@ func (s *Server) routes() http.Handler {
 	handle("GET /api/v1/sinks", "sinks", ScopeRead, s.listSinks)
 	handle("POST /api/v1/sinks/{name}/pause", "sinks_pause", ScopeDeploy, s.pauseSink)
 	handle("POST /api/v1/sinks/{name}/resume", "sinks_resume", ScopeDeploy, s.resumeSink)
+	handle("POST /api/v1/config/reload", "config_reload", ScopeAdmin, s.reloadConfig)
 	handle("GET /api/v1/node/samples", "node_samples", ScopeRead, s.nodeSamples)
 	mux.Handle("/api/", s.instrument("unknown", s.authorized(ScopeRead, func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no API endpoint %s %s", r.Method, r.URL.Path), "")

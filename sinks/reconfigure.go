@@ -13,6 +13,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"gopkg.in/yaml.v3"
+
+	"github.com/opshub/opshub/model"
 )
 
 // Changes says what Apply did to each sink, by name.
@@ -439,4 +441,46 @@ func (c Changes) String() string {
 		return "no sink changed"
 	}
 	return strings.Join(parts, "; ")
+}
+
+// Validations waits until each named sink has sent its validation line, is
+// paused, or is gone, or until ctx ends, and returns the results it has.
+func (r *Router) Validations(ctx context.Context, names []string) map[string]model.SinkValidation {
+	out := map[string]model.SinkValidation{}
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		pending := 0
+		for _, name := range names {
+			if _, ok := out[name]; ok {
+				continue
+			}
+			st, listed := r.status(name)
+			switch {
+			case listed && st.Validation != nil:
+				out[name] = *st.Validation
+			case listed && st.State != model.SinkPaused:
+				pending++
+			}
+		}
+		if pending == 0 {
+			return out
+		}
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return out
+		}
+	}
+}
+
+// status returns the named configured sink's status.
+func (r *Router) status(name string) (model.SinkStatus, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	s, ok := r.byName[name]
+	if !ok {
+		return model.SinkStatus{}, false
+	}
+	return s.status(), true
 }

@@ -107,6 +107,7 @@ Ask a running opshub:             opshub status`,
 		newDeliveriesCommand(g),
 		newVersionCommand(),
 		newSpendCommand(g),
+		newReloadCommand(g),
 		newScaleCommand(g),
 		newControllerCommand(),
 	)

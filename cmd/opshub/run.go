@@ -4,7 +4,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -31,7 +34,10 @@ opshub's own process runtime (replicas, restarts with back-off, graceful stop,
 a front proxy per port), its output is written in the kubelet's log format under
 <dataDir>/pods, and the API is served on server.listen.
 
-SIGINT or SIGTERM stops every workload within its grace period, then exits.`,
+SIGINT or SIGTERM stops every workload within its grace period, then exits.
+SIGHUP (or ` + "`opshub reload`" + `) re-reads the config file: an invalid file is refused
+with every error and opshub goes on as it was; a valid one is applied to the
+log sinks at once, and the sections that need a restart are named in the log.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			logger, err := newLogger(cmd.ErrOrStderr(), logLevel, logFormat)
@@ -45,13 +51,41 @@ SIGINT or SIGTERM stops every workload within its grace period, then exits.`,
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "opshub: %d workloads from %s; API on http://%s; logs under %s/pods\n",
 				len(cfg.Workloads), path, cfg.Server.Listen, cfg.DataDir)
-			return app.Run(cmd.Context(), cfg, app.Options{Logger: logger})
+			reloads, stop := reloadSignals()
+			defer stop()
+			return app.Run(cmd.Context(), cfg, app.Options{Logger: logger, ConfigPath: path, Reload: reloads})
 		},
 	}
 	configFlag(cmd, &path)
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	cmd.Flags().StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	return cmd
+}
+
+// reloadSignals turns each SIGHUP into a reload request until stop is
+// called. Requests that arrive while one waits are merged into it.
+func reloadSignals() (<-chan struct{}, func()) {
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGHUP)
+	reloads := make(chan struct{}, 1)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-sig:
+				select {
+				case reloads <- struct{}{}:
+				default:
+				}
+			case <-done:
+				return
+			}
+		}
+	}()
+	return reloads, func() {
+		signal.Stop(sig)
+		close(done)
+	}
 }
 
 func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {

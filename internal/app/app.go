@@ -38,6 +38,12 @@ type Options struct {
 	// MetricsInterval is how often container metrics are read; default
 	// 15s (tests shorten it).
 	MetricsInterval time.Duration
+
+	// ConfigPath is the file cfg was read from. With it, a value on Reload
+	// (cmd sends one per SIGHUP) and POST /api/v1/config/reload re-read
+	// the file and apply what can change live (see Reloader).
+	ConfigPath string
+	Reload     <-chan struct{}
 }
 
 // Run runs opshub on this machine until ctx ends: the local runtime with
@@ -108,6 +114,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	if err != nil {
 		return err
 	}
+	reloader := newReloader(cfg, opts.ConfigPath, sinkRouter, log)
 	// The collector tails the runtime's log files into the sinks; the log
 	// API reads the same files.
 	logs, logReader, err := newLogCollector(cfg, rt.LogRoot(), rt, sinkRouter, reg, log)
@@ -136,6 +143,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		Autoscaling: scaling,
 		Alerting:    alerts,
 		Sinks:       sinkRouter,
+		Reloader:    reloadAPI(reloader),
 		Logger:      log,
 	})
 	if err != nil {
@@ -184,6 +192,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	start("spend meter", meter.Run)
 	start("alerting", alerts.Run)
 	start("sinks", sinkRouter.Run)
+	start("config reload", watchReloads(reloader, opts.Reload, log))
 	start("log collector", logs.Run)
 	start("api server", func(ctx context.Context) error { return srv.Serve(ctx, ln) })
 	wg.Wait()

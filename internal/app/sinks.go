@@ -37,11 +37,14 @@ func SinkTypes() map[string]sinks.Factory {
 
 var registerSinks sync.Once
 
-// registerSinkTypes fills the sinks registry, once per process.
+// registerSinkTypes fills the sinks registry, once per process, leaving
+// alone the types registered already (tests may register them first).
 func registerSinkTypes() {
 	registerSinks.Do(func() {
 		for kind, f := range SinkTypes() {
-			sinks.Register(kind, f)
+			if _, err := sinks.Lookup(kind); err != nil {
+				sinks.Register(kind, f)
+			}
 		}
 	})
 }
