@@ -40,7 +40,7 @@ func crashPipeline(t *testing.T, feed instanceFeed, logs LogReader, timeout time
 // writeCRI writes one CRI log file of lines stamped from start, one
 // millisecond apart; a line ending in "\\" is written as a partial record
 // joined with the next.
-func writeCRI(t *testing.T, path string, start time.Time, lines []string) {
+func writeCRI(t testing.TB, path string, start time.Time, lines []string) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		t.Fatal(err)
