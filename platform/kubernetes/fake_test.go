@@ -36,15 +36,3 @@ func runFake(t *testing.T, opts Options, objects ...runtime.Object) (*Platform, 
 	}
 	return p, client
 }
-
-// within polls cond until it holds or 10 s pass.
-func within(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 10s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
