@@ -6,6 +6,13 @@
 // retry_after becomes a RetryableError, an exhausted rate-limit bucket
 // (X-RateLimit-Remaining: 0) becomes a Pause for the pipeline, and a 404
 // (the webhook was deleted) is notify.ErrGone.
+//
+// It speaks the one endpoint it needs with net/http rather than through
+// discordgo: discordgo takes its API base from package variables (one
+// process could not serve integrations pointed at different hosts, nor a
+// test its own stand-in, without global state), and its request path waits
+// on its rate-limit buckets by itself, which the notify contract leaves to
+// the pipeline.
 package discord
 
 import (
