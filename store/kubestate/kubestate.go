@@ -121,7 +121,10 @@ func New(client kubernetes.Interface, namespace, name string) *Replica {
 	if name == "" {
 		name = DefaultName
 	}
-	enc, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1))
+	// The fastest level: on state files of tens of MB it compresses as
+	// well as the default (JSON with ids and log lines) in a third of the
+	// time, and a Save compresses the whole file every time.
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
 	if err != nil {
 		panic(err) // only invalid options fail
 	}
