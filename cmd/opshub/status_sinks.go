@@ -64,6 +64,11 @@ func renderSinks(w io.Writer, list []model.SinkStatus, now time.Time) error {
 		}
 		note := "-"
 		switch {
+		case s.Removing:
+			note = "removed by a config reload: delivers its buffer for " + humanDuration(s.DrainUntil.Sub(now)) + " more at most"
+			if s.LastError != "" {
+				note += "; " + s.LastError
+			}
 		case s.LastError != "":
 			note = s.LastError
 		case s.Validation != nil && !s.Validation.OK:

@@ -19,6 +19,8 @@ func TestRenderSinks(t *testing.T) {
 		{Name: "grafana", Type: "loki", State: model.SinkFailing, BufferBytes: 3 << 19, BufferEvents: 4000, BufferMaxBytes: 1 << 30,
 			Sent: 10, Retried: 50, LastError: "post batch: HTTP 503"},
 		{Name: "hook", Type: "http", State: model.SinkPaused, BufferMaxBytes: 64 << 20, DeadLettered: 2},
+		{Name: "old", Type: "file", State: model.SinkRunning, BufferBytes: 2048, BufferEvents: 20, BufferMaxBytes: 1 << 30,
+			Removing: true, DrainUntil: now.Add(90 * time.Second)},
 	}
 	var out bytes.Buffer
 	if err := renderSinks(&out, list, now); err != nil {
@@ -30,6 +32,7 @@ Sinks:
   archive  file  running  0B/1GiB (0)         1200  0        0              3s ago         validation line delivered
   grafana  loki  failing  1.5MiB/1GiB (4000)  10    50       0              never          post batch: HTTP 503
   hook     http  paused   0B/64MiB (0)        0     0        2              never          -
+  old      file  running  2KiB/1GiB (20)      0     0        0              never          removed by a config reload: delivers its buffer for 1m30s more at most
 `
 	if out.String() != want {
 		t.Fatalf("got\n%s\nwant\n%s", out.String(), want)
