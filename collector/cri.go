@@ -21,15 +21,16 @@ type criRecord struct {
 }
 
 // parseCRI parses "<RFC3339Nano time> <stream> <P|F> <content>" without
-// allocating. A record with no tag field (written by old runtimes) counts as
-// a full line. It reports false when the line is not a CRI record.
-func parseCRI(line []byte) (criRecord, bool) {
+// allocating; tc (may be nil) remembers the last minute seen. A record with
+// no tag field (written by old runtimes) counts as a full line. It reports
+// false when the line is not a CRI record.
+func parseCRI(line []byte, tc *timeCache) (criRecord, bool) {
 	var r criRecord
 	sp := bytes.IndexByte(line, ' ')
 	if sp < 0 {
 		return r, false
 	}
-	t, ok := parseTimestamp(line[:sp])
+	t, ok := tc.parse(line[:sp])
 	if !ok {
 		return r, false
 	}
@@ -117,6 +118,60 @@ func parseTimestamp(b []byte) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	return t.Add(-time.Duration(offset) * time.Second), true
+}
+
+// timeCache speeds up parseTimestamp for the records of one file, which
+// nearly all share their minute: the date and the time of day up to the
+// minute are compared as bytes, and only the seconds and the fraction are
+// parsed. Anything else (another minute, a zone offset) takes the full
+// parser, which refills the cache.
+type timeCache struct {
+	minute [17]byte // "2006-01-02T15:04:"
+	base   int64    // Unix seconds at the start of that minute
+	ok     bool
+}
+
+// parse is parseTimestamp with the cache; a nil cache parses in full.
+func (c *timeCache) parse(b []byte) (time.Time, bool) {
+	if c == nil {
+		return parseTimestamp(b)
+	}
+	// The fast form: the cached minute, two digits of seconds, an optional
+	// fraction of 1-9 digits, and "Z".
+	n := len(b)
+	if c.ok && n >= 20 && b[n-1] == 'Z' && string(b[:17]) == string(c.minute[:]) {
+		s0, s1 := b[17]-'0', b[18]-'0'
+		if s0 <= 5 && s1 <= 9 {
+			nsec, ok := 0, true
+			if n > 20 {
+				frac := b[19 : n-1]
+				if frac[0] != '.' || len(frac) < 2 || len(frac) > 10 {
+					ok = false
+				} else {
+					scale := 100000000
+					for _, d := range frac[1:] {
+						d -= '0'
+						if d > 9 {
+							ok = false
+							break
+						}
+						nsec += int(d) * scale
+						scale /= 10
+					}
+				}
+			}
+			if ok {
+				return time.Unix(c.base+int64(s0)*10+int64(s1), int64(nsec)).UTC(), true
+			}
+		}
+	}
+	t, ok := parseTimestamp(b)
+	if ok && n >= 20 && b[n-1] == 'Z' {
+		sec := int64(b[17]-'0')*10 + int64(b[18]-'0')
+		copy(c.minute[:], b[:17])
+		c.base, c.ok = t.Unix()-sec, true
+	}
+	return t, ok
 }
 
 func digits(b []byte) (int, bool) {

@@ -2,6 +2,7 @@ package collector
 
 import (
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -70,6 +71,7 @@ type decoder struct {
 	mergeStream  string
 
 	scratch []byte // unescaped Docker "log" values
+	times   timeCache
 	out     line
 }
 
@@ -124,11 +126,11 @@ func (d *decoder) decode(b []byte, dropped int) {
 	switch d.format {
 	case formatCRI:
 		var r criRecord
-		r, ok = parseCRI(b)
+		r, ok = parseCRI(b, &d.times)
 		t, stream, partial, content = r.time, r.stream, r.partial, r.content
 	case formatDocker:
 		var r dockerRecord
-		r, d.scratch, ok = parseDockerJSON(b, d.scratch)
+		r, d.scratch, ok = parseDockerJSON(b, d.scratch, &d.times)
 		t, stream, partial, content = r.time, r.stream, r.partial, r.content
 	}
 	if !ok {
@@ -187,31 +189,32 @@ func (d *decoder) send(l line) {
 // truncationMarker is appended to a line that was cut at maxLineBytes.
 const truncationMarker = " [truncated "
 
-// appendText appends the text of l to dst as valid UTF-8: invalid bytes are
+// writeText writes the text of l to w as valid UTF-8: invalid bytes are
 // replaced by U+FFFD (what JSON encoders would do anyway, done once here so
 // every sink sees the same text), and a cut line ends with
 // " [truncated N bytes]". It reports whether bytes were replaced.
-func appendText(dst []byte, l *line) ([]byte, bool) {
+func writeText(w *strings.Builder, l *line) bool {
 	replaced := false
 	if utf8.Valid(l.content) {
-		dst = append(dst, l.content...)
+		w.Write(l.content)
 	} else {
 		replaced = true
 		c := l.content
 		for len(c) > 0 {
 			r, n := utf8.DecodeRune(c)
 			if r == utf8.RuneError && n == 1 {
-				dst = append(dst, "\uFFFD"...)
+				w.WriteString("\uFFFD")
 			} else {
-				dst = append(dst, c[:n]...)
+				w.Write(c[:n])
 			}
 			c = c[n:]
 		}
 	}
 	if l.dropped > 0 {
-		dst = append(dst, truncationMarker...)
-		dst = strconv.AppendInt(dst, int64(l.dropped), 10)
-		dst = append(dst, " bytes]"...)
+		var num [20]byte
+		w.WriteString(truncationMarker)
+		w.Write(strconv.AppendInt(num[:0], int64(l.dropped), 10))
+		w.WriteString(" bytes]")
 	}
-	return dst, replaced
+	return replaced
 }

@@ -23,8 +23,9 @@ type dockerRecord struct {
 // unescaping "log" into scratch (returned grown, for reuse). Docker ends a
 // complete line's "log" with "\n" and writes a longer line as pieces without
 // it, so a "log" without the newline is a partial line. Unknown keys are
-// skipped. It reports false when the line is not such a record.
-func parseDockerJSON(line, scratch []byte) (dockerRecord, []byte, bool) {
+// skipped. tc (may be nil) speeds up the time. It reports false when the
+// line is not such a record.
+func parseDockerJSON(line, scratch []byte, tc *timeCache) (dockerRecord, []byte, bool) {
 	var r dockerRecord
 	p := skipSpace(line)
 	if len(p) == 0 || p[0] != '{' {
@@ -72,7 +73,7 @@ func parseDockerJSON(line, scratch []byte) (dockerRecord, []byte, bool) {
 			if !ok {
 				return r, scratch, false
 			}
-			if r.time, ok = parseTimestamp(raw); !ok {
+			if r.time, ok = tc.parse(raw); !ok {
 				return r, scratch, false
 			}
 			p = rest

@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -33,7 +34,7 @@ func TestParseCRI(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r, ok := parseCRI([]byte(tt.line))
+			r, ok := parseCRI([]byte(tt.line), nil)
 			if ok != tt.ok {
 				t.Fatalf("ok = %v, want %v", ok, tt.ok)
 			}
@@ -44,6 +45,38 @@ func TestParseCRI(t *testing.T) {
 				t.Errorf("got (%v, %q, %v, %q), want (%v, %q, %v, %q)", r.time, r.stream, r.partial, r.content, tt.time, tt.stream, tt.partial, tt.content)
 			}
 		})
+	}
+}
+
+// TestTimeCache: the cached parse gives what the full parser gives, for a
+// sequence of times in which the minute, the zone and the form change.
+func TestTimeCache(t *testing.T) {
+	stamps := []string{
+		"2026-11-24T10:00:00.123456789Z",
+		"2026-11-24T10:00:01.5Z",
+		"2026-11-24T10:00:59Z",
+		"2026-11-24T10:00:60Z", // a leap second, normalised
+		"2026-11-24T10:00:07.000000001Z",
+		"2026-11-24T10:00:07.1234567891Z", // ten digits of fraction: invalid
+		"2026-11-24T10:00:07.Z",           // no digits: invalid
+		"2026-11-24T10:00:7a.1Z",          // invalid seconds
+		"2026-11-24T10:00:61Z",            // invalid seconds
+		"2026-11-24T10:00:08.12x4Z",       // invalid fraction
+		"2026-11-24T10:00:08.5+01:00",
+		"2026-11-24T10:01:00.25Z",
+		"2026-11-24T10:00:30Z", // back to the earlier minute
+		"2026-11-24T10:00:30z",
+		"2026-11-24t10:00:30Z",
+		"2026-12-31T23:59:59.999999999Z",
+		"2027-01-01T00:00:00Z",
+	}
+	var tc timeCache
+	for _, s := range stamps {
+		want, wantOK := parseTimestamp([]byte(s))
+		got, ok := tc.parse([]byte(s))
+		if ok != wantOK || got != want {
+			t.Errorf("%s: cached parse gave (%v, %v), full parse (%v, %v)", s, got, ok, want, wantOK)
+		}
 	}
 }
 
@@ -67,7 +100,7 @@ func TestParseDockerJSON(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r, _, ok := parseDockerJSON([]byte(tt.line), nil)
+			r, _, ok := parseDockerJSON([]byte(tt.line), nil, nil)
 			if ok != tt.ok {
 				t.Fatalf("ok = %v, want %v", ok, tt.ok)
 			}
@@ -85,8 +118,9 @@ func TestParseDockerJSON(t *testing.T) {
 func decodeAll(maxLine int, physical []string) ([]string, decoderStats) {
 	var out []string
 	d := newDecoder(maxLine, func() time.Time { return time.Unix(0, 0) }, func(l *line) {
-		text, _ := appendText(nil, l)
-		out = append(out, l.stream+" "+string(text))
+		var text strings.Builder
+		writeText(&text, l)
+		out = append(out, l.stream+" "+text.String())
 	})
 	for _, p := range physical {
 		d.feed([]byte(p), false)

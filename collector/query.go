@@ -122,7 +122,10 @@ func (r *Reader) containers(q *Query) []container {
 		pods, _ := os.ReadDir(root)
 		for _, p := range pods {
 			src, ok := parsePodDir(p.Name())
-			if !ok || src.Namespace != q.Project {
+			// A resolver may put a pod in a project other than its
+			// namespace (a project label), so only the path's own rule
+			// may skip a directory by its name.
+			if !ok || (r.resolver == nil && src.Namespace != q.Project) {
 				continue
 			}
 			pd := filepath.Join(root, p.Name())
@@ -236,8 +239,9 @@ func (r *Reader) readFile(ctx context.Context, f logFile, offset int64, flush bo
 
 // record turns a decoded line into a record of c.
 func record(c container, l *line) model.LogRecord {
-	text, _ := appendText(nil, l)
-	return model.LogRecord{Time: l.time, Ref: c.ref, Stream: l.stream, Log: string(text), Labels: c.labels, Truncated: l.dropped > 0}
+	var text strings.Builder
+	writeText(&text, l)
+	return model.LogRecord{Time: l.time, Ref: c.ref, Stream: l.stream, Log: text.String(), Labels: c.labels, Truncated: l.dropped > 0}
 }
 
 // Query returns the lines q selects, at most q.Limit, oldest first for

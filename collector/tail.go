@@ -49,6 +49,8 @@ type tail struct {
 
 	batch *batchBuilder // the batch being filled, set during readTail
 
+	textPerLine int64 // in the last batch, to size the next one's text
+
 	failures int       // batches refused in a row
 	retryAt  time.Time // after a refused batch, no read before this
 }
@@ -194,7 +196,15 @@ func (c *Collector) readTail(ctx context.Context, w *workerState, t *tail) {
 	if wait {
 		return
 	}
-	if c.opts.Now().Before(t.retryAt) || c.tooSoon(t) {
+	// Bytes waiting: in the read buffer, and in the file after it (unknown
+	// for a compressed file).
+	waiting := int64(t.lr.buffered())
+	if t.kind == kindGzip {
+		waiting = int64(c.opts.MaxBatchBytes)
+	} else if fi, err := t.f.Stat(); err == nil {
+		waiting += max(0, fi.Size()-(t.lr.off+waiting))
+	}
+	if c.opts.Now().Before(t.retryAt) || c.tooSoon(t, waiting) {
 		return
 	}
 	if t.kind == kindCurrent && c.replaced(t) {
@@ -206,7 +216,7 @@ func (c *Collector) readTail(ctx context.Context, w *workerState, t *tail) {
 		t.lr.buf = *c.bufs.Get().(*[]byte)
 	}
 	b := &w.batch
-	b.reset()
+	b.reset(batchHint(waiting, c.opts.MaxBatchBytes, c.opts.MaxBatchLines, t.textPerLine))
 	t.batch = b
 	startRead := t.lr.read
 	var readErr error
@@ -224,7 +234,7 @@ func (c *Collector) readTail(ctx context.Context, w *workerState, t *tail) {
 	if t.kind == kindCurrent && b.lines() > 0 && c.replaced(t) {
 		// Truncated while it was read: what was read may be the new
 		// content. The copy holds the old, from the checkpoint on.
-		b.reset()
+		b.reset(0)
 		c.truncated(t, c.opts.Now())
 		t.batch = nil
 		return
@@ -244,6 +254,7 @@ func (c *Collector) readTail(ctx context.Context, w *workerState, t *tail) {
 	}
 	c.countDecoder(t)
 	if b.lines() > 0 {
+		t.textPerLine = int64(b.size() / b.lines())
 		c.send(ctx, t, b)
 	}
 	if finish {
@@ -299,17 +310,12 @@ func (c *Collector) atEOF(t *tail, now time.Time) bool {
 const minBatchInterval = 200 * time.Millisecond
 
 // tooSoon reports whether t sent a batch less than minBatchInterval ago and
-// has less than a quarter batch to read; the poll comes back for it.
-func (c *Collector) tooSoon(t *tail) bool {
+// has less than a quarter batch waiting; the poll comes back for it.
+func (c *Collector) tooSoon(t *tail, waiting int64) bool {
 	if t.kind == kindGzip || c.opts.Now().Sub(t.lastSend) >= minBatchInterval {
 		return false
 	}
-	fi, err := t.f.Stat()
-	if err != nil {
-		return false
-	}
-	pos := t.lr.off + int64(t.lr.buffered())
-	return fi.Size() >= pos && fi.Size()-pos < int64(c.opts.MaxBatchBytes/4)
+	return waiting < int64(c.opts.MaxBatchBytes/4)
 }
 
 // replaced reports whether the file's first bytes are no longer the ones
