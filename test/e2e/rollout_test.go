@@ -217,3 +217,73 @@ func TestRolloutPastItsProgressDeadlineFails(t *testing.T) {
 		}
 	})
 }
+
+func TestRolloutOfAStatefulSetCompletesAndUndoes(t *testing.T) {
+	c := kubetest.Start(t, kubetest.Options{})
+	ctx := context.Background()
+	c.Namespace(t, "shop")
+	p := startPlatform(t, c, "shop")
+	d := deployment("db", 2, nil) // its spec is the StatefulSet's too
+	s := &appsv1.StatefulSet{
+		ObjectMeta: metav1.ObjectMeta{Name: "db"},
+		Spec: appsv1.StatefulSetSpec{
+			Replicas: d.Spec.Replicas, Selector: d.Spec.Selector, Template: d.Spec.Template, ServiceName: "db",
+			PodManagementPolicy: appsv1.ParallelPodManagement,
+		},
+	}
+	if _, err := c.Client.AppsV1().StatefulSets("shop").Create(ctx, s, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "shop/db running", func() error { return serviceState(ctx, p, "shop", "db", 2) })
+	rolloutDone(t, ctx, p, "shop", "db")
+	imageOf := func(name string) (string, error) {
+		pod, err := c.Client.CoreV1().Pods("shop").Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return "", err
+		}
+		return pod.Spec.Containers[0].Image, nil
+	}
+	everyPodRuns := func(image string) func() error {
+		return func() error {
+			for _, name := range []string{"db-0", "db-1"} {
+				got, err := imageOf(name)
+				if err != nil {
+					return err
+				}
+				if got != image {
+					return fmt.Errorf("%s runs %s", name, got)
+				}
+			}
+			return serviceState(ctx, p, "shop", "db", 2)
+		}
+	}
+
+	if err := p.Rollout(ctx, "shop", "db", kubernetes.RolloutChange{Image: "registry.example/db:2", Env: map[string]string{"MODE": "fast"}}); err != nil {
+		t.Fatal(err)
+	}
+	msgs := rolloutDone(t, ctx, p, "shop", "db")
+	t.Logf("rollout status messages: %q", msgs)
+	// The API server defaults rollingUpdate.partition to 0, so kubectl
+	// (and opshub) judge it as a partitioned roll out.
+	if last := msgs[len(msgs)-1]; last != "partitioned roll out complete: 2 new pods have been updated..." {
+		t.Errorf("last message = %q", last)
+	}
+	eventually(t, "every pod runs db:2", everyPodRuns("registry.example/db:2"))
+
+	to, err := p.Undo(ctx, "shop", "db", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if to != 1 {
+		t.Errorf("undo went back to revision %d, want 1", to)
+	}
+	rolloutDone(t, ctx, p, "shop", "db")
+	eventually(t, "every pod runs db:1 again", everyPodRuns("registry.example/db:1"))
+	got, err := c.Client.AppsV1().StatefulSets("shop").Get(ctx, "db", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if env := got.Spec.Template.Spec.Containers[0].Env; len(env) != 0 {
+		t.Errorf("env after undo = %v, want the first revision's (none)", env)
+	}
+}
