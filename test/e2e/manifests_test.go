@@ -3,7 +3,10 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -17,7 +20,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
-	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -25,13 +27,15 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
-	"k8s.io/apimachinery/pkg/types"
 	k8s "k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/retry"
 
+	"github.com/opshub/opshub/internal/app"
 	"github.com/opshub/opshub/internal/kubetest"
+	kube "github.com/opshub/opshub/platform/kubernetes"
+	"github.com/opshub/opshub/store/kubestate"
 )
 
 // kustomizeBase is the install base, relative to this package.
@@ -366,7 +370,10 @@ var (
 		{verb: "watch", group: "apps", resource: "deployments"},
 		{verb: "patch", group: "apps", resource: "deployments", ns: appNamespace, name: "web"},
 		{verb: "patch", group: "apps", resource: "statefulsets", ns: appNamespace, name: "db"},
+		{verb: "update", group: "apps", resource: "deployments", ns: appNamespace, name: "web"},
+		{verb: "update", group: "apps", resource: "statefulsets", ns: appNamespace, name: "db"},
 		{verb: "list", group: "apps", resource: "replicasets"},
+		{verb: "list", group: "apps", resource: "controllerrevisions", ns: appNamespace},
 		{verb: "update", group: "apps", resource: "deployments", subresource: "scale", ns: appNamespace, name: "web"},
 		{verb: "patch", group: "apps", resource: "statefulsets", subresource: "scale", ns: appNamespace, name: "db"},
 		{verb: "watch", group: "batch", resource: "jobs"}, {verb: "list", group: "batch", resource: "cronjobs"},
@@ -386,8 +393,9 @@ var (
 		{verb: "update", resource: "secrets", ns: installNamespace, name: "opshub-state-16"},
 		{verb: "delete", resource: "pods", ns: appNamespace}, {verb: "create", resource: "pods", ns: appNamespace},
 		{verb: "create", resource: "pods", subresource: "exec", ns: appNamespace},
-		{verb: "update", group: "apps", resource: "deployments", ns: appNamespace, name: "web"},
+		{verb: "create", group: "apps", resource: "deployments", ns: appNamespace},
 		{verb: "delete", group: "apps", resource: "deployments", ns: appNamespace, name: "web"},
+		{verb: "update", group: "apps", resource: "controllerrevisions", ns: appNamespace},
 		{verb: "patch", group: "apps", resource: "replicasets", ns: appNamespace},
 		{verb: "patch", group: "apps", resource: "daemonsets", ns: appNamespace},
 		{verb: "delete", group: "batch", resource: "jobs", ns: appNamespace},
@@ -399,7 +407,6 @@ var (
 	}
 	collectorMay = []access{
 		{verb: "get", resource: "pods", ns: appNamespace}, {verb: "list", resource: "pods"}, {verb: "watch", resource: "pods"},
-		{verb: "get", resource: "nodes", subresource: "proxy", name: kubetest.NodeName},
 		{verb: "get", resource: "nodes", subresource: "metrics", name: kubetest.NodeName},
 		{verb: "get", resource: "nodes", subresource: "stats", name: kubetest.NodeName},
 		{verb: "create", group: "authentication.k8s.io", resource: "tokenreviews"},
@@ -411,7 +418,9 @@ var (
 		{verb: "list", resource: "secrets"}, {verb: "get", resource: "secrets", ns: installNamespace, name: "opshub-state"},
 		{verb: "delete", resource: "pods", ns: appNamespace}, {verb: "create", resource: "pods", subresource: "exec", ns: appNamespace},
 		{verb: "get", resource: "nodes", name: kubetest.NodeName}, {verb: "patch", resource: "nodes", name: kubetest.NodeName},
+		{verb: "get", resource: "nodes", subresource: "proxy", name: kubetest.NodeName},
 		{verb: "create", resource: "nodes", subresource: "proxy", name: kubetest.NodeName},
+		{verb: "get", resource: "nodes", subresource: "log", name: kubetest.NodeName},
 		{verb: "list", group: "coordination.k8s.io", resource: "leases", ns: installNamespace},
 		{verb: "update", group: "coordination.k8s.io", resource: "leases", ns: "kube-system", name: "kube-scheduler"},
 		{verb: "list", group: "apps", resource: "deployments"},
@@ -437,9 +446,10 @@ func as(t *testing.T, c *kubetest.Cluster, name string) k8s.Interface {
 }
 
 // checkRBAC asks the API server, as each of the install's ServiceAccounts,
-// what it may do, and then does the cluster-mode chores for real: leader
-// election and state Secrets for the controller, its Lease and a TokenReview
-// of the controller's token for the collector, and scaling a Deployment.
+// what it may do, and then runs opshub's own cluster-mode parts with those
+// accounts: the collector's Lease and its review of the controller's token;
+// the controller's watch of the collector Leases, leader election, state
+// Secrets, scaling and a rollout.
 func checkRBAC(t *testing.T, c *kubetest.Cluster) {
 	ctx := context.Background()
 	c.Namespace(t, appNamespace)
@@ -474,58 +484,115 @@ func checkRBAC(t *testing.T, c *kubetest.Cluster) {
 		}
 	})
 
-	t.Run("the controller leads, keeps its state and scales", func(t *testing.T) {
-		leases := controller.CoordinationV1().Leases(installNamespace)
-		holder, duration := "opshub-controller-0", int32(15)
-		lease, err := leases.Create(ctx, &coordinationv1.Lease{
-			ObjectMeta: metav1.ObjectMeta{Name: "opshub-controller"},
-			Spec:       coordinationv1.LeaseSpec{HolderIdentity: &holder, LeaseDurationSeconds: &duration},
-		}, metav1.CreateOptions{})
+	t.Run("the collector registers and the controller sees it", func(t *testing.T) {
+		reg, err := kube.NewRegistration(kube.RegistrationOptions{
+			Client: collector, Namespace: installNamespace, Node: kubetest.NodeName, URL: "http://10.0.0.9:7421",
+		})
 		if err != nil {
-			t.Fatalf("create the leader lease: %v", err)
+			t.Fatal(err)
 		}
-		holder = "opshub-controller-1"
-		lease.Spec.HolderIdentity = &holder
-		if _, err := leases.Update(ctx, lease, metav1.UpdateOptions{}); err != nil {
-			t.Errorf("take over the leader lease: %v", err)
+		for range 2 { // creates the Lease, then renews it
+			if err := reg.Renew(ctx); err != nil {
+				t.Fatalf("the collector's Lease: %v", err)
+			}
 		}
-		if _, err := leases.List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/component=collector"}); err != nil {
-			t.Errorf("list the collectors' leases: %v", err)
+		watch, err := kube.NewCollectorWatch(controller, installNamespace, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		runFor(t, watch.Run, func() bool {
+			live := watch.Live()
+			return len(live) == 1 && live[0].Node == kubetest.NodeName
+		}, "the controller lists the collector")
+
+		lease, err := controller.CoordinationV1().Leases(installNamespace).Get(ctx, kube.CollectorLeasePrefix+kubetest.NodeName, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := controller.CoordinationV1().Leases(installNamespace).Update(ctx, lease, metav1.UpdateOptions{}); !apierrors.IsForbidden(err) {
+			t.Errorf("the controller updates the collector's Lease: %v, want forbidden", err)
+		}
+	})
+
+	t.Run("the collector checks the controller's token", func(t *testing.T) {
+		if _, err := collector.CoreV1().Pods("").List(ctx, metav1.ListOptions{FieldSelector: "spec.nodeName=" + kubetest.NodeName}); err != nil {
+			t.Errorf("list the node's pods: %v", err)
+		}
+		// The controller's token, as its pod has it mounted.
+		token, err := c.Client.CoreV1().ServiceAccounts(installNamespace).CreateToken(ctx, "opshub-controller", &authenticationv1.TokenRequest{}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatalf("token for the controller: %v", err)
+		}
+		reviewer, err := kube.NewTokenReviewer(kube.TokenReviewerOptions{Client: collector, Allowed: []string{kube.ControllerIdentity(installNamespace)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		who, allowed, err := reviewer.Review(ctx, token.Status.Token)
+		if err != nil || !allowed || who != serviceAccountUser("opshub-controller") {
+			t.Errorf("review of the controller's token: %q, allowed %v, %v", who, allowed, err)
+		}
+	})
+
+	t.Run("the controller is elected", func(t *testing.T) {
+		elector, err := kube.NewElector(kube.LeaderOptions{
+			Client: controller, Namespace: installNamespace, Name: app.ControllerLease, Identity: "opshub-controller-0",
+			LeaseDuration: 4 * time.Second, RenewDeadline: 2 * time.Second, RetryPeriod: 500 * time.Millisecond,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		runFor(t, func(ctx context.Context) error {
+			return elector.Run(ctx, func(ctx context.Context) error { <-ctx.Done(); return nil })
+		}, elector.Leading, "the controller leads")
+	})
+
+	t.Run("the controller keeps its state in the state Secrets", func(t *testing.T) {
+		// Random bytes do not compress: 2 MiB take 3 chunk Secrets.
+		big := make([]byte, 2<<20)
+		_, _ = rand.Read(big)
+		snapshots := [][]byte{big, slices.Concat(big[1:], big[:1]), []byte("small")}
+		replica := kubestate.New(controller, installNamespace, "")
+		if _, err := replica.Load(ctx); err != nil {
+			t.Fatalf("load: %v", err)
+		}
+		for i, snap := range snapshots {
+			// Each save writes new chunks and deletes the previous ones.
+			if err := replica.Save(ctx, snap); err != nil {
+				t.Fatalf("save %d: %v", i+1, err)
+			}
+			got, err := kubestate.New(controller, installNamespace, "").Load(ctx)
+			if err != nil || !bytes.Equal(got, snap) {
+				t.Fatalf("load after save %d: %d bytes, %v; want %d bytes", i+1, len(got), err, len(snap))
+			}
+		}
+		secrets, err := c.Client.CoreV1().Secrets(installNamespace).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range secrets.Items {
+			if strings.HasPrefix(s.Name, kubestate.DefaultName+"-") {
+				t.Errorf("chunk %s was not deleted", s.Name)
+			}
 		}
 
-		secrets := controller.CoreV1().Secrets(installNamespace)
-		state, err := secrets.Create(ctx, &corev1.Secret{
-			ObjectMeta: metav1.ObjectMeta{Name: "opshub-state"},
-			Data:       map[string][]byte{"state": []byte("snapshot 1")},
-		}, metav1.CreateOptions{})
-		if err != nil {
-			t.Fatalf("create the state secret: %v", err)
-		}
-		state.Data["state"] = []byte("snapshot 2")
-		if _, err := secrets.Update(ctx, state, metav1.UpdateOptions{}); err != nil {
-			t.Errorf("update the state secret: %v", err)
-		}
-		if got, err := secrets.Get(ctx, "opshub-state", metav1.GetOptions{}); err != nil || string(got.Data["state"]) != "snapshot 2" {
-			t.Errorf("read the state secret: %v, %v", got, err)
-		}
-		if err := secrets.Delete(ctx, "opshub-state", metav1.DeleteOptions{}); err != nil {
-			t.Errorf("delete the state secret: %v", err)
-		}
+		own := controller.CoreV1().Secrets(installNamespace)
 		if _, err := c.Client.CoreV1().Secrets(installNamespace).Create(ctx, &corev1.Secret{
 			ObjectMeta: metav1.ObjectMeta{Name: "someone-elses"},
 		}, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := secrets.Get(ctx, "someone-elses", metav1.GetOptions{}); !apierrors.IsForbidden(err) {
+		if _, err := own.Get(ctx, "someone-elses", metav1.GetOptions{}); !apierrors.IsForbidden(err) {
 			t.Errorf("read another secret: %v, want forbidden", err)
 		}
-		if _, err := secrets.List(ctx, metav1.ListOptions{}); !apierrors.IsForbidden(err) {
+		if _, err := own.List(ctx, metav1.ListOptions{}); !apierrors.IsForbidden(err) {
 			t.Errorf("list secrets: %v, want forbidden", err)
 		}
+	})
 
+	t.Run("the controller scales and rolls out", func(t *testing.T) {
 		replicas := int32(1)
 		labels := map[string]string{"app": "web"}
-		_, err = c.Client.AppsV1().Deployments(appNamespace).Create(ctx, &appsv1.Deployment{
+		_, err := c.Client.AppsV1().Deployments(appNamespace).Create(ctx, &appsv1.Deployment{
 			ObjectMeta: metav1.ObjectMeta{Name: "web"},
 			Spec: appsv1.DeploymentSpec{
 				Replicas: &replicas,
@@ -540,8 +607,8 @@ func checkRBAC(t *testing.T, c *kubetest.Cluster) {
 			t.Fatal(err)
 		}
 		deployments := controller.AppsV1().Deployments(appNamespace)
-		// The deployment controller writes web's status meanwhile, so the
-		// update may meet a conflict and is retried, as opshub's Scale does.
+		// The deployment controller writes web's status meanwhile, so writes
+		// may meet a conflict and are retried, as platform/kubernetes does.
 		err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
 			scale, err := deployments.GetScale(ctx, "web", metav1.GetOptions{})
 			if err != nil {
@@ -554,8 +621,17 @@ func checkRBAC(t *testing.T, c *kubetest.Cluster) {
 		if err != nil {
 			t.Errorf("scale web: %v", err)
 		}
-		patch := []byte(`{"spec":{"template":{"spec":{"containers":[{"name":"web","image":"web:2"}]}}}}`)
-		if _, err := deployments.Patch(ctx, "web", types.StrategicMergePatchType, patch, metav1.PatchOptions{}); err != nil {
+		// A rollout writes the pod template.
+		err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			web, err := deployments.Get(ctx, "web", metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			web.Spec.Template.Spec.Containers[0].Image = "web:2"
+			_, err = deployments.Update(ctx, web, metav1.UpdateOptions{})
+			return err
+		})
+		if err != nil {
 			t.Errorf("roll out web:2: %v", err)
 		}
 		web, err := c.Client.AppsV1().Deployments(appNamespace).Get(ctx, "web", metav1.GetOptions{})
@@ -568,50 +644,35 @@ func checkRBAC(t *testing.T, c *kubetest.Cluster) {
 		if err := deployments.Delete(ctx, "web", metav1.DeleteOptions{}); !apierrors.IsForbidden(err) {
 			t.Errorf("delete web: %v, want forbidden", err)
 		}
-	})
-
-	t.Run("the collector announces itself and checks the controller's token", func(t *testing.T) {
-		leases := collector.CoordinationV1().Leases(installNamespace)
-		name, duration := "opshub-collector-"+kubetest.NodeName, int32(30)
-		lease, err := leases.Create(ctx, &coordinationv1.Lease{
-			ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{
-				"app.kubernetes.io/name": "opshub", "app.kubernetes.io/component": "collector", "opshub.dev/node": kubetest.NodeName,
-			}},
-			Spec: coordinationv1.LeaseSpec{HolderIdentity: &name, LeaseDurationSeconds: &duration},
-		}, metav1.CreateOptions{})
-		if err != nil {
-			t.Fatalf("create the collector lease: %v", err)
-		}
-		now := metav1.NewMicroTime(time.Now())
-		lease.Spec.RenewTime = &now
-		if _, err := leases.Update(ctx, lease, metav1.UpdateOptions{}); err != nil {
-			t.Errorf("renew the collector lease: %v", err)
-		}
-		lease, err = controller.CoordinationV1().Leases(installNamespace).Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			t.Fatalf("the controller reads the collector lease: %v", err)
-		}
-		if _, err := controller.CoordinationV1().Leases(installNamespace).Update(ctx, lease, metav1.UpdateOptions{}); !apierrors.IsForbidden(err) {
-			t.Errorf("the controller updates the collector lease: %v, want forbidden", err)
-		}
-
-		if _, err := collector.CoreV1().Pods("").List(ctx, metav1.ListOptions{FieldSelector: "spec.nodeName=" + kubetest.NodeName}); err != nil {
-			t.Errorf("list the node's pods: %v", err)
-		}
-
-		// The controller's token, as its pod would have it mounted.
-		token, err := c.Client.CoreV1().ServiceAccounts(installNamespace).CreateToken(ctx, "opshub-controller", &authenticationv1.TokenRequest{}, metav1.CreateOptions{})
-		if err != nil {
-			t.Fatalf("token for the controller: %v", err)
-		}
-		review, err := collector.AuthenticationV1().TokenReviews().Create(ctx, &authenticationv1.TokenReview{
-			Spec: authenticationv1.TokenReviewSpec{Token: token.Status.Token},
-		}, metav1.CreateOptions{})
-		if err != nil {
-			t.Fatalf("review the controller's token: %v", err)
-		}
-		if !review.Status.Authenticated || review.Status.User.Username != serviceAccountUser("opshub-controller") {
-			t.Errorf("token review = %+v, want the controller's ServiceAccount", review.Status)
+		if err := controller.CoreV1().Pods(appNamespace).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{}); !apierrors.IsForbidden(err) {
+			t.Errorf("delete web's pods: %v, want forbidden", err)
 		}
 	})
+}
+
+// runFor runs run until done holds, then stops it and checks that it ended
+// without an error. It fails the test when done does not hold within a
+// minute.
+func runFor(t *testing.T, run func(context.Context) error, done func() bool, what string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ended := make(chan error, 1)
+	go func() { ended <- run(ctx) }()
+	deadline := time.Now().Add(time.Minute)
+	for !done() {
+		select {
+		case err := <-ended:
+			t.Fatalf("%s: ended early: %v", what, err)
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within a minute", what)
+		}
+	}
+	cancel()
+	// A watch stopped before it noticed its sync says so; that is no failure.
+	if err := <-ended; err != nil && !errors.Is(err, context.Canceled) {
+		t.Errorf("%s: %v", what, err)
+	}
 }
