@@ -146,3 +146,38 @@ func TestCrashIsNotHeldBackByTheLogReader(t *testing.T) {
 		})
 	}
 }
+
+// podResolver maps a pod directory to its service as the collector's
+// Kubernetes resolver does (the container name is not the service's).
+type podResolver struct{ service string }
+
+func (r podResolver) Resolve(src collector.Source) (model.Ref, model.Labels, bool) {
+	return model.Ref{Project: src.Namespace, Service: r.service, Instance: src.Pod, Container: src.Container}, nil, true
+}
+
+// On a cluster the kubelet keeps the previous container's file next to the
+// new one, a pod may run a sidecar, the finish time is cut to the second (so
+// the last lines may be stamped after it), and the exit is seen only after
+// the next run has started: the event still carries the crashed
+// container's own last lines and nothing else.
+func TestCrashLastLinesOnAKubernetesNode(t *testing.T) {
+	pods := t.TempDir()
+	pod := "shop_api-7f9c-x2_6f1e2d"
+	finished := time.Now().Add(-time.Minute).Truncate(time.Second)
+	writeCRI(t, filepath.Join(pods, pod, "app", "0.log"), finished.Add(200*time.Millisecond), []string{"listening on :8080", "fatal: cannot reach db"})
+	writeCRI(t, filepath.Join(pods, pod, "app", "1.log"), finished.Add(1500*time.Millisecond), []string{"listening on :8080"})
+	writeCRI(t, filepath.Join(pods, pod, "envoy", "0.log"), finished.Add(-300*time.Millisecond), []string{"upstream reset"})
+
+	feed := make(instanceFeed, 1)
+	rcv := crashPipeline(t, feed, collector.NewReader(collector.ReaderOptions{Roots: []string{pods}, Resolver: podResolver{service: "api"}}), 0)
+	ref := model.Ref{Project: "shop", Service: "api", Instance: "api-7f9c-x2", Container: "app"}
+	feed <- model.InstanceEvent{Kind: model.InstanceExited, Ref: ref, Time: finished.Add(3 * time.Second), Restarts: 0,
+		Exit: &model.Exit{Code: 1, Reason: "Error", Time: finished}}
+
+	waitFor(t, 5*time.Second, "the crash notification", func() bool { return len(rcv.received()) == 1 })
+	data := rcv.received()[0].event.Data
+	got := fmt.Sprint(data["lastLines"])
+	if got != "[listening on :8080 fatal: cannot reach db]" {
+		t.Errorf("last lines %s, want the crashed app container's two lines only (data %v)", got, data)
+	}
+}
