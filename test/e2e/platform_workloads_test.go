@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
 
+	"github.com/opshub/opshub/autoscaler"
 	"github.com/opshub/opshub/internal/kubetest"
 	"github.com/opshub/opshub/model"
 )
@@ -117,6 +119,31 @@ func TestJobsVolumesHPAsAndNodesOnACluster(t *testing.T) {
 			}
 			return nil
 		})
+		// opshub's autoscaler, with the platform as its scaler, refuses
+		// the Deployment even under a load that asks for more.
+		db := model.Ref{Project: "shop", Service: "db"}
+		var events []model.Event
+		loop, err := autoscaler.NewLoop(autoscaler.LoopOptions{
+			Policies: map[model.Ref]autoscaler.Policy{db: {MinReplicas: 1, MaxReplicas: 5,
+				Metrics: []autoscaler.Metric{{Resource: autoscaler.CPU, TargetUtilization: 50}}, Behavior: autoscaler.DefaultBehavior()}},
+			Source:  &autoscaler.PlatformSource{Platform: p, Usage: busy{}, Requests: map[model.Ref]map[autoscaler.Resource]float64{db: {autoscaler.CPU: 1}}},
+			Scaler:  p,
+			Publish: func(e model.Event) { events = append(events, e) },
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		loop.Pass(ctx)
+		decision := loop.Decisions()[0].Decisions[0]
+		if decision.Limit != autoscaler.LimitHPA || !strings.Contains(decision.Reason, `"db"`) {
+			t.Errorf("decision = %s: %s; want the HPA named", decision.Limit, decision.Reason)
+		}
+		if len(events) != 1 || events[0].Name != model.EventAutoscalingLimited {
+			t.Errorf("events = %+v, want one autoscaling.limited", events)
+		}
+		if svc, err := p.Service(ctx, "shop", "db"); err != nil || svc.Replicas != 1 {
+			t.Errorf("replicas = %d (%v), want 1: opshub scaled a Deployment an HPA scales", svc.Replicas, err)
+		}
 	})
 
 	t.Run("an instance names its node, and the node is ready", func(t *testing.T) {
@@ -240,4 +267,11 @@ func TestProbeFailuresAndEvictionsOnACluster(t *testing.T) {
 			t.Errorf("after the evicted event: %+v, want the pod stopped without a second eviction", ev)
 		}
 	})
+}
+
+// busy reports every container at twice its CPU request.
+type busy struct{}
+
+func (busy) Usage(model.Ref, autoscaler.Resource) (autoscaler.Sample, bool) {
+	return autoscaler.Sample{Value: 2, Time: time.Now(), Window: 30 * time.Second}, true
 }
