@@ -297,7 +297,11 @@ func (p *Pipeline) addLastLines(ctx context.Context, ev model.Event, ie model.In
 	case ctx.Err() != nil:
 	default:
 		p.metrics.lastLinesFailed.Inc()
-		ev.Data["lastLinesError"] = err.Error()
+		msg := err.Error()
+		if errors.Is(err, context.DeadlineExceeded) {
+			msg = fmt.Sprintf("the log reader did not answer within %s", p.opts.LastLinesTimeout)
+		}
+		ev.Data["lastLinesError"] = msg
 		p.log.Warn("reading the last lines of a crashed container", "project", ie.Ref.Project, "service", ie.Ref.Service, "instance", ie.Ref.Instance, "err", err)
 	}
 	select {
