@@ -85,6 +85,7 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 autoscales and rolls out services, on Kubernetes or on a single machine.
 
 Run everything on this machine:   opshub run -c opshub.yaml
+Run a Kubernetes node's agent:    opshub collector -c opshub.yaml
 Validate a config file:           opshub check-config -c opshub.yaml
 Ask a running opshub:             opshub status`,
 		SilenceUsage:  true,
@@ -99,6 +100,7 @@ Ask a running opshub:             opshub status`,
 
 	root.AddCommand(
 		newRunCommand(),
+		newCollectorCommand(),
 		newCheckConfigCommand(),
 		newStatusCommand(g),
 		newLogsCommand(g),
