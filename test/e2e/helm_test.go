@@ -182,7 +182,7 @@ var customValues = []string{
 	"--set", "controller.extraVolumes[0].name=tokens",
 	"--set", "controller.extraVolumes[0].secret.secretName=opshub-tokens",
 	"--set", "controller.extraVolumeMounts[0].name=tokens",
-	"--set", "controller.extraVolumeMounts[0].mountPath=/etc/opshub/tokens",
+	"--set", "controller.extraVolumeMounts[0].mountPath=/etc/opshub-tokens",
 	"--set", "controller.extraVolumeMounts[0].readOnly=true",
 	"--set", "controller.podDisruptionBudget.enabled=false",
 	"--set", "service.type=NodePort",
@@ -215,7 +215,7 @@ func TestHelmChartAppliesWithServerSideDryRun(t *testing.T) {
 				c := spec.Containers[0]
 				if *o.Spec.Replicas != 3 || spec.Affinity.PodAntiAffinity != nil || spec.Affinity.NodeAffinity == nil ||
 					c.Env[len(c.Env)-1].Value != "debug" || spec.Volumes[len(spec.Volumes)-1].Secret.SecretName != "opshub-tokens" ||
-					c.VolumeMounts[len(c.VolumeMounts)-1].MountPath != "/etc/opshub/tokens" {
+					c.VolumeMounts[len(c.VolumeMounts)-1].MountPath != "/etc/opshub-tokens" {
 					t.Errorf("controller ignores values: %+v", spec)
 				}
 			case *corev1.Service:
