@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -165,6 +166,11 @@ func (r *Router) Apply(ctx context.Context, cfgs []SinkConfig) (Changes, error) 
 
 	r.mu.Lock()
 	if r.stopping {
+		// Close closes what is in the Router's maps: hand the sinks taken
+		// back from draining to it again.
+		for name, d := range revived {
+			r.draining[name] = d
+		}
 		r.mu.Unlock()
 		discard()
 		return Changes{}, ErrStopping
@@ -374,8 +380,8 @@ func (r *Router) finishDrain(s *sink, emptied bool) {
 }
 
 // noteLeftovers logs the buffers under <DataDir>/sinks of sinks that are
-// not configured and still hold records: they are delivered only if a
-// sink of that name is configured again.
+// not configured and still hold undelivered records: they are delivered
+// only if a sink of that name is configured again.
 func (r *Router) noteLeftovers() {
 	root := filepath.Join(r.opts.DataDir, "sinks")
 	entries, err := os.ReadDir(root)
@@ -388,18 +394,32 @@ func (r *Router) noteLeftovers() {
 		if !e.IsDir() || r.byName[e.Name()] != nil {
 			continue
 		}
-		segs, _ := filepath.Glob(filepath.Join(root, e.Name(), "*"+segSuffix))
-		var size int64
-		for _, seg := range segs {
-			if st, err := os.Stat(seg); err == nil {
-				size += st.Size()
-			}
-		}
-		if size > 0 && !strings.HasPrefix(e.Name(), ".") {
+		dir := filepath.Join(root, e.Name())
+		if n := undelivered(dir); n > 0 {
 			r.log.Warn("a sink that is no longer configured left records in its buffer; configure a sink of this name to deliver them, or delete the directory",
-				"sink", e.Name(), "dir", filepath.Join(root, e.Name()), "segment_bytes", size)
+				"sink", e.Name(), "dir", dir, "undelivered_bytes", n)
 		}
 	}
+}
+
+// undelivered is how many bytes of a buffer directory lie past its
+// delivered position, without opening the buffer.
+func undelivered(dir string) int64 {
+	segs, _ := filepath.Glob(filepath.Join(dir, "*"+segSuffix))
+	var end int64
+	for _, seg := range segs {
+		start, err := strconv.ParseInt(strings.TrimSuffix(filepath.Base(seg), segSuffix), 10, 64)
+		st, serr := os.Stat(seg)
+		if err != nil || serr != nil {
+			continue
+		}
+		end = max(end, start+st.Size())
+	}
+	var pos int64
+	if text, err := os.ReadFile(filepath.Join(dir, positionFile)); err == nil {
+		pos, _ = strconv.ParseInt(strings.TrimSpace(string(text)), 10, 64)
+	}
+	return max(end-pos, 0)
 }
 
 // forget drops the series of a sink that is gone.

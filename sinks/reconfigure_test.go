@@ -3,10 +3,12 @@ package sinks_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -262,5 +264,48 @@ func TestApplyComparesSettingsByValue(t *testing.T) {
 		if got := len(ch.Changed) == 1; got != tt.changed {
 			t.Errorf("%s: changes %+v, want changed=%v", tt.name, ch, tt.changed)
 		}
+	}
+}
+
+// syncBuffer is a log destination tests read while the router writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestStartNamesLeftoverBuffers: at start, the log names the buffer of a
+// sink no longer configured that still holds records, and not the buffer
+// of one that delivered everything.
+func TestStartNamesLeftoverBuffers(t *testing.T) {
+	dir := t.TempDir()
+	stuck, done := &fakeDest{fail: down}, &fakeDest{}
+	fast := sinks.BatchLimits{Timeout: time.Millisecond}
+	run := start(t, []sinks.SinkConfig{
+		{Spec: sinks.Spec{Name: "stuck", Type: "fake"}, Destination: stuck, Batch: fast},
+		{Spec: sinks.Spec{Name: "done", Type: "fake"}, Destination: done, Batch: fast},
+	}, sinks.Options{DataDir: dir, Retry: fastRetry})
+	if err := run.r.Send(context.Background(), sinks.Batch{Records: numbered(0, 10)}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "delivery", func() bool { return len(done.logs()) == 10 })
+	run.stop()
+
+	var logs syncBuffer
+	run = start(t, nil, sinks.Options{DataDir: dir, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	waitFor(t, "the start", func() bool { return strings.Contains(logs.String(), "left records") })
+	if !strings.Contains(logs.String(), "sink=stuck") || strings.Contains(logs.String(), "sink=done") {
+		t.Fatalf("log:\n%s", logs.String())
 	}
 }
