@@ -37,10 +37,11 @@ func TestEveryIntegrationTypeHasANotifier(t *testing.T) {
 }
 
 // TestCrashNotificationsOnOneMachine runs opshub with a service that exits
-// with code 1 and two integrations: a webhook for crashes, whose event
+// with code 1 and three integrations: a webhook for crashes, whose event
 // carries the last lines the crashed run wrote (read through the log API's
-// reader), and a Discord webhook that was deleted (404), which is disabled
-// and shown so in what `opshub status` reads.
+// reader); a Discord webhook that was deleted (404), which is disabled and
+// shown so in what `opshub status` reads; and a webhook that is down, whose
+// own retry.giveUpAfter of 1s ends its retries.
 func TestCrashNotificationsOnOneMachine(t *testing.T) {
 	demo := demoBinary(t)
 	rcv := &hookReceiver{}
@@ -54,6 +55,10 @@ func TestCrashNotificationsOnOneMachine(t *testing.T) {
 		fmt.Fprint(w, `{"message": "Unknown Webhook", "code": 10015}`)
 	}))
 	defer discord.Close()
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
+	}))
+	defer down.Close()
 	cfgText := fmt.Sprintf(`
 dataDir: %s
 workloads:
@@ -65,10 +70,11 @@ notifications:
   integrations:
     - {name: hook, type: webhook, url: %q, secret: hook-secret, events: [container.crash]}
     - {name: chat, type: discord, webhookURL: %q, events: [container.crashloop]}
+    - {name: impatient, type: webhook, url: %q, events: [container.crash], retry: {giveUpAfter: 1s}}
 alerts:
   throttle: {default: 15m}
   crashLoop: {restarts: 1, window: 10m}
-`, t.TempDir(), demo, hook.URL+"/hook", discord.URL+"/api/webhooks/1/tok")
+`, t.TempDir(), demo, hook.URL+"/hook", discord.URL+"/api/webhooks/1/tok", down.URL)
 	cfg, err := config.Parse([]byte(cfgText), "test.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -110,5 +116,23 @@ alerts:
 	}
 	if n := discordCalls.Load(); n != 1 {
 		t.Errorf("the deleted Discord webhook was called %d times, want once", n)
+	}
+
+	var given client.Delivery
+	waitFor(t, 30*time.Second, "the impatient integration to give up", func() bool {
+		ds, _, err := c.Deliveries(context.Background())
+		if err != nil {
+			return false
+		}
+		for _, d := range ds {
+			if d.Integration == "impatient" && d.State == "failed" {
+				given = d
+				return true
+			}
+		}
+		return false
+	})
+	if !strings.Contains(given.LastError, "gave up 1s after it was queued") || given.Attempts < 2 || given.LastStatus != http.StatusServiceUnavailable {
+		t.Errorf("impatient delivery %+v, want it retried (100ms back-off) and given up after 1s", given)
 	}
 }
