@@ -100,6 +100,12 @@ type Pipeline struct {
 	in       chan model.Event
 	// withLines receives crash events once their last lines were read.
 	withLines chan model.Event
+	// linesWarned rate-limits the warning about failed last-lines reads.
+	linesWarned struct {
+		sync.Mutex
+		at         time.Time
+		suppressed int
+	}
 	workers   map[string]*worker
 	metrics   *pipelineMetrics
 
@@ -302,13 +308,28 @@ func (p *Pipeline) addLastLines(ctx context.Context, ev model.Event, ie model.In
 			msg = fmt.Sprintf("the log reader did not answer within %s", p.opts.LastLinesTimeout)
 		}
 		ev.Data["lastLinesError"] = msg
-		p.log.Warn("reading the last lines of a crashed container", "project", ie.Ref.Project, "service", ie.Ref.Service, "instance", ie.Ref.Instance, "err", err)
+		p.warnLastLines(ie.Ref, msg)
 	}
 	select {
 	case p.withLines <- ev:
 	case <-ctx.Done():
 		p.Publish(ev)
 	}
+}
+
+// warnLastLines logs a failed last-lines read at most once a minute, with
+// how many were not logged since (every one is counted in the metric).
+func (p *Pipeline) warnLastLines(ref model.Ref, msg string) {
+	p.linesWarned.Lock()
+	defer p.linesWarned.Unlock()
+	now := p.now()
+	if now.Sub(p.linesWarned.at) < time.Minute {
+		p.linesWarned.suppressed++
+		return
+	}
+	p.log.Warn("crash event sent without the container's last lines", "project", ref.Project, "service", ref.Service,
+		"instance", ref.Instance, "err", msg, "not_logged_since_last", p.linesWarned.suppressed)
+	p.linesWarned.at, p.linesWarned.suppressed = now, 0
 }
 
 // Close stops a running Run and waits for it. It is idempotent.
