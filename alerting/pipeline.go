@@ -106,8 +106,8 @@ type Pipeline struct {
 		at         time.Time
 		suppressed int
 	}
-	workers   map[string]*worker
-	metrics   *pipelineMetrics
+	workers map[string]*worker
+	metrics *pipelineMetrics
 
 	mu      sync.Mutex
 	cancel  context.CancelFunc
