@@ -375,3 +375,35 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// BenchmarkPut compares a Put on a plain DB with one on a DB replicated to
+// memory (the snapshot copy without any network), so that a change to the
+// replicated path shows whether plain Open pays for it.
+func BenchmarkPut(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		open func(path string) (*DB, error)
+	}{
+		{"plain", Open},
+		{"replicated-to-memory", func(path string) (*DB, error) {
+			return OpenReplicated(context.Background(), path, &memReplica{})
+		}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			db, err := tc.open(filepath.Join(b.TempDir(), "state.db"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
+			things := NewBucket[record](db, "things")
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				if err := things.Put(fmt.Sprintf("k%06d", i%1000), record{Name: "x", Count: i}); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+		})
+	}
+}
