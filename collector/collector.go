@@ -82,13 +82,17 @@ type Collector struct {
 	mu      sync.Mutex
 	state   checkpointState
 	ckpts   []*checkpoint
+	nextID  uint64 // of the next checkpoint entry
 	tails   map[fileID]*tail
+	byPath  map[string]*tail          // open tails by their name now (the newest, if two share it)
 	byDir   map[string]map[*tail]bool // open tails per container directory
 	opened  uint64                    // tails opened so far
 	skipped map[fileID]bool           // files seen and not worth opening (done, old .gz)
 	queue   []*tail
 	dirty   bool
 	acks    []ack
+	// acksSince is when the oldest of acks arrived.
+	acksSince time.Time
 
 	work      chan struct{} // a tail was queued
 	ackSignal chan struct{} // an ack or a finished file waits for the checkpointer
@@ -102,7 +106,15 @@ type ack struct {
 	t     *tail
 	off   int64
 	bytes int64
+	// full is set for a batch that filled up: its file likely has more to
+	// read and waits for this checkpoint, so it is written at once.
+	full bool
 }
+
+// checkpointDelay is how long the checkpointer may hold acknowledgements of
+// batches that did not fill up, to write them with others: less than
+// minBatchInterval, which such a file waits before its next batch anyway.
+const checkpointDelay = 100 * time.Millisecond
 
 // New checks opts and builds a Collector. It touches no file.
 func New(opts Options) (*Collector, error) {
@@ -150,6 +162,7 @@ func New(opts Options) (*Collector, error) {
 		store:     checkpointStore{dir: opts.StateDir},
 		budget:    newByteBudget(opts.MaxInflightBytes),
 		tails:     map[fileID]*tail{},
+		byPath:    map[string]*tail{},
 		byDir:     map[string]map[*tail]bool{},
 		skipped:   map[fileID]bool{},
 		work:      make(chan struct{}, 1),
@@ -183,9 +196,11 @@ func (c *Collector) Run(ctx context.Context) error {
 	}
 	c.mu.Lock()
 	c.state = st
+	c.nextID = 1
 	for i := range st.Files {
 		ck := st.Files[i]
 		c.ckpts = append(c.ckpts, &ck)
+		c.nextID = max(c.nextID, ck.ID+1)
 	}
 	c.state.Files = nil
 	c.mu.Unlock()
@@ -215,14 +230,29 @@ func (c *Collector) Run(ctx context.Context) error {
 	wg.Wait()
 
 	c.mu.Lock()
+	// Acknowledgements the checkpointer was gathering count too.
+	for _, a := range c.acks {
+		a.t.ck.Offset = a.off
+	}
+	c.acks = nil
 	for _, t := range c.tails {
 		t.close(c)
 	}
 	c.mu.Unlock()
-	if err := c.save(); err != nil {
+	err = c.save()
+	c.store.close()
+	if err != nil {
 		return fmt.Errorf("collector: %w", err)
 	}
 	return nil
+}
+
+// newCheckpoint adds a checkpoint entry. Called with c.mu held.
+func (c *Collector) newCheckpoint(ck checkpoint) *checkpoint {
+	ck.ID = c.nextID
+	c.nextID++
+	c.ckpts = append(c.ckpts, &ck)
+	return &ck
 }
 
 // poll queues every open file now and then, for growth inotify missed and
@@ -309,17 +339,50 @@ func (c *Collector) worker(ctx context.Context) {
 	}
 }
 
-// checkpointer records acknowledgements: it writes the checkpoint file for
+// checkpointer records acknowledgements: it writes the checkpoints for
 // every group of them, and only then lets their files read on, so that a
-// crash repeats at most the one batch per file that was in flight.
+// crash repeats at most the one batch per file that was in flight. A group
+// is written at once when a file with more to read waits for it, and
+// otherwise gathers acknowledgements for up to checkpointDelay: with many
+// slow files, that turns one write per batch into a few per second. A
+// checkpoint may lag the acknowledgements, never lead them.
 func (c *Collector) checkpointer(ctx context.Context) {
+	var timer *time.Timer
+	var timerC <-chan time.Time
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-c.ackSignal:
+		case <-timerC:
+			timerC = nil
 		}
 		c.mu.Lock()
+		if !c.dirty && len(c.acks) == 0 {
+			c.mu.Unlock()
+			continue
+		}
+		urgent := c.dirty
+		for _, a := range c.acks {
+			urgent = urgent || a.full
+		}
+		if wait := checkpointDelay - time.Since(c.acksSince); !urgent && wait > 0 {
+			c.mu.Unlock()
+			if timerC == nil {
+				if timer == nil {
+					timer = time.NewTimer(wait)
+				} else {
+					timer.Reset(wait)
+				}
+				timerC = timer.C
+			}
+			continue
+		}
 		acks := c.acks
 		c.acks = nil
 		now := c.opts.Now()
@@ -330,6 +393,10 @@ func (c *Collector) checkpointer(ctx context.Context) {
 		dirty := c.dirty || len(acks) > 0
 		c.dirty = false
 		c.mu.Unlock()
+		if timerC != nil {
+			timer.Stop()
+			timerC = nil
+		}
 		if dirty {
 			if err := c.save(); err != nil {
 				c.log.Warn("writing checkpoints failed; lines read since will be read again after a restart", "err", err)
@@ -369,6 +436,9 @@ func (c *Collector) save() error {
 
 func (c *Collector) ackLater(a ack) {
 	c.mu.Lock()
+	if len(c.acks) == 0 {
+		c.acksSince = time.Now()
+	}
 	c.acks = append(c.acks, a)
 	c.mu.Unlock()
 	select {

@@ -85,12 +85,7 @@ func (c *Collector) discover(ctx context.Context) {
 func (c *Collector) tailByPath(path string) *tail {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, t := range c.tails {
-		if t.path == path {
-			return t
-		}
-	}
-	return nil
+	return c.byPath[path]
 }
 
 // dirs lists the directories to watch: the roots, pod directories and
@@ -304,6 +299,10 @@ func (c *Collector) scan(ctx context.Context) bool {
 func (c *Collector) seenOpen(t *tail, f found, now time.Time) {
 	if t.path != f.path {
 		c.metrics.perFile.UnregisterMetric(t.metricName)
+		if c.byPath[t.path] == t {
+			delete(c.byPath, t.path)
+		}
+		c.byPath[f.path] = t
 		t.path, t.metricName = f.path, behindName(f.path)
 		tt := t
 		c.metrics.perFile.GetOrCreateGauge(t.metricName, func() float64 { return float64(tt.behind.Load()) })
@@ -475,7 +474,7 @@ func (c *Collector) checkpointFor(f found) (ck *checkpoint, ok, retry bool) {
 		}
 	}
 	now := c.opts.Now()
-	nc := &checkpoint{Path: f.path, Dev: f.id.dev, Ino: f.id.ino, FPLen: len(prefix), FPHash: hashPrefix(prefix), Seen: now}
+	nc := checkpoint{Path: f.path, Dev: f.id.dev, Ino: f.id.ino, FPLen: len(prefix), FPHash: hashPrefix(prefix), Seen: now}
 	var best *checkpoint
 	for _, ck := range c.ckpts {
 		if ck.FPLen >= minFingerprint && matches(ck) && (best == nil || ck.Offset > best.Offset) {
@@ -504,6 +503,5 @@ func (c *Collector) checkpointFor(f found) (ck *checkpoint, ok, retry bool) {
 		nc.Dev, nc.Ino = 0, 0
 		nc.Gone = true
 	}
-	c.ckpts = append(c.ckpts, nc)
-	return nc, true, false
+	return c.newCheckpoint(nc), true, false
 }

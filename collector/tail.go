@@ -49,7 +49,8 @@ type tail struct {
 
 	batch *batchBuilder // the batch being filled, set during readTail
 
-	textPerLine int64 // in the last batch, to size the next one's text
+	textPerLine int64     // in the last batch, to size the next one's text
+	lastStat    time.Time // at the end of the file, see atEOF
 
 	failures int       // batches refused in a row
 	retryAt  time.Time // after a refused batch, no read before this
@@ -91,6 +92,7 @@ func (c *Collector) openTail(fd found, ck *checkpoint) (*tail, error) {
 	c.metrics.perFile.GetOrCreateGauge(t.metricName, func() float64 { return float64(t.behind.Load()) })
 	c.metrics.openFiles.Inc()
 	c.tails[id] = t
+	c.byPath[path] = t
 	dir := filepath.Dir(path)
 	if c.byDir[dir] == nil {
 		c.byDir[dir] = map[*tail]bool{}
@@ -114,6 +116,9 @@ func (t *tail) close(c *Collector) {
 	c.metrics.perFile.UnregisterMetric(t.metricName)
 	c.metrics.openFiles.Dec()
 	delete(c.tails, t.id)
+	if c.byPath[t.path] == t {
+		delete(c.byPath, t.path)
+	}
 	dir := filepath.Dir(t.path)
 	delete(c.byDir[dir], t)
 	if len(c.byDir[dir]) == 0 {
@@ -196,21 +201,27 @@ func (c *Collector) readTail(ctx context.Context, w *workerState, t *tail) {
 	if wait {
 		return
 	}
-	// Bytes waiting: in the read buffer, and in the file after it (unknown
-	// for a compressed file).
-	waiting := int64(t.lr.buffered())
+	if c.opts.Now().Before(t.retryAt) {
+		return
+	}
+	// Bytes waiting, in the read buffer and in the file after it: known
+	// for a file that just sent a batch (it may have too little to send
+	// another yet), guessed small otherwise (a file that was idle; the
+	// batch grows if more is there). One fstat less per idle file's poll.
+	waiting := int64(4 << 10)
 	if t.kind == kindGzip {
 		waiting = int64(c.opts.MaxBatchBytes)
-	} else if fi, err := t.f.Stat(); err == nil {
-		waiting += max(0, fi.Size()-(t.lr.off+waiting))
+	} else if c.opts.Now().Sub(t.lastSend) < minBatchInterval {
+		waiting = int64(t.lr.buffered())
+		if fi, err := t.f.Stat(); err == nil {
+			waiting += max(0, fi.Size()-(t.lr.off+waiting))
+		}
+		if waiting < int64(c.opts.MaxBatchBytes/4) {
+			return // too soon: the poll comes back for it
+		}
 	}
-	if c.opts.Now().Before(t.retryAt) || c.tooSoon(t, waiting) {
-		return
-	}
-	if t.kind == kindCurrent && c.replaced(t) {
-		c.truncated(t, c.opts.Now())
-		return
-	}
+	// A copytruncated file is noticed after a read: by lines that came
+	// with new first bytes (below), or by a size below the position (atEOF).
 	c.extendFingerprint(t)
 	if t.lr.buf == nil {
 		t.lr.buf = *c.bufs.Get().(*[]byte)
@@ -255,7 +266,7 @@ func (c *Collector) readTail(ctx context.Context, w *workerState, t *tail) {
 	c.countDecoder(t)
 	if b.lines() > 0 {
 		t.textPerLine = int64(b.size() / b.lines())
-		c.send(ctx, t, b)
+		c.send(ctx, t, b, b.lines() >= c.opts.MaxBatchLines || b.size() >= c.opts.MaxBatchBytes)
 	}
 	if finish {
 		c.mu.Lock()
@@ -284,17 +295,24 @@ func (c *Collector) atEOF(t *tail, now time.Time) bool {
 		t.safeOff = t.lr.off
 		return true
 	}
-	pos := t.lr.off + int64(t.lr.buffered())
-	if fi, err := t.f.Stat(); err == nil {
-		t.behind.Store(max(0, fi.Size()-pos))
-		if fi.Size() < pos {
-			c.truncated(t, now)
-			return false
-		}
-	}
 	c.mu.Lock()
 	ended := t.rotated || t.gone || c.newerRun(t)
 	c.mu.Unlock()
+	// The size tells a truncation (and the bytes behind, for the metric).
+	// A file that is followed closely reaches its end at every write;
+	// looking once a second is enough, since what matters is caught
+	// anyway: lines read after a copytruncate come with new first bytes.
+	if ended || now.Sub(t.lastStat) >= statInterval {
+		t.lastStat = now
+		pos := t.lr.off + int64(t.lr.buffered())
+		if fi, err := t.f.Stat(); err == nil {
+			t.behind.Store(max(0, fi.Size()-pos))
+			if fi.Size() < pos {
+				c.truncated(t, now)
+				return false
+			}
+		}
+	}
 	if t.dec.pending() && now.Sub(t.lastGrowth) >= partialTimeout || ended && now.Sub(t.lastGrowth) >= rotatedGrace {
 		t.dec.flush()
 		if !t.dec.pending() && t.lr.buffered() == 0 {
@@ -304,19 +322,15 @@ func (c *Collector) atEOF(t *tail, now time.Time) bool {
 	return ended && now.Sub(t.lastGrowth) >= rotatedGrace
 }
 
-// minBatchInterval spaces the batches of a file that has little to read:
-// a file written a line at a time would otherwise send a batch (and cause a
-// checkpoint write) per write. A file with a backlog is read at once.
+// minBatchInterval spaces the batches of a file that has little to read
+// (less than a quarter batch): a file written a line at a time would
+// otherwise send a batch (and cause a checkpoint write) per write. A file
+// with a backlog is read at once.
 const minBatchInterval = 200 * time.Millisecond
 
-// tooSoon reports whether t sent a batch less than minBatchInterval ago and
-// has less than a quarter batch waiting; the poll comes back for it.
-func (c *Collector) tooSoon(t *tail, waiting int64) bool {
-	if t.kind == kindGzip || c.opts.Now().Sub(t.lastSend) >= minBatchInterval {
-		return false
-	}
-	return waiting < int64(c.opts.MaxBatchBytes/4)
-}
+// statInterval is how often a file followed at its end is checked for a
+// truncation.
+const statInterval = time.Second
 
 // replaced reports whether the file's first bytes are no longer the ones
 // its fingerprint was taken from: it was truncated and written again, maybe
@@ -369,7 +383,7 @@ func (c *Collector) truncated(t *tail, now time.Time) {
 	c.mu.Lock()
 	old := *t.ck
 	old.Dev, old.Ino, old.Gone, old.Seen = 0, 0, true, now
-	c.ckpts = append(c.ckpts, &old)
+	c.newCheckpoint(old)
 	t.ck.Offset, t.ck.FPLen, t.ck.FPHash, t.ck.Done = 0, 0, 0, false
 	c.mu.Unlock()
 	if _, err := t.f.Seek(0, io.SeekStart); err != nil {
@@ -412,8 +426,9 @@ func (t *tail) emit(l *line) {
 }
 
 // send hands the batch to the output and arranges for its acknowledgement
-// to advance the checkpoint to the end of its last whole line.
-func (c *Collector) send(ctx context.Context, t *tail, b *batchBuilder) {
+// to advance the checkpoint to the end of its last whole line. full says
+// the batch filled up (the file likely has more).
+func (c *Collector) send(ctx context.Context, t *tail, b *batchBuilder, full bool) {
 	now := c.opts.Now()
 	if !t.resolved && now.Sub(t.resolvedAt) > 5*time.Second {
 		t.ref, t.labels, t.resolved = resolve(c.opts.Resolver, t.src)
@@ -438,7 +453,7 @@ func (c *Collector) send(ctx context.Context, t *tail, b *batchBuilder) {
 	var acked atomic.Bool
 	err := c.opts.Output.Send(ctx, sinks.Batch{Records: records, Ack: func() {
 		if acked.CompareAndSwap(false, true) {
-			c.ackLater(ack{t: t, off: off, bytes: size})
+			c.ackLater(ack{t: t, off: off, bytes: size, full: full})
 		}
 	}})
 	c.metrics.blocked.Add(time.Since(start).Seconds())

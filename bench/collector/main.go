@@ -20,11 +20,14 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/opshub/opshub/collector"
 	"github.com/opshub/opshub/platform/local/crilog"
@@ -58,6 +61,7 @@ func run() int {
 		rotate    = flag.Int64("rotate-bytes", crilog.DefaultMaxBytes, "rotation size of each file")
 		dir       = flag.String("dir", "", "log root (default: a temporary directory)")
 		writer    = flag.Bool("writer", false, "internal: be the writing child")
+		profile   = flag.String("cpuprofile", "", "write the collector process's CPU profile to this file")
 	)
 	flag.Parse()
 	if *writer {
@@ -91,7 +95,8 @@ func run() int {
 	}
 
 	out := &discard{}
-	c, err := collector.New(collector.Options{Roots: []string{logs}, StateDir: state, Output: out})
+	reg := prometheus.NewRegistry()
+	c, err := collector.New(collector.Options{Roots: []string{logs}, StateDir: state, Output: out, Registerer: reg})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -99,7 +104,21 @@ func run() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	done := make(chan error, 1)
+	if *profile != "" {
+		f, err := os.Create(*profile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
+	}
 	cpu0, start := cpuSeconds(), time.Now()
 	go func() { done <- c.Run(ctx) }()
 
@@ -151,6 +170,7 @@ func run() int {
 	fmt.Printf("lines=%d elapsed=%s lines_per_s=%.0f mib_per_s=%.1f cpu_s=%.2f cpu_s_per_gib=%.2f peak_rss_mib=%.1f\n",
 		lines, elapsed.Round(time.Millisecond), float64(lines)/elapsed.Seconds(), float64(bytes)/(1<<20)/elapsed.Seconds(),
 		cpu, cpu/gib, peakRSSMiB())
+	fmt.Printf("checkpoint_writes=%.0f checkpoint_bytes=%d\n", counter(reg, "opshub_collector_checkpoint_writes_total"), fileSize(filepath.Join(state, "checkpoints.json")))
 	return 0
 }
 
@@ -218,6 +238,28 @@ func countLines(root string) int64 {
 		return nil
 	})
 	return n
+}
+
+// counter reads a counter from reg, 0 if it is not there.
+func counter(reg *prometheus.Registry, name string) float64 {
+	mfs, err := reg.Gather()
+	if err != nil {
+		return 0
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) > 0 {
+			return mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	return 0
+}
+
+func fileSize(path string) int64 {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
 }
 
 func cpuSeconds() float64 {
