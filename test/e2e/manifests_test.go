@@ -447,9 +447,9 @@ func as(t *testing.T, c *kubetest.Cluster, name string) k8s.Interface {
 
 // checkRBAC asks the API server, as each of the install's ServiceAccounts,
 // what it may do, and then runs opshub's own cluster-mode parts with those
-// accounts: the collector's Lease and its review of the controller's token;
-// the controller's watch of the collector Leases, leader election, state
-// Secrets, scaling and a rollout.
+// accounts: the collector's Lease, pod watch and review of the controller's
+// token; the controller's watch of the cluster and of the collector Leases,
+// leader election, state Secrets, scaling and a rollout.
 func checkRBAC(t *testing.T, c *kubetest.Cluster) {
 	ctx := context.Background()
 	c.Namespace(t, appNamespace)
@@ -514,10 +514,15 @@ func checkRBAC(t *testing.T, c *kubetest.Cluster) {
 		}
 	})
 
-	t.Run("the collector checks the controller's token", func(t *testing.T) {
-		if _, err := collector.CoreV1().Pods("").List(ctx, metav1.ListOptions{FieldSelector: "spec.nodeName=" + kubetest.NodeName}); err != nil {
-			t.Errorf("list the node's pods: %v", err)
+	t.Run("the collector watches its node's pods", func(t *testing.T) {
+		pods, err := kube.NewNodePods(kube.NodePodsOptions{Client: collector, Node: kubetest.NodeName})
+		if err != nil {
+			t.Fatal(err)
 		}
+		runFor(t, pods.Run, pods.Ready, "the collector's pod watch syncs")
+	})
+
+	t.Run("the collector checks the controller's token", func(t *testing.T) {
 		// The controller's token, as its pod has it mounted.
 		token, err := c.Client.CoreV1().ServiceAccounts(installNamespace).CreateToken(ctx, "opshub-controller", &authenticationv1.TokenRequest{}, metav1.CreateOptions{})
 		if err != nil {
@@ -531,6 +536,14 @@ func checkRBAC(t *testing.T, c *kubetest.Cluster) {
 		if err != nil || !allowed || who != serviceAccountUser("opshub-controller") {
 			t.Errorf("review of the controller's token: %q, allowed %v, %v", who, allowed, err)
 		}
+	})
+
+	t.Run("the controller watches the cluster", func(t *testing.T) {
+		plat, err := kube.New(kube.Options{Client: controller})
+		if err != nil {
+			t.Fatal(err)
+		}
+		runFor(t, func(ctx context.Context) error { return plat.Run(ctx, 1) }, plat.Ready, "the controller's caches fill")
 	})
 
 	t.Run("the controller is elected", func(t *testing.T) {
