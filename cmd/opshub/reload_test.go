@@ -1,10 +1,15 @@
 package main
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 func TestReloadCommand(t *testing.T) {
@@ -60,5 +65,55 @@ func TestReloadCommand(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestSIGHUPReloadsTheConfig runs the real binary: SIGHUP applies a new
+// file sink, and `opshub reload` with a broken file prints each error with
+// its line, exits 1, and leaves opshub running as it was.
+func TestSIGHUPReloadsTheConfig(t *testing.T) {
+	bin, err := binaries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	api := freeAddr(t)
+	head := fmt.Sprintf(`dataDir: %s
+server: {listen: %q}
+workloads:
+  - name: logger
+    project: demo
+    command: [%s/opshub-demo, --no-http, --log-rate, "20"]
+sinks:
+`, filepath.Join(dir, "data"), api, bin)
+	path := filepath.Join(dir, "opshub.yaml")
+	write := func(sinks string) {
+		t.Helper()
+		if err := os.WriteFile(path, []byte(head+sinks), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first, second := filepath.Join(dir, "first.ndjson"), filepath.Join(dir, "second.ndjson")
+	write(fmt.Sprintf("  - {name: first, type: file, path: %s, batch: {timeout: 20ms}}\n", first))
+	p := startOpshub(t, bin, path, api)
+
+	write(fmt.Sprintf("  - {name: first, type: file, path: %s, batch: {timeout: 20ms}}\n  - {name: second, type: file, path: %s, batch: {timeout: 20ms}}\n", first, second))
+	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 30*time.Second, "the second sink's validation line and the logger's lines", func() bool {
+		data, _ := os.ReadFile(second)
+		return strings.Contains(string(data), "opshub.dev/validation") && strings.Contains(string(data), `"service":"logger"`)
+	})
+
+	write("  - {name: first, type: file, path: " + first + ", batch: {timeout: 20ms}}\n  - {name: second, type: lokki}\n")
+	code, stdout, stderr := runCLI(t, "--server", p.api, "reload")
+	if code != exitFailure || !strings.Contains(stderr, path+":9: sinks[1].type: unknown sink type \"lokki\"") ||
+		!strings.Contains(stderr, "1 error; the running config is kept") {
+		t.Fatalf("reload of a broken file: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+	code, stdout, stderr = runCLI(t, "--server", p.api, "status", "-o", "json")
+	if code != exitOK || !strings.Contains(stdout, `"name": "second"`) {
+		t.Fatalf("status after a refused reload: exit %d\n%s%s", code, stdout, stderr)
 	}
 }
