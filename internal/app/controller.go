@@ -16,6 +16,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/opshub/opshub/alerting"
 	"github.com/opshub/opshub/autoscaler"
 	"github.com/opshub/opshub/config"
 	"github.com/opshub/opshub/metrics"
@@ -199,7 +200,12 @@ func lead(ctx context.Context, d leaderDeps) error {
 	if err != nil {
 		return err
 	}
-	alerts, err := newAlerting(cfg, d.plat, "", metricWindows{mstore}, db, d.reg, log)
+	logs := &collectorLogs{services: d.plat, collectors: d.watch, http: collectorHTTPClient(), token: d.token}
+	// The API answers as the leader only once alerting watches the
+	// platform, so that whoever sees this controller lead knows that what
+	// happens to instances from then on is noticed.
+	watching := &subscribeSignal{Subscriber: d.plat, subscribed: make(chan struct{})}
+	alerts, err := newAlertingWithLogs(cfg, watching, logs, metricWindows{mstore}, db, d.reg, log)
 	if err != nil {
 		return err
 	}
@@ -225,7 +231,7 @@ func lead(ctx context.Context, d leaderDeps) error {
 		Services:    d.plat,
 		Gatherer:    d.reg,
 		Registerer:  d.reg,
-		Logs:        &collectorLogs{services: d.plat, collectors: d.watch, http: collectorHTTPClient(), token: d.token},
+		Logs:        logs,
 		Metrics:     metricsReader{mstore},
 		Spend:       meter,
 		Autoscaling: scaling,
@@ -264,11 +270,29 @@ func lead(ctx context.Context, d leaderDeps) error {
 	start("autoscaler", scaling.Run)
 	start("spend meter", meter.Run)
 	start("alerting", alerts.Run)
-	d.front.lead(srv.Handler())
+	select {
+	case <-watching.subscribed:
+		d.front.lead(srv.Handler())
+		log.Info("leader's parts running; serving the API")
+	case <-ctx.Done():
+	}
 	wg.Wait()
 	// Followers' answers again before the Lease is released.
 	d.front.follow()
 	return errors.Join(errs...)
+}
+
+// subscribeSignal closes subscribed when its first subscriber subscribes.
+type subscribeSignal struct {
+	alerting.Subscriber
+	once       sync.Once
+	subscribed chan struct{}
+}
+
+func (s *subscribeSignal) Subscribe(ctx context.Context) <-chan model.InstanceEvent {
+	ch := s.Subscriber.Subscribe(ctx)
+	s.once.Do(func() { close(s.subscribed) })
+	return ch
 }
 
 // autoscaledBy tells the scale endpoint which services a policy manages.

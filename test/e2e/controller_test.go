@@ -1,0 +1,534 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/opshub/opshub/alerting/notify/webhook"
+	"github.com/opshub/opshub/client"
+	"github.com/opshub/opshub/config"
+	"github.com/opshub/opshub/internal/app"
+	"github.com/opshub/opshub/internal/kubetest"
+	"github.com/opshub/opshub/model"
+)
+
+// webhookSecret signs the notifications the receiver checks.
+var webhookSecret = "whsec_" + base64.StdEncoding.EncodeToString([]byte("e2e-controller-webhook-secret"))
+
+// receiver is a webhook destination that checks every request's Standard
+// Webhooks signature and records the accepted notifications by webhook-id.
+// While it refuses, it answers 503, as a destination that is down.
+type receiver struct {
+	t   *testing.T
+	key []byte
+
+	mu       sync.Mutex
+	refusing bool
+	accepted map[string][]model.Event // by webhook-id, every accepted request
+	refused  map[string]int           // by service: refused attempts
+	badSigs  int
+}
+
+func newReceiver(t *testing.T) (*receiver, *httptest.Server) {
+	key, err := webhook.SecretKey(webhookSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &receiver{t: t, key: key, accepted: map[string][]model.Event{}, refused: map[string]int{}}
+	srv := httptest.NewServer(r)
+	t.Cleanup(srv.Close)
+	return r, srv
+}
+
+func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	body, _ := io.ReadAll(req.Body)
+	id := req.Header.Get("webhook-id")
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !webhook.Verify(r.key, id, req.Header.Get("webhook-timestamp"), body, req.Header.Get("webhook-signature")) {
+		r.badSigs++
+		http.Error(w, "bad signature", http.StatusBadRequest)
+		return
+	}
+	var ev model.Event
+	if err := json.Unmarshal(body, &ev); err != nil {
+		r.t.Errorf("notification %s is not an event: %v", id, err)
+	}
+	if r.refusing {
+		r.refused[ev.Service]++
+		http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
+		return
+	}
+	r.accepted[id] = append(r.accepted[id], ev)
+}
+
+func (r *receiver) refuse(v bool) {
+	r.mu.Lock()
+	r.refusing = v
+	r.mu.Unlock()
+}
+
+// notified returns the services with an accepted notification of event,
+// one entry per distinct webhook-id, sorted; and how many requests repeated
+// an id already accepted.
+func (r *receiver) notified(event string) (services []string, repeats int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, evs := range r.accepted {
+		if evs[0].Name == event {
+			services = append(services, evs[0].Service)
+		}
+		repeats += len(evs) - 1
+	}
+	slices.Sort(services)
+	return services, repeats
+}
+
+func (r *receiver) refusedFor(service string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.refused[service]
+}
+
+// controllerConfig is a controller's config on the test cluster: fast
+// leader election, a webhook for crash loops that retries quickly and is
+// never disabled.
+func controllerConfig(t *testing.T, c *kubetest.Cluster, listen, hookURL string) string {
+	return fmt.Sprintf(`
+dataDir: %s
+server:
+  listen: %s
+platform:
+  kind: kubernetes
+  kubeconfig: %s
+  namespace: opshub
+  leaderElection: {leaseDuration: 4s, renewDeadline: 3s, retryPeriod: 500ms}
+notifications:
+  retry: {initialBackoff: 200ms, maxBackoff: 1s, disableAfter: 1000}
+  integrations:
+    - name: hook
+      type: webhook
+      url: %s
+      secret: %s
+      events: [container.crashloop]
+`, t.TempDir(), listen, c.Kubeconfig, hookURL, webhookSecret)
+}
+
+// drivenDeployment creates a one-pod Deployment whose pod status the test
+// writes, and returns the pod's name.
+func drivenDeployment(t *testing.T, c *kubetest.Cluster, ns, name string) string {
+	t.Helper()
+	ctx := context.Background()
+	d := deployment(name, 1, map[string]string{kubetest.DrivenAnnotation: "true"})
+	if _, err := c.Client.AppsV1().Deployments(ns).Create(ctx, d, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var pod string
+	eventually(t, name+"'s pod exists", func() error {
+		pods, err := c.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=" + name})
+		if err != nil {
+			return err
+		}
+		if len(pods.Items) != 1 {
+			return fmt.Errorf("%d pods", len(pods.Items))
+		}
+		pod = pods.Items[0].Name
+		return nil
+	})
+	return pod
+}
+
+// crashLoop writes three crashes of the pod, as a kubelet reports a
+// container that keeps failing.
+func crashLoop(t *testing.T, c *kubetest.Cluster, ns, pod string) {
+	t.Helper()
+	base := time.Now().UTC().Truncate(time.Second)
+	for n := int32(1); n <= 3; n++ {
+		if err := crash(context.Background(), c, ns, pod, n, base.Add(time.Duration(n)*time.Second), "Error", 1); err != nil {
+			t.Fatalf("crash %d of %s: %v", n, pod, err)
+		}
+	}
+}
+
+func readyz(url string) string {
+	resp, err := http.Get(url + "/readyz")
+	if err != nil {
+		return err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return strings.TrimSpace(string(b))
+}
+
+func TestControllerScalesAndNotifiesACrashLoopOnce(t *testing.T) {
+	c := kubetest.Start(t, kubetest.Options{})
+	ctx := context.Background()
+	c.Namespace(t, "opshub")
+	c.Namespace(t, "shop")
+	hook, hookSrv := newReceiver(t)
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Parse([]byte(controllerConfig(t, c, ln.Addr().String(), hookSrv.URL)), "controller.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- app.RunController(runCtx, cfg, app.ControllerOptions{
+			Listener: ln, Identity: "controller-0", MetricsInterval: time.Second,
+			Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})),
+		})
+	}()
+	t.Cleanup(func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("RunController: %v", err)
+		}
+	})
+	api := "http://" + ln.Addr().String()
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, path := range []string{"/api/v1/alerts", "/api/v1/deliveries"} {
+				if resp, err := http.Get(api + path); err == nil {
+					b, _ := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					t.Logf("GET %s: %s", path, b)
+				}
+			}
+		}
+	})
+	eventually(t, "the controller leads", func() error {
+		if got := readyz(api); got != "ok: leading" {
+			return fmt.Errorf("readyz: %s", got)
+		}
+		return nil
+	})
+	cl, err := client.New(api, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("a Deployment is scaled through its scale subresource", func(t *testing.T) {
+		if _, err := c.Client.AppsV1().Deployments("shop").Create(ctx, deployment("web", 2, nil), metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "shop/web runs 2 instances", func() error {
+			svc, err := cl.Service(ctx, "shop", "web")
+			if err != nil {
+				return err
+			}
+			if len(svc.Instances) != 2 {
+				return fmt.Errorf("%d instances", len(svc.Instances))
+			}
+			return nil
+		})
+		res, err := cl.Scale(ctx, "shop", "web", 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Previous != 2 || res.Replicas != 3 || res.Warning != "" {
+			t.Errorf("scale answered %+v, want 2 → 3 without a warning", res)
+		}
+		d, err := c.Client.AppsV1().Deployments("shop").Get(ctx, "web", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if *d.Spec.Replicas != 3 {
+			t.Errorf("spec.replicas = %d, want 3", *d.Spec.Replicas)
+		}
+		var viaScale bool
+		for _, mf := range d.ManagedFields {
+			viaScale = viaScale || mf.Manager == "opshub" && mf.Subresource == "scale"
+		}
+		if !viaScale {
+			t.Errorf("spec.replicas was not written through deployments/scale: %+v", d.ManagedFields)
+		}
+		eventually(t, "shop/web runs 3 instances", func() error {
+			svc, err := cl.Service(ctx, "shop", "web")
+			if err != nil {
+				return err
+			}
+			if len(svc.Instances) != 3 {
+				return fmt.Errorf("%d instances", len(svc.Instances))
+			}
+			return nil
+		})
+	})
+
+	t.Run("a crash-looping pod is notified once, signed", func(t *testing.T) {
+		pod := drivenDeployment(t, c, "shop", "worker")
+		eventually(t, "the controller sees the worker", func() error {
+			_, err := cl.Service(ctx, "shop", "worker")
+			return err
+		})
+		crashLoop(t, c, "shop", pod)
+		eventually(t, "a crash-loop notification", func() error {
+			if got, _ := hook.notified(model.EventContainerCrashLoop); len(got) == 0 {
+				return fmt.Errorf("none yet")
+			}
+			return nil
+		})
+		// One more crash of the same episode must not notify again. It is
+		// written, and the controller is given the time it needs to see it
+		// (its view of the instance shows the fourth restart, and events
+		// follow the same cache within milliseconds), plus a margin.
+		if err := crash(ctx, c, "shop", pod, 4, time.Now().UTC(), "Error", 1); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "the controller sees the fourth restart", func() error {
+			svc, err := cl.Service(ctx, "shop", "worker")
+			if err != nil || len(svc.Instances) != 1 || svc.Instances[0].Restarts != 4 {
+				return fmt.Errorf("service %+v, err %v", svc, err)
+			}
+			return nil
+		})
+		time.Sleep(2 * time.Second) // the absence of a second notification needs a window
+		got, repeats := hook.notified(model.EventContainerCrashLoop)
+		if !slices.Equal(got, []string{"worker"}) || repeats != 0 {
+			t.Errorf("crash-loop notifications for %q with %d repeats, want exactly one for worker", got, repeats)
+		}
+		if hook.badSigs != 0 {
+			t.Errorf("%d requests with a bad signature", hook.badSigs)
+		}
+	})
+}
+
+// opshubBinary builds cmd/opshub once for the run.
+var opshubBinary = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "opshub-e2e-bin")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "opshub")
+	out, err := exec.Command("go", "build", "-o", bin, "github.com/opshub/opshub/cmd/opshub").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+// controllerProcess is `opshub controller` running as its own process.
+type controllerProcess struct {
+	name string
+	url  string
+	cmd  *exec.Cmd
+	done chan error
+}
+
+func startControllerProcess(t *testing.T, c *kubetest.Cluster, name, hookURL string) *controllerProcess {
+	t.Helper()
+	bin, err := opshubBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cfgFile := filepath.Join(t.TempDir(), "controller.yaml")
+	if err := os.WriteFile(cfgFile, []byte(controllerConfig(t, c, addr, hookURL)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "controller", "-c", cfgFile)
+	cmd.Env = append(os.Environ(), "POD_NAME="+name, "POD_NAMESPACE=opshub")
+	cmd.Stdout = prefixWriter{t, name}
+	cmd.Stderr = prefixWriter{t, name}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &controllerProcess{name: name, url: "http://" + addr, cmd: cmd, done: make(chan error, 1)}
+	go func() { p.done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-p.done
+	})
+	return p
+}
+
+type prefixWriter struct {
+	t    *testing.T
+	name string
+}
+
+func (w prefixWriter) Write(b []byte) (int, error) {
+	w.t.Logf("%s: %s", w.name, strings.TrimRight(string(b), "\n"))
+	return len(b), nil
+}
+
+func TestControllerFailoverDeliversEveryNotificationOnce(t *testing.T) {
+	if _, err := opshubBinary(); err != nil {
+		t.Fatal(err)
+	}
+	c := kubetest.Start(t, kubetest.Options{})
+	ctx := context.Background()
+	c.Namespace(t, "opshub")
+	c.Namespace(t, "shop")
+	hook, hookSrv := newReceiver(t)
+	pods := map[string]string{}
+	for _, s := range []string{"s1", "s2", "s3", "s4"} {
+		pods[s] = drivenDeployment(t, c, "shop", s)
+	}
+	if _, err := c.Client.AppsV1().Deployments("shop").Create(ctx, deployment("web", 1, nil), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	a := startControllerProcess(t, c, "controller-a", hookSrv.URL)
+	eventually(t, "controller-a leads", func() error {
+		if got := readyz(a.url); got != "ok: leading" {
+			return fmt.Errorf("readyz: %s", got)
+		}
+		return nil
+	})
+	b := startControllerProcess(t, c, "controller-b", hookSrv.URL)
+	eventually(t, "controller-b follows", func() error {
+		if got := readyz(b.url); got != "ok: following controller-a" {
+			return fmt.Errorf("readyz: %s", got)
+		}
+		return nil
+	})
+
+	t.Run("a follower's API names the leader", func(t *testing.T) {
+		resp, err := http.Get(b.url + "/api/v1/services")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var body struct{ Error, Leader string }
+		_ = json.NewDecoder(resp.Body).Decode(&body)
+		if resp.StatusCode != http.StatusServiceUnavailable || body.Leader != "controller-a" {
+			t.Errorf("answered %d %+v, want 503 naming controller-a", resp.StatusCode, body)
+		}
+	})
+
+	t.Run("opshub scale changes the Deployment's replicas", func(t *testing.T) {
+		bin, _ := opshubBinary()
+		eventually(t, "the leader lists shop/web", func() error {
+			resp, err := http.Get(a.url + "/api/v1/services/shop/web")
+			if err != nil {
+				return err
+			}
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				return fmt.Errorf("status %d", resp.StatusCode)
+			}
+			return nil
+		})
+		out, err := exec.Command(bin, "--server", a.url, "scale", "shop/web", "--replicas", "2").CombinedOutput()
+		if err != nil {
+			t.Fatalf("opshub scale: %v\n%s", err, out)
+		}
+		if !strings.Contains(string(out), "shop/web scaled from 1 to 2 replicas") {
+			t.Errorf("opshub scale printed %q", out)
+		}
+		d, err := c.Client.AppsV1().Deployments("shop").Get(ctx, "web", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if *d.Spec.Replicas != 2 {
+			t.Errorf("spec.replicas = %d, want 2", *d.Spec.Replicas)
+		}
+	})
+
+	waitNotified := func(t *testing.T, want ...string) {
+		t.Helper()
+		eventually(t, fmt.Sprintf("crash-loop notifications for %v", want), func() error {
+			got, _ := hook.notified(model.EventContainerCrashLoop)
+			for _, s := range want {
+				if !slices.Contains(got, s) {
+					return fmt.Errorf("notified %v", got)
+				}
+			}
+			return nil
+		})
+	}
+
+	// s1 is delivered by the first leader.
+	crashLoop(t, c, "shop", pods["s1"])
+	waitNotified(t, "s1")
+
+	// s2 and s3 are committed to the leader's outbox while the destination
+	// is down; the leader is killed while it retries them.
+	hook.refuse(true)
+	crashLoop(t, c, "shop", pods["s2"])
+	crashLoop(t, c, "shop", pods["s3"])
+	eventually(t, "s2 and s3 are being retried", func() error {
+		if hook.refusedFor("s2") == 0 || hook.refusedFor("s3") == 0 {
+			return fmt.Errorf("refused s2 %d times, s3 %d times", hook.refusedFor("s2"), hook.refusedFor("s3"))
+		}
+		return nil
+	})
+	killed := time.Now()
+	if err := a.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-a.done
+	a.done <- nil // for the cleanup
+	hook.refuse(false)
+
+	eventually(t, "controller-b leads", func() error {
+		if got := readyz(b.url); got != "ok: leading" {
+			return fmt.Errorf("readyz: %s", got)
+		}
+		return nil
+	})
+	t.Logf("controller-b leads %s after controller-a was killed", time.Since(killed).Round(100*time.Millisecond))
+	waitNotified(t, "s1", "s2", "s3")
+
+	// s4 crash-loops under the new leader.
+	crashLoop(t, c, "shop", pods["s4"])
+	waitNotified(t, "s1", "s2", "s3", "s4")
+
+	got, repeats := hook.notified(model.EventContainerCrashLoop)
+	if !slices.Equal(got, []string{"s1", "s2", "s3", "s4"}) {
+		t.Errorf("crash-loop notifications by webhook-id for %q, want exactly one each for s1..s4", got)
+	}
+	// A repeat can only be the same notification (same webhook-id) sent
+	// again by the new leader because the old one died between the
+	// destination's answer and committing it; receivers drop it by id.
+	t.Logf("%d repeated deliveries of an id already accepted", repeats)
+	if hook.badSigs != 0 {
+		t.Errorf("%d requests with a bad signature", hook.badSigs)
+	}
+
+	// A graceful stop of the leader exits 0 and releases the Lease.
+	if err := b.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-b.done; err != nil {
+		t.Errorf("controller-b exited with %v after SIGTERM, want 0", err)
+	}
+	b.done <- nil
+	lease, err := c.Client.CoordinationV1().Leases("opshub").Get(ctx, app.ControllerLease, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := lease.Spec.HolderIdentity; h != nil && *h != "" {
+		t.Errorf("lease still held by %q after the leader stopped", *h)
+	}
+}
