@@ -365,6 +365,12 @@ func (s *sink) deliver(ctx context.Context, recs []bufferedRecord) bool {
 			s.count(resultRetried, pending)
 		}
 		err := s.dest.Deliver(ctx, batch)
+		if err == nil {
+			// Accepted, even if ctx ended meanwhile (a stop, a reload):
+			// the caller commits, so the batch is not sent twice.
+			s.delivered(pending, time.Now())
+			return true
+		}
 		if ctx.Err() != nil {
 			return false
 		}
@@ -373,9 +379,6 @@ func (s *sink) deliver(ctx context.Context, recs []bufferedRecord) bool {
 		var partial *PartialError
 		var retryable *RetryableError
 		switch {
-		case err == nil:
-			s.delivered(pending, now)
-			return true
 		case errors.As(err, &partial):
 			var retry, refused []bufferedRecord
 			var reasons []string

@@ -206,15 +206,27 @@ sinks:
 		}
 	}
 
-	// 3. SIGHUP's way: the reload channel, with a valid file again.
+	// 3. SIGHUP's way: the reload channel, with a valid file again that
+	// adds a sink and changes "keep", which restarts with a validation line
+	// and loses and repeats nothing.
 	write("    env: {GREETING: hi}", fmt.Sprintf("  - {name: new, type: file, path: %s, batch: {timeout: 20ms}}\n  - {name: third, type: file, path: %s, batch: {timeout: 20ms}}\n", added, third))
+	text, _ := os.ReadFile(path)
+	text = bytes.Replace(text, []byte("path: "+keep+", batch: {timeout: 20ms}"), []byte("path: "+keep+", batch: {timeout: 30ms}"), 1)
+	if err := os.WriteFile(path, text, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	reloads <- struct{}{}
 	waitFor(t, 30*time.Second, "the third sink's lines", func() bool {
 		v, s := fileSinkLines(t, third)
 		return v == 1 && countSeqs(s) > 0
 	})
-
 	_, k := fileSinkLines(t, keep)
+	waitFor(t, 30*time.Second, "the changed sink's second validation line and more lines after it", func() bool {
+		v, s := fileSinkLines(t, keep)
+		return v == 2 && countSeqs(s) > countSeqs(k)+40
+	})
+
+	_, k = fileSinkLines(t, keep)
 	consecutive(t, "keep", k)
 	for key, s := range k {
 		if s[0] != 1 {
