@@ -65,7 +65,7 @@ func (s *PlatformSource) Observe(ctx context.Context, ref model.Ref, now time.Ti
 			Name:      in.Name,
 			StartTime: in.StartedAt,
 			Ready:     in.Ready,
-			Requests:  s.Requests[ref.ServiceRef()],
+			Requests:  requestsOf(in, s.Requests[ref.ServiceRef()]),
 			Usage:     map[Resource]Sample{},
 		}
 		switch in.Status {
@@ -103,4 +103,20 @@ func (s *PlatformSource) Observe(ctx context.Context, ref model.Ref, now time.Ti
 	}
 	s.seen[ref] = current
 	return svc.Replicas, pods, nil
+}
+
+// requestsOf returns the instance's own requests when the platform reports
+// them (Kubernetes: the pod spec), else the service's declared ones.
+func requestsOf(in model.Instance, declared map[Resource]float64) map[Resource]float64 {
+	if in.Requests == nil {
+		return declared
+	}
+	out := map[Resource]float64{}
+	if in.Requests.CPU > 0 {
+		out[CPU] = in.Requests.CPU
+	}
+	if in.Requests.Memory > 0 {
+		out[Memory] = in.Requests.Memory
+	}
+	return out
 }

@@ -62,3 +62,30 @@ func TestPlatformSourceLeavesSurgeInstancesOut(t *testing.T) {
 		t.Errorf("desired = %d (%s: %s), want 4 from the two steady pods", d.Desired, d.Limit, d.Reason)
 	}
 }
+
+// On Kubernetes there is no declared request in the config: the pod spec's
+// requests, reported per instance, are what utilization is measured against.
+func TestPlatformSourceUsesTheInstancesOwnRequests(t *testing.T) {
+	api := model.Ref{Project: "shop", Service: "api"}
+	started := t0.Add(-time.Hour)
+	src := &PlatformSource{
+		Platform: &onePlatform{svc: model.Service{Project: "shop", Name: "api", Replicas: 2, Instances: []model.Instance{
+			{Name: "api-a", Container: "api", Status: model.StatusRunning, Ready: true, StartedAt: started, Requests: &model.Requests{CPU: 0.5}},
+			{Name: "api-b", Container: "api", Status: model.StatusRunning, Ready: true, StartedAt: started, Requests: &model.Requests{CPU: 0.5}},
+		}}},
+		Usage: flatUsage{"api-a": 0.45, "api-b": 0.45},
+	}
+	current, pods, err := src.Observe(context.Background(), api, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range pods {
+		if p.Requests[CPU] != 0.5 {
+			t.Errorf("%s cpu request = %v, want the pod spec's 0.5", p.Name, p.Requests[CPU])
+		}
+	}
+	// 90 % of a 50 % target on 2 replicas: ceil(1.8 × 2) = 4.
+	if d := Decide(DefaultOptions(), policy(1, 10), &State{}, t0, current, pods); d.Desired != 4 {
+		t.Errorf("desired = %d (%s: %s), want 4", d.Desired, d.Limit, d.Reason)
+	}
+}

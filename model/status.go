@@ -101,11 +101,24 @@ type Instance struct {
 	// as karpenter.sh/nodepool or cloud.google.com/gke-nodepool); spend
 	// prices it by pool when spend.overrides names one.
 	NodePool string `json:"nodePool,omitempty"`
+	// Requests are the resources the instance's container asks for
+	// (Kubernetes: the container's resources.requests); nil when the
+	// platform does not say, and then the workload's declared resources
+	// apply. Autoscaling measures utilization against them and spend
+	// charges them.
+	Requests *Requests `json:"requests,omitempty"`
 	// Surge marks an instance a rollout runs above the desired replicas
 	// for a while (Kubernetes: the newest pods of a Deployment beyond
 	// spec.replicas while pods of more than one ReplicaSet run). The
 	// autoscaler leaves surge instances out.
 	Surge bool `json:"surge,omitempty"`
+}
+
+// Requests are a container's resource requests; a zero field means no
+// request for that resource.
+type Requests struct {
+	CPU    float64 `json:"cpu,omitempty"`    // cores
+	Memory float64 `json:"memory,omitempty"` // bytes
 }
 
 // LimitStatus reports the resource limits of an instance and whether the

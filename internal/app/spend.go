@@ -62,9 +62,12 @@ func (o spendObserver) Observe(ctx context.Context, _ time.Time) ([]spend.Contai
 	}
 	var out []spend.Container
 	for _, svc := range svcs {
-		req := o.requests[svc.Ref()]
 		for _, in := range svc.Instances {
 			ref := model.Ref{Project: svc.Project, Service: svc.Name, Instance: in.Name, Container: in.Container}
+			req := o.requests[svc.Ref()]
+			if in.Requests != nil {
+				req = map[autoscaler.Resource]float64{autoscaler.CPU: in.Requests.CPU, autoscaler.Memory: in.Requests.Memory}
+			}
 			c := spend.Container{
 				Ref:           ref,
 				NodePool:      in.NodePool,
@@ -81,7 +84,27 @@ func (o spendObserver) Observe(ctx context.Context, _ time.Time) ([]spend.Contai
 			out = append(out, c)
 		}
 	}
-	return out, o.volumes, nil
+	volumes := o.volumes
+	if lister, ok := o.platform.(volumeLister); ok && len(o.volumes) == 0 {
+		for _, svc := range svcs {
+			vs, err := lister.Volumes(ctx, svc.Project, svc.Name)
+			if err != nil {
+				return nil, nil, err
+			}
+			for _, v := range vs {
+				if v.Capacity > 0 {
+					volumes = append(volumes, spend.Volume{Ref: model.Ref{Project: svc.Project, Service: svc.Name, Instance: v.Name}, CapacityBytes: float64(v.Capacity)})
+				}
+			}
+		}
+	}
+	return out, volumes, nil
+}
+
+// volumeLister is a platform that reports its services' volumes (the
+// Kubernetes platform's claims); spend charges them by capacity.
+type volumeLister interface {
+	Volumes(ctx context.Context, project, service string) ([]model.Volume, error)
 }
 
 // SpendVolumes lists the declared volumes, each charged once by capacity

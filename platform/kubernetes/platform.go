@@ -465,6 +465,7 @@ func (p *Platform) serviceFor(w workload) (model.Service, error) {
 	for _, pod := range pods {
 		in := instanceOf(pod)
 		in.Surge = surge[pod.Name]
+		in.NodePool = p.nodePoolOf(in.Node)
 		svc.Instances = append(svc.Instances, in)
 	}
 	slices.SortFunc(svc.Instances, func(a, b model.Instance) int { return cmp.Compare(a.Name, b.Name) })

@@ -171,6 +171,7 @@ func instanceOf(pod *corev1.Pod) model.Instance {
 		Ready:     podReady(pod),
 		Probes:    []model.ProbeStatus{},
 		Node:      pod.Spec.NodeName,
+		Requests:  requestsOf(pod, name),
 	}
 	if cs == nil {
 		return in
