@@ -51,6 +51,7 @@ type tail struct {
 
 	textPerLine int64     // in the last batch, to size the next one's text
 	lastStat    time.Time // at the end of the file, see atEOF
+	lastFull    bool      // the last batch filled up
 
 	failures int       // batches refused in a row
 	retryAt  time.Time // after a refused batch, no read before this
@@ -206,10 +207,11 @@ func (c *Collector) readTail(ctx context.Context, w *workerState, t *tail) {
 	}
 	// Bytes waiting, in the read buffer and in the file after it: known
 	// for a file that just sent a batch (it may have too little to send
-	// another yet), guessed small otherwise (a file that was idle; the
-	// batch grows if more is there). One fstat less per idle file's poll.
+	// another yet); otherwise guessed, a full batch after a full one and
+	// little after an idle time (the batch grows if more is there). One
+	// fstat less per idle file's poll.
 	waiting := int64(4 << 10)
-	if t.kind == kindGzip {
+	if t.kind == kindGzip || t.lastFull {
 		waiting = int64(c.opts.MaxBatchBytes)
 	} else if c.opts.Now().Sub(t.lastSend) < minBatchInterval {
 		waiting = int64(t.lr.buffered())
@@ -266,7 +268,8 @@ func (c *Collector) readTail(ctx context.Context, w *workerState, t *tail) {
 	c.countDecoder(t)
 	if b.lines() > 0 {
 		t.textPerLine = int64(b.size() / b.lines())
-		c.send(ctx, t, b, b.lines() >= c.opts.MaxBatchLines || b.size() >= c.opts.MaxBatchBytes)
+		t.lastFull = b.lines() >= c.opts.MaxBatchLines || b.size() >= c.opts.MaxBatchBytes
+		c.send(ctx, t, b, t.lastFull)
 	}
 	if finish {
 		c.mu.Lock()
