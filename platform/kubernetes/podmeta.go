@@ -242,7 +242,13 @@ func (n *NodePods) Run(ctx context.Context) error {
 	defer cancel()
 	n.factory.Start(ctx.Done())
 	defer n.factory.Shutdown()
-	if !cache.WaitForCacheSync(ctx.Done(), n.informer.HasSynced) {
+	// client-go retries a refused list quietly; say what usually is wrong.
+	slow := time.AfterFunc(30*time.Second, func() {
+		n.log.Warn("the node's pods are not listed after 30s; is the API server reachable, and may this ServiceAccount list and watch pods?")
+	})
+	synced := cache.WaitForCacheSync(ctx.Done(), n.informer.HasSynced)
+	slow.Stop()
+	if !synced {
 		if ctx.Err() != nil {
 			return nil
 		}
