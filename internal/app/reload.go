@@ -100,7 +100,7 @@ func (r *Reloader) Reload(ctx context.Context) (model.ConfigReload, error) {
 		if err != nil {
 			return r.refuse(res, sinkProblems(next, err))
 		}
-		res.Sinks = &model.SinkChanges{Added: ch.Added, Removed: ch.Removed, Changed: ch.Changed, Unchanged: ch.Unchanged}
+		res.Sinks = &model.SinkChanges{Added: orEmpty(ch.Added), Removed: orEmpty(ch.Removed), Changed: orEmpty(ch.Changed), Unchanged: orEmpty(ch.Unchanged)}
 		if started := append(slices.Clone(ch.Added), ch.Changed...); len(started) > 0 {
 			wctx, cancel := context.WithTimeout(ctx, reloadValidationWait)
 			res.Sinks.Validation = r.sinks.Validations(wctx, started)
@@ -187,6 +187,14 @@ func flatten(err error) []error {
 		return out
 	}
 	return []error{err}
+}
+
+// orEmpty keeps an empty list a list in JSON.
+func orEmpty(names []string) []string {
+	if names == nil {
+		return []string{}
+	}
+	return names
 }
 
 // logSinks are the sinks of log records, the ones the Router runs.
