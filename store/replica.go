@@ -237,10 +237,7 @@ func (rep *replication) run() {
 func (rep *replication) save(waiters int) error {
 	start := time.Now()
 	buf := bytes.NewBuffer(make([]byte, 0, rep.sizeHint))
-	err := rep.db.bolt.View(func(tx *bolt.Tx) error {
-		_, err := tx.WriteTo(buf)
-		return err
-	})
+	err := rep.snapshot(buf)
 	if err != nil {
 		err = fmt.Errorf("snapshot: %w", err)
 	} else {
@@ -256,6 +253,60 @@ func (rep *replication) save(waiters int) error {
 		rep.opts.observe(SaveInfo{Bytes: buf.Len(), Commits: waiters, Duration: time.Since(start), Err: err})
 	}
 	return err
+}
+
+// compactFree is how much of the file free pages must hold before a
+// snapshot is compacted: at least a quarter, and at least this many bytes.
+const compactFree = 1 << 20
+
+// snapshot writes the whole file as of now to buf. bbolt never shrinks its
+// file, and freed pages keep their old bytes, which compress as badly as
+// live ones: after a large delete (a pruned history) the snapshot would
+// stay as large as the state ever was. So when free pages hold a quarter
+// of the file or more, the snapshot is a compacted copy instead (built in
+// a temporary file next to the state file), which costs a full rewrite of
+// the live data per Save for as long as the file stays that empty.
+func (rep *replication) snapshot(buf *bytes.Buffer) error {
+	free := int64(rep.db.bolt.Stats().FreeAlloc)
+	if free >= compactFree {
+		var size int64
+		if err := rep.db.bolt.View(func(tx *bolt.Tx) error { size = tx.Size(); return nil }); err != nil {
+			return err
+		}
+		// Not inside that View: Compact opens its own read transaction,
+		// and nested ones deadlock against a writer that remaps the file.
+		if free*4 >= size {
+			return rep.compacted(buf)
+		}
+	}
+	return rep.db.bolt.View(func(tx *bolt.Tx) error {
+		_, err := tx.WriteTo(buf)
+		return err
+	})
+}
+
+// compacted writes a compacted copy of the file to buf.
+func (rep *replication) compacted(buf *bytes.Buffer) error {
+	path := rep.db.path
+	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".snapshot-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	f.Close()
+	defer os.Remove(tmp)
+	dst, err := bolt.Open(tmp, 0o600, &bolt.Options{NoSync: true})
+	if err != nil {
+		return err
+	}
+	defer dst.Close()
+	if err := bolt.Compact(dst, rep.db.bolt, 0); err != nil {
+		return fmt.Errorf("compact: %w", err)
+	}
+	return dst.View(func(tx *bolt.Tx) error {
+		_, err := tx.WriteTo(buf)
+		return err
+	})
 }
 
 // close makes later waiters fail and waits for the rounds in flight, so

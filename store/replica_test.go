@@ -407,3 +407,74 @@ func BenchmarkPut(b *testing.B) {
 		})
 	}
 }
+
+func TestReplicatedSnapshotShrinksAfterALargeDelete(t *testing.T) {
+	r := &memReplica{}
+	db := openReplicated(t, r)
+	big := NewBucket[string](db, "history")
+	kept := NewBucket[record](db, "kept")
+	// 2 MB of history, written in a few commits.
+	for i := range 4 {
+		if err := db.Update(func(tx *Tx) error {
+			for j := range 128 {
+				if err := big.PutTx(tx, fmt.Sprintf("%02d-%03d", i, j), fmt.Sprintf("%x", randomish(i*128+j, 2048))); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := kept.Put("a", record{Name: "a", Count: 1}); err != nil {
+		t.Fatal(err)
+	}
+	seq, err := kept.NextSequence()
+	if err != nil {
+		t.Fatal(err)
+	}
+	full := len(r.snapshot)
+
+	// Pruned: the file keeps its size, the snapshot must not.
+	entries, err := big.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(func(tx *Tx) error {
+		for _, e := range entries[1:] {
+			if err := big.DeleteTx(tx, e.Key); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.snapshot) > full/4 {
+		t.Fatalf("after deleting all but one of 512 records the snapshot is %d bytes, %d before", len(r.snapshot), full)
+	}
+
+	other := openReplicated(t, r)
+	if got := keys(t, other, "kept"); fmt.Sprint(got) != "[a]" {
+		t.Fatalf("compacted snapshot holds %v", got)
+	}
+	if n, err := NewBucket[string](other, "history").List(); err != nil || len(n) != 1 {
+		t.Fatalf("compacted snapshot holds %d history records, %v", len(n), err)
+	}
+	if next, _ := NewBucket[record](other, "kept").NextSequence(); next != seq+1 {
+		t.Fatalf("sequence after a compacted snapshot = %d, want %d", next, seq+1)
+	}
+}
+
+// randomish returns n bytes that do not compress, the same for the same seed.
+func randomish(seed, n int) []byte {
+	out := make([]byte, n)
+	x := uint64(seed)*0x9e3779b97f4a7c15 + 1
+	for i := range out {
+		x ^= x << 13
+		x ^= x >> 7
+		x ^= x << 17
+		out[i] = byte(x)
+	}
+	return out
+}
