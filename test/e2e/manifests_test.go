@@ -56,22 +56,17 @@ func loadBase(t *testing.T) []runtime.Object {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var k map[string]any
-	if err := yaml.Unmarshal(b, &k); err != nil {
-		t.Fatalf("kustomization.yaml: %v", err)
+	var k struct {
+		APIVersion string   `yaml:"apiVersion"`
+		Kind       string   `yaml:"kind"`
+		Resources  []string `yaml:"resources"`
 	}
-	var resources []string
-	for key, v := range k {
-		switch key {
-		case "apiVersion", "kind":
-		case "resources":
-			for _, r := range v.([]any) {
-				resources = append(resources, r.(string))
-			}
-		default:
-			t.Fatalf("kustomization.yaml: field %q transforms the resources, which this test does not model; render with kustomize instead", key)
-		}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&k); err != nil {
+		t.Fatalf("kustomization.yaml: %v (a field that transforms the resources is not modelled here; render with kustomize instead)", err)
 	}
+	resources := k.Resources
 	var out []runtime.Object
 	for _, name := range resources {
 		b, err := os.ReadFile(filepath.Join(kustomizeBase, name))
