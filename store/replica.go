@@ -126,7 +126,7 @@ func OpenReplicated(ctx context.Context, path string, r Replica, opts ...Replica
 		}
 		return nil, fmt.Errorf("store %s: open: %w", path, err)
 	}
-	db := &DB{bolt: b, path: path}
+	db := &DB{bolt: b, path: path, dense: true}
 	db.rep = &replication{db: db, r: r, opts: o}
 	return db, nil
 }

@@ -29,6 +29,8 @@ type DB struct {
 	bolt *bolt.DB
 	path string
 	rep  *replication // nil unless opened with OpenReplicated
+	// dense fills pages to 90 % instead of bbolt's 50 % (see PutTx).
+	dense bool
 }
 
 // Open opens (creating if needed) the state file at path. Only one process
@@ -64,7 +66,7 @@ func (db *DB) Close() error {
 // On a DB opened with OpenReplicated, an Update that wrote something
 // returns only once the replica holds its commit, or a *SaveError.
 func (db *DB) Update(fn func(tx *Tx) error) error {
-	tx := &Tx{}
+	tx := &Tx{dense: db.dense}
 	err := db.bolt.Update(func(btx *bolt.Tx) error {
 		tx.tx = btx
 		return fn(tx)
@@ -85,6 +87,7 @@ func (db *DB) View(fn func(tx *Tx) error) error {
 type Tx struct {
 	tx    *bolt.Tx
 	wrote bool // a write method ran, so a replicated DB must save
+	dense bool
 }
 
 // Bucket is a typed handle on one bucket of JSON values of type T, keyed by
@@ -179,6 +182,13 @@ func (b *Bucket[T]) PutTx(tx *Tx, key string, v T) error {
 	bk, err := tx.tx.CreateBucketIfNotExists(b.name)
 	if err != nil {
 		return fmt.Errorf("store bucket %s: %w", b.name, err)
+	}
+	if tx.dense {
+		// Keys here mostly arrive in order (sequence ids, hours), and
+		// bbolt's default split leaves such pages half empty. A replicated
+		// DB copies and compresses the whole file on every Save, so fuller
+		// pages make every Save cheaper.
+		bk.FillPercent = 0.9
 	}
 	if err := bk.Put([]byte(key), raw); err != nil {
 		return fmt.Errorf("store bucket %s: put %q: %w", b.name, key, err)
