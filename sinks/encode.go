@@ -89,6 +89,10 @@ func appendField(dst []byte, key, value string, omitEmpty bool) []byte {
 
 const hexDigits = "0123456789abcdef"
 
+// AppendJSONString appends s as a JSON string, quoted and escaped as
+// encoding/json does, for destinations that write their own JSON.
+func AppendJSONString(dst []byte, s string) []byte { return appendJSONString(dst, s) }
+
 // appendJSONString appends s as a JSON string, escaping as encoding/json
 // does (including <, > and &, so that records are safe inside HTML) and
 // replacing invalid UTF-8 with U+FFFD.

@@ -303,7 +303,7 @@ func TestStartNamesLeftoverBuffers(t *testing.T) {
 	run.stop()
 
 	var logs syncBuffer
-	run = start(t, nil, sinks.Options{DataDir: dir, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	start(t, nil, sinks.Options{DataDir: dir, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	waitFor(t, "the start", func() bool { return strings.Contains(logs.String(), "left records") })
 	if !strings.Contains(logs.String(), "sink=stuck") || strings.Contains(logs.String(), "sink=done") {
 		t.Fatalf("log:\n%s", logs.String())

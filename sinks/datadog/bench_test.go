@@ -30,14 +30,8 @@ func BenchmarkEncode(b *testing.B) {
 	var out int
 	cpu := cpuTime()
 	for b.Loop() {
-		entries := make([][]byte, len(recs))
-		for i, r := range recs {
-			if entries[i], err = d.encodeEntry(r); err != nil {
-				b.Fatal(err)
-			}
-		}
 		out = 0
-		for _, p := range split(entries) {
+		for _, p := range split(d.encodeEntries(recs)) {
 			body, err := d.gzip(p.body)
 			if err != nil {
 				b.Fatal(err)

@@ -69,15 +69,7 @@ func (d *Destination) Deliver(ctx context.Context, records []model.LogRecord) er
 	if len(records) == 0 {
 		return nil
 	}
-	entries := make([][]byte, len(records))
-	for i, r := range records {
-		b, err := d.encodeEntry(r)
-		if err != nil {
-			return err
-		}
-		entries[i] = b
-	}
-	payloads := split(entries)
+	payloads := split(d.encodeEntries(records))
 	if len(payloads) == 1 {
 		return d.post(ctx, payloads[0].body)
 	}
@@ -107,6 +99,23 @@ func (d *Destination) Deliver(ctx context.Context, records []model.LogRecord) er
 	}
 	slices.Sort(partial.Retry)
 	return partial
+}
+
+// encodeEntries returns the JSON entry of each record, all in one buffer.
+func (d *Destination) encodeEntries(records []model.LogRecord) [][]byte {
+	buf := make([]byte, 0, 512*len(records))
+	ends := make([]int, len(records))
+	for i, r := range records {
+		buf = d.appendEntry(buf, r)
+		ends[i] = len(buf)
+	}
+	entries := make([][]byte, len(records))
+	start := 0
+	for i, end := range ends {
+		entries[i] = buf[start:end:end]
+		start = end
+	}
+	return entries
 }
 
 // post sends one payload and classifies the answer (202 accepted; 400,

@@ -365,3 +365,30 @@ func TestSiteSelectsTheIntake(t *testing.T) {
 		})
 	}
 }
+
+// TestDeliverEscapesWhatJSONMust: quotes, backslashes, control characters
+// and invalid UTF-8 in the line and the tags arrive as the intake decodes
+// them.
+func TestDeliverEscapesWhatJSONMust(t *testing.T) {
+	in, url := startIntake(t)
+	d := newFromYAML(t, "", "apiKey: secret-key\nurl: "+url+"\nhostname: \"node \\\"1\\\"\"")
+	r := records(1, 0)[0]
+	r.Log = "say \"hi\"\n\t<b>\\ \x01 \xff"
+	r.Labels = model.Labels{`we"ird`: `a\b,c`}
+	if err := d.Deliver(context.Background(), []model.LogRecord{r}); err != nil {
+		t.Fatalf("Deliver: %v", err)
+	}
+	if len(in.got) != 1 || len(in.got[0]) != 1 {
+		t.Fatalf("intake got %+v", in.got)
+	}
+	got := in.got[0][0]
+	if want := "say \"hi\"\n\t<b>\\ \x01 \uFFFD"; got.Message != want {
+		t.Errorf("message %q, want %q", got.Message, want)
+	}
+	if want := `project:demo,instance:web-1,container:app,stream:stdout,we"ird:a\b_c`; got.Tags != want {
+		t.Errorf("ddtags %q, want %q", got.Tags, want)
+	}
+	if got.Hostname != `node "1"` {
+		t.Errorf("hostname %q", got.Hostname)
+	}
+}

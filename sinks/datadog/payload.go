@@ -1,9 +1,8 @@
 package datadog
 
 import (
-	"encoding/json"
-	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -22,7 +21,8 @@ const (
 const truncatedMarker = " [truncated by opshub: over Datadog's 1 MB limit]"
 
 // entry is one log as the intake reads it. The reserved attributes carry
-// opshub's names; timestamp is in milliseconds.
+// opshub's names; timestamp is in milliseconds. appendEntry writes the same
+// JSON by hand; the struct is what tests decode.
 type entry struct {
 	Message   string `json:"message"`
 	Timestamp int64  `json:"timestamp"`
@@ -33,38 +33,50 @@ type entry struct {
 	Tags      string `json:"ddtags"`
 }
 
-// encodeEntry returns the JSON of r's entry, its message cut so that the
-// whole entry fits maxLogBytes.
-func (d *Destination) encodeEntry(r model.LogRecord) ([]byte, error) {
-	e := entry{
-		Message:   r.Log,
-		Timestamp: r.Time.UnixMilli(),
-		Status:    status(r.Stream),
-		Service:   d.cfg.Service,
-		Source:    d.cfg.Source,
-		Hostname:  d.cfg.Hostname,
-		Tags:      d.tags(r),
-	}
-	if e.Service == "" {
-		e.Service = r.Service
-	}
+// appendEntry appends the JSON of r's entry to dst, its message cut so that
+// the whole entry fits maxLogBytes.
+func (d *Destination) appendEntry(dst []byte, r model.LogRecord) []byte {
+	msg := r.Log
 	if d.json {
-		e.Message = string(sinks.AppendJSON(nil, r))
+		msg = string(sinks.AppendJSON(nil, r))
 	}
-	b, err := json.Marshal(e)
-	if err != nil {
-		return nil, fmt.Errorf("encode datadog log: %w", err)
-	}
-	for len(b) > maxLogBytes {
+	start := len(dst)
+	dst = d.appendEntryWith(dst, r, msg)
+	for len(dst)-start > maxLogBytes {
 		// Escaping can make the JSON longer than the message; cut by the
 		// excess and try again until it fits.
-		keep := len(e.Message) - (len(b) - maxLogBytes) - len(truncatedMarker)
-		e.Message = cutUTF8(strings.TrimSuffix(e.Message, truncatedMarker), max(keep, 0)) + truncatedMarker
-		if b, err = json.Marshal(e); err != nil {
-			return nil, fmt.Errorf("encode datadog log: %w", err)
-		}
+		keep := len(msg) - (len(dst) - start - maxLogBytes) - len(truncatedMarker)
+		msg = cutUTF8(strings.TrimSuffix(msg, truncatedMarker), max(keep, 0)) + truncatedMarker
+		dst = d.appendEntryWith(dst[:start], r, msg)
 	}
-	return b, nil
+	return dst
+}
+
+func (d *Destination) appendEntryWith(dst []byte, r model.LogRecord, msg string) []byte {
+	dst = append(dst, `{"message":`...)
+	dst = sinks.AppendJSONString(dst, msg)
+	dst = append(dst, `,"timestamp":`...)
+	dst = strconv.AppendInt(dst, r.Time.UnixMilli(), 10)
+	dst = append(dst, `,"status":"`...)
+	dst = append(dst, status(r.Stream)...)
+	dst = append(dst, '"')
+	service := d.cfg.Service
+	if service == "" {
+		service = r.Service
+	}
+	if service != "" {
+		dst = append(dst, `,"service":`...)
+		dst = sinks.AppendJSONString(dst, service)
+	}
+	dst = append(dst, `,"ddsource":`...)
+	dst = sinks.AppendJSONString(dst, d.cfg.Source)
+	if d.cfg.Hostname != "" {
+		dst = append(dst, `,"hostname":`...)
+		dst = sinks.AppendJSONString(dst, d.cfg.Hostname)
+	}
+	dst = append(dst, `,"ddtags":"`...)
+	dst = d.appendTags(dst, r)
+	return append(dst, '"', '}')
 }
 
 // status maps the stream to Datadog's status attribute: output on stderr
@@ -76,22 +88,27 @@ func status(stream string) string {
 	return "info"
 }
 
-// tags renders ddtags: the configured tags, then the record's project,
-// instance, container, stream and enrichment labels.
-func (d *Destination) tags(r model.LogRecord) string {
-	var b strings.Builder
+// appendTags appends ddtags, escaped for the inside of a JSON string: the
+// configured tags, then the record's project, instance, container, stream
+// and enrichment labels.
+func (d *Destination) appendTags(dst []byte, r model.LogRecord) []byte {
+	first := true
 	add := func(k, v string) {
 		if v == "" {
 			return
 		}
-		if b.Len() > 0 {
-			b.WriteByte(',')
+		if !first {
+			dst = append(dst, ',')
 		}
+		first = false
 		if k != "" {
-			b.WriteString(k)
-			b.WriteByte(':')
+			dst = appendEscaped(dst, k)
+			dst = append(dst, ':')
 		}
-		b.WriteString(strings.ReplaceAll(v, ",", "_"))
+		if strings.Contains(v, ",") {
+			v = strings.ReplaceAll(v, ",", "_")
+		}
+		dst = appendEscaped(dst, v)
 	}
 	for _, t := range d.cfg.Tags {
 		add("", t)
@@ -100,10 +117,27 @@ func (d *Destination) tags(r model.LogRecord) string {
 	add("instance", r.Instance)
 	add("container", r.Container)
 	add("stream", r.Stream)
-	for _, k := range sortedKeys(r.Labels) {
-		add(k, r.Labels[k])
+	if len(r.Labels) > 0 {
+		var arr [8]string // enough for the usual labels without an allocation
+		keys := arr[:0]
+		for k := range r.Labels {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			add(k, r.Labels[k])
+		}
 	}
-	return b.String()
+	return dst
+}
+
+// appendEscaped appends s escaped as inside a JSON string, without quotes.
+func appendEscaped(dst []byte, s string) []byte {
+	n := len(dst)
+	dst = sinks.AppendJSONString(dst, s)
+	// Drop the quotes AppendJSONString put around it.
+	copy(dst[n:], dst[n+1:len(dst)-1])
+	return dst[:len(dst)-2]
 }
 
 // cutUTF8 returns the longest prefix of s of at most n bytes that does not
@@ -128,12 +162,22 @@ type payload struct {
 // keeping record order.
 func split(entries [][]byte) []payload {
 	var out []payload
-	cur := payload{body: []byte{'['}}
+	// Each body is sized for what is left, up to the limit, so that it is
+	// allocated once.
+	left := 2
+	for _, e := range entries {
+		left += len(e) + 1
+	}
+	newPayload := func() payload {
+		return payload{body: append(make([]byte, 0, min(left, maxPayloadBytes)), '[')}
+	}
+	cur := newPayload()
 	for i, e := range entries {
 		if len(cur.indexes) == maxPayloadLogs || len(cur.body)+1+len(e)+1 > maxPayloadBytes && len(cur.indexes) > 0 {
 			out = append(out, cur.close())
-			cur = payload{body: []byte{'['}}
+			cur = newPayload()
 		}
+		left -= len(e) + 1
 		if len(cur.indexes) > 0 {
 			cur.body = append(cur.body, ',')
 		}
@@ -149,13 +193,4 @@ func split(entries [][]byte) []payload {
 func (p payload) close() payload {
 	p.body = append(p.body, ']')
 	return p
-}
-
-func sortedKeys(l model.Labels) []string {
-	keys := make([]string, 0, len(l))
-	for k := range l {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
