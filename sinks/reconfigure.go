@@ -364,6 +364,14 @@ func (r *Router) finishDrain(s *sink, emptied bool) {
 	}
 	delete(r.draining, s.name)
 	s.retired.Store(true)
+	s.mu.Lock()
+	alerted := s.alerted
+	s.alerted = false
+	s.mu.Unlock()
+	if alerted {
+		// Resolve the sink.failing it raised: the sink is gone.
+		s.emit(model.EventSinkRecovered, "it was removed from the config")
+	}
 	err := s.close()
 	s.users.Wait() // Appends woken by the close return at once
 	bytes, events, _ := s.buf.Stats()

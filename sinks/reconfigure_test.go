@@ -138,10 +138,23 @@ func TestApplyKeepsARemovedSinksBacklog(t *testing.T) {
 	dir := t.TempDir()
 	dest := &fakeDest{fail: down}
 	cfg := sinks.SinkConfig{Spec: sinks.Spec{Name: "s", Type: "fake"}, Destination: dest, Batch: sinks.BatchLimits{Timeout: time.Millisecond}}
-	run := start(t, []sinks.SinkConfig{cfg}, sinks.Options{DataDir: dir, Retry: fastRetry, DrainTimeout: 100 * time.Millisecond})
+	var mu sync.Mutex
+	var events []model.Event
+	emit := func(e model.Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		events = append(events, e)
+	}
+	run := start(t, []sinks.SinkConfig{cfg}, sinks.Options{DataDir: dir, Retry: fastRetry, DrainTimeout: 100 * time.Millisecond,
+		FailingAfter: time.Millisecond, Emit: emit})
 	if err := run.r.Send(context.Background(), sinks.Batch{Records: numbered(0, 20)}); err != nil {
 		t.Fatal(err)
 	}
+	waitFor(t, "sink.failing", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(events) == 1 && events[0].Name == model.EventSinkFailing
+	})
 	if _, err := run.r.Apply(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
@@ -150,6 +163,11 @@ func TestApplyKeepsARemovedSinksBacklog(t *testing.T) {
 		t.Fatalf("a draining sink is listed as removing: %+v", st)
 	}
 	waitFor(t, "the drain to give up", func() bool { _, listed := statusOf(run.r, "s"); return !listed })
+	mu.Lock()
+	if len(events) != 2 || events[1].Name != model.EventSinkRecovered || !strings.Contains(events[1].Summary, "removed from the config") {
+		t.Errorf("events %+v: the removed sink must resolve its sink.failing", events)
+	}
+	mu.Unlock()
 	// Sends after the removal do not reach it.
 	if err := run.r.Send(context.Background(), sinks.Batch{Records: numbered(100, 101)}); err != nil {
 		t.Fatal(err)

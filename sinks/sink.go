@@ -164,6 +164,9 @@ func (s *sink) emit(name, reason string) {
 	if name == model.EventSinkRecovered {
 		ev.Status, ev.Severity = model.StatusResolved, model.SeverityInfo
 		ev.Summary = fmt.Sprintf("sink %s (%s) delivers again", s.name, typ)
+		if reason != "" {
+			ev.Summary = fmt.Sprintf("sink %s (%s) is no longer failing: %s", s.name, typ, reason)
+		}
 	}
 	if s.buf != nil {
 		bytes, events, _ := s.buf.Stats()
