@@ -203,8 +203,9 @@ func lead(ctx context.Context, d leaderDeps) error {
 	logs := &collectorLogs{services: d.plat, collectors: d.watch, http: collectorHTTPClient(), token: d.token}
 	// The API answers as the leader only once alerting watches the
 	// platform, so that whoever sees this controller lead knows that what
-	// happens to instances from then on is noticed.
-	watching := &subscribeSignal{Subscriber: d.plat, subscribed: make(chan struct{})}
+	// happens to instances from then on is noticed; crash loops already
+	// under way are replayed to it (see takeover).
+	watching := &takeover{platform: d.plat, events: d.plat, now: time.Now, subscribed: make(chan struct{})}
 	alerts, err := newAlertingWithLogs(cfg, watching, logs, metricWindows{mstore}, db, d.reg, log)
 	if err != nil {
 		return err
@@ -282,17 +283,59 @@ func lead(ctx context.Context, d leaderDeps) error {
 	return errors.Join(errs...)
 }
 
-// subscribeSignal closes subscribed when its first subscriber subscribes.
-type subscribeSignal struct {
-	alerting.Subscriber
+// takeover is what alerting watches on a new leader: first a backoff event
+// for every instance that is crash-looping now, then the platform's events.
+// A crash loop that the previous leader noticed but had not committed when
+// it died, or that began while no leader ran, is noticed this way; one
+// that was committed is not notified again, because its throttle window
+// came with the restored state. subscribed is closed once alerting watches.
+type takeover struct {
+	platform   server.ServiceReader
+	events     alerting.Subscriber
+	now        func() time.Time
 	once       sync.Once
 	subscribed chan struct{}
 }
 
-func (s *subscribeSignal) Subscribe(ctx context.Context) <-chan model.InstanceEvent {
-	ch := s.Subscriber.Subscribe(ctx)
+func (s *takeover) Subscribe(ctx context.Context) <-chan model.InstanceEvent {
+	in := s.events.Subscribe(ctx)
+	out := make(chan model.InstanceEvent, 256)
+	var replay []model.InstanceEvent
+	if svcs, err := s.platform.Services(ctx); err == nil {
+		now := s.now()
+		for _, svc := range svcs {
+			for _, inst := range svc.Instances {
+				backoff, err := time.ParseDuration(inst.Backoff)
+				if inst.Status != model.StatusCrashing || inst.Backoff == "" || err != nil {
+					continue
+				}
+				replay = append(replay, model.InstanceEvent{
+					Kind: model.InstanceBackoff, Time: now, Status: inst.Status, Restarts: inst.Restarts,
+					Ref:     model.Ref{Project: svc.Project, Service: svc.Name, Instance: inst.Name, Container: inst.Container},
+					Backoff: backoff, Reason: alerting.ReasonCrashLoopBackOff, Exit: inst.LastExit,
+				})
+			}
+		}
+	}
+	go func() {
+		defer close(out)
+		for _, ev := range replay {
+			select {
+			case out <- ev:
+			case <-ctx.Done():
+				return
+			}
+		}
+		for ev := range in { // the platform's channel closes when ctx ends
+			select {
+			case out <- ev:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
 	s.once.Do(func() { close(s.subscribed) })
-	return ch
+	return out
 }
 
 // autoscaledBy tells the scale endpoint which services a policy manages.

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"slices"
 	"sync"
 	"testing"
@@ -366,4 +367,62 @@ func counterValue(t *testing.T, c prometheus.Counter) float64 {
 		t.Fatal(err)
 	}
 	return m.GetCounter().GetValue()
+}
+
+// crashingServices has one instance in CrashLoopBackOff and one running.
+type crashingServices struct{ noServices }
+
+func (crashingServices) Services(context.Context) ([]model.Service, error) {
+	return []model.Service{{Project: "shop", Name: "worker", Instances: []model.Instance{
+		{Name: "worker-1", Container: "worker", Status: model.StatusCrashing, Restarts: 5, Backoff: "1m20s", LastExit: &model.Exit{Code: 1}},
+		{Name: "worker-2", Container: "worker", Status: model.StatusRunning},
+	}}}, nil
+}
+
+// channelEvents is a platform's event stream the test feeds.
+type channelEvents chan model.InstanceEvent
+
+func (c channelEvents) Subscribe(ctx context.Context) <-chan model.InstanceEvent {
+	out := make(chan model.InstanceEvent)
+	go func() {
+		defer close(out)
+		for {
+			select {
+			case ev := <-c:
+				out <- ev
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out
+}
+
+func TestTakeoverReplaysCrashLoopsUnderWay(t *testing.T) {
+	events := make(channelEvents, 1)
+	now := time.Date(2026, 11, 24, 7, 0, 0, 0, time.UTC)
+	tk := &takeover{platform: crashingServices{}, events: events, now: func() time.Time { return now }, subscribed: make(chan struct{})}
+	ctx, cancel := context.WithCancel(context.Background())
+	ch := tk.Subscribe(ctx)
+	select {
+	case <-tk.subscribed:
+	default:
+		t.Fatal("subscribed is not closed after Subscribe")
+	}
+	first := <-ch
+	want := model.InstanceEvent{
+		Kind: model.InstanceBackoff, Time: now, Status: model.StatusCrashing, Restarts: 5,
+		Ref:     model.Ref{Project: "shop", Service: "worker", Instance: "worker-1", Container: "worker"},
+		Backoff: 80 * time.Second, Reason: "CrashLoopBackOff", Exit: &model.Exit{Code: 1},
+	}
+	if !reflect.DeepEqual(first, want) {
+		t.Errorf("first event %+v, want %+v", first, want)
+	}
+	events <- model.InstanceEvent{Kind: model.InstanceStarted, Ref: model.Ref{Project: "shop", Service: "worker", Instance: "worker-2"}}
+	if ev := <-ch; ev.Kind != model.InstanceStarted || ev.Ref.Instance != "worker-2" {
+		t.Errorf("then %+v, want the platform's started event of worker-2", ev)
+	}
+	cancel()
+	for range ch {
+	}
 }
