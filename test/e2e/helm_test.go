@@ -269,6 +269,14 @@ func TestHelmInstallRunsWithLeastPrivilege(t *testing.T) {
 
 	checkRBAC(t, c)
 
+	if _, err := helm(t, "upgrade", "opshub", chartDir, "--namespace", installNamespace, "--set", "controller.replicas=3", kubeconfig); err != nil {
+		t.Fatal(err)
+	}
+	dep, err := c.Client.AppsV1().Deployments(installNamespace).Get(ctx, "opshub-controller", metav1.GetOptions{})
+	if err != nil || *dep.Spec.Replicas != 3 {
+		t.Errorf("controller after upgrade with controller.replicas=3: %+v, %v", dep.Spec.Replicas, err)
+	}
+
 	if _, err := helm(t, "uninstall", "opshub", "--namespace", installNamespace, "--wait", kubeconfig); err != nil {
 		t.Fatal(err)
 	}
