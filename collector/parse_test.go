@@ -165,3 +165,28 @@ func TestDecoder(t *testing.T) {
 		})
 	}
 }
+
+// TestBatchHint: the text buffer of a batch is sized so that it neither
+// grows (a copy) nor keeps much unused room until the acknowledgement.
+func TestBatchHint(t *testing.T) {
+	const maxBytes, maxLines = 1 << 20, 8192
+	tests := []struct {
+		name        string
+		waiting     int64
+		textPerLine int64
+		wantMin     int
+		wantMax     int
+	}{
+		{"little waiting", 3000, 0, 3000, 3000},
+		{"a backlog, line length unknown: a full batch and its last line", 1 << 40, 0, maxBytes + 1, maxBytes + 8<<10},
+		{"a backlog of long lines", 1 << 40, 1000, maxBytes + 2000, maxBytes + 2100},
+		{"a backlog of short lines ends at maxLines", 1 << 40, 100, maxLines * 100, maxLines * 108},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := batchHint(tt.waiting, maxBytes, maxLines, tt.textPerLine); got < tt.wantMin || got > tt.wantMax {
+				t.Errorf("batchHint = %d, want %d-%d", got, tt.wantMin, tt.wantMax)
+			}
+		})
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -212,7 +213,7 @@ func (c *Collector) readTail(ctx context.Context, w *workerState, t *tail) {
 	// fstat less per idle file's poll.
 	waiting := int64(4 << 10)
 	if t.kind == kindGzip || t.lastFull {
-		waiting = int64(c.opts.MaxBatchBytes)
+		waiting = math.MaxInt64 // as much as a batch takes
 	} else if c.opts.Now().Sub(t.lastSend) < minBatchInterval {
 		waiting = int64(t.lr.buffered())
 		if fi, err := t.f.Stat(); err == nil {
