@@ -91,7 +91,8 @@ func (e *SaveError) Unwrap() error { return e.Err }
 // OpenReplicated opens the state file at path as the working copy of the
 // state kept by r.
 //
-// It first restores the file from r.Load, bounded by ctx: the replica is
+// It first restores the file from r.Load, bounded by ctx (which is used
+// for nothing else; each Save has its own timeout): the replica is
 // the truth, so a snapshot replaces any local file, and when the replica
 // holds nothing a local file is removed. The path must not be in use by
 // another process.
@@ -102,7 +103,10 @@ func (e *SaveError) Unwrap() error { return e.Err }
 // the next Save, so the write rate is bounded by Save latency and not by
 // the number of writers. When a Save fails, the Updates waiting on it
 // return a *SaveError although their commits stay in the local file (see
-// SaveError). Reads never wait on the replica.
+// SaveError). Reads never wait on the replica. A replica that fences
+// writers (kubestate.ErrConflict) fails every later Save once another
+// process has written: the owner should watch for that error, for example
+// with WithSaveObserver, and stop acting on the state.
 //
 // Because the replica is the durable copy, the local file is written
 // without fsync: a crash can only lose the local file, which the next
