@@ -567,3 +567,145 @@ func TestControllerFailoverDeliversEveryNotificationOnce(t *testing.T) {
 		t.Errorf("lease still held by %q after the leader stopped", *h)
 	}
 }
+
+// startAdvertisedCollector runs `opshub collector` in-process for
+// kubetest.NodeName, advertising its loopback address on its Lease (pod IPs
+// are fake), and returns the root where the test lays out log files.
+func startAdvertisedCollector(t *testing.T, c *kubetest.Cluster, kubelet *kubetest.Kubelet) string {
+	t.Helper()
+	dir := t.TempDir()
+	logRoot := filepath.Join(dir, "pods")
+	if err := os.MkdirAll(logRoot, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Parse(fmt.Appendf(nil, `
+dataDir: %s
+platform:
+  kind: kubernetes
+  kubeconfig: %s
+  nodeName: %s
+  namespace: opshub
+collector:
+  paths: [%s]
+  advertise: http://%s
+  kubelet: {url: %q, caFile: %s, tokenFile: %s}
+`, filepath.Join(dir, "state"), c.Kubeconfig, kubetest.NodeName, logRoot, ln.Addr(), kubelet.URL, kubelet.CAFile, kubelet.TokenFile), "collector.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"POD_NAMESPACE": "opshub", "POD_NAME": "opshub-collector-e2e", "POD_IP": "10.0.0.7"}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- app.RunCollector(ctx, cfg, app.CollectorOptions{
+			Logger:          slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
+			Listener:        ln,
+			MetricsInterval: 500 * time.Millisecond,
+			Getenv:          func(k string) string { return env[k] },
+		})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("collector: %v", err)
+		}
+	})
+	return logRoot
+}
+
+func TestControllerReadsLogsAndMetricsThroughTheCollector(t *testing.T) {
+	c := kubetest.Start(t, kubetest.Options{})
+	ctx := context.Background()
+	c.Namespace(t, "opshub")
+	c.Namespace(t, "shop")
+	kubelet := kubetest.StartKubelet(t)
+	logRoot := startAdvertisedCollector(t, c, kubelet)
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Parse([]byte(controllerConfig(t, c, ln.Addr().String(), "http://127.0.0.1:9/unused")), "controller.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- app.RunController(runCtx, cfg, app.ControllerOptions{
+			Listener: ln, Identity: "controller-0", MetricsInterval: 500 * time.Millisecond,
+			Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})),
+		})
+	}()
+	t.Cleanup(func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("RunController: %v", err)
+		}
+	})
+	api := "http://" + ln.Addr().String()
+	cl, err := client.New(api, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if _, err := c.Client.AppsV1().Deployments("shop").Create(ctx, deployment("web", 1, nil), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	pod := runningPods(t, c, "shop", "app=web", 1)[0]
+	kubelet.SetPods(kubetest.KubeletPod{
+		Namespace: "shop", Name: pod.Name, UID: string(pod.UID),
+		Containers: []kubetest.KubeletContainer{{Name: "web", CPUSeconds: 3, MemoryBytes: 120 << 20, MemoryLimitBytes: 1 << 30}},
+	})
+	logDir := filepath.Join(logRoot, "shop_"+pod.Name+"_"+string(pod.UID), "web")
+	if err := os.MkdirAll(logDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	base := time.Now().UTC().Add(-time.Minute)
+	var lines strings.Builder
+	for i := range 5 {
+		fmt.Fprintf(&lines, "%s stdout F request %d served\n", base.Add(time.Duration(i)*time.Second).Format(time.RFC3339Nano), i)
+	}
+	if err := os.WriteFile(filepath.Join(logDir, "0.log"), []byte(lines.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("the controller's log API answers from the collector of the pod's node", func(t *testing.T) {
+		var got []string
+		eventually(t, "the service's lines through the controller", func() error {
+			recs, err := cl.Logs(ctx, client.LogQuery{Project: "shop", Service: "web", Limit: 3})
+			if err != nil {
+				return err
+			}
+			got = got[:0]
+			for _, r := range recs {
+				got = append(got, r.Log)
+			}
+			if len(got) != 3 {
+				return fmt.Errorf("lines %q", got)
+			}
+			return nil
+		})
+		if want := []string{"request 4 served", "request 3 served", "request 2 served"}; !slices.Equal(got, want) {
+			t.Errorf("lines %q, want the newest three, newest first: %q", got, want)
+		}
+	})
+	t.Run("the controller's metrics come from the collector's samples", func(t *testing.T) {
+		eventually(t, "memory of shop/web through the controller", func() error {
+			series, err := cl.Metrics(ctx, client.MetricsQuery{Project: "shop", Service: "web", Types: []model.MetricType{model.MetricMemory}, Since: 10 * time.Minute})
+			if err != nil {
+				return err
+			}
+			for _, s := range series {
+				if s.Instance == pod.Name && len(s.Points) > 0 && s.Points[len(s.Points)-1].Value == 120<<20 {
+					return nil
+				}
+			}
+			return fmt.Errorf("series %+v", series)
+		})
+	})
+}
