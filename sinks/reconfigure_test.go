@@ -327,3 +327,42 @@ func TestStartNamesLeftoverBuffers(t *testing.T) {
 		t.Fatalf("log:\n%s", logs.String())
 	}
 }
+
+// TestApplyGrowsAFullBuffer: while the destination is down and the buffer
+// full, a reload with a larger buffer.maxBytes lets the waiting Send in.
+func TestApplyGrowsAFullBuffer(t *testing.T) {
+	dest := &fakeDest{fail: down}
+	cfg := sinks.SinkConfig{Spec: sinks.Spec{Name: "s", Type: "fake"}, Destination: dest, BufferMaxBytes: 1024,
+		Batch: sinks.BatchLimits{Timeout: time.Millisecond}}
+	run := start(t, []sinks.SinkConfig{cfg}, sinks.Options{DataDir: t.TempDir(), Retry: fastRetry})
+	sent := make(chan error, 1)
+	go func() {
+		for i := 0; ; i += 10 {
+			if err := run.r.Send(context.Background(), sinks.Batch{Records: numbered(i, i+10)}); err != nil || i >= 1000 {
+				sent <- err
+				return
+			}
+		}
+	}()
+	waitFor(t, "the buffer to fill", func() bool { st, _ := statusOf(run.r, "s"); return st.BufferBytes > 512 })
+	select {
+	case err := <-sent:
+		t.Fatalf("every Send returned (%v) although the buffer is tiny and the destination down", err)
+	default:
+	}
+	cfg.BufferMaxBytes = 1 << 20
+	if ch, err := run.r.Apply(context.Background(), []sinks.SinkConfig{cfg}); err != nil || !slices.Equal(ch.Changed, []string{"s"}) {
+		t.Fatalf("Apply = %+v, %v", ch, err)
+	}
+	select {
+	case err := <-sent:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the waiting Send did not get into the larger buffer")
+	}
+	if st, _ := statusOf(run.r, "s"); st.BufferMaxBytes != 1<<20 || st.BufferEvents != 1010 {
+		t.Fatalf("status %+v", st)
+	}
+}
