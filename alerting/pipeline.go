@@ -73,6 +73,11 @@ type Options struct {
 	TickEvery time.Duration
 	// QueueSize bounds events waiting for the event loop; default 4096.
 	QueueSize int
+	// DeliveriesKept is how many deliveries the history keeps (pending
+	// ones are always kept); default 10,000. The controller on Kubernetes
+	// keeps fewer, because its whole state is copied into the API server
+	// on every write.
+	DeliveriesKept int
 }
 
 // Pipeline runs detectors, silences, throttling, routing, the outbox and
@@ -137,6 +142,9 @@ func New(opts Options) (*Pipeline, error) {
 	}
 	if opts.LastLinesTimeout <= 0 {
 		opts.LastLinesTimeout = DefaultLastLinesTimeout
+	}
+	if opts.DeliveriesKept <= 0 {
+		opts.DeliveriesKept = DefaultDeliveriesKept
 	}
 	p := &Pipeline{
 		opts:         opts,
@@ -257,7 +265,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 			now := p.now()
 			if now.Sub(lastPrune) >= pruneEvery {
 				lastPrune = now
-				if err := p.prune(now, deliveriesKept); err != nil {
+				if err := p.prune(now, p.opts.DeliveriesKept); err != nil {
 					p.log.Error("pruning alert history", "err", err)
 				}
 			}

@@ -7,16 +7,19 @@ import (
 	"github.com/opshub/opshub/store"
 )
 
-// What the store keeps: the latest deliveries (pending ones always), and
-// resolved alerts for a week.
+// DefaultDeliveriesKept is how many of the latest deliveries the store
+// keeps unless Options.DeliveriesKept says otherwise (pending ones are
+// always kept).
+const DefaultDeliveriesKept = 10000
+
+// What else the store keeps: resolved alerts for a week.
 const (
-	deliveriesKept    = 10000
 	resolvedAlertsFor = 7 * 24 * time.Hour
 	pruneEvery        = 10 * time.Minute
 )
 
 // prune bounds the history in the store: the oldest finished deliveries
-// beyond keep (deliveriesKept in production), resolved alerts older than resolvedAlertsFor, and
+// beyond keep (Options.DeliveriesKept), resolved alerts older than resolvedAlertsFor, and
 // throttle entries whose window has passed.
 func (p *Pipeline) prune(now time.Time, keep int) error {
 	longest := time.Duration(0)

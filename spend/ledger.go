@@ -47,6 +47,9 @@ type LedgerStore interface {
 	Load() (cursor time.Time, entries []Entry, err error)
 	// Commit adds the entries' costs to their buckets and sets the cursor.
 	Commit(cursor time.Time, entries []Entry) error
+	// Roll removes the buckets of removed and adds the costs of added to
+	// theirs, in one transaction.
+	Roll(removed, added []Entry) error
 }
 
 // MaxGap bounds how many minutes one tick charges after a pause (opshub

@@ -17,6 +17,22 @@ type memStore struct {
 }
 
 func (m *memStore) Load() (time.Time, []Entry, error) { return m.cursor, m.entries, nil }
+func (m *memStore) Roll(removed, added []Entry) error {
+	// Entries are one per commit, several per bucket: remove by bucket.
+	gone := map[string]bool{}
+	for _, e := range removed {
+		gone[entryKey(e)] = true
+	}
+	kept := m.entries[:0]
+	for _, e := range m.entries {
+		if !gone[entryKey(e)] {
+			kept = append(kept, e)
+		}
+	}
+	m.entries = append(kept, added...)
+	return nil
+}
+
 func (m *memStore) Commit(c time.Time, es []Entry) error {
 	m.cursor = c
 	m.entries = append(m.entries, es...)

@@ -46,21 +46,40 @@ func (s *DBStore) Load() (time.Time, []Entry, error) {
 	return cursor, entries, err
 }
 
+// Roll implements LedgerStore.
+func (s *DBStore) Roll(removed, added []Entry) error {
+	return s.db.Update(func(tx *store.Tx) error {
+		for _, e := range removed {
+			if err := s.buckets.DeleteTx(tx, entryKey(e)); err != nil {
+				return err
+			}
+		}
+		return s.addTx(tx, added)
+	})
+}
+
+func (s *DBStore) addTx(tx *store.Tx, entries []Entry) error {
+	for _, e := range entries {
+		key := entryKey(e)
+		old, ok, err := s.buckets.GetTx(tx, key)
+		if err != nil {
+			return err
+		}
+		if ok {
+			e.Cost += old.Cost
+		}
+		if err := s.buckets.PutTx(tx, key, e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Commit implements LedgerStore.
 func (s *DBStore) Commit(cursor time.Time, entries []Entry) error {
 	return s.db.Update(func(tx *store.Tx) error {
-		for _, e := range entries {
-			key := entryKey(e)
-			old, ok, err := s.buckets.GetTx(tx, key)
-			if err != nil {
-				return err
-			}
-			if ok {
-				e.Cost += old.Cost
-			}
-			if err := s.buckets.PutTx(tx, key, e); err != nil {
-				return err
-			}
+		if err := s.addTx(tx, entries); err != nil {
+			return err
 		}
 		return s.cursor.PutTx(tx, "cursor", cursor)
 	})

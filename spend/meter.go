@@ -44,6 +44,9 @@ type Meter struct {
 
 	mu    sync.Mutex // guards the ledger and st
 	state AlertState
+	// compacted is when the ledger was last rolled up (Compact); it is
+	// looked at once an hour.
+	compacted time.Time
 }
 
 // NewMeter returns a meter; it starts nothing.
@@ -103,6 +106,14 @@ func (m *Meter) Tick(ctx context.Context) {
 	if err := m.opts.Ledger.Tick(now, containers, volumes); err != nil {
 		m.log.Warn("cannot charge the ledger", "err", err)
 		return
+	}
+	if now.Sub(m.compacted) >= time.Hour {
+		if n, err := m.opts.Ledger.Compact(now); err != nil {
+			m.log.Warn("cannot roll up old months of the ledger; trying again in an hour", "err", err)
+		} else if n > 0 {
+			m.log.Info("rolled up old months of the ledger into days per service", "buckets", n)
+		}
+		m.compacted = now
 	}
 	st := m.state
 	st.Sent = maps.Clone(m.state.Sent)

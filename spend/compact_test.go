@@ -1,0 +1,83 @@
+package spend
+
+import (
+	"math"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/opshub/opshub/model"
+	"github.com/opshub/opshub/store"
+)
+
+// Three months of two instances: the oldest month is rolled into days per
+// service; totals and per-service reports stay; reopening from the state
+// file sees the same ledger.
+func TestCompactRollsOldMonthsIntoDaysPerService(t *testing.T) {
+	db, err := store.Open(filepath.Join(t.TempDir(), "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	tz := time.FixedZone("UTC+2", 2*3600)
+	m := Model{Prices: DefaultPrices(), Basis: BasisRequests}
+	l, err := OpenLedger(m, tz, NewDBStore(db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	containers := []Container{
+		{Ref: model.Ref{Project: "demo", Service: "web", Instance: "web-1"}, Running: true, CPURequest: 1},
+		{Ref: model.Ref{Project: "demo", Service: "web", Instance: "web-2"}, Running: true, CPURequest: 1},
+	}
+	start := time.Date(2026, 9, 1, 0, 0, 0, 0, tz)
+	now := time.Date(2026, 11, 15, 12, 0, 0, 0, tz)
+	// One tick an hour: 60 minutes each.
+	for at := start; !at.After(now); at = at.Add(time.Hour) {
+		if err := l.Tick(at, containers, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sept := func(l *Ledger) Report {
+		return l.Report(now, start, time.Date(2026, 10, 1, 0, 0, 0, 0, tz), []string{"service"})
+	}
+	before, buckets := sept(l), len(l.hours)
+
+	rolled, err := l.Compact(now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// September: 30 days × 24 hours × 2 instances × cpu (memory costs 0).
+	if rolled != 30*24*2 {
+		t.Errorf("rolled %d buckets, want September's 1440", rolled)
+	}
+	if got := len(l.hours); got != buckets-rolled+30 {
+		t.Errorf("%d buckets after compaction, want %d (30 daily ones for September)", got, buckets-rolled+30)
+	}
+	after := sept(l)
+	wantSept := 30 * 24 * 2 * 0.031611
+	if math.Abs(before.Total-wantSept) > 1e-6 || math.Abs(after.Total-wantSept) > 1e-6 {
+		t.Errorf("September costs %.6f before and %.6f after compaction, want %.6f", before.Total, after.Total, wantSept)
+	}
+	if len(after.Rows) != 1 || after.Rows[0].Service != "web" {
+		t.Errorf("September by service = %+v", after.Rows)
+	}
+	// October (the previous month) keeps its instances.
+	oct := l.Report(now, time.Date(2026, 10, 1, 0, 0, 0, 0, tz), time.Date(2026, 11, 1, 0, 0, 0, 0, tz), []string{"instance"})
+	if len(oct.Rows) != 2 {
+		t.Errorf("October by instance = %+v, want both instances", oct.Rows)
+	}
+	if again, err := l.Compact(now); err != nil || again != 0 {
+		t.Errorf("a second compaction rolled %d (%v), want nothing", again, err)
+	}
+
+	reopened, err := OpenLedger(m, tz, NewDBStore(db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := sept(reopened).Total; math.Abs(got-wantSept) > 1e-6 {
+		t.Errorf("reopened: September costs %.6f, want %.6f", got, wantSept)
+	}
+	if len(reopened.hours) != len(l.hours) {
+		t.Errorf("reopened ledger has %d buckets, want %d", len(reopened.hours), len(l.hours))
+	}
+}
