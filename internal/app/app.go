@@ -140,6 +140,8 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		Metrics:     metricsReader{mp.store},
 		Spend:       meter,
 		Autoscaling: scaling,
+		Scaler:      rt,
+		Autoscaled:  autoscaledByConfig(cfg),
 		Alerting:    alerts,
 		Sinks:       sinkRouter,
 		Reloader:    reloadAPI(reloader),

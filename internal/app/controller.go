@@ -223,10 +223,6 @@ func lead(ctx context.Context, d leaderDeps) error {
 	if err != nil {
 		return err
 	}
-	policies, err := AutoscalingPolicies(cfg)
-	if err != nil {
-		return err
-	}
 	srv, err := server.New(server.Options{
 		Tokens:      Tokens(cfg),
 		Services:    d.plat,
@@ -238,7 +234,7 @@ func lead(ctx context.Context, d leaderDeps) error {
 		Autoscaling: scaling,
 		Alerting:    alerts,
 		Scaler:      d.plat,
-		Autoscaled:  autoscaledBy(policies),
+		Autoscaled:  autoscaledByConfig(cfg),
 		Logger:      log,
 	})
 	if err != nil {
@@ -336,6 +332,13 @@ func (s *takeover) Subscribe(ctx context.Context) <-chan model.InstanceEvent {
 	}()
 	s.once.Do(func() { close(s.subscribed) })
 	return out
+}
+
+// autoscaledByConfig is autoscaledBy over the config's policies, which
+// newAutoscaling has checked already.
+func autoscaledByConfig(cfg *config.Config) server.AutoscaledFunc {
+	policies, _ := AutoscalingPolicies(cfg)
+	return autoscaledBy(policies)
 }
 
 // autoscaledBy tells the scale endpoint which services a policy manages.
