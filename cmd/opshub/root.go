@@ -86,6 +86,7 @@ autoscales and rolls out services, on Kubernetes or on a single machine.
 
 Run everything on this machine:   opshub run -c opshub.yaml
 Run a Kubernetes node's agent:    opshub collector -c opshub.yaml
+Run the cluster controller:       opshub controller -c opshub.yaml
 Validate a config file:           opshub check-config -c opshub.yaml
 Ask a running opshub:             opshub status`,
 		SilenceUsage:  true,
