@@ -47,7 +47,9 @@ acknowledged are read again by the next start.`,
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "opshub collector: node %s; node API on %s; state under %s\n",
 				cfg.Platform.NodeName, cfg.Collector.NodeListen(), cfg.DataDir)
-			return app.RunCollector(cmd.Context(), cfg, app.CollectorOptions{Logger: logger})
+			reloads, stop := reloadSignals()
+			defer stop()
+			return app.RunCollector(cmd.Context(), cfg, app.CollectorOptions{Logger: logger, ConfigPath: path, Reload: reloads})
 		},
 	}
 	configFlag(cmd, &path)

@@ -38,6 +38,10 @@ type CollectorOptions struct {
 	// WrapTransport, when set, wraps the transport of every request to the
 	// API server (the end-to-end tests count them).
 	WrapTransport func(http.RoundTripper) http.RoundTripper
+	// ConfigPath and Reload work as in Options: each value on Reload (and
+	// POST /api/v1/config/reload) re-reads the file and applies the sinks.
+	ConfigPath string
+	Reload     <-chan struct{}
 }
 
 // nodeSettings are the values a collector derives from the config and the
@@ -172,7 +176,9 @@ func RunCollector(ctx context.Context, cfg *config.Config, opts CollectorOptions
 	if err != nil {
 		return err
 	}
+	reloader := newReloader(cfg, opts.ConfigPath, sinkRouter, log)
 	srv, err := server.New(server.Options{
+		Reloader:      reloadAPI(reloader),
 		Listen:        cfg.Collector.NodeListen(),
 		Services:      nodeServices{},
 		Ready:         func() (bool, string) { return pods.Ready(), "the node's pods are not listed yet" },
@@ -214,6 +220,7 @@ func RunCollector(ctx context.Context, cfg *config.Config, opts CollectorOptions
 	g.start("api server", func(ctx context.Context) error { return srv.Serve(ctx, ln) })
 	g.start("sinks", sinkRouter.Run)
 	g.start("pod watch", pods.Run)
+	g.start("config reload", watchReloads(reloader, opts.Reload, log))
 	// Enrichment needs the node's pods: tailing, metrics and the Lease
 	// (which tells the controller the collector is there) wait for the
 	// first list, so that no line leaves without its service.

@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -74,6 +75,8 @@ type collectorNode struct {
 	LogRoot  string // where the test lays out the kubelet's log files
 	SinkFile string // the file sink's output
 	Requests *requestLog
+	// ConfigFile is the file the collector reloads; Config its text.
+	ConfigFile, Config string
 }
 
 // startCollector runs `opshub collector` in-process for kubetest.NodeName,
@@ -86,7 +89,7 @@ func startCollector(t *testing.T, c *kubetest.Cluster, kubelet *kubetest.Kubelet
 	if err := os.MkdirAll(n.LogRoot, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.Parse(fmt.Appendf(nil, `
+	n.Config = fmt.Sprintf(`
 dataDir: %s
 platform:
   kind: kubernetes
@@ -97,7 +100,12 @@ collector:
   kubelet: {url: %q, caFile: %s, tokenFile: %s}
 sinks:
   - {name: out, type: file, path: %s, encoding: json, batch: {timeout: 50ms}}
-`, filepath.Join(dir, "state"), c.Kubeconfig, kubetest.NodeName, n.LogRoot, kubelet.URL, kubelet.CAFile, kubelet.TokenFile, n.SinkFile), "collector.yaml")
+`, filepath.Join(dir, "state"), c.Kubeconfig, kubetest.NodeName, n.LogRoot, kubelet.URL, kubelet.CAFile, kubelet.TokenFile, n.SinkFile)
+	n.ConfigFile = filepath.Join(dir, "collector.yaml")
+	if err := os.WriteFile(n.ConfigFile, []byte(n.Config), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(n.ConfigFile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,6 +124,7 @@ sinks:
 			MetricsInterval: 500 * time.Millisecond,
 			Getenv:          func(k string) string { return env[k] },
 			WrapTransport:   n.Requests.wrap,
+			ConfigPath:      n.ConfigFile,
 		})
 	}()
 	t.Cleanup(func() {
@@ -293,6 +302,35 @@ func TestCollectorDeliversPodLogsEnrichedFromTheAPI(t *testing.T) {
 			return nil
 		})
 		n.writeLog(t, &gone, "web", 1, "last words of "+gone.Name)
+		defer func() {
+			// A reload adds a sink while the collector runs: it sends its
+			// validation line and then the lines that follow.
+			added := filepath.Join(filepath.Dir(n.SinkFile), "added.ndjson")
+			text := n.Config + fmt.Sprintf("  - {name: added, type: file, path: %s, encoding: json, batch: {timeout: 50ms}}\n", added)
+			if err := os.WriteFile(n.ConfigFile, []byte(text), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			resp, err := http.Post(n.API+"/api/v1/config/reload", "application/json", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("reload: %s %s", resp.Status, body)
+			}
+			n.writeLog(t, &pods[1], "web", 0, "after the reload")
+			eventually(t, "the added sink's validation line and the next line", func() error {
+				b, err := os.ReadFile(added)
+				if err != nil {
+					return err
+				}
+				if lines := strings.Count(string(b), "\n"); lines < 2 || !strings.Contains(string(b), "after the reload") {
+					return fmt.Errorf("added sink has %d lines: %s", lines, b)
+				}
+				return nil
+			})
+		}()
 		eventually(t, "the last line in the sink", func() error {
 			for _, r := range n.delivered(t) {
 				if r.Log == "last words of "+gone.Name {
