@@ -145,7 +145,7 @@ func RunController(ctx context.Context, cfg *config.Config, opts ControllerOptio
 	start("kubernetes platform", func(ctx context.Context) error { return plat.Run(ctx, 2) })
 	start("collector watch", watch.Run)
 	start("api server", func(ctx context.Context) error { return serveHTTP(ctx, ln, front, log) })
-	start("leader election", func(ctx context.Context) error {
+	start("controller", func(ctx context.Context) error {
 		return elector.Run(ctx, func(ctx context.Context) error {
 			return lead(ctx, leaderDeps{
 				cfg: cfg, opts: opts, log: log, reg: reg, plat: plat, watch: watch, token: token,
