@@ -87,7 +87,7 @@ type Collector struct {
 	byPath  map[string]*tail          // open tails by their name now (the newest, if two share it)
 	byDir   map[string]map[*tail]bool // open tails per container directory
 	opened  uint64                    // tails opened so far
-	skipped map[fileID]bool           // files seen and not worth opening (done, old .gz)
+	skipped map[fileID]fileMark       // files seen and not worth opening (done, old .gz)
 	queue   []*tail
 	dirty   bool
 	acks    []ack
@@ -164,7 +164,7 @@ func New(opts Options) (*Collector, error) {
 		tails:     map[fileID]*tail{},
 		byPath:    map[string]*tail{},
 		byDir:     map[string]map[*tail]bool{},
-		skipped:   map[fileID]bool{},
+		skipped:   map[fileID]fileMark{},
 		work:      make(chan struct{}, 1),
 		ackSignal: make(chan struct{}, 1),
 		rescan:    make(chan struct{}, 1),

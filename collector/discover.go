@@ -128,6 +128,7 @@ type found struct {
 	src  Source
 	kind fileKind
 	id   fileID
+	size int64
 	mod  time.Time
 	// file and prefix (its first bytes, decompressed for .gz) are set for
 	// a file that is not open yet; err when it could not be opened or read.
@@ -135,6 +136,19 @@ type found struct {
 	prefix []byte
 	err    error
 }
+
+// fileMark is what a scan knows of a file it does not open again: one held
+// open, or one skipped, with the name, size and time it had then. An inode
+// is reused for a new file soon after the old one is deleted; a skipped
+// inode whose name, size or time changed is a new file.
+type fileMark struct {
+	open bool
+	path string
+	size int64
+	mod  time.Time
+}
+
+func (f found) mark() fileMark { return fileMark{path: f.path, size: f.size, mod: f.mod} }
 
 // containerDir is what a scan saw in one container directory.
 type containerDir struct {
@@ -162,12 +176,12 @@ func (c *Collector) scan(ctx context.Context) bool {
 	// Files held already are only looked at, not opened. Tails are added
 	// only by scans, so this is a superset of the tails when it is applied.
 	c.mu.Lock()
-	known := make(map[fileID]bool, len(c.tails)+len(c.skipped))
-	for id := range c.tails {
-		known[id] = true
+	known := make(map[fileID]fileMark, len(c.tails)+len(c.skipped))
+	for id, m := range c.skipped {
+		known[id] = m
 	}
-	for id := range c.skipped {
-		known[id] = true
+	for id := range c.tails {
+		known[id] = fileMark{open: true}
 	}
 	c.mu.Unlock()
 
@@ -221,6 +235,7 @@ func (c *Collector) scan(ctx context.Context) bool {
 				}
 				continue
 			}
+			delete(c.skipped, f.id) // looked at again: decided again below
 			if blocked {
 				closeFound([]found{f})
 				continue
@@ -230,7 +245,7 @@ func (c *Collector) scan(ctx context.Context) bool {
 					// A broken archive stays broken: it is history the
 					// kubelet compressed, and newer files must not wait.
 					c.log.Warn("unreadable compressed log file skipped", "path", f.path, "err", f.err)
-					c.skipped[f.id] = true
+					c.skipped[f.id] = f.mark()
 					continue
 				}
 				c.log.Warn("open log file; trying again at the next scan", "path", f.path, "err", f.err)
@@ -241,7 +256,7 @@ func (c *Collector) scan(ctx context.Context) bool {
 			if !ok {
 				f.file.Close()
 				if !again {
-					c.skipped[f.id] = true
+					c.skipped[f.id] = f.mark()
 				}
 				// again: a copy of a file still open, which is older
 				// than anything newer here; decided once that is done.
@@ -249,7 +264,7 @@ func (c *Collector) scan(ctx context.Context) bool {
 			}
 			if ck.Done && f.kind != kindCurrent {
 				f.file.Close()
-				c.skipped[f.id] = true
+				c.skipped[f.id] = f.mark()
 				continue
 			}
 			ck.Done = false
@@ -322,7 +337,7 @@ func (c *Collector) seenOpen(t *tail, f found, now time.Time) {
 // agree: a rotation in between (rename and create, compression, a copy)
 // always changes the names, and would otherwise show the new file without
 // the old one it replaced.
-func listContainer(dir string, src Source, known map[fileID]bool) containerDir {
+func listContainer(dir string, src Source, known map[fileID]fileMark) containerDir {
 	d := containerDir{path: dir}
 	for range listAttempts {
 		names, err := logNames(dir)
@@ -389,7 +404,7 @@ func logNames(dir string) ([]string, error) {
 // examine looks at one file of a listing; it opens the file unless its
 // identity is known. ok is false when the name no longer leads to a
 // regular file, or leads to another file between the look and the open.
-func examine(path string, src Source, known map[fileID]bool) (found, bool) {
+func examine(path string, src Source, known map[fileID]fileMark) (found, bool) {
 	kind, _ := classify(filepath.Base(path))
 	info, err := os.Stat(path)
 	if os.IsNotExist(err) {
@@ -402,8 +417,8 @@ func examine(path string, src Source, known map[fileID]bool) (found, bool) {
 	if !info.Mode().IsRegular() {
 		return found{}, true
 	}
-	f := found{path: path, src: src, kind: kind, id: idOf(info), mod: info.ModTime()}
-	if known[f.id] {
+	f := found{path: path, src: src, kind: kind, id: idOf(info), size: info.Size(), mod: info.ModTime()}
+	if m, ok := known[f.id]; ok && (m.open || m == f.mark()) {
 		return f, true
 	}
 	fh, err := os.Open(path)
@@ -490,6 +505,11 @@ func (c *Collector) checkpointFor(f found) (ck *checkpoint, ok, retry bool) {
 				return nil, false, true
 			}
 		}
+	}
+	if best == nil {
+		c.log.Debug("new log file", "path", f.path)
+	} else {
+		c.log.Debug("log file known by its first bytes", "path", f.path, "as", best.Path, "offset", best.Offset)
 	}
 	switch {
 	case best != nil:

@@ -34,6 +34,9 @@ const (
 	// envSoakDebugLog names a file for the collectors' debug log (which
 	// files they open and close, where), to study a failure.
 	envSoakDebugLog = "OPSHUB_COLLECTOR_SOAK_DEBUG_LOG"
+	// envSoakKeep names a directory to write the collectors' output to
+	// (out.txt, "<pod>\t<line>" per line), kept after the test.
+	envSoakKeep = "OPSHUB_COLLECTOR_SOAK_KEEP"
 
 	soakBatchLines = 500
 )
@@ -174,6 +177,10 @@ func TestSurvivesSIGKILLAndRotation(t *testing.T) {
 
 	root, state := t.TempDir(), t.TempDir()
 	outPath := filepath.Join(t.TempDir(), "out.txt")
+	if dir := os.Getenv(envSoakKeep); dir != "" {
+		outPath = filepath.Join(dir, "out.txt")
+		os.Remove(outPath)
+	}
 	writers := make([]io.WriteCloser, pods)
 	for i := range pods {
 		dir := filepath.Join(root, fmt.Sprintf("soak_pod%02d_uid%02d", i, i), "c")
