@@ -317,19 +317,16 @@ func TestControllerScalesAndNotifiesACrashLoopOnce(t *testing.T) {
 	})
 }
 
-// opshubBinary builds cmd/opshub once for the run.
-var opshubBinary = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "opshub-e2e-bin")
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "opshub")
+// buildOpshub builds cmd/opshub into the test's temporary directory.
+func buildOpshub(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "opshub")
 	out, err := exec.Command("go", "build", "-o", bin, "github.com/opshub/opshub/cmd/opshub").CombinedOutput()
 	if err != nil {
-		return "", fmt.Errorf("go build: %v\n%s", err, out)
+		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	return bin, nil
-})
+	return bin
+}
 
 // controllerProcess is `opshub controller` running as its own process.
 type controllerProcess struct {
@@ -339,12 +336,8 @@ type controllerProcess struct {
 	done chan error
 }
 
-func startControllerProcess(t *testing.T, c *kubetest.Cluster, name, hookURL string) *controllerProcess {
+func startControllerProcess(t *testing.T, c *kubetest.Cluster, bin, name, hookURL string) *controllerProcess {
 	t.Helper()
-	bin, err := opshubBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -408,9 +401,7 @@ func pendingDeliveries(api string) ([]string, error) {
 }
 
 func TestControllerFailoverDeliversEveryNotificationOnce(t *testing.T) {
-	if _, err := opshubBinary(); err != nil {
-		t.Fatal(err)
-	}
+	bin := buildOpshub(t)
 	c := kubetest.Start(t, kubetest.Options{})
 	ctx := context.Background()
 	c.Namespace(t, "opshub")
@@ -424,14 +415,14 @@ func TestControllerFailoverDeliversEveryNotificationOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	a := startControllerProcess(t, c, "controller-a", hookSrv.URL)
+	a := startControllerProcess(t, c, bin, "controller-a", hookSrv.URL)
 	eventually(t, "controller-a leads", func() error {
 		if got := readyz(a.url); got != "ok: leading" {
 			return fmt.Errorf("readyz: %s", got)
 		}
 		return nil
 	})
-	b := startControllerProcess(t, c, "controller-b", hookSrv.URL)
+	b := startControllerProcess(t, c, bin, "controller-b", hookSrv.URL)
 	eventually(t, "controller-b follows", func() error {
 		if got := readyz(b.url); got != "ok: following controller-a" {
 			return fmt.Errorf("readyz: %s", got)
@@ -453,7 +444,6 @@ func TestControllerFailoverDeliversEveryNotificationOnce(t *testing.T) {
 	})
 
 	t.Run("opshub scale changes the Deployment's replicas", func(t *testing.T) {
-		bin, _ := opshubBinary()
 		eventually(t, "the leader lists shop/web", func() error {
 			resp, err := http.Get(a.url + "/api/v1/services/shop/web")
 			if err != nil {
