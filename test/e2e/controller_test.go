@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -23,6 +24,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/opshub/opshub/alerting/notify/webhook"
 	"github.com/opshub/opshub/client"
@@ -30,6 +32,7 @@ import (
 	"github.com/opshub/opshub/internal/app"
 	"github.com/opshub/opshub/internal/kubetest"
 	"github.com/opshub/opshub/model"
+	"github.com/opshub/opshub/platform/kubernetes"
 )
 
 // webhookSecret signs the notifications the receiver checks.
@@ -203,15 +206,19 @@ func TestControllerScalesAndNotifiesACrashLoopOnce(t *testing.T) {
 			Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})),
 		})
 	}()
+	var lost bool // the last subtest takes the Lease away
 	t.Cleanup(func() {
 		stop()
+		if lost {
+			return
+		}
 		if err := <-done; err != nil {
 			t.Errorf("RunController: %v", err)
 		}
 	})
 	api := "http://" + ln.Addr().String()
 	t.Cleanup(func() {
-		if t.Failed() {
+		if t.Failed() && !lost {
 			for _, path := range []string{"/api/v1/alerts", "/api/v1/deliveries"} {
 				if resp, err := http.Get(api + path); err == nil {
 					b, _ := io.ReadAll(resp.Body)
@@ -313,6 +320,36 @@ func TestControllerScalesAndNotifiesACrashLoopOnce(t *testing.T) {
 		}
 		if hook.badSigs != 0 {
 			t.Errorf("%d requests with a bad signature", hook.badSigs)
+		}
+	})
+
+	t.Run("a leader whose Lease is taken stops with an error", func(t *testing.T) {
+		lost = true
+		err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			lease, err := c.Client.CoordinationV1().Leases("opshub").Get(ctx, app.ControllerLease, metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			lease = lease.DeepCopy()
+			intruder, seconds, now := "intruder", int32(60), metav1.NewMicroTime(time.Now())
+			lease.Spec.HolderIdentity, lease.Spec.LeaseDurationSeconds = &intruder, &seconds
+			lease.Spec.AcquireTime, lease.Spec.RenewTime = &now, &now
+			_, err = c.Client.CoordinationV1().Leases("opshub").Update(ctx, lease, metav1.UpdateOptions{})
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-done:
+			if !errors.Is(err, kubernetes.ErrLeadershipLost) {
+				t.Errorf("RunController = %v, want ErrLeadershipLost (the process exits 1)", err)
+			}
+		case <-time.After(waitTimeout):
+			t.Fatalf("the controller still runs %s after its Lease was taken", waitTimeout)
+		}
+		if _, err := http.Get(api + "/healthz"); err == nil {
+			t.Error("the API still answers after the controller stopped")
 		}
 	})
 }
