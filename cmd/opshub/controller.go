@@ -30,7 +30,8 @@ interval, and answers log queries by asking the collectors of the nodes that
 host the service.
 
 A follower serves /healthz and /readyz (ready once it follows a leader) and
-answers every other request with 503 and the leader's name. A leader that
+passes every other request to the leader's pod (same port); when it cannot
+reach the leader it answers 503 with the leader's name. A leader that
 loses its Lease stops at once and exits with status 1, so that Kubernetes
 starts it again as a follower. SIGINT or SIGTERM stops the leader's parts,
 releases the Lease for a quick hand-over, and exits.`,

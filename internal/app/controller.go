@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sync"
@@ -69,7 +71,8 @@ func ControllerNamespace(cfg *config.Config) string {
 // kept in the API server and the samples pulled from the collectors.
 //
 // A follower serves /healthz and /readyz (ready once it follows a known
-// leader) and answers every other request with 503 naming the leader. A
+// leader) and passes every other request to the leader's pod, or, when it
+// cannot reach it, answers 503 naming the leader. A
 // leader that loses its Lease stops every part and RunController returns
 // kubernetes.ErrLeadershipLost, so that the process exits non-zero and
 // starts again as a follower with fresh state.
@@ -122,7 +125,7 @@ func RunController(ctx context.Context, cfg *config.Config, opts ControllerOptio
 			return fmt.Errorf("listen on server.listen %s: %w", cfg.Server.Listen, err)
 		}
 	}
-	front := &roleHandler{elector: elector, platformReady: plat.Ready}
+	front := &roleHandler{elector: elector, platformReady: plat.Ready, leaderURL: leaderURL(plat, namespace, cfg.Server.Listen)}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -361,8 +364,15 @@ type leaderInfo interface {
 type roleHandler struct {
 	elector       leaderInfo
 	platformReady func() bool
-	leader        atomic.Pointer[http.Handler]
+	// leaderURL gives the base URL of the leader's API, when it can be
+	// reached (it runs in a pod this controller sees); nil never proxies.
+	leaderURL func(identity string) (*url.URL, bool)
+	leader    atomic.Pointer[http.Handler]
 }
+
+// proxiedHeader marks a request a follower passed to the leader, so that a
+// request never goes round between controllers while leadership moves.
+const proxiedHeader = "X-Opshub-Proxied-By"
 
 func (h *roleHandler) lead(api http.Handler) { h.leader.Store(&api) }
 func (h *roleHandler) follow()               { h.leader.Store(nil) }
@@ -396,9 +406,38 @@ func (h *roleHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	leader := h.elector.Leader()
-	msg := fmt.Sprintf("this opshub controller (%s) is not the leader; the leader is %s: ask it, or retry", h.elector.Identity(), leader)
-	if leader == "" || leader == h.elector.Identity() {
-		msg = fmt.Sprintf("this opshub controller (%s) is not the leader and no leader is known yet: retry shortly", h.elector.Identity())
+	known := leader != "" && leader != h.elector.Identity()
+	if known && h.leaderURL != nil && r.Header.Get(proxiedHeader) == "" {
+		if target, ok := h.leaderURL(leader); ok {
+			h.proxy(w, r, target, leader)
+			return
+		}
+	}
+	unavailable(w, h.elector.Identity(), leader)
+}
+
+// proxy passes the request to the leader's API as it is (its bearer token
+// included: the leader authorizes it), streaming the answer back.
+func (h *roleHandler) proxy(w http.ResponseWriter, r *http.Request, target *url.URL, leader string) {
+	rp := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(target)
+			pr.SetXForwarded()
+			pr.Out.Header.Set(proxiedHeader, h.elector.Identity())
+		},
+		FlushInterval: -1, // live tails stream
+		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, _ error) {
+			unavailable(w, h.elector.Identity(), leader)
+		},
+	}
+	rp.ServeHTTP(w, r)
+}
+
+// unavailable answers 503 naming the leader, when one is known.
+func unavailable(w http.ResponseWriter, self, leader string) {
+	msg := fmt.Sprintf("this opshub controller (%s) is not the leader and cannot reach the leader %s: ask it, or retry", self, leader)
+	if leader == "" || leader == self {
+		msg = fmt.Sprintf("this opshub controller (%s) is not the leader and no leader is known yet: retry shortly", self)
 		leader = ""
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -408,6 +447,23 @@ func (h *roleHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Error  string `json:"error"`
 		Leader string `json:"leader,omitempty"`
 	}{msg, leader})
+}
+
+// leaderURL finds the leader's API: the pod named by the leader's identity
+// in the controller's namespace, on the port of server.listen (every
+// replica runs with the same config).
+func leaderURL(plat *kubernetes.Platform, namespace, listen string) func(string) (*url.URL, bool) {
+	_, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return nil
+	}
+	return func(identity string) (*url.URL, bool) {
+		ip, ok := plat.PodIP(namespace, identity)
+		if !ok {
+			return nil, false
+		}
+		return &url.URL{Scheme: "http", Host: net.JoinHostPort(ip, port)}, true
+	}
 }
 
 // serveHTTP serves h on ln until ctx ends, then shuts down within 10s on a

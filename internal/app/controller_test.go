@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"reflect"
 	"slices"
 	"sync"
@@ -425,4 +426,50 @@ func TestTakeoverReplaysCrashLoopsUnderWay(t *testing.T) {
 	cancel()
 	for range ch {
 	}
+}
+
+func TestFollowerPassesRequestsToTheLeader(t *testing.T) {
+	var seen http.Header
+	leader := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen = r.Header.Clone()
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = fmt.Fprintf(w, `{"path": %q}`, r.URL.RequestURI())
+	}))
+	defer leader.Close()
+	target, _ := url.Parse(leader.URL)
+	h := &roleHandler{
+		elector: electedElsewhere("controller-b"), platformReady: func() bool { return true },
+		leaderURL: func(id string) (*url.URL, bool) { return target, id == "controller-b" },
+	}
+	req := httptest.NewRequest("GET", "/api/v1/logs?project=shop&service=web", nil)
+	req.Header.Set("Authorization", "Bearer ci-token")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != 200 || rec.Body.String() != `{"path": "/api/v1/logs?project=shop&service=web"}` {
+		t.Errorf("proxied answer %d %s", rec.Code, rec.Body)
+	}
+	if seen.Get("Authorization") != "Bearer ci-token" || seen.Get(proxiedHeader) != "controller-a" {
+		t.Errorf("the leader saw headers %v, want the client's token and the follower's mark", seen)
+	}
+
+	t.Run("a request a follower passed on is not passed on again", func(t *testing.T) {
+		req := httptest.NewRequest("GET", "/api/v1/services", nil)
+		req.Header.Set(proxiedHeader, "controller-c")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != 503 {
+			t.Errorf("status %d, want 503", rec.Code)
+		}
+	})
+	t.Run("an unreachable leader is a 503 naming it", func(t *testing.T) {
+		gone, _ := url.Parse("http://127.0.0.1:1")
+		h := &roleHandler{elector: electedElsewhere("controller-b"), platformReady: func() bool { return true },
+			leaderURL: func(string) (*url.URL, bool) { return gone, true }}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", "/api/v1/services", nil))
+		var e struct{ Error, Leader string }
+		if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil || rec.Code != 503 || e.Leader != "controller-b" {
+			t.Errorf("answered %d %s", rec.Code, rec.Body)
+		}
+	})
 }
