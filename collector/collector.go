@@ -88,6 +88,7 @@ type Collector struct {
 	byDir   map[string]map[*tail]bool // open tails per container directory
 	opened  uint64                    // tails opened so far
 	skipped map[fileID]fileMark       // files seen and not worth opening (done, old .gz)
+	warned  map[string]time.Time      // files that could not be opened, when that was logged
 	queue   []*tail
 	dirty   bool
 	acks    []ack
@@ -165,6 +166,7 @@ func New(opts Options) (*Collector, error) {
 		byPath:    map[string]*tail{},
 		byDir:     map[string]map[*tail]bool{},
 		skipped:   map[fileID]fileMark{},
+		warned:    map[string]time.Time{},
 		work:      make(chan struct{}, 1),
 		ackSignal: make(chan struct{}, 1),
 		rescan:    make(chan struct{}, 1),

@@ -215,7 +215,7 @@ func (c *Collector) scan(ctx context.Context) bool {
 		return false
 	}
 	now := c.opts.Now()
-	stable, retry := true, false
+	stable := true
 	seen := make(map[fileID]bool)
 	unstableDir := map[string]bool{}
 	c.mu.Lock()
@@ -248,8 +248,8 @@ func (c *Collector) scan(ctx context.Context) bool {
 					c.skipped[f.id] = f.mark()
 					continue
 				}
-				c.log.Warn("open log file; trying again at the next scan", "path", f.path, "err", f.err)
-				blocked, retry = true, true
+				c.warnOpen(f.path, f.err, now)
+				blocked = true
 				continue
 			}
 			ck, ok, again := c.checkpointFor(f)
@@ -270,8 +270,8 @@ func (c *Collector) scan(ctx context.Context) bool {
 			ck.Done = false
 			t, err := c.openTail(f, ck)
 			if err != nil {
-				c.log.Warn("open log file; trying again at the next scan", "path", f.path, "err", err)
-				blocked, retry = true, true
+				c.warnOpen(f.path, err, now)
+				blocked = true
 				continue
 			}
 			c.scheduleLocked(t)
@@ -301,13 +301,27 @@ func (c *Collector) scan(ctx context.Context) bool {
 		}
 		c.ckpts = pruneRetained(c.ckpts)
 	}
-	if !stable || retry {
+	if !stable {
 		select {
 		case c.rescan <- struct{}{}:
 		default:
 		}
 	}
 	return stable
+}
+
+// warnOpen logs a file that could not be opened, at most once a minute per
+// file; the container's newer files wait for it, and every scan tries
+// again. Called with c.mu held.
+func (c *Collector) warnOpen(path string, err error, now time.Time) {
+	if last, ok := c.warned[path]; ok && now.Sub(last) < time.Minute {
+		return
+	}
+	if len(c.warned) > 1000 {
+		clear(c.warned)
+	}
+	c.warned[path] = now
+	c.log.Warn("open log file; newer files of its container wait, trying again at every scan", "path", path, "err", err)
 }
 
 // seenOpen updates an open tail from what a scan saw. Called with c.mu held.

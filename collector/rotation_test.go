@@ -258,3 +258,21 @@ func TestRefusedBatchKeepsOrder(t *testing.T) {
 		t.Errorf("got lines %v, want 1-20 in order", got)
 	}
 }
+
+// TestBrokenArchiveDoesNotStopNewerFiles: a compressed rotated file that
+// does not decompress is skipped (and logged); the container's newer files
+// are read.
+func TestBrokenArchiveDoesNotStopNewerFiles(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "demo_web-1_uid1", "web")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "0.log.20261124-100000.gz"), []byte("not gzip at all"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, filepath.Join(dir, "0.log"), numbered(1, 5))
+	out := &memOutput{}
+	startCollector(t, root, out, nil)
+	waitFor(t, 10*time.Second, "lines 1-5", func() bool { return len(out.records()) == 5 })
+}
