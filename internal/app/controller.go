@@ -125,7 +125,13 @@ func RunController(ctx context.Context, cfg *config.Config, opts ControllerOptio
 			return fmt.Errorf("listen on server.listen %s: %w", cfg.Server.Listen, err)
 		}
 	}
-	front := &roleHandler{elector: elector, platformReady: plat.Ready, leaderURL: leaderURL(plat, namespace, cfg.Server.Listen)}
+	// A follower's own metrics (process, platform) on /metrics; the
+	// leader's API serves the same registry once it leads.
+	own, err := server.New(server.Options{Tokens: Tokens(cfg), Services: plat, Gatherer: reg, Logger: log})
+	if err != nil {
+		return err
+	}
+	front := &roleHandler{elector: elector, platformReady: plat.Ready, leaderURL: leaderURL(plat, namespace, cfg.Server.Listen), metrics: own.Handler()}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -367,7 +373,10 @@ type roleHandler struct {
 	// leaderURL gives the base URL of the leader's API, when it can be
 	// reached (it runs in a pod this controller sees); nil never proxies.
 	leaderURL func(identity string) (*url.URL, bool)
-	leader    atomic.Pointer[http.Handler]
+	// metrics serves a follower's own /metrics (with the API's auth), so
+	// that scraping each replica shows each process.
+	metrics http.Handler
+	leader  atomic.Pointer[http.Handler]
 }
 
 // proxiedHeader marks a request a follower passed to the leader, so that a
@@ -403,6 +412,10 @@ func (h *roleHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if api != nil {
 		(*api).ServeHTTP(w, r)
+		return
+	}
+	if r.URL.Path == "/metrics" && h.metrics != nil {
+		h.metrics.ServeHTTP(w, r)
 		return
 	}
 	leader := h.elector.Leader()

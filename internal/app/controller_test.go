@@ -452,6 +452,15 @@ func TestFollowerPassesRequestsToTheLeader(t *testing.T) {
 		t.Errorf("the leader saw headers %v, want the client's token and the follower's mark", seen)
 	}
 
+	t.Run("a follower serves its own /metrics", func(t *testing.T) {
+		h := &roleHandler{elector: electedElsewhere("controller-b"), platformReady: func() bool { return true }, leaderURL: h.leaderURL,
+			metrics: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("own_metric 1\n")) })}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+		if rec.Body.String() != "own_metric 1\n" {
+			t.Errorf("/metrics answered %q, want the follower's own", rec.Body)
+		}
+	})
 	t.Run("a request a follower passed on is not passed on again", func(t *testing.T) {
 		req := httptest.NewRequest("GET", "/api/v1/services", nil)
 		req.Header.Set(proxiedHeader, "controller-c")
