@@ -1,5 +1,10 @@
 package config
 
+import (
+	"net"
+	"strings"
+)
+
 // Config is the whole config file. Field names follow the YAML keys.
 // After Load or Parse every unset field holds its default (see Default),
 // relative paths are absolute, ${VAR} is expanded and *File secrets are read.
@@ -49,6 +54,26 @@ type Server struct {
 	Listen string `yaml:"listen"`
 	// Tokens are bearer tokens; with none, only loopback clients are served.
 	Tokens []Token `yaml:"tokens,omitempty"`
+	// ExternalURL is where people reach the API (behind a proxy, an
+	// ingress, or the cluster's Service); links in notifications start
+	// with it. Default: http:// and server.listen, with 127.0.0.1 for an
+	// empty host.
+	ExternalURL string `yaml:"externalURL,omitempty"`
+}
+
+// BaseURL is ExternalURL, or the URL server.listen answers on.
+func (s Server) BaseURL() string {
+	if s.ExternalURL != "" {
+		return strings.TrimSuffix(s.ExternalURL, "/")
+	}
+	host, port, err := net.SplitHostPort(s.Listen)
+	if err != nil {
+		return "http://" + s.Listen
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }
 
 // Token is one bearer token. Exactly one of Token and TokenFile is written in

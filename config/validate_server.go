@@ -9,6 +9,9 @@ func (v *validator) server(s Server) {
 	if host, port, err := net.SplitHostPort(s.Listen); err != nil || !validPort(port) || !validHost(host) {
 		v.errorf("server.listen", "must be host:port, such as 127.0.0.1:7420 or :7420, got %q", truncate(s.Listen, 60))
 	}
+	if s.ExternalURL != "" {
+		v.httpURL("server.externalURL", s.ExternalURL)
+	}
 	names := map[string]string{}
 	tokens := map[string]string{}
 	for i, t := range s.Tokens {

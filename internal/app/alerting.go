@@ -56,7 +56,7 @@ func newAlerting(cfg *config.Config, platform alerting.Subscriber, podsDir strin
 	if podsDir != "" {
 		logs = crashLogReader(cfg, podsDir, platform)
 	}
-	return newAlertingWithLogs(cfg, platform, logs, windows, db, reg, log)
+	return newAlertingWithLogs(cfg, platform, logs, windows, db, reg, log, 0)
 }
 
 // crashLogReader reads log files as the log API does on one machine.
@@ -76,7 +76,9 @@ func crashLogReader(cfg *config.Config, podsDir string, platform alerting.Subscr
 // configured integration. logs, when not nil, gives crash and OOM events
 // the container's last lines: on a cluster, pass the controller's log
 // reader over the collectors (the one GET /api/v1/logs uses).
-func newAlertingWithLogs(cfg *config.Config, platform alerting.Subscriber, logs alerting.LogReader, windows alerting.MetricWindows, db *store.DB, reg prometheus.Registerer, log *slog.Logger) (*alerting.Pipeline, error) {
+//
+// deliveriesKept bounds the delivery history (0: the pipeline's default).
+func newAlertingWithLogs(cfg *config.Config, platform alerting.Subscriber, logs alerting.LogReader, windows alerting.MetricWindows, db *store.DB, reg prometheus.Registerer, log *slog.Logger, deliveriesKept int) (*alerting.Pipeline, error) {
 	registry := Notifiers()
 	var ins []alerting.Integration
 	for _, ic := range cfg.Notifications.Integrations {
@@ -100,10 +102,13 @@ func newAlertingWithLogs(cfg *config.Config, platform alerting.Subscriber, logs 
 		Platform:     platform,
 		Metrics:      windows,
 		Logs:         logs,
-		APIBase:      "http://" + cfg.Server.Listen,
-		Logger:       log,
-		Registerer:   reg,
-		Retry:        retryPolicy(cfg.Notifications.Retry),
+		APIBase:      cfg.Server.BaseURL(),
+		// Every write of the controller's state is copied to the API
+		// server whole: keep its history short there.
+		DeliveriesKept: deliveriesKept,
+		Logger:         log,
+		Registerer:     reg,
+		Retry:          retryPolicy(cfg.Notifications.Retry),
 	})
 }
 

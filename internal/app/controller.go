@@ -167,6 +167,11 @@ func RunController(ctx context.Context, cfg *config.Config, opts ControllerOptio
 	return errors.Join(errs...)
 }
 
+// controllerDeliveriesKept bounds the controller's delivery history: its
+// whole state is copied into Secrets on every write, and 2,000 deliveries
+// of crash events with their last lines are about 1 MiB compressed.
+const controllerDeliveriesKept = 2000
+
 // leaderDeps is what the leader's parts are built from.
 type leaderDeps struct {
 	cfg     *config.Config
@@ -215,7 +220,7 @@ func lead(ctx context.Context, d leaderDeps) error {
 	// happens to instances from then on is noticed; crash loops already
 	// under way are replayed to it (see takeover).
 	watching := &takeover{platform: d.plat, events: d.plat, now: time.Now, subscribed: make(chan struct{})}
-	alerts, err := newAlertingWithLogs(cfg, watching, logs, metricWindows{mstore}, db, d.reg, log)
+	alerts, err := newAlertingWithLogs(cfg, watching, logs, metricWindows{mstore}, db, d.reg, log, controllerDeliveriesKept)
 	if err != nil {
 		return err
 	}
