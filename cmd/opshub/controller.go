@@ -51,7 +51,9 @@ releases the Lease for a quick hand-over, and exits.`,
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "opshub controller: lease %s/%s; API on http://%s\n",
 				app.ControllerNamespace(cfg), app.ControllerLease, cfg.Server.Listen)
-			return app.RunController(cmd.Context(), cfg, app.ControllerOptions{Logger: logger})
+			reloads, stop := reloadSignals()
+			defer stop()
+			return app.RunController(cmd.Context(), cfg, app.ControllerOptions{Logger: logger, ConfigPath: path, Reload: reloads})
 		},
 	}
 	configFlag(cmd, &path)

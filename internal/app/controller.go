@@ -51,6 +51,11 @@ type ControllerOptions struct {
 	MetricsInterval time.Duration
 	// AlertTick is how often time-based alert detectors run; default 5s.
 	AlertTick time.Duration
+	// ConfigPath and Reload work as in Options. The controller runs no
+	// log sinks (the collectors do), so a reload checks the new file and
+	// names the sections that need a restart.
+	ConfigPath string
+	Reload     <-chan struct{}
 }
 
 // ControllerNamespace is where the controller keeps its Lease and state:
@@ -150,15 +155,17 @@ func RunController(ctx context.Context, cfg *config.Config, opts ControllerOptio
 			cancel() // the controller is done when any of its parts is
 		})
 	}
+	reloader := newReloader(cfg, opts.ConfigPath, nil, log)
 	log.Info("controller starting", "identity", identity, "namespace", namespace, "lease", ControllerLease)
 	start("kubernetes platform", func(ctx context.Context) error { return plat.Run(ctx, 2) })
 	start("collector watch", watch.Run)
+	start("config reload", watchReloads(reloader, opts.Reload, log))
 	start("api server", func(ctx context.Context) error { return serveHTTP(ctx, ln, front, log) })
 	start("controller", func(ctx context.Context) error {
 		return elector.Run(ctx, func(ctx context.Context) error {
 			return lead(ctx, leaderDeps{
 				cfg: cfg, opts: opts, log: log, reg: reg, plat: plat, watch: watch, token: token,
-				replica: kubestate.New(client, namespace, kubestate.DefaultName), front: front,
+				replica: kubestate.New(client, namespace, kubestate.DefaultName), front: front, reloader: reloader,
 			})
 		})
 	})
@@ -183,6 +190,8 @@ type leaderDeps struct {
 	token   func() (string, error)
 	replica store.Replica
 	front   *roleHandler
+	// reloader serves POST /api/v1/config/reload; nil without a file.
+	reloader *Reloader
 }
 
 // lead runs the leader's parts until ctx ends (the Lease is lost or the
@@ -249,6 +258,7 @@ func lead(ctx context.Context, d leaderDeps) error {
 		Alerting:    alerts,
 		Scaler:      d.plat,
 		Autoscaled:  autoscaledByConfig(cfg),
+		Reloader:    reloadAPI(d.reloader),
 		Logger:      log,
 	})
 	if err != nil {

@@ -467,6 +467,21 @@ func TestControllerFailoverDeliversEveryNotificationOnce(t *testing.T) {
 		return nil
 	})
 
+	t.Run("SIGHUP reloads the config and the controller keeps running", func(t *testing.T) {
+		if err := b.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-b.done:
+			b.done <- err
+			t.Fatalf("controller-b ended on SIGHUP: %v", err)
+		case <-time.After(2 * time.Second):
+		}
+		if got := readyz(b.url); got != "ok: following controller-a" {
+			t.Errorf("after SIGHUP readyz: %s", got)
+		}
+	})
+
 	t.Run("a follower's API names the leader", func(t *testing.T) {
 		resp, err := http.Get(b.url + "/api/v1/services")
 		if err != nil {
