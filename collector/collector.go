@@ -89,9 +89,12 @@ type Collector struct {
 	opened  uint64                    // tails opened so far
 	skipped map[fileID]fileMark       // files seen and not worth opening (done, old .gz)
 	warned  map[string]time.Time      // files that could not be opened, when that was logged
-	queue   []*tail
-	dirty   bool
-	acks    []ack
+	// pendingDirs are container directories where the last scan left a
+	// file undecided (listed while it changed, or a copy being written).
+	pendingDirs map[string]bool
+	queue       []*tail
+	dirty       bool
+	acks        []ack
 	// acksSince is when the oldest of acks arrived.
 	acksSince time.Time
 
@@ -398,6 +401,11 @@ func (c *Collector) checkpointer(ctx context.Context) {
 		if timerC != nil {
 			timer.Stop()
 			timerC = nil
+		}
+		if c.log.Enabled(ctx, slog.LevelDebug) {
+			for _, a := range acks {
+				c.log.Debug("acknowledged", "checkpoint", a.t.ck.ID, "offset", a.off, "full", a.full)
+			}
 		}
 		if dirty {
 			if err := c.save(); err != nil {

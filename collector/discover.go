@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -220,10 +221,12 @@ func (c *Collector) scan(ctx context.Context) bool {
 	unstableDir := map[string]bool{}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	pending := map[string]bool{}
 	for _, d := range dirs {
 		if !d.stable {
 			stable = false
 			unstableDir[d.path] = true
+			pending[d.path] = true
 		}
 		slices.SortStableFunc(d.files, func(a, b found) int { return compareFileOrder(a.path, b.path) })
 		blocked := !d.stable
@@ -250,6 +253,15 @@ func (c *Collector) scan(ctx context.Context) bool {
 				}
 				c.warnOpen(f.path, f.err, now)
 				blocked = true
+				continue
+			}
+			if f.kind == kindRotated && len(f.prefix) < fingerprintBytes && now.Sub(f.mod) < rotatedGrace {
+				// Perhaps a copy being written (copytruncate): its first
+				// bytes would not match the file it copies yet, and it
+				// would pass for a new file. Decide once it stopped growing.
+				f.file.Close()
+				blocked = true
+				pending[d.path] = true
 				continue
 			}
 			ck, ok, again := c.checkpointFor(f)
@@ -301,7 +313,10 @@ func (c *Collector) scan(ctx context.Context) bool {
 		}
 		c.ckpts = pruneRetained(c.ckpts)
 	}
-	if !stable {
+	// A container with a file left for the next scan reads none of its
+	// open files meanwhile: the file left may be older than all of them.
+	c.pendingDirs = pending
+	if len(pending) > 0 {
 		select {
 		case c.rescan <- struct{}{}:
 		default:
@@ -339,6 +354,7 @@ func (c *Collector) seenOpen(t *tail, f found, now time.Time) {
 	t.ck.Path = f.path
 	t.ck.Seen = now
 	t.gone = false
+	c.extendFingerprintLocked(t)
 	if f.kind != kindCurrent && !t.rotated {
 		t.rotated = true
 		c.scheduleLocked(t)
@@ -496,7 +512,9 @@ func (c *Collector) checkpointFor(f found) (ck *checkpoint, ok, retry bool) {
 		}
 		{
 			ck.Path, ck.Gone = f.path, false
-			if len(prefix) > ck.FPLen && ck.Offset >= int64(len(prefix)) {
+			// Nothing read yet, or all of the prefix: the fingerprint can
+			// grow without taking in bytes written after a truncation.
+			if len(prefix) > ck.FPLen && (ck.Offset == 0 || ck.Offset >= int64(len(prefix))) {
 				ck.FPLen, ck.FPHash = len(prefix), hashPrefix(prefix)
 			}
 			return ck, true, false
@@ -506,7 +524,10 @@ func (c *Collector) checkpointFor(f found) (ck *checkpoint, ok, retry bool) {
 	nc := checkpoint{Path: f.path, Dev: f.id.dev, Ino: f.id.ino, FPLen: len(prefix), FPHash: hashPrefix(prefix), Seen: now}
 	var best *checkpoint
 	for _, ck := range c.ckpts {
-		if ck.FPLen >= minFingerprint && matches(ck) && (best == nil || ck.Offset > best.Offset) {
+		// A compressed file is also known by the name it had before: a
+		// file compressed before its fingerprint was long enough.
+		known := ck.FPLen >= minFingerprint || f.kind == kindGzip && ck.Path == strings.TrimSuffix(f.path, ".gz")
+		if known && matches(ck) && (best == nil || ck.Offset > best.Offset) {
 			best = ck
 		}
 	}

@@ -276,3 +276,59 @@ func TestBrokenArchiveDoesNotStopNewerFiles(t *testing.T) {
 	startCollector(t, root, out, nil)
 	waitFor(t, 10*time.Second, "lines 1-5", func() bool { return len(out.records()) == 5 })
 }
+
+// TestCopyBeingWrittenIsNotReadTwice: logrotate's copytruncate creates the
+// copy and then fills it. A scan that sees the copy still empty must not
+// take it for a new file (and read again, from its start, the lines the
+// collector read from the original).
+func TestCopyBeingWrittenIsNotReadTwice(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "demo_web-1_uid1", "web")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cur := filepath.Join(dir, "0.log")
+	appendFile(t, cur, numbered(1, 10))
+	out := &memOutput{}
+	var mu sync.Mutex
+	listedEmpty, filled := false, false
+	testHookListed = func(d string) {
+		if d != dir {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if _, err := os.Stat(cur + ".1"); err == nil && !listedEmpty {
+			listedEmpty = true // this scan looks at the copy while it is empty
+			return
+		}
+		if listedEmpty && !filled {
+			// The next scan: the copy is filled now, the original
+			// truncated and written on.
+			filled = true
+			appendFile(t, cur+".1", numbered(1, 15))
+			if err := os.Truncate(cur, 0); err != nil {
+				t.Error(err)
+			}
+			appendFile(t, cur, numbered(16, 20))
+		}
+	}
+	t.Cleanup(func() { testHookListed = nil })
+	startCollector(t, root, out, nil)
+	waitFor(t, 10*time.Second, "lines 1-10", func() bool { return len(out.records()) == 10 })
+	appendFile(t, cur, numbered(11, 15))
+	waitFor(t, 10*time.Second, "lines 11-15", func() bool { return len(out.records()) == 15 })
+	if err := os.WriteFile(cur+".1", nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var want []int
+	for i := 1; i <= 20; i++ {
+		want = append(want, i)
+	}
+	waitFor(t, 15*time.Second, "lines 16-20", func() bool { return slices.Contains(lineNumbers(t, out), 20) })
+	// Give a wrongly opened copy the time to be read.
+	time.Sleep(2 * rotatedGrace)
+	if got := lineNumbers(t, out); !slices.Equal(got, want) {
+		t.Errorf("got lines %v, want 1-20 once, in order", got)
+	}
+}

@@ -100,7 +100,7 @@ func (c *Collector) openTail(fd found, ck *checkpoint) (*tail, error) {
 		c.byDir[dir] = map[*tail]bool{}
 	}
 	c.byDir[dir][t] = true
-	c.log.Debug("opened log file", "path", path, "offset", ck.Offset, "inode", id.ino)
+	c.log.Debug("opened log file", "path", path, "offset", ck.Offset, "inode", id.ino, "fingerprint_bytes", ck.FPLen, "checkpoint", ck.ID)
 	return t, nil
 }
 
@@ -158,8 +158,12 @@ func fileOrder(path string) (run int, current int, name string) {
 }
 
 // waitsForOlder reports whether an older file of t's container is still
-// open: its lines come first, so t waits. Called with c.mu held.
+// open, or may be about to be (the last scan left one undecided): its lines
+// come first, so t waits. Called with c.mu held.
 func (c *Collector) waitsForOlder(t *tail) bool {
+	if c.pendingDirs[filepath.Dir(t.path)] {
+		return true
+	}
 	run, cur, name := fileOrder(t.path)
 	for other := range c.byDir[filepath.Dir(t.path)] {
 		if other == t {
@@ -360,13 +364,17 @@ func (c *Collector) replaced(t *tail) bool {
 // prefix must start with the old one: otherwise the file was replaced,
 // which replaced() tells.
 func (c *Collector) extendFingerprint(t *tail) {
-	if t.kind == kindGzip {
-		return
-	}
 	c.mu.Lock()
-	n, want := t.ck.FPLen, t.ck.FPHash
+	c.extendFingerprintLocked(t)
 	c.mu.Unlock()
-	if n >= fingerprintBytes {
+}
+
+// extendFingerprintLocked is extendFingerprint with c.mu held; scans call
+// it too, so that a file waiting for older ones gets its fingerprint (a
+// compressed copy of it must be recognised) before it is read.
+func (c *Collector) extendFingerprintLocked(t *tail) {
+	n, want := t.ck.FPLen, t.ck.FPHash
+	if t.kind == kindGzip || t.closed || n >= fingerprintBytes {
 		return
 	}
 	var buf [fingerprintBytes]byte
@@ -374,9 +382,7 @@ func (c *Collector) extendFingerprint(t *tail) {
 	if got <= n || hashPrefix(buf[:n]) != want {
 		return
 	}
-	c.mu.Lock()
 	t.ck.FPLen, t.ck.FPHash = got, hashPrefix(buf[:got])
-	c.mu.Unlock()
 }
 
 // truncated starts a copytruncated file over. What was not read yet is in
