@@ -203,7 +203,18 @@ type leaderDeps struct {
 // with the same idempotency key.
 func lead(ctx context.Context, d leaderDeps) error {
 	cfg, log := d.cfg, d.log
-	db, err := store.OpenReplicated(ctx, filepath.Join(cfg.DataDir, "controller-state.db"), d.replica)
+	// A Save that finds another controller's write means this one leads no
+	// more, whatever its Lease says: it stops at once rather than deliver
+	// what the new leader owns.
+	ctx, fenced := context.WithCancelCause(ctx)
+	defer fenced(nil)
+	leading := ctx
+	db, err := store.OpenReplicated(ctx, filepath.Join(cfg.DataDir, "controller-state.db"), d.replica,
+		store.WithSaveObserver(func(s store.SaveInfo) {
+			if errors.Is(s.Err, kubestate.ErrConflict) {
+				fenced(fmt.Errorf("stepping down: %w", s.Err))
+			}
+		}))
 	if err != nil {
 		return fmt.Errorf("restore state: %w", err)
 	}
@@ -300,6 +311,9 @@ func lead(ctx context.Context, d leaderDeps) error {
 	wg.Wait()
 	// Followers' answers again before the Lease is released.
 	d.front.follow()
+	if cause := context.Cause(leading); errors.Is(cause, kubestate.ErrConflict) {
+		errs = append(errs, cause)
+	}
 	return errors.Join(errs...)
 }
 

@@ -33,6 +33,7 @@ import (
 	"github.com/opshub/opshub/internal/kubetest"
 	"github.com/opshub/opshub/model"
 	"github.com/opshub/opshub/platform/kubernetes"
+	"github.com/opshub/opshub/store/kubestate"
 )
 
 // webhookSecret signs the notifications the receiver checks.
@@ -750,4 +751,62 @@ func TestControllerReadsLogsAndMetricsThroughTheCollector(t *testing.T) {
 			return fmt.Errorf("series %+v", series)
 		})
 	})
+}
+
+// A leader that has not noticed it lost the Lease (a long GC pause, a
+// partition) is fenced by its state: the first write that finds another
+// controller's state in the API makes it stop, instead of delivering what
+// the new leader now owns.
+func TestControllerStepsDownWhenAnotherControllerWroteItsState(t *testing.T) {
+	c := kubetest.Start(t, kubetest.Options{})
+	ctx := context.Background()
+	c.Namespace(t, "opshub")
+	c.Namespace(t, "shop")
+	_, hookSrv := newReceiver(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Parse([]byte(controllerConfig(t, c, ln.Addr().String(), hookSrv.URL)), "controller.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	done := make(chan error, 1)
+	go func() {
+		done <- app.RunController(runCtx, cfg, app.ControllerOptions{
+			Listener: ln, Identity: "controller-0", MetricsInterval: time.Second,
+			Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})),
+		})
+	}()
+	api := "http://" + ln.Addr().String()
+	eventually(t, "the controller leads", func() error {
+		if got := readyz(api); got != "ok: leading" {
+			return fmt.Errorf("readyz: %s", got)
+		}
+		return nil
+	})
+	pod := drivenDeployment(t, c, "shop", "worker")
+
+	// Another controller loads the state and writes it, as a new leader
+	// does when it takes over.
+	other := kubestate.New(c.Client, "opshub", kubestate.DefaultName)
+	snapshot, err := other.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Save(ctx, snapshot); err != nil {
+		t.Fatal(err)
+	}
+	// The crash loop makes alerting write: that write meets the other state.
+	crashLoop(t, c, "shop", pod)
+	select {
+	case err := <-done:
+		if !errors.Is(err, kubestate.ErrConflict) {
+			t.Errorf("RunController = %v, want it to step down with kubestate.ErrConflict", err)
+		}
+	case <-time.After(waitTimeout):
+		t.Fatalf("the controller still runs %s after another wrote its state", waitTimeout)
+	}
 }
