@@ -49,13 +49,17 @@ type usageDetector struct {
 	volume      VolumeRule
 	link        func(model.Ref) string
 	firing      map[string]model.Event // by alert key
+	// covered are firing volume thresholds that were passed together with
+	// a higher one: only the highest was notified, so their firing and
+	// resolving say nothing.
+	covered map[string]bool
 }
 
 func newUsageDetector(cpu, memory UsageRule, volume VolumeRule, link func(model.Ref) string) *usageDetector {
 	if link == nil {
 		link = func(model.Ref) string { return "" }
 	}
-	return &usageDetector{cpu: cpu, memory: memory, volume: volume, link: link, firing: map[string]model.Event{}}
+	return &usageDetector{cpu: cpu, memory: memory, volume: volume, link: link, firing: map[string]model.Event{}, covered: map[string]bool{}}
 }
 
 // Evaluate reads the windows it needs at now and returns the events whose
@@ -142,13 +146,17 @@ func (d *usageDetector) usage(s model.MetricSeries, rule UsageRule, spike, susta
 }
 
 // volumeUsage fires volume.usage once per threshold crossed, and resolves
-// it when usage falls volumeHysteresis points below that threshold.
+// it when usage falls volumeHysteresis points below that threshold. When
+// one reading passes several thresholds (a volume found at 92 %), only the
+// highest is notified: the lower ones are covered by it and stay quiet
+// until they resolve.
 func (d *usageDetector) volumeUsage(s model.MetricSeries, now time.Time) []model.Event {
 	if len(s.Points) == 0 {
 		return nil
 	}
 	pct := s.Points[len(s.Points)-1].Value
-	var out []model.Event
+	var changed []model.Event
+	highest := -1.0
 	for _, t := range d.volume.Thresholds {
 		ev := d.event(s, model.EventVolumeUsage, model.SeverityWarning, now)
 		if t >= 90 {
@@ -159,7 +167,24 @@ func (d *usageDetector) volumeUsage(s model.MetricSeries, now time.Time) []model
 		ev.Summary = fmt.Sprintf("volume %s of %s is %.0f%% full (threshold %g%%)", s.Volume, s.Service, pct, t)
 		_, firing := d.firing[alertKey(ev)]
 		on := pct >= t || (firing && pct >= t-volumeHysteresis)
-		out = append(out, d.transition(ev, on)...)
+		for _, e := range d.transition(ev, on) {
+			if e.Status == model.StatusFiring {
+				highest = max(highest, t)
+			}
+			changed = append(changed, e)
+		}
+	}
+	var out []model.Event
+	for _, e := range changed {
+		key := alertKey(e)
+		switch {
+		case e.Status == model.StatusFiring && e.Data["threshold"] != highest:
+			d.covered[key] = true
+		case e.Status == model.StatusResolved && d.covered[key]:
+			delete(d.covered, key)
+		default:
+			out = append(out, e)
+		}
 	}
 	return out
 }

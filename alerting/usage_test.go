@@ -1,6 +1,8 @@
 package alerting
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -111,15 +113,26 @@ func TestVolumeThresholdsOncePerCrossingWithHysteresis(t *testing.T) {
 		{91, []string{"volume.usage:firing"}}, // 90 crossed
 		{69, []string{"volume.usage:resolved", "volume.usage:resolved"}},
 		{76, []string{"volume.usage:firing"}}, // a new crossing fires again
+		{69, []string{"volume.usage:resolved"}},
+		// Found at 92 %: one notification, for the 90 % threshold; the
+		// 75 % one it covers stays quiet, also when both resolve.
+		{92, []string{"volume.usage:firing@90"}},
+		{80, []string{"volume.usage:resolved@90"}},
+		{40, nil},
 	}
 	for i, st := range steps {
 		now := t0.Add(time.Duration(i) * 15 * time.Second)
 		w := fakeWindows{model.MetricVolumeUsedPercent: {ramp(model.MetricVolumeUsedPercent, "data", now, st.pct)}}
-		got := names(d.Evaluate(w, now))
+		evs := d.Evaluate(w, now)
+		got := names(evs)
 		if len(got) != len(st.want) {
 			t.Fatalf("step %d at %g%%: got %v, want %v", i, st.pct, got, st.want)
 		}
 		for j := range got {
+			if want, threshold, ok := strings.Cut(st.want[j], "@"); ok {
+				got[j] += "@" + fmt.Sprint(evs[j].Data["threshold"])
+				st.want[j] = want + "@" + threshold
+			}
 			if got[j] != st.want[j] {
 				t.Fatalf("step %d at %g%%: got %v, want %v", i, st.pct, got, st.want)
 			}

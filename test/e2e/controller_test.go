@@ -23,6 +23,9 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
 
@@ -808,5 +811,92 @@ func TestControllerStepsDownWhenAnotherControllerWroteItsState(t *testing.T) {
 		}
 	case <-time.After(waitTimeout):
 		t.Fatalf("the controller still runs %s after another wrote its state", waitTimeout)
+	}
+}
+
+// A PersistentVolumeClaim the node's kubelet reports at 92 % reaches the
+// controller through the collector's samples and is notified as
+// volume.usage for the service that mounts it, with the threshold passed.
+func TestControllerNotifiesAClaimAt92Percent(t *testing.T) {
+	c := kubetest.Start(t, kubetest.Options{})
+	ctx := context.Background()
+	c.Namespace(t, "opshub")
+	c.Namespace(t, "shop")
+	kubelet := kubetest.StartKubelet(t)
+	startAdvertisedCollector(t, c, kubelet)
+	hook, hookSrv := newReceiver(t)
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Replace(controllerConfig(t, c, ln.Addr().String(), hookSrv.URL),
+		"events: [container.crashloop]", "events: [volume.usage]", 1)
+	cfg, err := config.Parse([]byte(text), "controller.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- app.RunController(runCtx, cfg, app.ControllerOptions{
+			Listener: ln, Identity: "controller-0", MetricsInterval: 500 * time.Millisecond, AlertTick: 500 * time.Millisecond,
+			Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})),
+		})
+	}()
+	t.Cleanup(func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("RunController: %v", err)
+		}
+	})
+
+	replicas := int32(1)
+	db := &appsv1.StatefulSet{
+		ObjectMeta: metav1.ObjectMeta{Name: "db"},
+		Spec: appsv1.StatefulSetSpec{
+			Replicas: &replicas,
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "db"}},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "db"}},
+				Spec: corev1.PodSpec{
+					NodeName:   kubetest.NodeName,
+					Containers: []corev1.Container{{Name: "db", Image: "registry.example/db:1", VolumeMounts: []corev1.VolumeMount{{Name: "data", MountPath: "/data"}}}},
+				},
+			},
+			VolumeClaimTemplates: []corev1.PersistentVolumeClaim{{
+				ObjectMeta: metav1.ObjectMeta{Name: "data"},
+				Spec: corev1.PersistentVolumeClaimSpec{
+					AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+					Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("10Gi")}},
+				},
+			}},
+		},
+	}
+	if _, err := c.Client.AppsV1().StatefulSets("shop").Create(ctx, db, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	pod := runningPods(t, c, "shop", "app=db", 1)[0]
+	const capacity = 10 << 30
+	kubelet.SetPods(kubetest.KubeletPod{
+		Namespace: "shop", Name: pod.Name, UID: string(pod.UID),
+		Containers: []kubetest.KubeletContainer{{Name: "db", CPUSeconds: 1, MemoryBytes: 100 << 20, MemoryLimitBytes: 1 << 30}},
+		Volumes:    []kubetest.KubeletVolume{{Name: "data", PVC: "data-db-0", UsedBytes: capacity * 92 / 100, CapacityBytes: capacity}},
+	})
+	eventually(t, "a volume.usage notification for shop/db", func() error {
+		if got, _ := hook.notified(model.EventVolumeUsage); !slices.Equal(got, []string{"db"}) {
+			return fmt.Errorf("volume.usage notified for %q", got)
+		}
+		return nil
+	})
+	hook.mu.Lock()
+	defer hook.mu.Unlock()
+	for _, evs := range hook.accepted {
+		if e := evs[0]; e.Name == model.EventVolumeUsage {
+			t.Logf("notified: %s (data %v)", e.Summary, e.Data)
+			if !strings.Contains(e.Summary, "90") && !strings.Contains(fmt.Sprint(e.Data), "90") {
+				t.Errorf("the notification does not name the 90 %% threshold: %q %v", e.Summary, e.Data)
+			}
+		}
 	}
 }
