@@ -460,7 +460,7 @@ func (p *Platform) serviceFor(w workload) (model.Service, error) {
 	svc := model.Service{Project: w.project, Name: w.name, Replicas: w.replicas, Instances: make([]model.Instance, 0, len(pods))}
 	var surge map[string]bool
 	if w.kind == kindDeployment {
-		surge = surgePods(pods, w.replicas)
+		surge = surgePods(pods, w.replicas, p.podRevision)
 	}
 	for _, pod := range pods {
 		in := instanceOf(pod)

@@ -17,6 +17,12 @@ import (
 func TestSurgePods(t *testing.T) {
 	oldRS := &appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Name: "web-old", UID: "rs-old"}}
 	newRS := &appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Name: "web-new", UID: "rs-new"}}
+	revision := func(p *corev1.Pod) int64 {
+		if metav1.GetControllerOf(p).Name == "web-new" {
+			return 2
+		}
+		return 1
+	}
 	at := func(name string, rs *appsv1.ReplicaSet, minute int, mutate ...func(*corev1.Pod)) *corev1.Pod {
 		p := pod("shop", name, rs, kindReplicaSet)
 		p.CreationTimestamp = metav1.NewTime(t0.Add(time.Duration(minute) * time.Minute))
@@ -38,10 +44,14 @@ func TestSurgePods(t *testing.T) {
 			[]*corev1.Pod{at("b", oldRS, 1), at("c", newRS, 5), at("d", newRS, 6)}, 2, []string{"d"}},
 		{"terminating old pods do not count", []*corev1.Pod{at("a", oldRS, 0, deleting), at("b", oldRS, 1), at("c", newRS, 5)}, 2, nil},
 		{"a scale-down before pods terminate is no rollout", []*corev1.Pod{at("a", oldRS, 0), at("b", oldRS, 1), at("c", oldRS, 2)}, 2, nil},
+		// Creation times are in seconds: a new pod created in the same
+		// second as an old one, with a name that sorts first, is still the
+		// surge one.
+		{"the newer revision is surge even in the same second", []*corev1.Pod{at("x", oldRS, 0), at("y", oldRS, 5), at("a", newRS, 5)}, 2, []string{"a"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := surgePods(tt.pods, tt.replicas)
+			got := surgePods(tt.pods, tt.replicas, revision)
 			var names []string
 			for name := range got {
 				names = append(names, name)

@@ -62,21 +62,33 @@ func TestJobsVolumesHPAsAndNodesOnACluster(t *testing.T) {
 	eventually(t, "shop/db running", func() error { return serviceState(ctx, p, "shop", "db", 1) })
 
 	t.Run("a claim's capacity and users label the service's volume", func(t *testing.T) {
+		// No provisioner runs: the test creates the volume an admin would,
+		// and kube-controller-manager's binder binds the claim to it and
+		// gives the claim the volume's capacity.
+		noClass := ""
+		pv := &corev1.PersistentVolume{
+			ObjectMeta: metav1.ObjectMeta{Name: "db-data-pv"},
+			Spec: corev1.PersistentVolumeSpec{
+				Capacity:               corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("8Gi")},
+				AccessModes:            []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+				PersistentVolumeSource: corev1.PersistentVolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/var/lib/db-data"}},
+				ClaimRef:               &corev1.ObjectReference{Namespace: "shop", Name: "db-data"},
+				StorageClassName:       noClass,
+			},
+		}
+		if _, err := c.Client.CoreV1().PersistentVolumes().Create(ctx, pv, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
 		claim := &corev1.PersistentVolumeClaim{
 			ObjectMeta: metav1.ObjectMeta{Name: "db-data"},
 			Spec: corev1.PersistentVolumeClaimSpec{
-				AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
-				Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("5Gi")}},
+				AccessModes:      []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+				Resources:        corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("5Gi")}},
+				VolumeName:       pv.Name,
+				StorageClassName: &noClass,
 			},
 		}
-		created, err := c.Client.CoreV1().PersistentVolumeClaims("shop").Create(ctx, claim, metav1.CreateOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		// No provisioner runs: the test binds the claim as one would.
-		created.Status = corev1.PersistentVolumeClaimStatus{Phase: corev1.ClaimBound,
-			Capacity: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("8Gi")}}
-		if _, err := c.Client.CoreV1().PersistentVolumeClaims("shop").UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
+		if _, err := c.Client.CoreV1().PersistentVolumeClaims("shop").Create(ctx, claim, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		svc, err := p.Service(ctx, "shop", "db")
