@@ -234,6 +234,7 @@ func lead(ctx context.Context, d leaderDeps) error {
 	if err != nil {
 		return err
 	}
+	pull.services = d.plat
 	logs := &collectorLogs{services: d.plat, collectors: d.watch, http: collectorHTTPClient(), token: d.token}
 	// The API answers as the leader only once alerting watches the
 	// platform, so that whoever sees this controller lead knows that what

@@ -43,8 +43,12 @@ type samplePuller struct {
 	token      func() (string, error)
 	interval   time.Duration
 	onSamples  func([]model.Sample)
-	log        *slog.Logger
-	now        func() time.Time
+	// services, when set, gives every instance's restart count, which
+	// the kubelet's cAdvisor does not report: the puller records it as
+	// the restarts series next to the collectors' samples.
+	services serviceLister
+	log      *slog.Logger
+	now      func() time.Time
 
 	pulls *prometheus.CounterVec
 
@@ -116,11 +120,38 @@ func (p *samplePuller) Pull(ctx context.Context) {
 		})
 	}
 	wg.Wait()
+	got = append(got, p.restarts(ctx)...)
 	p.store.Add(got...)
 	if p.onSamples != nil && len(got) > 0 {
 		p.onSamples(got)
 	}
 	p.store.Prune(p.now())
+}
+
+// restarts samples every instance's restart count from the platform, for
+// the instances that have started (a pending pod has no series yet).
+func (p *samplePuller) restarts(ctx context.Context) []model.Sample {
+	if p.services == nil {
+		return nil
+	}
+	svcs, err := p.services.Services(ctx)
+	if err != nil {
+		return nil
+	}
+	now := p.now()
+	var out []model.Sample
+	for _, svc := range svcs {
+		for _, in := range svc.Instances {
+			if in.Status == model.StatusStaging {
+				continue
+			}
+			out = append(out, model.Sample{
+				Ref:  model.Ref{Project: svc.Project, Service: svc.Name, Instance: in.Name, Container: in.Container},
+				Type: model.MetricRestarts, Time: now, Value: float64(in.Restarts),
+			})
+		}
+	}
+	return out
 }
 
 // nodeSamples is the body of a collector's GET /api/v1/node/samples.

@@ -482,3 +482,23 @@ func TestFollowerPassesRequestsToTheLeader(t *testing.T) {
 		}
 	})
 }
+
+// cAdvisor has no restart counts: the controller records each started
+// instance's count from the platform as its restarts series.
+func TestSamplePullerRecordsRestartsFromThePlatform(t *testing.T) {
+	store := metrics.NewStore(metrics.DefaultRetention, time.Second)
+	p, err := newSamplePuller(staticCollectors{}, store, func() (string, error) { return "", nil }, time.Second, nil, nil, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.services = clusterStub{svcs: []model.Service{{Project: "shop", Name: "worker", Instances: []model.Instance{
+		{Name: "worker-1", Container: "worker", Status: model.StatusCrashing, Restarts: 4},
+		{Name: "worker-2", Container: "worker", Status: model.StatusStaging},
+	}}}}
+	p.Pull(context.Background())
+	now := time.Now()
+	series := store.Query(metrics.Query{Project: "shop", Service: "worker", Types: []model.MetricType{model.MetricRestarts}, From: now.Add(-time.Minute), To: now.Add(time.Minute)})
+	if len(series) != 1 || series[0].Instance != "worker-1" || len(series[0].Points) != 1 || series[0].Points[0].Value != 4 {
+		t.Errorf("restarts series = %+v, want worker-1 at 4 (a pending pod has none)", series)
+	}
+}
