@@ -37,6 +37,7 @@ type config struct {
 	stderrRate float64
 	logSize    int64
 	logOnce    string
+	accessLog  bool
 
 	cpu    float64
 	memory int64
@@ -77,8 +78,9 @@ func newFlagSet(v *flagValues) *flag.FlagSet {
 	fs.Float64Var(&v.stderrRate, "stderr-rate", 0, "numbered lines per second on stderr (live)")
 	fs.Var(sizeValue{p: &v.logSize}, "log-size", "`bytes` per numbered line, newline excluded; 0 or less than the\n\"seq=N instance=I stream=S\" header leaves the header alone (live)")
 	fs.StringVar(&v.logOnce, "log-once", "", "print this `text` once on stdout at start")
+	fs.BoolVar(&v.accessLog, "access-log", false, "print a line per HTTP request on stdout: method, path, status, duration")
 
-	fs.Float64Var(&v.cpu, "cpu", 0, "`cores` to keep busy, e.g. 0.5, with busy loops over 100ms windows (live)")
+	fs.Float64Var(&v.cpu, "cpu", 0, "`cores` to keep busy, e.g. 0.5, counted in the CPU time the burner gets (live)")
 	fs.Var(sizeValue{p: &v.memory}, "memory", "`bytes` to allocate, touch and hold, e.g. 256Mi (live: grows or frees)")
 
 	fs.StringVar(&v.volumeDir, "volume-dir", "", "`directory` to write into (default the first $OPSHUB_VOLUME_* by name)")

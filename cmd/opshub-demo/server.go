@@ -25,7 +25,14 @@ func (d *Demo) newServer() *http.Server {
 			defer d.handlers.Done()
 			d.requests.Add(1)
 			w.Header().Set("X-Opshub-Instance", d.cfg.instance)
-			mux.ServeHTTP(w, r)
+			if !d.cfg.accessLog {
+				mux.ServeHTTP(w, r)
+				return
+			}
+			start := d.now()
+			rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+			mux.ServeHTTP(rec, r)
+			d.stdout.text(fmt.Sprintf("%s %s %d %s", r.Method, r.URL.RequestURI(), rec.status, d.now().Sub(start).Round(time.Microsecond)))
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          log.New(d.stderr, "http: ", 0),
@@ -99,4 +106,16 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	json.NewEncoder(w).Encode(v)
+}
+
+// statusRecorder remembers the status code a handler wrote, for the access
+// log.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
 }

@@ -436,3 +436,27 @@ func TestControlExitAfter(t *testing.T) {
 		t.Fatalf("Run returned %v, want exit code 4", err)
 	}
 }
+
+func TestAccessLog(t *testing.T) {
+	td := startDemo(t, []string{"--access-log"})
+	td.get(t, "/")
+	td.get(t, "/nope?x=1")
+	var got []string
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		got = got[:0]
+		for _, l := range td.stdout.lines() {
+			if strings.HasPrefix(l, "GET ") {
+				got = append(got, l)
+			}
+		}
+		if len(got) == 2 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	re := regexp.MustCompile(`^GET (/|/nope\?x=1) (200|404) [0-9.]+(µs|ms|s)$`)
+	if len(got) != 2 || !re.MatchString(got[0]) || !re.MatchString(got[1]) || !strings.Contains(got[1], " 404 ") {
+		t.Errorf("access log %q, want a line for GET / 200 and GET /nope?x=1 404", got)
+	}
+}
