@@ -179,6 +179,7 @@ func (l *Loop) decide(ctx context.Context, ref model.Ref, p Policy) {
 	}
 	st := l.state(ref)
 	d := Decide(l.opts.Algorithm, p, st, now, current, pods)
+	scaled := false
 	if d.Scaled() {
 		if err := l.opts.Scaler.Scale(ctx, ref.Project, ref.Service, d.Desired); err != nil {
 			log.Warn("scale failed", "from", d.Current, "to", d.Desired, "err", err)
@@ -186,10 +187,16 @@ func (l *Loop) decide(ctx context.Context, ref model.Ref, p Policy) {
 			d.Desired = d.Current
 		} else {
 			st.RecordScale(p.Behavior, now, d.Current, d.Desired)
-			log.Info("scaled", "from", d.Current, "to", d.Desired, "limit", string(d.Limit), "reason", d.Reason)
-			l.publish(ref, model.EventAutoscalingScaled, model.SeverityInfo, now,
-				fmt.Sprintf("%s scaled from %d to %d: %s", ref.Service, d.Current, d.Desired, d.Reason), d)
+			scaled = true
 		}
+	}
+	// The decision is in the history as soon as the scale is: whoever sees
+	// the new replica count can read why.
+	l.record(ref, d)
+	if scaled {
+		log.Info("scaled", "from", d.Current, "to", d.Desired, "limit", string(d.Limit), "reason", d.Reason)
+		l.publish(ref, model.EventAutoscalingScaled, model.SeverityInfo, now,
+			fmt.Sprintf("%s scaled from %d to %d: %s", ref.Service, d.Current, d.Desired, d.Reason), d)
 	}
 	if l.opts.States != nil {
 		if err := l.opts.States.SaveState(ref, *st); err != nil {
@@ -197,7 +204,6 @@ func (l *Loop) decide(ctx context.Context, ref model.Ref, p Policy) {
 		}
 	}
 	l.announceLimit(ref, d)
-	l.record(ref, d)
 }
 
 // hpaRefusal returns the decision that refuses a service a

@@ -188,6 +188,26 @@ func (s *Server) tailLogs(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		case err := <-done:
+			// Lines the reader handed over before it ended are still
+			// sent: select picks among ready cases at random.
+			buf = buf[:0]
+			for more := true; more; {
+				select {
+				case rec := <-events:
+					b, _ := json.Marshal(rec)
+					buf = append(buf, "data: "...)
+					buf = append(buf, b...)
+					buf = append(buf, "\n\n"...)
+				default:
+					more = false
+				}
+			}
+			if len(buf) > 0 {
+				if _, err := w.Write(buf); err != nil {
+					return
+				}
+				_ = rc.Flush()
+			}
 			if err != nil && !errors.Is(err, context.Canceled) {
 				msg, _ := json.Marshal(apiError{Error: err.Error()})
 				fmt.Fprintf(w, "event: error\ndata: %s\n\n", msg)

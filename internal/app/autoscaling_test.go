@@ -61,15 +61,18 @@ autoscaling:
 	})
 	// The decisions that scaled it are in the recent history (20 passes).
 	var scaledUp client.AutoscalingDecision
-	ds, err := c.Autoscaling(context.Background(), true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, d := range ds {
-		if d.Desired > d.Current {
-			scaledUp = d
+	waitFor(t, 5*time.Second, "the scale-up in the decision history", func() bool {
+		ds, err := c.Autoscaling(context.Background(), true)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
+		for _, d := range ds {
+			if d.Desired > d.Current {
+				scaledUp = d
+			}
+		}
+		return scaledUp.Desired > scaledUp.Current
+	})
 	if len(scaledUp.Metrics) != 1 || scaledUp.Metrics[0].Utilization <= scaledUp.Metrics[0].Target ||
 		scaledUp.Metrics[0].Proposal <= scaledUp.Current || scaledUp.Reason == "" {
 		t.Errorf("the scale-up is not explained with the CPU utilization: %+v", scaledUp)
