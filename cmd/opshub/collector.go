@@ -5,16 +5,11 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/opshub/opshub/config"
 	"github.com/opshub/opshub/internal/app"
 )
 
 func newCollectorCommand() *cobra.Command {
-	var (
-		path      string
-		logLevel  string
-		logFormat string
-	)
+	var f daemonFlags
 	cmd := &cobra.Command{
 		Use:   "collector -c FILE",
 		Short: "Run the node agent on a Kubernetes node (DaemonSet): logs, kubelet metrics, node API",
@@ -36,24 +31,17 @@ SIGINT or SIGTERM stops it; lines handed to the sinks and not yet
 acknowledged are read again by the next start.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			logger, err := newLogger(cmd.ErrOrStderr(), logLevel, logFormat)
+			cfg, logger, err := f.load(cmd)
 			if err != nil {
-				return usageError{err}
-			}
-			cfg, err := config.Load(path)
-			if err != nil {
-				printConfigErrors(cmd.ErrOrStderr(), path, err)
-				return silentError{exitFailure}
+				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "opshub collector: node %s; node API on %s; state under %s\n",
 				cfg.Platform.NodeName, cfg.Collector.NodeListen(), cfg.DataDir)
 			reloads, stop := reloadSignals()
 			defer stop()
-			return app.RunCollector(cmd.Context(), cfg, app.CollectorOptions{Logger: logger, ConfigPath: path, Reload: reloads})
+			return app.RunCollector(cmd.Context(), cfg, app.CollectorOptions{Logger: logger, ConfigPath: f.path, Reload: reloads})
 		},
 	}
-	configFlag(cmd, &path)
-	cmd.Flags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	cmd.Flags().StringVar(&logFormat, "log-format", "text", "log format: text or json")
+	f.register(cmd)
 	return cmd
 }

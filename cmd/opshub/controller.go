@@ -10,11 +10,7 @@ import (
 )
 
 func newControllerCommand() *cobra.Command {
-	var (
-		path      string
-		logLevel  string
-		logFormat string
-	)
+	var f daemonFlags
 	cmd := &cobra.Command{
 		Use:   "controller -c FILE",
 		Short: "Run the cluster controller (leader-elected): alerts, notifications, spend, autoscaling, API",
@@ -37,27 +33,20 @@ starts it again as a follower. SIGINT or SIGTERM stops the leader's parts,
 releases the Lease for a quick hand-over, and exits.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			logger, err := newLogger(cmd.ErrOrStderr(), logLevel, logFormat)
+			cfg, logger, err := f.load(cmd)
 			if err != nil {
-				return usageError{err}
-			}
-			cfg, err := config.Load(path)
-			if err != nil {
-				printConfigErrors(cmd.ErrOrStderr(), path, err)
-				return silentError{exitFailure}
+				return err
 			}
 			if cfg.Platform.Kind != config.PlatformKubernetes {
-				return fmt.Errorf("%s: platform.kind is %q; opshub controller needs kubernetes (on one machine use opshub run)", path, cfg.Platform.Kind)
+				return fmt.Errorf("%s: platform.kind is %q; opshub controller needs kubernetes (on one machine use opshub run)", f.path, cfg.Platform.Kind)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "opshub controller: lease %s/%s; API on http://%s\n",
 				app.ControllerNamespace(cfg), app.ControllerLease, cfg.Server.Listen)
 			reloads, stop := reloadSignals()
 			defer stop()
-			return app.RunController(cmd.Context(), cfg, app.ControllerOptions{Logger: logger, ConfigPath: path, Reload: reloads})
+			return app.RunController(cmd.Context(), cfg, app.ControllerOptions{Logger: logger, ConfigPath: f.path, Reload: reloads})
 		},
 	}
-	configFlag(cmd, &path)
-	cmd.Flags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	cmd.Flags().StringVar(&logFormat, "log-format", "text", "log format: text or json")
+	f.register(cmd)
 	return cmd
 }

@@ -20,12 +20,35 @@ func configFlag(cmd *cobra.Command, path *string) {
 	cmd.Flags().StringVarP(path, "config", "c", envOr("OPSHUB_CONFIG", "opshub.yaml"), "config file (env OPSHUB_CONFIG)")
 }
 
+// daemonFlags are the flags of the long-running commands (run, collector,
+// controller): the config file and how to log.
+type daemonFlags struct {
+	path, logLevel, logFormat string
+}
+
+func (f *daemonFlags) register(cmd *cobra.Command) {
+	configFlag(cmd, &f.path)
+	cmd.Flags().StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	cmd.Flags().StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
+}
+
+// load builds the logger and loads the config, printing every config
+// error with its line; the returned error is the command's exit.
+func (f *daemonFlags) load(cmd *cobra.Command) (*config.Config, *slog.Logger, error) {
+	logger, err := newLogger(cmd.ErrOrStderr(), f.logLevel, f.logFormat)
+	if err != nil {
+		return nil, nil, usageError{err}
+	}
+	cfg, err := config.Load(f.path)
+	if err != nil {
+		printConfigErrors(cmd.ErrOrStderr(), f.path, err)
+		return nil, nil, silentError{exitFailure}
+	}
+	return cfg, logger, nil
+}
+
 func newRunCommand() *cobra.Command {
-	var (
-		path      string
-		logLevel  string
-		logFormat string
-	)
+	var f daemonFlags
 	cmd := &cobra.Command{
 		Use:   "run -c FILE",
 		Short: "Run opshub on this machine: supervise workloads and serve the API",
@@ -40,25 +63,18 @@ with every error and opshub goes on as it was; a valid one is applied to the
 log sinks at once, and the sections that need a restart are named in the log.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			logger, err := newLogger(cmd.ErrOrStderr(), logLevel, logFormat)
+			cfg, logger, err := f.load(cmd)
 			if err != nil {
-				return usageError{err}
-			}
-			cfg, err := config.Load(path)
-			if err != nil {
-				printConfigErrors(cmd.ErrOrStderr(), path, err)
-				return silentError{exitFailure}
+				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "opshub: %d workloads from %s; API on http://%s; logs under %s/pods\n",
-				len(cfg.Workloads), path, cfg.Server.Listen, cfg.DataDir)
+				len(cfg.Workloads), f.path, cfg.Server.Listen, cfg.DataDir)
 			reloads, stop := reloadSignals()
 			defer stop()
-			return app.Run(cmd.Context(), cfg, app.Options{Logger: logger, ConfigPath: path, Reload: reloads})
+			return app.Run(cmd.Context(), cfg, app.Options{Logger: logger, ConfigPath: f.path, Reload: reloads})
 		},
 	}
-	configFlag(cmd, &path)
-	cmd.Flags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	cmd.Flags().StringVar(&logFormat, "log-format", "text", "log format: text or json")
+	f.register(cmd)
 	return cmd
 }
 
