@@ -6,8 +6,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -19,7 +17,6 @@ import (
 	"k8s.io/client-go/util/retry"
 
 	"github.com/opshub/opshub/client"
-	"github.com/opshub/opshub/config"
 	"github.com/opshub/opshub/internal/app"
 	"github.com/opshub/opshub/internal/kubetest"
 	"github.com/opshub/opshub/model"
@@ -50,11 +47,8 @@ func TestControllerNotifiesCrashLoopBackOffAndEvictions(t *testing.T) {
 	c.Namespace(t, "opshub")
 	c.Namespace(t, "shop")
 	hook, hookSrv := newReceiver(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Parse([]byte(fmt.Sprintf(`
+	api := runController(t, func(listen string) string {
+		return fmt.Sprintf(`
 dataDir: %s
 server:
   listen: %s
@@ -70,25 +64,8 @@ notifications:
 alerts:
   throttle: {default: 15m}
   crashLoop: {restarts: 10, window: 10m}
-`, t.TempDir(), ln.Addr().String(), c.Kubeconfig, hookSrv.URL, webhookSecret)), "controller.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() {
-		done <- app.RunController(runCtx, cfg, app.ControllerOptions{
-			Listener: ln, Identity: "controller-0", MetricsInterval: time.Second,
-			Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})),
-		})
-	}()
-	t.Cleanup(func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("RunController: %v", err)
-		}
-	})
-	api := "http://" + ln.Addr().String()
+`, t.TempDir(), listen, c.Kubeconfig, hookSrv.URL, webhookSecret)
+	}, app.ControllerOptions{MetricsInterval: time.Second}).API
 	cl, err := client.New(api, "")
 	if err != nil {
 		t.Fatal(err)

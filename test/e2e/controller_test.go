@@ -23,9 +23,6 @@ import (
 	"testing"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
 
@@ -141,6 +138,51 @@ notifications:
 `, t.TempDir(), listen, c.Kubeconfig, hookURL, webhookSecret)
 }
 
+// controllerRun is `opshub controller` running in-process for a test.
+type controllerRun struct {
+	API  string // the controller's API on loopback
+	Done chan error
+	Stop context.CancelFunc
+	// Ended is set by a test that has read Done itself (a controller it
+	// expects to stop with an error).
+	Ended bool
+}
+
+// runController runs the controller as controller-0 on a loopback
+// listener with the config configFor gives for that address. When the test
+// ends it is stopped and, unless Ended, must return no error.
+func runController(t *testing.T, configFor func(listen string) string, opts app.ControllerOptions) *controllerRun {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Parse([]byte(configFor(ln.Addr().String())), "controller.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Listener = ln
+	if opts.Identity == "" {
+		opts.Identity = "controller-0"
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	r := &controllerRun{API: "http://" + ln.Addr().String(), Done: make(chan error, 1), Stop: stop}
+	go func() { r.Done <- app.RunController(ctx, cfg, opts) }()
+	t.Cleanup(func() {
+		stop()
+		if r.Ended {
+			return
+		}
+		if err := <-r.Done; err != nil {
+			t.Errorf("RunController: %v", err)
+		}
+	})
+	return r
+}
+
 // drivenDeployment creates a one-pod Deployment whose pod status the test
 // writes, and returns the pod's name.
 func drivenDeployment(t *testing.T, c *kubetest.Cluster, ns, name string) string {
@@ -194,35 +236,11 @@ func TestControllerScalesAndNotifiesACrashLoopOnce(t *testing.T) {
 	c.Namespace(t, "shop")
 	hook, hookSrv := newReceiver(t)
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Parse([]byte(controllerConfig(t, c, ln.Addr().String(), hookSrv.URL)), "controller.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() {
-		done <- app.RunController(runCtx, cfg, app.ControllerOptions{
-			Listener: ln, Identity: "controller-0", MetricsInterval: time.Second,
-			Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})),
-		})
-	}()
-	var lost bool // the last subtest takes the Lease away
+	run := runController(t, func(listen string) string { return controllerConfig(t, c, listen, hookSrv.URL) },
+		app.ControllerOptions{MetricsInterval: time.Second})
+	api := run.API
 	t.Cleanup(func() {
-		stop()
-		if lost {
-			return
-		}
-		if err := <-done; err != nil {
-			t.Errorf("RunController: %v", err)
-		}
-	})
-	api := "http://" + ln.Addr().String()
-	t.Cleanup(func() {
-		if t.Failed() && !lost {
+		if t.Failed() && !run.Ended {
 			for _, path := range []string{"/api/v1/alerts", "/api/v1/deliveries"} {
 				if resp, err := http.Get(api + path); err == nil {
 					b, _ := io.ReadAll(resp.Body)
@@ -328,7 +346,7 @@ func TestControllerScalesAndNotifiesACrashLoopOnce(t *testing.T) {
 	})
 
 	t.Run("a leader whose Lease is taken stops with an error", func(t *testing.T) {
-		lost = true
+		run.Ended = true
 		err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
 			lease, err := c.Client.CoordinationV1().Leases("opshub").Get(ctx, app.ControllerLease, metav1.GetOptions{})
 			if err != nil {
@@ -345,7 +363,7 @@ func TestControllerScalesAndNotifiesACrashLoopOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 		select {
-		case err := <-done:
+		case err := <-run.Done:
 			if !errors.Is(err, kubernetes.ErrLeadershipLost) {
 				t.Errorf("RunController = %v, want ErrLeadershipLost (the process exits 1)", err)
 			}
@@ -671,29 +689,8 @@ func TestControllerReadsLogsAndMetricsThroughTheCollector(t *testing.T) {
 	kubelet := kubetest.StartKubelet(t)
 	logRoot := startAdvertisedCollector(t, c, kubelet)
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Parse([]byte(controllerConfig(t, c, ln.Addr().String(), "http://127.0.0.1:9/unused")), "controller.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() {
-		done <- app.RunController(runCtx, cfg, app.ControllerOptions{
-			Listener: ln, Identity: "controller-0", MetricsInterval: 500 * time.Millisecond,
-			Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})),
-		})
-	}()
-	t.Cleanup(func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("RunController: %v", err)
-		}
-	})
-	api := "http://" + ln.Addr().String()
+	api := runController(t, func(listen string) string { return controllerConfig(t, c, listen, "http://127.0.0.1:9/unused") },
+		app.ControllerOptions{MetricsInterval: 500 * time.Millisecond}).API
 	cl, err := client.New(api, "")
 	if err != nil {
 		t.Fatal(err)
@@ -766,24 +763,9 @@ func TestControllerStepsDownWhenAnotherControllerWroteItsState(t *testing.T) {
 	c.Namespace(t, "opshub")
 	c.Namespace(t, "shop")
 	_, hookSrv := newReceiver(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Parse([]byte(controllerConfig(t, c, ln.Addr().String(), hookSrv.URL)), "controller.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, stop := context.WithCancel(ctx)
-	defer stop()
-	done := make(chan error, 1)
-	go func() {
-		done <- app.RunController(runCtx, cfg, app.ControllerOptions{
-			Listener: ln, Identity: "controller-0", MetricsInterval: time.Second,
-			Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})),
-		})
-	}()
-	api := "http://" + ln.Addr().String()
+	run := runController(t, func(listen string) string { return controllerConfig(t, c, listen, hookSrv.URL) },
+		app.ControllerOptions{MetricsInterval: time.Second})
+	api := run.API
 	eventually(t, "the controller leads", func() error {
 		if got := readyz(api); got != "ok: leading" {
 			return fmt.Errorf("readyz: %s", got)
@@ -805,7 +787,8 @@ func TestControllerStepsDownWhenAnotherControllerWroteItsState(t *testing.T) {
 	// The crash loop makes alerting write: that write meets the other state.
 	crashLoop(t, c, "shop", pod)
 	select {
-	case err := <-done:
+	case err := <-run.Done:
+		run.Ended = true
 		if !errors.Is(err, kubestate.ErrConflict) {
 			t.Errorf("RunController = %v, want it to step down with kubestate.ErrConflict", err)
 		}
@@ -825,55 +808,11 @@ func TestControllerNotifiesAClaimAt92Percent(t *testing.T) {
 	kubelet := kubetest.StartKubelet(t)
 	startAdvertisedCollector(t, c, kubelet)
 	hook, hookSrv := newReceiver(t)
+	runController(t, func(listen string) string {
+		return strings.Replace(controllerConfig(t, c, listen, hookSrv.URL), "events: [container.crashloop]", "events: [volume.usage]", 1)
+	}, app.ControllerOptions{MetricsInterval: 500 * time.Millisecond, AlertTick: 500 * time.Millisecond})
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := strings.Replace(controllerConfig(t, c, ln.Addr().String(), hookSrv.URL),
-		"events: [container.crashloop]", "events: [volume.usage]", 1)
-	cfg, err := config.Parse([]byte(text), "controller.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() {
-		done <- app.RunController(runCtx, cfg, app.ControllerOptions{
-			Listener: ln, Identity: "controller-0", MetricsInterval: 500 * time.Millisecond, AlertTick: 500 * time.Millisecond,
-			Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})),
-		})
-	}()
-	t.Cleanup(func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("RunController: %v", err)
-		}
-	})
-
-	replicas := int32(1)
-	db := &appsv1.StatefulSet{
-		ObjectMeta: metav1.ObjectMeta{Name: "db"},
-		Spec: appsv1.StatefulSetSpec{
-			Replicas: &replicas,
-			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "db"}},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "db"}},
-				Spec: corev1.PodSpec{
-					NodeName:   kubetest.NodeName,
-					Containers: []corev1.Container{{Name: "db", Image: "registry.example/db:1", VolumeMounts: []corev1.VolumeMount{{Name: "data", MountPath: "/data"}}}},
-				},
-			},
-			VolumeClaimTemplates: []corev1.PersistentVolumeClaim{{
-				ObjectMeta: metav1.ObjectMeta{Name: "data"},
-				Spec: corev1.PersistentVolumeClaimSpec{
-					AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
-					Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("10Gi")}},
-				},
-			}},
-		},
-	}
-	if _, err := c.Client.AppsV1().StatefulSets("shop").Create(ctx, db, metav1.CreateOptions{}); err != nil {
+	if _, err := c.Client.AppsV1().StatefulSets("shop").Create(ctx, dbWithClaim(), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	pod := runningPods(t, c, "shop", "app=db", 1)[0]
