@@ -5,7 +5,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -97,7 +99,21 @@ func (c *Client) TailLogs(ctx context.Context, q LogQuery, fn func(model.LogReco
 		}
 		return apiErr
 	}
-	sc := bufio.NewScanner(resp.Body)
+	err = ReadLogEvents(resp.Body, fn)
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if err != nil {
+		return fmt.Errorf("live tail: %w", err)
+	}
+	return nil
+}
+
+// ReadLogEvents reads a live tail's Server-Sent Events from r (a log
+// record as JSON per "data:" line; an "error" event ends it with that
+// error) and calls fn with each record, until r ends or fn fails.
+func ReadLogEvents(r io.Reader, fn func(model.LogRecord) error) error {
+	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 16<<20)
 	event := ""
 	for sc.Scan() {
@@ -112,22 +128,16 @@ func (c *Client) TailLogs(ctx context.Context, q LogQuery, fn func(model.LogReco
 			if event == "error" {
 				var e struct{ Error string }
 				_ = json.Unmarshal(data, &e)
-				return fmt.Errorf("live tail: %s", e.Error)
+				return errors.New(e.Error)
 			}
 			var rec model.LogRecord
 			if err := json.Unmarshal(data, &rec); err != nil {
-				return fmt.Errorf("live tail: decode line: %w", err)
+				return fmt.Errorf("decode line: %w", err)
 			}
 			if err := fn(rec); err != nil {
 				return err
 			}
 		}
 	}
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("live tail: %w", err)
-	}
-	return nil
+	return sc.Err()
 }

@@ -1,10 +1,7 @@
 package app
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/opshub/opshub/client"
 	"github.com/opshub/opshub/collector"
 	"github.com/opshub/opshub/model"
 	"github.com/opshub/opshub/platform"
@@ -190,8 +188,8 @@ func (c *collectorLogs) follow(ctx context.Context, t kubernetes.CollectorEndpoi
 	req.Header.Set("Accept", "text/event-stream")
 	// A tail has no end: only the connection, not the whole exchange, may
 	// time out.
-	client := &http.Client{Transport: c.http.Transport}
-	resp, err := client.Do(req)
+	hc := &http.Client{Transport: c.http.Transport}
+	resp, err := hc.Do(req)
 	if err != nil {
 		return err
 	}
@@ -200,33 +198,7 @@ func (c *collectorLogs) follow(ctx context.Context, t kubernetes.CollectorEndpoi
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
 		return collectorError("/api/v1/logs/tail", resp.StatusCode, b)
 	}
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 0, 64<<10), 4<<20)
-	event := ""
-	for sc.Scan() {
-		line := sc.Bytes()
-		switch {
-		case len(line) == 0:
-			event = ""
-		case bytes.HasPrefix(line, []byte("event: ")):
-			event = string(line[len("event: "):])
-		case bytes.HasPrefix(line, []byte("data: ")):
-			data := line[len("data: "):]
-			if event == "error" {
-				var e struct{ Error string }
-				_ = json.Unmarshal(data, &e)
-				return fmt.Errorf("tail: %s", e.Error)
-			}
-			var rec model.LogRecord
-			if err := json.Unmarshal(data, &rec); err != nil {
-				return fmt.Errorf("tail: decode line: %w", err)
-			}
-			if err := send(rec); err != nil {
-				return err
-			}
-		}
-	}
-	if err := sc.Err(); err != nil && ctx.Err() == nil {
+	if err := client.ReadLogEvents(resp.Body, send); err != nil && ctx.Err() == nil {
 		return fmt.Errorf("tail: %w", err)
 	}
 	return nil
