@@ -7,13 +7,11 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
 
 	vmetrics "github.com/VictoriaMetrics/metrics"
@@ -161,29 +159,8 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		}
 	}
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		errs []error
-	)
-	start := func(name string, run func(context.Context) error) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			err := run(ctx)
-			if err == nil {
-				// A part with nothing to do (no sinks, no policies) may
-				// return at once; the others carry on.
-				return
-			}
-			mu.Lock()
-			errs = append(errs, fmt.Errorf("%s: %w", name, err))
-			mu.Unlock()
-			cancel() // a part that failed stops the others
-		}()
-	}
+	g := newPartGroup(ctx)
+	start := g.start
 	start("local runtime", rt.Run)
 	start("metrics scraper", mp.scraper.Run)
 	for _, f := range mp.forwarders {
@@ -196,9 +173,9 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	start("config reload", watchReloads(reloader, opts.Reload, log))
 	start("log collector", logs.Run)
 	start("api server", func(ctx context.Context) error { return srv.Serve(ctx, ln) })
-	wg.Wait()
+	err = g.wait()
 	_ = rt.Close()
-	return errors.Join(errs...)
+	return err
 }
 
 func newRegistry() *prometheus.Registry {

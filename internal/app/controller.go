@@ -138,23 +138,9 @@ func RunController(ctx context.Context, cfg *config.Config, opts ControllerOptio
 	}
 	front := &roleHandler{elector: elector, platformReady: plat.Ready, leaderURL: leaderURL(plat, namespace, cfg.Server.Listen), metrics: own.Handler()}
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		errs []error
-	)
-	start := func(name string, run func(context.Context) error) {
-		wg.Go(func() {
-			if err := run(ctx); err != nil {
-				mu.Lock()
-				errs = append(errs, fmt.Errorf("%s: %w", name, err))
-				mu.Unlock()
-			}
-			cancel() // the controller is done when any of its parts is
-		})
-	}
+	g := newPartGroup(ctx)
+	g.endsWithAnyPart = true // the controller is done when any of its parts is
+	start := g.start
 	reloader := newReloader(cfg, opts.ConfigPath, nil, log)
 	log.Info("controller starting", "identity", identity, "namespace", namespace, "lease", ControllerLease)
 	start("kubernetes platform", func(ctx context.Context) error { return plat.Run(ctx, 2) })
@@ -169,9 +155,9 @@ func RunController(ctx context.Context, cfg *config.Config, opts ControllerOptio
 			})
 		})
 	})
-	wg.Wait()
+	err = g.wait()
 	_ = plat.Close()
-	return errors.Join(errs...)
+	return err
 }
 
 // controllerDeliveriesKept bounds the controller's delivery history: its
@@ -277,25 +263,8 @@ func lead(ctx context.Context, d leaderDeps) error {
 		return err
 	}
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		errs []error
-	)
-	start := func(name string, run func(context.Context) error) {
-		wg.Go(func() {
-			err := run(ctx)
-			if err == nil {
-				return // a part with nothing to do may return at once
-			}
-			mu.Lock()
-			errs = append(errs, fmt.Errorf("%s: %w", name, err))
-			mu.Unlock()
-			cancel()
-		})
-	}
+	g := newPartGroup(ctx)
+	start := g.start
 	start("collector samples", pull.Run)
 	for _, f := range forwarders {
 		start("metrics remote write", f.Run)
@@ -307,15 +276,15 @@ func lead(ctx context.Context, d leaderDeps) error {
 	case <-watching.subscribed:
 		d.front.lead(srv.Handler())
 		log.Info("leader's parts running; serving the API")
-	case <-ctx.Done():
+	case <-g.ctx.Done():
 	}
-	wg.Wait()
+	err = g.wait()
 	// Followers' answers again before the Lease is released.
 	d.front.follow()
 	if cause := context.Cause(leading); errors.Is(cause, kubestate.ErrConflict) {
-		errs = append(errs, cause)
+		err = errors.Join(err, cause)
 	}
-	return errors.Join(errs...)
+	return err
 }
 
 // takeover is what alerting watches on a new leader: first a backoff event

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"sync"
 	"time"
 
 	"github.com/opshub/opshub/config"
@@ -236,40 +235,4 @@ func RunCollector(ctx context.Context, cfg *config.Config, opts CollectorOptions
 		return nil
 	})
 	return g.wait()
-}
-
-// partGroup runs a collector's parts: the first to fail stops the others,
-// and wait returns once all have ended, with every failure.
-type partGroup struct {
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	mu     sync.Mutex
-	errs   []error
-}
-
-func newPartGroup(ctx context.Context) *partGroup {
-	g := &partGroup{}
-	g.ctx, g.cancel = context.WithCancel(ctx)
-	return g
-}
-
-func (g *partGroup) start(name string, run func(context.Context) error) {
-	g.wg.Add(1)
-	go func() {
-		defer g.wg.Done()
-		if err := run(g.ctx); err != nil {
-			g.mu.Lock()
-			g.errs = append(g.errs, fmt.Errorf("%s: %w", name, err))
-			g.mu.Unlock()
-			g.cancel()
-		}
-	}()
-}
-
-func (g *partGroup) wait() error {
-	<-g.ctx.Done()
-	g.wg.Wait()
-	g.cancel()
-	return errors.Join(g.errs...)
 }
