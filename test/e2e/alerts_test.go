@@ -70,12 +70,6 @@ alerts:
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the controller leads", func() error {
-		if got := readyz(api); got != "ok: leading" {
-			return fmt.Errorf("readyz: %s", got)
-		}
-		return nil
-	})
 
 	t.Run("CrashLoopBackOff is one crash-loop notification per episode", func(t *testing.T) {
 		pod := drivenDeployment(t, c, "shop", "worker")

@@ -150,7 +150,8 @@ type controllerRun struct {
 
 // runController runs the controller as controller-0 on a loopback
 // listener with the config configFor gives for that address. When the test
-// ends it is stopped and, unless Ended, must return no error.
+// ends it is stopped and, unless Ended, must return no error. It returns
+// once the controller leads.
 func runController(t *testing.T, configFor func(listen string) string, opts app.ControllerOptions) *controllerRun {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -179,6 +180,12 @@ func runController(t *testing.T, configFor func(listen string) string, opts app.
 		if err := <-r.Done; err != nil {
 			t.Errorf("RunController: %v", err)
 		}
+	})
+	eventually(t, "the controller leads", func() error {
+		if got := readyz(r.API); got != "ok: leading" {
+			return fmt.Errorf("readyz: %s", got)
+		}
+		return nil
 	})
 	return r
 }
@@ -249,12 +256,6 @@ func TestControllerScalesAndNotifiesACrashLoopOnce(t *testing.T) {
 				}
 			}
 		}
-	})
-	eventually(t, "the controller leads", func() error {
-		if got := readyz(api); got != "ok: leading" {
-			return fmt.Errorf("readyz: %s", got)
-		}
-		return nil
 	})
 	cl, err := client.New(api, "")
 	if err != nil {
@@ -765,13 +766,6 @@ func TestControllerStepsDownWhenAnotherControllerWroteItsState(t *testing.T) {
 	_, hookSrv := newReceiver(t)
 	run := runController(t, func(listen string) string { return controllerConfig(t, c, listen, hookSrv.URL) },
 		app.ControllerOptions{MetricsInterval: time.Second})
-	api := run.API
-	eventually(t, "the controller leads", func() error {
-		if got := readyz(api); got != "ok: leading" {
-			return fmt.Errorf("readyz: %s", got)
-		}
-		return nil
-	})
 	pod := drivenDeployment(t, c, "shop", "worker")
 
 	// Another controller loads the state and writes it, as a new leader
