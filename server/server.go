@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/opshub/opshub/model"
+	"github.com/opshub/opshub/ui"
 )
 
 // ServiceReader is what the API needs to list services. platform.Platform
@@ -73,6 +74,10 @@ type Options struct {
 	// NodeSamples answers GET /api/v1/node/samples (collectors); nil
 	// answers 404.
 	NodeSamples NodeSampleReader
+	// UI serves the web UI (package ui) at / and every path that is not
+	// the API's: opshub run and the controller's leader set it.
+	UI bool
+
 	// TokenReviewer, when set, replaces Tokens: loopback clients are
 	// served, others need a token it allows (collectors).
 	TokenReviewer TokenReviewer
@@ -182,6 +187,7 @@ func (s *Server) routes() http.Handler {
 	handle("GET /metrics", "metrics", ScopeRead, s.metrics)
 	handle("GET /api/v1/services", "services", ScopeRead, s.listServices)
 	handle("GET /api/v1/services/{project}/{service}", "service", ScopeRead, s.getService)
+	handle("GET /api/v1/attention", "attention", ScopeRead, s.listAttention)
 	handle("GET /api/v1/logs", "logs", ScopeRead, s.queryLogs)
 	handle("GET /api/v1/logs/tail", "logs_tail", ScopeRead, s.tailLogs)
 	handle("POST /api/v1/services/{project}/{service}/scale", "service_scale", ScopeDeploy, s.scaleService)
@@ -196,6 +202,11 @@ func (s *Server) routes() http.Handler {
 	handle("POST /api/v1/sinks/{name}/resume", "sinks_resume", ScopeDeploy, s.resumeSink)
 	handle("POST /api/v1/config/reload", "config_reload", ScopeAdmin, s.reloadConfig)
 	handle("GET /api/v1/node/samples", "node_samples", ScopeRead, s.nodeSamples)
+	if s.opts.UI {
+		// The page and its assets hold no data; what they show comes
+		// from the API, under its tokens.
+		mux.Handle("/", s.instrument("ui", ui.Handler()))
+	}
 	mux.Handle("/api/", s.instrument("unknown", s.authorized(ScopeRead, func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no API endpoint %s %s", r.Method, r.URL.Path), "")
 	})))

@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/opshub/opshub/model"
 	"github.com/opshub/opshub/platform"
+	"github.com/opshub/opshub/triage"
 )
 
 // servicesResponse is the body of the services endpoints.
@@ -14,11 +16,20 @@ type servicesResponse struct {
 	Services []model.Service `json:"services"`
 }
 
-func (s *Server) listServices(w http.ResponseWriter, r *http.Request) {
+// services reads every service, or answers the error and returns false.
+func (s *Server) services(w http.ResponseWriter, r *http.Request) ([]model.Service, bool) {
 	svcs, err := s.opts.Services.Services(r.Context())
 	if err != nil {
 		s.log.Warn("list services failed", "err", err)
 		writeError(w, http.StatusInternalServerError, "list services: "+err.Error(), "")
+		return nil, false
+	}
+	return svcs, true
+}
+
+func (s *Server) listServices(w http.ResponseWriter, r *http.Request) {
+	svcs, ok := s.services(w, r)
+	if !ok {
 		return
 	}
 	if project := r.URL.Query().Get("project"); project != "" {
@@ -64,4 +75,23 @@ func normalize(svcs []model.Service) []model.Service {
 		}
 	}
 	return svcs
+}
+
+// attentionResponse is the body of GET /api/v1/attention.
+type attentionResponse struct {
+	Attention []triage.Item `json:"attention"`
+}
+
+// listAttention serves the triage list `opshub status` prints under
+// "Needs attention", by the same rule (package triage).
+func (s *Server) listAttention(w http.ResponseWriter, r *http.Request) {
+	svcs, ok := s.services(w, r)
+	if !ok {
+		return
+	}
+	items := triage.Services(svcs, time.Now())
+	if items == nil {
+		items = []triage.Item{}
+	}
+	writeJSON(w, http.StatusOK, attentionResponse{Attention: items})
 }

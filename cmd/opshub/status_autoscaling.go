@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/opshub/opshub/client"
+	"github.com/opshub/opshub/triage"
 )
 
 // renderAutoscaling writes each autoscaled service's latest decision: the
@@ -37,7 +38,7 @@ func renderAutoscaling(w io.Writer, ds []client.AutoscalingDecision, now time.Ti
 		}
 		when := "-"
 		if !d.Time.IsZero() {
-			when = humanDuration(now.Sub(d.Time)) + " ago"
+			when = triage.HumanDuration(now.Sub(d.Time)) + " ago"
 		}
 		fmt.Fprintf(tw, "  %s/%s\t%s\t%d-%d\t%s\t%s\t%s: %s\n", d.Project, d.Service, replicas, d.MinReplicas, d.MaxReplicas,
 			strings.Join(ms, ", "), when, d.Limit, d.Reason)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/opshub/opshub/client"
+	"github.com/opshub/opshub/triage"
 )
 
 // renderNotifications lists the notification integrations that are not
@@ -19,7 +20,7 @@ func renderNotifications(w io.Writer, ints []client.Integration, now time.Time) 
 		case in.State != "active":
 			line := fmt.Sprintf("  - %s (%s): %s", in.Name, in.Type, in.State)
 			if !in.Since.IsZero() {
-				line += " for " + humanDuration(now.Sub(in.Since))
+				line += " for " + triage.HumanDuration(now.Sub(in.Since))
 			}
 			if in.Reason != "" {
 				line += ": " + in.Reason

@@ -3,11 +3,11 @@ package main
 import (
 	"fmt"
 	"io"
-	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/opshub/opshub/model"
+	"github.com/opshub/opshub/triage"
 )
 
 // renderStatus writes the status table and the triage list, and for a
@@ -20,7 +20,6 @@ func renderStatus(w io.Writer, svcs []model.Service, now time.Time) error {
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SERVICE\tREADY\tINSTANCE\tSTATUS\tRESTARTS\tPROBES\tLAST EXIT\tAGE")
-	var attention []string
 	unenforced := ""
 	for _, s := range svcs {
 		ready := 0
@@ -33,9 +32,6 @@ func renderStatus(w io.Writer, svcs []model.Service, now time.Time) error {
 		readyCol := fmt.Sprintf("%d/%d", ready, s.Replicas)
 		if len(s.Instances) == 0 {
 			fmt.Fprintf(tw, "%s\t%s\t-\t-\t-\t-\t-\t-\n", name, readyCol)
-			if s.Replicas > 0 {
-				attention = append(attention, fmt.Sprintf("%s: no instances, %d wanted", name, s.Replicas))
-			}
 			continue
 		}
 		for i, in := range s.Instances {
@@ -48,9 +44,6 @@ func renderStatus(w io.Writer, svcs []model.Service, now time.Time) error {
 			if l := in.Limits; l != nil && !l.Enforced && (l.CPU != "" || l.Memory != "") {
 				unenforced = l.Reason
 			}
-			if why := needsAttention(in, now); why != "" {
-				attention = append(attention, fmt.Sprintf("%s %s: %s", name, in.Name, why))
-			}
 		}
 	}
 	if err := tw.Flush(); err != nil {
@@ -59,7 +52,7 @@ func renderStatus(w io.Writer, svcs []model.Service, now time.Time) error {
 	if unenforced != "" {
 		fmt.Fprintf(w, "* resource limits are not enforced: %s\n", unenforced)
 	}
-	if len(attention) > 0 {
+	if attention := triage.Services(svcs, now); len(attention) > 0 {
 		fmt.Fprintf(w, "\nNeeds attention:\n")
 		for _, a := range attention {
 			fmt.Fprintf(w, "  - %s\n", a)
@@ -120,15 +113,10 @@ func probeResult(p model.ProbeStatus) string {
 		return p.Result + " (not run yet)"
 	}
 	streak := "passed"
-	if lastRunFailed(p) {
+	if triage.LastRunFailed(p) {
 		streak = "failed"
 	}
 	return fmt.Sprintf("%s (%s %s)", p.Result, streak, timesWord(p.Consecutive))
-}
-
-// lastRunFailed reports whether the probe's latest run is its last failure.
-func lastRunFailed(p model.ProbeStatus) bool {
-	return p.LastFailure != nil && !p.LastProbe.IsZero() && p.LastFailure.Time.Equal(p.LastProbe)
 }
 
 func timesWord(n int) string {
@@ -161,14 +149,14 @@ func lastFailureColumn(p model.ProbeStatus, now time.Time) string {
 	if f == nil {
 		return "-"
 	}
-	return humanDuration(now.Sub(f.Time)) + " ago: " + truncateText(f.Message, 100)
+	return triage.HumanDuration(now.Sub(f.Time)) + " ago: " + triage.Truncate(f.Message, 100)
 }
 
 func sinceColumn(t, now time.Time) string {
 	if t.IsZero() {
 		return "-"
 	}
-	return humanDuration(now.Sub(t)) + " ago"
+	return triage.HumanDuration(now.Sub(t)) + " ago"
 }
 
 func orDash(s string) string {
@@ -178,19 +166,10 @@ func orDash(s string) string {
 	return s
 }
 
-// truncateText shortens s to at most n runes on one line.
-func truncateText(s string, n int) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if r := []rune(s); len(r) > n {
-		return string(r[:n-1]) + "…"
-	}
-	return s
-}
-
 func statusColumn(in model.Instance, now time.Time) string {
 	s := string(in.Status)
 	if in.Status == model.StatusCrashing && !in.NextRestart.IsZero() {
-		s += fmt.Sprintf(" (back-off %s, restart in %s)", in.Backoff, humanDuration(in.NextRestart.Sub(now)))
+		s += fmt.Sprintf(" (back-off %s, restart in %s)", in.Backoff, triage.HumanDuration(in.NextRestart.Sub(now)))
 	}
 	if in.Status == model.StatusRunning && !in.Ready {
 		s += " (not ready)"
@@ -205,105 +184,12 @@ func lastExitColumn(e *model.Exit, now time.Time) string {
 	if e == nil {
 		return "-"
 	}
-	return exitText(e) + " " + humanDuration(now.Sub(e.Time)) + " ago"
-}
-
-func exitText(e *model.Exit) string {
-	s := fmt.Sprintf("code %d", e.Code)
-	if e.Signal != "" {
-		s = e.Signal
-	}
-	if e.Reason != "" {
-		s += " (" + e.Reason + ")"
-	}
-	return s
+	return triage.ExitText(e) + " " + triage.HumanDuration(now.Sub(e.Time)) + " ago"
 }
 
 func ageColumn(in model.Instance, now time.Time) string {
 	if in.StartedAt.IsZero() {
 		return "-"
 	}
-	return humanDuration(now.Sub(in.StartedAt))
-}
-
-// needsAttention says why an instance should be looked at, or "".
-func needsAttention(in model.Instance, now time.Time) string {
-	var why []string
-	switch in.Status {
-	case model.StatusCrashing:
-		why = append(why, "crashing, "+restartedTimes(in.Restarts))
-	case model.StatusFailed:
-		why = append(why, "failed and will not be restarted")
-	case model.StatusRunning, model.StatusStarting:
-		if !in.Ready && in.Status == model.StatusRunning {
-			why = append(why, "running but not ready")
-		}
-		if in.LastExit != nil && now.Sub(in.LastExit.Time) < time.Hour && in.Restarts > 0 {
-			why = append(why, fmt.Sprintf("%s, last %s ago", restartedTimes(in.Restarts), humanDuration(now.Sub(in.LastExit.Time))))
-		}
-	}
-	probeWhy := failingProbes(in)
-	if len(why) == 0 && len(probeWhy) == 0 {
-		return ""
-	}
-	if in.LastExit != nil && len(why) > 0 {
-		why = append(why, "last exit "+exitText(in.LastExit))
-	}
-	return strings.Join(append(why, probeWhy...), "; ")
-}
-
-// failingProbes describes the probes whose runs decided they fail, in the
-// kubelet's words: "Readiness probe failed: HTTP probe failed with
-// statuscode: 503 (3× in a row)". A readiness probe that has not run yet
-// starts as failed and is not listed.
-func failingProbes(in model.Instance) []string {
-	var out []string
-	for _, p := range in.Probes {
-		if p.Result != "failure" || p.LastProbe.IsZero() {
-			continue
-		}
-		msg := p.Message
-		if p.LastFailure != nil {
-			msg = p.LastFailure.Message
-		}
-		title := strings.ToUpper(p.Type[:1]) + p.Type[1:]
-		line := fmt.Sprintf("%s probe failed: %s", title, truncateText(msg, 120))
-		if p.Consecutive > 1 && lastRunFailed(p) {
-			line += fmt.Sprintf(" (%d× in a row)", p.Consecutive)
-		}
-		out = append(out, line)
-	}
-	return out
-}
-
-// humanDuration renders d the way kubectl does: 45s, 3m20s, 5h10m, 3d4h.
-func humanDuration(d time.Duration) string {
-	if d < 0 {
-		d = 0
-	}
-	switch {
-	case d < time.Minute:
-		return fmt.Sprintf("%ds", int(d.Round(time.Second)/time.Second))
-	case d < time.Hour:
-		m, s := int(d/time.Minute), int(d%time.Minute/time.Second)
-		if s == 0 || m >= 10 {
-			return fmt.Sprintf("%dm", m)
-		}
-		return fmt.Sprintf("%dm%ds", m, s)
-	case d < 48*time.Hour:
-		h, m := int(d/time.Hour), int(d%time.Hour/time.Minute)
-		if m == 0 || h >= 10 {
-			return fmt.Sprintf("%dh", h)
-		}
-		return fmt.Sprintf("%dh%dm", h, m)
-	default:
-		return fmt.Sprintf("%dd%dh", int(d/(24*time.Hour)), int(d%(24*time.Hour)/time.Hour))
-	}
-}
-
-func restartedTimes(n int) string {
-	if n == 1 {
-		return "restarted once"
-	}
-	return fmt.Sprintf("restarted %d times", n)
+	return triage.HumanDuration(now.Sub(in.StartedAt))
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/opshub/opshub/client"
 	"github.com/opshub/opshub/model"
+	"github.com/opshub/opshub/triage"
 )
 
 // showSinks writes the Sinks section of `opshub status`: each log sink's
@@ -60,12 +61,12 @@ func renderSinks(w io.Writer, list []model.SinkStatus, now time.Time) error {
 	for _, s := range list {
 		last := "never"
 		if !s.LastDelivery.IsZero() {
-			last = humanDuration(now.Sub(s.LastDelivery)) + " ago"
+			last = triage.HumanDuration(now.Sub(s.LastDelivery)) + " ago"
 		}
 		note := "-"
 		switch {
 		case s.Removing:
-			note = "removed by a config reload: delivers its buffer for " + humanDuration(s.DrainUntil.Sub(now)) + " more at most"
+			note = "removed by a config reload: delivers its buffer for " + triage.HumanDuration(s.DrainUntil.Sub(now)) + " more at most"
 			if s.LastError != "" {
 				note += "; " + s.LastError
 			}

@@ -123,26 +123,6 @@ func TestProbesColumn(t *testing.T) {
 	}
 }
 
-func TestHumanDuration(t *testing.T) {
-	tests := []struct {
-		d    time.Duration
-		want string
-	}{
-		{-time.Second, "0s"},
-		{45 * time.Second, "45s"},
-		{3*time.Minute + 20*time.Second, "3m20s"},
-		{12*time.Minute + 5*time.Second, "12m"},
-		{5*time.Hour + 10*time.Minute, "5h10m"},
-		{26 * time.Hour, "26h"},
-		{76 * time.Hour, "3d4h"},
-	}
-	for _, tt := range tests {
-		if got := humanDuration(tt.d); got != tt.want {
-			t.Errorf("humanDuration(%v) = %q, want %q", tt.d, got, tt.want)
-		}
-	}
-}
-
 func TestPickService(t *testing.T) {
 	svcs := []model.Service{{Project: "a", Name: "web"}, {Project: "b", Name: "web"}, {Project: "a", Name: "db"}}
 	if s, err := pickService(svcs, "db"); err != nil || s.Project != "a" {

@@ -143,6 +143,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		Alerting:    alerts,
 		Sinks:       sinkRouter,
 		Reloader:    reloadAPI(reloader),
+		UI:          true,
 		Logger:      log,
 	})
 	if err != nil {

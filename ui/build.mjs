@@ -1,0 +1,55 @@
+// Builds src/ into dist/: one JS and one CSS file named by their content
+// hash, and index.html that loads them. The output depends only on the
+// sources and the locked packages, so `make ui-check` can rebuild it and
+// compare it with the committed dist/.
+import * as esbuild from 'esbuild';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const out = process.argv[2] || join(here, 'dist');
+rmSync(out, { recursive: true, force: true });
+mkdirSync(join(out, 'assets'), { recursive: true });
+
+const result = await esbuild.build({
+  absWorkingDir: here,
+  entryPoints: ['src/main.jsx'],
+  bundle: true,
+  minify: true,
+  format: 'esm',
+  target: ['es2020', 'chrome100', 'firefox100', 'safari15'],
+  jsx: 'automatic',
+  jsxImportSource: 'preact',
+  outdir: join(out, 'assets'),
+  entryNames: '[name]-[hash]',
+  legalComments: 'eof',
+  charset: 'utf8',
+  metafile: true,
+  logLevel: 'warning',
+});
+
+const files = Object.keys(result.metafile.outputs).map((p) => basename(p));
+const js = files.find((f) => f.endsWith('.js'));
+const css = files.find((f) => f.endsWith('.css'));
+writeFileSync(
+  join(out, 'index.html'),
+  `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="color-scheme" content="light dark">
+<title>opshub</title>
+<link rel="icon" href="data:,">
+<link rel="stylesheet" href="/assets/${css}">
+<script type="module" src="/assets/${js}"></script>
+</head>
+<body>
+<div id="app"></div>
+<noscript>The opshub UI needs JavaScript; the same data is in the CLI (opshub status) and the API (/api/v1).</noscript>
+</body>
+</html>
+`,
+);
+console.log('built', out + ':', js, css);
