@@ -9,28 +9,17 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/opshub/opshub/internal/sinktest"
 	"github.com/opshub/opshub/model"
 )
 
-// binaries builds bin/opshub and bin/opshub-demo once into a temp dir, so
-// the tests run the real binaries as a user does.
-var binaries = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "opshub-bin-")
-	if err != nil {
-		return "", err
-	}
-	out, err := exec.Command("go", "build", "-o", dir+"/",
-		"github.com/opshub/opshub/cmd/opshub", "github.com/opshub/opshub/cmd/opshub-demo").CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("go build: %v\n%s", err, out)
-	}
-	return dir, nil
-})
+// binaries builds bin/opshub and bin/opshub-demo once, so the tests run
+// the real binaries as a user does.
+var binaries = sinktest.OpshubBinaries
 
 func freeAddr(t *testing.T) string {
 	t.Helper()
@@ -42,16 +31,7 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
+var waitUntil = sinktest.WaitFor
 
 // opshubProcess is `opshub run` started as a child process.
 type opshubProcess struct {

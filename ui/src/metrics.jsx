@@ -50,7 +50,7 @@ function Chart({ title, fmt, x, lines }) {
       legend: { live: true },
       cursor: { drag: { x: false, y: false } },
       scales: { x: { time: true } },
-      axes: [axis, { ...axis, size: 70, values: (u, vals) => vals.map(fmt) }],
+      axes: [axis, { ...axis, size: 84, values: (u, vals) => vals.map(fmt) }],
       series: [
         { value: (u, v) => (v == null ? '-' : new Date(v * 1000).toLocaleTimeString(undefined, { hour12: false })) },
         ...lines.map((l) => ({

@@ -1,0 +1,424 @@
+package ui_test
+
+// The web UI as a person sees it: a real headless Chromium (Debian's
+// chromium, driven by chromedp) against `opshub run` with the demo
+// services. Screenshots go to the test's artifact directory
+// (go test -artifacts ./ui writes them under _artifacts/).
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/chromedp"
+
+	"github.com/opshub/opshub/internal/sinktest"
+)
+
+// binaries builds bin/opshub and bin/opshub-demo once, so the tests run
+// the real binaries as a user does.
+var binaries = sinktest.OpshubBinaries
+
+// demo is `opshub run` with the demo services of examples/local.yaml.
+type demo struct {
+	api     string
+	webhook atomic.Int64 // notifications the webhook integration received
+}
+
+const (
+	readToken  = "viewer-token-0123456789"
+	adminToken = "admin-token-0123456789"
+)
+
+func startDemo(t *testing.T, withTokens bool) *demo {
+	t.Helper()
+	bin, err := binaries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &demo{api: sinktest.FreeAddr(t)}
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		d.webhook.Add(1)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(hook.Close)
+	tokens := ""
+	if withTokens {
+		tokens = fmt.Sprintf(`
+  tokens:
+    - {name: viewer, token: %s, scopes: [read]}
+    - {name: admin, token: %s, scopes: [admin]}`, readToken, adminToken)
+	}
+	_, proxyPort, _ := strings.Cut(sinktest.FreeAddr(t), ":")
+	dir := t.TempDir()
+	cfg := fmt.Sprintf(`dataDir: %[1]s/data
+server:
+  listen: %[2]s%[3]s
+workloads:
+  - name: web
+    project: demo
+    command: [%[4]s/opshub-demo, --listen, "127.0.0.1:${PORT}", --log-rate, "2", --stderr-rate, "0.2", --access-log]
+    replicas: 2
+    port: %[5]s
+    resources: {cpu: 500m, memory: 256Mi}
+    probes:
+      startup: {http: {path: /healthz}, periodSeconds: 1, failureThreshold: 30}
+      readiness: {http: {path: /ready}, periodSeconds: 1, failureThreshold: 1}
+      liveness: {tcp: {}, periodSeconds: 5}
+  - name: crashy
+    project: demo
+    command: [%[4]s/opshub-demo, --no-http, --log-once, "connecting to the database", --exit-after, 2s, --exit-code, "1"]
+    restartPolicy: Always
+  - name: hello-job
+    project: jobs
+    command: [/bin/sh, -c, "echo hello from ${OPSHUB_INSTANCE}; echo done >&2"]
+    restartPolicy: Never
+notifications:
+  integrations:
+    - {name: hook, type: webhook, url: %[6]s, events: [container.crash]}
+`, dir, d.api, tokens, bin, proxyPort, hook.URL)
+	path := filepath.Join(dir, "opshub.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	logFile, err := os.Create(filepath.Join(dir, "opshub.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(filepath.Join(bin, "opshub"), "run", "-c", path)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+		if t.Failed() {
+			out, _ := os.ReadFile(logFile.Name())
+			t.Logf("opshub output:\n%s", out)
+		}
+	})
+	poll(t, 30*time.Second, "opshub /readyz", func() bool {
+		resp, err := http.Get("http://" + d.api + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+	return d
+}
+
+func (d *demo) url(path string) string { return "http://" + d.api + path }
+
+// apiGet reads an API answer as the CLI would.
+func (d *demo) apiGet(t *testing.T, path, token string, into any) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", d.url(path), nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %s", path, resp.Status)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(into); err != nil {
+		t.Fatal(err)
+	}
+}
+
+var poll = sinktest.WaitFor
+
+// browser starts a headless Chromium at 1280x800.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	path := sinktest.Binary(t, "chromium", "install Debian's chromium (.ci/deps.d/ui.sh)")
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.WindowSize(1280, 800),
+	)
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(alloc)
+	t.Cleanup(func() { cancel(); cancelAlloc() })
+	// The first action starts the browser, which lives as long as the
+	// context of that action: not one with run's timeout.
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 800)); err != nil {
+		t.Fatal(err)
+	}
+	return ctx
+}
+
+func run(t *testing.T, ctx context.Context, actions ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// eval runs a JavaScript expression in the page and decodes its value.
+func eval[T any](t *testing.T, ctx context.Context, js string) T {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](js))
+	if err != nil {
+		t.Fatalf("%s: %v", js, err)
+	}
+	return v
+}
+
+// waitJS polls a JavaScript condition in the page.
+func waitJS(t *testing.T, ctx context.Context, timeout time.Duration, what, js string) {
+	t.Helper()
+	poll(t, timeout, what, func() bool { return eval[bool](t, ctx, "!!("+js+")") })
+}
+
+// screenshot writes the viewport as PNG into the test's artifacts.
+func screenshot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.ArtifactDir(), name+".png")
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot %s", path)
+}
+
+// lineTexts is the JavaScript for the text of the log lines on screen.
+const lineTexts = `[...document.querySelectorAll('.line .text')].map(e => e.textContent)`
+
+func TestBrowserDemo(t *testing.T) {
+	d := startDemo(t, false)
+	ctx := browser(t)
+
+	// The overview lists every service with its state.
+	run(t, ctx, chromedp.Navigate(d.url("/")))
+	for _, svc := range []string{"demo/web", "demo/crashy", "jobs/hello-job"} {
+		waitJS(t, ctx, 20*time.Second, svc+" listed with a state",
+			fmt.Sprintf(`document.querySelector('tr[data-service=%q] .state')?.textContent`, svc))
+	}
+	waitJS(t, ctx, 20*time.Second, "crashy shown as crashing",
+		`document.querySelector('tr[data-service="demo/crashy"] .state').textContent === 'crashing'`)
+	waitJS(t, ctx, 20*time.Second, "web ready", `document.querySelector('tr[data-service="demo/web"] .state').textContent === 'ready'`)
+	waitJS(t, ctx, 10*time.Second, "the crashing instance under Needs attention",
+		`[...document.querySelectorAll('.attention li')].some(li => li.textContent.includes('demo/crashy') && li.textContent.includes('code 1'))`)
+	screenshot(t, ctx, "overview")
+
+	// Clicking the crashing service shows its crash and its log lines.
+	run(t, ctx, chromedp.Click(chromedp.CSS(`tr[data-service="demo/crashy"] a`)))
+	waitJS(t, ctx, 10*time.Second, "the crashy service page", `location.pathname === '/services/demo/crashy'`)
+	waitJS(t, ctx, 20*time.Second, "the crash: last exit code 1 (Error)",
+		`[...document.querySelectorAll('.last-exit')].some(e => e.textContent.includes('code 1 (Error)'))`)
+	waitJS(t, ctx, 20*time.Second, "crashy's log lines", lineTexts+`.some(s => s.includes('connecting to the database'))`)
+	waitJS(t, ctx, 20*time.Second, "crashy's exit on stderr",
+		`[...document.querySelectorAll('.line[data-stream=stderr] .text')].some(e => e.textContent.includes('exiting with code 1'))`)
+	screenshot(t, ctx, "service-crashy")
+
+	// A regex search narrows the lines (server-side, so the view holds
+	// only matching lines).
+	run(t, ctx, chromedp.Navigate(d.url("/services/demo/web/logs")))
+	waitJS(t, ctx, 20*time.Second, "web's log lines", lineTexts+`.length > 5`)
+	run(t, ctx,
+		chromedp.SetValue(chromedp.CSS(`select[name=mode]`), "regex"),
+		chromedp.SendKeys(chromedp.CSS(`input[name=q]`), `seq=\d*7 instance`),
+		chromedp.Click(chromedp.CSS(`.log-controls button[type=submit]`)),
+	)
+	waitJS(t, ctx, 10*time.Second, "the regex in the URL", `new URLSearchParams(location.search).get('mode') === 'regex'`)
+	waitJS(t, ctx, 20*time.Second, "only lines matching seq=\\d*7", `(() => { const l = `+lineTexts+`; return l.length > 0 && l.every(s => /seq=\d*7 instance/.test(s)); })()`)
+	screenshot(t, ctx, "logs-regex")
+
+	// The live tail shows a line printed after the page opened within 2 s.
+	run(t, ctx, chromedp.Navigate(d.url("/services/demo/web/logs")))
+	waitJS(t, ctx, 20*time.Second, "the live tail", `document.querySelector('.pill.live') && `+lineTexts+`.length > 0`)
+	var svc struct {
+		Services []struct{ Instances []struct{ Port int } }
+	}
+	d.apiGet(t, "/api/v1/services/demo/web", "", &svc)
+	marker := fmt.Sprintf("marker-%d", time.Now().UnixNano())
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/?%s", svc.Services[0].Instances[0].Port, marker))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	printed := time.Now()
+	waitJS(t, ctx, 5*time.Second, "the new line", lineTexts+fmt.Sprintf(`.some(s => s.includes(%q))`, marker))
+	if took := time.Since(printed); took > 2*time.Second {
+		t.Errorf("the line printed after the page opened showed after %s, want within 2s", took)
+	} else {
+		t.Logf("a new line showed %s after it was printed", took.Round(time.Millisecond))
+	}
+	screenshot(t, ctx, "service-web-logs")
+
+	// The metrics tab draws CPU and memory with data points (a sample
+	// every 15 s).
+	run(t, ctx, chromedp.Navigate(d.url("/services/demo/web/metrics")))
+	for _, chart := range []string{"CPU (cores)", "Memory (working set)"} {
+		waitJS(t, ctx, 60*time.Second, chart+" with data points",
+			fmt.Sprintf(`(() => { const c = document.querySelector('[data-chart=%q]'); return c && +c.dataset.points > 0 && c.querySelector('canvas'); })()`, chart))
+	}
+	screenshot(t, ctx, "service-web-metrics")
+
+	// Probe history is shown.
+	run(t, ctx, chromedp.Navigate(d.url("/services/demo/web/health")))
+	waitJS(t, ctx, 20*time.Second, "the readiness probe's history",
+		`document.querySelectorAll('[data-probe=readiness] .history .run.good').length > 2`)
+	screenshot(t, ctx, "service-web-health")
+
+	// Keyboard: Tab reaches the service links from the top of the page.
+	run(t, ctx, chromedp.Navigate(d.url("/")))
+	waitJS(t, ctx, 20*time.Second, "the overview", `document.querySelector('tr[data-service="demo/web"] a')`)
+	reached := false
+	for i := 0; i < 25 && !reached; i++ {
+		run(t, ctx, chromedp.KeyEvent("\t"))
+		reached = eval[bool](t, ctx, `document.activeElement?.closest('tr[data-service="demo/web"]') !== null && document.activeElement?.tagName === 'A'`)
+	}
+	if !reached {
+		t.Error("Tab did not reach the demo/web link on the overview")
+	}
+
+	// Phone-sized, the overview fits the width; dark, it is drawn dark.
+	run(t, ctx, chromedp.EmulateViewport(390, 844), chromedp.Navigate(d.url("/")))
+	waitJS(t, ctx, 20*time.Second, "the overview", `document.querySelector('tr[data-service="demo/web"] .state')`)
+	if w := eval[int](t, ctx, `document.documentElement.scrollWidth`); w > 390 {
+		t.Errorf("at 390 px the page is %d px wide", w)
+	}
+	screenshot(t, ctx, "overview-phone")
+	run(t, ctx, chromedp.EmulateViewport(1280, 800),
+		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := cdp.Call(ctx, tg, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+				Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}}})
+			return err
+		}),
+		chromedp.Navigate(d.url("/services/demo/web/logs")))
+	waitJS(t, ctx, 20*time.Second, "web's log lines", lineTexts+`.length > 0`)
+	if bg := eval[string](t, ctx, `getComputedStyle(document.body).backgroundColor`); bg != "rgb(15, 18, 22)" {
+		t.Errorf("dark background is %s", bg)
+	}
+	screenshot(t, ctx, "service-web-dark")
+}
+
+// TestBrowserFollowsAThousandLinesPerSecond: at 1,000 lines/s the page
+// keeps drawing only the visible rows and a bounded number of lines, and
+// stays responsive.
+func TestBrowserFollowsAThousandLinesPerSecond(t *testing.T) {
+	d := startDemo(t, false)
+	ctx := browser(t)
+	var svc struct {
+		Services []struct{ Instances []struct{ Port int } }
+	}
+	d.apiGet(t, "/api/v1/services/demo/web", "", &svc)
+	port := svc.Services[0].Instances[0].Port
+	resp, err := http.Post(fmt.Sprintf("http://127.0.0.1:%d/control?log-rate=1000", port), "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	run(t, ctx, chromedp.Navigate(d.url("/services/demo/web/logs")))
+	waitJS(t, ctx, 20*time.Second, "the live tail", `document.querySelector('.pill.live') && `+lineTexts+`.length > 0`)
+	start := eval[float64](t, ctx, `+document.querySelector('.count').textContent.split(' ')[0]`)
+	began := time.Now()
+	var slowest time.Duration
+	for time.Since(began) < 12*time.Second {
+		t0 := time.Now()
+		rows := eval[int](t, ctx, `document.querySelectorAll('.line').length`)
+		if took := time.Since(t0); took > slowest {
+			slowest = took
+		}
+		if rows > 120 {
+			t.Fatalf("%d rows in the page; only the visible ones should be drawn", rows)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	kept := eval[float64](t, ctx, `+document.querySelector('.count').textContent.split(' ')[0]`)
+	t.Logf("lines kept went from %.0f to %.0f in 12 s; slowest page answer %s", start, kept, slowest.Round(time.Millisecond))
+	// Over 10,000 lines came in 12 s: the page keeps the newest 10,000.
+	if kept != 10000 {
+		t.Errorf("the page keeps %.0f lines after 12 s at 1,000 lines/s, want its bound of 10,000", kept)
+	}
+	if slowest > time.Second {
+		t.Errorf("the page took %s to answer while following; it should not freeze", slowest)
+	}
+	screenshot(t, ctx, "logs-1000-per-second")
+}
+
+// TestBrowserTokens: with tokens configured the UI asks for one; a
+// read-only token reads but cannot resend a delivery, an admin token can.
+func TestBrowserTokens(t *testing.T) {
+	d := startDemo(t, true)
+	ctx := browser(t)
+	run(t, ctx, chromedp.Navigate(d.url("/")))
+	waitJS(t, ctx, 20*time.Second, "the token prompt", `document.querySelector('#token-input')`)
+	screenshot(t, ctx, "token-prompt")
+	signIn := func(token string) {
+		run(t, ctx,
+			chromedp.SendKeys(chromedp.CSS(`#token-input`), token),
+			chromedp.Click(chromedp.CSS(`.token-form button[type=submit]`)))
+	}
+	signIn(readToken)
+	waitJS(t, ctx, 20*time.Second, "services with the read-only token", `document.querySelector('tr[data-service="demo/web"] .state')`)
+	if eval[bool](t, ctx, `!!document.querySelector('#token-input')`) {
+		t.Fatal("the prompt stayed after a valid token")
+	}
+
+	// A crash of demo/crashy is delivered to the webhook.
+	poll(t, 30*time.Second, "a delivery to the webhook", func() bool { return d.webhook.Load() > 0 })
+	run(t, ctx, chromedp.Navigate(d.url("/alerts")))
+	waitJS(t, ctx, 20*time.Second, "a delivery with a Resend button", `document.querySelector('tr[data-delivery] button')`)
+	deliveries := func() int {
+		var body struct{ Deliveries []json.RawMessage }
+		d.apiGet(t, "/api/v1/deliveries", adminToken, &body)
+		return len(body.Deliveries)
+	}
+	before := deliveries()
+	run(t, ctx, chromedp.Click(chromedp.CSS(`tr[data-delivery] button`)))
+	waitJS(t, ctx, 10*time.Second, "the API's refusal", `document.querySelector('tr[data-delivery] .action .error')?.textContent.includes('lacks the "admin" scope')`)
+	screenshot(t, ctx, "resend-refused")
+	// The API answers after it resent or refused: a resend would be listed.
+	if after := deliveries(); after != before {
+		t.Errorf("deliveries went from %d to %d after a read-only resend", before, after)
+	}
+
+	// An admin token resends.
+	run(t, ctx, chromedp.Click(chromedp.CSS(`.signout`)))
+	waitJS(t, ctx, 20*time.Second, "the token prompt again", `document.querySelector('#token-input')`)
+	signIn(adminToken)
+	waitJS(t, ctx, 20*time.Second, "the deliveries", `document.querySelector('tr[data-delivery] button')`)
+	before = deliveries()
+	run(t, ctx, chromedp.Click(chromedp.CSS(`tr[data-delivery] button`)))
+	waitJS(t, ctx, 10*time.Second, "the resend done", `document.querySelector('tr[data-delivery] .action .ok')`)
+	if after := deliveries(); after != before+1 {
+		t.Errorf("deliveries went from %d to %d after an admin resend, want one more", before, after)
+	}
+}
