@@ -10,12 +10,13 @@ import (
 
 	"github.com/opshub/opshub/alerting/notify"
 	"github.com/opshub/opshub/alerting/notify/discord"
+	"github.com/opshub/opshub/internal/plugintest"
 	"github.com/opshub/opshub/model"
 )
 
 func discordPipeline(t *testing.T, url string, groupWait time.Duration) *Pipeline {
 	t.Helper()
-	n, err := discord.New(notify.Spec{Name: "chat", Type: discord.Type, Raw: yamlNode(t, map[string]string{"webhookURL": url})})
+	n, err := discord.New(notify.Spec{Name: "chat", Type: discord.Type, Settings: plugintest.Decode(t, discord.Plugin.Settings(), map[string]string{"webhookURL": url})})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/opshub/opshub/alerting/notify"
 	"github.com/opshub/opshub/alerting/notify/webhook"
 	"github.com/opshub/opshub/config"
+	"github.com/opshub/opshub/internal/plugintest"
 	"github.com/opshub/opshub/model"
 	"github.com/opshub/opshub/store"
 )
@@ -68,7 +69,7 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 func webhookNotifier(t testing.TB, name, url, secret string) notify.Notifier {
 	t.Helper()
 	raw := map[string]string{"url": url, "secret": secret}
-	n, err := webhook.New(notify.Spec{Name: name, Type: webhook.Type, Raw: yamlNode(t, raw)})
+	n, err := webhook.New(notify.Spec{Name: name, Type: webhook.Type, Settings: plugintest.Decode(t, webhook.Plugin.Settings(), yamlNode(t, raw))})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/opshub/opshub/alerting/notify"
 	"github.com/opshub/opshub/alerting/notify/teams"
+	"github.com/opshub/opshub/internal/plugintest"
 	"github.com/opshub/opshub/model"
 )
 
@@ -17,7 +18,7 @@ import (
 // opshub paces it (4 messages a second).
 func teamsPipeline(t *testing.T, url string, groupWait time.Duration) *Pipeline {
 	t.Helper()
-	n, err := teams.New(notify.Spec{Name: "ops-teams", Type: teams.Type, Raw: yamlNode(t, map[string]string{"webhookURL": url})})
+	n, err := teams.New(notify.Spec{Name: "ops-teams", Type: teams.Type, Settings: plugintest.Decode(t, teams.Plugin.Settings(), map[string]string{"webhookURL": url})})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,8 +1,10 @@
 package config
 
 import (
+	"encoding"
 	"math"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,11 +19,18 @@ import (
 // the line of every key for validation; and it expands ${VAR} in scalars as it
 // reads them, knowing which field each scalar is for.
 //
-// Struct fields are matched by their yaml tag. Two extra tag options steer it:
+// Struct fields are matched by their yaml tag; an embedded struct tagged
+// `yaml:",inline"` adds its keys to the struct's. Extra tag options steer it:
 // `config:"keepinstance"` and `config:"keepargs"` keep run-time variables in
-// that field and below (see expand.go), and `config:"rest"` on a *yaml.Node
-// field collects the keys the struct does not know, for a destination package
-// to decode later.
+// that field and below (see expand.go); `config:"rest"` on a *yaml.Node
+// field collects the keys the struct does not know, for a plugin's settings
+// (see plugin.go); `config:"secret"` marks a credential (never quoted in a
+// message, printed as <secret>; on a string field "<key>File" is accepted
+// instead and the file's content is read into the field); `config:"path"`
+// makes a file path absolute.
+//
+// Besides the config's own types, a field may be a time.Duration (written as
+// config's Duration) or any type implementing encoding.TextUnmarshaler.
 
 // value decodes n into v. Null leaves v as it is (at its default), except
 // that a pointer to a struct is allocated: `tcp:` means the same as `tcp: {}`.
@@ -46,6 +55,24 @@ func (l *loader) value(n *yaml.Node, path string, v reflect.Value, mode expandMo
 	if v.Type() == timeType {
 		l.timeValue(n, path, v, mode)
 		return
+	}
+	if v.Type() == durationType {
+		var d Duration
+		l.value(n, path, reflect.ValueOf(&d).Elem(), mode)
+		v.SetInt(int64(d))
+		return
+	}
+	if _, own := v.Addr().Interface().(textSetter); !own {
+		if u, ok := v.Addr().Interface().(encoding.TextUnmarshaler); ok {
+			text, ok := l.scalar(n, path, "a single value", mode)
+			if !ok {
+				return
+			}
+			if err := u.UnmarshalText([]byte(text)); err != nil {
+				l.rep.fail(n.Line, path, "%s, got %s", err, shown(n))
+			}
+			return
+		}
 	}
 	if setter, ok := v.Addr().Interface().(textSetter); ok {
 		text, ok := l.scalar(n, path, "a single value", mode)
@@ -74,6 +101,9 @@ func (l *loader) value(n *yaml.Node, path string, v reflect.Value, mode expandMo
 			mode |= secretValue
 		}
 		if text, ok := l.scalar(n, path, "a string", mode); ok {
+			if mode&absPath != 0 {
+				text = l.abs(text)
+			}
 			v.SetString(text)
 		}
 	case reflect.Int, reflect.Int64, reflect.Int32:
@@ -123,8 +153,9 @@ func (l *loader) value(n *yaml.Node, path string, v reflect.Value, mode expandMo
 }
 
 var (
-	timeType   = reflect.TypeFor[time.Time]()
-	secretType = reflect.TypeFor[Secret]()
+	timeType     = reflect.TypeFor[time.Time]()
+	durationType = reflect.TypeFor[time.Duration]()
+	secretType   = reflect.TypeFor[Secret]()
 )
 
 func (l *loader) timeValue(n *yaml.Node, path string, v reflect.Value, mode expandMode) {
@@ -169,6 +200,7 @@ func (l *loader) structValue(n *yaml.Node, path string, v reflect.Value, mode ex
 	if info.rest >= 0 {
 		rest = &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: n.Line, Column: n.Column}
 	}
+	given := map[string]int{} // keys written, with their line
 	for _, p := range l.pairs(n, path) {
 		key := p.key.Value
 		kp := child(path, key)
@@ -183,14 +215,52 @@ func (l *loader) structValue(n *yaml.Node, path string, v reflect.Value, mode ex
 				rest.Content = append(rest.Content, k, l.copyNode(p.value, kp))
 				continue
 			}
-			l.failTypo(n, p.key.Line, path, key, info.known)
+			known := info.known
+			if extra, ok := l.commonKeys[path]; ok {
+				known = append(slices.Clone(extra), known...)
+			}
+			l.failTypo(n, p.key.Line, path, key, known)
 			continue
 		}
-		l.value(p.value, kp, v.Field(f.index), mode|f.mode)
+		field := v.FieldByIndex(f.index)
+		if !isNull(p.value) {
+			given[key] = p.key.Line
+		}
+		if f.fromFile {
+			if !isNull(p.value) && !l.secretFromFile(p.value, kp, field) {
+				// The secret itself is missing because its file is; that
+				// is one problem, reported at the file key.
+				l.rep.failed[child(path, strings.TrimSuffix(key, "File"))] = true
+			}
+			continue
+		}
+		l.value(p.value, kp, field, mode|f.mode)
+	}
+	for _, name := range info.secretFiles {
+		if _, inline := given[name]; inline {
+			if line, file := given[name+"File"]; file {
+				l.rep.fail(line, child(path, name+"File"), "give %s or %sFile, not both", name, name)
+			}
+		}
 	}
 	if rest != nil {
 		v.Field(info.rest).Set(reflect.ValueOf(rest))
 	}
+}
+
+// secretFromFile reads the file a "<key>File" key points at into field.
+func (l *loader) secretFromFile(n *yaml.Node, path string, field reflect.Value) bool {
+	text, ok := l.scalar(n, path, "a file path", 0)
+	if !ok {
+		return false
+	}
+	s, err := readSecretFile(l.readFile, l.abs(text))
+	if err != nil {
+		l.rep.fail(n.Line, path, "file %q %s", text, err)
+		return false
+	}
+	field.SetString(s.Value())
+	return true
 }
 
 func firstN(ss []string, n int) []string {
@@ -244,11 +314,16 @@ type structInfo struct {
 	byKey map[string]fieldInfo
 	known []string // keys in declaration order, for messages
 	rest  int      // index of the `config:"rest"` field, or -1
+	// secretFiles are the secret string keys that accept "<key>File".
+	secretFiles []string
 }
 
 type fieldInfo struct {
-	index int
+	index []int // for reflect.Value.FieldByIndex, through inline structs
 	mode  expandMode
+	// fromFile marks "<key>File" of a secret string field: the value is a
+	// file to read the field from.
+	fromFile bool
 }
 
 var structInfos sync.Map // reflect.Type → *structInfo
@@ -258,17 +333,28 @@ func structInfoOf(t reflect.Type) *structInfo {
 		return si.(*structInfo)
 	}
 	si := &structInfo{byKey: map[string]fieldInfo{}, rest: -1}
+	si.add(t, nil)
+	structInfos.Store(t, si)
+	return si
+}
+
+func (si *structInfo) add(t reflect.Type, at []int) {
 	for i := range t.NumField() {
 		f := t.Field(i)
 		if !f.IsExported() {
 			continue
 		}
+		index := append(slices.Clone(at), i)
 		opts := f.Tag.Get("config")
 		if opts == "rest" {
 			si.rest = i
 			continue
 		}
-		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		name, flags, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name == "" && flags == "inline" && f.Type.Kind() == reflect.Struct {
+			si.add(f.Type, index)
+			continue
+		}
 		if name == "" || name == "-" {
 			continue
 		}
@@ -278,10 +364,17 @@ func structInfoOf(t reflect.Type) *structInfo {
 			mode = keepInstanceVars
 		case "keepargs":
 			mode = keepArgVars
+		case "secret":
+			mode = secretValue
+		case "path":
+			mode = absPath
 		}
-		si.byKey[name] = fieldInfo{index: i, mode: mode}
+		si.byKey[name] = fieldInfo{index: index, mode: mode}
 		si.known = append(si.known, name)
+		if opts == "secret" && f.Type.Kind() == reflect.String {
+			si.byKey[name+"File"] = fieldInfo{index: index, fromFile: true}
+			si.known = append(si.known, name+"File")
+			si.secretFiles = append(si.secretFiles, name)
+		}
 	}
-	structInfos.Store(t, si)
-	return si
 }

@@ -98,16 +98,6 @@ func defaultSink() Sink {
 	}
 }
 
-// rawDefault is a default for a destination's own key, as YAML text.
-type rawDefault struct {
-	key, value string
-}
-
-// sinkTypeDefaults fill destination keys a sink leaves out.
-var sinkTypeDefaults = map[string][]rawDefault{
-	"file": {{"maxBytes", "100Mi"}, {"maxFiles", "5"}},
-}
-
 // defaultAutoscalingPolicy has the autoscaling/v2 HPA defaults.
 func defaultAutoscalingPolicy() AutoscalingPolicy {
 	return AutoscalingPolicy{

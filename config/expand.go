@@ -34,6 +34,8 @@ const (
 	keepArgVars
 	// secretValue marks a credential: problems never quote any of its text.
 	secretValue
+	// absPath marks a file path, made absolute against the working directory.
+	absPath
 
 	keepsVars = keepInstanceVars | keepArgVars
 )

@@ -52,7 +52,7 @@ func TestExpand(t *testing.T) {
 func TestExpansionCannotInjectYAML(t *testing.T) {
 	inTestDir(t)
 	t.Setenv("INJECT", "x\nserver: {listen: evil}\nreplicas: 99")
-	cfg, err := Parse([]byte("workloads:\n  - name: web\n    command: [echo, \"${INJECT}\"]\n"), "i.yaml")
+	cfg, err := Parse([]byte("workloads:\n  - name: web\n    command: [echo, \"${INJECT}\"]\n"), "i.yaml", testPlugins)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +62,7 @@ func TestExpansionCannotInjectYAML(t *testing.T) {
 	if cfg.Server.Listen != "127.0.0.1:7420" || cfg.Workloads[0].ReplicaCount() != 1 {
 		t.Error("an expanded value changed other keys")
 	}
-	_, err = Parse([]byte("\n\n\nworkloads:\n  - name: web\n    command: [\"${INJECT}\"]\n    port: \"${INJECT}\"\n"), "i.yaml")
+	_, err = Parse([]byte("\n\n\nworkloads:\n  - name: web\n    command: [\"${INJECT}\"]\n    port: \"${INJECT}\"\n"), "i.yaml", testPlugins)
 	if err == nil || err.Error() != `i.yaml:7: workloads[0].port: must be an integer, got "${INJECT}"` {
 		t.Errorf("got %v", err)
 	}
@@ -70,7 +70,7 @@ func TestExpansionCannotInjectYAML(t *testing.T) {
 
 func TestLiteralDollarBrace(t *testing.T) {
 	inTestDir(t)
-	cfg, err := Parse([]byte("alerts:\n  silences: [{matchers: {project: demo}, until: 2030-01-01T00:00:00Z, comment: \"costs $${AMOUNT} and $5\"}]\n"), "l.yaml")
+	cfg, err := Parse([]byte("alerts:\n  silences: [{matchers: {project: demo}, until: 2030-01-01T00:00:00Z, comment: \"costs $${AMOUNT} and $5\"}]\n"), "l.yaml", testPlugins)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +81,7 @@ func TestLiteralDollarBrace(t *testing.T) {
 
 func TestExpansionProblemsNeverQuoteSecrets(t *testing.T) {
 	inTestDir(t)
-	_, err := Parse([]byte("server:\n  tokens: [{name: a, token: \"s3cr3t${p4-ss}\", scopes: [read]}]\nnotifications:\n  integrations: [{name: b, type: pagerduty, routingKey: \"k3y${s3cr3t-part}\"}]\n"), "s.yaml")
+	_, err := Parse([]byte("server:\n  tokens: [{name: a, token: \"s3cr3t${p4-ss}\", scopes: [read]}]\nnotifications:\n  integrations: [{name: b, type: pagerduty, routingKey: \"k3y${s3cr3t-part}\"}]\n"), "s.yaml", testPlugins)
 	if err == nil {
 		t.Fatal("accepted invalid variable names")
 	}

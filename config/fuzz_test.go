@@ -48,7 +48,7 @@ func FuzzParse(f *testing.F) {
 		cwd: "/fuzz",
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		cfg, err := parse(data, "fuzz.yaml", env)
+		cfg, err := parse(data, "fuzz.yaml", env, testPlugins)
 		if err != nil {
 			var errs Errors
 			if !errors.As(err, &errs) || len(errs) == 0 {

@@ -16,12 +16,12 @@ import (
 )
 
 // Load reads the config file at path and parses it; see Parse.
-func Load(path string) (*Config, error) {
+func Load(path string, plugins Plugins) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, Errors{{File: path, Msg: "cannot read config file: it " + fileProblem(err).Error()}}
 	}
-	return Parse(data, path)
+	return Parse(data, path, plugins)
 }
 
 // Parse decodes, expands, resolves and validates a config. filename is used
@@ -31,12 +31,15 @@ func Load(path string) (*Config, error) {
 // Relative paths are resolved against the current working directory of the
 // process, not the directory of the file, and *File secrets are read from
 // disk; nothing else outside the data is touched.
-func Parse(data []byte, filename string) (*Config, error) {
+//
+// plugins are the sink and integration types of the build: each one's own
+// keys are decoded into its settings and validated here (see plugin.go).
+func Parse(data []byte, filename string, plugins Plugins) (*Config, error) {
 	cwd, err := os.Getwd()
 	if err != nil {
 		cwd = ""
 	}
-	return parse(data, filename, environment{lookupEnv: os.LookupEnv, readFile: osReadLimited, cwd: cwd})
+	return parse(data, filename, environment{lookupEnv: os.LookupEnv, readFile: osReadLimited, cwd: cwd}, plugins)
 }
 
 // environment is what Parse reads besides the data; tests replace it.
@@ -54,9 +57,17 @@ type loader struct {
 	vars   expander
 	budget int
 	active map[*yaml.Node]bool // aliases being followed
+
+	plugins Plugins
+	// commonKeys are the keys a sink or integration has besides its
+	// type's own, by the path of its mapping, for unknown-key messages.
+	commonKeys map[string][]string
 }
 
-func parse(data []byte, filename string, env environment) (*Config, error) {
+func parse(data []byte, filename string, env environment, plugins Plugins) (*Config, error) {
+	if plugins == nil {
+		plugins = noPlugins{}
+	}
 	lines := lineIndex{}
 	l := &loader{
 		environment: env,
@@ -65,6 +76,8 @@ func parse(data []byte, filename string, env environment) (*Config, error) {
 		vars:        expander{lookup: env.lookupEnv},
 		budget:      maxNodes,
 		active:      map[*yaml.Node]bool{},
+		plugins:     plugins,
+		commonKeys:  map[string][]string{},
 	}
 	root, ok := l.document(data)
 	if !ok {
@@ -79,8 +92,9 @@ func parse(data []byte, filename string, env environment) (*Config, error) {
 		}
 		l.value(root, "", reflect.ValueOf(cfg).Elem(), 0)
 	}
-	l.prepareDestinations(cfg)
+	l.decodePlugins(cfg)
 	l.resolve(cfg)
+	cfg.plugins = plugins
 	validate(cfg, l.rep)
 	if err := l.rep.err(); err != nil {
 		return nil, err
@@ -182,33 +196,4 @@ func badByteLine(data []byte) int {
 		i += size
 	}
 	return 1
-}
-
-// prepareDestinations checks the destination keys of sinks and integrations
-// against their type's table.
-func (l *loader) prepareDestinations(c *Config) {
-	sinkCommon := structInfoOf(reflect.TypeFor[Sink]()).known
-	for i := range c.Sinks {
-		s := &c.Sinks[i]
-		path := elem("sinks", i)
-		schema, ok := sinkSchemas[s.Type]
-		if s.Raw == nil {
-			s.Raw = &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
-		}
-		if ok {
-			l.checkRaw(s.Raw, schema, path, sinkCommon, sinkTypeDefaults[s.Type])
-		}
-	}
-	integrationCommon := structInfoOf(reflect.TypeFor[Integration]()).known
-	for i := range c.Notifications.Integrations {
-		in := &c.Notifications.Integrations[i]
-		path := elem("notifications.integrations", i)
-		schema, ok := integrationSchemas[in.Type]
-		if in.Raw == nil {
-			in.Raw = &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
-		}
-		if ok {
-			l.checkRaw(in.Raw, schema, path, integrationCommon, nil)
-		}
-	}
 }

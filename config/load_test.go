@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/opshub/opshub/sinks/file"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata")
@@ -112,7 +114,7 @@ func TestValidFiles(t *testing.T) {
 	for name, path := range testFiles(t, "valid") {
 		t.Run(name, func(t *testing.T) {
 			dir := inTestDir(t)
-			cfg, err := Load(path)
+			cfg, err := Load(path, testPlugins)
 			if err != nil {
 				t.Fatalf("Load: %v", err)
 			}
@@ -126,7 +128,7 @@ func TestValidFiles(t *testing.T) {
 			// The effective config is itself a valid config that means the
 			// same. A redacted secret is put back as some valid value (a
 			// URL, since some secrets are URLs); it prints as <secret> again.
-			again, err := Parse(bytes.ReplaceAll(out, []byte("<secret>"), []byte("https://secret.example/x")), name+" (redacted)")
+			again, err := Parse(bytes.ReplaceAll(out, []byte("<secret>"), []byte("https://secret.example/x")), name+" (redacted)", testPlugins)
 			if err != nil {
 				t.Fatalf("Redacted output does not parse: %v", err)
 			}
@@ -150,7 +152,7 @@ func TestInvalidFiles(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			cfg, err := Parse(data, "testdata/invalid/"+name+".yaml")
+			cfg, err := Parse(data, "testdata/invalid/"+name+".yaml", testPlugins)
 			if err == nil {
 				t.Fatal("Parse accepted an invalid file")
 			}
@@ -175,7 +177,7 @@ func TestInvalidFiles(t *testing.T) {
 func TestThreeMistakesGiveThreeErrors(t *testing.T) {
 	path := testFiles(t, "invalid")["three-mistakes"]
 	inTestDir(t)
-	_, err := Load(path)
+	_, err := Load(path, testPlugins)
 	var errs Errors
 	if !errors.As(err, &errs) {
 		t.Fatalf("got %v, want Errors", err)
@@ -192,14 +194,14 @@ func TestThreeMistakesGiveThreeErrors(t *testing.T) {
 func TestEmptyFileIsAllDefaults(t *testing.T) {
 	dir := inTestDir(t)
 	for _, data := range []string{"", "\n", "# only a comment\n", "---\n", "~\n", "---\n---\n"} {
-		cfg, err := Parse([]byte(data), "empty.yaml")
+		cfg, err := Parse([]byte(data), "empty.yaml", testPlugins)
 		if err != nil {
 			t.Fatalf("Parse(%q): %v", data, err)
 		}
 		want := Default()
 		want.DataDir = filepath.Join(dir, ".opshub")
 		got := *cfg
-		got.source = nil
+		got.source, got.plugins = nil, nil
 		if !reflect.DeepEqual(&got, want) {
 			t.Errorf("Parse(%q) = %+v, want the defaults %+v", data, &got, want)
 		}
@@ -208,7 +210,7 @@ func TestEmptyFileIsAllDefaults(t *testing.T) {
 
 func TestLoadMissingFile(t *testing.T) {
 	dir := inTestDir(t)
-	_, err := Load(filepath.Join(dir, "nope.yaml"))
+	_, err := Load(filepath.Join(dir, "nope.yaml"), testPlugins)
 	want := filepath.Join(dir, "nope.yaml") + ": cannot read config file: it does not exist"
 	if err == nil || err.Error() != want {
 		t.Errorf("Load = %v, want %q", err, want)
@@ -246,7 +248,7 @@ func TestErrorFormat(t *testing.T) {
 
 func TestWorkloadDefaults(t *testing.T) {
 	dir := inTestDir(t)
-	cfg, err := Parse([]byte("workloads:\n  - name: web\n    command: [bin/web]\n    volumes: [{name: data, capacity: 1Gi}]\n    probes: {liveness: {tcp: }}\n"), "w.yaml")
+	cfg, err := Parse([]byte("workloads:\n  - name: web\n    command: [bin/web]\n    volumes: [{name: data, capacity: 1Gi}]\n    probes: {liveness: {tcp: }}\n"), "w.yaml", testPlugins)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -278,7 +280,7 @@ func TestWorkloadDefaults(t *testing.T) {
 
 func TestErrorfUsesLines(t *testing.T) {
 	inTestDir(t)
-	cfg, err := Parse([]byte("sinks:\n  - name: out\n    type: stdout\n\n  - name: f\n    type: file\n    path: out.log\n"), "s.yaml")
+	cfg, err := Parse([]byte("sinks:\n  - name: out\n    type: stdout\n\n  - name: f\n    type: file\n    path: out.log\n"), "s.yaml", testPlugins)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -315,7 +317,7 @@ func TestRelativePathsFollowTheWorkingDirectory(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "conf", "opshub.yaml"), []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := Load("conf/opshub.yaml")
+	cfg, err := Load("conf/opshub.yaml", testPlugins)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -338,39 +340,22 @@ func TestRelativePathsFollowTheWorkingDirectory(t *testing.T) {
 	}
 }
 
-// A destination package receives its keys prepared: defaults filled, paths
-// absolute, and decodable with the unit types.
-func TestDestinationKeysArePrepared(t *testing.T) {
+// A destination package receives its settings decoded into its own type:
+// defaults filled, paths absolute, units read.
+func TestPluginSettingsAreDecoded(t *testing.T) {
 	dir := inTestDir(t)
-	cfg, err := Parse([]byte("sinks:\n  - name: disk\n    type: file\n    path: logs/out.log\n  - {name: small, type: file, path: /var/log/x, maxBytes: 1Mi, maxFiles: 2}\n"), "d.yaml")
+	cfg, err := Parse([]byte("sinks:\n  - name: disk\n    type: file\n    path: logs/out.log\n  - {name: small, type: file, path: /var/log/x, maxBytes: 1Mi, maxFiles: 2}\n"), "d.yaml", testPlugins)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var file struct {
-		Path     string   `yaml:"path"`
-		MaxBytes ByteSize `yaml:"maxBytes"`
-		MaxFiles int      `yaml:"maxFiles"`
-	}
-	for i, want := range []struct {
-		path  string
-		bytes ByteSize
-		files int
-	}{
-		{filepath.Join(dir, "logs/out.log"), 100 * MiB, 5},
-		{"/var/log/x", 1 * MiB, 2},
+	for i, want := range []file.Settings{
+		{Path: filepath.Join(dir, "logs/out.log"), MaxBytes: 100 << 20, MaxFiles: 5},
+		{Path: "/var/log/x", MaxBytes: 1 << 20, MaxFiles: 2},
 	} {
-		if err := cfg.Sinks[i].Raw.Decode(&file); err != nil {
-			t.Fatal(err)
+		got, ok := cfg.Sinks[i].Settings.(*file.Settings)
+		if !ok || *got != want {
+			t.Errorf("sinks[%d] settings = %#v, want %+v", i, cfg.Sinks[i].Settings, want)
 		}
-		if file.Path != want.path || file.MaxBytes != want.bytes || file.MaxFiles != want.files {
-			t.Errorf("sinks[%d] = %+v, want %+v", i, file, want)
-		}
-	}
-	if got := SinkTypes(); len(got) != 9 || got[0] != "datadog" {
-		t.Errorf("SinkTypes() = %v", got)
-	}
-	if got := IntegrationTypes(); len(got) != 6 {
-		t.Errorf("IntegrationTypes() = %v", got)
 	}
 }
 

@@ -8,8 +8,9 @@ import (
 
 // Redacted renders the effective config (every default applied, paths
 // absolute, variables expanded) as YAML for `opshub check-config` and the
-// API. Every secret prints as "<secret>"; a secret read from a file is left
-// out and its *File key shown instead.
+// API. Every secret prints as "<secret>". A sink's or integration's own
+// keys print as its settings hold them (see plugin.go), so a secret its
+// config read from a <key>File prints as <key>: <secret>.
 func (c *Config) Redacted() ([]byte, error) {
 	var b bytes.Buffer
 	enc := yaml.NewEncoder(&b)

@@ -25,6 +25,8 @@ type Config struct {
 	// source remembers where keys were written, for Errorf. A pointer, so
 	// that printing a Config does not print the whole index.
 	source *source
+	// plugins are the sink and integration types Parse knew.
+	plugins Plugins
 }
 
 // source is what Parse learned about the file a Config came from.

@@ -61,13 +61,14 @@ type Integration struct {
 	// them all.
 	Retry *Retry `yaml:"retry,omitempty"`
 
-	// Raw is a mapping node of the type's own keys, prepared as Sink.Raw is.
-	Raw *yaml.Node `yaml:"-" json:"-" config:"rest"`
+	// Raw and Settings are the type's own keys, as in Sink.
+	Raw      *yaml.Node   `yaml:"-" json:"-" config:"rest"`
+	Settings PluginConfig `yaml:"-" json:"-"`
 }
 
 // MarshalYAML writes the integration as one mapping, with the type's own keys
 // after type, and every secret among them as "<secret>".
 func (i Integration) MarshalYAML() (any, error) {
 	type plain Integration
-	return withRaw(plain(i), i.Raw, integrationSchemas[i.Type])
+	return withSettings(plain(i), i.Settings, i.Raw)
 }

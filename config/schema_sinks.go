@@ -17,13 +17,14 @@ type Sink struct {
 	Buffer   SinkBuffer `yaml:"buffer"`
 	Batch    SinkBatch  `yaml:"batch"`
 
-	// Raw is a mapping node of the type's own keys. Config has already
-	// checked them against the type's known keys, expanded ${VAR}, made path
-	// keys absolute, filled the type's defaults, and resolved every secret
-	// given as <key>File: the <key> entry then holds the file's content
-	// (tagged !!str), next to <key>File with the absolute path. Never nil
-	// after Parse.
+	// Raw is a mapping node of the type's own keys as written (aliases and
+	// merge keys resolved, nothing expanded), or nil when there are none.
 	Raw *yaml.Node `yaml:"-" json:"-" config:"rest"`
+	// Settings are the type's own keys decoded into the settings its
+	// package declares (see Plugins), defaults applied, ${VAR} expanded,
+	// secret files read, paths absolute and validated. Nil for a type the
+	// build does not have, which Parse reports.
+	Settings PluginConfig `yaml:"-" json:"-"`
 }
 
 // SinkFilter selects the records a sink receives. Empty lists select all.
@@ -62,5 +63,5 @@ const (
 // type, and every secret among them as "<secret>".
 func (s Sink) MarshalYAML() (any, error) {
 	type plain Sink
-	return withRaw(plain(s), s.Raw, sinkSchemas[s.Type])
+	return withSettings(plain(s), s.Settings, s.Raw)
 }

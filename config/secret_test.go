@@ -7,6 +7,9 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/opshub/opshub/alerting/notify/slack"
+	"github.com/opshub/opshub/sinks/loki"
 )
 
 func TestSecretNeverPrints(t *testing.T) {
@@ -49,7 +52,7 @@ func TestSecretsNeverAppear(t *testing.T) {
 	for _, name := range []string{"spec", "all-destinations", "kubernetes"} {
 		t.Run(name, func(t *testing.T) {
 			inTestDir(t)
-			cfg, err := Load(files[name])
+			cfg, err := Load(files[name], testPlugins)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -75,7 +78,7 @@ func TestSecretsNeverAppear(t *testing.T) {
 func TestSecretsAreLoaded(t *testing.T) {
 	path := testFiles(t, "valid")["spec"]
 	inTestDir(t)
-	cfg, err := Load(path)
+	cfg, err := Load(path, testPlugins)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,31 +88,11 @@ func TestSecretsAreLoaded(t *testing.T) {
 	if got := cfg.Release.Flows[0].Triggers[0].Webhook.Secret.Value(); got != testSecrets["hook.secret"] {
 		t.Errorf("webhook secretFile = %q", got)
 	}
-	var loki struct {
-		Auth struct {
-			Basic struct {
-				Username     string `yaml:"username"`
-				Password     Secret `yaml:"password"`
-				PasswordFile string `yaml:"passwordFile"`
-			} `yaml:"basic"`
-		} `yaml:"auth"`
-		URL string `yaml:"url"`
+	if l, ok := cfg.Sinks[0].Settings.(*loki.Config); !ok || l.Auth.Basic == nil || l.Auth.Basic.Password != testSecrets["loki.pass"] {
+		t.Errorf("loki sink settings = %#v, want the password read from loki.pass", cfg.Sinks[0].Settings)
 	}
-	if err := cfg.Sinks[0].Raw.Decode(&loki); err != nil {
-		t.Fatal(err)
-	}
-	if loki.Auth.Basic.Password.Value() != testSecrets["loki.pass"] || !strings.HasSuffix(loki.Auth.Basic.PasswordFile, "/loki.pass") {
-		t.Errorf("loki sink auth = %+v", loki.Auth.Basic)
-	}
-	var slack struct {
-		Token   Secret `yaml:"token"`
-		Channel string `yaml:"channel"`
-	}
-	if err := cfg.Notifications.Integrations[0].Raw.Decode(&slack); err != nil {
-		t.Fatal(err)
-	}
-	if slack.Token.Value() != testSecrets["SLACK_TOKEN"] || slack.Channel != "#ops" {
-		t.Errorf("slack = %q %q", slack.Token.Value(), slack.Channel)
+	if s, ok := cfg.Notifications.Integrations[0].Settings.(*slack.Config); !ok || s.Token != testSecrets["SLACK_TOKEN"] || s.Channel != "#ops" {
+		t.Errorf("slack settings = %#v, want the token from $SLACK_TOKEN", cfg.Notifications.Integrations[0].Settings)
 	}
 }
 
@@ -118,7 +101,7 @@ func TestSecretFileTrimsOnlyTrailingNewlines(t *testing.T) {
 	if err := os.WriteFile(dir+"/t", []byte("  spaced token \r\n\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := Parse([]byte("server:\n  tokens: [{name: a, tokenFile: t, scopes: [read]}]\n"), "t.yaml")
+	cfg, err := Parse([]byte("server:\n  tokens: [{name: a, tokenFile: t, scopes: [read]}]\n"), "t.yaml", testPlugins)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -85,7 +85,7 @@ func TestCPU(t *testing.T) {
 
 func TestCPUFromYAMLNumbers(t *testing.T) {
 	inTestDir(t)
-	cfg, err := Parse([]byte("workloads:\n  - {name: a, command: [x], resources: {cpu: 2}}\n  - {name: b, command: [x], resources: {cpu: 0.25}}\n"), "cpu.yaml")
+	cfg, err := Parse([]byte("workloads:\n  - {name: a, command: [x], resources: {cpu: 2}}\n  - {name: b, command: [x], resources: {cpu: 0.25}}\n"), "cpu.yaml", testPlugins)
 	if err != nil {
 		t.Fatal(err)
 	}

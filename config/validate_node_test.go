@@ -16,7 +16,7 @@ collector:
   listen: 0.0.0.0:9000
   advertise: http://10.1.2.3:9000
   kubelet: {url: "https://10.1.2.3:10250", caFile: kubelet-ca.crt, tokenFile: token}
-`), "opshub.yaml")
+`), "opshub.yaml", testPlugins)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +30,7 @@ collector:
 	if ids := cfg.Platform.ControllerIdentities; len(ids) != 2 || ids[1] != "ci-reader" {
 		t.Errorf("identities %v", ids)
 	}
-	if d, _ := Parse([]byte("platform: {kind: kubernetes}\n"), "opshub.yaml"); d.Collector.NodeListen() != ":7421" {
+	if d, _ := Parse([]byte("platform: {kind: kubernetes}\n"), "opshub.yaml", testPlugins); d.Collector.NodeListen() != ":7421" {
 		t.Errorf("default listen %q", d.Collector.NodeListen())
 	}
 
@@ -51,7 +51,7 @@ collector: {advertise: "http://x:1", kubelet: {url: "https://x:10250"}}
 `, []string{"collector.advertise", "collector.kubelet", "platform.controllerIdentities"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Parse([]byte(tc.yaml), "opshub.yaml")
+			_, err := Parse([]byte(tc.yaml), "opshub.yaml", testPlugins)
 			if err == nil {
 				t.Fatal("no error")
 			}

@@ -24,7 +24,8 @@ func (v *validator) sinks(sinks []Sink) {
 		if v.name(child(p, "name"), s.Name) {
 			v.unique(names, s.Name, child(p, "name"), "sink name")
 		}
-		v.destinationType(child(p, "type"), "sink", s.Type, SinkTypes())
+		v.destinationType(child(p, "type"), "sink", s.Type, v.plugins().SinkTypes())
+		v.pluginSettings(p, s.Settings)
 		if s.Encoding != "" {
 			v.oneOf(child(p, "encoding"), s.Encoding, EncodingText, EncodingJSON)
 		}
@@ -45,12 +46,21 @@ func (v *validator) sinks(sinks []Sink) {
 	}
 }
 
+// plugins are the types the config was parsed with; a config built in code
+// knows none, and its types are then not checked.
+func (v *validator) plugins() Plugins {
+	if v.cfg == nil || v.cfg.plugins == nil {
+		return noPlugins{}
+	}
+	return v.cfg.plugins
+}
+
 // destinationType checks the type of a sink or an integration.
 func (v *validator) destinationType(path, what, typ string, known []string) {
 	switch {
 	case typ == "":
 		v.errorf(path, "is required: one of %s", strings.Join(known, ", "))
-	case !slices.Contains(known, typ):
+	case len(known) > 0 && !slices.Contains(known, typ):
 		v.errorf(path, "unknown %s type %q%s (known types: %s)", what, truncate(typ, 40), suggest(typ, known, ""), strings.Join(known, ", "))
 	}
 }
@@ -72,7 +82,8 @@ func (v *validator) notifications(n Notifications) {
 		if v.name(child(p, "name"), in.Name) {
 			v.unique(names, in.Name, child(p, "name"), "integration name")
 		}
-		v.destinationType(child(p, "type"), "integration", in.Type, IntegrationTypes())
+		v.destinationType(child(p, "type"), "integration", in.Type, v.plugins().IntegrationTypes())
+		v.pluginSettings(p, in.Settings)
 		for j, e := range in.Events {
 			if msg := checkEventFilter(e); msg != "" {
 				v.errorf(elem(child(p, "events"), j), "%s", msg)

@@ -7,6 +7,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/opshub/opshub/config"
+	"github.com/opshub/opshub/internal/app"
 )
 
 // The variables the pods' downward API sets and the shipped config names.
@@ -57,7 +58,7 @@ func TestShippedConfigIsValidOnANode(t *testing.T) {
 		"helm/opshub/values.yaml":   chartConfig(t),
 	} {
 		t.Run(name, func(t *testing.T) {
-			cfg, err := config.Parse([]byte(text), name)
+			cfg, err := app.ParseConfig([]byte(text), name)
 			if err != nil {
 				t.Fatalf("opshub rejects the shipped config:\n%v\n%s", err, text)
 			}

@@ -6,8 +6,6 @@ import (
 	"log/slog"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/opshub/opshub/model"
 )
 
@@ -63,18 +61,42 @@ func (e *PartialError) Error() string {
 }
 
 // Spec is what a destination's constructor receives: the settings every sink
-// shares, and the raw config node with its own keys (STYLE: plugins own their
-// config; the config package has already checked the node's keys and
-// expanded its variables and secrets).
+// shares, and the destination's own settings (STYLE: plugins own their
+// config; config has decoded them into the type the destination package
+// declares and run its Validate).
 type Spec struct {
 	Name     string
 	Type     string
 	Encoding string // text | json, or "" for the destination's default
-	Raw      *yaml.Node
+	// Settings are the destination's own keys: a pointer to the settings
+	// type its Plugin declares.
+	Settings Settings
 	DataDir  string // the sink's own directory under dataDir, for state it keeps
 	Logger   *slog.Logger
 }
 
-// Factory builds a destination from its spec. It validates the
-// destination's own settings and returns an error naming the bad key.
+// Settings are a destination's own keys: a pointer to a struct with yaml
+// tags that config decodes strictly (config.PluginConfig). Validate reports
+// every problem at once, each starting with its key ("url: ...").
+type Settings = interface{ Validate() error }
+
+// Factory builds a destination from its spec.
 type Factory func(spec Spec) (Destination, error)
+
+// Plugin is one destination type: its settings and its constructor. The
+// binary's list of types (internal/plugins) maps each type name to one.
+type Plugin struct {
+	// Settings returns new settings holding the type's defaults.
+	Settings func() Settings
+	New      Factory
+}
+
+// SettingsOf returns the spec's settings as the destination's own type.
+func SettingsOf[T Settings](spec Spec) (T, error) {
+	s, ok := spec.Settings.(T)
+	if !ok {
+		var zero T
+		return zero, fmt.Errorf("sink %q: settings are %T, want %T", spec.Name, spec.Settings, zero)
+	}
+	return s, nil
+}

@@ -1,105 +1,11 @@
 package sinks
 
 import (
-	"encoding/pem"
-	"io"
-	"log"
 	"net/http"
-	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"gopkg.in/yaml.v3"
 )
-
-func rawNode(t *testing.T, text string) *yaml.Node {
-	t.Helper()
-	var doc yaml.Node
-	if err := yaml.Unmarshal([]byte(text), &doc); err != nil {
-		t.Fatal(err)
-	}
-	return doc.Content[0]
-}
-
-func TestNewHTTPClientSendsAuthAndHeaders(t *testing.T) {
-	tests := []struct {
-		name string
-		raw  string
-		want map[string]string
-	}{
-		{
-			name: "basic auth with the password config read from its file",
-			raw:  "auth: {basic: {username: u, passwordFile: /x/pass, password: s3cret}}",
-			want: map[string]string{"Authorization": "Basic dTpzM2NyZXQ="},
-		},
-		{
-			name: "bearer token",
-			raw:  "auth: {bearer: {token: abc}}",
-			want: map[string]string{"Authorization": "Bearer abc"},
-		},
-		{
-			name: "configured headers",
-			raw:  "headers: {X-Scope-OrgID: team-a}",
-			want: map[string]string{"X-Scope-Orgid": "team-a"},
-		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got := make(chan http.Header, 1)
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				got <- r.Header.Clone()
-			}))
-			defer srv.Close()
-			c, err := NewHTTPClient(Spec{Name: "s", Type: "http", Raw: rawNode(t, tt.raw)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp, err := c.Get(srv.URL)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
-			h := <-got
-			for k, v := range tt.want {
-				if h.Get(k) != v {
-					t.Errorf("header %s = %q, want %q", k, h.Get(k), v)
-				}
-			}
-		})
-	}
-}
-
-func TestNewHTTPClientTrustsConfiguredCA(t *testing.T) {
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
-	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshake is the point
-	srv.StartTLS()
-	defer srv.Close()
-	ca := filepath.Join(t.TempDir(), "ca.pem")
-	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
-	if err := os.WriteFile(ca, pemBytes, 0o600); err != nil {
-		t.Fatal(err)
-	}
-
-	plain, err := NewHTTPClient(Spec{Name: "s", Raw: rawNode(t, "{}")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := plain.Get(srv.URL); err == nil {
-		t.Fatal("a client without the CA accepted the self-signed server")
-	}
-	trusting, err := NewHTTPClient(Spec{Name: "s", Raw: rawNode(t, "tls: {caFile: "+ca+", minVersion: TLS12}")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := trusting.Get(srv.URL)
-	if err != nil {
-		t.Fatalf("a client given the CA refused the server: %v", err)
-	}
-	resp.Body.Close()
-}
 
 func TestCheckResponseClassifies(t *testing.T) {
 	now := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"gopkg.in/yaml.v3"
 
 	"github.com/opshub/opshub/model"
 )
@@ -251,34 +250,7 @@ func (s *sink) sameConfig(c SinkConfig) bool {
 		cur.Batch == c.Batch &&
 		cur.BufferMaxBytes == c.BufferMaxBytes &&
 		cur.Destination == c.Destination &&
-		sameNode(cur.Spec.Raw, c.Spec.Raw)
-}
-
-// sameNode compares two YAML nodes by kind, tag and value, recursively,
-// ignoring positions, comments and quoting style.
-func sameNode(a, b *yaml.Node) bool {
-	if a == nil || b == nil {
-		return isEmptyNode(a) && isEmptyNode(b)
-	}
-	for a.Kind == yaml.AliasNode && a.Alias != nil {
-		a = a.Alias
-	}
-	for b.Kind == yaml.AliasNode && b.Alias != nil {
-		b = b.Alias
-	}
-	if a.Kind != b.Kind || a.Value != b.Value || a.ShortTag() != b.ShortTag() || len(a.Content) != len(b.Content) {
-		return false
-	}
-	for i := range a.Content {
-		if !sameNode(a.Content[i], b.Content[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-func isEmptyNode(n *yaml.Node) bool {
-	return n == nil || n.Kind == yaml.MappingNode && len(n.Content) == 0
+		reflect.DeepEqual(cur.Spec.Settings, c.Spec.Settings)
 }
 
 // reconfigure gives a stopped sink its new settings and destination, and

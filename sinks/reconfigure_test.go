@@ -14,10 +14,10 @@ import (
 	"testing"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
+	"github.com/opshub/opshub/internal/plugintest"
 	"github.com/opshub/opshub/model"
 	"github.com/opshub/opshub/sinks"
+	sinkhttp "github.com/opshub/opshub/sinks/http"
 )
 
 // statusOf returns the named sink's status, or false when it is not listed.
@@ -254,15 +254,9 @@ func TestApplyComparesSettingsByValue(t *testing.T) {
 	if _, err := sinks.Lookup("test-apply-raw"); err != nil { // -count=N runs this again
 		sinks.Register("test-apply-raw", func(sinks.Spec) (sinks.Destination, error) { return &fakeDest{}, nil })
 	}
-	node := func(text string) *yaml.Node {
-		var doc yaml.Node
-		if err := yaml.Unmarshal([]byte(text), &doc); err != nil {
-			t.Fatal(err)
-		}
-		return doc.Content[0]
-	}
 	cfg := func(raw string, f sinks.Filter) []sinks.SinkConfig {
-		return []sinks.SinkConfig{{Spec: sinks.Spec{Name: "s", Type: "test-apply-raw", Raw: node(raw)}, Filter: f}}
+		settings := plugintest.Decode(t, sinkhttp.Plugin.Settings(), raw)
+		return []sinks.SinkConfig{{Spec: sinks.Spec{Name: "s", Type: "test-apply-raw", Settings: settings}, Filter: f}}
 	}
 	run := start(t, cfg("url: http://a\nheaders: {X: '1'}\n", sinks.Filter{}), sinks.Options{DataDir: t.TempDir(), Retry: fastRetry})
 	tests := []struct {

@@ -21,10 +21,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/opshub/opshub/internal/plugintest"
 	"github.com/opshub/opshub/model"
 	"github.com/opshub/opshub/sinks"
 	sinkhttp "github.com/opshub/opshub/sinks/http"
-	"gopkg.in/yaml.v3"
 )
 
 func numbered(from, to int) []model.LogRecord {
@@ -438,13 +438,10 @@ func TestRouterOutageAndRestart(t *testing.T) {
 	rv := &receiver{}
 	srv := httptest.NewServer(rv)
 	defer srv.Close()
-	var raw yaml.Node
-	if err := yaml.Unmarshal([]byte("url: "+srv.URL), &raw); err != nil {
-		t.Fatal(err)
-	}
+	settings := plugintest.Decode(t, sinkhttp.Plugin.Settings(), "url: "+srv.URL)
 	dir := t.TempDir()
 	cfg := func() []sinks.SinkConfig {
-		spec := sinks.Spec{Name: "web", Type: "http", Encoding: "json", Raw: raw.Content[0]}
+		spec := sinks.Spec{Name: "web", Type: "http", Encoding: "json", Settings: settings}
 		d, err := sinkhttp.New(spec)
 		if err != nil {
 			t.Fatal(err)

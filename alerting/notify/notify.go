@@ -21,9 +21,8 @@ import (
 	"strings"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/opshub/opshub/model"
+	"github.com/opshub/opshub/outbound"
 )
 
 // Message is one notification about one event for one integration.
@@ -103,60 +102,56 @@ func (e *RetryableError) Error() string {
 func (e *RetryableError) Unwrap() error { return e.Err }
 
 // Spec is what a notifier's constructor receives: the integration's name and
-// type, and the raw config node with its own keys (already checked, expanded
-// and with secret files read by the config package).
+// type, and its own settings, decoded and validated by config into the type
+// the integration's package declares (STYLE: plugins own their config).
 type Spec struct {
-	Name   string
-	Type   string
-	Raw    *yaml.Node
-	Client *http.Client // nil: a client with a 10 s timeout
-	Logger *slog.Logger
+	Name     string
+	Type     string
+	Settings Settings
+	Logger   *slog.Logger
 }
 
-// HTTPClient returns the spec's client or a default one.
-func (s Spec) HTTPClient() *http.Client {
-	if s.Client != nil {
-		return s.Client
+// Settings are an integration's own keys: a pointer to a struct with yaml
+// tags that config decodes strictly (config.PluginConfig). Validate reports
+// every problem at once, each starting with its key ("url: ...").
+type Settings = interface{ Validate() error }
+
+// SettingsOf returns the spec's settings as the integration's own type.
+func SettingsOf[T Settings](spec Spec) (T, error) {
+	s, ok := spec.Settings.(T)
+	if !ok {
+		var zero T
+		return zero, fmt.Errorf("settings are %T, want %T", spec.Settings, zero)
 	}
-	return &http.Client{Timeout: 10 * time.Second}
+	return s, nil
 }
 
-// HTTPClientTimeout returns HTTPClient with its timeout replaced by the
-// integration's own `timeout` setting (a Go duration), when one is set.
-func (s Spec) HTTPClientTimeout(timeout string) (*http.Client, error) {
-	client := s.HTTPClient()
-	if timeout == "" {
-		return client, nil
-	}
-	d, err := time.ParseDuration(timeout)
-	if err != nil {
-		return nil, fmt.Errorf("timeout: %w", err)
-	}
-	c := *client
-	c.Timeout = d
-	return &c, nil
+// DefaultTimeout bounds one request of an integration that sets no timeout.
+const DefaultTimeout = 10 * time.Second
+
+// NewClient builds an integration's HTTP client from the client keys it
+// accepts (outbound.ClientConfig), with DefaultTimeout unless it sets one.
+func NewClient(spec Spec, c outbound.ClientConfig) (*http.Client, error) {
+	return outbound.NewClient(fmt.Sprintf("integration %q", spec.Name), c, DefaultTimeout)
 }
 
-// Decode decodes the raw node into cfg, naming the integration on error.
-func (s Spec) Decode(cfg any) error {
-	if s.Raw == nil {
-		return nil
-	}
-	if err := s.Raw.Decode(cfg); err != nil {
-		return fmt.Errorf("integration %q: %w", s.Name, err)
-	}
-	return nil
-}
-
-// Factory builds a notifier from its spec, or says which key is wrong.
+// Factory builds a notifier from its spec.
 type Factory func(spec Spec) (Notifier, error)
 
-// Registry maps integration types to factories.
-type Registry map[string]Factory
+// Plugin is one integration type: its settings and its constructor. The
+// binary's list of types (internal/plugins) maps each type name to one.
+type Plugin struct {
+	// Settings returns new settings holding the type's defaults.
+	Settings func() Settings
+	New      Factory
+}
+
+// Registry maps integration types to their plugins.
+type Registry map[string]Plugin
 
 // New builds the notifier of spec's type.
 func (r Registry) New(spec Spec) (Notifier, error) {
-	f, ok := r[spec.Type]
+	p, ok := r[spec.Type]
 	if !ok {
 		known := make([]string, 0, len(r))
 		for k := range r {
@@ -165,7 +160,7 @@ func (r Registry) New(spec Spec) (Notifier, error) {
 		sort.Strings(known)
 		return nil, fmt.Errorf("integration %q: unknown type %q (known: %s)", spec.Name, spec.Type, strings.Join(known, ", "))
 	}
-	n, err := f(spec)
+	n, err := p.New(spec)
 	if err != nil {
 		return nil, fmt.Errorf("integration %q: %w", spec.Name, err)
 	}

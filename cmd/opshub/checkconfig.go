@@ -25,7 +25,7 @@ With --print, the effective config (defaults filled in, secrets shown as
 <secret>) is printed as YAML.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := config.Load(path)
+			cfg, err := app.LoadConfig(path)
 			if err != nil {
 				printConfigErrors(cmd.ErrOrStderr(), path, err)
 				return silentError{exitFailure}

@@ -39,6 +39,26 @@ func TestCheckConfigReportsEveryMistakeWithItsLine(t *testing.T) {
 	golden(t, "three-mistakes.golden", []byte(stderr))
 }
 
+// A plugin's own rules (a reserved Loki label, TLS settings on plain TCP,
+// an unknown TLS version) are checked by check-config as at start-up, each
+// reported with its line, all at once.
+func TestCheckConfigRunsEachPluginsValidation(t *testing.T) {
+	code, stdout, stderr := runCLI(t, "check-config", "-c", "testdata/plugin-mistakes.yaml")
+	if code != exitFailure || stdout != "" {
+		t.Fatalf("exit code %d, stdout %q; want 1 and nothing; stderr:\n%s", code, stdout, stderr)
+	}
+	for _, want := range []string{
+		`plugin-mistakes.yaml:8: sinks[0].labels.project: is set by opshub itself`,
+		`plugin-mistakes.yaml:13: sinks[1].tls: is set, but network is tcp`,
+		`plugin-mistakes.yaml:20: notifications.integrations[0].tls.minVersion: must be one of TLS10, TLS11, TLS12, TLS13, got "TLS9"`,
+		`plugin-mistakes.yaml: 3 errors`,
+	} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+}
+
 func TestCheckConfigAcceptsTheExamples(t *testing.T) {
 	files, err := filepath.Glob("../../examples/*.yaml")
 	if err != nil || len(files) == 0 {

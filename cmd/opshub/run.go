@@ -39,7 +39,7 @@ func (f *daemonFlags) load(cmd *cobra.Command) (*config.Config, *slog.Logger, er
 	if err != nil {
 		return nil, nil, usageError{err}
 	}
-	cfg, err := config.Load(f.path)
+	cfg, err := app.LoadConfig(f.path)
 	if err != nil {
 		printConfigErrors(cmd.ErrOrStderr(), f.path, err)
 		return nil, nil, silentError{exitFailure}

@@ -12,30 +12,20 @@ import (
 
 	"github.com/opshub/opshub/alerting"
 	"github.com/opshub/opshub/alerting/notify"
-	"github.com/opshub/opshub/alerting/notify/alertmanager"
-	"github.com/opshub/opshub/alerting/notify/discord"
 	"github.com/opshub/opshub/alerting/notify/pagerduty"
 	"github.com/opshub/opshub/alerting/notify/slack"
 	"github.com/opshub/opshub/alerting/notify/teams"
-	"github.com/opshub/opshub/alerting/notify/webhook"
 	"github.com/opshub/opshub/collector"
 	"github.com/opshub/opshub/config"
+	"github.com/opshub/opshub/internal/plugins"
 	"github.com/opshub/opshub/metrics"
 	"github.com/opshub/opshub/model"
 	"github.com/opshub/opshub/store"
 )
 
-// Notifiers maps every notification integration type to its constructor.
-func Notifiers() notify.Registry {
-	return notify.Registry{
-		webhook.Type:      webhook.New,
-		discord.Type:      discord.New,
-		slack.Type:        slack.New,
-		alertmanager.Type: alertmanager.New,
-		pagerduty.Type:    pagerduty.New,
-		teams.Type:        teams.New,
-	}
-}
+// Notifiers maps every notification integration type to its plugin
+// (internal/plugins lists them).
+func Notifiers() notify.Registry { return plugins.Notifiers() }
 
 // minIntervals are the least gaps between two messages to one destination,
 // from the destinations' documented limits (Slack: about one message per
@@ -82,7 +72,7 @@ func newAlertingWithLogs(cfg *config.Config, platform alerting.Subscriber, logs 
 	registry := Notifiers()
 	var ins []alerting.Integration
 	for _, ic := range cfg.Notifications.Integrations {
-		n, err := registry.New(notify.Spec{Name: ic.Name, Type: ic.Type, Raw: ic.Raw, Logger: log})
+		n, err := registry.New(notify.Spec{Name: ic.Name, Type: ic.Type, Settings: ic.Settings, Logger: log})
 		if err != nil {
 			return nil, err
 		}

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/opshub/opshub/alerting/notify/webhook"
-	"github.com/opshub/opshub/config"
 	"github.com/opshub/opshub/internal/app"
 	"github.com/opshub/opshub/model"
 )
@@ -67,7 +66,7 @@ alerts:
   throttle: {default: 15m}
   crashLoop: {restarts: 1, window: 10m}
 `, t.TempDir(), demo, hook.URL+"/hook")
-	cfg, err := config.Parse([]byte(cfgText), "test.yaml")
+	cfg, err := app.ParseConfig([]byte(cfgText), "test.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

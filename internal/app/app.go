@@ -20,6 +20,7 @@ import (
 
 	"github.com/opshub/opshub/config"
 	"github.com/opshub/opshub/internal/buildinfo"
+	"github.com/opshub/opshub/internal/plugins"
 	"github.com/opshub/opshub/model"
 	"github.com/opshub/opshub/platform/local"
 	"github.com/opshub/opshub/server"
@@ -193,4 +194,16 @@ func newRegistry() *prometheus.Registry {
 		build,
 	)
 	return reg
+}
+
+// LoadConfig reads and checks the config file at path with the plugin
+// types of this build: start-up, reload and `opshub check-config` all call
+// it, so they accept and refuse exactly the same files.
+func LoadConfig(path string) (*config.Config, error) {
+	return config.Load(path, plugins.Set{})
+}
+
+// ParseConfig is LoadConfig for a config held in memory.
+func ParseConfig(data []byte, filename string) (*config.Config, error) {
+	return config.Parse(data, filename, plugins.Set{})
 }

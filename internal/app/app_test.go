@@ -140,7 +140,7 @@ workloads:
     project: demo
     command: [%s, --no-http, --exit-after, 50ms, --exit-code, "3"]
 `, dataDir, demo, webPort, demo)
-	cfg, err := config.Parse([]byte(cfgText), "test.yaml")
+	cfg, err := app.ParseConfig([]byte(cfgText), "test.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,10 +2,11 @@ package app
 
 import (
 	"fmt"
-	"github.com/opshub/opshub/platform"
-	"github.com/opshub/opshub/store"
 	"log/slog"
 	"time"
+
+	"github.com/opshub/opshub/platform"
+	"github.com/opshub/opshub/store"
 
 	"github.com/opshub/opshub/autoscaler"
 	"github.com/opshub/opshub/config"

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/opshub/opshub/client"
-	"github.com/opshub/opshub/config"
 	"github.com/opshub/opshub/internal/app"
 	"github.com/opshub/opshub/model"
 )
@@ -37,7 +36,7 @@ autoscaling:
       behavior:
         scaleDown: {stabilizationWindowSeconds: 5, policies: [{type: Percent, value: 100, periodSeconds: 15}]}
 `, t.TempDir(), demo)
-	cfg, err := config.Parse([]byte(cfgText), "test.yaml")
+	cfg, err := app.ParseConfig([]byte(cfgText), "test.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/opshub/opshub/client"
-	"github.com/opshub/opshub/config"
 	"github.com/opshub/opshub/internal/app"
 )
 
@@ -17,7 +16,7 @@ import (
 // autoscaling policy manages is scaled with a warning.
 func TestRunScalesAWorkloadByHand(t *testing.T) {
 	demo := demoBinary(t)
-	cfg, err := config.Parse(fmt.Appendf(nil, `
+	cfg, err := app.ParseConfig(fmt.Appendf(nil, `
 dataDir: %s
 workloads:
   - name: worker

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -85,11 +86,11 @@ func newForwarders(cfg *config.Config, reg prometheus.Registerer, log *slog.Logg
 		if s.Type != remotewrite.Type {
 			continue
 		}
-		rc, err := remotewrite.ConfigFromYAML(s.Name, s.Raw)
-		if err != nil {
-			return nil, nil, err
+		rc, ok := s.Settings.(*remotewrite.Config)
+		if !ok {
+			return nil, nil, fmt.Errorf("sink %q: settings are %T, want *remotewrite.Config", s.Name, s.Settings)
 		}
-		w, err := remotewrite.NewWriter(rc)
+		w, err := remotewrite.NewWriter(s.Name, rc)
 		if err != nil {
 			return nil, nil, err
 		}

@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/opshub/opshub/config"
 	"github.com/opshub/opshub/internal/app"
 	"github.com/opshub/opshub/model"
 )
@@ -45,7 +44,7 @@ workloads:
     command: [%[2]s, --no-http, --exit-after, 6s, --exit-code, "0"]
     restartPolicy: Never
 `, dataDir, demo)
-	cfg, err := config.Parse([]byte(cfgText), "test.yaml")
+	cfg, err := app.ParseConfig([]byte(cfgText), "test.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

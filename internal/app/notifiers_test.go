@@ -5,36 +5,15 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/opshub/opshub/client"
-	"github.com/opshub/opshub/config"
 	"github.com/opshub/opshub/internal/app"
 	"github.com/opshub/opshub/model"
 )
-
-// Every integration type the config accepts has a notifier.
-func TestEveryIntegrationTypeHasANotifier(t *testing.T) {
-	reg := app.Notifiers()
-	for _, typ := range config.IntegrationTypes() {
-		if _, ok := reg[typ]; !ok {
-			t.Errorf("config accepts integration type %q but no notifier is registered", typ)
-		}
-	}
-	var names []string
-	for k := range reg {
-		names = append(names, k)
-	}
-	for _, n := range names {
-		if !slices.Contains(config.IntegrationTypes(), n) {
-			t.Errorf("notifier %q is registered but config does not accept it", n)
-		}
-	}
-}
 
 // TestCrashNotificationsOnOneMachine runs opshub with a service that exits
 // with code 1 and three integrations: a webhook for crashes, whose event
@@ -75,7 +54,7 @@ alerts:
   throttle: {default: 15m}
   crashLoop: {restarts: 1, window: 10m}
 `, t.TempDir(), demo, hook.URL+"/hook", discord.URL+"/api/webhooks/1/tok", down.URL)
-	cfg, err := config.Parse([]byte(cfgText), "test.yaml")
+	cfg, err := app.ParseConfig([]byte(cfgText), "test.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -56,7 +56,7 @@ func NewReloader(running *config.Config, opts ReloaderOptions) *Reloader {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.Load == nil {
-		opts.Load = config.Load
+		opts.Load = LoadConfig
 	}
 	return &Reloader{
 		path: opts.Path, log: opts.Logger.With("component", "reload"),
@@ -160,7 +160,7 @@ func configProblems(err error) []model.ConfigProblem {
 // line of the sink concerned.
 func sinkProblems(cfg *config.Config, err error) []model.ConfigProblem {
 	var out []model.ConfigProblem
-	for _, e := range flatten(err) {
+	for _, e := range config.Flatten(err) {
 		var se *sinks.SinkError
 		if !errors.As(e, &se) {
 			out = append(out, model.ConfigProblem{Message: e.Error()})
@@ -175,18 +175,6 @@ func sinkProblems(cfg *config.Config, err error) []model.ConfigProblem {
 		out = append(out, model.ConfigProblem{File: ce.File, Line: ce.Line, Path: ce.Path, Message: ce.Msg})
 	}
 	return out
-}
-
-// flatten lists the errors joined in err.
-func flatten(err error) []error {
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		var out []error
-		for _, e := range j.Unwrap() {
-			out = append(out, flatten(e)...)
-		}
-		return out
-	}
-	return []error{err}
 }
 
 // orEmpty keeps an empty list a list in JSON.

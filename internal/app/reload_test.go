@@ -117,7 +117,7 @@ sinks:
 		}
 	}
 	write("", fmt.Sprintf("  - {name: old, type: file, path: %s, batch: {timeout: 20ms}}\n", old))
-	cfg, err := config.Load(path)
+	cfg, err := app.LoadConfig(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,7 +251,7 @@ func fileSize(t *testing.T, path string) int64 {
 func TestReloadNamesWhatNeedsARestart(t *testing.T) {
 	parse := func(text string) *config.Config {
 		t.Helper()
-		cfg, err := config.Parse([]byte(text), "opshub.yaml")
+		cfg, err := app.ParseConfig([]byte(text), "opshub.yaml")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -282,10 +282,10 @@ func TestReloadNamesWhatNeedsARestart(t *testing.T) {
 	}
 }
 
-// TestReloadRefusesASinkItCannotBuild: a destination that refuses its
-// settings when it is built (an unknown Datadog site) fails the reload with
-// the sink's line, and the running sinks stay.
-func TestReloadRefusesASinkItCannotBuild(t *testing.T) {
+// TestReloadRefusesASinkWithBadSettings: a destination whose own Validate
+// refuses its settings (an unknown Datadog site) fails the reload with the
+// key's line, and the running sinks stay.
+func TestReloadRefusesASinkWithBadSettings(t *testing.T) {
 	for kind, f := range app.SinkTypes() {
 		if _, err := sinks.Lookup(kind); err != nil {
 			sinks.Register(kind, f)
@@ -303,11 +303,11 @@ func TestReloadRefusesASinkItCannotBuild(t *testing.T) {
 
 	text := "dataDir: " + dir + "\nsinks:\n  - {name: out, type: stdout}\n  - name: dd\n    type: datadog\n    apiKey: k\n    site: mars\n"
 	r := app.NewReloader(&config.Config{DataDir: dir}, app.ReloaderOptions{Path: "opshub.yaml", Sinks: router,
-		Load: func(string) (*config.Config, error) { return config.Parse([]byte(text), "opshub.yaml") }})
+		Load: func(string) (*config.Config, error) { return app.ParseConfig([]byte(text), "opshub.yaml") }})
 	res, err := r.Reload(t.Context())
 	var re *app.ReloadError
-	if !errors.As(err, &re) || res.Applied || len(res.Errors) != 1 || res.Errors[0].Line != 4 || !strings.Contains(res.Errors[0].Message, "mars") {
-		t.Fatalf("Reload = %+v, %v; want one error at line 4 naming the site", res, err)
+	if !errors.As(err, &re) || res.Applied || len(res.Errors) != 1 || res.Errors[0].Line != 7 || !strings.Contains(res.Errors[0].Message, "mars") {
+		t.Fatalf("Reload = %+v, %v; want one error at line 7 naming the site", res, err)
 	}
 	if got := router.Sinks(); len(got) != 1 || got[0].Name != "out" {
 		t.Fatalf("sinks after a refused reload: %+v", got)

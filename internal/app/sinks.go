@@ -7,32 +7,20 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/opshub/opshub/config"
+	"github.com/opshub/opshub/internal/plugins"
 	"github.com/opshub/opshub/metrics/remotewrite"
 	"github.com/opshub/opshub/model"
 	"github.com/opshub/opshub/sinks"
-	"github.com/opshub/opshub/sinks/datadog"
-	"github.com/opshub/opshub/sinks/elasticsearch"
-	"github.com/opshub/opshub/sinks/file"
-	sinkhttp "github.com/opshub/opshub/sinks/http"
-	"github.com/opshub/opshub/sinks/loki"
-	"github.com/opshub/opshub/sinks/s3"
-	"github.com/opshub/opshub/sinks/stdout"
-	"github.com/opshub/opshub/sinks/syslog"
 )
 
 // SinkTypes maps every log sink type this build delivers to to its
-// destination's constructor. A destination package adds its line here.
+// destination's constructor (internal/plugins lists them).
 func SinkTypes() map[string]sinks.Factory {
-	return map[string]sinks.Factory{
-		"file":          file.New,
-		"stdout":        stdout.New,
-		"http":          sinkhttp.New,
-		"loki":          loki.New,
-		"elasticsearch": elasticsearch.New,
-		"datadog":       datadog.New,
-		"syslog":        syslog.New,
-		"s3":            s3.New,
+	out := map[string]sinks.Factory{}
+	for kind, p := range plugins.Sinks() {
+		out[kind] = p.New
 	}
+	return out
 }
 
 var registerSinks sync.Once
@@ -57,7 +45,7 @@ func SinkConfigs(cfg *config.Config) []sinks.SinkConfig {
 			continue // a sink of metric samples, not of log records (see newMetrics)
 		}
 		out = append(out, sinks.SinkConfig{
-			Spec: sinks.Spec{Name: s.Name, Type: s.Type, Encoding: s.Encoding, Raw: s.Raw},
+			Spec: sinks.Spec{Name: s.Name, Type: s.Type, Encoding: s.Encoding, Settings: s.Settings},
 			Filter: sinks.Filter{
 				Projects:   s.Filter.Projects,
 				Services:   s.Filter.Services,

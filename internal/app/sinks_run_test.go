@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/opshub/opshub/config"
 	"github.com/opshub/opshub/internal/app"
 	"github.com/opshub/opshub/model"
 )
@@ -93,7 +92,7 @@ sinks:
     filter: {services: [logger]}
     batch: {maxEvents: 100, timeout: 50ms}
 `, filepath.Join(dir, "data"), demo, archive, hook.URL)
-	cfg, err := config.Parse([]byte(cfgText), "test.yaml")
+	cfg, err := app.ParseConfig([]byte(cfgText), "test.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

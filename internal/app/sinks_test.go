@@ -10,7 +10,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/opshub/opshub/config"
 	"github.com/opshub/opshub/model"
 	"github.com/opshub/opshub/sinks"
 )
@@ -30,7 +29,7 @@ sinks:
     filter: {streams: [stderr], exclude: healthz}
     batch: {timeout: 10ms}
 `
-	cfg, err := config.Parse([]byte(cfgText), "test.yaml")
+	cfg, err := ParseConfig([]byte(cfgText), "test.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,10 +3,11 @@ package app
 import (
 	"context"
 	"fmt"
-	"github.com/opshub/opshub/store"
-	"github.com/prometheus/client_golang/prometheus"
 	"log/slog"
 	"time"
+
+	"github.com/opshub/opshub/store"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/opshub/opshub/autoscaler"
 	"github.com/opshub/opshub/config"

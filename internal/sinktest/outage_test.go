@@ -11,8 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
+	"github.com/opshub/opshub/internal/plugintest"
 	"github.com/opshub/opshub/internal/sinktest"
 	"github.com/opshub/opshub/model"
 	"github.com/opshub/opshub/sinks"
@@ -41,8 +40,8 @@ var outageStreams = []struct{ service, stream string }{
 // each stream must have been delivered in order.
 func TestOutageEveryLineArrivesOnceInOrder(t *testing.T) {
 	vl := sinktest.StartVictoriaLogs(t)
-	lokiDest := mustNew(t, loki.New, "loki", "url: "+vl.URL+"/insert/loki/api/v1/push\ntenantID: \""+outageTenant+"\"")
-	esDest := mustNew(t, elasticsearch.New, "elasticsearch", "url: "+vl.URL+"/insert/elasticsearch/?_time_field=@timestamp&_msg_field=log&_stream_fields=project,service,stream\nheaders: {AccountID: \"4\"}")
+	lokiDest := mustNew(t, loki.Plugin, "loki", "url: "+vl.URL+"/insert/loki/api/v1/push\ntenantID: \""+outageTenant+"\"")
+	esDest := mustNew(t, elasticsearch.Plugin, "elasticsearch", "url: "+vl.URL+"/insert/elasticsearch/?_time_field=@timestamp&_msg_field=log&_stream_fields=project,service,stream\nheaders: {AccountID: \"4\"}")
 	checks := map[string]*orderCheck{"loki": {Destination: lokiDest}, "elasticsearch": {Destination: esDest}}
 
 	var events sync.Map
@@ -149,13 +148,9 @@ func waitCount(t *testing.T, vl *sinktest.VictoriaLogs, filter string, h map[str
 	}
 }
 
-func mustNew(t *testing.T, f sinks.Factory, typ, raw string) sinks.Destination {
+func mustNew(t *testing.T, p sinks.Plugin, typ, raw string) sinks.Destination {
 	t.Helper()
-	var doc yaml.Node
-	if err := yaml.Unmarshal([]byte(raw), &doc); err != nil {
-		t.Fatal(err)
-	}
-	d, err := f(sinks.Spec{Name: typ, Type: typ, Raw: doc.Content[0]})
+	d, err := p.New(sinks.Spec{Name: typ, Type: typ, Settings: plugintest.Decode(t, p.Settings(), raw)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -63,7 +63,7 @@ func NewForwarder(w *Writer, opts ForwarderOptions) (*Forwarder, error) {
 	}
 	f := &Forwarder{
 		w: w, opts: opts,
-		log:    opts.Logger.With("component", "metrics", "sink", w.cfg.Name),
+		log:    opts.Logger.With("component", "metrics", "sink", w.name),
 		wake:   make(chan struct{}, 1),
 		closed: make(chan struct{}),
 		sent: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -78,10 +78,10 @@ func NewForwarder(w *Writer, opts ForwarderOptions) (*Forwarder, error) {
 	if opts.Registerer != nil {
 		var err error
 		if f.sent, err = register(opts.Registerer, f.sent); err != nil {
-			return nil, fmt.Errorf("remote write %q: register metrics: %w", w.cfg.Name, err)
+			return nil, fmt.Errorf("remote write %q: register metrics: %w", w.name, err)
 		}
 		if f.dropped, err = register(opts.Registerer, f.dropped); err != nil {
-			return nil, fmt.Errorf("remote write %q: register metrics: %w", w.cfg.Name, err)
+			return nil, fmt.Errorf("remote write %q: register metrics: %w", w.name, err)
 		}
 	}
 	return f, nil
@@ -108,7 +108,7 @@ func (f *Forwarder) Send(samples []model.Sample) {
 	}
 	f.mu.Lock()
 	if len(f.queue) >= f.opts.QueueBatches {
-		f.dropped.WithLabelValues(f.w.cfg.Name, "queue_full").Add(float64(len(f.queue[0])))
+		f.dropped.WithLabelValues(f.w.name, "queue_full").Add(float64(len(f.queue[0])))
 		f.queue = f.queue[1:]
 	}
 	f.queue = append(f.queue, samples)
@@ -162,18 +162,18 @@ func (f *Forwarder) deliver(ctx context.Context, batch []model.Sample) {
 	for attempt := 1; ; attempt++ {
 		err := f.w.Write(ctx, batch)
 		if err == nil {
-			f.sent.WithLabelValues(f.w.cfg.Name).Add(float64(len(batch)))
+			f.sent.WithLabelValues(f.w.name).Add(float64(len(batch)))
 			return
 		}
 		wait, ok := retryable(err)
 		if !ok {
 			f.log.Warn("remote write rejected a batch", "samples", len(batch), "err", err)
-			f.dropped.WithLabelValues(f.w.cfg.Name, "rejected").Add(float64(len(batch)))
+			f.dropped.WithLabelValues(f.w.name, "rejected").Add(float64(len(batch)))
 			return
 		}
 		if attempt >= f.opts.MaxAttempts || ctx.Err() != nil {
 			f.log.Warn("remote write failed; batch dropped", "samples", len(batch), "attempts", attempt, "err", err)
-			f.dropped.WithLabelValues(f.w.cfg.Name, "retries_exhausted").Add(float64(len(batch)))
+			f.dropped.WithLabelValues(f.w.name, "retries_exhausted").Add(float64(len(batch)))
 			return
 		}
 		wait = max(wait, backoff/2+rand.N(backoff/2+1))

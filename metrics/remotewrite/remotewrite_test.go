@@ -3,10 +3,10 @@ package remotewrite
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -18,8 +18,10 @@ import (
 	"github.com/prometheus/prometheus/prompb"
 	"gopkg.in/yaml.v3"
 
+	"github.com/opshub/opshub/config"
 	"github.com/opshub/opshub/metrics/internal/promtest"
 	"github.com/opshub/opshub/model"
+	"github.com/opshub/opshub/outbound"
 	"github.com/opshub/opshub/sinks"
 )
 
@@ -86,7 +88,7 @@ func TestWriteEncodesAndClassifies(t *testing.T) {
 				w.WriteHeader(tc.status)
 			}))
 			defer srv.Close()
-			w, err := NewWriter(Config{Name: "prom", URL: srv.URL, BearerToken: "tok", Headers: map[string]string{"X-Scope-OrgID": "team"}})
+			w, err := NewWriter("prom", &Config{URL: srv.URL, ClientConfig: outbound.ClientConfig{Auth: outbound.Auth{Bearer: &outbound.BearerAuth{Token: "tok"}}, Headers: map[string]string{"X-Scope-OrgID": "team"}}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -130,14 +132,14 @@ func TestForwarderRetriesThenDelivers(t *testing.T) {
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	defer srv.Close()
-	w, _ := NewWriter(Config{Name: "prom", URL: srv.URL})
+	w, _ := NewWriter("prom", &Config{URL: srv.URL})
 	reg := prometheus.NewRegistry()
 	f, err := NewForwarder(w, ForwarderOptions{MinBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond, Registerer: reg})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// A second sink's forwarder shares the registered metrics.
-	w2, _ := NewWriter(Config{Name: "other", URL: srv.URL})
+	w2, _ := NewWriter("other", &Config{URL: srv.URL})
 	if _, err := NewForwarder(w2, ForwarderOptions{Registerer: reg}); err != nil {
 		t.Fatalf("second forwarder: %v", err)
 	}
@@ -164,7 +166,7 @@ func TestForwarderRetriesThenDelivers(t *testing.T) {
 }
 
 func TestForwarderDropsOldestWhenFull(t *testing.T) {
-	w, _ := NewWriter(Config{Name: "prom", URL: "http://127.0.0.1:1"})
+	w, _ := NewWriter("prom", &Config{URL: "http://127.0.0.1:1"})
 	f, _ := NewForwarder(w, ForwarderOptions{QueueBatches: 2})
 	for range 5 {
 		f.Send(samples()) // Run is not running: nothing drains the queue
@@ -186,7 +188,7 @@ func TestPrometheusReceivesRemoteWrite(t *testing.T) {
 	for i := range ss {
 		ss[i].Time = now
 	}
-	w, err := NewWriter(Config{Name: "prom", URL: prom.URL + "/api/v1/write"})
+	w, err := NewWriter("prom", &Config{URL: prom.URL + "/api/v1/write"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,25 +211,27 @@ func TestPrometheusReceivesRemoteWrite(t *testing.T) {
 	}
 }
 
-func TestConfigFromYAML(t *testing.T) {
+func TestConfigDecodesAsConfigDoes(t *testing.T) {
 	var doc yaml.Node
 	src := `
 url: https://prom.example.com/api/v1/write
 timeout: 5s
 headers: {X-Scope-OrgID: team}
-auth: {basic: {username: u, password: p, passwordFile: /run/secrets/p}}
-tls: {caFile: /etc/ca.pem, serverName: prom}
+auth: {basic: {username: u, password: p}}
+tls: {caFile: /etc/ca.pem, serverName: prom, minVersion: TLS13}
 `
 	if err := yaml.Unmarshal([]byte(src), &doc); err != nil {
 		t.Fatal(err)
 	}
-	got, err := ConfigFromYAML("prom", doc.Content[0])
-	if err != nil {
+	var got Config
+	if err := config.DecodePlugin(&doc, &got); err != nil {
 		t.Fatal(err)
 	}
-	want := Config{Name: "prom", URL: "https://prom.example.com/api/v1/write", Timeout: 5 * time.Second,
-		Headers: map[string]string{"X-Scope-OrgID": "team"}, Username: "u", Password: "p", CAFile: "/etc/ca.pem", ServerName: "prom"}
-	if fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("ConfigFromYAML = %+v\nwant %+v", got, want)
+	want := Config{URL: "https://prom.example.com/api/v1/write", ClientConfig: outbound.ClientConfig{
+		Timeout: 5 * time.Second, Headers: map[string]string{"X-Scope-OrgID": "team"},
+		Auth: outbound.Auth{Basic: &outbound.BasicAuth{Username: "u", Password: "p"}},
+		TLS:  outbound.TLS{CAFile: "/etc/ca.pem", ServerName: "prom", MinVersion: "TLS13"}}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("decoded %+v\nwant %+v", got, want)
 	}
 }

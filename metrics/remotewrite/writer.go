@@ -3,15 +3,11 @@ package remotewrite
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -19,54 +15,31 @@ import (
 	"github.com/prometheus/prometheus/prompb"
 
 	"github.com/opshub/opshub/model"
+	"github.com/opshub/opshub/outbound"
 	"github.com/opshub/opshub/sinks"
 )
 
-// Config is a prometheus-remote-write sink's own settings.
-type Config struct {
-	Name string
-	URL  string
-	// Headers are added to every request.
-	Headers map[string]string
-	// Basic auth, or a bearer token; at most one.
-	Username, Password string
-	BearerToken        string
-	Timeout            time.Duration // default 30s
-	CAFile             string
-	InsecureSkipVerify bool
-	ServerName         string
-}
+// DefaultTimeout bounds one request when the sink sets no timeout.
+const DefaultTimeout = 30 * time.Second
 
 // Writer sends batches of samples to one remote write endpoint.
 type Writer struct {
-	cfg    Config
+	name   string
+	url    string
 	client *http.Client
 }
 
-// NewWriter checks cfg and builds the HTTP client; it sends nothing.
-func NewWriter(cfg Config) (*Writer, error) {
-	if cfg.URL == "" {
-		return nil, fmt.Errorf("remote write %q: no url", cfg.Name)
+// NewWriter checks cfg and builds the HTTP client of the sink name; it
+// sends nothing.
+func NewWriter(name string, cfg *Config) (*Writer, error) {
+	if err := checkName(name, cfg.Validate()); err != nil {
+		return nil, err
 	}
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = 30 * time.Second
+	client, err := outbound.NewClient("remote write "+name, cfg.ClientConfig, DefaultTimeout)
+	if err != nil {
+		return nil, err
 	}
-	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: cfg.InsecureSkipVerify, ServerName: cfg.ServerName}
-	if cfg.CAFile != "" {
-		pem, err := os.ReadFile(cfg.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("remote write %q: CA file: %w", cfg.Name, err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("remote write %q: CA file %s holds no PEM certificate", cfg.Name, cfg.CAFile)
-		}
-		tlsCfg.RootCAs = pool
-	}
-	return &Writer{cfg: cfg, client: &http.Client{
-		Timeout:   cfg.Timeout,
-		Transport: &http.Transport{TLSClientConfig: tlsCfg, Proxy: http.ProxyFromEnvironment},
-	}}, nil
+	return &Writer{name: name, url: cfg.URL, client: client}, nil
 }
 
 // seriesNames are the metric names samples are written as. Rates are
@@ -134,7 +107,7 @@ func Encode(samples []model.Sample) ([]byte, error) {
 }
 
 // Write sends samples in one request. It returns a *sinks.RetryableError for
-// network failures, 429 and 5xx (with the server's Retry-After), any other
+// network failures, 408, 429 and 5xx (sinks.CheckResponse), any other
 // error for answers that retrying cannot fix; it never retries by itself.
 func (w *Writer) Write(ctx context.Context, samples []model.Sample) error {
 	if len(samples) == 0 {
@@ -142,53 +115,27 @@ func (w *Writer) Write(ctx context.Context, samples []model.Sample) error {
 	}
 	body, err := Encode(samples)
 	if err != nil {
-		return fmt.Errorf("remote write %q: %w", w.cfg.Name, err)
+		return fmt.Errorf("remote write %q: %w", w.name, err)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.cfg.URL, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.url, bytes.NewReader(body))
 	if err != nil {
-		return fmt.Errorf("remote write %q: %w", w.cfg.Name, err)
+		return fmt.Errorf("remote write %q: %w", w.name, err)
 	}
 	req.Header.Set("Content-Type", "application/x-protobuf")
 	req.Header.Set("Content-Encoding", "snappy")
 	req.Header.Set("X-Prometheus-Remote-Write-Version", "0.1.0")
 	req.Header.Set("User-Agent", "opshub")
-	for k, v := range w.cfg.Headers {
-		req.Header.Set(k, v)
-	}
-	switch {
-	case w.cfg.BearerToken != "":
-		req.Header.Set("Authorization", "Bearer "+w.cfg.BearerToken)
-	case w.cfg.Username != "":
-		req.SetBasicAuth(w.cfg.Username, w.cfg.Password)
-	}
 	resp, err := w.client.Do(req)
 	if err != nil {
-		return &sinks.RetryableError{Err: fmt.Errorf("remote write %q: %w", w.cfg.Name, err)}
+		return &sinks.RetryableError{Err: fmt.Errorf("remote write %q: %w", w.name, err)}
 	}
 	defer resp.Body.Close()
-	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
-	if resp.StatusCode/100 == 2 {
-		return nil
+	err = sinks.CheckResponse(resp, time.Now())
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	if err != nil {
+		return fmt.Errorf("remote write %q: %w", w.name, err)
 	}
-	err = fmt.Errorf("remote write %q: %s: %s", w.cfg.Name, resp.Status, strings.TrimSpace(string(msg)))
-	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500 {
-		return &sinks.RetryableError{Err: err, RetryAfter: retryAfter(resp.Header.Get("Retry-After"), time.Now())}
-	}
-	return err
-}
-
-// retryAfter reads a Retry-After header: seconds or an HTTP date.
-func retryAfter(v string, now time.Time) time.Duration {
-	if v == "" {
-		return 0
-	}
-	if secs, err := strconv.Atoi(v); err == nil && secs > 0 {
-		return time.Duration(secs) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
+	return nil
 }
 
 // retryable reports whether err is worth retrying, and after how long at

@@ -7,6 +7,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/opshub/opshub/internal/plugintest"
 	"github.com/opshub/opshub/internal/sinktest"
 	"github.com/opshub/opshub/sinks"
 )
@@ -20,7 +21,7 @@ func BenchmarkEncode(b *testing.B) {
 	if err := yaml.Unmarshal([]byte("apiKey: k\nhostname: node-1\ntags: [env:prod]"), &doc); err != nil {
 		b.Fatal(err)
 	}
-	dest, err := New(sinks.Spec{Name: "dd", Type: "datadog", Raw: doc.Content[0]})
+	dest, err := New(sinks.Spec{Name: "dd", Type: "datadog", Settings: plugintest.Decode(b, Plugin.Settings(), doc.Content[0])})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -3,10 +3,10 @@ package datadog
 import (
 	"errors"
 	"fmt"
-	"net/url"
-	"os"
 	"strings"
+	"time"
 
+	"github.com/opshub/opshub/outbound"
 	"github.com/opshub/opshub/sinks"
 )
 
@@ -21,10 +21,13 @@ var siteAliases = map[string]string{
 	"gov": "ddog-gov.com", "us1-fed": "ddog-gov.com",
 }
 
+// Plugin is the datadog destination type.
+var Plugin = sinks.Plugin{Settings: func() sinks.Settings { return &Config{Source: "opshub", Compression: "gzip"} }, New: New}
+
 // Config is the datadog destination's own keys (docs/config.md).
 type Config struct {
-	// APIKey is sent as DD-API-KEY; config has read apiKeyFile into it.
-	APIKey string `yaml:"apiKey"`
+	// APIKey is sent as DD-API-KEY; config reads apiKeyFile into it.
+	APIKey string `yaml:"apiKey" config:"secret"`
 	// Site is a Datadog site (datadoghq.eu) or region (eu); default US1.
 	Site string `yaml:"site"`
 	// URL overrides the intake URL the site implies (a proxy, a test).
@@ -42,46 +45,22 @@ type Config struct {
 	// Content-Encoding: gzip, and its limits apply to the uncompressed
 	// payload) or none.
 	Compression string `yaml:"compression"`
-}
-
-func decodeConfig(spec sinks.Spec) (Config, error) {
-	var c Config
-	if err := sinks.DecodeRaw(spec, &c); err != nil {
-		return Config{}, err
-	}
-	if c.Source == "" {
-		c.Source = "opshub"
-	}
-	if c.Hostname == "" {
-		c.Hostname, _ = os.Hostname()
-	}
-	if c.Compression == "" {
-		c.Compression = "gzip"
-	}
-	if err := c.Validate(); err != nil {
-		return Config{}, fmt.Errorf("sink %q: %w", spec.Name, err)
-	}
-	return c, nil
+	// Timeout bounds one request; default 30s.
+	Timeout time.Duration `yaml:"timeout"`
 }
 
 // Validate reports every bad key at once.
-func (c Config) Validate() error {
+func (c *Config) Validate() error {
 	var errs []error
 	if strings.TrimSpace(c.APIKey) == "" {
-		errs = append(errs, errors.New("apiKey: is required"))
+		errs = append(errs, errors.New("apiKey: is required (or apiKeyFile)"))
 	}
 	if c.URL != "" {
-		if u, err := url.Parse(c.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			errs = append(errs, fmt.Errorf("url: want an http or https URL, got %q", c.URL))
-		}
+		errs = append(errs, outbound.CheckURLKey("url", c.URL))
 	} else if _, err := intakeURL(c.Site); err != nil {
 		errs = append(errs, err)
 	}
-	switch c.Compression {
-	case "", "none", "gzip":
-	default:
-		errs = append(errs, fmt.Errorf("compression: want gzip or none, got %q", c.Compression))
-	}
+	errs = append(errs, sinks.CheckCompression(c.Compression))
 	return errors.Join(errs...)
 }
 

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"slices"
 	"sync"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 
 	"github.com/opshub/opshub/model"
+	"github.com/opshub/opshub/outbound"
 	"github.com/opshub/opshub/sinks"
 )
 
@@ -33,11 +35,15 @@ var _ sinks.Destination = (*Destination)(nil)
 
 // New builds a datadog destination from the sink's spec.
 func New(spec sinks.Spec) (sinks.Destination, error) {
-	cfg, err := decodeConfig(spec)
+	c, err := sinks.SettingsOf[*Config](spec)
 	if err != nil {
 		return nil, err
 	}
-	client, err := sinks.NewHTTPClient(spec)
+	cfg := *c
+	if cfg.Hostname == "" {
+		cfg.Hostname, _ = os.Hostname()
+	}
+	client, err := outbound.NewClient("sink "+spec.Name, outbound.ClientConfig{Timeout: cfg.Timeout}, sinks.DefaultHTTPTimeout)
 	if err != nil {
 		return nil, err
 	}

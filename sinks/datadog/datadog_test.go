@@ -17,6 +17,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/opshub/opshub/internal/plugintest"
 	"github.com/opshub/opshub/model"
 	"github.com/opshub/opshub/sinks"
 )
@@ -127,7 +128,7 @@ func newFromYAML(t *testing.T, encoding, raw string) *Destination {
 	if err := yaml.Unmarshal([]byte(raw), &doc); err != nil {
 		t.Fatal(err)
 	}
-	d, err := New(sinks.Spec{Name: "dd", Type: "datadog", Encoding: encoding, Raw: doc.Content[0]})
+	d, err := New(sinks.Spec{Name: "dd", Type: "datadog", Encoding: encoding, Settings: plugintest.Decode(t, Plugin.Settings(), doc.Content[0])})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -205,7 +206,7 @@ func TestDeliverGzipsPayloads(t *testing.T) {
 	if err := yaml.Unmarshal([]byte("apiKey: k\ncompression: zstd"), &doc); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := New(sinks.Spec{Name: "dd", Type: "datadog", Raw: doc.Content[0]}); err == nil || !strings.Contains(err.Error(), "compression") {
+	if err := plugintest.DecodeErr(Plugin.Settings(), doc.Content[0]); err == nil || !strings.Contains(err.Error(), "compression") {
 		t.Errorf("compression: zstd accepted: %v", err)
 	}
 }

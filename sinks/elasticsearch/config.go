@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/opshub/opshub/outbound"
 	"github.com/opshub/opshub/sinks"
 )
 
@@ -13,8 +14,10 @@ import (
 // UTC day.
 const DefaultIndex = "opshub-%Y.%m.%d"
 
-// Config is the elasticsearch destination's own keys (docs/config.md). Auth,
-// TLS, headers and timeout are read by sinks.NewHTTPClient.
+// Plugin is the elasticsearch destination type.
+var Plugin = sinks.Plugin{Settings: func() sinks.Settings { return &Config{Index: DefaultIndex} }, New: New}
+
+// Config is the elasticsearch destination's own keys (docs/config.md).
 type Config struct {
 	// URL is the cluster's base URL; the destination posts to URL/_bulk.
 	URL string `yaml:"url"`
@@ -25,28 +28,13 @@ type Config struct {
 	Pipeline string `yaml:"pipeline"`
 	// Compression is none or gzip.
 	Compression string `yaml:"compression"`
-}
-
-func decodeConfig(spec sinks.Spec) (Config, error) {
-	c := Config{Index: DefaultIndex}
-	if err := sinks.DecodeRaw(spec, &c); err != nil {
-		return Config{}, err
-	}
-	if c.Index == "" {
-		c.Index = DefaultIndex
-	}
-	if err := c.Validate(); err != nil {
-		return Config{}, fmt.Errorf("sink %q: %w", spec.Name, err)
-	}
-	return c, nil
+	// ClientConfig holds auth, tls, headers, timeout and proxyURL.
+	outbound.ClientConfig `yaml:",inline"`
 }
 
 // Validate reports every bad key at once.
-func (c Config) Validate() error {
-	var errs []error
-	if u, err := url.Parse(c.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		errs = append(errs, fmt.Errorf("url: want an http or https URL, got %q", c.URL))
-	}
+func (c *Config) Validate() error {
+	errs := []error{outbound.CheckURLKey("url", c.URL), c.ClientConfig.Validate(), sinks.CheckCompression(c.Compression)}
 	if ip, err := parseIndexPattern(c.Index); err != nil {
 		errs = append(errs, fmt.Errorf("index: %w", err))
 	} else {
@@ -56,11 +44,6 @@ func (c Config) Validate() error {
 				break
 			}
 		}
-	}
-	switch c.Compression {
-	case "", "none", "gzip":
-	default:
-		errs = append(errs, fmt.Errorf("compression: want none or gzip, got %q", c.Compression))
 	}
 	return errors.Join(errs...)
 }

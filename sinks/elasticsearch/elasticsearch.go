@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/opshub/opshub/model"
+	"github.com/opshub/opshub/outbound"
 	"github.com/opshub/opshub/sinks"
 )
 
@@ -32,11 +33,15 @@ var _ sinks.Destination = (*Destination)(nil)
 
 // New builds an elasticsearch destination from the sink's spec.
 func New(spec sinks.Spec) (sinks.Destination, error) {
-	cfg, err := decodeConfig(spec)
+	c, err := sinks.SettingsOf[*Config](spec)
 	if err != nil {
 		return nil, err
 	}
-	client, err := sinks.NewHTTPClient(spec)
+	cfg := *c
+	if cfg.Index == "" {
+		cfg.Index = DefaultIndex
+	}
+	client, err := outbound.NewClient("sink "+spec.Name, cfg.ClientConfig, sinks.DefaultHTTPTimeout)
 	if err != nil {
 		return nil, err
 	}

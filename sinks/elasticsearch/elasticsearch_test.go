@@ -15,6 +15,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"gopkg.in/yaml.v3"
 
+	"github.com/opshub/opshub/internal/plugintest"
 	"github.com/opshub/opshub/model"
 	"github.com/opshub/opshub/sinks"
 )
@@ -25,7 +26,7 @@ func newFromYAML(t *testing.T, raw string) *Destination {
 	if err := yaml.Unmarshal([]byte(raw), &doc); err != nil {
 		t.Fatal(err)
 	}
-	d, err := New(sinks.Spec{Name: "test", Type: "elasticsearch", Raw: doc.Content[0]})
+	d, err := New(sinks.Spec{Name: "test", Type: "elasticsearch", Settings: plugintest.Decode(t, Plugin.Settings(), doc.Content[0])})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -212,7 +213,7 @@ func TestNewRejectsBadSettings(t *testing.T) {
 			if err := yaml.Unmarshal([]byte(tt.raw), &doc); err != nil {
 				t.Fatal(err)
 			}
-			_, err := New(sinks.Spec{Name: "es", Type: "elasticsearch", Raw: doc.Content[0]})
+			err := plugintest.DecodeErr(Plugin.Settings(), doc.Content[0])
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("New = %v, want error containing %q", err, tt.want)
 			}

@@ -23,14 +23,37 @@ const (
 	DefaultMaxFiles = 5
 )
 
+// Plugin is the file destination type.
+var Plugin = sinks.Plugin{Settings: func() sinks.Settings { return DefaultSettings() }, New: New}
+
 // Settings are the file sink's own keys.
 type Settings struct {
 	// Path is the file written to. Rotated files are Path.1 (the newest)
 	// to Path.<maxFiles-1>.
-	Path     string     `yaml:"path"`
+	Path     string     `yaml:"path" config:"path"`
 	MaxBytes sinks.Size `yaml:"maxBytes"`
 	// MaxFiles counts the current file and the rotated ones kept.
 	MaxFiles int `yaml:"maxFiles"`
+}
+
+// DefaultSettings are the settings of a file sink that gives only its path.
+func DefaultSettings() *Settings {
+	return &Settings{MaxBytes: DefaultMaxBytes, MaxFiles: DefaultMaxFiles}
+}
+
+// Validate reports every bad key at once.
+func (s *Settings) Validate() error {
+	var errs []error
+	if s.Path == "" {
+		errs = append(errs, errors.New("path: is required"))
+	}
+	if s.MaxBytes <= 0 {
+		errs = append(errs, errors.New("maxBytes: must be more than 0"))
+	}
+	if s.MaxFiles < 1 {
+		errs = append(errs, fmt.Errorf("maxFiles: must be 1 or more, got %d", s.MaxFiles))
+	}
+	return errors.Join(errs...)
 }
 
 // Sink writes records to a rotating file.
@@ -48,22 +71,18 @@ var _ sinks.Destination = (*Sink)(nil)
 
 // New builds a file sink. It opens nothing until the first delivery.
 func New(spec sinks.Spec) (sinks.Destination, error) {
-	s := Settings{MaxBytes: DefaultMaxBytes, MaxFiles: DefaultMaxFiles}
-	if err := sinks.DecodeRaw(spec, &s); err != nil {
+	s, err := sinks.SettingsOf[*Settings](spec)
+	if err != nil {
 		return nil, err
 	}
-	if s.Path == "" {
-		return nil, fmt.Errorf("sink %q: path is required", spec.Name)
+	if err := s.Validate(); err != nil {
+		return nil, fmt.Errorf("sink %q: %w", spec.Name, err)
 	}
-	if s.MaxBytes <= 0 {
-		s.MaxBytes = DefaultMaxBytes
-	}
-	s.MaxFiles = max(s.MaxFiles, 1)
 	enc, err := sinks.Encoder(spec.Encoding)
 	if err != nil {
 		return nil, fmt.Errorf("sink %q: %w", spec.Name, err)
 	}
-	return &Sink{settings: s, appendFn: enc}, nil
+	return &Sink{settings: *s, appendFn: enc}, nil
 }
 
 // Deliver appends records and syncs the file, rotating first when they

@@ -12,6 +12,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/opshub/opshub/internal/plugintest"
 	"github.com/opshub/opshub/model"
 	"github.com/opshub/opshub/sinks"
 )
@@ -22,7 +23,7 @@ func newSink(t *testing.T, encoding, raw string) sinks.Destination {
 	if err := yaml.Unmarshal([]byte(raw), &doc); err != nil {
 		t.Fatal(err)
 	}
-	d, err := New(sinks.Spec{Name: "archive", Type: "file", Encoding: encoding, Raw: doc.Content[0]})
+	d, err := New(sinks.Spec{Name: "archive", Type: "file", Encoding: encoding, Settings: plugintest.Decode(t, Plugin.Settings(), doc.Content[0])})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -19,6 +20,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 
 	"github.com/opshub/opshub/model"
+	"github.com/opshub/opshub/outbound"
 	"github.com/opshub/opshub/sinks"
 )
 
@@ -34,12 +36,40 @@ const (
 	FramingLength = "length"
 )
 
+// Plugin is the http destination type.
+var Plugin = sinks.Plugin{Settings: func() sinks.Settings { return DefaultSettings() }, New: New}
+
 // Settings are the http sink's own keys.
 type Settings struct {
-	URL         string `yaml:"url"`
-	Method      string `yaml:"method"`
-	Framing     string `yaml:"framing"`
+	URL string `yaml:"url"`
+	// Method is POST (the default) or PUT.
+	Method string `yaml:"method"`
+	// Framing is none, newline (the default) or length.
+	Framing string `yaml:"framing"`
+	// Compression is none (the default) or gzip.
 	Compression string `yaml:"compression"`
+	// ClientConfig holds auth, tls, headers, timeout and proxyURL.
+	outbound.ClientConfig `yaml:",inline"`
+}
+
+// DefaultSettings are the settings of an http sink that gives only its url.
+func DefaultSettings() *Settings {
+	return &Settings{Method: http.MethodPost, Framing: FramingNewline, Compression: "none"}
+}
+
+// Validate reports every bad key at once.
+func (s *Settings) Validate() error {
+	errs := []error{outbound.CheckURLKey("url", s.URL), s.ClientConfig.Validate()}
+	if s.Method != http.MethodPost && s.Method != http.MethodPut {
+		errs = append(errs, fmt.Errorf("method: must be one of POST, PUT, got %q", s.Method))
+	}
+	switch s.Framing {
+	case FramingNone, FramingNewline, FramingLength:
+	default:
+		errs = append(errs, fmt.Errorf("framing: must be one of none, newline, length, got %q", s.Framing))
+	}
+	errs = append(errs, sinks.CheckCompression(s.Compression))
+	return errors.Join(errs...)
 }
 
 // Sink delivers to an HTTP endpoint.
@@ -54,22 +84,19 @@ var _ sinks.Destination = (*Sink)(nil)
 
 // New builds an http sink from its spec. It makes no request.
 func New(spec sinks.Spec) (sinks.Destination, error) {
-	s := Settings{Method: http.MethodPost, Framing: FramingNewline, Compression: "none"}
-	if err := sinks.DecodeRaw(spec, &s); err != nil {
+	s, err := sinks.SettingsOf[*Settings](spec)
+	if err != nil {
 		return nil, err
-	}
-	if s.URL == "" {
-		return nil, fmt.Errorf("sink %q: url is required", spec.Name)
 	}
 	body, err := NewBody(spec.Encoding, s.Framing, s.Compression == "gzip")
 	if err != nil {
 		return nil, fmt.Errorf("sink %q: %w", spec.Name, err)
 	}
-	client, err := sinks.NewHTTPClient(spec)
+	client, err := outbound.NewClient("sink "+spec.Name, s.ClientConfig, sinks.DefaultHTTPTimeout)
 	if err != nil {
 		return nil, err
 	}
-	return &Sink{name: spec.Name, settings: s, client: client, body: body}, nil
+	return &Sink{name: spec.Name, settings: *s, client: client, body: body}, nil
 }
 
 // Deliver sends records in one request. A 2xx answer means delivered; see

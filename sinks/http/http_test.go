@@ -17,19 +17,15 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/gzip"
-	"gopkg.in/yaml.v3"
 
+	"github.com/opshub/opshub/internal/plugintest"
 	"github.com/opshub/opshub/model"
 	"github.com/opshub/opshub/sinks"
 )
 
 func spec(t *testing.T, encoding, raw string) sinks.Spec {
 	t.Helper()
-	var doc yaml.Node
-	if err := yaml.Unmarshal([]byte(raw), &doc); err != nil {
-		t.Fatal(err)
-	}
-	return sinks.Spec{Name: "hook", Type: "http", Encoding: encoding, Raw: doc.Content[0]}
+	return sinks.Spec{Name: "hook", Type: "http", Encoding: encoding, Settings: plugintest.Decode(t, Plugin.Settings(), raw)}
 }
 
 func records() []model.LogRecord {

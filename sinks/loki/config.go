@@ -3,17 +3,21 @@ package loki
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"regexp"
 
+	"github.com/opshub/opshub/outbound"
 	"github.com/opshub/opshub/sinks"
 )
 
-// Config is the loki destination's own keys (docs/config.md). Auth, TLS,
-// headers and timeout are read by sinks.NewHTTPClient, not here.
+// Plugin is the loki destination type.
+var Plugin = sinks.Plugin{Settings: func() sinks.Settings { return &Config{} }, New: New}
+
+// Config is the loki destination's own keys (docs/config.md).
 type Config struct {
 	// URL is the push endpoint, e.g. https://logs.example.com/loki/api/v1/push.
 	URL string `yaml:"url"`
+	// ClientConfig holds auth, tls, headers, timeout and proxyURL.
+	outbound.ClientConfig `yaml:",inline"`
 	// TenantID, when set, is sent as X-Scope-OrgID.
 	TenantID string `yaml:"tenantID"`
 	// Labels are static labels added to every stream.
@@ -26,30 +30,15 @@ type Config struct {
 
 var labelName = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 
-// decodeConfig reads the destination's keys from the sink's raw node.
-func decodeConfig(spec sinks.Spec) (Config, error) {
-	var c Config
-	if err := sinks.DecodeRaw(spec, &c); err != nil {
-		return Config{}, err
-	}
-	if err := c.Validate(); err != nil {
-		return Config{}, fmt.Errorf("sink %q: %w", spec.Name, err)
-	}
-	return c, nil
-}
-
 // Validate reports every bad key at once.
-func (c Config) Validate() error {
-	var errs []error
-	if u, err := url.Parse(c.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		errs = append(errs, fmt.Errorf("url: want an http or https URL, got %q", c.URL))
-	}
+func (c *Config) Validate() error {
+	errs := []error{outbound.CheckURLKey("url", c.URL), c.ClientConfig.Validate()}
 	for name := range c.Labels {
 		if !labelName.MatchString(name) {
 			errs = append(errs, fmt.Errorf("labels: %q is not a valid Loki label name", name))
 		}
 		if reserved(name) {
-			errs = append(errs, fmt.Errorf("labels: %q is set by opshub itself", name))
+			errs = append(errs, fmt.Errorf("labels.%s: is set by opshub itself", name))
 		}
 	}
 	for _, k := range c.LabelKeys {

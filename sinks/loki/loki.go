@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/opshub/opshub/model"
+	"github.com/opshub/opshub/outbound"
 	"github.com/opshub/opshub/sinks"
 )
 
@@ -27,15 +28,15 @@ var _ sinks.Destination = (*Destination)(nil)
 
 // New builds a loki destination from the sink's spec.
 func New(spec sinks.Spec) (sinks.Destination, error) {
-	cfg, err := decodeConfig(spec)
+	cfg, err := sinks.SettingsOf[*Config](spec)
 	if err != nil {
 		return nil, err
 	}
-	client, err := sinks.NewHTTPClient(spec)
+	client, err := outbound.NewClient("sink "+spec.Name, cfg.ClientConfig, sinks.DefaultHTTPTimeout)
 	if err != nil {
 		return nil, err
 	}
-	return newDestination(cfg, spec.Encoding, client, spec.Logger), nil
+	return newDestination(*cfg, spec.Encoding, client, spec.Logger), nil
 }
 
 func newDestination(cfg Config, encoding string, client *http.Client, logger *slog.Logger) *Destination {

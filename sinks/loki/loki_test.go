@@ -14,6 +14,7 @@ import (
 	"github.com/klauspost/compress/snappy"
 	"gopkg.in/yaml.v3"
 
+	"github.com/opshub/opshub/internal/plugintest"
 	"github.com/opshub/opshub/model"
 	"github.com/opshub/opshub/sinks"
 )
@@ -26,7 +27,7 @@ func newFromYAML(t *testing.T, encoding, raw string) *Destination {
 	if err := yaml.Unmarshal([]byte(raw), &doc); err != nil {
 		t.Fatal(err)
 	}
-	d, err := New(sinks.Spec{Name: "test", Type: "loki", Encoding: encoding, Raw: doc.Content[0]})
+	d, err := New(sinks.Spec{Name: "test", Type: "loki", Encoding: encoding, Settings: plugintest.Decode(t, Plugin.Settings(), doc.Content[0])})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -218,7 +219,7 @@ func TestNewRejectsBadSettings(t *testing.T) {
 	}{
 		{name: "not a url", raw: "url: ftp://x", want: "url"},
 		{name: "bad static label", raw: "url: http://x\nlabels: {\"a-b\": c}", want: `"a-b" is not a valid Loki label name`},
-		{name: "reserved label", raw: "url: http://x\nlabels: {service: c}", want: `"service" is set by opshub`},
+		{name: "reserved label", raw: "url: http://x\nlabels: {service: c}", want: "labels.service: is set by opshub"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -226,7 +227,7 @@ func TestNewRejectsBadSettings(t *testing.T) {
 			if err := yaml.Unmarshal([]byte(tt.raw), &doc); err != nil {
 				t.Fatal(err)
 			}
-			_, err := New(sinks.Spec{Name: "l", Type: "loki", Raw: doc.Content[0]})
+			err := plugintest.DecodeErr(Plugin.Settings(), doc.Content[0])
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("New = %v, want error containing %q", err, tt.want)
 			}

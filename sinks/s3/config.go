@@ -11,6 +11,12 @@ import (
 	"github.com/opshub/opshub/sinks"
 )
 
+// Plugin is the s3 destination type.
+var Plugin = sinks.Plugin{Settings: func() sinks.Settings { return &Config{Endpoint: DefaultEndpoint} }, New: New}
+
+// DefaultEndpoint is AWS S3.
+const DefaultEndpoint = "https://s3.amazonaws.com"
+
 // Config is the s3 destination's own keys (docs/config.md).
 type Config struct {
 	Bucket string `yaml:"bucket"`
@@ -24,7 +30,7 @@ type Config struct {
 	// the usual AWS environment variables, shared files and instance roles
 	// are tried.
 	AccessKeyID     string `yaml:"accessKeyID"`
-	SecretAccessKey string `yaml:"secretAccessKey"`
+	SecretAccessKey string `yaml:"secretAccessKey" config:"secret"`
 	// ForcePathStyle addresses buckets as endpoint/bucket rather than
 	// bucket.endpoint, as MinIO and many other stores want.
 	ForcePathStyle bool `yaml:"forcePathStyle"`
@@ -32,22 +38,8 @@ type Config struct {
 	Compression string `yaml:"compression"`
 }
 
-func decodeConfig(spec sinks.Spec) (Config, error) {
-	var c Config
-	if err := sinks.DecodeRaw(spec, &c); err != nil {
-		return Config{}, err
-	}
-	if c.Endpoint == "" {
-		c.Endpoint = "https://s3.amazonaws.com"
-	}
-	if err := c.Validate(); err != nil {
-		return Config{}, fmt.Errorf("sink %q: %w", spec.Name, err)
-	}
-	return c, nil
-}
-
 // Validate reports every bad key at once.
-func (c Config) Validate() error {
+func (c *Config) Validate() error {
 	var errs []error
 	if c.Bucket == "" {
 		errs = append(errs, errors.New("bucket: is required"))
@@ -57,16 +49,15 @@ func (c Config) Validate() error {
 	if u, err := url.Parse(c.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
 		errs = append(errs, fmt.Errorf("endpoint: want an http or https URL without a path, got %q", c.Endpoint))
 	}
-	if (c.AccessKeyID == "") != (c.SecretAccessKey == "") {
-		errs = append(errs, errors.New("accessKeyID and secretAccessKey: give both or neither"))
+	if c.AccessKeyID == "" && c.SecretAccessKey != "" {
+		errs = append(errs, errors.New("accessKeyID: is required when secretAccessKey is given"))
+	}
+	if c.AccessKeyID != "" && c.SecretAccessKey == "" {
+		errs = append(errs, errors.New("secretAccessKey: is required when accessKeyID is given (or secretAccessKeyFile)"))
 	}
 	if strings.HasPrefix(c.Prefix, "/") {
 		errs = append(errs, fmt.Errorf("prefix: must not start with /, got %q", c.Prefix))
 	}
-	switch c.Compression {
-	case "", "none", "gzip":
-	default:
-		errs = append(errs, fmt.Errorf("compression: want none or gzip, got %q", c.Compression))
-	}
+	errs = append(errs, sinks.CheckCompression(c.Compression))
 	return errors.Join(errs...)
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/minio/minio-go/v7/pkg/credentials"
 	"gopkg.in/yaml.v3"
 
+	"github.com/opshub/opshub/internal/plugintest"
 	"github.com/opshub/opshub/internal/sinktest"
 	"github.com/opshub/opshub/model"
 	"github.com/opshub/opshub/sinks"
@@ -29,7 +30,7 @@ func newFromYAML(t *testing.T, encoding, raw string) *Destination {
 	if err := yaml.Unmarshal([]byte(raw), &doc); err != nil {
 		t.Fatal(err)
 	}
-	d, err := New(sinks.Spec{Name: "archive", Type: "s3", Encoding: encoding, Raw: doc.Content[0]})
+	d, err := New(sinks.Spec{Name: "archive", Type: "s3", Encoding: encoding, Settings: plugintest.Decode(t, Plugin.Settings(), doc.Content[0])})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -166,7 +167,7 @@ func TestDeliverToAnUnreachableStoreIsRetryable(t *testing.T) {
 func TestNewRejectsBadSettings(t *testing.T) {
 	tests := []struct{ name, raw, want string }{
 		{name: "endpoint with a path", raw: "bucket: logs\nendpoint: http://x/y", want: "endpoint"},
-		{name: "key without secret", raw: "bucket: logs\naccessKeyID: a", want: "give both"},
+		{name: "key without secret", raw: "bucket: logs\naccessKeyID: a", want: "secretAccessKey: is required when accessKeyID is given"},
 		{name: "absolute prefix", raw: "bucket: logs\nprefix: /logs", want: "prefix"},
 		{name: "bucket name too short", raw: "bucket: b", want: "bucket: Bucket name cannot be shorter than 3 characters"},
 	}
@@ -176,7 +177,7 @@ func TestNewRejectsBadSettings(t *testing.T) {
 			if err := yaml.Unmarshal([]byte(tt.raw), &doc); err != nil {
 				t.Fatal(err)
 			}
-			_, err := New(sinks.Spec{Name: "s", Type: "s3", Raw: doc.Content[0]})
+			err := plugintest.DecodeErr(Plugin.Settings(), doc.Content[0])
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("New = %v, want error containing %q", err, tt.want)
 			}

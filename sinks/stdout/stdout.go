@@ -26,6 +26,15 @@ type Sink struct {
 
 var _ sinks.Destination = (*Sink)(nil)
 
+// Plugin is the stdout destination type; it has no keys of its own.
+var Plugin = sinks.Plugin{Settings: func() sinks.Settings { return &Settings{} }, New: New}
+
+// Settings are the stdout sink's own keys: none.
+type Settings struct{}
+
+// Validate has nothing to check.
+func (*Settings) Validate() error { return nil }
+
 // New builds a stdout sink.
 func New(spec sinks.Spec) (sinks.Destination, error) {
 	return NewWriter(spec, os.Stdout)

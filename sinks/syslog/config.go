@@ -6,11 +6,15 @@ import (
 	"net"
 	"time"
 
+	"github.com/opshub/opshub/outbound"
 	"github.com/opshub/opshub/sinks"
 )
 
 // DefaultTimeout bounds dialling and one batch's write.
 const DefaultTimeout = 30 * time.Second
+
+// Plugin is the syslog destination type.
+var Plugin = sinks.Plugin{Settings: func() sinks.Settings { return DefaultConfig() }, New: New}
 
 // Config is the syslog destination's own keys (docs/config.md).
 type Config struct {
@@ -25,17 +29,25 @@ type Config struct {
 	// AppName overrides APP-NAME, which is otherwise the record's service.
 	AppName string `yaml:"appName"`
 	// TLS is as in Prometheus' HTTP client config.
-	TLS struct {
-		CAFile             string `yaml:"caFile"`
-		CertFile           string `yaml:"certFile"`
-		KeyFile            string `yaml:"keyFile"`
-		ServerName         string `yaml:"serverName"`
-		InsecureSkipVerify bool   `yaml:"insecureSkipVerify"`
-		MinVersion         string `yaml:"minVersion"`
-	} `yaml:"tls"`
-	Timeout sinks.Duration `yaml:"timeout"`
+	TLS     outbound.TLS  `yaml:"tls"`
+	Timeout time.Duration `yaml:"timeout"`
+}
 
-	hasTLS bool
+// DefaultConfig is the settings of a syslog sink that gives only its address.
+func DefaultConfig() *Config {
+	return &Config{Format: "rfc5424", Facility: "user", Timeout: DefaultTimeout}
+}
+
+// network is the effective network: the configured one, or tcp, or tls
+// when a tls block is set.
+func (c *Config) network() string {
+	switch {
+	case c.Network != "":
+		return c.Network
+	case !c.TLS.IsZero():
+		return "tls"
+	}
+	return "tcp"
 }
 
 var facilities = map[string]int{
@@ -44,54 +56,31 @@ var facilities = map[string]int{
 	"local3": 19, "local4": 20, "local5": 21, "local6": 22, "local7": 23,
 }
 
-func decodeConfig(spec sinks.Spec) (Config, error) {
-	var c Config
-	if err := sinks.DecodeRaw(spec, &c); err != nil {
-		return Config{}, err
-	}
-	c.hasTLS = c.TLS != (Config{}).TLS
-	if c.Network == "" {
-		c.Network = "tcp"
-		if c.hasTLS {
-			c.Network = "tls"
-		}
-	}
-	if c.Format == "" {
-		c.Format = "rfc5424"
-	}
-	if c.Facility == "" {
-		c.Facility = "user"
-	}
-	if c.Timeout <= 0 {
-		c.Timeout = sinks.Duration(DefaultTimeout)
-	}
-	if err := c.Validate(); err != nil {
-		return Config{}, fmt.Errorf("sink %q: %w", spec.Name, err)
-	}
-	return c, nil
-}
-
 // Validate reports every bad key at once.
-func (c Config) Validate() error {
+func (c *Config) Validate() error {
 	var errs []error
-	if _, _, err := net.SplitHostPort(c.Address); err != nil {
-		errs = append(errs, fmt.Errorf("address: want host:port, got %q", c.Address))
+	if host, port, err := net.SplitHostPort(c.Address); err != nil || host == "" || port == "" {
+		errs = append(errs, fmt.Errorf("address: must be host:port, got %q", c.Address))
 	}
-	switch c.Network {
+	switch c.network() {
 	case "tcp", "tls", "udp":
 	default:
-		errs = append(errs, fmt.Errorf("network: want tcp, tls or udp, got %q", c.Network))
+		errs = append(errs, fmt.Errorf("network: must be one of tcp, tls, udp, got %q", c.Network))
 	}
-	if c.hasTLS && c.Network != "tls" {
-		errs = append(errs, fmt.Errorf("tls: set, but network is %s", c.Network))
+	if !c.TLS.IsZero() && c.network() != "tls" {
+		errs = append(errs, fmt.Errorf("tls: is set, but network is %s (use network: tls, or leave network out)", c.network()))
 	}
+	errs = append(errs, c.TLS.Validate())
 	switch c.Format {
 	case "rfc5424", "rfc3164":
 	default:
-		errs = append(errs, fmt.Errorf("format: want rfc5424 or rfc3164, got %q", c.Format))
+		errs = append(errs, fmt.Errorf("format: must be one of rfc5424, rfc3164, got %q", c.Format))
 	}
 	if _, ok := facilities[c.Facility]; !ok {
 		errs = append(errs, fmt.Errorf("facility: unknown %q", c.Facility))
+	}
+	if c.Timeout <= 0 {
+		errs = append(errs, errors.New("timeout: must be more than 0s"))
 	}
 	return errors.Join(errs...)
 }

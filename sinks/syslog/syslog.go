@@ -12,9 +12,8 @@ import (
 	"sync"
 	"time"
 
-	pconfig "github.com/prometheus/common/config"
-
 	"github.com/opshub/opshub/model"
+	"github.com/opshub/opshub/outbound"
 	"github.com/opshub/opshub/sinks"
 )
 
@@ -41,29 +40,20 @@ var _ sinks.Destination = (*Destination)(nil)
 // New builds a syslog destination from the sink's spec. It does not
 // connect: the first Deliver does.
 func New(spec sinks.Spec) (sinks.Destination, error) {
-	cfg, err := decodeConfig(spec)
+	c, err := sinks.SettingsOf[*Config](spec)
 	if err != nil {
 		return nil, err
 	}
+	cfg := *c
+	cfg.Network = c.network()
 	hostname, _ := os.Hostname()
 	d := &Destination{
 		cfg: cfg,
 		fmt: formatter{facility: facilities[cfg.Facility], rfc3164: cfg.Format == "rfc3164", hostname: hostname, appName: cfg.AppName},
 	}
 	if cfg.Network == "tls" {
-		tc := &pconfig.TLSConfig{
-			CAFile: cfg.TLS.CAFile, CertFile: cfg.TLS.CertFile, KeyFile: cfg.TLS.KeyFile,
-			ServerName: cfg.TLS.ServerName, InsecureSkipVerify: cfg.TLS.InsecureSkipVerify,
-		}
-		if cfg.TLS.MinVersion != "" {
-			v, ok := pconfig.TLSVersions[cfg.TLS.MinVersion]
-			if !ok {
-				return nil, fmt.Errorf("sink %q: tls.minVersion %q is not one of TLS10, TLS11, TLS12, TLS13", spec.Name, cfg.TLS.MinVersion)
-			}
-			tc.MinVersion = v
-		}
-		if d.tlsConf, err = pconfig.NewTLSConfig(tc); err != nil {
-			return nil, fmt.Errorf("sink %q: tls: %w", spec.Name, err)
+		if d.tlsConf, err = outbound.NewTLSConfig(cfg.TLS); err != nil {
+			return nil, fmt.Errorf("sink %q: %w", spec.Name, err)
 		}
 		if d.tlsConf.ServerName == "" {
 			d.tlsConf.ServerName, _, _ = net.SplitHostPort(cfg.Address)

@@ -11,6 +11,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/opshub/opshub/internal/plugintest"
 	"github.com/opshub/opshub/internal/sinktest"
 	"github.com/opshub/opshub/model"
 	"github.com/opshub/opshub/sinks"
@@ -22,7 +23,7 @@ func newFromYAML(t *testing.T, raw string) *Destination {
 	if err := yaml.Unmarshal([]byte(raw), &doc); err != nil {
 		t.Fatal(err)
 	}
-	d, err := New(sinks.Spec{Name: "papertrail", Type: "syslog", Raw: doc.Content[0]})
+	d, err := New(sinks.Spec{Name: "papertrail", Type: "syslog", Settings: plugintest.Decode(t, Plugin.Settings(), doc.Content[0])})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -158,7 +159,7 @@ func TestNewRejectsBadSettings(t *testing.T) {
 			if err := yaml.Unmarshal([]byte(tt.raw), &doc); err != nil {
 				t.Fatal(err)
 			}
-			_, err := New(sinks.Spec{Name: "s", Type: "syslog", Raw: doc.Content[0]})
+			err := plugintest.DecodeErr(Plugin.Settings(), doc.Content[0])
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("New = %v, want error containing %q", err, tt.want)
 			}

@@ -28,7 +28,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/opshub/opshub/config"
 	"github.com/opshub/opshub/internal/app"
 	"github.com/opshub/opshub/internal/kubetest"
 	"github.com/opshub/opshub/model"
@@ -105,7 +104,7 @@ sinks:
 	if err := os.WriteFile(n.ConfigFile, []byte(n.Config), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.Load(n.ConfigFile)
+	cfg, err := app.LoadConfig(n.ConfigFile)
 	if err != nil {
 		t.Fatal(err)
 	}

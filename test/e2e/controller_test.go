@@ -28,7 +28,6 @@ import (
 
 	"github.com/opshub/opshub/alerting/notify/webhook"
 	"github.com/opshub/opshub/client"
-	"github.com/opshub/opshub/config"
 	"github.com/opshub/opshub/internal/app"
 	"github.com/opshub/opshub/internal/kubetest"
 	"github.com/opshub/opshub/model"
@@ -158,7 +157,7 @@ func runController(t *testing.T, configFor func(listen string) string, opts app.
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.Parse([]byte(configFor(ln.Addr().String())), "controller.yaml")
+	cfg, err := app.ParseConfig([]byte(configFor(ln.Addr().String())), "controller.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -647,7 +646,7 @@ func startAdvertisedCollector(t *testing.T, c *kubetest.Cluster, kubelet *kubete
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.Parse(fmt.Appendf(nil, `
+	cfg, err := app.ParseConfig(fmt.Appendf(nil, `
 dataDir: %s
 platform:
   kind: kubernetes

@@ -20,25 +20,27 @@ import (
 
 	"github.com/opshub/opshub/alerting/notify"
 	"github.com/opshub/opshub/model"
+	"github.com/opshub/opshub/outbound"
 )
 
 // Type is the integration type this package implements.
 const Type = "alertmanager"
 
+// Plugin is the Alertmanager integration type.
+var Plugin = notify.Plugin{Settings: func() notify.Settings { return &Config{} }, New: New}
+
 // Config is the Alertmanager integration's own keys.
 type Config struct {
-	URL  string `yaml:"url"`
-	Auth struct {
-		Basic struct {
-			Username string `yaml:"username"`
-			Password string `yaml:"password"`
-		} `yaml:"basic"`
-		Bearer struct {
-			Token string `yaml:"token"`
-		} `yaml:"bearer"`
-	} `yaml:"auth"`
-	TLS     map[string]any `yaml:"tls"`
-	Timeout string         `yaml:"timeout"`
+	URL     string        `yaml:"url"`
+	Auth    outbound.Auth `yaml:"auth"`
+	TLS     outbound.TLS  `yaml:"tls"`
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// Validate reports every bad key at once.
+func (c *Config) Validate() error {
+	return errors.Join(outbound.CheckURLKey("url", c.URL),
+		outbound.ClientConfig{Auth: c.Auth, TLS: c.TLS, Timeout: c.Timeout}.Validate())
 }
 
 // Notifier posts alerts to one Alertmanager.
@@ -52,18 +54,15 @@ var _ notify.Notifier = (*Notifier)(nil)
 
 // New is the Factory of Alertmanager integrations.
 func New(spec notify.Spec) (notify.Notifier, error) {
-	var cfg Config
-	if err := spec.Decode(&cfg); err != nil {
-		return nil, err
-	}
-	if cfg.URL == "" {
-		return nil, errors.New("url is required")
-	}
-	client, err := spec.HTTPClientTimeout(cfg.Timeout)
+	cfg, err := notify.SettingsOf[*Config](spec)
 	if err != nil {
 		return nil, err
 	}
-	return &Notifier{name: spec.Name, cfg: cfg, client: client}, nil
+	client, err := notify.NewClient(spec, outbound.ClientConfig{Auth: cfg.Auth, TLS: cfg.TLS, Timeout: cfg.Timeout})
+	if err != nil {
+		return nil, err
+	}
+	return &Notifier{name: spec.Name, cfg: *cfg, client: client}, nil
 }
 
 // Alert is one element of Alertmanager's postable alerts.
@@ -128,12 +127,6 @@ func (n *Notifier) Notify(ctx context.Context, msg notify.Message) (notify.Resul
 		return notify.Result{}, fmt.Errorf("build request: %w", err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	switch {
-	case n.cfg.Auth.Basic.Username != "":
-		req.SetBasicAuth(n.cfg.Auth.Basic.Username, n.cfg.Auth.Basic.Password)
-	case n.cfg.Auth.Bearer.Token != "":
-		req.Header.Set("Authorization", "Bearer "+n.cfg.Auth.Bearer.Token)
-	}
 	res := notify.Result{Request: "POST " + u + " " + notify.Snippet(body)}
 	resp, err := n.client.Do(req)
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/opshub/opshub/alerting/notify"
+	"github.com/opshub/opshub/internal/plugintest"
 	"github.com/opshub/opshub/model"
 )
 
@@ -100,7 +101,7 @@ func TestAlertsReachRealAlertmanager(t *testing.T) {
 	if err := node.Encode(map[string]string{"url": base}); err != nil {
 		t.Fatal(err)
 	}
-	n, err := New(notify.Spec{Name: "am", Type: Type, Raw: &node})
+	n, err := New(notify.Spec{Name: "am", Type: Type, Settings: plugintest.Decode(t, Plugin.Settings(), &node)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,16 +32,29 @@ import (
 
 	"github.com/opshub/opshub/alerting/notify"
 	"github.com/opshub/opshub/model"
+	"github.com/opshub/opshub/outbound"
 )
 
 // Type is the integration type this package implements.
 const Type = "discord"
 
+// Plugin is the Discord integration type.
+var Plugin = notify.Plugin{Settings: func() notify.Settings { return &Config{} }, New: New}
+
 // Config is the Discord integration's own keys.
 type Config struct {
-	WebhookURL string `yaml:"webhookURL"`
+	WebhookURL string `yaml:"webhookURL" config:"secret"`
 	Username   string `yaml:"username"`
 	AvatarURL  string `yaml:"avatarURL"`
+}
+
+// Validate reports every bad key at once.
+func (c *Config) Validate() error {
+	errs := []error{outbound.CheckSecretURLKey("webhookURL", c.WebhookURL)}
+	if c.AvatarURL != "" {
+		errs = append(errs, outbound.CheckURLKey("avatarURL", c.AvatarURL))
+	}
+	return errors.Join(errs...)
 }
 
 // Notifier posts to one Discord webhook.
@@ -57,13 +70,18 @@ var _ notify.Notifier = (*Notifier)(nil)
 
 // New is the Factory of Discord integrations.
 func New(spec notify.Spec) (notify.Notifier, error) {
-	var cfg Config
-	if err := spec.Decode(&cfg); err != nil {
+	c, err := notify.SettingsOf[*Config](spec)
+	if err != nil {
 		return nil, err
 	}
+	cfg := *c
 	u, err := url.Parse(cfg.WebhookURL)
 	if err != nil || cfg.WebhookURL == "" {
 		return nil, errors.New("webhookURL is required and must be a URL")
+	}
+	httpClient, err := notify.NewClient(spec, outbound.ClientConfig{})
+	if err != nil {
+		return nil, err
 	}
 	q := u.Query()
 	q.Set("wait", "true")
@@ -74,7 +92,7 @@ func New(spec notify.Spec) (notify.Notifier, error) {
 	if err != nil {
 		return nil, fmt.Errorf("discord session: %w", err)
 	}
-	client := *spec.HTTPClient() // keeps the integration's timeout
+	client := *httpClient // keeps the integration's timeout
 	base := client.Transport
 	if base == nil {
 		base = http.DefaultTransport

@@ -15,6 +15,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/opshub/opshub/alerting/notify"
+	"github.com/opshub/opshub/internal/plugintest"
 	"github.com/opshub/opshub/model"
 )
 
@@ -24,7 +25,7 @@ func newNotifier(t *testing.T, cfg map[string]string) *Notifier {
 	if err := node.Encode(cfg); err != nil {
 		t.Fatal(err)
 	}
-	n, err := New(notify.Spec{Name: "chat", Type: Type, Raw: &node})
+	n, err := New(notify.Spec{Name: "chat", Type: Type, Settings: plugintest.Decode(t, Plugin.Settings(), &node)})
 	if err != nil {
 		t.Fatal(err)
 	}

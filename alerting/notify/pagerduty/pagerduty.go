@@ -20,6 +20,7 @@ import (
 
 	"github.com/opshub/opshub/alerting/notify"
 	"github.com/opshub/opshub/model"
+	"github.com/opshub/opshub/outbound"
 )
 
 // Type is the integration type this package implements.
@@ -28,9 +29,12 @@ const Type = "pagerduty"
 // DefaultURL is the Events API v2 endpoint.
 const DefaultURL = "https://events.pagerduty.com/v2/enqueue"
 
+// Plugin is the PagerDuty integration type.
+var Plugin = notify.Plugin{Settings: func() notify.Settings { return &Config{URL: DefaultURL} }, New: New}
+
 // Config is the PagerDuty integration's own keys.
 type Config struct {
-	RoutingKey string `yaml:"routingKey"`
+	RoutingKey string `yaml:"routingKey" config:"secret"`
 	URL        string `yaml:"url"`
 }
 
@@ -44,18 +48,32 @@ type Notifier struct {
 var _ notify.Notifier = (*Notifier)(nil)
 
 // New is the Factory of PagerDuty integrations.
+// Validate reports every bad key at once.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.RoutingKey == "" {
+		errs = append(errs, errors.New("routingKey: is required (or routingKeyFile)"))
+	}
+	if c.URL != "" {
+		errs = append(errs, outbound.CheckURLKey("url", c.URL))
+	}
+	return errors.Join(errs...)
+}
+
 func New(spec notify.Spec) (notify.Notifier, error) {
-	var cfg Config
-	if err := spec.Decode(&cfg); err != nil {
+	c, err := notify.SettingsOf[*Config](spec)
+	if err != nil {
 		return nil, err
 	}
-	if cfg.RoutingKey == "" {
-		return nil, errors.New("routingKey is required")
-	}
+	cfg := *c
 	if cfg.URL == "" {
 		cfg.URL = DefaultURL
 	}
-	return &Notifier{name: spec.Name, cfg: cfg, client: spec.HTTPClient()}, nil
+	client, err := notify.NewClient(spec, outbound.ClientConfig{})
+	if err != nil {
+		return nil, err
+	}
+	return &Notifier{name: spec.Name, cfg: cfg, client: client}, nil
 }
 
 // Event is the Events API v2 request body.

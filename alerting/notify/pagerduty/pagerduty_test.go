@@ -14,6 +14,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/opshub/opshub/alerting/notify"
+	"github.com/opshub/opshub/internal/plugintest"
 	"github.com/opshub/opshub/model"
 )
 
@@ -76,7 +77,7 @@ func TestTriggerAndResolveShareDedupKey(t *testing.T) {
 	defer srv.Close()
 	var node yaml.Node
 	_ = node.Encode(map[string]string{"routingKey": "R0123456789abcdef0123456789abcde", "url": srv.URL + "/v2/enqueue"})
-	n, err := New(notify.Spec{Name: "pd", Type: Type, Raw: &node})
+	n, err := New(notify.Spec{Name: "pd", Type: Type, Settings: plugintest.Decode(t, Plugin.Settings(), &node)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,12 +12,14 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"strings"
 
 	"github.com/slack-go/slack"
 
 	"github.com/opshub/opshub/alerting/notify"
 	"github.com/opshub/opshub/model"
+	"github.com/opshub/opshub/outbound"
 )
 
 // Type is the integration type this package implements.
@@ -29,12 +31,15 @@ const (
 	maxSection = 3000
 )
 
+// Plugin is the Slack integration type.
+var Plugin = notify.Plugin{Settings: func() notify.Settings { return &Config{} }, New: New}
+
 // Config is the Slack integration's own keys: token and channel, or
 // webhookURL.
 type Config struct {
-	Token      string `yaml:"token"`
+	Token      string `yaml:"token" config:"secret"`
 	Channel    string `yaml:"channel"`
-	WebhookURL string `yaml:"webhookURL"`
+	WebhookURL string `yaml:"webhookURL" config:"secret"`
 	// APIURL overrides Slack's Web API base (for tests and proxies).
 	APIURL   string `yaml:"apiURL"`
 	Username string `yaml:"username"`
@@ -42,24 +47,48 @@ type Config struct {
 
 // Notifier posts to one Slack channel or incoming webhook.
 type Notifier struct {
-	name string
-	cfg  Config
-	api  *slack.Client
-	spec notify.Spec
+	name   string
+	cfg    Config
+	api    *slack.Client
+	client *http.Client
 }
 
 var _ notify.Notifier = (*Notifier)(nil)
 
 // New is the Factory of Slack integrations.
+// Validate reports every bad key at once.
+func (c *Config) Validate() error {
+	var errs []error
+	switch {
+	case c.Token != "" && c.WebhookURL != "":
+		errs = append(errs, errors.New("give only one of token, webhookURL"))
+	case c.Token == "" && c.WebhookURL == "":
+		errs = append(errs, errors.New("needs one of token, webhookURL"))
+	case c.Token != "" && c.Channel == "":
+		errs = append(errs, errors.New("channel: is required when token is given"))
+	case c.WebhookURL != "":
+		errs = append(errs, outbound.CheckSecretURLKey("webhookURL", c.WebhookURL))
+	}
+	if c.APIURL != "" {
+		errs = append(errs, outbound.CheckURLKey("apiURL", c.APIURL))
+	}
+	return errors.Join(errs...)
+}
+
 func New(spec notify.Spec) (notify.Notifier, error) {
-	var cfg Config
-	if err := spec.Decode(&cfg); err != nil {
+	c, err := notify.SettingsOf[*Config](spec)
+	if err != nil {
 		return nil, err
 	}
-	n := &Notifier{name: spec.Name, cfg: cfg, spec: spec}
+	cfg := *c
+	client, err := notify.NewClient(spec, outbound.ClientConfig{})
+	if err != nil {
+		return nil, err
+	}
+	n := &Notifier{name: spec.Name, cfg: cfg, client: client}
 	switch {
 	case cfg.Token != "" && cfg.Channel != "":
-		opts := []slack.Option{slack.OptionHTTPClient(spec.HTTPClient())}
+		opts := []slack.Option{slack.OptionHTTPClient(client)}
 		if cfg.APIURL != "" {
 			u := cfg.APIURL
 			if !strings.HasSuffix(u, "/") {
@@ -198,7 +227,7 @@ func (n *Notifier) msgOptions(blocks []slack.Block, fallback string) []slack.Msg
 func (n *Notifier) post(ctx context.Context, blocks []slack.Block, fallback string) (notify.Result, error) {
 	if n.api == nil {
 		res := notify.Result{Request: "POST <slack webhook> " + notify.Snippet([]byte(fallback))}
-		err := slack.PostWebhookCustomHTTPContext(ctx, n.cfg.WebhookURL, n.spec.HTTPClient(), &slack.WebhookMessage{
+		err := slack.PostWebhookCustomHTTPContext(ctx, n.cfg.WebhookURL, n.client, &slack.WebhookMessage{
 			Text: fallback, Username: n.cfg.Username, Blocks: &slack.Blocks{BlockSet: blocks},
 		})
 		return res, n.classify(&res, err)

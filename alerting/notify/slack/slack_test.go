@@ -16,6 +16,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/opshub/opshub/alerting/notify"
+	"github.com/opshub/opshub/internal/plugintest"
 	"github.com/opshub/opshub/model"
 )
 
@@ -25,7 +26,7 @@ func newNotifier(t *testing.T, raw map[string]string) notify.Notifier {
 	if err := node.Encode(raw); err != nil {
 		t.Fatal(err)
 	}
-	n, err := New(notify.Spec{Name: "ops-slack", Type: Type, Raw: &node})
+	n, err := New(notify.Spec{Name: "ops-slack", Type: Type, Settings: plugintest.Decode(t, Plugin.Settings(), &node)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,7 +20,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"regexp"
 	"sort"
 	"strconv"
@@ -30,6 +29,7 @@ import (
 
 	"github.com/opshub/opshub/alerting/notify"
 	"github.com/opshub/opshub/model"
+	"github.com/opshub/opshub/outbound"
 )
 
 // Type is the integration type this package implements.
@@ -58,10 +58,22 @@ const (
 	cardSchemaURL = "http://adaptivecards.io/schemas/adaptive-card.json"
 )
 
+// Plugin is the Teams integration type.
+var Plugin = notify.Plugin{Settings: func() notify.Settings { return &Config{} }, New: New}
+
 // Config is the Teams integration's own keys.
 type Config struct {
-	WebhookURL string `yaml:"webhookURL"`
-	Timeout    string `yaml:"timeout"`
+	WebhookURL string        `yaml:"webhookURL" config:"secret"`
+	Timeout    time.Duration `yaml:"timeout"`
+}
+
+// Validate reports every bad key at once.
+func (c *Config) Validate() error {
+	errs := []error{outbound.CheckSecretURLKey("webhookURL", c.WebhookURL)}
+	if c.Timeout < 0 {
+		errs = append(errs, errors.New("timeout: must not be negative"))
+	}
+	return errors.Join(errs...)
 }
 
 // Notifier posts cards to one Teams webhook.
@@ -78,18 +90,15 @@ var (
 
 // New is the Factory of Teams integrations.
 func New(spec notify.Spec) (notify.Notifier, error) {
-	var cfg Config
-	if err := spec.Decode(&cfg); err != nil {
-		return nil, err
-	}
-	if u, err := url.Parse(cfg.WebhookURL); err != nil || cfg.WebhookURL == "" || u.Host == "" {
-		return nil, errors.New("webhookURL is required and must be a URL")
-	}
-	client, err := spec.HTTPClientTimeout(cfg.Timeout)
+	cfg, err := notify.SettingsOf[*Config](spec)
 	if err != nil {
 		return nil, err
 	}
-	return &Notifier{name: spec.Name, cfg: cfg, client: client}, nil
+	client, err := notify.NewClient(spec, outbound.ClientConfig{Timeout: cfg.Timeout})
+	if err != nil {
+		return nil, err
+	}
+	return &Notifier{name: spec.Name, cfg: *cfg, client: client}, nil
 }
 
 // Message is the body Teams' webhooks take: one Adaptive Card attachment.

@@ -15,6 +15,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/opshub/opshub/alerting/notify"
+	"github.com/opshub/opshub/internal/plugintest"
 	"github.com/opshub/opshub/model"
 )
 
@@ -24,7 +25,7 @@ func newNotifier(t *testing.T, url string) *Notifier {
 	if err := node.Encode(map[string]string{"webhookURL": url}); err != nil {
 		t.Fatal(err)
 	}
-	n, err := New(notify.Spec{Name: "ops-teams", Type: Type, Raw: &node})
+	n, err := New(notify.Spec{Name: "ops-teams", Type: Type, Settings: plugintest.Decode(t, Plugin.Settings(), &node)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +183,7 @@ func TestTeamsAnswers(t *testing.T) {
 func TestConfigNeedsAWebhookURL(t *testing.T) {
 	var node yaml.Node
 	_ = node.Encode(map[string]string{"webhookURL": "not a url"})
-	if _, err := New(notify.Spec{Name: "t", Type: Type, Raw: &node}); err == nil || !strings.Contains(err.Error(), "webhookURL") {
+	if err := plugintest.DecodeErr(Plugin.Settings(), &node); err == nil || !strings.Contains(err.Error(), "webhookURL") {
 		t.Errorf("err %v, want one naming webhookURL", err)
 	}
 }

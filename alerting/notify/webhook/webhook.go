@@ -13,6 +13,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -21,19 +22,35 @@ import (
 	"time"
 
 	"github.com/opshub/opshub/alerting/notify"
+	"github.com/opshub/opshub/outbound"
 )
 
 // Type is the integration type this package implements.
 const Type = "webhook"
+
+// Plugin is the webhook integration type.
+var Plugin = notify.Plugin{Settings: func() notify.Settings { return &Config{} }, New: New}
 
 // Config is the webhook integration's own keys.
 type Config struct {
 	URL string `yaml:"url"`
 	// Secret signs every request. A "whsec_" prefix marks a base64 key as
 	// Standard Webhooks libraries issue them; any other value is used as is.
-	Secret  string            `yaml:"secret"`
-	Headers map[string]string `yaml:"headers"`
-	Timeout string            `yaml:"timeout"`
+	Secret  string            `yaml:"secret" config:"secret"`
+	Headers map[string]string `yaml:"headers" config:"secret"`
+	Timeout time.Duration     `yaml:"timeout"`
+}
+
+// Validate reports every bad key at once.
+func (c *Config) Validate() error {
+	errs := []error{outbound.CheckURLKey("url", c.URL)}
+	if _, err := SecretKey(c.Secret); err != nil {
+		errs = append(errs, fmt.Errorf("secret: %w", err))
+	}
+	if c.Timeout < 0 {
+		errs = append(errs, errors.New("timeout: must not be negative"))
+	}
+	return errors.Join(errs...)
 }
 
 // Notifier posts events to one URL.
@@ -49,14 +66,11 @@ var _ notify.Notifier = (*Notifier)(nil)
 
 // New is the Factory of webhook integrations.
 func New(spec notify.Spec) (notify.Notifier, error) {
-	var cfg Config
-	if err := spec.Decode(&cfg); err != nil {
+	cfg, err := notify.SettingsOf[*Config](spec)
+	if err != nil {
 		return nil, err
 	}
-	if cfg.URL == "" {
-		return nil, fmt.Errorf("url is required")
-	}
-	client, err := spec.HTTPClientTimeout(cfg.Timeout)
+	client, err := notify.NewClient(spec, outbound.ClientConfig{Headers: cfg.Headers, Timeout: cfg.Timeout})
 	if err != nil {
 		return nil, err
 	}
@@ -64,7 +78,7 @@ func New(spec notify.Spec) (notify.Notifier, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Notifier{name: spec.Name, cfg: cfg, key: key, client: client, now: time.Now}, nil
+	return &Notifier{name: spec.Name, cfg: *cfg, key: key, client: client, now: time.Now}, nil
 }
 
 // SecretKey returns the HMAC key of a configured secret.

@@ -12,6 +12,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/opshub/opshub/alerting/notify"
+	"github.com/opshub/opshub/internal/plugintest"
 	"github.com/opshub/opshub/model"
 )
 
@@ -39,7 +40,7 @@ func TestRequestShape(t *testing.T) {
 	defer srv.Close()
 	var node yaml.Node
 	_ = node.Encode(map[string]any{"url": srv.URL, "secret": "plain-secret", "headers": map[string]string{"X-Team": "ops"}})
-	n, err := New(notify.Spec{Name: "hook", Type: Type, Raw: &node})
+	n, err := New(notify.Spec{Name: "hook", Type: Type, Settings: plugintest.Decode(t, Plugin.Settings(), &node)})
 	if err != nil {
 		t.Fatal(err)
 	}

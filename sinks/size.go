@@ -1,28 +1,14 @@
 package sinks
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
 	"strings"
-	"time"
 
 	"gopkg.in/yaml.v3"
 )
-
-// DecodeRaw decodes the destination's own keys (Spec.Raw) into v, a pointer
-// to the destination's settings struct with yaml tags. Config has already
-// checked the keys, so this only moves values into place. A nil Raw leaves v
-// as it is.
-func DecodeRaw(spec Spec, v any) error {
-	if spec.Raw == nil {
-		return nil
-	}
-	if err := spec.Raw.Decode(v); err != nil {
-		return fmt.Errorf("sink %q: decode %s settings: %w", spec.Name, spec.Type, err)
-	}
-	return nil
-}
 
 // Size is a byte count written as config writes sizes: "512", "256Ki",
 // "100Mi", "1Gi", "1.5Gi" (binary suffixes) or "1k", "10M" (decimal ones).
@@ -53,6 +39,28 @@ func ParseSize(s string) (Size, error) {
 	return Size(math.Ceil(f * factor)), nil
 }
 
+// UnmarshalText reads a size as config writes it.
+func (z *Size) UnmarshalText(b []byte) error {
+	v, err := ParseSize(string(b))
+	if err != nil {
+		return errors.New("must be a size such as 512, 256Ki, 10Mi, 1Gi or 1G")
+	}
+	*z = v
+	return nil
+}
+
+// MarshalText writes the size with the largest binary suffix that divides
+// it ("100Mi"), or in bytes.
+func (z Size) MarshalText() ([]byte, error) {
+	for _, u := range sizeSuffixes[:6] {
+		f := int64(u.factor)
+		if z != 0 && int64(z)%f == 0 {
+			return []byte(strconv.FormatInt(int64(z)/f, 10) + u.suffix), nil
+		}
+	}
+	return []byte(strconv.FormatInt(int64(z), 10)), nil
+}
+
 // UnmarshalYAML reads a size from a scalar.
 func (z *Size) UnmarshalYAML(n *yaml.Node) error {
 	v, err := ParseSize(n.Value)
@@ -60,18 +68,5 @@ func (z *Size) UnmarshalYAML(n *yaml.Node) error {
 		return err
 	}
 	*z = v
-	return nil
-}
-
-// Duration is a Go duration written as a string ("90s", "15m").
-type Duration time.Duration
-
-// UnmarshalYAML reads a duration from a scalar.
-func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	v, err := time.ParseDuration(strings.TrimSpace(n.Value))
-	if err != nil {
-		return fmt.Errorf("%q is not a duration such as 90s or 15m", n.Value)
-	}
-	*d = Duration(v)
 	return nil
 }
