@@ -30,16 +30,16 @@ const ReasonCrashLoopBackOff = "CrashLoopBackOff"
 // stopped.
 type instanceDetector struct {
 	crashLoop CrashLoop
-	link      func(ref model.Ref) string
+	link      linkFunc
 
 	restarts map[model.Ref][]time.Time // restart times within the window, oldest first
 	backoff  map[model.Ref]time.Time   // the last CrashLoopBackOff, by instance
 	looping  map[model.Ref]model.Event // firing crash loops, by instance
 }
 
-func newInstanceDetector(cl CrashLoop, link func(model.Ref) string) *instanceDetector {
+func newInstanceDetector(cl CrashLoop, link linkFunc) *instanceDetector {
 	if link == nil {
-		link = func(model.Ref) string { return "" }
+		link = func(model.Ref, string, time.Time) string { return "" }
 	}
 	return &instanceDetector{
 		crashLoop: cl, link: link,
@@ -175,7 +175,7 @@ func (d *instanceDetector) Tick(now time.Time) []model.Event {
 
 func (d *instanceDetector) base(ie model.InstanceEvent, name string, sev model.Severity) model.Event {
 	data := map[string]any{"container": ie.Ref.Container, "restarts": ie.Restarts, "status": string(ie.Status)}
-	if l := d.link(ie.Ref); l != "" {
+	if l := d.link(ie.Ref, "logs", ie.Time); l != "" {
 		data["link"] = l
 	}
 	return model.Event{

@@ -65,7 +65,9 @@ func TestKubernetesSignals(t *testing.T) {
 }
 
 func TestCrashLoopBackOffEventCarriesThePlatformsWords(t *testing.T) {
-	d := newInstanceDetector(CrashLoop{Restarts: 3, Window: 10 * time.Minute}, func(r model.Ref) string { return "http://opshub/api/v1/services/" + r.Project + "/" + r.Service })
+	d := newInstanceDetector(CrashLoop{Restarts: 3, Window: 10 * time.Minute}, func(r model.Ref, view string, _ time.Time) string {
+		return "http://opshub/services/" + r.Project + "/" + r.Service + "/" + view
+	})
 	evs := d.Observe(model.InstanceEvent{Kind: model.InstanceBackoff, Ref: web1, Time: t0, Restarts: 5, Backoff: 80 * time.Second,
 		Reason: ReasonCrashLoopBackOff, Message: "back-off 1m20s restarting failed container=web pod=web-1_demo(0b1c)"})
 	if len(evs) != 1 {
@@ -73,7 +75,7 @@ func TestCrashLoopBackOffEventCarriesThePlatformsWords(t *testing.T) {
 	}
 	ev := evs[0]
 	want := map[string]any{"reason": "CrashLoopBackOff", "backoff": "1m20s", "restarts": 5,
-		"message": "back-off 1m20s restarting failed container=web pod=web-1_demo(0b1c)", "link": "http://opshub/api/v1/services/demo/web"}
+		"message": "back-off 1m20s restarting failed container=web pod=web-1_demo(0b1c)", "link": "http://opshub/services/demo/web/logs"}
 	for k, v := range want {
 		if ev.Data[k] != v {
 			t.Errorf("data[%s] = %v, want %v", k, ev.Data[k], v)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"sort"
 	"sync"
 	"time"
@@ -190,11 +191,31 @@ func New(opts Options) (*Pipeline, error) {
 	return p, nil
 }
 
-func (p *Pipeline) link(ref model.Ref) string {
+// linkFunc gives the URL of an event's view in the web UI: view is the
+// service page's tab ("logs", "metrics"), at the event's time.
+type linkFunc func(ref model.Ref, view string, at time.Time) string
+
+// link is where the web UI shows an event: the logs of its service (its
+// instance, from ten minutes before the event to five after) for instance
+// events, the metrics tab for usage events. "" without a base URL.
+func (p *Pipeline) link(ref model.Ref, view string, at time.Time) string {
 	if p.opts.APIBase == "" || ref.Project == "" || ref.Service == "" {
 		return ""
 	}
-	return p.opts.APIBase + "/api/v1/services/" + ref.Project + "/" + ref.Service
+	q := url.Values{}
+	if ref.Instance != "" {
+		q.Set("instance", ref.Instance)
+	}
+	if view == "logs" && !at.IsZero() {
+		q.Set("range", "custom")
+		q.Set("from", at.Add(-10*time.Minute).UTC().Format(time.RFC3339))
+		q.Set("to", at.Add(5*time.Minute).UTC().Format(time.RFC3339))
+	}
+	l := p.opts.APIBase + "/services/" + url.PathEscape(ref.Project) + "/" + url.PathEscape(ref.Service) + "/" + view
+	if len(q) > 0 {
+		l += "?" + q.Encode()
+	}
+	return l
 }
 
 // Publish hands a ready-made event (sink.failing, deploy.*, spend.*, …) to

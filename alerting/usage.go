@@ -47,7 +47,7 @@ const forecastMinSpan = 10 * time.Minute
 type usageDetector struct {
 	cpu, memory UsageRule
 	volume      VolumeRule
-	link        func(model.Ref) string
+	link        linkFunc
 	firing      map[string]model.Event // by alert key
 	// covered are firing volume thresholds that were passed together with
 	// a higher one: only the highest was notified, so their firing and
@@ -55,9 +55,9 @@ type usageDetector struct {
 	covered map[string]bool
 }
 
-func newUsageDetector(cpu, memory UsageRule, volume VolumeRule, link func(model.Ref) string) *usageDetector {
+func newUsageDetector(cpu, memory UsageRule, volume VolumeRule, link linkFunc) *usageDetector {
 	if link == nil {
-		link = func(model.Ref) string { return "" }
+		link = func(model.Ref, string, time.Time) string { return "" }
 	}
 	return &usageDetector{cpu: cpu, memory: memory, volume: volume, link: link, firing: map[string]model.Event{}, covered: map[string]bool{}}
 }
@@ -263,7 +263,7 @@ func (d *usageDetector) event(s model.MetricSeries, name string, sev model.Sever
 	if s.Container != "" {
 		data["container"] = s.Container
 	}
-	if l := d.link(ref); l != "" {
+	if l := d.link(ref, "metrics", now); l != "" {
 		data["link"] = l
 	}
 	return model.Event{Name: name, Status: model.StatusFiring, Severity: sev, Time: now,

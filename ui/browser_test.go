@@ -394,6 +394,30 @@ func TestBrowserTokens(t *testing.T) {
 
 	// A crash of demo/crashy is delivered to the webhook.
 	poll(t, 30*time.Second, "a delivery to the webhook", func() bool { return d.webhook.Load() > 0 })
+
+	// The notification's link lands on the crashed instance's logs around
+	// the crash, the tail paused.
+	var sent struct {
+		Deliveries []struct {
+			Payload struct {
+				Instance string
+				Data     struct{ Link string }
+			}
+		}
+	}
+	d.apiGet(t, "/api/v1/deliveries", adminToken, &sent)
+	crash := sent.Deliveries[len(sent.Deliveries)-1].Payload
+	if !strings.HasPrefix(crash.Data.Link, d.url("/services/demo/crashy/logs?")) {
+		t.Fatalf("the notification links to %q, want the crashy service's logs in the UI", crash.Data.Link)
+	}
+	run(t, ctx, chromedp.Navigate(crash.Data.Link))
+	waitJS(t, ctx, 20*time.Second, "the crash's lines in the linked range",
+		lineTexts+`.some(s => s.includes('exiting with code 1')) && document.querySelector('.pill.range')`)
+	if got := eval[string](t, ctx, `document.querySelector('.picker select').value`); got != crash.Instance {
+		t.Errorf("the link shows container %q, want %q", got, crash.Instance)
+	}
+	screenshot(t, ctx, "notification-link")
+
 	run(t, ctx, chromedp.Navigate(d.url("/alerts")))
 	waitJS(t, ctx, 20*time.Second, "a delivery with a Resend button", `document.querySelector('tr[data-delivery] button')`)
 	deliveries := func() int {
