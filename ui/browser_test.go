@@ -85,6 +85,8 @@ workloads:
     project: jobs
     command: [/bin/sh, -c, "echo hello from ${OPSHUB_INSTANCE}; echo done >&2"]
     restartPolicy: Never
+sinks:
+  - {name: archive, type: file, path: %[1]s/archive.ndjson}
 notifications:
   integrations:
     - {name: hook, type: webhook, url: %[6]s, events: [container.crash]}
@@ -315,6 +317,12 @@ func TestBrowserDemo(t *testing.T) {
 		t.Errorf("at 390 px the page is %d px wide", w)
 	}
 	screenshot(t, ctx, "overview-phone")
+	run(t, ctx, chromedp.Navigate(d.url("/services/demo/web/logs")))
+	waitJS(t, ctx, 20*time.Second, "web's log lines", lineTexts+`.length > 0`)
+	if w := eval[int](t, ctx, `document.documentElement.scrollWidth`); w > 390 {
+		t.Errorf("at 390 px the service page is %d px wide", w)
+	}
+	screenshot(t, ctx, "service-web-phone")
 	run(t, ctx, chromedp.EmulateViewport(1280, 800),
 		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
 			_, err := cdp.Call(ctx, tg, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
@@ -445,4 +453,25 @@ func TestBrowserTokens(t *testing.T) {
 	if after := deliveries(); after != before+1 {
 		t.Errorf("deliveries went from %d to %d after an admin resend, want one more", before, after)
 	}
+
+	// Sinks: an admin pauses and resumes the archive; spend shows the
+	// month so far and the forecast.
+	sinkState := func() string {
+		var body struct{ Sinks []struct{ Name, State string } }
+		d.apiGet(t, "/api/v1/sinks", readToken, &body)
+		return body.Sinks[0].State
+	}
+	run(t, ctx, chromedp.Navigate(d.url("/sinks")))
+	waitJS(t, ctx, 20*time.Second, "the archive sink running", `document.querySelector('tr[data-sink=archive] .state')?.textContent === 'running'`)
+	run(t, ctx, chromedp.Click(chromedp.CSS(`tr[data-sink=archive] button`)))
+	waitJS(t, ctx, 10*time.Second, "the archive sink paused", `document.querySelector('tr[data-sink=archive] .state')?.textContent === 'paused'`)
+	if got := sinkState(); got != "paused" {
+		t.Errorf("after Pause the API says the sink is %s", got)
+	}
+	screenshot(t, ctx, "sinks-paused")
+	run(t, ctx, chromedp.Click(chromedp.CSS(`tr[data-sink=archive] button`)))
+	waitJS(t, ctx, 10*time.Second, "the archive sink resumed", `document.querySelector('tr[data-sink=archive] .state')?.textContent === 'running'`)
+	run(t, ctx, chromedp.Navigate(d.url("/spend")))
+	waitJS(t, ctx, 20*time.Second, "spend with a forecast", `document.querySelectorAll('.figures .big').length === 2`)
+	screenshot(t, ctx, "spend")
 }

@@ -64,7 +64,8 @@ function App() {
   else if (parts[0] === 'spend') page = <SpendPage />;
   else if (parts[0] === 'sinks') page = <SinksPage />;
   else page = <p class="error">No page at {route.path}.</p>;
-  const section = '/' + (parts[0] === 'services' ? '' : parts[0] || '');
+  // A service page belongs to no section of the navigation.
+  const section = parts[0] === 'services' ? null : '/' + (parts[0] || '');
   return (
     <>
       <a class="skip" href="#main">
