@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/opshub/opshub/metrics"
-	"github.com/opshub/opshub/metrics/internal/promtest"
+	"github.com/opshub/opshub/internal/promtest"
 	"github.com/opshub/opshub/model"
 )
 

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/opshub/opshub/model"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Destination delivers batches to one kind of remote system (Loki,
@@ -85,11 +86,36 @@ type Factory func(spec Spec) (Destination, error)
 
 // Plugin is one destination type: its settings and its constructor. The
 // binary's list of types (internal/plugins) maps each type name to one.
+// A sink of log records sets New; a sink of metric samples
+// (prometheus-remote-write) sets Samples instead.
 type Plugin struct {
 	// Settings returns new settings holding the type's defaults.
 	Settings func() Settings
 	New      Factory
+	Samples  SampleFactory
 }
+
+// SampleSink takes the container metric samples of every scrape.
+//
+// Callers may rely on Send never blocking the scraper (a sink that falls
+// behind drops, and counts, the oldest samples), and on Run delivering in
+// the background until ctx ends, returning only after its goroutines end.
+type SampleSink interface {
+	Send(samples []model.Sample)
+	Run(ctx context.Context) error
+}
+
+// SampleOptions are what a sample sink's constructor receives besides its
+// spec.
+type SampleOptions struct {
+	Logger *slog.Logger
+	// Registerer takes the sink's self-metrics; sinks of one type share
+	// them, labelled by sink name.
+	Registerer prometheus.Registerer
+}
+
+// SampleFactory builds a sink of metric samples from its spec.
+type SampleFactory func(spec Spec, opts SampleOptions) (SampleSink, error)
 
 // SettingsOf returns the spec's settings as the destination's own type.
 func SettingsOf[T Settings](spec Spec) (T, error) {

@@ -165,8 +165,8 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	start := g.start
 	start("local runtime", rt.Run)
 	start("metrics scraper", mp.scraper.Run)
-	for _, f := range mp.forwarders {
-		start("metrics remote write", f.Run)
+	for _, s := range mp.sampleSinks {
+		start("metrics sinks", s.Run)
 	}
 	start("autoscaler", scaling.Run)
 	start("spend meter", meter.Run)

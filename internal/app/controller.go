@@ -212,7 +212,7 @@ func lead(ctx context.Context, d leaderDeps) error {
 		interval = metrics.DefaultInterval
 	}
 	mstore := metrics.NewStore(metrics.DefaultRetention, interval)
-	forwarders, onSamples, err := newForwarders(cfg, d.reg, log)
+	sampleSinks, onSamples, err := newSampleSinks(cfg, d.reg, log)
 	if err != nil {
 		return err
 	}
@@ -267,8 +267,8 @@ func lead(ctx context.Context, d leaderDeps) error {
 	g := newPartGroup(ctx)
 	start := g.start
 	start("collector samples", pull.Run)
-	for _, f := range forwarders {
-		start("metrics remote write", f.Run)
+	for _, s := range sampleSinks {
+		start("metrics sinks", s.Run)
 	}
 	start("autoscaler", scaling.Run)
 	start("spend meter", meter.Run)

@@ -1,18 +1,18 @@
 package app
 
 import (
-	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/opshub/opshub/config"
+	"github.com/opshub/opshub/internal/plugins"
 	"github.com/opshub/opshub/metrics"
 	"github.com/opshub/opshub/metrics/procfs"
-	"github.com/opshub/opshub/metrics/remotewrite"
 	"github.com/opshub/opshub/model"
 	"github.com/opshub/opshub/server"
+	"github.com/opshub/opshub/sinks"
 )
 
 // MetricSpecs maps the workloads' resources and volumes onto what the local
@@ -49,8 +49,8 @@ type metricsParts struct {
 	store    *metrics.Store
 	expo     *metrics.Exposition
 	scraper  *metrics.Scraper
-	// forwarders send samples to the prometheus-remote-write sinks.
-	forwarders []*remotewrite.Forwarder
+	// sampleSinks take each scrape's samples (prometheus-remote-write).
+	sampleSinks []sinks.SampleSink
 }
 
 // newMetrics builds the local scrape loop over the runtime's instances.
@@ -62,7 +62,7 @@ func newMetrics(cfg *config.Config, lister procfs.Lister, opts Options, reg prom
 	store := metrics.NewStore(metrics.DefaultRetention, interval)
 	expo := metrics.NewExposition()
 	src := procfs.New(lister, procfs.Options{Specs: MetricSpecs(cfg), Logger: log})
-	forwarders, onSamples, err := newForwarders(cfg, reg, log)
+	sampleSinks, onSamples, err := newSampleSinks(cfg, reg, log)
 	if err != nil {
 		return nil, err
 	}
@@ -73,40 +73,33 @@ func newMetrics(cfg *config.Config, lister procfs.Lister, opts Options, reg prom
 		scraper: metrics.NewScraper(src, store, expo, metrics.ScraperOptions{
 			Interval: interval, Logger: log, Registerer: reg, OnSamples: onSamples,
 		}),
-		forwarders: forwarders,
+		sampleSinks: sampleSinks,
 	}, nil
 }
 
-// newForwarders builds a forwarder per prometheus-remote-write sink, and the
-// function that hands each scrape's samples to all of them (nil when there
-// are none).
-func newForwarders(cfg *config.Config, reg prometheus.Registerer, log *slog.Logger) ([]*remotewrite.Forwarder, func([]model.Sample), error) {
-	var forwarders []*remotewrite.Forwarder
+// newSampleSinks builds the sinks of metric samples, and the function that
+// hands each scrape's samples to all of them (nil when there are none).
+func newSampleSinks(cfg *config.Config, reg prometheus.Registerer, log *slog.Logger) ([]sinks.SampleSink, func([]model.Sample), error) {
+	var out []sinks.SampleSink
 	for _, s := range cfg.Sinks {
-		if s.Type != remotewrite.Type {
+		p := plugins.Sinks()[s.Type]
+		if p.Samples == nil {
 			continue
 		}
-		rc, ok := s.Settings.(*remotewrite.Config)
-		if !ok {
-			return nil, nil, fmt.Errorf("sink %q: settings are %T, want *remotewrite.Config", s.Name, s.Settings)
-		}
-		w, err := remotewrite.NewWriter(s.Name, rc)
+		ss, err := p.Samples(sinks.Spec{Name: s.Name, Type: s.Type, Settings: s.Settings, Logger: log},
+			sinks.SampleOptions{Logger: log, Registerer: reg})
 		if err != nil {
 			return nil, nil, err
 		}
-		f, err := remotewrite.NewForwarder(w, remotewrite.ForwarderOptions{Logger: log, Registerer: reg})
-		if err != nil {
-			return nil, nil, err
-		}
-		forwarders = append(forwarders, f)
+		out = append(out, ss)
 	}
 	var onSamples func([]model.Sample)
-	if len(forwarders) > 0 {
+	if len(out) > 0 {
 		onSamples = func(samples []model.Sample) {
-			for _, f := range forwarders {
-				f.Send(samples)
+			for _, s := range out {
+				s.Send(samples)
 			}
 		}
 	}
-	return forwarders, onSamples, nil
+	return out, onSamples, nil
 }

@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/opshub/opshub/config"
+	"github.com/opshub/opshub/internal/plugins"
 	"github.com/opshub/opshub/metrics"
 	"github.com/opshub/opshub/metrics/kubelet"
-	"github.com/opshub/opshub/metrics/remotewrite"
 	"github.com/opshub/opshub/model"
 	"github.com/opshub/opshub/platform/kubernetes"
 	"github.com/opshub/opshub/server"
@@ -210,8 +210,8 @@ func RunCollector(ctx context.Context, cfg *config.Config, opts CollectorOptions
 	}
 	log.Info("collector starting", "roots", set.roots, "kubelet", set.kubelet.URL, "advertise", set.advertise, "lease_namespace", set.namespace)
 	for _, s := range cfg.Sinks {
-		if s.Type == remotewrite.Type {
-			log.Info("prometheus-remote-write sinks are sent by the controller, which has every node's samples; this collector skips it", "sink", s.Name)
+		if plugins.IsSampleSink(s.Type) {
+			log.Info("sinks of metric samples are sent by the controller, which has every node's samples; this collector skips it", "sink", s.Name, "type", s.Type)
 		}
 	}
 

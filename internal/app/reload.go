@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/opshub/opshub/config"
-	"github.com/opshub/opshub/metrics/remotewrite"
+	"github.com/opshub/opshub/internal/plugins"
 	"github.com/opshub/opshub/model"
 	"github.com/opshub/opshub/server"
 	"github.com/opshub/opshub/sinks"
@@ -189,7 +189,7 @@ func orEmpty(names []string) []string {
 func logSinks(cfg *config.Config) []config.Sink {
 	var out []config.Sink
 	for _, s := range cfg.Sinks {
-		if s.Type != remotewrite.Type {
+		if !plugins.IsSampleSink(s.Type) {
 			out = append(out, s)
 		}
 	}

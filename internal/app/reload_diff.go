@@ -8,7 +8,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/opshub/opshub/config"
-	"github.com/opshub/opshub/metrics/remotewrite"
+	"github.com/opshub/opshub/internal/plugins"
 )
 
 // splitSections are the sections whose keys are reported one by one
@@ -42,16 +42,16 @@ func restartRequired(started, next *config.Config) []string {
 			}
 		}
 	}
-	return append(out, remoteWriteChanges(started, next)...)
+	return append(out, sampleSinkChanges(started, next)...)
 }
 
-// remoteWriteChanges names the metrics remote-write sinks added, removed
-// or changed: they are built at start with the metrics pipeline.
-func remoteWriteChanges(started, next *config.Config) []string {
+// sampleSinkChanges names the sinks of metric samples added, removed or
+// changed: they are built at start with the metrics pipeline.
+func sampleSinkChanges(started, next *config.Config) []string {
 	index := func(c *config.Config) map[string]config.Sink {
 		m := map[string]config.Sink{}
 		for _, s := range c.Sinks {
-			if s.Type == remotewrite.Type {
+			if plugins.IsSampleSink(s.Type) {
 				m[s.Name] = s
 			}
 		}
@@ -62,14 +62,14 @@ func remoteWriteChanges(started, next *config.Config) []string {
 	seen := map[string]bool{}
 	for _, c := range []*config.Config{started, next} {
 		for _, s := range c.Sinks {
-			if s.Type != remotewrite.Type || seen[s.Name] {
+			if !plugins.IsSampleSink(s.Type) || seen[s.Name] {
 				continue
 			}
 			seen[s.Name] = true
 			x, inBefore := before[s.Name]
 			y, inAfter := after[s.Name]
 			if inBefore != inAfter || !sameValue(reflect.ValueOf(x), reflect.ValueOf(y)) {
-				out = append(out, fmt.Sprintf("sinks[%s] (%s)", s.Name, remotewrite.Type))
+				out = append(out, fmt.Sprintf("sinks[%s] (%s)", s.Name, s.Type))
 			}
 		}
 	}

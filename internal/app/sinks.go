@@ -8,7 +8,6 @@ import (
 
 	"github.com/opshub/opshub/config"
 	"github.com/opshub/opshub/internal/plugins"
-	"github.com/opshub/opshub/metrics/remotewrite"
 	"github.com/opshub/opshub/model"
 	"github.com/opshub/opshub/sinks"
 )
@@ -18,7 +17,9 @@ import (
 func SinkTypes() map[string]sinks.Factory {
 	out := map[string]sinks.Factory{}
 	for kind, p := range plugins.Sinks() {
-		out[kind] = p.New
+		if p.New != nil {
+			out[kind] = p.New
+		}
 	}
 	return out
 }
@@ -41,8 +42,8 @@ func registerSinkTypes() {
 func SinkConfigs(cfg *config.Config) []sinks.SinkConfig {
 	out := make([]sinks.SinkConfig, 0, len(cfg.Sinks))
 	for _, s := range cfg.Sinks {
-		if s.Type == remotewrite.Type {
-			continue // a sink of metric samples, not of log records (see newMetrics)
+		if plugins.IsSampleSink(s.Type) {
+			continue // a sink of metric samples, not of log records (see newSampleSinks)
 		}
 		out = append(out, sinks.SinkConfig{
 			Spec: sinks.Spec{Name: s.Name, Type: s.Type, Encoding: s.Encoding, Settings: s.Settings},

@@ -18,31 +18,38 @@ import (
 	"github.com/opshub/opshub/alerting/notify/slack"
 	"github.com/opshub/opshub/alerting/notify/teams"
 	"github.com/opshub/opshub/alerting/notify/webhook"
-	"github.com/opshub/opshub/metrics/remotewrite"
 	"github.com/opshub/opshub/sinks"
 	"github.com/opshub/opshub/sinks/datadog"
 	"github.com/opshub/opshub/sinks/elasticsearch"
 	"github.com/opshub/opshub/sinks/file"
 	sinkhttp "github.com/opshub/opshub/sinks/http"
 	"github.com/opshub/opshub/sinks/loki"
+	"github.com/opshub/opshub/sinks/remotewrite"
 	"github.com/opshub/opshub/sinks/s3"
 	"github.com/opshub/opshub/sinks/stdout"
 	"github.com/opshub/opshub/sinks/syslog"
 )
 
-// Sinks maps every log sink type to its plugin. A destination package adds
-// its line here.
+// Sinks maps every sink type, of log records or of metric samples, to its
+// plugin. A destination package adds its line here.
 func Sinks() map[string]sinks.Plugin {
 	return map[string]sinks.Plugin{
-		"file":          file.Plugin,
-		"stdout":        stdout.Plugin,
-		"http":          sinkhttp.Plugin,
-		"loki":          loki.Plugin,
-		"elasticsearch": elasticsearch.Plugin,
-		"datadog":       datadog.Plugin,
-		"syslog":        syslog.Plugin,
-		"s3":            s3.Plugin,
+		"file":           file.Plugin,
+		"stdout":         stdout.Plugin,
+		"http":           sinkhttp.Plugin,
+		"loki":           loki.Plugin,
+		"elasticsearch":  elasticsearch.Plugin,
+		"datadog":        datadog.Plugin,
+		"syslog":         syslog.Plugin,
+		"s3":             s3.Plugin,
+		remotewrite.Type: remotewrite.Plugin,
 	}
+}
+
+// IsSampleSink reports whether typ is a sink of metric samples rather than
+// of log records.
+func IsSampleSink(typ string) bool {
+	return Sinks()[typ].Samples != nil
 }
 
 // Notifiers maps every notification integration type to its plugin.
@@ -62,9 +69,6 @@ type Set struct{}
 
 // SinkSettings implements config.Plugins.
 func (Set) SinkSettings(typ string) (interface{ Validate() error }, bool) {
-	if typ == remotewrite.Type {
-		return &remotewrite.Config{}, true
-	}
 	p, ok := Sinks()[typ]
 	if !ok {
 		return nil, false
@@ -83,9 +87,7 @@ func (Set) IntegrationSettings(typ string) (interface{ Validate() error }, bool)
 
 // SinkTypes implements config.Plugins.
 func (Set) SinkTypes() []string {
-	types := append(slices.Collect(maps.Keys(Sinks())), remotewrite.Type)
-	slices.Sort(types)
-	return types
+	return slices.Sorted(maps.Keys(Sinks()))
 }
 
 // IntegrationTypes implements config.Plugins.

@@ -19,7 +19,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/opshub/opshub/config"
-	"github.com/opshub/opshub/metrics/internal/promtest"
+	"github.com/opshub/opshub/internal/promtest"
 	"github.com/opshub/opshub/model"
 	"github.com/opshub/opshub/outbound"
 	"github.com/opshub/opshub/sinks"

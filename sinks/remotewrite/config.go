@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/opshub/opshub/outbound"
+	"github.com/opshub/opshub/sinks"
 )
 
 // Type is the sink type in the config file.
@@ -30,4 +31,20 @@ func checkName(name string, err error) error {
 		return nil
 	}
 	return fmt.Errorf("remote write %q: %w", name, err)
+}
+
+// Plugin is the prometheus-remote-write sink type: a sink of metric samples.
+var Plugin = sinks.Plugin{Settings: func() sinks.Settings { return &Config{} }, Samples: NewSink}
+
+// NewSink builds the Writer and the Forwarder of one sink.
+func NewSink(spec sinks.Spec, opts sinks.SampleOptions) (sinks.SampleSink, error) {
+	cfg, err := sinks.SettingsOf[*Config](spec)
+	if err != nil {
+		return nil, err
+	}
+	w, err := NewWriter(spec.Name, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return NewForwarder(w, ForwarderOptions{Logger: opts.Logger, Registerer: opts.Registerer})
 }
