@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/opshub/opshub/metrics"
 	"github.com/opshub/opshub/internal/promtest"
+	"github.com/opshub/opshub/metrics"
 	"github.com/opshub/opshub/model"
 )
 
