@@ -22,6 +22,7 @@ import (
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
 
 	"github.com/opshub/opshub/internal/sinktest"
@@ -290,6 +291,11 @@ func TestBrowserDemo(t *testing.T) {
 		waitJS(t, ctx, 60*time.Second, chart+" with data points",
 			fmt.Sprintf(`(() => { const c = document.querySelector('[data-chart=%q]'); return c && +c.dataset.points > 0 && c.querySelector('canvas'); })()`, chart))
 	}
+	// Hovering a chart shows each series' value at that time.
+	box := eval[[]float64](t, ctx, `(() => { const r = document.querySelector('[data-chart="CPU (cores)"] .u-over').getBoundingClientRect(); return [r.x + r.width * 0.9, r.y + r.height / 2]; })()`)
+	run(t, ctx, chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, box[0], box[1]))
+	waitJS(t, ctx, 5*time.Second, "values in the CPU chart's legend on hover",
+		`[...document.querySelectorAll('[data-chart="CPU (cores)"] .u-legend .u-series')].slice(1).some(e => /[0-9]/.test(e.querySelector('.u-value').textContent))`)
 	screenshot(t, ctx, "service-web-metrics")
 
 	// Probe history is shown.

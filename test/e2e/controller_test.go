@@ -517,6 +517,21 @@ func TestControllerFailoverDeliversEveryNotificationOnce(t *testing.T) {
 		}
 	})
 
+	t.Run("the leader serves the web UI at /", func(t *testing.T) {
+		eventually(t, "the web UI on the leader", func() error {
+			resp, err := http.Get(a.url + "/services/shop/web/logs")
+			if err != nil {
+				return err
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || !strings.Contains(string(body), `<div id="app">`) {
+				return fmt.Errorf("answered %d %.200s, want the web UI", resp.StatusCode, body)
+			}
+			return nil
+		})
+	})
+
 	t.Run("opshub scale changes the Deployment's replicas", func(t *testing.T) {
 		eventually(t, "the leader lists shop/web", func() error {
 			resp, err := http.Get(a.url + "/api/v1/services/shop/web")
