@@ -83,8 +83,9 @@ func Decide(opts Options, p Policy, st *State, now time.Time, current int, pods 
 
 	invalid, firstInvalid := 0, -1
 	recommended := 0
+	tol := opts.TolerancesFor(p.Behavior)
 	for i, m := range p.Metrics {
-		prop := ResourceReplicas(opts, now, current, m, pods)
+		prop := ResourceReplicas(opts, tol, now, current, m, pods)
 		d.Metrics = append(d.Metrics, prop)
 		if prop.Invalid != "" {
 			invalid++

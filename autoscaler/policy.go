@@ -2,6 +2,7 @@ package autoscaler
 
 import (
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -50,6 +51,10 @@ type Rules struct {
 	StabilizationWindow time.Duration
 	SelectPolicy        SelectPolicy
 	Policies            []RatePolicy
+	// Tolerance, when set, replaces Options.Tolerance for this direction:
+	// autoscaling/v2's behavior.scaleUp/scaleDown.tolerance. It must be at
+	// least 0.
+	Tolerance *float64
 }
 
 // RateKind is the unit of a rate policy.
@@ -128,6 +133,9 @@ func (p Policy) Validate() error {
 		case SelectMax, SelectMin, SelectDisabled:
 		default:
 			add("behavior.%s.selectPolicy must be Max, Min or Disabled, got %q", dir, r.SelectPolicy)
+		}
+		if t := r.Tolerance; t != nil && (math.IsNaN(*t) || math.IsInf(*t, 0) || *t < 0) {
+			add("behavior.%s.tolerance must be a number greater than or equal to 0, got %v", dir, *r.Tolerance)
 		}
 		if len(r.Policies) == 0 && r.SelectPolicy != SelectDisabled {
 			add("behavior.%s.policies must not be empty", dir)

@@ -3,13 +3,18 @@ package autoscaler
 import (
 	"fmt"
 	"math"
+	"math/big"
+	"slices"
 	"time"
 )
 
 // Options are the controller-wide settings of the HPA algorithm, with the
 // kube-controller-manager's defaults from DefaultOptions.
 type Options struct {
-	// Tolerance is the band around 1.0 of usage/target in which nothing changes.
+	// Tolerance is the band on either side of a usage ratio (usage/target)
+	// of 1.0 in which nothing changes, the controller's
+	// --horizontal-pod-autoscaler-tolerance. A policy's
+	// behavior.scaleUp/scaleDown.tolerance overrides it per direction.
 	Tolerance float64
 	// CPUInitializationPeriod: CPU samples of a pod this young count only if
 	// they were taken while it was ready.
@@ -37,8 +42,10 @@ type Pod struct {
 	ReadySince time.Time
 	// StartTime is zero when the pod has not started.
 	StartTime time.Time
-	// Requests per resource (cores for cpu, bytes for memory); a missing or
-	// zero request makes the metric invalid, as for the HPA.
+	// Requests per resource (cores for cpu, bytes for memory). A resource
+	// absent here is a missing request, which makes the metric invalid, as
+	// for the HPA; a request of 0 counts as 0. Requests and usage are taken
+	// as whole millicores and bytes (see Quantity) before any arithmetic.
 	Requests map[Resource]float64
 	// Usage per resource; a resource absent here is a missing metric.
 	Usage map[Resource]Sample
@@ -46,6 +53,7 @@ type Pod struct {
 
 // Sample is one usage measurement.
 type Sample struct {
+	// Value is in cores for cpu, bytes for memory.
 	Value float64
 	// Time the sample was taken and the Window it averages over.
 	Time   time.Time
@@ -76,103 +84,188 @@ type Proposal struct {
 	MissingRequest bool `json:"missingRequest,omitempty"`
 }
 
+// Tolerances are the bands below and above a usage ratio of 1.0 in which a
+// metric proposes the current count: autoscaling/v2's
+// behavior.scaleDown.tolerance and behavior.scaleUp.tolerance.
+type Tolerances struct {
+	ScaleDown float64
+	ScaleUp   float64
+}
+
+// within is upstream's check: 1 - down <= ratio <= 1 + up, in float64, so
+// that a ratio of exactly 1.1 is within a tolerance of 0.1.
+func (t Tolerances) within(ratio float64) bool {
+	return 1.0-t.ScaleDown <= ratio && ratio <= 1.0+t.ScaleUp
+}
+
+// TolerancesFor returns a policy's tolerances: the behavior's own for each
+// direction that sets one, else the controller-wide Tolerance.
+func (o Options) TolerancesFor(b Behavior) Tolerances {
+	t := Tolerances{ScaleDown: o.Tolerance, ScaleUp: o.Tolerance}
+	if b.ScaleDown.Tolerance != nil {
+		t.ScaleDown = *b.ScaleDown.Tolerance
+	}
+	if b.ScaleUp.Tolerance != nil {
+		t.ScaleUp = *b.ScaleUp.Tolerance
+	}
+	return t
+}
+
+// Quantity converts a request or usage to the integer unit the algorithm
+// counts in: millicores for cpu, bytes for memory. Like a Kubernetes
+// quantity's MilliValue, a value finer than the unit rounds up; float64
+// noise below a millionth of the unit is dropped first, so 0.3 cores is
+// 300 millicores, not 301. Negative values count as 0.
+func Quantity(r Resource, v float64) int64 {
+	x := v
+	if r == CPU {
+		x = v * 1000
+	}
+	switch {
+	case !(x > 0): // also NaN
+		return 0
+	case x >= math.MaxInt64/2:
+		return math.MaxInt64 / 2
+	case x >= 1e12: // a millionth of the unit is below float64 precision here
+		return int64(math.Ceil(x))
+	}
+	micro := int64(math.Round(x * 1e6))
+	return (micro + 999_999) / 1_000_000
+}
+
+// podGroups sorts the instances for one resource as upstream's groupPods
+// does, by index into the instance slice.
+type podGroups struct {
+	ready, unready, missing []int
+	ignored                 int
+}
+
+// groupPods: ignored instances (deleted, failed, surge) are left out;
+// pending ones are unready; an instance without a sample is missing; for
+// cpu, an instance whose sample may be inflated by its start-up is unready.
+// Memory has no readiness rule: a running instance with a sample counts.
+func groupPods(opts Options, now time.Time, r Resource, pods []Pod) podGroups {
+	var g podGroups
+	for i, pod := range pods {
+		switch {
+		case pod.Ignored:
+			g.ignored++
+			continue
+		case pod.Pending:
+			g.unready = append(g.unready, i)
+			continue
+		}
+		s, ok := pod.Usage[r]
+		switch {
+		case !ok:
+			g.missing = append(g.missing, i)
+		case r == CPU && cpuUnready(opts, now, pod, s):
+			g.unready = append(g.unready, i)
+		default:
+			g.ready = append(g.ready, i)
+		}
+	}
+	return g
+}
+
+// usageTerm is one instance's usage against its request, in whole units.
+type usageTerm struct{ usage, request int64 }
+
 // ResourceReplicas proposes a replica count for one resource metric given
 // the current (desired) replica count, exactly as the HPA's replica
-// calculator does.
-func ResourceReplicas(opts Options, now time.Time, current int, m Metric, pods []Pod) Proposal {
+// calculator does: whole millicores (or bytes) summed as integers, the
+// utilization an integer percentage truncated as upstream's
+// GetResourceUtilizationRatio, the usage ratio utilization/target, and
+// upstream's tolerance check. The result does not depend on the order of
+// pods.
+func ResourceReplicas(opts Options, tol Tolerances, now time.Time, current int, m Metric, pods []Pod) Proposal {
 	p := Proposal{Resource: m.Resource, Target: m.TargetUtilization}
 	if len(pods) == 0 {
 		p.Invalid = "no instances to measure"
 		return p
 	}
-	usage := map[string]float64{}
-	var unready, missing []string
-	for _, pod := range pods {
-		if pod.Ignored {
-			p.Ignored++
-			continue
-		}
-		if pod.Pending {
-			unready = append(unready, pod.Name)
-			continue
-		}
-		s, ok := pod.Usage[m.Resource]
-		if !ok {
-			missing = append(missing, pod.Name)
-			continue
-		}
-		if m.Resource == CPU && cpuUnready(opts, now, pod, s) {
-			unready = append(unready, pod.Name)
-			continue
-		}
-		usage[pod.Name] = s.Value
-	}
-	p.Ready, p.Unready, p.Missing = len(usage), len(unready), len(missing)
-	if len(usage) == 0 {
+	g := groupPods(opts, now, m.Resource, pods)
+	p.Ready, p.Unready, p.Missing, p.Ignored = len(g.ready), len(g.unready), len(g.missing), g.ignored
+	if len(g.ready) == 0 {
 		p.Invalid = "no usable samples (instances unready or without metrics)"
 		return p
 	}
-	requests := map[string]float64{}
-	for _, pod := range pods {
-		if pod.Ignored {
+	// Every instance needs a request, ignored ones included, as upstream
+	// computes requests over every pod the selector matches.
+	requests := make([]int64, len(pods))
+	var without []string
+	for i, pod := range pods {
+		v, ok := pod.Requests[m.Resource]
+		if !ok || v < 0 {
+			without = append(without, pod.Name)
 			continue
 		}
-		r := pod.Requests[m.Resource]
-		if r <= 0 {
-			p.Invalid = fmt.Sprintf("missing request for %s on %s: set resources.%s so utilization can be computed", m.Resource, pod.Name, m.Resource)
-			p.MissingRequest = true
-			return p
-		}
-		requests[pod.Name] = r
+		requests[i] = Quantity(m.Resource, v)
 	}
-
-	ratio, util := utilizationRatio(usage, requests, m.TargetUtilization)
-	p.Utilization = util
-	scaleUpWithUnready := len(unready) > 0 && ratio > 1.0
-	if !scaleUpWithUnready && len(missing) == 0 {
-		if math.Abs(1.0-ratio) <= opts.Tolerance {
-			p.Replicas, p.Note = current, "within tolerance"
-			return p
-		}
-		p.Replicas = int(math.Ceil(ratio * float64(len(usage))))
+	if len(without) > 0 {
+		p.Invalid = fmt.Sprintf("missing request for %s on %s: set resources.%s so utilization can be computed", m.Resource, slices.Min(without), m.Resource)
+		p.MissingRequest = true
 		return p
 	}
 
-	// Correct for pods without samples: when scaling down they count as
-	// using max(100 %, target) of their request, when scaling up as 0; unready
-	// pods count as 0 only when scaling up.
+	terms := make([]usageTerm, 0, len(pods))
+	for _, i := range g.ready {
+		terms = append(terms, usageTerm{Quantity(m.Resource, pods[i].Usage[m.Resource].Value), requests[i]})
+	}
+	util, ok := utilizationPercent(terms)
+	if !ok {
+		p.Invalid = "the instances with samples request none of the resource"
+		return p
+	}
+	p.Utilization = util
+	ratio := float64(util) / float64(m.TargetUtilization)
+
+	scaleUpWithUnready := len(g.unready) > 0 && ratio > 1.0
+	if !scaleUpWithUnready && len(g.missing) == 0 {
+		if tol.within(ratio) {
+			p.Replicas, p.Note = current, "within tolerance"
+			return p
+		}
+		p.Replicas = ceilReplicas(ratio, len(g.ready))
+		return p
+	}
+
+	// Correct for instances without a usable sample: when scaling down,
+	// missing ones count as using max(100 %, target) of their request; when
+	// scaling up, missing and unready ones count as 0.
 	var notes []string
-	if len(missing) > 0 {
+	if len(g.missing) > 0 {
 		switch {
 		case ratio < 1.0:
-			fallback := math.Max(100, float64(m.TargetUtilization)) / 100
-			for _, name := range missing {
-				usage[name] = requests[name] * fallback
+			fallback := int64(max(100, m.TargetUtilization))
+			for _, i := range g.missing {
+				terms = append(terms, usageTerm{mulDiv(requests[i], fallback, 100), requests[i]})
 			}
-			notes = append(notes, fmt.Sprintf("%d instances without metrics counted at %d%%", len(missing), int(fallback*100)))
+			notes = append(notes, fmt.Sprintf("%d instances without metrics counted at %d%%", len(g.missing), fallback))
 		case ratio > 1.0:
-			for _, name := range missing {
-				usage[name] = 0
+			for _, i := range g.missing {
+				terms = append(terms, usageTerm{0, requests[i]})
 			}
-			notes = append(notes, fmt.Sprintf("%d instances without metrics counted at 0%%", len(missing)))
+			notes = append(notes, fmt.Sprintf("%d instances without metrics counted at 0%%", len(g.missing)))
 		}
 	}
 	if scaleUpWithUnready {
-		for _, name := range unready {
-			usage[name] = 0
+		for _, i := range g.unready {
+			terms = append(terms, usageTerm{0, requests[i]})
 		}
-		notes = append(notes, fmt.Sprintf("%d unready instances counted at 0%%", len(unready)))
+		notes = append(notes, fmt.Sprintf("%d unready instances counted at 0%%", len(g.unready)))
 	}
-	newRatio, _ := utilizationRatio(usage, requests, m.TargetUtilization)
+	newUtil, _ := utilizationPercent(terms)
+	newRatio := float64(newUtil) / float64(m.TargetUtilization)
 	switch {
-	case math.Abs(1.0-newRatio) <= opts.Tolerance:
+	case tol.within(newRatio):
 		p.Replicas, p.Note = current, joinNotes(append(notes, "within tolerance after correction"))
 		return p
 	case ratio < 1.0 && newRatio > 1.0, ratio > 1.0 && newRatio < 1.0:
 		p.Replicas, p.Note = current, joinNotes(append(notes, "correction would flip the direction"))
 		return p
 	}
-	n := int(math.Ceil(newRatio * float64(len(usage))))
+	n := ceilReplicas(newRatio, len(terms))
 	if (newRatio < 1.0 && n > current) || (newRatio > 1.0 && n < current) {
 		p.Replicas, p.Note = current, joinNotes(append(notes, "correction would flip the direction"))
 		return p
@@ -181,9 +274,70 @@ func ResourceReplicas(opts Options, now time.Time, current int, m Metric, pods [
 	return p
 }
 
+// ceilReplicas is ceil(ratio × n), computed in float64 as upstream does,
+// capped at the largest int32 as upstream's replica counts are.
+func ceilReplicas(ratio float64, n int) int {
+	r := math.Ceil(ratio * float64(n))
+	if r > math.MaxInt32 {
+		return math.MaxInt32
+	}
+	return int(r)
+}
+
+// utilizationPercent is Σusage × 100 / Σrequest in integers, truncated;
+// false when the requests total 0. Totals beyond int64 are summed exactly
+// with big integers; a percentage beyond int32 is capped there.
+func utilizationPercent(terms []usageTerm) (int, bool) {
+	var used, requested int64
+	exact := true
+	for _, t := range terms {
+		if used > math.MaxInt64-t.usage || requested > math.MaxInt64-t.request {
+			exact = false
+			break
+		}
+		used += t.usage
+		requested += t.request
+	}
+	if exact && used <= math.MaxInt64/100 {
+		if requested == 0 {
+			return 0, false
+		}
+		return int(min(used*100/requested, math.MaxInt32)), true
+	}
+	bu, br := new(big.Int), new(big.Int)
+	for _, t := range terms {
+		bu.Add(bu, big.NewInt(t.usage))
+		br.Add(br, big.NewInt(t.request))
+	}
+	if br.Sign() == 0 {
+		return 0, false
+	}
+	pct := bu.Mul(bu, big.NewInt(100))
+	pct.Quo(pct, br)
+	if !pct.IsInt64() || pct.Int64() > math.MaxInt32 {
+		return math.MaxInt32, true
+	}
+	return int(pct.Int64()), true
+}
+
+// mulDiv is a × b / c, truncated, without overflowing.
+func mulDiv(a, b, c int64) int64 {
+	if a == 0 || b <= math.MaxInt64/a {
+		return a * b / c
+	}
+	r := new(big.Int).Mul(big.NewInt(a), big.NewInt(b))
+	r.Quo(r, big.NewInt(c))
+	if !r.IsInt64() {
+		return math.MaxInt64
+	}
+	return r.Int64()
+}
+
 // cpuUnready decides whether a pod's CPU sample must be set aside: during
-// the initialization period unless it was taken while the pod was ready,
-// and afterwards only if the pod went unready right at its start.
+// the initialization period unless it was taken a full window after the
+// pod became ready, and afterwards only if the pod is unready and went
+// unready right at its start. A pod not started or without a readiness
+// time (upstream: no start time or no Ready condition) is unready.
 func cpuUnready(opts Options, now time.Time, pod Pod, s Sample) bool {
 	if pod.StartTime.IsZero() || pod.ReadySince.IsZero() {
 		return true
@@ -192,18 +346,6 @@ func cpuUnready(opts Options, now time.Time, pod Pod, s Sample) bool {
 		return !pod.Ready || s.Time.Before(pod.ReadySince.Add(s.Window))
 	}
 	return !pod.Ready && pod.StartTime.Add(opts.InitialReadinessDelay).After(pod.ReadySince)
-}
-
-// utilizationRatio returns usage/target as the HPA computes it: the
-// utilization is truncated to a whole percent before the division.
-func utilizationRatio(usage, requests map[string]float64, target int) (float64, int) {
-	var used, requested float64
-	for name, u := range usage {
-		used += u
-		requested += requests[name]
-	}
-	util := int(used * 100 / requested)
-	return float64(util) / float64(target), util
 }
 
 func joinNotes(notes []string) string {

@@ -70,11 +70,12 @@ func TestResourceReplicas(t *testing.T) {
 		{"young pod sampled while ready counts", 3, cpu50, append(pods(0.25, 0.25), youngSampledReady), 3, 50, false, "within tolerance"},
 		{"missing request is an explained invalid metric", 2, cpu50, []Pod{pod(0, 0.5), noRequest}, 0, 0, true, ""},
 		{"no pods is invalid", 2, cpu50, nil, 0, 0, true, ""},
-		{"ignored pods are left out", 2, cpu50, []Pod{pod(0, 1), {Name: "old", Ignored: true}}, 2, 100, false, ""},
+		{"ignored pods are left out", 2, cpu50, []Pod{pod(0, 1), {Name: "old", Ignored: true, Requests: map[Resource]float64{CPU: 1}}}, 2, 100, false, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := ResourceReplicas(DefaultOptions(), t0, tt.current, tt.metric, tt.pods)
+			opts := DefaultOptions()
+			got := ResourceReplicas(opts, opts.TolerancesFor(Behavior{}), t0, tt.current, tt.metric, tt.pods)
 			if (got.Invalid != "") != tt.invalid {
 				t.Fatalf("invalid = %q, want invalid=%v", got.Invalid, tt.invalid)
 			}

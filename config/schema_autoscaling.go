@@ -55,6 +55,10 @@ type ScalingRules struct {
 	// SelectPolicy is Max, Min or Disabled; default Max.
 	SelectPolicy string          `yaml:"selectPolicy"`
 	Policies     []ScalingPolicy `yaml:"policies"`
+	// Tolerance is autoscaling/v2's behavior.scaleUp/scaleDown.tolerance:
+	// the usage ratio must leave 1 ± this in the rules' direction before a
+	// metric proposes a change. Nil keeps the controller's 0.1.
+	Tolerance *float64 `yaml:"tolerance,omitempty"`
 }
 
 // ScalingPolicy is HPAScalingPolicy: change by at most Value pods or percent

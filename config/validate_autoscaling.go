@@ -66,6 +66,9 @@ func (v *validator) request(path string, t Target, resource string) {
 func (v *validator) scalingRules(path string, r ScalingRules) {
 	v.between(child(path, "stabilizationWindowSeconds"), r.StabilizationWindowSeconds, 0, 3600)
 	v.oneOf(child(path, "selectPolicy"), r.SelectPolicy, SelectMax, SelectMin, SelectDisabled)
+	if r.Tolerance != nil && *r.Tolerance < 0 {
+		v.errorf(child(path, "tolerance"), "must be greater than or equal to 0, got %v", *r.Tolerance)
+	}
 	pp := child(path, "policies")
 	if len(r.Policies) == 0 {
 		v.errorf(pp, "must specify at least one policy")

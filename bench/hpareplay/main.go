@@ -16,12 +16,16 @@
 //	startup 30s                                 # a new instance is pending this long
 //	end 10m                                     # last pass
 //	0s   0.40                                   # from this time on, the service uses
-//	2m   3.00 missing=i1 unready=i2,i3          # this many cores in total, spread evenly
-//	                                             # over ready instances; optionally named
+//	2m   3 missing=i1 unready=i2,i3             # this much CPU in total (cores, or
+//	90s  2500m                                  # millicores with m), spread evenly over
+//	                                             # ready instances; optionally named
 //	                                             # instances lack metrics or fail readiness
 //
 // Instances are named i0, i1, … in the order they start. Every instance
-// requests one core.
+// requests one core (1000m) and 1 GiB. The load is replayed in whole
+// millicores: each serving instance gets demand / serving millicores, the
+// first ones one more until the remainder is spent, so the samples add up
+// to the demand exactly; memory use is the same share of 1 GiB, in bytes.
 package main
 
 import (
@@ -35,6 +39,7 @@ import (
 	"time"
 
 	"github.com/opshub/opshub/autoscaler"
+	"github.com/opshub/opshub/config"
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
@@ -81,8 +86,9 @@ type trace struct {
 
 // phase is the load from a point in time on.
 type phase struct {
-	from    time.Duration
-	demand  float64
+	from time.Duration
+	// demand is in millicores.
+	demand  int64
 	missing map[string]bool
 	unready map[string]bool
 }
@@ -157,9 +163,11 @@ func parseTrace(r io.Reader, name string) (*trace, error) {
 				return nil, fail("a load line needs a demand in cores")
 			}
 			ph := phase{from: from}
-			if ph.demand, err = strconv.ParseFloat(fields[1], 64); err != nil || ph.demand < 0 {
-				return nil, fail("demand %q is not a number of cores", fields[1])
+			var demand config.CPU
+			if err := demand.UnmarshalText([]byte(fields[1])); err != nil {
+				return nil, fail("demand %q is not a number of cores (0.5) or millicores (500m)", fields[1])
 			}
+			ph.demand = int64(demand)
 			ph.missing, ph.unready = map[string]bool{}, map[string]bool{}
 			for _, kv := range fields[2:] {
 				k, v, _ := strings.Cut(kv, "=")
@@ -267,7 +275,7 @@ func replay(tr *trace, step time.Duration, w io.Writer) {
 		}
 		pods := simulate(tr, ph, instances, now)
 		d := autoscaler.Decide(opts, tr.policy, &st, now, len(instances), pods)
-		fmt.Fprintf(w, "%6s  demand %5.2f  %s  %2d -> %2d  %s: %s\n", at, ph.demand, describe(d, pods), d.Current, d.Desired, d.Limit, d.Reason)
+		fmt.Fprintf(w, "%6s  demand %6s  %s  %2d -> %2d  %s: %s\n", at, fmt.Sprintf("%dm", ph.demand), describe(d, pods), d.Current, d.Desired, d.Limit, d.Reason)
 		if d.Scaled() {
 			st.RecordScale(tr.policy.Behavior, now, d.Current, d.Desired)
 			if d.Desired > d.Current {
@@ -280,9 +288,9 @@ func replay(tr *trace, step time.Duration, w io.Writer) {
 }
 
 // simulate turns the load of a phase into per-instance samples: demand is
-// spread evenly over ready instances; new instances are pending for the
-// startup delay; the last instances of the list lack metrics or are unready
-// as the phase says.
+// spread evenly over ready instances in whole millicores; new instances are
+// pending for the startup delay; the instances the phase names lack metrics
+// or are unready.
 func simulate(tr *trace, ph phase, instances []instance, now time.Time) []autoscaler.Pod {
 	pods := make([]autoscaler.Pod, len(instances))
 	serving := 0
@@ -305,20 +313,41 @@ func simulate(tr *trace, ph phase, instances []instance, now time.Time) []autosc
 		}
 		pods[i] = p
 	}
+	var share, extra int64
+	if serving > 0 {
+		share, extra = ph.demand/int64(serving), ph.demand%int64(serving)
+	}
 	for i := range pods {
-		if pods[i].Pending || ph.missing[pods[i].Name] {
+		if !pods[i].Ready {
 			continue
 		}
-		// A running instance that fails readiness gets no traffic but is
-		// still measured, at an idle 0.05 cores.
-		use := 0.05
-		if pods[i].Ready {
-			use = ph.demand / float64(serving)
+		// Every ready instance serves, measured or not.
+		use := share
+		if extra > 0 {
+			use, extra = use+1, extra-1
 		}
-		pods[i].Usage[autoscaler.CPU] = autoscaler.Sample{Value: use, Time: now, Window: 15 * time.Second}
-		pods[i].Usage[autoscaler.Memory] = autoscaler.Sample{Value: use * (1 << 30), Time: now, Window: 15 * time.Second}
+		if !ph.missing[pods[i].Name] {
+			measure(&pods[i], use, now)
+		}
+	}
+	for i := range pods {
+		// A running instance that fails readiness gets no traffic but is
+		// still measured, at an idle 50m.
+		if !pods[i].Ready && !pods[i].Pending && !ph.missing[pods[i].Name] {
+			measure(&pods[i], idleMillicores, now)
+		}
 	}
 	return pods
+}
+
+// idleMillicores is what a running instance that gets no traffic uses.
+const idleMillicores = 50
+
+// measure gives an instance a sample of millicores of CPU, and the same
+// share of its 1 GiB request of memory, in bytes.
+func measure(p *autoscaler.Pod, millicores int64, now time.Time) {
+	p.Usage[autoscaler.CPU] = autoscaler.Sample{Value: float64(millicores) / 1000, Time: now, Window: 15 * time.Second}
+	p.Usage[autoscaler.Memory] = autoscaler.Sample{Value: float64(millicores * (1 << 30) / 1000), Time: now, Window: 15 * time.Second}
 }
 
 // describe summarizes the instances and the metrics of a pass.

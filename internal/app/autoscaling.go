@@ -42,6 +42,7 @@ func rules(r config.ScalingRules) autoscaler.Rules {
 	out := autoscaler.Rules{
 		StabilizationWindow: time.Duration(r.StabilizationWindowSeconds) * time.Second,
 		SelectPolicy:        autoscaler.SelectPolicy(r.SelectPolicy),
+		Tolerance:           r.Tolerance,
 	}
 	for _, p := range r.Policies {
 		out.Policies = append(out.Policies, autoscaler.RatePolicy{Kind: autoscaler.RateKind(p.Type), Value: p.Value, Period: time.Duration(p.PeriodSeconds) * time.Second})
