@@ -247,6 +247,8 @@ func TestBrowserDemo(t *testing.T) {
 	waitJS(t, ctx, 20*time.Second, "crashy's log lines", lineTexts+`.some(s => s.includes('connecting to the database'))`)
 	waitJS(t, ctx, 20*time.Second, "crashy's exit on stderr",
 		`[...document.querySelectorAll('.line[data-stream=stderr] .text')].some(e => e.textContent.includes('exiting with code 1'))`)
+	run(t, ctx, chromedp.Click(chromedp.CSS(`.line[data-stream=stderr]`)))
+	waitJS(t, ctx, 5*time.Second, "the clicked line shown whole", `document.querySelector('.line-detail pre')?.textContent.includes('exiting with code 1')`)
 	screenshot(t, ctx, "service-crashy")
 
 	// A regex search narrows the lines (server-side, so the view holds

@@ -62,7 +62,7 @@ function Highlight({ text, search, regex }) {
   return out;
 }
 
-function LogRows({ lines, version, showInstance, search, regex, follow, setFollow }) {
+function LogRows({ lines, version, showInstance, search, regex, follow, setFollow, onPick }) {
   const box = useRef(null);
   const [view, setView] = useState({ top: 0, height: 600 });
   const atBottom = useRef(true);
@@ -93,7 +93,7 @@ function LogRows({ lines, version, showInstance, search, regex, follow, setFollo
   for (let i = first; i < last; i++) {
     const l = lines[i];
     rows.push(
-      <div class={'line ' + l.stream} style={{ top: i * ROW + 'px' }} title={l.log} data-stream={l.stream}>
+      <div class={'line ' + l.stream} style={{ top: i * ROW + 'px' }} title={l.log} data-stream={l.stream} onClick={() => onPick(l)}>
         <time dateTime={l.ts}>{clock(l.ts)}</time>
         {showInstance && <span class="inst">{l.instance}</span>}
         <span class="stream" aria-label={l.stream}>
@@ -137,6 +137,8 @@ export function LogsTab({ project, service, instance, params }) {
   };
   const frame = useRef(0);
   const [draft, setDraft] = useState({ q, exclude, mode });
+  // A clicked line is shown whole (a row shows one screen line).
+  const [picked, setPicked] = useState(null);
   useEffect(() => setDraft({ q, exclude, mode }), [q, exclude, mode]);
 
   useEffect(() => {
@@ -293,7 +295,21 @@ export function LogsTab({ project, service, instance, params }) {
           {status.error.message}
         </p>
       )}
+      {picked && (
+        <div class="line-detail card" role="region" aria-label="Selected line">
+          <div class="row">
+            <time dateTime={picked.ts}>{dateTime(picked.ts)}</time>
+            <span class="inst">{picked.instance}</span>
+            <span class={'stream ' + picked.stream}>{picked.stream}</span>
+            <button type="button" class="link" onClick={() => setPicked(null)}>
+              Close
+            </button>
+          </div>
+          <pre>{picked.log}</pre>
+        </div>
+      )}
       <LogRows
+        onPick={setPicked}
         lines={lines}
         version={version}
         showInstance={!instance}
