@@ -1,6 +1,10 @@
 package alerting
 
-import "time"
+import (
+	"time"
+
+	"github.com/opshub/opshub/outbound"
+)
 
 // RetryPolicy says how deliveries are retried and when integrations are
 // disabled.
@@ -42,14 +46,5 @@ func (p RetryPolicy) over(base RetryPolicy) RetryPolicy {
 // is tried again: exponential back-off scaled by jitter (0.8–1.2 is
 // typical), and never sooner than the destination's retryAfter.
 func (p RetryPolicy) nextAttempt(now time.Time, attempts int, retryAfter time.Duration, jitter float64) time.Time {
-	wait := p.Initial
-	for i := 1; i < attempts && wait < p.Max; i++ {
-		wait *= 2
-	}
-	wait = min(wait, p.Max)
-	wait = time.Duration(float64(wait) * jitter)
-	if retryAfter > wait {
-		wait = retryAfter
-	}
-	return now.Add(wait)
+	return now.Add(outbound.Backoff{Initial: p.Initial, Max: p.Max}.Wait(attempts, retryAfter, jitter))
 }

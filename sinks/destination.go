@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/opshub/opshub/model"
+	"github.com/opshub/opshub/outbound"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -28,22 +29,9 @@ type Destination interface {
 	Close() error
 }
 
-// RetryableError is a delivery failure worth trying again.
-type RetryableError struct {
-	Err error
-	// RetryAfter is the wait the server asked for (Retry-After, retry_after);
-	// zero when it did not say.
-	RetryAfter time.Duration
-}
-
-func (e *RetryableError) Error() string {
-	if e.RetryAfter > 0 {
-		return fmt.Sprintf("%v (retry after %s)", e.Err, e.RetryAfter)
-	}
-	return e.Err.Error()
-}
-
-func (e *RetryableError) Unwrap() error { return e.Err }
+// RetryableError is a delivery failure worth trying again; outbound owns
+// the type so that sinks, notifiers and remote write share it.
+type RetryableError = outbound.RetryableError
 
 // PartialError reports a batch the destination took in part. Indexes refer
 // to the records passed to Deliver.

@@ -3,6 +3,8 @@ package sinks
 import (
 	"math/rand/v2"
 	"time"
+
+	"github.com/opshub/opshub/outbound"
 )
 
 // RetryPolicy says how long a sink waits before trying a failed batch
@@ -26,11 +28,5 @@ func (p RetryPolicy) Wait(attempt int, retryAfter time.Duration, rnd func() floa
 	if rnd == nil {
 		rnd = rand.Float64
 	}
-	step := p.Initial
-	for i := 1; i < attempt && step < p.Max; i++ {
-		step *= 2
-	}
-	step = min(step, p.Max)
-	wait := step/2 + time.Duration(rnd()*float64(step/2))
-	return max(wait, retryAfter)
+	return outbound.Backoff{Initial: p.Initial, Max: p.Max}.Wait(attempt, retryAfter, 0.5+rnd()/2)
 }

@@ -17,7 +17,6 @@ import (
 	"log/slog"
 	"net/http"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -85,21 +84,9 @@ type Grouper interface {
 // ErrGone marks a destination that no longer exists.
 var ErrGone = errors.New("destination is gone")
 
-// RetryableError is a failure worth trying again.
-type RetryableError struct {
-	Err error
-	// RetryAfter is the wait the destination asked for; zero when it did not say.
-	RetryAfter time.Duration
-}
-
-func (e *RetryableError) Error() string {
-	if e.RetryAfter > 0 {
-		return fmt.Sprintf("%v (retry after %s)", e.Err, e.RetryAfter)
-	}
-	return e.Err.Error()
-}
-
-func (e *RetryableError) Unwrap() error { return e.Err }
+// RetryableError is a failure worth trying again; outbound owns the type so
+// that notifiers, sinks and remote write share it.
+type RetryableError = outbound.RetryableError
 
 // Spec is what a notifier's constructor receives: the integration's name and
 // type, and its own settings, decoded and validated by config into the type
@@ -169,48 +156,12 @@ func (r Registry) New(spec Spec) (Notifier, error) {
 
 // ClassifyHTTP turns an HTTP answer into the error Notify should return:
 // nil for 2xx, a *RetryableError for 408, 429 and 5xx (with the
-// Retry-After header's wait), and a plain error otherwise.
+// Retry-After header's wait), and an *outbound.StatusError otherwise.
 func ClassifyHTTP(resp *http.Response, body []byte) error {
-	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		return nil
-	}
-	err := fmt.Errorf("HTTP %d: %s", resp.StatusCode, Snippet(body))
-	if resp.StatusCode == http.StatusRequestTimeout || resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500 {
-		return &RetryableError{Err: err, RetryAfter: RetryAfter(resp.Header.Get("Retry-After"), time.Now())}
-	}
-	return err
-}
-
-// RetryAfter parses a Retry-After header: seconds (fractions accepted) or an
-// HTTP date relative to now. It returns 0 when the header is absent or bad.
-func RetryAfter(h string, now time.Time) time.Duration {
-	h = strings.TrimSpace(h)
-	if h == "" {
-		return 0
-	}
-	if secs, err := strconv.ParseFloat(h, 64); err == nil {
-		if secs < 0 {
-			return 0
-		}
-		return time.Duration(secs * float64(time.Second))
-	}
-	if t, err := http.ParseTime(h); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
+	return outbound.Classify(resp.StatusCode, resp.Header, body, time.Now())
 }
 
 // NetworkError wraps a failure to reach the destination as retryable.
 func NetworkError(name string, err error) error {
-	return &RetryableError{Err: fmt.Errorf("integration %q: %w", name, err)}
-}
-
-// Snippet shortens a body for messages and the delivery history.
-func Snippet(b []byte) string {
-	const max = 512
-	s := strings.TrimSpace(string(b))
-	if len(s) > max {
-		return s[:max] + "…"
-	}
-	return s
+	return outbound.NetworkError(fmt.Errorf("integration %q: %w", name, err))
 }

@@ -41,7 +41,9 @@ func StartRsyslog(t testing.TB, withTLS bool) *Rsyslog {
 		if m, _ := filepath.Glob("/usr/lib/*/rsyslog/lmnsd_gtls.so"); len(m) == 0 {
 			Missing(t, "rsyslog's TLS driver is not installed; install the Debian package rsyslog-gnutls (.ci/deps.d/sinks.sh)")
 		}
-		ca, cert, key := writeCertificates(t, dir)
+		authority := NewCA(t, dir)
+		cert, key := authority.Server("server")
+		ca := authority.File
 		r.CAFile = ca
 		global = fmt.Sprintf(`global(workDirectory=%q defaultNetstreamDriverCAFile=%q defaultNetstreamDriverCertFile=%q defaultNetstreamDriverKeyFile=%q)`, dir, ca, cert, key)
 		module = `module(load="imtcp" streamDriver.name="gtls" streamDriver.mode="1" streamDriver.authMode="anon")`

@@ -152,7 +152,7 @@ func (d *Destination) post(ctx context.Context, body []byte) error {
 		_, _ = io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 	}()
-	return sinks.CheckResponse(resp, d.now())
+	return outbound.CheckResponse(resp, d.now())
 }
 
 // gzip compresses a payload into a new slice: the transport may still read

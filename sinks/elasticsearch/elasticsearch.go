@@ -61,7 +61,7 @@ func New(spec sinks.Spec) (sinks.Destination, error) {
 }
 
 // Deliver sends records in one bulk request. Besides the answers every
-// destination gives (sinks.CheckResponse), a 2xx answer with per-document
+// destination gives (outbound.CheckResponse), a 2xx answer with per-document
 // errors becomes a *sinks.PartialError: documents refused with 429 or 5xx
 // are to be retried, the others (mapping errors and the like) are rejected.
 func (d *Destination) Deliver(ctx context.Context, records []model.LogRecord) error {
@@ -91,7 +91,7 @@ func (d *Destination) Deliver(ctx context.Context, records []model.LogRecord) er
 		_, _ = io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 	}()
-	if err := sinks.CheckResponse(resp, d.now()); err != nil {
+	if err := outbound.CheckResponse(resp, d.now()); err != nil {
 		return err
 	}
 	answer, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))

@@ -100,7 +100,7 @@ func New(spec sinks.Spec) (sinks.Destination, error) {
 }
 
 // Deliver sends records in one request. A 2xx answer means delivered; see
-// sinks.CheckResponse for the other classes.
+// outbound.CheckResponse for the other classes.
 func (s *Sink) Deliver(ctx context.Context, records []model.LogRecord) error {
 	buf := getBuffer()
 	defer putBuffer(buf)
@@ -120,7 +120,7 @@ func (s *Sink) Deliver(ctx context.Context, records []model.LogRecord) error {
 		return &sinks.RetryableError{Err: fmt.Errorf("post batch: %w", err)}
 	}
 	defer resp.Body.Close()
-	err = sinks.CheckResponse(resp, time.Now())
+	err = outbound.CheckResponse(resp, time.Now())
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	if err != nil {
 		return fmt.Errorf("post batch: %w", err)

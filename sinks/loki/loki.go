@@ -83,7 +83,7 @@ func (d *Destination) Deliver(ctx context.Context, records []model.LogRecord) er
 	}()
 	// The error is returned as it is: the sinks machinery branches on its
 	// type and names the sink when it logs it.
-	return sinks.CheckResponse(resp, d.now())
+	return outbound.CheckResponse(resp, d.now())
 }
 
 // Close releases idle connections. It is safe to call more than once.

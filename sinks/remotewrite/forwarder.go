@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/opshub/opshub/model"
+	"github.com/opshub/opshub/outbound"
 )
 
 // ForwarderOptions configure a Forwarder.
@@ -158,14 +159,14 @@ func (f *Forwarder) Run(ctx context.Context) error {
 // deliver sends one batch, retrying retryable failures with exponential
 // back-off and jitter, at least as long as the server asked.
 func (f *Forwarder) deliver(ctx context.Context, batch []model.Sample) {
-	backoff := f.opts.MinBackoff
+	backoff := outbound.Backoff{Initial: f.opts.MinBackoff, Max: f.opts.MaxBackoff}
 	for attempt := 1; ; attempt++ {
 		err := f.w.Write(ctx, batch)
 		if err == nil {
 			f.sent.WithLabelValues(f.w.name).Add(float64(len(batch)))
 			return
 		}
-		wait, ok := retryable(err)
+		retryAfter, ok := outbound.RetryAfterOf(err)
 		if !ok {
 			f.log.Warn("remote write rejected a batch", "samples", len(batch), "err", err)
 			f.dropped.WithLabelValues(f.w.name, "rejected").Add(float64(len(batch)))
@@ -176,9 +177,7 @@ func (f *Forwarder) deliver(ctx context.Context, batch []model.Sample) {
 			f.dropped.WithLabelValues(f.w.name, "retries_exhausted").Add(float64(len(batch)))
 			return
 		}
-		wait = max(wait, backoff/2+rand.N(backoff/2+1))
-		backoff = min(2*backoff, f.opts.MaxBackoff)
-		t := time.NewTimer(wait)
+		t := time.NewTimer(backoff.Wait(attempt, retryAfter, 0.5+rand.Float64()/2))
 		select {
 		case <-ctx.Done():
 			t.Stop()

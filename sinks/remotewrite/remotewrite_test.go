@@ -2,8 +2,11 @@ package remotewrite
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -19,7 +22,9 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/opshub/opshub/config"
+	"github.com/opshub/opshub/internal/plugintest"
 	"github.com/opshub/opshub/internal/promtest"
+	"github.com/opshub/opshub/internal/sinktest"
 	"github.com/opshub/opshub/model"
 	"github.com/opshub/opshub/outbound"
 	"github.com/opshub/opshub/sinks"
@@ -233,5 +238,50 @@ tls: {caFile: /etc/ca.pem, serverName: prom, minVersion: TLS13}
 		TLS:  outbound.TLS{CAFile: "/etc/ca.pem", ServerName: "prom", MinVersion: "TLS13"}}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("decoded %+v\nwant %+v", got, want)
+	}
+}
+
+// TestWriterPresentsItsClientCertificate: the tls keys a sink accepts are
+// the ones its client uses. A receiver that requires a client certificate
+// signed by its CA and TLS 1.3 takes samples from a sink configured with
+// certFile, keyFile, caFile and minVersion, and refuses one without them.
+func TestWriterPresentsItsClientCertificate(t *testing.T) {
+	dir := t.TempDir()
+	ca := sinktest.NewCA(t, dir)
+	serverCert, serverKey := ca.Server("receiver")
+	clientCert, clientKey := ca.Client("opshub")
+	pair, err := tls.LoadX509KeyPair(serverCert, serverKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := make(chan string, 1)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen <- r.TLS.PeerCertificates[0].Subject.CommonName
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{pair}, ClientAuth: tls.RequireAndVerifyClientCert,
+		ClientCAs: ca.Pool(), MinVersion: tls.VersionTLS13}
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshake is part of the test
+	srv.StartTLS()
+	defer srv.Close()
+
+	keys := fmt.Sprintf("url: %s\ntls: {caFile: %s, certFile: %s, keyFile: %s, minVersion: TLS13}\n", srv.URL, ca.File, clientCert, clientKey)
+	w, err := NewWriter("prom", plugintest.Decode(t, &Config{}, keys))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Write(t.Context(), samples()); err != nil {
+		t.Fatalf("Write with the client certificate: %v", err)
+	}
+	if cn := <-seen; cn != "opshub" {
+		t.Errorf("the receiver saw client certificate %q, want opshub", cn)
+	}
+
+	without, err := NewWriter("prom", plugintest.Decode(t, &Config{}, fmt.Sprintf("url: %s\ntls: {caFile: %s}\n", srv.URL, ca.File)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := without.Write(t.Context(), samples()); err == nil {
+		t.Fatal("a receiver requiring a client certificate accepted a writer without one")
 	}
 }

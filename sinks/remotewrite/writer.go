@@ -3,7 +3,6 @@ package remotewrite
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -16,7 +15,6 @@ import (
 
 	"github.com/opshub/opshub/model"
 	"github.com/opshub/opshub/outbound"
-	"github.com/opshub/opshub/sinks"
 )
 
 // DefaultTimeout bounds one request when the sink sets no timeout.
@@ -107,7 +105,7 @@ func Encode(samples []model.Sample) ([]byte, error) {
 }
 
 // Write sends samples in one request. It returns a *sinks.RetryableError for
-// network failures, 408, 429 and 5xx (sinks.CheckResponse), any other
+// network failures, 408, 429 and 5xx (outbound.CheckResponse), any other
 // error for answers that retrying cannot fix; it never retries by itself.
 func (w *Writer) Write(ctx context.Context, samples []model.Sample) error {
 	if len(samples) == 0 {
@@ -127,23 +125,13 @@ func (w *Writer) Write(ctx context.Context, samples []model.Sample) error {
 	req.Header.Set("User-Agent", "opshub")
 	resp, err := w.client.Do(req)
 	if err != nil {
-		return &sinks.RetryableError{Err: fmt.Errorf("remote write %q: %w", w.name, err)}
+		return outbound.NetworkError(fmt.Errorf("remote write %q: %w", w.name, err))
 	}
 	defer resp.Body.Close()
-	err = sinks.CheckResponse(resp, time.Now())
+	err = outbound.CheckResponse(resp, time.Now())
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	if err != nil {
 		return fmt.Errorf("remote write %q: %w", w.name, err)
 	}
 	return nil
-}
-
-// retryable reports whether err is worth retrying, and after how long at
-// least.
-func retryable(err error) (time.Duration, bool) {
-	var re *sinks.RetryableError
-	if errors.As(err, &re) {
-		return re.RetryAfter, true
-	}
-	return 0, false
 }

@@ -127,13 +127,13 @@ func (n *Notifier) Notify(ctx context.Context, msg notify.Message) (notify.Resul
 		return notify.Result{}, fmt.Errorf("build request: %w", err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	res := notify.Result{Request: "POST " + u + " " + notify.Snippet(body)}
+	res := notify.Result{Request: "POST " + u + " " + outbound.Snippet(body)}
 	resp, err := n.client.Do(req)
 	if err != nil {
 		return res, notify.NetworkError(n.name, err)
 	}
 	defer resp.Body.Close()
 	rb, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	res.StatusCode, res.Response = resp.StatusCode, notify.Snippet(rb)
+	res.StatusCode, res.Response = resp.StatusCode, outbound.Snippet(rb)
 	return res, notify.ClassifyHTTP(resp, rb)
 }

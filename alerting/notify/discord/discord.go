@@ -139,7 +139,7 @@ func (n *Notifier) send(ctx context.Context, params *discordgo.WebhookParams) (n
 	if err != nil {
 		return notify.Result{}, fmt.Errorf("encode message: %w", err)
 	}
-	res := notify.Result{Request: "POST <discord webhook> " + notify.Snippet(body)}
+	res := notify.Result{Request: "POST <discord webhook> " + outbound.Snippet(body)}
 	var a answer
 	reply, err := n.session.RequestRaw(http.MethodPost, n.url, "application/json", body, n.bucket, 0,
 		discordgo.WithContext(withAnswer(ctx, &a)))
@@ -150,7 +150,7 @@ func (n *Notifier) send(ctx context.Context, params *discordgo.WebhookParams) (n
 		return res, notify.NetworkError(n.name, err)
 	}
 	rb := a.body.Bytes()
-	res.StatusCode, res.Response = a.status, notify.Snippet(rb)
+	res.StatusCode, res.Response = a.status, outbound.Snippet(rb)
 	if a.header.Get("X-RateLimit-Remaining") == "0" {
 		res.Pause = seconds(a.header.Get("X-RateLimit-Reset-After"))
 	}
@@ -158,7 +158,7 @@ func (n *Notifier) send(ctx context.Context, params *discordgo.WebhookParams) (n
 	var rest *discordgo.RESTError
 	switch {
 	case a.status == http.StatusNotFound:
-		return res, fmt.Errorf("discord webhook answered 404 (deleted?): %s: %w", notify.Snippet(rb), notify.ErrGone)
+		return res, fmt.Errorf("discord webhook answered 404 (deleted?): %s: %w", outbound.Snippet(rb), notify.ErrGone)
 	case a.status == http.StatusTooManyRequests:
 		// discordgo reports a 429 as a RateLimitError with the body's
 		// retry_after, unless the body is not Discord's JSON.
@@ -166,7 +166,7 @@ func (n *Notifier) send(ctx context.Context, params *discordgo.WebhookParams) (n
 		if errors.As(err, &rle) {
 			wait = rle.RetryAfter
 		}
-		if h := notify.RetryAfter(a.header.Get("Retry-After"), time.Now()); h > wait {
+		if h := outbound.ParseRetryAfter(a.header.Get("Retry-After"), time.Now()); h > wait {
 			wait = h
 		}
 		global := a.header.Get("X-RateLimit-Global") == "true"

@@ -166,6 +166,6 @@ func (n *Notifier) Notify(ctx context.Context, msg notify.Message) (notify.Resul
 	}
 	defer resp.Body.Close()
 	rb, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	res.StatusCode, res.Response = resp.StatusCode, notify.Snippet(rb)
+	res.StatusCode, res.Response = resp.StatusCode, outbound.Snippet(rb)
 	return res, notify.ClassifyHTTP(resp, rb)
 }

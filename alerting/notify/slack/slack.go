@@ -205,7 +205,7 @@ func (n *Notifier) NotifyGroup(ctx context.Context, msgs []notify.Message) (noti
 func (n *Notifier) Notify(ctx context.Context, msg notify.Message) (notify.Result, error) {
 	blocks, fallback := Blocks(msg.Event, msg.Link)
 	if channel, ts, ok := strings.Cut(msg.Ref, " "); ok && n.api != nil && msg.Event.Status == model.StatusResolved {
-		res := notify.Result{Request: "chat.update " + channel + " " + ts + " " + notify.Snippet([]byte(fallback))}
+		res := notify.Result{Request: "chat.update " + channel + " " + ts + " " + outbound.Snippet([]byte(fallback))}
 		_, _, _, err := n.api.UpdateMessageContext(ctx, channel, ts, n.msgOptions(blocks, fallback)...)
 		if err == nil {
 			res.StatusCode, res.Ref = 200, msg.Ref
@@ -226,13 +226,13 @@ func (n *Notifier) msgOptions(blocks []slack.Block, fallback string) []slack.Msg
 // post sends a new message to the channel or the incoming webhook.
 func (n *Notifier) post(ctx context.Context, blocks []slack.Block, fallback string) (notify.Result, error) {
 	if n.api == nil {
-		res := notify.Result{Request: "POST <slack webhook> " + notify.Snippet([]byte(fallback))}
+		res := notify.Result{Request: "POST <slack webhook> " + outbound.Snippet([]byte(fallback))}
 		err := slack.PostWebhookCustomHTTPContext(ctx, n.cfg.WebhookURL, n.client, &slack.WebhookMessage{
 			Text: fallback, Username: n.cfg.Username, Blocks: &slack.Blocks{BlockSet: blocks},
 		})
 		return res, n.classify(&res, err)
 	}
-	res := notify.Result{Request: "chat.postMessage " + n.cfg.Channel + " " + notify.Snippet([]byte(fallback))}
+	res := notify.Result{Request: "chat.postMessage " + n.cfg.Channel + " " + outbound.Snippet([]byte(fallback))}
 	channel, ts, err := n.api.PostMessageContext(ctx, n.cfg.Channel, n.msgOptions(blocks, fallback)...)
 	if err == nil {
 		res.StatusCode, res.Ref, res.Response = 200, channel+" "+ts, "ok ts="+ts
@@ -253,7 +253,7 @@ func (n *Notifier) classify(res *notify.Result, err error) error {
 		}
 		return nil
 	}
-	res.Response = notify.Snippet([]byte(err.Error()))
+	res.Response = outbound.Snippet([]byte(err.Error()))
 	var rl *slack.RateLimitedError
 	var sc slack.StatusCodeError
 	var se slack.SlackErrorResponse

@@ -353,14 +353,14 @@ func (n *Notifier) send(ctx context.Context, m Message) (notify.Result, error) {
 	}
 	// Without the charset Teams counts the body as UTF-16, halving the limit.
 	req.Header.Set("Content-Type", "application/json; charset=utf-8")
-	res := notify.Result{Request: "POST <teams webhook> " + notify.Snippet(body)}
+	res := notify.Result{Request: "POST <teams webhook> " + outbound.Snippet(body)}
 	resp, err := n.client.Do(req)
 	if err != nil {
 		return res, notify.NetworkError(n.name, err)
 	}
 	defer resp.Body.Close()
 	rb, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	res.StatusCode, res.Response = resp.StatusCode, notify.Snippet(rb)
+	res.StatusCode, res.Response = resp.StatusCode, outbound.Snippet(rb)
 	code := resp.StatusCode
 	if m := legacyError.FindSubmatch(rb); m != nil && code >= 200 && code < 300 {
 		code, _ = strconv.Atoi(string(m[1]))
@@ -370,14 +370,14 @@ func (n *Notifier) send(ctx context.Context, m Message) (notify.Result, error) {
 	case code >= 200 && code < 300:
 		return res, nil
 	case code == http.StatusNotFound || code == http.StatusGone:
-		return res, fmt.Errorf("teams webhook answered %d (workflow or connector deleted?): %s: %w", code, notify.Snippet(rb), notify.ErrGone)
+		return res, fmt.Errorf("teams webhook answered %d (workflow or connector deleted?): %s: %w", code, outbound.Snippet(rb), notify.ErrGone)
 	case code == http.StatusRequestEntityTooLarge:
-		return res, fmt.Errorf("teams refused a %d-byte message as too large: %s", len(body), notify.Snippet(rb))
+		return res, fmt.Errorf("teams refused a %d-byte message as too large: %s", len(body), outbound.Snippet(rb))
 	case code == http.StatusTooManyRequests || code == http.StatusRequestTimeout || code >= 500:
 		return res, &notify.RetryableError{
-			Err:        fmt.Errorf("teams webhook answered %d: %s", code, notify.Snippet(rb)),
-			RetryAfter: notify.RetryAfter(resp.Header.Get("Retry-After"), time.Now()),
+			Err:        fmt.Errorf("teams webhook answered %d: %s", code, outbound.Snippet(rb)),
+			RetryAfter: outbound.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now()),
 		}
 	}
-	return res, fmt.Errorf("teams webhook answered %d: %s", code, notify.Snippet(rb))
+	return res, fmt.Errorf("teams webhook answered %d: %s", code, outbound.Snippet(rb))
 }

@@ -138,14 +138,14 @@ func (n *Notifier) Notify(ctx context.Context, msg notify.Message) (notify.Resul
 		req.Header.Set("webhook-signature", Sign(n.key, msg.ID, ts, body))
 	}
 	req.Header.Set("X-Opshub-Event", msg.Event.Name)
-	res := notify.Result{Request: "POST " + redactURL(n.cfg.URL) + " " + notify.Snippet(body)}
+	res := notify.Result{Request: "POST " + redactURL(n.cfg.URL) + " " + outbound.Snippet(body)}
 	resp, err := n.client.Do(req)
 	if err != nil {
 		return res, notify.NetworkError(n.name, err)
 	}
 	defer resp.Body.Close()
 	rb, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	res.StatusCode, res.Response = resp.StatusCode, notify.Snippet(rb)
+	res.StatusCode, res.Response = resp.StatusCode, outbound.Snippet(rb)
 	return res, notify.ClassifyHTTP(resp, rb)
 }
 
