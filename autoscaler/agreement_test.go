@@ -418,18 +418,20 @@ var upstreamGroupCases = []groupCase{
 
 func (c groupCase) check(pods []Pod) (bool, string) {
 	g := groupPods(upstreamOpts, t0, c.resource, pods)
-	names := func(idx []int) []string {
+	names := func(class podClass) []string {
 		var out []string
-		for _, i := range idx {
-			out = append(out, pods[i].Name)
+		for i, c := range g.class {
+			if c == class {
+				out = append(out, pods[i].Name)
+			}
 		}
 		slices.Sort(out)
 		return out
 	}
 	unready, missing := slices.Sorted(slices.Values(c.unready)), slices.Sorted(slices.Values(c.missing))
-	if len(g.ready) != c.ready || !slices.Equal(names(g.unready), unready) || !slices.Equal(names(g.missing), missing) || g.ignored != c.ignored {
+	if g.ready != c.ready || len(names(classReady)) != c.ready || !slices.Equal(names(classUnready), unready) || !slices.Equal(names(classMissing), missing) || g.ignored != c.ignored {
 		return false, fmt.Sprintf("ready %d, unready %v, missing %v, ignored %d; upstream %d, %v, %v, %d",
-			len(g.ready), names(g.unready), names(g.missing), g.ignored, c.ready, unready, missing, c.ignored)
+			g.ready, names(classUnready), names(classMissing), g.ignored, c.ready, unready, missing, c.ignored)
 	}
 	return true, ""
 }

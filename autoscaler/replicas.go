@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"math/big"
-	"slices"
 	"time"
 )
 
@@ -133,11 +132,21 @@ func Quantity(r Resource, v float64) int64 {
 	return (micro + 999_999) / 1_000_000
 }
 
-// podGroups sorts the instances for one resource as upstream's groupPods
-// does, by index into the instance slice.
+// podClass is where upstream's groupPods puts an instance for one resource.
+type podClass uint8
+
+const (
+	classReady podClass = iota
+	classUnready
+	classMissing
+	classIgnored
+)
+
+// podGroups holds each instance's class, by index into the instance
+// slice, and how many are in each.
 type podGroups struct {
-	ready, unready, missing []int
-	ignored                 int
+	class                            []podClass
+	ready, unready, missing, ignored int
 }
 
 // groupPods: ignored instances (deleted, failed, surge) are left out;
@@ -145,31 +154,32 @@ type podGroups struct {
 // cpu, an instance whose sample may be inflated by its start-up is unready.
 // Memory has no readiness rule: a running instance with a sample counts.
 func groupPods(opts Options, now time.Time, r Resource, pods []Pod) podGroups {
-	var g podGroups
+	g := podGroups{class: make([]podClass, len(pods))}
 	for i, pod := range pods {
-		switch {
-		case pod.Ignored:
-			g.ignored++
-			continue
-		case pod.Pending:
-			g.unready = append(g.unready, i)
-			continue
+		c := classReady
+		if pod.Ignored {
+			c = classIgnored
+		} else if pod.Pending {
+			c = classUnready
+		} else if s, ok := pod.Usage[r]; !ok {
+			c = classMissing
+		} else if r == CPU && cpuUnready(opts, now, pod, s) {
+			c = classUnready
 		}
-		s, ok := pod.Usage[r]
-		switch {
-		case !ok:
-			g.missing = append(g.missing, i)
-		case r == CPU && cpuUnready(opts, now, pod, s):
-			g.unready = append(g.unready, i)
+		g.class[i] = c
+		switch c {
+		case classReady:
+			g.ready++
+		case classUnready:
+			g.unready++
+		case classMissing:
+			g.missing++
 		default:
-			g.ready = append(g.ready, i)
+			g.ignored++
 		}
 	}
 	return g
 }
-
-// usageTerm is one instance's usage against its request, in whole units.
-type usageTerm struct{ usage, request int64 }
 
 // ResourceReplicas proposes a replica count for one resource metric given
 // the current (desired) replica count, exactly as the HPA's replica
@@ -185,34 +195,33 @@ func ResourceReplicas(opts Options, tol Tolerances, now time.Time, current int, 
 		return p
 	}
 	g := groupPods(opts, now, m.Resource, pods)
-	p.Ready, p.Unready, p.Missing, p.Ignored = len(g.ready), len(g.unready), len(g.missing), g.ignored
-	if len(g.ready) == 0 {
+	p.Ready, p.Unready, p.Missing, p.Ignored = g.ready, g.unready, g.missing, g.ignored
+	if g.ready == 0 {
 		p.Invalid = "no usable samples (instances unready or without metrics)"
 		return p
 	}
 	// Every instance needs a request, ignored ones included, as upstream
 	// computes requests over every pod the selector matches.
-	requests := make([]int64, len(pods))
-	var without []string
-	for i, pod := range pods {
-		v, ok := pod.Requests[m.Resource]
-		if !ok || v < 0 {
-			without = append(without, pod.Name)
-			continue
+	var without string
+	for _, pod := range pods {
+		if v, ok := pod.Requests[m.Resource]; (!ok || v < 0) && (without == "" || pod.Name < without) {
+			without = pod.Name
 		}
-		requests[i] = Quantity(m.Resource, v)
 	}
-	if len(without) > 0 {
-		p.Invalid = fmt.Sprintf("missing request for %s on %s: set resources.%s so utilization can be computed", m.Resource, slices.Min(without), m.Resource)
+	if without != "" {
+		p.Invalid = fmt.Sprintf("missing request for %s on %s: set resources.%s so utilization can be computed", m.Resource, without, m.Resource)
 		p.MissingRequest = true
 		return p
 	}
+	request := func(i int) int64 { return Quantity(m.Resource, pods[i].Requests[m.Resource]) }
 
-	terms := make([]usageTerm, 0, len(pods))
-	for _, i := range g.ready {
-		terms = append(terms, usageTerm{Quantity(m.Resource, pods[i].Usage[m.Resource].Value), requests[i]})
+	var sum usageSum
+	for i, c := range g.class {
+		if c == classReady {
+			sum.add(Quantity(m.Resource, pods[i].Usage[m.Resource].Value), request(i))
+		}
 	}
-	util, ok := utilizationPercent(terms)
+	util, ok := sum.percent()
 	if !ok {
 		p.Invalid = "the instances with samples request none of the resource"
 		return p
@@ -220,13 +229,13 @@ func ResourceReplicas(opts Options, tol Tolerances, now time.Time, current int, 
 	p.Utilization = util
 	ratio := float64(util) / float64(m.TargetUtilization)
 
-	scaleUpWithUnready := len(g.unready) > 0 && ratio > 1.0
-	if !scaleUpWithUnready && len(g.missing) == 0 {
+	scaleUpWithUnready := g.unready > 0 && ratio > 1.0
+	if !scaleUpWithUnready && g.missing == 0 {
 		if tol.within(ratio) {
 			p.Replicas, p.Note = current, "within tolerance"
 			return p
 		}
-		p.Replicas = ceilReplicas(ratio, len(g.ready))
+		p.Replicas = ceilReplicas(ratio, g.ready)
 		return p
 	}
 
@@ -234,28 +243,31 @@ func ResourceReplicas(opts Options, tol Tolerances, now time.Time, current int, 
 	// missing ones count as using max(100 %, target) of their request; when
 	// scaling up, missing and unready ones count as 0.
 	var notes []string
-	if len(g.missing) > 0 {
-		switch {
-		case ratio < 1.0:
-			fallback := int64(max(100, m.TargetUtilization))
-			for _, i := range g.missing {
-				terms = append(terms, usageTerm{mulDiv(requests[i], fallback, 100), requests[i]})
-			}
-			notes = append(notes, fmt.Sprintf("%d instances without metrics counted at %d%%", len(g.missing), fallback))
-		case ratio > 1.0:
-			for _, i := range g.missing {
-				terms = append(terms, usageTerm{0, requests[i]})
-			}
-			notes = append(notes, fmt.Sprintf("%d instances without metrics counted at 0%%", len(g.missing)))
+	counted := g.ready
+	if g.missing > 0 && ratio != 1.0 {
+		fallback := int64(0)
+		if ratio < 1.0 {
+			fallback = int64(max(100, m.TargetUtilization))
 		}
+		for i, c := range g.class {
+			if c == classMissing {
+				r := request(i)
+				sum.add(mulDiv(r, fallback, 100), r)
+			}
+		}
+		counted += g.missing
+		notes = append(notes, fmt.Sprintf("%d instances without metrics counted at %d%%", g.missing, fallback))
 	}
 	if scaleUpWithUnready {
-		for _, i := range g.unready {
-			terms = append(terms, usageTerm{0, requests[i]})
+		for i, c := range g.class {
+			if c == classUnready {
+				sum.add(0, request(i))
+			}
 		}
-		notes = append(notes, fmt.Sprintf("%d unready instances counted at 0%%", len(g.unready)))
+		counted += g.unready
+		notes = append(notes, fmt.Sprintf("%d unready instances counted at 0%%", g.unready))
 	}
-	newUtil, _ := utilizationPercent(terms)
+	newUtil, _ := sum.percent()
 	newRatio := float64(newUtil) / float64(m.TargetUtilization)
 	switch {
 	case tol.within(newRatio):
@@ -265,7 +277,7 @@ func ResourceReplicas(opts Options, tol Tolerances, now time.Time, current int, 
 		p.Replicas, p.Note = current, joinNotes(append(notes, "correction would flip the direction"))
 		return p
 	}
-	n := ceilReplicas(newRatio, len(terms))
+	n := ceilReplicas(newRatio, counted)
 	if (newRatio < 1.0 && n > current) || (newRatio > 1.0 && n < current) {
 		p.Replicas, p.Note = current, joinNotes(append(notes, "correction would flip the direction"))
 		return p
@@ -284,36 +296,47 @@ func ceilReplicas(ratio float64, n int) int {
 	return int(r)
 }
 
-// utilizationPercent is Σusage × 100 / Σrequest in integers, truncated;
-// false when the requests total 0. Totals beyond int64 are summed exactly
-// with big integers; a percentage beyond int32 is capped there.
-func utilizationPercent(terms []usageTerm) (int, bool) {
-	var used, requested int64
-	exact := true
-	for _, t := range terms {
-		if used > math.MaxInt64-t.usage || requested > math.MaxInt64-t.request {
-			exact = false
-			break
-		}
-		used += t.usage
-		requested += t.request
+// usageSum adds usage and requests in whole units. Totals beyond int64
+// are kept exactly with big integers.
+type usageSum struct {
+	used, requested int64
+	big             *[2]big.Int // used, requested once int64 overflowed
+}
+
+func (s *usageSum) add(used, requested int64) {
+	if s.big == nil && used <= math.MaxInt64-s.used && requested <= math.MaxInt64-s.requested {
+		s.used += used
+		s.requested += requested
+		return
 	}
-	if exact && used <= math.MaxInt64/100 {
-		if requested == 0 {
+	if s.big == nil {
+		s.big = new([2]big.Int)
+		s.big[0].SetInt64(s.used)
+		s.big[1].SetInt64(s.requested)
+	}
+	s.big[0].Add(&s.big[0], big.NewInt(used))
+	s.big[1].Add(&s.big[1], big.NewInt(requested))
+}
+
+// percent is Σused × 100 / Σrequested, truncated, as upstream's
+// GetResourceUtilizationRatio computes the utilization; false when the
+// requests total 0. A percentage beyond int32 is capped there.
+func (s *usageSum) percent() (int, bool) {
+	if s.big == nil && s.used <= math.MaxInt64/100 {
+		if s.requested == 0 {
 			return 0, false
 		}
-		return int(min(used*100/requested, math.MaxInt32)), true
+		return int(min(s.used*100/s.requested, math.MaxInt32)), true
 	}
-	bu, br := new(big.Int), new(big.Int)
-	for _, t := range terms {
-		bu.Add(bu, big.NewInt(t.usage))
-		br.Add(br, big.NewInt(t.request))
+	used, requested := big.NewInt(s.used), big.NewInt(s.requested)
+	if s.big != nil {
+		used, requested = &s.big[0], &s.big[1]
 	}
-	if br.Sign() == 0 {
+	if requested.Sign() == 0 {
 		return 0, false
 	}
-	pct := bu.Mul(bu, big.NewInt(100))
-	pct.Quo(pct, br)
+	pct := new(big.Int).Mul(used, big.NewInt(100))
+	pct.Quo(pct, requested)
 	if !pct.IsInt64() || pct.Int64() > math.MaxInt32 {
 		return math.MaxInt32, true
 	}

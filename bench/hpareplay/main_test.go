@@ -3,10 +3,14 @@ package main
 import (
 	"bytes"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/opshub/opshub/autoscaler"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden timelines")
@@ -61,5 +65,41 @@ func TestBadTracesNameTheLine(t *testing.T) {
 				t.Fatalf("exit %d, stderr %q; want 1 containing %q", code, errOut.String(), tt.want)
 			}
 		})
+	}
+}
+
+// TestLoadIsReplayedInMillicores: a demand that does not divide evenly is
+// split in whole millicores that add up to it exactly, whatever the count
+// of serving instances; instances named missing report nothing.
+func TestLoadIsReplayedInMillicores(t *testing.T) {
+	tr, err := parseTrace(strings.NewReader("policy min=1 max=10 cpu=50\n0s 2 missing=i4\n"), "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for n := 1; n <= 7; n++ {
+		var ins []instance
+		for i := range n {
+			ins = append(ins, instance{name: fmt.Sprintf("i%d", i), started: now.Add(-time.Hour)})
+		}
+		var sum int64
+		for _, p := range simulate(tr, tr.phases[0], ins, now) {
+			if s, ok := p.Usage[autoscaler.CPU]; ok {
+				sum += autoscaler.Quantity(autoscaler.CPU, s.Value)
+			}
+		}
+		want := int64(2000)
+		if n > 4 {
+			// i4 serves its share but reports nothing; the first 2000 % n
+			// instances get a millicore more than the others.
+			share := 2000 / int64(n)
+			if 4 < 2000%int64(n) {
+				share++
+			}
+			want -= share
+		}
+		if sum != want {
+			t.Errorf("%d instances report %dm in all, want %dm", n, sum, want)
+		}
 	}
 }
