@@ -34,8 +34,9 @@ var binaries = sinktest.OpshubBinaries
 
 // demo is `opshub run` with the demo services of examples/local.yaml.
 type demo struct {
-	api     string
-	webhook atomic.Int64 // notifications the webhook integration received
+	api         string
+	webhook     atomic.Int64 // notifications the webhook integration received
+	start, stop func()
 }
 
 const (
@@ -100,34 +101,41 @@ notifications:
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(filepath.Join(bin, "opshub"), "run", "-c", path)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
 	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
+		d.stop()
 		if t.Failed() {
 			out, _ := os.ReadFile(logFile.Name())
 			t.Logf("opshub output:\n%s", out)
 		}
 	})
-	poll(t, 30*time.Second, "opshub /readyz", func() bool {
-		resp, err := http.Get("http://" + d.api + "/readyz")
-		if err != nil {
-			return false
+	d.start = func() {
+		cmd := exec.Command(filepath.Join(bin, "opshub"), "run", "-c", path)
+		cmd.Stdout, cmd.Stderr = logFile, logFile
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
 		}
-		resp.Body.Close()
-		return resp.StatusCode == 200
-	})
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		d.stop = func() {
+			// SIGTERM, so that opshub stops its instances.
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-done:
+			case <-time.After(15 * time.Second):
+				_ = cmd.Process.Kill()
+				<-done
+			}
+		}
+		poll(t, 30*time.Second, "opshub /readyz", func() bool {
+			resp, err := http.Get("http://" + d.api + "/readyz")
+			if err != nil {
+				return false
+			}
+			resp.Body.Close()
+			return resp.StatusCode == 200
+		})
+	}
+	d.start()
 	return d
 }
 
@@ -285,6 +293,27 @@ func TestBrowserDemo(t *testing.T) {
 		t.Logf("a new line showed %s after it was printed", took.Round(time.Millisecond))
 	}
 	screenshot(t, ctx, "service-web-logs")
+
+	// opshub restarts: the tail says it is disconnected, reconnects and
+	// goes on with the new instances' lines.
+	d.stop()
+	waitJS(t, ctx, 10*time.Second, "the tail disconnected", `document.querySelector('.pill.reconnecting')`)
+	d.start()
+	waitJS(t, ctx, 20*time.Second, "the tail live again", `document.querySelector('.pill.live')`)
+	marker = fmt.Sprintf("after-restart-%d", time.Now().UnixNano())
+	poll(t, 20*time.Second, "the new instance answering", func() bool {
+		d.apiGet(t, "/api/v1/services/demo/web", "", &svc)
+		if len(svc.Services[0].Instances) == 0 {
+			return false
+		}
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/?%s", svc.Services[0].Instances[0].Port, marker))
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return true
+	})
+	waitJS(t, ctx, 10*time.Second, "a line printed after the restart", lineTexts+fmt.Sprintf(`.some(s => s.includes(%q))`, marker))
 
 	// The metrics tab draws CPU and memory with data points (a sample
 	// every 15 s).

@@ -174,12 +174,35 @@ export function LogsTab({ project, service, instance, params }) {
         })
         .catch((err) => !ctl.signal.aborted && setStatus({ state: 'error', error: err }));
     } else {
-      setStatus({ state: 'live', error: null });
-      const p = { ...base, limit: range === 'live' ? 100 : 5000 };
-      if (range !== 'live') p.since = range;
-      tail(p, add, ctl.signal)
-        .then(() => !ctl.signal.aborted && setStatus({ state: 'ended', error: null }))
-        .catch((err) => !ctl.signal.aborted && setStatus({ state: 'error', error: err }));
+      // The tail survives a restart of opshub or a dropped connection: it
+      // reconnects from a second before the newest line it has, leaving
+      // out the lines it already shows.
+      const first = { ...base, limit: range === 'live' ? 100 : 5000 };
+      if (range !== 'live') first.since = range;
+      const key = (l) => l.ts + '|' + l.instance + '|' + l.stream + '|' + l.log;
+      const follow = async () => {
+        for (let again = false; !ctl.signal.aborted; again = true) {
+          let p = first;
+          let add2 = add;
+          if (again) {
+            const have = linesRef.current.concat(pending.current).slice(-MAX_LINES);
+            const newest = have.reduce((m, l) => Math.max(m, Date.parse(l.ts)), 0);
+            const known = new Set(have.map(key));
+            add2 = (batch) => add(batch.filter((l) => !known.has(key(l))));
+            p = newest ? { ...base, from: new Date(newest - 1000).toISOString(), limit: 5000 } : first;
+          }
+          try {
+            setStatus({ state: 'live', error: null });
+            await tail(p, add2, ctl.signal);
+            if (!ctl.signal.aborted) setStatus({ state: 'reconnecting', error: null });
+          } catch (err) {
+            if (ctl.signal.aborted) return;
+            setStatus({ state: 'reconnecting', error: err });
+          }
+          await new Promise((r) => setTimeout(r, 2000));
+        }
+      };
+      follow();
     }
     return () => {
       ctl.abort();
@@ -212,7 +235,7 @@ export function LogsTab({ project, service, instance, params }) {
     loading: 'Loading…',
     live: range === 'live' ? 'Live: following new lines' : `Live: the last ${range}, then new lines`,
     range: 'Custom range: the tail is paused',
-    ended: 'The tail ended',
+    reconnecting: 'Disconnected: reconnecting every 2 s',
     error: '',
   }[status.state];
   return (
