@@ -494,7 +494,9 @@ func TestBrowserTokens(t *testing.T) {
 	// Sinks: an admin pauses and resumes the archive; spend shows the
 	// month so far and the forecast.
 	sinkState := func() string {
-		var body struct{ Sinks []struct{ Name, State string } }
+		var body struct {
+			Sinks []struct{ Name, State string }
+		}
 		d.apiGet(t, "/api/v1/sinks", readToken, &body)
 		return body.Sinks[0].State
 	}
