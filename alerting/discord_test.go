@@ -20,7 +20,7 @@ func discordPipeline(t *testing.T, url string, groupWait time.Duration) *Pipelin
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := New(Options{Store: openStore(t, t.TempDir()), Alerts: alertsConfig(0),
+	p, err := New(Options{Store: openStore(t, t.TempDir()), Rules: testRules(0),
 		Retry:        RetryPolicy{Initial: 10 * time.Millisecond, Max: 50 * time.Millisecond},
 		GroupWait:    groupWait,
 		Integrations: []Integration{{Name: "chat", Type: discord.Type, Notifier: n}}})

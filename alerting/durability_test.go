@@ -38,7 +38,7 @@ func TestHelperProcess(t *testing.T) {
 		fmt.Println("error:", err)
 		os.Exit(1)
 	}
-	p, err := New(Options{Store: db, Alerts: alertsConfig(time.Hour),
+	p, err := New(Options{Store: db, Rules: testRules(time.Hour),
 		Retry: RetryPolicy{Initial: 50 * time.Millisecond, Max: 200 * time.Millisecond},
 		Integrations: []Integration{{Name: "hook", Type: "webhook",
 			Notifier: webhookNotifier(t, "hook", os.Getenv(envURL), "k")}}})

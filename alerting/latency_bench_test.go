@@ -31,7 +31,7 @@ func BenchmarkEventToWebhook(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer db.Close()
-	p, err := New(Options{Store: db, Alerts: alertsConfig(0), Integrations: []Integration{
+	p, err := New(Options{Store: db, Rules: testRules(0), Integrations: []Integration{
 		{Name: "hook", Type: "webhook", Notifier: webhookNotifier(b, "hook", srv.URL, "secret")},
 	}})
 	if err != nil {
@@ -86,8 +86,8 @@ func BenchmarkCrashToWebhook(b *testing.B) {
 	}
 	defer db.Close()
 	feed := make(instanceFeed, 1)
-	p, err := New(Options{Store: db, Alerts: alertsConfig(0), Platform: feed,
-		Logs: collector.NewReader(collector.ReaderOptions{Roots: []string{pods}}),
+	p, err := New(Options{Store: db, Rules: testRules(0), Platform: feed,
+		Logs: collector.LastLines{Reader: collector.NewReader(collector.ReaderOptions{Roots: []string{pods}})},
 		Integrations: []Integration{
 			{Name: "hook", Type: "webhook", Notifier: webhookNotifier(b, "hook", srv.URL, "secret")},
 		}})

@@ -15,8 +15,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/opshub/opshub/alerting/notify"
-	"github.com/opshub/opshub/collector"
-	"github.com/opshub/opshub/config"
 	"github.com/opshub/opshub/model"
 	"github.com/opshub/opshub/store"
 )
@@ -44,7 +42,7 @@ type Subscriber interface {
 // Options configure a Pipeline.
 type Options struct {
 	Store        *store.DB // required
-	Alerts       config.Alerts
+	Rules        Rules
 	Integrations []Integration
 	// Platform, when set, is watched for instance events.
 	Platform Subscriber
@@ -55,7 +53,7 @@ type Options struct {
 	// container that ended. Each read is bounded by LastLinesTimeout
 	// (default DefaultLastLinesTimeout) and happens off the event loop; an
 	// event whose read fails or times out goes out without the lines.
-	Logs             LogReader
+	Logs             LastLinesReader
 	LastLinesTimeout time.Duration
 	// APIBase is the API's base URL, for links in events ("" for none).
 	APIBase string
@@ -172,17 +170,8 @@ func New(opts Options) (*Pipeline, error) {
 		}
 		p.workers[in.Name] = &worker{p: p, in: in, retry: in.Retry.over(p.retry), wake: make(chan struct{}, 1)}
 	}
-	p.detector = newInstanceDetector(
-		CrashLoop{Restarts: opts.Alerts.CrashLoop.Restarts, Window: opts.Alerts.CrashLoop.Window.D()},
-		p.link,
-	)
-	a := opts.Alerts
-	p.usage = newUsageDetector(
-		UsageRule{Threshold: a.CPU.Threshold, SustainedFor: a.CPU.SustainedFor.D()},
-		UsageRule{Threshold: a.Memory.Threshold, SustainedFor: a.Memory.SustainedFor.D()},
-		VolumeRule{Thresholds: a.Volume.Thresholds, ForecastWithin: a.Volume.ForecastFullWithin.D()},
-		p.link,
-	)
+	p.detector = newInstanceDetector(opts.Rules.CrashLoop, p.link)
+	p.usage = newUsageDetector(opts.Rules.CPU, opts.Rules.Memory, opts.Rules.Volume, p.link)
 	m, err := newPipelineMetrics(opts.Registerer)
 	if err != nil {
 		return nil, err
@@ -323,12 +312,12 @@ func (p *Pipeline) Run(ctx context.Context) error {
 // read failed, with why there are none.
 func (p *Pipeline) addLastLines(ctx context.Context, ev model.Event, ie model.InstanceEvent) {
 	rctx, cancel := context.WithTimeout(ctx, p.opts.LastLinesTimeout)
-	lines, err := readLastLines(rctx, p.opts.Logs, ie.Ref, linesUntil(ie), lastLinesKept)
+	lines, err := p.opts.Logs.LastLines(rctx, ie.Ref, linesUntil(ie), lastLinesKept)
 	cancel()
 	switch {
-	case err == nil:
+	case err == nil && len(lines) > 0:
 		ev.Data["lastLines"] = lines
-	case errors.Is(err, errNoLines) || errors.Is(err, collector.ErrNoLogs):
+	case err == nil:
 	case ctx.Err() != nil:
 	default:
 		p.metrics.lastLinesFailed.Inc()
@@ -387,12 +376,12 @@ func (p *Pipeline) process(ev model.Event) {
 	if ev.Status == "" {
 		ev.Status = model.StatusFiring
 	}
-	if silenced(p.opts.Alerts.Silences, ev, now) {
+	if silenced(p.opts.Rules.Silences, ev, now) {
 		p.metrics.events.WithLabelValues(outcomeSilenced).Inc()
 		return
 	}
 	key := alertKey(ev)
-	window := p.opts.Alerts.ThrottleFor(ev.Name)
+	window := p.opts.Rules.ThrottleFor(ev.Name)
 	var woken []*worker
 	outcome := outcomeThrottled
 	err := p.opts.Store.Update(func(tx *store.Tx) error {

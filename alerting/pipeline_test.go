@@ -13,7 +13,6 @@ import (
 
 	"github.com/opshub/opshub/alerting/notify"
 	"github.com/opshub/opshub/alerting/notify/webhook"
-	"github.com/opshub/opshub/config"
 	"github.com/opshub/opshub/internal/plugintest"
 	"github.com/opshub/opshub/model"
 	"github.com/opshub/opshub/store"
@@ -100,10 +99,10 @@ func runPipeline(t testing.TB, p *Pipeline) {
 	})
 }
 
-func alertsConfig(throttle time.Duration) config.Alerts {
-	return config.Alerts{
-		Throttle:  map[string]config.Duration{config.ThrottleDefault: config.Duration(throttle)},
-		CrashLoop: config.CrashLoop{Restarts: 2, Window: config.Duration(10 * time.Minute)},
+func testRules(throttle time.Duration) Rules {
+	return Rules{
+		Throttle:  map[string]time.Duration{ThrottleDefault: throttle},
+		CrashLoop: CrashLoop{Restarts: 2, Window: 10 * time.Minute},
 	}
 }
 
@@ -117,7 +116,7 @@ func TestWebhookDeliveryIsSignedAndThrottled(t *testing.T) {
 	srv := httptest.NewServer(rcv)
 	defer srv.Close()
 	db := openStore(t, t.TempDir())
-	p, err := New(Options{Store: db, Alerts: alertsConfig(time.Hour), Integrations: []Integration{
+	p, err := New(Options{Store: db, Rules: testRules(time.Hour), Integrations: []Integration{
 		{Name: "hook", Type: "webhook", Notifier: webhookNotifier(t, "hook", srv.URL, "s3cret")},
 	}})
 	if err != nil {
@@ -177,7 +176,7 @@ func TestThrottleSurvivesRestart(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer db.Close()
-		p, err := New(Options{Store: db, Alerts: alertsConfig(time.Hour), Integrations: []Integration{
+		p, err := New(Options{Store: db, Rules: testRules(time.Hour), Integrations: []Integration{
 			{Name: "hook", Type: "webhook", Notifier: webhookNotifier(t, "hook", srv.URL, "")},
 		}})
 		if err != nil {

@@ -4,7 +4,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/opshub/opshub/config"
 	"github.com/opshub/opshub/model"
 )
 
@@ -26,7 +25,7 @@ func TestSilences(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := silenced([]config.Silence{{Matchers: tt.matchers, Until: until}}, ev, tt.now)
+			got := silenced([]Silence{{Matchers: tt.matchers, Until: until}}, ev, tt.now)
 			if got != tt.want {
 				t.Errorf("silenced = %v, want %v", got, tt.want)
 			}

@@ -2,22 +2,20 @@ package alerting
 
 import (
 	"context"
-	"errors"
-	"slices"
 	"time"
 
-	"github.com/opshub/opshub/collector"
 	"github.com/opshub/opshub/model"
 )
 
-// LogReader is what the pipeline needs of the log API to put the last lines
-// of a crashed container into its event: the Query half of server.LogReader.
-// On one machine *collector.Reader reads the runtime's files; on a cluster
-// the controller's reader asks the collector of the pod's node. The
-// pipeline knows no more than this interface, and bounds every call by
-// Options.LastLinesTimeout.
-type LogReader interface {
-	Query(ctx context.Context, q collector.Query) ([]model.LogRecord, error)
+// LastLinesReader reads the last lines a container wrote, for crash and
+// OOM events. On one machine collector.LastLines over the log API's reader
+// reads the runtime's files; on a cluster the same over the controller's
+// reader asks the collector of the pod's node. The pipeline knows no more
+// than this interface, and bounds every call by Options.LastLinesTimeout.
+type LastLinesReader interface {
+	// LastLines returns up to n lines ref's container wrote before until,
+	// oldest first; none, and no error, when it wrote none.
+	LastLines(ctx context.Context, ref model.Ref, until time.Time, n int) ([]string, error)
 }
 
 // lastLinesKept is how many lines of a crashed container a crash event carries.
@@ -27,10 +25,6 @@ const lastLinesKept = 20
 // lines, so that a slow or unreachable log reader leaves the crash
 // notification well within its 2 s budget (it then goes out without them).
 const DefaultLastLinesTimeout = time.Second
-
-// lastLinesLookback bounds how far back the reader looks for the last lines,
-// so that the files of long-gone runs are not read.
-const lastLinesLookback = 24 * time.Hour
 
 // exitSlack is how long after a container's recorded finish time its last
 // lines may be stamped: the runtime drains the output pipes after the
@@ -55,44 +49,4 @@ func linesUntil(ie model.InstanceEvent) time.Time {
 		}
 	}
 	return until.Add(time.Nanosecond) // Query's To is exclusive
-}
-
-// errNoLines is returned when the reader had nothing for the container.
-var errNoLines = errors.New("no log lines found")
-
-// readLastLines returns up to n last lines ref's container wrote before
-// until, oldest first.
-func readLastLines(ctx context.Context, r LogReader, ref model.Ref, until time.Time, n int) ([]string, error) {
-	q := collector.Query{
-		Project: ref.Project, Service: ref.Service, Container: ref.Instance,
-		From: until.Add(-lastLinesLookback), To: until,
-		Limit: n, Direction: collector.Backward,
-	}
-	if q.Container == "" {
-		q.Container = ref.Container
-	}
-	// The instance may run other containers (sidecars): ask for more and
-	// keep this one's.
-	if ref.Instance != "" && ref.Container != "" {
-		q.Limit = 4 * n
-	}
-	recs, err := r.Query(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	var lines []string
-	for _, rec := range recs { // newest first
-		if ref.Instance != "" && ref.Container != "" && rec.Container != "" && rec.Container != ref.Container {
-			continue
-		}
-		lines = append(lines, rec.Log)
-		if len(lines) == n {
-			break
-		}
-	}
-	if len(lines) == 0 {
-		return nil, errNoLines
-	}
-	slices.Reverse(lines)
-	return lines, nil
 }

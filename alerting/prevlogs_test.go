@@ -22,13 +22,13 @@ func (f instanceFeed) Subscribe(context.Context) <-chan model.InstanceEvent { re
 
 // crashPipeline runs a pipeline that watches feed, reads last lines with
 // logs, and sends every event to a webhook receiver.
-func crashPipeline(t *testing.T, feed instanceFeed, logs LogReader, timeout time.Duration) *receiver {
+func crashPipeline(t *testing.T, feed instanceFeed, logs collector.Querier, timeout time.Duration) *receiver {
 	t.Helper()
 	rcv := &receiver{}
 	srv := httptest.NewServer(rcv)
 	t.Cleanup(srv.Close)
-	p, err := New(Options{Store: openStore(t, t.TempDir()), Alerts: alertsConfig(0), Platform: feed,
-		Logs: logs, LastLinesTimeout: timeout,
+	p, err := New(Options{Store: openStore(t, t.TempDir()), Rules: testRules(0), Platform: feed,
+		Logs: collector.LastLines{Reader: logs}, LastLinesTimeout: timeout,
 		Integrations: []Integration{{Name: "hook", Type: "webhook", Notifier: webhookNotifier(t, "hook", srv.URL, "k")}}})
 	if err != nil {
 		t.Fatal(err)
@@ -118,7 +118,7 @@ func (failingReader) Query(context.Context, collector.Query) ([]model.LogRecord,
 func TestCrashIsNotHeldBackByTheLogReader(t *testing.T) {
 	tests := []struct {
 		name    string
-		reader  LogReader
+		reader  collector.Querier
 		wantErr string
 	}{
 		{"a reader that hangs", slowReader{}, "the log reader did not answer within 300ms"},

@@ -23,8 +23,8 @@ const (
 // throttle entries whose window has passed.
 func (p *Pipeline) prune(now time.Time, keep int) error {
 	longest := time.Duration(0)
-	for _, d := range p.opts.Alerts.Throttle {
-		longest = max(longest, d.D())
+	for _, d := range p.opts.Rules.Throttle {
+		longest = max(longest, d)
 	}
 	return p.opts.Store.Update(func(tx *store.Tx) error {
 		var finished []string

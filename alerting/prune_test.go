@@ -5,14 +5,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/opshub/opshub/config"
 	"github.com/opshub/opshub/model"
 	"github.com/opshub/opshub/store"
 )
 
 func TestPruneKeepsPendingAndRecentHistory(t *testing.T) {
 	db := openStore(t, t.TempDir())
-	p, err := New(Options{Store: db, Alerts: config.Alerts{Throttle: map[string]config.Duration{"default": config.Duration(time.Hour)}}})
+	p, err := New(Options{Store: db, Rules: Rules{Throttle: map[string]time.Duration{ThrottleDefault: time.Hour}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,7 @@ func TestIntegrationGiveUpTimeTakesEffect(t *testing.T) {
 	down := &receiver{code: http.StatusServiceUnavailable}
 	srv := httptest.NewServer(down)
 	defer srv.Close()
-	p, err := New(Options{Store: openStore(t, t.TempDir()), Alerts: alertsConfig(0),
+	p, err := New(Options{Store: openStore(t, t.TempDir()), Rules: testRules(0),
 		Retry: RetryPolicy{Initial: 20 * time.Millisecond, Max: 40 * time.Millisecond},
 		Integrations: []Integration{
 			{Name: "impatient", Type: "webhook", Notifier: webhookNotifier(t, "impatient", srv.URL+"/a", "k"),

@@ -3,7 +3,6 @@ package alerting
 import (
 	"slices"
 
-	"github.com/opshub/opshub/config"
 	"github.com/opshub/opshub/model"
 )
 
@@ -23,7 +22,7 @@ func (r Route) Matches(ev model.Event) bool {
 	if r.SkipResolved && ev.Status == model.StatusResolved {
 		return false
 	}
-	if !config.MatchEvent(r.Events, ev.Name) {
+	if !model.MatchEvent(r.Events, ev.Name) {
 		return false
 	}
 	if len(r.Projects) > 0 && !slices.Contains(r.Projects, ev.Project) {

@@ -3,13 +3,12 @@ package alerting
 import (
 	"time"
 
-	"github.com/opshub/opshub/config"
 	"github.com/opshub/opshub/model"
 )
 
 // silenced reports whether a silence in force at now matches ev: every one of
 // its matchers must match (event by name or "prefix.*").
-func silenced(silences []config.Silence, ev model.Event, now time.Time) bool {
+func silenced(silences []Silence, ev model.Event, now time.Time) bool {
 	for _, s := range silences {
 		if !now.Before(s.Until) {
 			continue
@@ -38,7 +37,7 @@ func silenceMatches(m map[string]string, ev model.Event) bool {
 		case "container":
 			ok = container == want
 		case "event":
-			ok = config.MatchEvent([]string{want}, ev.Name)
+			ok = model.MatchEvent([]string{want}, ev.Name)
 		}
 		if !ok {
 			return false

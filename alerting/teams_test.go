@@ -22,7 +22,7 @@ func teamsPipeline(t *testing.T, url string, groupWait time.Duration) *Pipeline 
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := New(Options{Store: openStore(t, t.TempDir()), Alerts: alertsConfig(0),
+	p, err := New(Options{Store: openStore(t, t.TempDir()), Rules: testRules(0),
 		Retry:     RetryPolicy{Initial: 10 * time.Millisecond, Max: 50 * time.Millisecond},
 		GroupWait: groupWait,
 		Integrations: []Integration{{Name: "ops-teams", Type: teams.Type, Notifier: n,

@@ -2,9 +2,10 @@ package config
 
 import (
 	"fmt"
-	"github.com/opshub/opshub/model"
 	"slices"
 	"strings"
+
+	"github.com/opshub/opshub/model"
 )
 
 // EventNames are the events alerts and notifications are about; the list
@@ -25,20 +26,7 @@ func eventPrefixes() []string {
 
 // MatchEvent reports whether event passes a filter list of exact names and
 // "prefix.*" patterns. An empty list passes every event.
-func MatchEvent(filters []string, event string) bool {
-	if len(filters) == 0 {
-		return true
-	}
-	for _, f := range filters {
-		if f == event {
-			return true
-		}
-		if p, ok := strings.CutSuffix(f, ".*"); ok && strings.HasPrefix(event, p+".") {
-			return true
-		}
-	}
-	return false
-}
+func MatchEvent(filters []string, event string) bool { return model.MatchEvent(filters, event) }
 
 // checkEventFilter says what is wrong with one filter entry, or "".
 func checkEventFilter(f string) string {

@@ -42,9 +42,9 @@ var minIntervals = map[string]time.Duration{
 // podsDir (or collector.paths) with the log API's reader. An empty podsDir
 // leaves them out.
 func newAlerting(cfg *config.Config, platform alerting.Subscriber, podsDir string, windows alerting.MetricWindows, db *store.DB, reg prometheus.Registerer, log *slog.Logger) (*alerting.Pipeline, error) {
-	var logs alerting.LogReader
+	var logs alerting.LastLinesReader
 	if podsDir != "" {
-		logs = crashLogReader(cfg, podsDir, platform)
+		logs = collector.LastLines{Reader: crashLogReader(cfg, podsDir, platform)}
 	}
 	return newAlertingWithLogs(cfg, platform, logs, windows, db, reg, log, 0)
 }
@@ -68,7 +68,7 @@ func crashLogReader(cfg *config.Config, podsDir string, platform alerting.Subscr
 // reader over the collectors (the one GET /api/v1/logs uses).
 //
 // deliveriesKept bounds the delivery history (0: the pipeline's default).
-func newAlertingWithLogs(cfg *config.Config, platform alerting.Subscriber, logs alerting.LogReader, windows alerting.MetricWindows, db *store.DB, reg prometheus.Registerer, log *slog.Logger, deliveriesKept int) (*alerting.Pipeline, error) {
+func newAlertingWithLogs(cfg *config.Config, platform alerting.Subscriber, logs alerting.LastLinesReader, windows alerting.MetricWindows, db *store.DB, reg prometheus.Registerer, log *slog.Logger, deliveriesKept int) (*alerting.Pipeline, error) {
 	registry := Notifiers()
 	var ins []alerting.Integration
 	for _, ic := range cfg.Notifications.Integrations {
@@ -87,7 +87,7 @@ func newAlertingWithLogs(cfg *config.Config, platform alerting.Subscriber, logs 
 	}
 	return alerting.New(alerting.Options{
 		Store:        db,
-		Alerts:       cfg.Alerts,
+		Rules:        alertRules(cfg.Alerts),
 		Integrations: ins,
 		Platform:     platform,
 		Metrics:      windows,
@@ -100,6 +100,24 @@ func newAlertingWithLogs(cfg *config.Config, platform alerting.Subscriber, logs 
 		Registerer:     reg,
 		Retry:          retryPolicy(cfg.Notifications.Retry),
 	})
+}
+
+// alertRules maps the alerts section onto the pipeline's rules.
+func alertRules(a config.Alerts) alerting.Rules {
+	r := alerting.Rules{
+		Throttle:  map[string]time.Duration{},
+		CrashLoop: alerting.CrashLoop{Restarts: a.CrashLoop.Restarts, Window: a.CrashLoop.Window.D()},
+		CPU:       alerting.UsageRule{Threshold: a.CPU.Threshold, SustainedFor: a.CPU.SustainedFor.D()},
+		Memory:    alerting.UsageRule{Threshold: a.Memory.Threshold, SustainedFor: a.Memory.SustainedFor.D()},
+		Volume:    alerting.VolumeRule{Thresholds: a.Volume.Thresholds, ForecastWithin: a.Volume.ForecastFullWithin.D()},
+	}
+	for k, d := range a.Throttle {
+		r.Throttle[k] = d.D()
+	}
+	for _, s := range a.Silences {
+		r.Silences = append(r.Silences, alerting.Silence{Matchers: s.Matchers, Until: s.Until})
+	}
+	return r
 }
 
 // retryPolicy maps notifications.retry onto the pipeline's policy.

@@ -20,6 +20,7 @@ import (
 
 	"github.com/opshub/opshub/alerting"
 	"github.com/opshub/opshub/autoscaler"
+	"github.com/opshub/opshub/collector"
 	"github.com/opshub/opshub/config"
 	"github.com/opshub/opshub/metrics"
 	"github.com/opshub/opshub/model"
@@ -227,7 +228,7 @@ func lead(ctx context.Context, d leaderDeps) error {
 	// happens to instances from then on is noticed; crash loops already
 	// under way are replayed to it (see takeover).
 	watching := &takeover{platform: d.plat, events: d.plat, now: time.Now, subscribed: make(chan struct{})}
-	alerts, err := newAlertingWithLogs(cfg, watching, logs, metricWindows{mstore}, db, d.reg, log, controllerDeliveriesKept)
+	alerts, err := newAlertingWithLogs(cfg, watching, collector.LastLines{Reader: logs}, metricWindows{mstore}, db, d.reg, log, controllerDeliveriesKept)
 	if err != nil {
 		return err
 	}
