@@ -110,7 +110,13 @@ function AutoscalingTab({ project, service }) {
                         </div>
                       ))}
                     </td>
-                    <td>{d.reason}</td>
+                    <td>
+                      {d.reason}
+                      <div class="summary">
+                        {d.limit ? 'limited by ' + d.limit + '; ' : ''}
+                        {d.minReplicas}–{d.maxReplicas} replicas
+                      </div>
+                    </td>
                   </tr>
                 ))}
             </Table>
