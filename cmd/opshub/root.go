@@ -81,8 +81,8 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "opshub",
 		Short: "Observability and alerting hub for containerised services",
-		Long: `opshub collects container logs and metrics, runs health checks, raises alerts,
-autoscales and rolls out services, on Kubernetes or on a single machine.
+		Long: `opshub collects container logs and metrics, runs health checks, raises alerts
+and autoscales services, on Kubernetes or on a single machine.
 
 Run everything on this machine:   opshub run -c opshub.yaml
 Run a Kubernetes node's agent:    opshub collector -c opshub.yaml
