@@ -12,7 +12,7 @@ CONFIG    ?= examples/local.yaml
 PKGS      ?= ./...
 TESTFLAGS ?=
 
-.PHONY: help build run test lint fmt tools clean
+.PHONY: help build run test deps lint fmt tools clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -23,8 +23,22 @@ build: ## build bin/opshub and bin/opshub-demo
 run: build ## build and run opshub on this machine with $(CONFIG)
 	./bin/opshub run -c $(CONFIG)
 
-test: build ## run the test suite with the race detector
-	$(GO) test -race -count=1 $(TESTFLAGS) $(PKGS)
+# Tests whose server or tool is missing skip outside CI (sinktest.Missing)
+# and are listed at the end, with the command that installs what they need.
+SKIPS := $(CURDIR)/bin/.test-skips
+
+test: build ## run the test suite with the race detector; lists what it skipped
+	@rm -f $(SKIPS)
+	@OPSHUB_SKIPS=$(SKIPS) $(GO) test -race -count=1 $(TESTFLAGS) $(PKGS); status=$$?; \
+	if [ -s $(SKIPS) ]; then \
+	  echo; echo "Skipped, because what they need is not installed (in CI they fail instead):"; \
+	  sort -u $(SKIPS) | sed 's/^/  /'; \
+	  echo "Install what they need with: make deps   (apt-get needs root)"; \
+	fi; exit $$status
+
+deps: ## install the system packages (.ci/deps.d, apt-get: needs root) and tools (.cache/bin) the tests need
+	.ci/install-deps
+	$(MAKE) tools
 
 lint: tools ## go vet, gofmt and staticcheck
 	$(GO) vet ./...

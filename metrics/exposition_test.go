@@ -3,12 +3,11 @@ package metrics
 import (
 	"bytes"
 	"context"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/opshub/opshub/internal/promtest"
 	"github.com/opshub/opshub/model"
 )
 
@@ -54,7 +53,7 @@ func TestScraperExposesAndRemovesContainers(t *testing.T) {
 			t.Errorf("/metrics lacks %q:\n%s", want, out)
 		}
 	}
-	promtoolCheck(t, out)
+	promtest.CheckMetrics(t, out)
 	if got := store.Query(Query{Types: []model.MetricType{model.MetricCPU}, From: t0, To: t1}); len(got) != 2 || got[0].Points[0].Value != 0.5 {
 		t.Errorf("stored cpu series %+v, want 2 with web-0 at 0.5 cores", got)
 	}
@@ -82,22 +81,4 @@ func exposition(e *Exposition) string {
 	var b bytes.Buffer
 	e.WritePrometheus(&b)
 	return b.String()
-}
-
-// promtoolCheck runs `promtool check metrics`, Prometheus' own lint of
-// names, units and types.
-func promtoolCheck(t *testing.T, text string) {
-	t.Helper()
-	promtool, err := exec.LookPath("promtool")
-	if err != nil {
-		if os.Getenv("CI") == "" {
-			t.Skip("promtool not installed (Debian package prometheus); CI installs it through .ci/deps.d/metrics.sh")
-		}
-		t.Fatal("promtool not found in CI: .ci/deps.d/metrics.sh must install the Debian package prometheus")
-	}
-	cmd := exec.Command(promtool, "check", "metrics")
-	cmd.Stdin = strings.NewReader(text)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Errorf("promtool check metrics: %v\n%s\n%s", err, out, text)
-	}
 }

@@ -6,7 +6,6 @@ import (
 	"math"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/opshub/opshub/internal/app"
+	"github.com/opshub/opshub/internal/promtest"
 	"github.com/opshub/opshub/model"
 )
 
@@ -105,7 +105,7 @@ workloads:
 				strings.Contains(exposed, `opshub_container_memory_working_set_bytes{project="demo",service="holder"`) &&
 				strings.Contains(exposed, briefSeries)
 		})
-		checkWithPromtool(t, containerFamilies(exposed))
+		promtest.CheckMetrics(t, containerFamilies(exposed))
 
 		var exited, goneAt time.Time
 		waitFor(t, 20*time.Second, "brief to exit and its series to leave /metrics", func() bool {
@@ -200,23 +200,6 @@ workloads:
 		t.Logf("holder: %.1f MiB", last/mib)
 	})
 
-}
-
-// checkWithPromtool runs `promtool check metrics` on an exposition.
-func checkWithPromtool(t *testing.T, exposition string) {
-	t.Helper()
-	promtool, err := exec.LookPath("promtool")
-	if err != nil {
-		if os.Getenv("CI") == "" {
-			t.Skip("promtool not installed (Debian package prometheus); CI installs it through .ci/deps.d/metrics.sh")
-		}
-		t.Fatal("promtool not found in CI: .ci/deps.d/metrics.sh must install the Debian package prometheus")
-	}
-	cmd := exec.Command(promtool, "check", "metrics")
-	cmd.Stdin = strings.NewReader(exposition)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Errorf("promtool check metrics: %v\n%s", err, out)
-	}
 }
 
 // instancePID returns the PID of the only instance of a service of project demo.

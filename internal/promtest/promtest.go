@@ -13,8 +13,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/opshub/opshub/internal/sinktest"
 )
 
 // Prometheus is a running Prometheus server.
@@ -29,10 +32,7 @@ func Start(t *testing.T, config string) *Prometheus {
 	t.Helper()
 	bin, err := exec.LookPath("prometheus")
 	if err != nil {
-		if os.Getenv("CI") == "" {
-			t.Skip("prometheus not installed (Debian package prometheus); CI installs it through .ci/deps.d/metrics.sh")
-		}
-		t.Fatal("prometheus not found in CI: .ci/deps.d/metrics.sh must install the Debian package prometheus")
+		sinktest.Missing(t, "prometheus is not installed: the Debian package prometheus (.ci/deps.d/metrics.sh)")
 	}
 	dir := t.TempDir()
 	cfgFile := filepath.Join(dir, "prometheus.yml")
@@ -140,5 +140,20 @@ func (p *Prometheus) WaitQuery(t *testing.T, expr string, n int, timeout time.Du
 			t.Fatalf("query %s: %d samples after %s (err %v), want %d", expr, len(got), timeout, err, n)
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// CheckMetrics runs `promtool check metrics` on an exposition and fails the
+// test with promtool's findings.
+func CheckMetrics(t testing.TB, exposition string) {
+	t.Helper()
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		sinktest.Missing(t, "promtool is not installed: the Debian package prometheus (.ci/deps.d/metrics.sh)")
+	}
+	cmd := exec.Command(promtool, "check", "metrics")
+	cmd.Stdin = strings.NewReader(exposition)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("promtool check metrics: %v\n%s\n%s", err, out, exposition)
 	}
 }

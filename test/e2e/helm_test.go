@@ -22,6 +22,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/opshub/opshub/internal/kubetest"
+	"github.com/opshub/opshub/internal/sinktest"
 )
 
 // chartDir is the Helm chart, relative to this package.
@@ -49,10 +50,7 @@ func helm(t *testing.T, args ...string) ([]byte, error) {
 	}
 	path := filepath.Join(bin, "helm")
 	if _, err := os.Stat(path); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("helm is required under CI: %v (run `make k8s-tools`)", err)
-		}
-		t.Skipf("needs helm, built by `make helm-tool` (a few minutes): %v", err)
+		sinktest.Missing(t, fmt.Sprintf("needs helm, built by `make tools` (a few minutes): %v", err))
 	}
 	cmd := exec.Command(path, args...)
 	// Helm keeps its caches and settings out of the user's home.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/opshub/opshub/alerting/notify"
 	"github.com/opshub/opshub/internal/plugintest"
+	"github.com/opshub/opshub/internal/sinktest"
 	"github.com/opshub/opshub/model"
 )
 
@@ -32,10 +33,7 @@ func startAlertmanager(t *testing.T) string {
 		}
 	}
 	if bin == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("Alertmanager is not installed; .ci/deps.d/alerting.sh installs prometheus-alertmanager")
-		}
-		t.Skip("Alertmanager is not installed (apt-get install prometheus-alertmanager); CI installs it")
+		sinktest.Missing(t, "Alertmanager is not installed: the Debian package prometheus-alertmanager (.ci/deps.d/alerting.sh)")
 	}
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "alertmanager.yml")
