@@ -18,6 +18,7 @@ require (
 	github.com/prometheus/prometheus v0.303.0
 	github.com/slack-go/slack v0.35.0
 	github.com/spf13/cobra v1.10.2
+	github.com/wneessen/go-mail v0.8.1
 	go.etcd.io/bbolt v1.4.3
 	golang.org/x/sys v0.48.0
 	google.golang.org/grpc v1.85.0

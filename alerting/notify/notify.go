@@ -1,8 +1,8 @@
 // Package notify is the contract between the alerting pipeline and the
 // integrations that deliver its messages (webhook, Slack, Discord,
-// Alertmanager, PagerDuty). Each integration lives in a child package,
-// declares and decodes its own config, and registers a Factory; the
-// pipeline only knows the integration's name and type.
+// Alertmanager, PagerDuty, Teams, email). Each integration lives in a child
+// package, declares and decodes its own config, and registers a Factory;
+// the pipeline only knows the integration's name and type.
 //
 // A notifier sends one message and reports what happened. It must not retry,
 // sleep, queue or rate-limit by itself: the pipeline's delivery worker owns
@@ -44,7 +44,8 @@ type Message struct {
 
 // Result describes one attempt, for the delivery history.
 type Result struct {
-	// StatusCode is the HTTP status answered, or 0 when none came back.
+	// StatusCode is the HTTP status answered (the SMTP reply code for
+	// email), or 0 when none came back.
 	StatusCode int
 	// Request and Response are short renderings of what was sent and
 	// answered (secrets left out), for GET /api/v1/deliveries.
@@ -164,4 +165,21 @@ func ClassifyHTTP(resp *http.Response, body []byte) error {
 // NetworkError wraps a failure to reach the destination as retryable.
 func NetworkError(name string, err error) error {
 	return outbound.NetworkError(fmt.Errorf("integration %q: %w", name, err))
+}
+
+// LastLines returns the last log lines a crash event carries
+// (Data["lastLines"]), as the detectors set them or as they read back from
+// the outbox's JSON.
+func LastLines(ev model.Event) []string {
+	switch v := ev.Data["lastLines"].(type) {
+	case []string:
+		return v
+	case []any:
+		out := make([]string, 0, len(v))
+		for _, l := range v {
+			out = append(out, fmt.Sprint(l))
+		}
+		return out
+	}
+	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/opshub/opshub/alerting/notify"
 	"github.com/opshub/opshub/alerting/notify/alertmanager"
 	"github.com/opshub/opshub/alerting/notify/discord"
+	"github.com/opshub/opshub/alerting/notify/email"
 	"github.com/opshub/opshub/alerting/notify/pagerduty"
 	"github.com/opshub/opshub/alerting/notify/slack"
 	"github.com/opshub/opshub/alerting/notify/teams"
@@ -61,6 +62,7 @@ func Notifiers() notify.Registry {
 		alertmanager.Type: alertmanager.Plugin,
 		pagerduty.Type:    pagerduty.Plugin,
 		teams.Type:        teams.Plugin,
+		email.Type:        email.Plugin,
 	}
 }
 

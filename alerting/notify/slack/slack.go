@@ -131,7 +131,7 @@ func Blocks(ev model.Event, link string) ([]slack.Block, string) {
 		facts = append(facts, slack.NewTextBlockObject(slack.MarkdownType, "<"+link+"|service in opshub>", false, false))
 	}
 	blocks = append(blocks, slack.NewContextBlock("", facts...))
-	if lines := lastLines(ev); len(lines) > 0 && ev.Status != model.StatusResolved {
+	if lines := notify.LastLines(ev); len(lines) > 0 && ev.Status != model.StatusResolved {
 		text := "```" + strings.ReplaceAll(strings.Join(lines, "\n"), "```", "'''") + "```"
 		if len(text) > maxSection {
 			text = "```…" + text[len(text)-maxSection+4:]
@@ -139,20 +139,6 @@ func Blocks(ev model.Event, link string) ([]slack.Block, string) {
 		blocks = append(blocks, slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, text, false, false), nil, nil))
 	}
 	return blocks, fallback
-}
-
-func lastLines(ev model.Event) []string {
-	switch v := ev.Data["lastLines"].(type) {
-	case []string:
-		return v
-	case []any:
-		out := make([]string, 0, len(v))
-		for _, l := range v {
-			out = append(out, fmt.Sprint(l))
-		}
-		return out
-	}
-	return nil
 }
 
 // escape keeps user text from being read as Slack markup.

@@ -264,7 +264,7 @@ func eventElements(ev model.Event, lines, facts, summary int) []Element {
 		fs = append(fs, Fact{Title: cut(k, maxFactTitle), Value: cut(escape(v), maxFactValue)})
 	}
 	out = append(out, Element{Type: "FactSet", Facts: fs})
-	if ll := lastLines(ev); len(ll) > 0 && lines > 0 && ev.Status != model.StatusResolved {
+	if ll := notify.LastLines(ev); len(ll) > 0 && lines > 0 && ev.Status != model.StatusResolved {
 		if len(ll) > lines {
 			ll = ll[len(ll)-lines:]
 		}
@@ -288,20 +288,6 @@ func color(ev model.Event) string {
 		return "Warning"
 	}
 	return "Accent"
-}
-
-func lastLines(ev model.Event) []string {
-	switch v := ev.Data["lastLines"].(type) {
-	case []string:
-		return v
-	case []any:
-		out := make([]string, 0, len(v))
-		for _, l := range v {
-			out = append(out, fmt.Sprint(l))
-		}
-		return out
-	}
-	return nil
 }
 
 // escape keeps user text from being read as the Markdown TextBlocks render.
