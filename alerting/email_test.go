@@ -33,7 +33,7 @@ func emailIntegration(t *testing.T, keys string) Integration {
 // called (or the test ends).
 func startEmailPipeline(t *testing.T, db *store.DB, in Integration, log *slog.Logger) (p *Pipeline, stop func()) {
 	t.Helper()
-	p, err := New(Options{Store: db, Alerts: alertsConfig(0), Logger: log,
+	p, err := New(Options{Store: db, Rules: testRules(0), Logger: log,
 		Retry:        RetryPolicy{Initial: 50 * time.Millisecond, Max: 200 * time.Millisecond},
 		Integrations: []Integration{in}})
 	if err != nil {

@@ -25,6 +25,9 @@ type SMTPOptions struct {
 	// TLS offers STARTTLS with a certificate for 127.0.0.1 signed by a test
 	// CA (SMTP.CAFile) and refuses mail before it.
 	TLS bool
+	// ClientCerts, with TLS, asks for a client certificate and refuses a
+	// session without one that SMTP.CA issued.
+	ClientCerts bool
 	// Users are the accounts AUTH PLAIN, LOGIN and CRAM-MD5 accept, name to
 	// password; when set, mail is refused before AUTH.
 	Users map[string]string
@@ -40,8 +43,10 @@ type SMTPOptions struct {
 // message it accepts.
 type SMTP struct {
 	Addr string
-	// CAFile is the PEM certificate that signed the server's certificate.
+	// CAFile is the PEM certificate that signed the server's certificate;
+	// CA issues client certificates the server accepts.
 	CAFile string
+	CA     *CA
 	dir    string
 	proc   *process
 }
@@ -78,9 +83,13 @@ func StartSMTP(t testing.TB, o SMTPOptions) *SMTP {
 	_, port, _ := net.SplitHostPort(s.Addr)
 	args := []string{script, "--dir", s.dir, "--port", port}
 	if o.TLS {
-		ca, cert, key := writeCertificates(t, dir)
-		s.CAFile = ca
+		s.CA = NewCA(t, dir)
+		s.CAFile = s.CA.File
+		cert, key := s.CA.Server("smtp")
 		args = append(args, "--cert", cert, "--key", key)
+		if o.ClientCerts {
+			args = append(args, "--client-ca", s.CAFile)
+		}
 	}
 	for name, pass := range o.Users {
 		args = append(args, "--user", name+":"+pass)

@@ -8,8 +8,9 @@
 //
 // It speaks SMTP through github.com/wneessen/go-mail and maps the server's
 // replies onto the notify contract: a 4xx reply or a failure to reach the
-// server is a notify.RetryableError, a 5xx reply a permanent failure. It
-// must not retry or queue by itself; the alerting pipeline does that.
+// server is an *outbound.RetryableError (the outbox's one failure policy),
+// a 5xx reply a permanent failure. It must not retry or queue by itself;
+// the alerting pipeline does that.
 package email
 
 import (
@@ -245,7 +246,7 @@ func (n *Notifier) Notify(ctx context.Context, msg notify.Message) (notify.Resul
 		return res, nil
 	}
 	code := ReplyCode(err)
-	res.StatusCode, res.Response = code, notify.Snippet([]byte(err.Error()))
+	res.StatusCode, res.Response = code, outbound.Snippet([]byte(err.Error()))
 	return res, Classify(n.name, err)
 }
 
@@ -267,7 +268,7 @@ func ReplyCode(err error) int {
 // reply, or a server that cannot do what the settings ask (no STARTTLS
 // when requireTLS is set, no AUTH mechanism the credentials fit), is a
 // permanent failure; a 4xx reply and every failure to reach the server or
-// to finish the conversation is a notify.RetryableError.
+// to finish the conversation is an *outbound.RetryableError.
 func Classify(name string, err error) error {
 	if err == nil {
 		return nil
@@ -278,11 +279,11 @@ func Classify(name string, err error) error {
 	case code >= 500:
 		return err
 	case code >= 400:
-		return &notify.RetryableError{Err: err}
+		return &outbound.RetryableError{Err: err}
 	case errors.Is(err, smtp.ErrUnencrypted), errors.Is(err, mail.ErrPlainAuthNotSupported),
 		errors.Is(err, mail.ErrLoginAuthNotSupported), errors.Is(err, mail.ErrCramMD5AuthNotSupported),
 		strings.Contains(err.Error(), "does not support STARTTLS"), strings.Contains(err.Error(), "does not support SMTP AUTH"):
 		return err
 	}
-	return &notify.RetryableError{Err: err}
+	return outbound.NetworkError(err)
 }

@@ -276,3 +276,20 @@ func TestValidate(t *testing.T) {
 		t.Error("requireTLS is not true by default")
 	}
 }
+
+func TestClientCertificate(t *testing.T) {
+	srv := sinktest.StartSMTP(t, sinktest.SMTPOptions{TLS: true, ClientCerts: true})
+	cert, key := srv.CA.Client("opshub")
+	base := `to: [ops@example.com], from: opshub@example.com, smarthost: "` + srv.Addr + `"`
+	without := notifier(t, `{`+base+`, tls: {caFile: `+srv.CAFile+`}}`)
+	if _, err := without.Notify(context.Background(), notify.Message{ID: "dlv_1", Event: crash()}); err == nil {
+		t.Fatal("a server that asks for a client certificate took a session without one")
+	}
+	with := notifier(t, `{`+base+`, tls: {caFile: `+srv.CAFile+`, certFile: `+cert+`, keyFile: `+key+`, serverName: localhost}}`)
+	if _, err := with.Notify(context.Background(), notify.Message{ID: "dlv_2", Event: crash()}); err != nil {
+		t.Fatalf("Notify with a client certificate: %v", err)
+	}
+	if got := srv.WaitMessages(t, 1, 10*time.Second)[0]; !got.TLS {
+		t.Error("session was not encrypted")
+	}
+}

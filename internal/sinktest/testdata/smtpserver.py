@@ -77,6 +77,7 @@ def main():
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--cert")
     p.add_argument("--key")
+    p.add_argument("--client-ca")
     p.add_argument("--user", action="append", default=[], help="name:password")
     p.add_argument("--fail-first", type=int, default=0)
     p.add_argument("--fail-reply", default="451 4.3.0 Try again later")
@@ -94,6 +95,9 @@ def main():
     if args.cert:
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ctx.load_cert_chain(args.cert, args.key)
+        if args.client_ca:
+            ctx.load_verify_locations(args.client_ca)
+            ctx.verify_mode = ssl.CERT_REQUIRED
         kwargs.update(tls_context=ctx, require_starttls=True)
     if users:
         kwargs.update(authenticator=authenticator, auth_required=True,
