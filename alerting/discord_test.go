@@ -11,6 +11,7 @@ import (
 	"github.com/opshub/opshub/alerting/notify"
 	"github.com/opshub/opshub/alerting/notify/discord"
 	"github.com/opshub/opshub/internal/plugintest"
+	"github.com/opshub/opshub/internal/sinktest"
 	"github.com/opshub/opshub/model"
 )
 
@@ -43,12 +44,12 @@ func TestDiscordRetryAfterIsHonoured(t *testing.T) {
 	p := discordPipeline(t, srv.URL+"/api/webhooks/1/tok", -1)
 
 	p.Publish(crashLoopEvent("web-1"))
-	waitFor(t, 10*time.Second, "a second attempt", func() bool { return len(standIn.times()) >= 2 })
+	sinktest.WaitFor(t, 10*time.Second, "a second attempt", func() bool { return len(standIn.times()) >= 2 })
 	at := standIn.times()
 	if gap := at[1].Sub(at[0]); gap < 1500*time.Millisecond {
 		t.Fatalf("second attempt came %s after the 429, want at least 1.5s (the back-off alone is 10ms)", gap)
 	}
-	waitFor(t, 5*time.Second, "the delivery to be recorded", func() bool {
+	sinktest.WaitFor(t, 5*time.Second, "the delivery to be recorded", func() bool {
 		ds, _ := p.Deliveries()
 		return len(ds) == 1 && ds[0].State == DeliveryDelivered
 	})
@@ -65,7 +66,7 @@ func TestDiscordDeletedWebhookDisablesIntegration(t *testing.T) {
 	p := discordPipeline(t, srv.URL+"/api/webhooks/1/tok", -1)
 
 	p.Publish(crashLoopEvent("web-1"))
-	waitFor(t, 5*time.Second, "the integration to be disabled", func() bool {
+	sinktest.WaitFor(t, 5*time.Second, "the integration to be disabled", func() bool {
 		st, _ := p.Integrations()
 		return len(st) == 1 && st[0].State == IntegrationDisabled
 	})
@@ -75,7 +76,7 @@ func TestDiscordDeletedWebhookDisablesIntegration(t *testing.T) {
 	}
 	// Later events are recorded as skipped, not sent.
 	p.Publish(crashLoopEvent("web-2"))
-	waitFor(t, 5*time.Second, "the second delivery to be skipped", func() bool {
+	sinktest.WaitFor(t, 5*time.Second, "the second delivery to be skipped", func() bool {
 		ds, _ := p.Deliveries()
 		return len(ds) == 2 && ds[0].State == DeliverySkipped
 	})
@@ -102,7 +103,7 @@ func TestDiscordMessagesStayWithinLimits(t *testing.T) {
 	ev := model.Event{Name: model.EventContainerCrash, Severity: model.SeverityWarning, Project: strings.Repeat("p", 300),
 		Service: "web", Instance: "web-1", Summary: long, Data: data}
 	p.Publish(ev)
-	waitFor(t, 5*time.Second, "the delivery to finish", func() bool {
+	sinktest.WaitFor(t, 5*time.Second, "the delivery to finish", func() bool {
 		ds, _ := p.Deliveries()
 		return len(ds) == 1 && ds[0].State != DeliveryPending
 	})
@@ -129,7 +130,7 @@ func TestDiscordGroupsABurstIntoOneMessage(t *testing.T) {
 		ev.Data = map[string]any{"lastLines": lines}
 		p.Publish(ev)
 	}
-	waitFor(t, 10*time.Second, "every delivery to finish", func() bool {
+	sinktest.WaitFor(t, 10*time.Second, "every delivery to finish", func() bool {
 		ds, _ := p.Deliveries()
 		if len(ds) != 12 {
 			return false

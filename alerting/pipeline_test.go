@@ -14,6 +14,7 @@ import (
 	"github.com/opshub/opshub/alerting/notify"
 	"github.com/opshub/opshub/alerting/notify/webhook"
 	"github.com/opshub/opshub/internal/plugintest"
+	"github.com/opshub/opshub/internal/sinktest"
 	"github.com/opshub/opshub/model"
 	"github.com/opshub/opshub/store"
 )
@@ -51,18 +52,6 @@ func (r *receiver) received() []received {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]received(nil), r.got...)
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 func webhookNotifier(t testing.TB, name, url, secret string) notify.Notifier {
@@ -127,7 +116,7 @@ func TestWebhookDeliveryIsSignedAndThrottled(t *testing.T) {
 	p.Publish(crashLoopEvent("web-1"))
 	p.Publish(crashLoopEvent("web-1")) // same resource, same window: throttled
 	p.Publish(crashLoopEvent("web-2")) // another resource: its own window
-	waitFor(t, 5*time.Second, "two deliveries", func() bool { return len(rcv.received()) == 2 })
+	sinktest.WaitFor(t, 5*time.Second, "two deliveries", func() bool { return len(rcv.received()) == 2 })
 
 	ids := map[string]bool{}
 	for _, r := range rcv.received() {
@@ -142,7 +131,7 @@ func TestWebhookDeliveryIsSignedAndThrottled(t *testing.T) {
 	if len(ids) != 2 {
 		t.Errorf("webhook-ids %v are not distinct", ids)
 	}
-	waitFor(t, 5*time.Second, "deliveries marked delivered", func() bool {
+	sinktest.WaitFor(t, 5*time.Second, "deliveries marked delivered", func() bool {
 		ds, _ := p.Deliveries()
 		return len(ds) == 2 && ds[0].State == DeliveryDelivered && ds[1].State == DeliveryDelivered
 	})
@@ -155,7 +144,7 @@ func TestWebhookDeliveryIsSignedAndThrottled(t *testing.T) {
 	unknown := crashLoopEvent("web-9")
 	unknown.Status = model.StatusResolved
 	p.Publish(unknown)
-	waitFor(t, 5*time.Second, "the resolved message", func() bool { return len(rcv.received()) == 3 })
+	sinktest.WaitFor(t, 5*time.Second, "the resolved message", func() bool { return len(rcv.received()) == 3 })
 	if got := rcv.received()[2].event; got.Status != model.StatusResolved || got.Instance != "web-1" {
 		t.Errorf("third message is %+v, want web-1 resolved", got)
 	}
@@ -190,12 +179,12 @@ func TestThrottleSurvivesRestart(t *testing.T) {
 			before = as[0].Updated
 		}
 		p.Publish(crashLoopEvent("web-1"))
-		waitFor(t, 5*time.Second, "the event to be recorded", func() bool {
+		sinktest.WaitFor(t, 5*time.Second, "the event to be recorded", func() bool {
 			as, _ := p.Alerts()
 			return len(as) == 1 && as[0].Updated.After(before)
 		})
 		// Give a wrongly unthrottled message every chance to go out.
-		waitFor(t, 5*time.Second, "an empty outbox", func() bool {
+		sinktest.WaitFor(t, 5*time.Second, "an empty outbox", func() bool {
 			ds, _ := p.Deliveries()
 			for _, d := range ds {
 				if d.State == DeliveryPending {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/opshub/opshub/collector"
+	"github.com/opshub/opshub/internal/sinktest"
 	"github.com/opshub/opshub/model"
 )
 
@@ -84,7 +85,7 @@ func TestCrashCarriesTheLastLinesOfTheRun(t *testing.T) {
 	feed <- model.InstanceEvent{Kind: model.InstanceExited, Ref: web1, Time: exitAt.Add(3 * time.Second), Restarts: 1,
 		Exit: &model.Exit{Code: 2, Reason: "Error", Time: exitAt}}
 
-	waitFor(t, 5*time.Second, "the crash notification", func() bool { return len(rcv.received()) == 1 })
+	sinktest.WaitFor(t, 5*time.Second, "the crash notification", func() bool { return len(rcv.received()) == 1 })
 	ev := rcv.received()[0].event
 	raw, _ := ev.Data["lastLines"].([]any)
 	if len(raw) != 20 {
@@ -131,7 +132,7 @@ func TestCrashIsNotHeldBackByTheLogReader(t *testing.T) {
 			feed <- model.InstanceEvent{Kind: model.InstanceExited, Ref: web1, Time: time.Now(), Restarts: 1, Exit: &model.Exit{Code: 1, Reason: "Error"}}
 			feed <- model.InstanceEvent{Kind: model.InstanceEvicted, Ref: model.Ref{Project: "demo", Service: "web", Instance: "web-2"}, Time: time.Now(), Message: "The node was low on resource: memory."}
 			// 2 s is the budget from the event to the receiver.
-			waitFor(t, 2*time.Second, "both notifications", func() bool { return len(rcv.received()) == 2 })
+			sinktest.WaitFor(t, 2*time.Second, "both notifications", func() bool { return len(rcv.received()) == 2 })
 			for _, r := range rcv.received() {
 				if r.event.Name != model.EventContainerCrash {
 					continue
@@ -174,7 +175,7 @@ func TestCrashLastLinesOnAKubernetesNode(t *testing.T) {
 	feed <- model.InstanceEvent{Kind: model.InstanceExited, Ref: ref, Time: finished.Add(3 * time.Second), Restarts: 0,
 		Exit: &model.Exit{Code: 1, Reason: "Error", Time: finished}}
 
-	waitFor(t, 5*time.Second, "the crash notification", func() bool { return len(rcv.received()) == 1 })
+	sinktest.WaitFor(t, 5*time.Second, "the crash notification", func() bool { return len(rcv.received()) == 1 })
 	data := rcv.received()[0].event.Data
 	got := fmt.Sprint(data["lastLines"])
 	if got != "[listening on :8080 fatal: cannot reach db]" {

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/opshub/opshub/internal/sinktest"
 )
 
 // An integration's own give-up time ends its retries; another integration
@@ -35,7 +37,7 @@ func TestIntegrationGiveUpTimeTakesEffect(t *testing.T) {
 		}
 		return out
 	}
-	waitFor(t, 10*time.Second, "the impatient integration to give up", func() bool {
+	sinktest.WaitFor(t, 10*time.Second, "the impatient integration to give up", func() bool {
 		return byIntegration()["impatient"].State == DeliveryFailed
 	})
 	got := byIntegration()

@@ -11,6 +11,7 @@ import (
 	"github.com/opshub/opshub/alerting/notify"
 	"github.com/opshub/opshub/alerting/notify/teams"
 	"github.com/opshub/opshub/internal/plugintest"
+	"github.com/opshub/opshub/internal/sinktest"
 	"github.com/opshub/opshub/model"
 )
 
@@ -62,7 +63,7 @@ func TestTeamsPacingAvoidsThrottling(t *testing.T) {
 		ev.Name = name
 		p.Publish(ev)
 	}
-	waitFor(t, 15*time.Second, "every delivery to finish", allFinished(p, 8))
+	sinktest.WaitFor(t, 15*time.Second, "every delivery to finish", allFinished(p, 8))
 	if len(standIn.rejected()) > 0 || len(standIn.cards()) != 8 {
 		t.Errorf("stand-in accepted %d cards and rejected %v, want 8 accepted", len(standIn.cards()), standIn.rejected())
 	}
@@ -84,7 +85,7 @@ func TestTeamsGroupsABurstWithin28KB(t *testing.T) {
 			Data: map[string]any{"lastLines": lines, "exitCode": 1}}
 		p.Publish(ev)
 	}
-	waitFor(t, 15*time.Second, "every delivery to finish", allFinished(p, 12))
+	sinktest.WaitFor(t, 15*time.Second, "every delivery to finish", allFinished(p, 12))
 	ds, _ := p.Deliveries()
 	for _, d := range ds {
 		if d.State != DeliveryDelivered {
@@ -113,7 +114,7 @@ func TestTeamsRetryAfterAndResolve(t *testing.T) {
 	p := teamsPipeline(t, srv.URL, -1)
 	ev := crashLoopEvent("web-1")
 	p.Publish(ev)
-	waitFor(t, 10*time.Second, "the firing card", func() bool { return len(standIn.cards()) == 1 })
+	sinktest.WaitFor(t, 10*time.Second, "the firing card", func() bool { return len(standIn.cards()) == 1 })
 	at := standIn.times()
 	if gap := at[1].Sub(at[0]); gap < time.Second {
 		t.Errorf("second attempt came %s after the 429, want at least Retry-After's 1s", gap)
@@ -121,7 +122,7 @@ func TestTeamsRetryAfterAndResolve(t *testing.T) {
 	ev.Status = model.StatusResolved
 	ev.Summary = "web-1 has not restarted for 10m"
 	p.Publish(ev)
-	waitFor(t, 10*time.Second, "the resolved card", func() bool { return len(standIn.cards()) == 2 })
+	sinktest.WaitFor(t, 10*time.Second, "the resolved card", func() bool { return len(standIn.cards()) == 2 })
 	title := standIn.cards()[1].Body[0]
 	if !strings.HasPrefix(title.Text, "[RESOLVED] container.crashloop demo/web") || title.Color != "Good" {
 		t.Errorf("resolved card's title %+v", title)
@@ -134,7 +135,7 @@ func TestTeamsDeletedWorkflowDisablesIntegration(t *testing.T) {
 	defer srv.Close()
 	p := teamsPipeline(t, srv.URL, -1)
 	p.Publish(crashLoopEvent("web-1"))
-	waitFor(t, 5*time.Second, "the integration to be disabled", func() bool {
+	sinktest.WaitFor(t, 5*time.Second, "the integration to be disabled", func() bool {
 		st, _ := p.Integrations()
 		return len(st) == 1 && st[0].State == IntegrationDisabled
 	})

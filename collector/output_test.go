@@ -67,18 +67,6 @@ func (o *memOutput) records() []model.LogRecord {
 	return append([]model.LogRecord(nil), o.recs...)
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond) // polling interval, not a wait for an outcome
-	}
-}
-
 // startCollector runs a collector over root until the test ends.
 func startCollector(t *testing.T, root string, out sinks.Output, mutate func(*Options)) *Collector {
 	t.Helper()

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/opshub/opshub/internal/sinktest"
 )
 
 // TestBadInputDoesNotStopTheFile: a 5 MiB single line, a run of random
@@ -50,7 +52,7 @@ func TestBadInputDoesNotStopTheFile(t *testing.T) {
 			}
 			out := &memOutput{}
 			startCollector(t, root, out, nil)
-			waitFor(t, 10*time.Second, "the line after the bad input", func() bool {
+			sinktest.WaitFor(t, 10*time.Second, "the line after the bad input", func() bool {
 				recs := out.records()
 				return len(recs) > 0 && recs[len(recs)-1].Log == "after"
 			})

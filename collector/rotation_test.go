@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opshub/opshub/internal/sinktest"
 	"github.com/opshub/opshub/sinks"
 )
 
@@ -177,7 +178,7 @@ func TestRotationWhileStartingKeepsOrder(t *testing.T) {
 			appendFile(t, filepath.Join(dir, "0.log"), numbered(1, 10))
 			first := &memOutput{}
 			stop := runUntil(t, root, state, first)
-			waitFor(t, 10*time.Second, "lines 1-10", func() bool { return len(first.records()) == 10 })
+			sinktest.WaitFor(t, 10*time.Second, "lines 1-10", func() bool { return len(first.records()) == 10 })
 			stop()
 
 			appendFile(t, filepath.Join(dir, "0.log"), numbered(11, 20))
@@ -197,7 +198,7 @@ func TestRotationWhileStartingKeepsOrder(t *testing.T) {
 			for i := 11; i <= 30; i++ {
 				want = append(want, i)
 			}
-			waitFor(t, 10*time.Second, "lines 11-30", func() bool {
+			sinktest.WaitFor(t, 10*time.Second, "lines 11-30", func() bool {
 				got := lineNumbers(t, second)
 				for _, n := range want {
 					if !slices.Contains(got, n) {
@@ -245,7 +246,7 @@ func TestRefusedBatchKeepsOrder(t *testing.T) {
 	for i := 1; i <= 20; i++ {
 		want = append(want, i)
 	}
-	waitFor(t, 10*time.Second, "lines 1-20", func() bool {
+	sinktest.WaitFor(t, 10*time.Second, "lines 1-20", func() bool {
 		got := lineNumbers(t, &out.memOutput)
 		for _, n := range want {
 			if !slices.Contains(got, n) {
@@ -274,7 +275,7 @@ func TestBrokenArchiveDoesNotStopNewerFiles(t *testing.T) {
 	appendFile(t, filepath.Join(dir, "0.log"), numbered(1, 5))
 	out := &memOutput{}
 	startCollector(t, root, out, nil)
-	waitFor(t, 10*time.Second, "lines 1-5", func() bool { return len(out.records()) == 5 })
+	sinktest.WaitFor(t, 10*time.Second, "lines 1-5", func() bool { return len(out.records()) == 5 })
 }
 
 // TestCopyBeingWrittenIsNotReadTwice: logrotate's copytruncate creates the
@@ -315,9 +316,9 @@ func TestCopyBeingWrittenIsNotReadTwice(t *testing.T) {
 	}
 	t.Cleanup(func() { testHookListed = nil })
 	startCollector(t, root, out, nil)
-	waitFor(t, 10*time.Second, "lines 1-10", func() bool { return len(out.records()) == 10 })
+	sinktest.WaitFor(t, 10*time.Second, "lines 1-10", func() bool { return len(out.records()) == 10 })
 	appendFile(t, cur, numbered(11, 15))
-	waitFor(t, 10*time.Second, "lines 11-15", func() bool { return len(out.records()) == 15 })
+	sinktest.WaitFor(t, 10*time.Second, "lines 11-15", func() bool { return len(out.records()) == 15 })
 	if err := os.WriteFile(cur+".1", nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -325,7 +326,7 @@ func TestCopyBeingWrittenIsNotReadTwice(t *testing.T) {
 	for i := 1; i <= 20; i++ {
 		want = append(want, i)
 	}
-	waitFor(t, 15*time.Second, "lines 16-20", func() bool { return slices.Contains(lineNumbers(t, out), 20) })
+	sinktest.WaitFor(t, 15*time.Second, "lines 16-20", func() bool { return slices.Contains(lineNumbers(t, out), 20) })
 	// Give a wrongly opened copy the time to be read.
 	time.Sleep(2 * rotatedGrace)
 	if got := lineNumbers(t, out); !slices.Equal(got, want) {

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opshub/opshub/internal/sinktest"
 	"github.com/opshub/opshub/platform/local/crilog"
 )
 
@@ -244,7 +245,7 @@ func TestSurvivesSIGKILLAndRotation(t *testing.T) {
 		}
 		// Stay within what rotation keeps (5 files per container): a
 		// collector further behind than that loses lines on any node.
-		waitFor(t, time.Minute, "the collector to keep up", func() bool {
+		sinktest.WaitFor(t, time.Minute, "the collector to keep up", func() bool {
 			fi, err := os.Stat(outPath)
 			return err == nil && written-fi.Size() < int64(pods)*rotate
 		})
@@ -266,7 +267,7 @@ func TestSurvivesSIGKILLAndRotation(t *testing.T) {
 	// An output line is the pod's name and a tab longer than the written
 	// line; parse the output only once it can hold every line.
 	complete := written + int64(perPod*pods)*int64(len("pod00\t"))
-	waitFor(t, 2*time.Minute, "every line to arrive", func() bool {
+	sinktest.WaitFor(t, 2*time.Minute, "every line to arrive", func() bool {
 		if fi, err := os.Stat(outPath); err != nil || fi.Size() < complete {
 			return false
 		}

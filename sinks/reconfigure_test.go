@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/opshub/opshub/internal/plugintest"
+	"github.com/opshub/opshub/internal/sinktest"
 	"github.com/opshub/opshub/model"
 	"github.com/opshub/opshub/sinks"
 	sinkhttp "github.com/opshub/opshub/sinks/http"
@@ -61,7 +62,7 @@ func TestApplyReconfiguresSinksWhileRunning(t *testing.T) {
 		return true
 	}
 	send(0, 10)
-	waitFor(t, "keep and drop to deliver, change to fail", func() bool {
+	sinktest.WaitFor(t, 20*time.Second, "keep and drop to deliver, change to fail", func() bool {
 		st, _ := statusOf(run.r, "change")
 		return len(keep.logs()) == 10 && len(drop.logs()) == 10 && st.State == model.SinkFailing && st.BufferEvents == 10
 	})
@@ -94,7 +95,7 @@ func TestApplyReconfiguresSinksWhileRunning(t *testing.T) {
 	if !reflect.DeepEqual(ch, want) {
 		t.Fatalf("Apply = %+v, want %+v", ch, want)
 	}
-	waitFor(t, "the new sink to take records", func() bool { return len(added.logs()) > 0 })
+	sinktest.WaitFor(t, 20*time.Second, "the new sink to take records", func() bool { return len(added.logs()) > 0 })
 	close(stop)
 	sending.Wait()
 	total := 10 + int(sent.Load())
@@ -102,7 +103,7 @@ func TestApplyReconfiguresSinksWhileRunning(t *testing.T) {
 		t.Errorf("%d acks for one batch of 10 and %d of 5: each batch must be acknowledged once", acks.Load(), sent.Load()/5)
 	}
 
-	waitFor(t, "every record at keep, and the changed sink to deliver its backlog", func() bool {
+	sinktest.WaitFor(t, 20*time.Second, "every record at keep, and the changed sink to deliver its backlog", func() bool {
 		return len(keep.logs()) == total && len(newDest.logs()) == total
 	})
 	for i, l := range newDest.logs() {
@@ -119,7 +120,7 @@ func TestApplyReconfiguresSinksWhileRunning(t *testing.T) {
 	if got := added.logs(); len(got) == 0 || len(got) > total-10 {
 		t.Errorf("the new sink got %d records, want some of those sent after Apply", len(got))
 	}
-	waitFor(t, "the removed sink to leave the list", func() bool {
+	sinktest.WaitFor(t, 20*time.Second, "the removed sink to leave the list", func() bool {
 		_, listed := statusOf(run.r, "drop")
 		return !listed
 	})
@@ -150,7 +151,7 @@ func TestApplyKeepsARemovedSinksBacklog(t *testing.T) {
 	if err := run.r.Send(context.Background(), sinks.Batch{Records: numbered(0, 20)}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "sink.failing", func() bool {
+	sinktest.WaitFor(t, 20*time.Second, "sink.failing", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(events) == 1 && events[0].Name == model.EventSinkFailing
@@ -162,7 +163,7 @@ func TestApplyKeepsARemovedSinksBacklog(t *testing.T) {
 	if !listed || !st.Removing || st.DrainUntil.IsZero() {
 		t.Fatalf("a draining sink is listed as removing: %+v", st)
 	}
-	waitFor(t, "the drain to give up", func() bool { _, listed := statusOf(run.r, "s"); return !listed })
+	sinktest.WaitFor(t, 20*time.Second, "the drain to give up", func() bool { _, listed := statusOf(run.r, "s"); return !listed })
 	mu.Lock()
 	if len(events) != 2 || events[1].Name != model.EventSinkRecovered || !strings.Contains(events[1].Summary, "removed from the config") {
 		t.Errorf("events %+v: the removed sink must resolve its sink.failing", events)
@@ -183,7 +184,7 @@ func TestApplyKeepsARemovedSinksBacklog(t *testing.T) {
 	if err != nil || !slices.Equal(ch.Added, []string{"s"}) {
 		t.Fatalf("Apply = %+v, %v", ch, err)
 	}
-	waitFor(t, "the backlog", func() bool { return len(fresh.logs()) == 20 })
+	sinktest.WaitFor(t, 20*time.Second, "the backlog", func() bool { return len(fresh.logs()) == 20 })
 	if got := fresh.logs(); got[0] != "line 000000" || got[19] != "line 000019" {
 		t.Fatalf("delivered %v", got)
 	}
@@ -211,7 +212,7 @@ func TestApplyTakesBackADrainingSink(t *testing.T) {
 		t.Fatal(err)
 	}
 	dest.setFail(nil)
-	waitFor(t, "every record", func() bool { return len(dest.logs()) == 8 })
+	sinktest.WaitFor(t, 20*time.Second, "every record", func() bool { return len(dest.logs()) == 8 })
 }
 
 // TestApplyRefusesBadSinksAndChangesNothing: one bad sink in the new set
@@ -222,7 +223,7 @@ func TestApplyRefusesBadSinksAndChangesNothing(t *testing.T) {
 	dest := &fakeDest{}
 	cfg := sinks.SinkConfig{Spec: sinks.Spec{Name: "s", Type: "fake"}, Destination: dest, Batch: sinks.BatchLimits{Timeout: time.Millisecond}}
 	run := start(t, []sinks.SinkConfig{cfg}, sinks.Options{DataDir: dir, Retry: fastRetry})
-	waitFor(t, "the validation line", func() bool { st, _ := statusOf(run.r, "s"); return st.Validation != nil })
+	sinktest.WaitFor(t, 20*time.Second, "the validation line", func() bool { st, _ := statusOf(run.r, "s"); return st.Validation != nil })
 	before, _ := statusOf(run.r, "s")
 
 	_, err := run.r.Apply(context.Background(), []sinks.SinkConfig{
@@ -242,7 +243,7 @@ func TestApplyRefusesBadSinksAndChangesNothing(t *testing.T) {
 	if err := run.r.Send(context.Background(), sinks.Batch{Records: numbered(0, 3)}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "delivery", func() bool { return len(dest.logs()) == 3 })
+	sinktest.WaitFor(t, 20*time.Second, "delivery", func() bool { return len(dest.logs()) == 3 })
 	if st, _ := statusOf(run.r, "s"); !reflect.DeepEqual(st.Validation, before.Validation) {
 		t.Error("a refused Apply restarted a sink")
 	}
@@ -311,12 +312,12 @@ func TestStartNamesLeftoverBuffers(t *testing.T) {
 	if err := run.r.Send(context.Background(), sinks.Batch{Records: numbered(0, 10)}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "delivery", func() bool { return len(done.logs()) == 10 })
+	sinktest.WaitFor(t, 20*time.Second, "delivery", func() bool { return len(done.logs()) == 10 })
 	run.stop()
 
 	var logs syncBuffer
 	start(t, nil, sinks.Options{DataDir: dir, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
-	waitFor(t, "the start", func() bool { return strings.Contains(logs.String(), "left records") })
+	sinktest.WaitFor(t, 20*time.Second, "the start", func() bool { return strings.Contains(logs.String(), "left records") })
 	if !strings.Contains(logs.String(), "sink=stuck") || strings.Contains(logs.String(), "sink=done") {
 		t.Fatalf("log:\n%s", logs.String())
 	}
@@ -338,7 +339,7 @@ func TestApplyGrowsAFullBuffer(t *testing.T) {
 			}
 		}
 	}()
-	waitFor(t, "the buffer to fill", func() bool { st, _ := statusOf(run.r, "s"); return st.BufferBytes > 512 })
+	sinktest.WaitFor(t, 20*time.Second, "the buffer to fill", func() bool { st, _ := statusOf(run.r, "s"); return st.BufferBytes > 512 })
 	select {
 	case err := <-sent:
 		t.Fatalf("every Send returned (%v) although the buffer is tiny and the destination down", err)

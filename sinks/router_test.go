@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/opshub/opshub/internal/plugintest"
+	"github.com/opshub/opshub/internal/sinktest"
 	"github.com/opshub/opshub/model"
 	"github.com/opshub/opshub/sinks"
 	sinkhttp "github.com/opshub/opshub/sinks/http"
@@ -85,18 +86,6 @@ var errDown = &sinks.RetryableError{Err: errors.New("connection refused")}
 
 func down([]model.LogRecord) error { return errDown }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 var fastRetry = sinks.RetryPolicy{Initial: 5 * time.Millisecond, Max: 50 * time.Millisecond}
 
 type running struct {
@@ -142,7 +131,7 @@ func TestRouterSendsEachSinkItsShareAndAcksOnce(t *testing.T) {
 	if acks.Load() != 1 {
 		t.Fatalf("Ack called %d times, want once", acks.Load())
 	}
-	waitFor(t, "deliveries", func() bool { return len(all.logs()) == 4 && len(stderr.logs()) == 2 })
+	sinktest.WaitFor(t, 20*time.Second, "deliveries", func() bool { return len(all.logs()) == 4 && len(stderr.logs()) == 2 })
 	if got := stderr.logs(); got[0] != "line 000001" || got[1] != "line 000003" {
 		t.Fatalf("stderr sink got %v", got)
 	}
@@ -277,7 +266,7 @@ func TestRouterPauseAndResume(t *testing.T) {
 	if err := run.r.Send(context.Background(), sinks.Batch{Records: numbered(0, 3)}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "records to wait in the buffer", func() bool { return run.r.Sinks()[0].BufferEvents == 3 })
+	sinktest.WaitFor(t, 20*time.Second, "records to wait in the buffer", func() bool { return run.r.Sinks()[0].BufferEvents == 3 })
 	if st := run.r.Sinks()[0]; st.State != model.SinkPaused || len(dest.logs()) != 0 {
 		t.Fatalf("paused sink: %+v, delivered %v", st, dest.logs())
 	}
@@ -285,14 +274,14 @@ func TestRouterPauseAndResume(t *testing.T) {
 	// The pause outlasts a restart.
 	run.stop()
 	run = start(t, cfg, sinks.Options{DataDir: dir, Retry: fastRetry})
-	waitFor(t, "buffer to open", func() bool { return run.r.Sinks()[0].BufferEvents == 3 })
+	sinktest.WaitFor(t, 20*time.Second, "buffer to open", func() bool { return run.r.Sinks()[0].BufferEvents == 3 })
 	if st := run.r.Sinks()[0]; st.State != model.SinkPaused {
 		t.Fatalf("after restart the sink is %s, want paused", st.State)
 	}
 	if err := run.r.Resume("s"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "delivery after resume", func() bool { return len(dest.logs()) == 3 })
+	sinktest.WaitFor(t, 20*time.Second, "delivery after resume", func() bool { return len(dest.logs()) == 3 })
 }
 
 // TestRouterPartialErrorRetriesOnlyListedRecords: the destination took
@@ -317,7 +306,7 @@ func TestRouterPartialErrorRetriesOnlyListedRecords(t *testing.T) {
 	if err := run.r.Send(context.Background(), sinks.Batch{Records: numbered(0, 3)}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the retry", func() bool { return len(dest.logs()) == 2 })
+	sinktest.WaitFor(t, 20*time.Second, "the retry", func() bool { return len(dest.logs()) == 2 })
 	if got := dest.logs(); got[0] != "line 000000" || got[1] != "line 000001" {
 		t.Fatalf("delivered %v", got)
 	}
@@ -327,7 +316,7 @@ func TestRouterPartialErrorRetriesOnlyListedRecords(t *testing.T) {
 	}
 
 	// The self-metrics tell the same story, per sink and result.
-	waitFor(t, "the buffer gauge to drop", func() bool {
+	sinktest.WaitFor(t, 20*time.Second, "the buffer gauge to drop", func() bool {
 		return gathered(t, reg, "opshub_sink_buffer_events") == 0
 	})
 	want := `
@@ -459,11 +448,11 @@ func TestRouterOutageAndRestart(t *testing.T) {
 	rv.setUp(true)
 	run := start(t, cfg(), sinks.Options{DataDir: dir, Retry: fastRetry})
 	send(run.r, 0, 300)
-	waitFor(t, "the first 300 records", func() bool { return rv.count() == 300 })
+	sinktest.WaitFor(t, 20*time.Second, "the first 300 records", func() bool { return rv.count() == 300 })
 
 	rv.setUp(false)
 	send(run.r, 300, 1000)
-	waitFor(t, "the sink to notice the outage", func() bool { return run.r.Sinks()[0].State == model.SinkFailing })
+	sinktest.WaitFor(t, 20*time.Second, "the sink to notice the outage", func() bool { return run.r.Sinks()[0].State == model.SinkFailing })
 	run.stop()
 
 	run = start(t, cfg(), sinks.Options{DataDir: dir, Retry: fastRetry})
@@ -484,7 +473,7 @@ func TestRouterOutageAndRestart(t *testing.T) {
 	run = start(t, cfg(), sinks.Options{DataDir: dir, Retry: fastRetry})
 	send(run.r, 1500, 2000)
 	rv.setUp(true)
-	waitFor(t, "every record", func() bool { return rv.count() >= 2000 })
+	sinktest.WaitFor(t, 20*time.Second, "every record", func() bool { return rv.count() >= 2000 })
 	run.stop()
 	rv.mu.Lock()
 	defer rv.mu.Unlock()

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/opshub/opshub/internal/sinktest"
 )
 
 // memReplica is a Replica in memory. Save can be made to fail or to wait
@@ -246,7 +248,7 @@ func TestReplicatedConcurrentUpdatesShareSaves(t *testing.T) {
 	// The first Put's Save waits at the gate ...
 	first := make(chan error, 1)
 	go func() { first <- things.Put("first", record{}) }()
-	waitFor(t, func() bool {
+	sinktest.WaitFor(t, 20*time.Second, "the condition", func() bool {
 		db.rep.mu.Lock()
 		defer db.rep.mu.Unlock()
 		return db.rep.running && db.rep.next == nil
@@ -258,7 +260,7 @@ func TestReplicatedConcurrentUpdatesShareSaves(t *testing.T) {
 	for i := range n {
 		go func() { errs <- things.Put(fmt.Sprintf("k%02d", i), record{Count: i}) }()
 	}
-	waitFor(t, func() bool {
+	sinktest.WaitFor(t, 20*time.Second, "the condition", func() bool {
 		db.rep.mu.Lock()
 		defer db.rep.mu.Unlock()
 		return db.rep.next != nil && db.rep.next.waiters == n
@@ -332,14 +334,14 @@ func TestReplicatedCloseWaitsForTheSaveInFlight(t *testing.T) {
 	}
 	put := make(chan error, 1)
 	go func() { put <- NewBucket[record](db, "things").Put("a", record{}) }()
-	waitFor(t, func() bool {
+	sinktest.WaitFor(t, 20*time.Second, "the condition", func() bool {
 		db.rep.mu.Lock()
 		defer db.rep.mu.Unlock()
 		return db.rep.running
 	})
 	closed := make(chan error, 1)
 	go func() { closed <- db.Close() }()
-	waitFor(t, func() bool {
+	sinktest.WaitFor(t, 20*time.Second, "the condition", func() bool {
 		db.rep.mu.Lock()
 		defer db.rep.mu.Unlock()
 		return db.rep.closed
@@ -361,18 +363,6 @@ func TestReplicatedCloseWaitsForTheSaveInFlight(t *testing.T) {
 	}
 	if _, err := os.Stat(path); err != nil {
 		t.Fatal(err)
-	}
-}
-
-// waitFor polls cond until it holds or a generous deadline passes.
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not reached before the deadline")
-		}
-		time.Sleep(time.Millisecond)
 	}
 }
 

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/opshub/opshub/internal/sinktest"
 )
 
 // This file holds the harness the other tests share: an in-process demo on
@@ -68,20 +70,6 @@ func (c *fakeClock) advance(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
-// waitFor polls cond until it holds, failing the test after a deadline.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		<-tick.C
-	}
-}
-
 // testDemo is a demo running in-process on a loopback listener.
 type testDemo struct {
 	demo           *Demo
@@ -128,7 +116,7 @@ func startDemo(t *testing.T, args []string, environ ...string) *testDemo {
 			t.Errorf("Run: %v", err)
 		}
 	})
-	waitFor(t, "the start-up line", func() bool { return strings.Contains(td.stdout.String(), "listening on") })
+	sinktest.WaitFor(t, 10*time.Second, "the start-up line", func() bool { return strings.Contains(td.stdout.String(), "listening on") })
 	return td
 }
 

@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/opshub/opshub/internal/sinktest"
 )
 
 // These tests build the real binary and run it, for what only a process
@@ -75,7 +77,7 @@ var listeningOn = regexp.MustCompile(`listening on (\S+)`)
 func (p *process) addr(t *testing.T) string {
 	t.Helper()
 	var addr string
-	waitFor(t, "the start-up line", func() bool {
+	sinktest.WaitFor(t, 10*time.Second, "the start-up line", func() bool {
 		if m := listeningOn.FindStringSubmatch(p.stdout.String()); m != nil {
 			addr = m[1]
 		}
@@ -171,7 +173,7 @@ func TestProcess(t *testing.T) {
 		if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, "SIGTERM to be reported", func() bool {
+		sinktest.WaitFor(t, 10*time.Second, "SIGTERM to be reported", func() bool {
 			return strings.Contains(p.stderr.String(), "received SIGTERM, ignoring it")
 		})
 		resp, err := http.Get("http://" + addr + "/")

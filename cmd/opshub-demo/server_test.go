@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/opshub/opshub/internal/sinktest"
 )
 
 func TestHelloNamesTheInstance(t *testing.T) {
@@ -133,7 +135,7 @@ func TestRunLeavesNoGoroutines(t *testing.T) {
 		t.Fatal(err)
 	}
 	http.DefaultClient.CloseIdleConnections()
-	waitFor(t, "goroutines to end", func() bool { return runtime.NumGoroutine() <= before })
+	sinktest.WaitFor(t, 10*time.Second, "goroutines to end", func() bool { return runtime.NumGoroutine() <= before })
 }
 
 func TestMetricsExposition(t *testing.T) {
@@ -375,7 +377,7 @@ func TestControlMemory(t *testing.T) {
 func TestVolumeWriteAtStartAndOnRequest(t *testing.T) {
 	first, second := t.TempDir(), t.TempDir()
 	td := startDemo(t, []string{"--volume-write", "3Mi"}, "OPSHUB_VOLUME_LOGS="+second, "OPSHUB_VOLUME_DATA="+first)
-	waitFor(t, "3Mi written at start", func() bool { return td.demo.volumeWritten() == 3<<20 })
+	sinktest.WaitFor(t, 10*time.Second, "3Mi written at start", func() bool { return td.demo.volumeWritten() == 3<<20 })
 	if code, st, ae := td.control(t, "volume-write=1.5Mi"); code != http.StatusOK || st.VolumeWritten != 9<<19 {
 		t.Fatalf("volume-write=1.5Mi: %d %+v, written %d", code, ae, st.VolumeWritten)
 	}

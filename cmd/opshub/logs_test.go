@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opshub/opshub/internal/sinktest"
 	"github.com/opshub/opshub/model"
 )
 
@@ -40,7 +41,7 @@ func TestLogsAgainstRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	api := freeAddr(t)
+	api := sinktest.FreeAddr(t)
 	cfgPath := writeConfig(t, bin, t.TempDir(), api, `, --log-rate, "20", --log-once, "error: cannot reach the database"`)
 	ctx, cancel := context.WithCancel(context.Background())
 	runDone := make(chan int, 1)

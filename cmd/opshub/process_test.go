@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -20,16 +19,6 @@ import (
 // binaries builds bin/opshub and bin/opshub-demo once, so the tests run
 // the real binaries as a user does.
 var binaries = sinktest.OpshubBinaries
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
 
 var waitUntil = sinktest.WaitFor
 
@@ -134,7 +123,7 @@ workloads:
     replicas: 2
     port: %d
     gracePeriod: 2s
-`, dataDir, api, bin, extraArgs, freePortNumber(t))
+`, dataDir, api, bin, extraArgs, sinktest.FreePort(t))
 	path := filepath.Join(t.TempDir(), "opshub.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
@@ -142,20 +131,12 @@ workloads:
 	return path
 }
 
-func freePortNumber(t *testing.T) int {
-	t.Helper()
-	_, port, _ := net.SplitHostPort(freeAddr(t))
-	var n int
-	fmt.Sscan(port, &n)
-	return n
-}
-
 func TestSIGTERMStopsEveryChildWithinTheGracePeriod(t *testing.T) {
 	bin, err := binaries()
 	if err != nil {
 		t.Fatal(err)
 	}
-	api := freeAddr(t)
+	api := sinktest.FreeAddr(t)
 	// The instances ignore SIGTERM, so opshub must escalate to SIGKILL after
 	// the 2 s grace period.
 	cfg := writeConfig(t, bin, t.TempDir(), api, `, --ignore-sigterm`)
@@ -191,7 +172,7 @@ func TestNextStartStopsOrphansOfAKilledOpshub(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	api := freeAddr(t)
+	api := sinktest.FreeAddr(t)
 	dataDir := t.TempDir()
 	cfg := writeConfig(t, bin, dataDir, api, "")
 	first := startOpshub(t, bin, cfg, api)

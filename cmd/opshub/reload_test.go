@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/opshub/opshub/internal/sinktest"
 )
 
 func TestReloadCommand(t *testing.T) {
@@ -77,7 +79,7 @@ func TestSIGHUPReloadsTheConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	api := freeAddr(t)
+	api := sinktest.FreeAddr(t)
 	head := fmt.Sprintf(`dataDir: %s
 server: {listen: %q}
 workloads:

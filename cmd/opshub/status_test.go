@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/opshub/opshub/client"
+	"github.com/opshub/opshub/internal/sinktest"
 	"github.com/opshub/opshub/model"
 )
 
@@ -148,7 +149,7 @@ func TestStatusShowsProbesEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	api := freeAddr(t)
+	api := sinktest.FreeAddr(t)
 	cfg := fmt.Sprintf(`dataDir: %s
 server: {listen: %q}
 workloads:
@@ -162,7 +163,7 @@ workloads:
       startup: {http: {path: /healthz}, periodSeconds: 1, failureThreshold: 10}
       readiness: {http: {path: /ready}, periodSeconds: 1, failureThreshold: 1}
       liveness: {tcp: {}, periodSeconds: 1}
-`, t.TempDir(), api, bin, freePortNumber(t))
+`, t.TempDir(), api, bin, sinktest.FreePort(t))
 	cfgPath := filepath.Join(t.TempDir(), "opshub.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)

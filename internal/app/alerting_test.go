@@ -12,6 +12,7 @@ import (
 
 	"github.com/opshub/opshub/alerting/notify/webhook"
 	"github.com/opshub/opshub/internal/app"
+	"github.com/opshub/opshub/internal/sinktest"
 	"github.com/opshub/opshub/model"
 )
 
@@ -75,7 +76,7 @@ alerts:
 	}
 	api := startRun(t, cfg, app.Options{}).API
 
-	waitFor(t, 30*time.Second, "the crashloop notification", func() bool { return len(rcv.requests()) >= 1 })
+	sinktest.WaitFor(t, 30*time.Second, "the crashloop notification", func() bool { return len(rcv.requests()) >= 1 })
 	first := rcv.requests()[0]
 	if first.event.Name != model.EventContainerCrashLoop || first.event.Status != model.StatusFiring || first.event.Service != "crashy" {
 		t.Fatalf("first notification is %+v", first.event)
@@ -90,7 +91,7 @@ alerts:
 	// The next restart (after the 10 s back-off) is in the same throttle
 	// window: it must not bring a second notification.
 	var services struct{ Services []model.Service }
-	waitFor(t, 60*time.Second, "a second restart", func() bool {
+	sinktest.WaitFor(t, 60*time.Second, "a second restart", func() bool {
 		if _, err := getJSON(api+"/api/v1/services", &services); err != nil || len(services.Services) != 1 {
 			return false
 		}
@@ -98,7 +99,7 @@ alerts:
 		return len(ins) == 1 && ins[0].Restarts >= 2
 	})
 	var alerts struct{ Alerts []map[string]any }
-	waitFor(t, 5*time.Second, "the crash loop in /api/v1/alerts", func() bool {
+	sinktest.WaitFor(t, 5*time.Second, "the crash loop in /api/v1/alerts", func() bool {
 		_, err := getJSON(api+"/api/v1/alerts", &alerts)
 		if err != nil {
 			return false
@@ -111,7 +112,7 @@ alerts:
 		return false
 	})
 	var deliveries struct{ Deliveries []map[string]any }
-	waitFor(t, 5*time.Second, "no pending deliveries", func() bool {
+	sinktest.WaitFor(t, 5*time.Second, "no pending deliveries", func() bool {
 		if _, err := getJSON(api+"/api/v1/deliveries", &deliveries); err != nil {
 			return false
 		}

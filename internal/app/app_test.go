@@ -20,6 +20,7 @@ import (
 
 	"github.com/opshub/opshub/config"
 	"github.com/opshub/opshub/internal/app"
+	"github.com/opshub/opshub/internal/sinktest"
 	"github.com/opshub/opshub/model"
 )
 
@@ -48,28 +49,6 @@ var demoBinary = func() func(t *testing.T) string {
 		return path
 	}
 }()
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
 
 func getJSON(url string, out any) (int, error) {
 	resp, err := http.Get(url)
@@ -125,7 +104,7 @@ func (r *runningOpshub) stop() error {
 func TestRunOnOneMachine(t *testing.T) {
 	demo := demoBinary(t)
 	dataDir := t.TempDir()
-	webPort := freePort(t)
+	webPort := sinktest.FreePort(t)
 	cfgText := fmt.Sprintf(`
 dataDir: %s
 workloads:
@@ -147,7 +126,7 @@ workloads:
 	run := startRun(t, cfg, app.Options{})
 	api := run.API
 
-	waitFor(t, 30*time.Second, "/readyz to answer 200", func() bool {
+	sinktest.WaitFor(t, 30*time.Second, "/readyz to answer 200", func() bool {
 		code, _ := getJSON(api+"/readyz", nil)
 		return code == 200
 	})
@@ -161,7 +140,7 @@ workloads:
 		}
 		return model.Service{}
 	}
-	waitFor(t, 20*time.Second, "both web instances ready and crashy in back-off", func() bool {
+	sinktest.WaitFor(t, 20*time.Second, "both web instances ready and crashy in back-off", func() bool {
 		if _, err := getJSON(api+"/api/v1/services", &services); err != nil {
 			return false
 		}
@@ -202,7 +181,7 @@ workloads:
 	in := web.Instances[0]
 	logPath := filepath.Join(dataDir, "pods", fmt.Sprintf("demo_%s_%s", in.Name, in.UID), "web", "0.log")
 	cri := regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z (stdout|stderr) [PF] `)
-	waitFor(t, 10*time.Second, "CRI log lines in "+logPath, func() bool {
+	sinktest.WaitFor(t, 10*time.Second, "CRI log lines in "+logPath, func() bool {
 		f, err := os.Open(logPath)
 		if err != nil {
 			return false

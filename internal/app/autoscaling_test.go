@@ -9,6 +9,7 @@ import (
 
 	"github.com/opshub/opshub/client"
 	"github.com/opshub/opshub/internal/app"
+	"github.com/opshub/opshub/internal/sinktest"
 	"github.com/opshub/opshub/model"
 )
 
@@ -55,12 +56,12 @@ autoscaling:
 		svc, _ := c.Service(context.Background(), "demo", "busy")
 		return svc
 	}
-	waitFor(t, 60*time.Second, "the service to scale to its max of 3", func() bool {
+	sinktest.WaitFor(t, 60*time.Second, "the service to scale to its max of 3", func() bool {
 		return busy().Replicas == 3
 	})
 	// The decisions that scaled it are in the recent history (20 passes).
 	var scaledUp client.AutoscalingDecision
-	waitFor(t, 5*time.Second, "the scale-up in the decision history", func() bool {
+	sinktest.WaitFor(t, 5*time.Second, "the scale-up in the decision history", func() bool {
 		ds, err := c.Autoscaling(context.Background(), true)
 		if err != nil {
 			t.Fatal(err)
@@ -78,7 +79,7 @@ autoscaling:
 	}
 
 	// Stop the load on every instance.
-	waitFor(t, 20*time.Second, "every instance to take cpu=0", func() bool {
+	sinktest.WaitFor(t, 20*time.Second, "every instance to take cpu=0", func() bool {
 		ok := 0
 		for _, in := range busy().Instances {
 			resp, err := http.Post(fmt.Sprintf("http://127.0.0.1:%d/control?cpu=0", in.Port), "", nil)
@@ -92,7 +93,7 @@ autoscaling:
 		return ok == 3
 	})
 	var held client.AutoscalingDecision
-	waitFor(t, 60*time.Second, "the service to come back to 1", func() bool {
+	sinktest.WaitFor(t, 60*time.Second, "the service to come back to 1", func() bool {
 		ds, _ := c.Autoscaling(context.Background(), true)
 		for _, d := range ds {
 			if d.Limit == "stabilization" && held.Time.IsZero() {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/opshub/opshub/client"
 	"github.com/opshub/opshub/internal/app"
+	"github.com/opshub/opshub/internal/sinktest"
 )
 
 // TestRunScalesAWorkloadByHand checks the scale endpoint on one machine:
@@ -45,7 +46,7 @@ autoscaling:
 	ctx := context.Background()
 	instances := func(name string, want int) {
 		t.Helper()
-		waitFor(t, 30*time.Second, fmt.Sprintf("demo/%s to have %d instances", name, want), func() bool {
+		sinktest.WaitFor(t, 30*time.Second, fmt.Sprintf("demo/%s to have %d instances", name, want), func() bool {
 			svc, err := c.Service(ctx, "demo", name)
 			return err == nil && svc.Replicas == want && len(svc.Instances) == want
 		})

@@ -15,6 +15,7 @@ import (
 
 	"github.com/opshub/opshub/internal/app"
 	"github.com/opshub/opshub/internal/promtest"
+	"github.com/opshub/opshub/internal/sinktest"
 	"github.com/opshub/opshub/model"
 )
 
@@ -99,7 +100,7 @@ workloads:
 		}
 		briefSeries := `opshub_container_memory_working_set_bytes{project="demo",service="brief"`
 		var exposed string
-		waitFor(t, 10*time.Second, "series of every container on /metrics", func() bool {
+		sinktest.WaitFor(t, 10*time.Second, "series of every container on /metrics", func() bool {
 			exposed = scrape()
 			return strings.Contains(exposed, `opshub_container_cpu_usage_seconds_total{project="demo",service="burner"`) &&
 				strings.Contains(exposed, `opshub_container_memory_working_set_bytes{project="demo",service="holder"`) &&
@@ -108,7 +109,7 @@ workloads:
 		promtest.CheckMetrics(t, containerFamilies(exposed))
 
 		var exited, goneAt time.Time
-		waitFor(t, 20*time.Second, "brief to exit and its series to leave /metrics", func() bool {
+		sinktest.WaitFor(t, 20*time.Second, "brief to exit and its series to leave /metrics", func() bool {
 			if strings.Contains(scrape(), briefSeries) {
 				goneAt = time.Time{}
 			} else if goneAt.IsZero() {
@@ -189,7 +190,7 @@ workloads:
 	t.Run("200 MiB held reads 190-230 MiB working set", func(t *testing.T) {
 		const mib = 1 << 20
 		var last float64
-		waitFor(t, 30*time.Second, "holder at 190–230 MiB", func() bool {
+		sinktest.WaitFor(t, 30*time.Second, "holder at 190–230 MiB", func() bool {
 			s := query("service=holder&types=memory&step=1s&since=1m")
 			if len(s) != 1 || len(s[0].Points) == 0 {
 				return false
@@ -206,7 +207,7 @@ workloads:
 func instancePID(t *testing.T, api, service string) int {
 	t.Helper()
 	var pid int
-	waitFor(t, 20*time.Second, service+" running", func() bool {
+	sinktest.WaitFor(t, 20*time.Second, service+" running", func() bool {
 		var body struct{ Services []model.Service }
 		if _, err := getJSON(api+"/api/v1/services/demo/"+service, &body); err != nil || len(body.Services) != 1 {
 			return false

@@ -12,6 +12,7 @@ import (
 
 	"github.com/opshub/opshub/client"
 	"github.com/opshub/opshub/internal/app"
+	"github.com/opshub/opshub/internal/sinktest"
 	"github.com/opshub/opshub/model"
 )
 
@@ -60,7 +61,7 @@ alerts:
 	}
 	api := startRun(t, cfg, app.Options{}).API
 
-	waitFor(t, 30*time.Second, "the crash notification", func() bool { return len(rcv.requests()) >= 1 })
+	sinktest.WaitFor(t, 30*time.Second, "the crash notification", func() bool { return len(rcv.requests()) >= 1 })
 	crash := rcv.requests()[0]
 	if crash.event.Name != model.EventContainerCrash || !crash.verified {
 		t.Fatalf("first notification %+v (signature verified: %t)", crash.event, crash.verified)
@@ -78,7 +79,7 @@ alerts:
 		t.Fatal(err)
 	}
 	var chat client.Integration
-	waitFor(t, 30*time.Second, "the Discord integration to be disabled", func() bool {
+	sinktest.WaitFor(t, 30*time.Second, "the Discord integration to be disabled", func() bool {
 		_, ints, err := c.Deliveries(context.Background())
 		if err != nil {
 			return false
@@ -98,7 +99,7 @@ alerts:
 	}
 
 	var given client.Delivery
-	waitFor(t, 30*time.Second, "the impatient integration to give up", func() bool {
+	sinktest.WaitFor(t, 30*time.Second, "the impatient integration to give up", func() bool {
 		ds, _, err := c.Deliveries(context.Background())
 		if err != nil {
 			return false

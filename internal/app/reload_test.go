@@ -18,6 +18,7 @@ import (
 
 	"github.com/opshub/opshub/config"
 	"github.com/opshub/opshub/internal/app"
+	"github.com/opshub/opshub/internal/sinktest"
 	"github.com/opshub/opshub/model"
 	"github.com/opshub/opshub/sinks"
 )
@@ -139,7 +140,7 @@ sinks:
 		}
 		return model.SinkStatus{}, false
 	}
-	waitFor(t, 60*time.Second, "lines in both file sinks", func() bool {
+	sinktest.WaitFor(t, 60*time.Second, "lines in both file sinks", func() bool {
 		_, k := fileSinkLines(t, keep)
 		_, o := fileSinkLines(t, old)
 		return countSeqs(k) > 20 && countSeqs(o) > 20
@@ -163,14 +164,14 @@ sinks:
 	if !slices.Equal(res.RestartRequired, []string{"workloads"}) {
 		t.Errorf("restartRequired = %v, want [workloads]", res.RestartRequired)
 	}
-	waitFor(t, 30*time.Second, "the new sink's validation line and the logger's lines after it", func() bool {
+	sinktest.WaitFor(t, 30*time.Second, "the new sink's validation line and the logger's lines after it", func() bool {
 		v, s := fileSinkLines(t, added)
 		return v == 1 && countSeqs(s) > 20
 	})
-	waitFor(t, 30*time.Second, "the removed sink to stop", func() bool { _, listed := sinkNamed("old"); return !listed })
+	sinktest.WaitFor(t, 30*time.Second, "the removed sink to stop", func() bool { _, listed := sinkNamed("old"); return !listed })
 	oldSize := fileSize(t, old)
 	_, n := fileSinkLines(t, added)
-	waitFor(t, 30*time.Second, "more lines in the new sink", func() bool {
+	sinktest.WaitFor(t, 30*time.Second, "more lines in the new sink", func() bool {
 		_, s := fileSinkLines(t, added)
 		return countSeqs(s) > countSeqs(n)+40
 	})
@@ -216,12 +217,12 @@ sinks:
 		t.Fatal(err)
 	}
 	reloads <- struct{}{}
-	waitFor(t, 30*time.Second, "the third sink's lines", func() bool {
+	sinktest.WaitFor(t, 30*time.Second, "the third sink's lines", func() bool {
 		v, s := fileSinkLines(t, third)
 		return v == 1 && countSeqs(s) > 0
 	})
 	_, k := fileSinkLines(t, keep)
-	waitFor(t, 30*time.Second, "the changed sink's second validation line and more lines after it", func() bool {
+	sinktest.WaitFor(t, 30*time.Second, "the changed sink's second validation line and more lines after it", func() bool {
 		v, s := fileSinkLines(t, keep)
 		return v == 2 && countSeqs(s) > countSeqs(k)+40
 	})

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/opshub/opshub/internal/app"
+	"github.com/opshub/opshub/internal/sinktest"
 	"github.com/opshub/opshub/model"
 )
 
@@ -111,14 +112,14 @@ sinks:
 		return model.SinkStatus{}
 	}
 
-	waitFor(t, 60*time.Second, "the logger's lines in the file sink", func() bool {
+	sinktest.WaitFor(t, 60*time.Second, "the logger's lines in the file sink", func() bool {
 		data, _ := os.ReadFile(archive)
 		return strings.Contains(string(data), `"project":"demo","service":"logger"`) && strings.Contains(string(data), "seq=20 ")
 	})
 	if v := sinkState("archive").Validation; v == nil || !v.OK {
 		t.Errorf("the file sink's validation line: %+v", v)
 	}
-	waitFor(t, 30*time.Second, "the HTTP sink to report failing", func() bool {
+	sinktest.WaitFor(t, 30*time.Second, "the HTTP sink to report failing", func() bool {
 		s := sinkState("hook")
 		return s.State == model.SinkFailing && s.BufferEvents > 0
 	})
@@ -136,7 +137,7 @@ sinks:
 	rv.mu.Lock()
 	rv.up = true
 	rv.mu.Unlock()
-	waitFor(t, 60*time.Second, "the HTTP sink to deliver its backlog", func() bool {
+	sinktest.WaitFor(t, 60*time.Second, "the HTTP sink to deliver its backlog", func() bool {
 		s := sinkState("hook")
 		rv.mu.Lock()
 		defer rv.mu.Unlock()

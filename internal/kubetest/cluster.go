@@ -11,7 +11,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -59,6 +58,7 @@ type Cluster struct {
 
 	bin   string
 	procs []*process
+	t     testing.TB
 }
 
 // Start runs a control plane for the test and stops it when the test ends.
@@ -73,7 +73,7 @@ func Start(t testing.TB, opts Options) *Cluster {
 	if err != nil {
 		sinktest.Missing(t, fmt.Sprintf("needs the Kubernetes control plane, built by `make k8s-tools` (first build takes 10-30 min): %v", err))
 	}
-	c := &Cluster{Dir: t.TempDir(), bin: bin}
+	c := &Cluster{Dir: t.TempDir(), bin: bin, t: t}
 	t.Cleanup(func() {
 		if t.Failed() {
 			for _, p := range c.procs {
@@ -182,7 +182,7 @@ func (c *Cluster) start(ctx context.Context, opts Options) error {
 }
 
 func (c *Cluster) startEtcd(ctx context.Context) (string, error) {
-	client, peer := freePort(), freePort()
+	client, peer := sinktest.FreePort(c.t), sinktest.FreePort(c.t)
 	url := "http://127.0.0.1:" + strconv.Itoa(client)
 	peerURL := "http://127.0.0.1:" + strconv.Itoa(peer)
 	p, err := c.run("etcd",
@@ -214,7 +214,7 @@ func (c *Cluster) startAPIServer(ctx context.Context, etcdURL string) error {
 	if err := os.WriteFile(tokens, []byte(token+`,admin,admin,"system:masters"`+"\n"), 0o600); err != nil {
 		return fmt.Errorf("token file: %w", err)
 	}
-	port := freePort()
+	port := sinktest.FreePort(c.t)
 	certDir := filepath.Join(c.Dir, "certs")
 	p, err := c.run("kube-apiserver",
 		"--etcd-servers="+etcdURL, "--secure-port="+strconv.Itoa(port),
@@ -351,16 +351,6 @@ func waitFor(ctx context.Context, p *process, what string, ok func() bool) error
 		case <-tick.C:
 		}
 	}
-}
-
-// freePort returns a loopback port that was free a moment ago.
-func freePort() int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(fmt.Sprintf("kubetest: no free port: %v", err))
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 func randomToken() string {

@@ -2,8 +2,10 @@ package sinktest
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -25,15 +27,27 @@ var OpshubBinaries = sync.OnceValues(func() (string, error) {
 	return dir, nil
 })
 
-// WaitFor polls cond every 50 ms until it holds, and fails the test after
-// timeout, naming what it waited for.
+// WaitFor polls cond until it holds, and fails the test after timeout,
+// naming what it waited for. It polls every millisecond at first and backs
+// off to every 50 ms, so that a quick outcome is seen quickly and a slow one
+// costs little. It is the tests' one way to wait for an outcome.
 func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
+	poll := time.Millisecond
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out after %s waiting for %s", timeout, what)
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(poll) // the polling interval, not a wait for an outcome
+		poll = min(2*poll, 50*time.Millisecond)
 	}
+}
+
+// FreePort is FreeAddr's port.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	_, port, _ := net.SplitHostPort(FreeAddr(t))
+	n, _ := strconv.Atoi(port)
+	return n
 }

@@ -3,7 +3,6 @@ package local
 import (
 	"context"
 	"log/slog"
-	"net"
 	"os"
 	"strconv"
 	"sync"
@@ -12,20 +11,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/opshub/opshub/internal/sinktest"
 	"github.com/opshub/opshub/model"
 )
-
-// waitFor polls cond until it holds or timeout passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
 
 // harness runs a Runtime for one test.
 type harness struct {
@@ -44,7 +32,7 @@ func start(t *testing.T, opts Options, workloads ...Workload) *harness {
 	t.Helper()
 	h := newHarness(t, opts, workloads...)
 	h.run()
-	waitFor(t, 15*time.Second, "runtime ready", func() bool {
+	sinktest.WaitFor(t, 15*time.Second, "runtime ready", func() bool {
 		select {
 		case err := <-h.errc:
 			t.Fatalf("Run returned during start-up: %v", err)
@@ -121,7 +109,7 @@ func (h *harness) instances(project, name string) []model.Instance {
 func (h *harness) waitInstances(project, name, what string, timeout time.Duration, cond func([]model.Instance) bool) []model.Instance {
 	h.t.Helper()
 	var last []model.Instance
-	waitFor(h.t, timeout, what, func() bool {
+	sinktest.WaitFor(h.t, timeout, what, func() bool {
 		last = h.instances(project, name)
 		return cond(last)
 	})
@@ -199,17 +187,6 @@ func groupMembers(t *testing.T, pgid int) []int {
 		}
 	}
 	return out
-}
-
-// freePort returns a TCP port nobody listened on a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // mustAtoi is strconv.Atoi for test data.

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opshub/opshub/internal/sinktest"
 	"github.com/opshub/opshub/model"
 )
 
@@ -36,7 +37,7 @@ func TestCrashLoopBackoff(t *testing.T) {
 		if got := len(in.RecentExits); got != i+2 {
 			t.Fatalf("round %d: %d recent exits", i, got)
 		}
-		waitFor(t, 5*time.Second, "the back-off wait", func() bool { return clock.Waiting() == 1 })
+		sinktest.WaitFor(t, 5*time.Second, "the back-off wait", func() bool { return clock.Waiting() == 1 })
 		clock.Advance(want - time.Millisecond)
 		if clock.Waiting() != 1 {
 			t.Fatalf("round %d: restarted before the back-off was over", i)
@@ -94,7 +95,7 @@ func TestGracefulStopWithinGrace(t *testing.T) {
 		GracePeriod: 20 * time.Second,
 	})
 	in := h.waitInstances("demo", "polite", "running", 10*time.Second, allStatus(1, model.StatusRunning))[0]
-	waitFor(t, 5*time.Second, "the shell and its sleep", func() bool { return len(groupMembers(t, in.PID)) == 2 })
+	sinktest.WaitFor(t, 5*time.Second, "the shell and its sleep", func() bool { return len(groupMembers(t, in.PID)) == 2 })
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	events := h.r.Subscribe(ctx)
@@ -129,7 +130,7 @@ func TestGracefulStopKillsAfterGrace(t *testing.T) {
 	})
 	in := h.waitInstances("demo", "stubborn", "running", 10*time.Second, allStatus(1, model.StatusRunning))[0]
 	var members []int
-	waitFor(t, 5*time.Second, "shell, child shell and grandchild sleep", func() bool {
+	sinktest.WaitFor(t, 5*time.Second, "shell, child shell and grandchild sleep", func() bool {
 		members = groupMembers(t, in.PID)
 		return len(members) == 3
 	})
@@ -165,7 +166,7 @@ func TestLeaderExitKillsItsGroup(t *testing.T) {
 	}
 	vol := h.r.services[0].w.Volumes[0].Path
 	child := mustAtoi(t, strings.TrimSpace(read(t, vol+"/child")))
-	waitFor(t, 5*time.Second, "the child to be killed", func() bool { return !alive(child) })
+	sinktest.WaitFor(t, 5*time.Second, "the child to be killed", func() bool { return !alive(child) })
 }
 
 // TestScale: scaling up adds instances at the lowest free index; scaling

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opshub/opshub/internal/sinktest"
 	"github.com/opshub/opshub/model"
 )
 
@@ -97,7 +98,7 @@ func TestOrphansOfACrashedRuntimeAreStopped(t *testing.T) {
 	// Wait until the helper recorded both instances with their children.
 	var groups []groupRecord
 	var members []int
-	waitFor(t, 15*time.Second, "the helper runtime's two instances", func() bool {
+	sinktest.WaitFor(t, 15*time.Second, "the helper runtime's two instances", func() bool {
 		doc, err := readState(filepath.Join(dataDir, "local", "state.json"))
 		if err != nil || len(doc.Groups) != 2 {
 			return false

@@ -16,6 +16,7 @@ import (
 
 	vmetrics "github.com/VictoriaMetrics/metrics"
 
+	"github.com/opshub/opshub/internal/sinktest"
 	"github.com/opshub/opshub/model"
 	"github.com/opshub/opshub/probes"
 )
@@ -110,7 +111,7 @@ func TestReadinessProbeDrivesTheProxy(t *testing.T) {
 	t.Parallel()
 	const period, timeout = time.Second, time.Second
 	demo := demoBinary(t)
-	port := freePort(t)
+	port := sinktest.FreePort(t)
 	h := start(t, Options{ProbeMetrics: vmetrics.NewSet()}, Workload{
 		Project: "demo", Name: "web",
 		Command:     []string{demo, "--listen", "127.0.0.1:${PORT}"},
@@ -169,7 +170,7 @@ func TestReadinessProbeDrivesTheProxy(t *testing.T) {
 		t.Errorf("requests went to %v, want both instances again", seen)
 	}
 
-	waitFor(t, 2*time.Second, "probe events", func() bool {
+	sinktest.WaitFor(t, 2*time.Second, "probe events", func() bool {
 		return len(events.find(model.InstanceProbeRecovered, flaky.Name)) >= 1
 	})
 	if t.Failed() || len(events.find(model.InstanceProbeRecovered, flaky.Name)) != 1 {
@@ -209,7 +210,7 @@ func TestLivenessProbeRestarts(t *testing.T) {
 		Project: "demo", Name: "web",
 		Command:     []string{demo, "--listen", "127.0.0.1:${PORT}"},
 		Replicas:    1,
-		Port:        freePort(t),
+		Port:        sinktest.FreePort(t),
 		GracePeriod: 5 * time.Second,
 		Probes: probes.Set{Liveness: &probes.Spec{
 			HTTP:   &probes.HTTPAction{Path: "/healthz"},
@@ -257,7 +258,7 @@ func TestLivenessProbeRestarts(t *testing.T) {
 		st, _ := probeOf(ins[0], probes.Liveness)
 		return ins[0].Ready && st.Result == "success" && st.LastProbe.After(ins[0].StartedAt)
 	})
-	waitFor(t, 3*time.Second, "a probe-recovered event", func() bool {
+	sinktest.WaitFor(t, 3*time.Second, "a probe-recovered event", func() bool {
 		return len(events.find(model.InstanceProbeRecovered, "")) == 1
 	})
 	var buf bytes.Buffer
@@ -282,19 +283,19 @@ func TestStartupProbes(t *testing.T) {
 	liveness := &probes.Spec{TCP: &probes.TCPAction{}, Period: time.Second, FailureThreshold: 1}
 	h := start(t, Options{ProbeMetrics: vmetrics.NewSet()},
 		Workload{
-			Project: "demo", Name: "slow", Command: slow, Replicas: 1, Port: freePort(t), GracePeriod: 2 * time.Second,
+			Project: "demo", Name: "slow", Command: slow, Replicas: 1, Port: sinktest.FreePort(t), GracePeriod: 2 * time.Second,
 			Probes: probes.Set{
 				Startup:  &probes.Spec{HTTP: &probes.HTTPAction{Path: "/healthz"}, Period: time.Second, FailureThreshold: 10},
 				Liveness: liveness,
 			},
 		},
 		Workload{
-			Project: "demo", Name: "unprotected", Command: slow, Replicas: 1, Port: freePort(t), GracePeriod: 2 * time.Second,
+			Project: "demo", Name: "unprotected", Command: slow, Replicas: 1, Port: sinktest.FreePort(t), GracePeriod: 2 * time.Second,
 			Probes: probes.Set{Liveness: liveness},
 		},
 		Workload{
 			Project: "demo", Name: "never", Command: []string{"sleep", "100"}, Replicas: 1, GracePeriod: 2 * time.Second,
-			Probes: probes.Set{Startup: &probes.Spec{TCP: &probes.TCPAction{Port: freePort(t)}, Period: time.Second, FailureThreshold: 2}},
+			Probes: probes.Set{Startup: &probes.Spec{TCP: &probes.TCPAction{Port: sinktest.FreePort(t)}, Period: time.Second, FailureThreshold: 2}},
 		},
 		Workload{
 			Project: "demo", Name: "worker", Command: []string{"sleep", "100"}, Replicas: 1, GracePeriod: 2 * time.Second,

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opshub/opshub/internal/sinktest"
 	"github.com/opshub/opshub/model"
 )
 
@@ -35,7 +36,7 @@ func get(t *testing.T, method, url, body string) (int, string, string) {
 // instances; when one refuses connections (while still ready as far as the
 // runtime knows) requests, with or without a body, go to the other.
 func TestProxyBalancesOverReadyInstances(t *testing.T) {
-	port := freePort(t)
+	port := sinktest.FreePort(t)
 	h := start(t, Options{}, Workload{
 		Project: "demo", Name: "web",
 		Command:  helperCommand(),
@@ -92,7 +93,7 @@ func TestProxyBalancesOverReadyInstances(t *testing.T) {
 // TestProxyWithoutReadyInstances: with no ready instance the proxy answers
 // 503 with a JSON error naming the service.
 func TestProxyWithoutReadyInstances(t *testing.T) {
-	port := freePort(t)
+	port := sinktest.FreePort(t)
 	h := start(t, Options{}, Workload{
 		Project: "demo", Name: "web",
 		Command:  []string{"/bin/sleep", "1000"}, // never listens on $PORT: stays Starting

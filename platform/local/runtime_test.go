@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opshub/opshub/internal/sinktest"
 	"github.com/opshub/opshub/model"
 	"github.com/opshub/opshub/platform"
 )
@@ -37,7 +38,7 @@ func TestReplicasGetOwnPortsAndEnvironment(t *testing.T) {
 		Volumes:    []Volume{{Name: "data", Path: vol, Capacity: 1 << 30}},
 	})
 	ins := h.waitInstances("demo", "web", "3 running instances", 10*time.Second, allStatus(3, model.StatusRunning))
-	waitFor(t, 10*time.Second, "every instance wrote its files", func() bool {
+	sinktest.WaitFor(t, 10*time.Second, "every instance wrote its files", func() bool {
 		for i := range 3 {
 			if _, err := os.Stat(filepath.Join(out, "pwd-"+itoa(i))); err != nil {
 				return false
