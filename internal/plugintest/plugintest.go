@@ -4,11 +4,13 @@
 package plugintest
 
 import (
+	"strings"
 	"testing"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/opshub/opshub/config"
+	"github.com/opshub/opshub/sinks"
 )
 
 // Decode decodes keys into settings (which hold the type's defaults) and
@@ -38,4 +40,38 @@ func DecodeErr(settings config.PluginConfig, keys any) error {
 		}
 	}
 	return config.DecodePlugin(&n, settings)
+}
+
+// NewSink builds a destination of plugin p from keys as the binary does
+// (settings decoded as config decodes them) and closes it when the test
+// ends.
+func NewSink(t testing.TB, p sinks.Plugin, spec sinks.Spec, keys any) sinks.Destination {
+	t.Helper()
+	spec.Settings = Decode(t, p.Settings(), keys)
+	d, err := p.New(spec)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d
+}
+
+// Refusal is keys a plugin's settings must refuse, with a part of the
+// message that says why.
+type Refusal struct {
+	Name, Keys, Want string
+}
+
+// CheckRefusals checks that settings decoded from each case's keys are
+// refused with a message containing its Want.
+func CheckRefusals(t *testing.T, settings func() config.PluginConfig, cases []Refusal) {
+	t.Helper()
+	for _, c := range cases {
+		t.Run(c.Name, func(t *testing.T) {
+			err := DecodeErr(settings(), c.Keys)
+			if err == nil || !strings.Contains(err.Error(), c.Want) {
+				t.Fatalf("settings from %q: error %v, want one containing %q", c.Keys, err, c.Want)
+			}
+		})
+	}
 }

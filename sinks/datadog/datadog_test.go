@@ -123,17 +123,7 @@ func (in *intake) sizes() []int {
 }
 
 func newFromYAML(t *testing.T, encoding, raw string) *Destination {
-	t.Helper()
-	var doc yaml.Node
-	if err := yaml.Unmarshal([]byte(raw), &doc); err != nil {
-		t.Fatal(err)
-	}
-	d, err := New(sinks.Spec{Name: "dd", Type: "datadog", Encoding: encoding, Settings: plugintest.Decode(t, Plugin.Settings(), doc.Content[0])})
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	t.Cleanup(func() { d.Close() })
-	return d.(*Destination)
+	return plugintest.NewSink(t, Plugin, sinks.Spec{Name: "dd", Type: "datadog", Encoding: encoding}, raw).(*Destination)
 }
 
 func startIntake(t *testing.T) (*intake, string) {

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/gzip"
-	"gopkg.in/yaml.v3"
 
 	"github.com/opshub/opshub/internal/plugintest"
 	"github.com/opshub/opshub/model"
@@ -21,17 +20,7 @@ import (
 )
 
 func newFromYAML(t *testing.T, raw string) *Destination {
-	t.Helper()
-	var doc yaml.Node
-	if err := yaml.Unmarshal([]byte(raw), &doc); err != nil {
-		t.Fatal(err)
-	}
-	d, err := New(sinks.Spec{Name: "test", Type: "elasticsearch", Settings: plugintest.Decode(t, Plugin.Settings(), doc.Content[0])})
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	t.Cleanup(func() { d.Close() })
-	return d.(*Destination)
+	return plugintest.NewSink(t, Plugin, sinks.Spec{Name: "test", Type: "elasticsearch"}, raw).(*Destination)
 }
 
 var t0 = time.Date(2026, 11, 24, 23, 59, 59, 500_000_000, time.UTC)
@@ -201,22 +190,10 @@ func TestDeliverSplitsPerDocumentErrors(t *testing.T) {
 	}
 }
 
-func TestNewRejectsBadSettings(t *testing.T) {
-	tests := []struct{ name, raw, want string }{
-		{name: "unknown date verb", raw: "url: http://x\nindex: logs-%j", want: "unknown %j"},
-		{name: "uppercase index", raw: "url: http://x\nindex: Logs", want: "lowercase"},
-		{name: "no url", raw: "index: logs", want: "url"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var doc yaml.Node
-			if err := yaml.Unmarshal([]byte(tt.raw), &doc); err != nil {
-				t.Fatal(err)
-			}
-			err := plugintest.DecodeErr(Plugin.Settings(), doc.Content[0])
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("New = %v, want error containing %q", err, tt.want)
-			}
-		})
-	}
+func TestSettingsRefuseBadKeys(t *testing.T) {
+	plugintest.CheckRefusals(t, Plugin.Settings, []plugintest.Refusal{
+		{Name: "unknown date verb", Keys: "url: http://x\nindex: logs-%j", Want: "unknown %j"},
+		{Name: "uppercase index", Keys: "url: http://x\nindex: Logs", Want: "lowercase"},
+		{Name: "no url", Keys: "index: logs", Want: "url"},
+	})
 }

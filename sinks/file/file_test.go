@@ -10,25 +10,13 @@ import (
 	"testing"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/opshub/opshub/internal/plugintest"
 	"github.com/opshub/opshub/model"
 	"github.com/opshub/opshub/sinks"
 )
 
 func newSink(t *testing.T, encoding, raw string) sinks.Destination {
-	t.Helper()
-	var doc yaml.Node
-	if err := yaml.Unmarshal([]byte(raw), &doc); err != nil {
-		t.Fatal(err)
-	}
-	d, err := New(sinks.Spec{Name: "archive", Type: "file", Encoding: encoding, Settings: plugintest.Decode(t, Plugin.Settings(), doc.Content[0])})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
-	return d
+	return plugintest.NewSink(t, Plugin, sinks.Spec{Name: "archive", Type: "file", Encoding: encoding}, raw)
 }
 
 func record(i int) model.LogRecord {

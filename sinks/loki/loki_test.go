@@ -12,7 +12,6 @@ import (
 
 	"github.com/grafana/loki/pkg/push"
 	"github.com/klauspost/compress/snappy"
-	"gopkg.in/yaml.v3"
 
 	"github.com/opshub/opshub/internal/plugintest"
 	"github.com/opshub/opshub/model"
@@ -22,17 +21,7 @@ import (
 // newFromYAML builds the destination as the sinks machinery does, from the
 // sink's raw keys.
 func newFromYAML(t *testing.T, encoding, raw string) *Destination {
-	t.Helper()
-	var doc yaml.Node
-	if err := yaml.Unmarshal([]byte(raw), &doc); err != nil {
-		t.Fatal(err)
-	}
-	d, err := New(sinks.Spec{Name: "test", Type: "loki", Encoding: encoding, Settings: plugintest.Decode(t, Plugin.Settings(), doc.Content[0])})
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	t.Cleanup(func() { d.Close() })
-	return d.(*Destination)
+	return plugintest.NewSink(t, Plugin, sinks.Spec{Name: "test", Type: "loki", Encoding: encoding}, raw).(*Destination)
 }
 
 func decodePush(t *testing.T, r *http.Request) push.PushRequest {
@@ -213,24 +202,10 @@ func TestDeliverNetworkFailureIsRetryable(t *testing.T) {
 	}
 }
 
-func TestNewRejectsBadSettings(t *testing.T) {
-	tests := []struct {
-		name, raw, want string
-	}{
-		{name: "not a url", raw: "url: ftp://x", want: "url"},
-		{name: "bad static label", raw: "url: http://x\nlabels: {\"a-b\": c}", want: `"a-b" is not a valid Loki label name`},
-		{name: "reserved label", raw: "url: http://x\nlabels: {service: c}", want: "labels.service: is set by opshub"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var doc yaml.Node
-			if err := yaml.Unmarshal([]byte(tt.raw), &doc); err != nil {
-				t.Fatal(err)
-			}
-			err := plugintest.DecodeErr(Plugin.Settings(), doc.Content[0])
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("New = %v, want error containing %q", err, tt.want)
-			}
-		})
-	}
+func TestSettingsRefuseBadKeys(t *testing.T) {
+	plugintest.CheckRefusals(t, Plugin.Settings, []plugintest.Refusal{
+		{Name: "not a url", Keys: "url: ftp://x", Want: "url"},
+		{Name: "bad static label", Keys: "url: http://x\nlabels: {\"a-b\": c}", Want: `"a-b" is not a valid Loki label name`},
+		{Name: "reserved label", Keys: "url: http://x\nlabels: {service: c}", Want: "labels.service: is set by opshub"},
+	})
 }

@@ -16,7 +16,6 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
-	"gopkg.in/yaml.v3"
 
 	"github.com/opshub/opshub/internal/plugintest"
 	"github.com/opshub/opshub/internal/sinktest"
@@ -25,17 +24,7 @@ import (
 )
 
 func newFromYAML(t *testing.T, encoding, raw string) *Destination {
-	t.Helper()
-	var doc yaml.Node
-	if err := yaml.Unmarshal([]byte(raw), &doc); err != nil {
-		t.Fatal(err)
-	}
-	d, err := New(sinks.Spec{Name: "archive", Type: "s3", Encoding: encoding, Settings: plugintest.Decode(t, Plugin.Settings(), doc.Content[0])})
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	t.Cleanup(func() { d.Close() })
-	return d.(*Destination)
+	return plugintest.NewSink(t, Plugin, sinks.Spec{Name: "archive", Type: "s3", Encoding: encoding}, raw).(*Destination)
 }
 
 var t0 = time.Date(2026, 11, 24, 23, 59, 59, 0, time.UTC)
@@ -164,23 +153,11 @@ func TestDeliverToAnUnreachableStoreIsRetryable(t *testing.T) {
 	}
 }
 
-func TestNewRejectsBadSettings(t *testing.T) {
-	tests := []struct{ name, raw, want string }{
-		{name: "endpoint with a path", raw: "bucket: logs\nendpoint: http://x/y", want: "endpoint"},
-		{name: "key without secret", raw: "bucket: logs\naccessKeyID: a", want: "secretAccessKey: is required when accessKeyID is given"},
-		{name: "absolute prefix", raw: "bucket: logs\nprefix: /logs", want: "prefix"},
-		{name: "bucket name too short", raw: "bucket: b", want: "bucket: Bucket name cannot be shorter than 3 characters"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var doc yaml.Node
-			if err := yaml.Unmarshal([]byte(tt.raw), &doc); err != nil {
-				t.Fatal(err)
-			}
-			err := plugintest.DecodeErr(Plugin.Settings(), doc.Content[0])
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("New = %v, want error containing %q", err, tt.want)
-			}
-		})
-	}
+func TestSettingsRefuseBadKeys(t *testing.T) {
+	plugintest.CheckRefusals(t, Plugin.Settings, []plugintest.Refusal{
+		{Name: "endpoint with a path", Keys: "bucket: logs\nendpoint: http://x/y", Want: "endpoint"},
+		{Name: "key without secret", Keys: "bucket: logs\naccessKeyID: a", Want: "secretAccessKey: is required when accessKeyID is given"},
+		{Name: "absolute prefix", Keys: "bucket: logs\nprefix: /logs", Want: "prefix"},
+		{Name: "bucket name too short", Keys: "bucket: b", Want: "bucket: Bucket name cannot be shorter than 3 characters"},
+	})
 }

@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/opshub/opshub/internal/plugintest"
 	"github.com/opshub/opshub/internal/sinktest"
 	"github.com/opshub/opshub/model"
@@ -18,17 +16,7 @@ import (
 )
 
 func newFromYAML(t *testing.T, raw string) *Destination {
-	t.Helper()
-	var doc yaml.Node
-	if err := yaml.Unmarshal([]byte(raw), &doc); err != nil {
-		t.Fatal(err)
-	}
-	d, err := New(sinks.Spec{Name: "papertrail", Type: "syslog", Settings: plugintest.Decode(t, Plugin.Settings(), doc.Content[0])})
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	t.Cleanup(func() { d.Close() })
-	return d.(*Destination)
+	return plugintest.NewSink(t, Plugin, sinks.Spec{Name: "papertrail", Type: "syslog"}, raw).(*Destination)
 }
 
 var t0 = time.Date(2026, 11, 24, 4, 0, 0, 123456789, time.UTC)
@@ -147,24 +135,12 @@ func TestDeliverReconnectsAfterTheReceiverRestarts(t *testing.T) {
 	}
 }
 
-func TestNewRejectsBadSettings(t *testing.T) {
-	tests := []struct{ name, raw, want string }{
-		{name: "no port", raw: "address: logs.example.com", want: "host:port"},
-		{name: "tls settings on plain tcp", raw: "address: a:1\nnetwork: tcp\ntls: {insecureSkipVerify: true}", want: "network is tcp"},
-		{name: "unknown facility", raw: "address: a:1\nfacility: local9", want: "facility"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var doc yaml.Node
-			if err := yaml.Unmarshal([]byte(tt.raw), &doc); err != nil {
-				t.Fatal(err)
-			}
-			err := plugintest.DecodeErr(Plugin.Settings(), doc.Content[0])
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("New = %v, want error containing %q", err, tt.want)
-			}
-		})
-	}
+func TestSettingsRefuseBadKeys(t *testing.T) {
+	plugintest.CheckRefusals(t, Plugin.Settings, []plugintest.Refusal{
+		{Name: "no port", Keys: "address: logs.example.com", Want: "host:port"},
+		{Name: "tls settings on plain tcp", Keys: "address: a:1\nnetwork: tcp\ntls: {insecureSkipVerify: true}", Want: "network is tcp"},
+		{Name: "unknown facility", Keys: "address: a:1\nfacility: local9", Want: "facility"},
+	})
 }
 
 func TestDeliverOverUDPSendsOneDatagramPerMessage(t *testing.T) {
