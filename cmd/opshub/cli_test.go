@@ -83,7 +83,8 @@ func TestCheckConfigPrintRedactsSecrets(t *testing.T) {
 	cfg := filepath.Join(dir, "opshub.yaml")
 	t.Setenv("HOOK_SECRET", "hook-very-secret")
 	body := "server:\n  tokens:\n    - {name: ci, tokenFile: " + tokenFile + ", scopes: [read]}\n" +
-		"notifications:\n  integrations:\n    - {name: pager, type: webhook, url: \"https://example.com/hook\", secret: \"${HOOK_SECRET}\"}\n"
+		"notifications:\n  integrations:\n    - {name: pager, type: webhook, url: \"https://example.com/hook\", secret: \"${HOOK_SECRET}\"}\n" +
+		"    - {name: billing, type: email, to: [billing@example.com], from: opshub@example.com, smarthost: \"smtp.example.com:587\", auth: {username: opshub, passwordFile: " + tokenFile + "}}\n"
 	if err := os.WriteFile(cfg, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -94,8 +95,8 @@ func TestCheckConfigPrintRedactsSecrets(t *testing.T) {
 	if strings.Contains(stdout, "very-secret") {
 		t.Fatalf("a secret leaked into --print output:\n%s", stdout)
 	}
-	if !strings.Contains(stdout, "<secret>") {
-		t.Fatalf("expected <secret> placeholders:\n%s", stdout)
+	if !strings.Contains(stdout, "<secret>") || !strings.Contains(stdout, "password: <secret>") {
+		t.Fatalf("expected <secret> placeholders, the email password among them:\n%s", stdout)
 	}
 }
 

@@ -25,6 +25,9 @@ type SMTPOptions struct {
 	// TLS offers STARTTLS with a certificate for 127.0.0.1 signed by a test
 	// CA (SMTP.CAFile) and refuses mail before it.
 	TLS bool
+	// ImplicitTLS speaks TLS from the first byte (as on port 465) instead
+	// of offering STARTTLS; it implies TLS.
+	ImplicitTLS bool
 	// ClientCerts, with TLS, asks for a client certificate and refuses a
 	// session without one that SMTP.CA issued.
 	ClientCerts bool
@@ -82,11 +85,14 @@ func StartSMTP(t testing.TB, o SMTPOptions) *SMTP {
 	}
 	_, port, _ := net.SplitHostPort(s.Addr)
 	args := []string{script, "--dir", s.dir, "--port", port}
-	if o.TLS {
+	if o.TLS || o.ImplicitTLS {
 		s.CA = NewCA(t, dir)
 		s.CAFile = s.CA.File
 		cert, key := s.CA.Server("smtp")
 		args = append(args, "--cert", cert, "--key", key)
+		if o.ImplicitTLS {
+			args = append(args, "--implicit")
+		}
 		if o.ClientCerts {
 			args = append(args, "--client-ca", s.CAFile)
 		}

@@ -160,13 +160,15 @@ func subjectTemplate(s string) (*template.Template, error) {
 
 // Notifier sends events to the recipients of one integration.
 type Notifier struct {
-	name    string
-	cfg     Config
-	host    string
-	port    int
-	tls     *tls.Config
-	subject *template.Template
-	headers map[string]string
+	name string
+	cfg  Config
+	host string
+	port int
+	tls  *tls.Config
+	// implicitTLS speaks TLS from the first byte: port 465.
+	implicitTLS bool
+	subject     *template.Template
+	headers     map[string]string
 }
 
 var _ notify.Notifier = (*Notifier)(nil)
@@ -189,7 +191,7 @@ func New(spec notify.Spec) (notify.Notifier, error) {
 	if tc.ServerName == "" {
 		tc.ServerName = host
 	}
-	n := &Notifier{name: spec.Name, cfg: cfg, host: host, port: port, tls: tc, headers: map[string]string{}}
+	n := &Notifier{name: spec.Name, cfg: cfg, host: host, port: port, tls: tc, implicitTLS: port == implicitTLSPort, headers: map[string]string{}}
 	for k, v := range cfg.Headers {
 		if textproto.CanonicalMIMEHeaderKey(k) == "Subject" {
 			if n.subject, err = subjectTemplate(v); err != nil {
@@ -209,7 +211,7 @@ func New(spec notify.Spec) (notify.Notifier, error) {
 func (n *Notifier) client() (*mail.Client, error) {
 	opts := []mail.Option{mail.WithPort(n.port), mail.WithTimeout(n.cfg.Timeout), mail.WithTLSConfig(n.tls)}
 	switch {
-	case n.port == implicitTLSPort:
+	case n.implicitTLS:
 		opts = append(opts, mail.WithSSL())
 	case n.cfg.RequireTLS:
 		opts = append(opts, mail.WithTLSPolicy(mail.TLSMandatory))

@@ -293,3 +293,16 @@ func TestClientCertificate(t *testing.T) {
 		t.Error("session was not encrypted")
 	}
 }
+
+func TestImplicitTLS(t *testing.T) {
+	srv := sinktest.StartSMTP(t, sinktest.SMTPOptions{ImplicitTLS: true, Users: map[string]string{"opshub": "pw-465"}})
+	n := notifier(t, `{to: [ops@example.com], from: opshub@example.com, smarthost: "`+srv.Addr+`", tls: {caFile: `+srv.CAFile+`}, auth: {username: opshub, password: pw-465}}`)
+	// The test server cannot bind port 465, which is what turns this on.
+	email.SpeakImplicitTLS(n)
+	if _, err := n.Notify(context.Background(), notify.Message{ID: "dlv_1", Event: crash()}); err != nil {
+		t.Fatalf("Notify over implicit TLS: %v", err)
+	}
+	if got := srv.WaitMessages(t, 1, 10*time.Second)[0]; !got.TLS || got.User != "opshub" {
+		t.Errorf("session tls %v user %q", got.TLS, got.User)
+	}
+}

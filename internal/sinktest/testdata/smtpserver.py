@@ -46,7 +46,8 @@ class Handler:
             record = {
                 "from": envelope.mail_from,
                 "to": list(envelope.rcpt_tos),
-                "tls": session.ssl is not None,
+                "tls": session.ssl is not None
+                or server.transport.get_extra_info("ssl_object") is not None,
                 "user": user,
                 "data": envelope.original_content.decode("utf-8", "replace"),
             }
@@ -78,6 +79,7 @@ def main():
     p.add_argument("--cert")
     p.add_argument("--key")
     p.add_argument("--client-ca")
+    p.add_argument("--implicit", action="store_true", help="TLS from the first byte")
     p.add_argument("--user", action="append", default=[], help="name:password")
     p.add_argument("--fail-first", type=int, default=0)
     p.add_argument("--fail-reply", default="451 4.3.0 Try again later")
@@ -98,10 +100,15 @@ def main():
         if args.client_ca:
             ctx.load_verify_locations(args.client_ca)
             ctx.verify_mode = ssl.CERT_REQUIRED
-        kwargs.update(tls_context=ctx, require_starttls=True)
+        if args.implicit:
+            kwargs.update(ssl_context=ctx)
+        else:
+            kwargs.update(tls_context=ctx, require_starttls=True)
     if users:
         kwargs.update(authenticator=authenticator, auth_required=True,
-                      auth_require_tls=bool(args.cert))
+                      # aiosmtpd counts only STARTTLS as TLS; an implicit
+                      # TLS session is encrypted from the start.
+                      auth_require_tls=bool(args.cert) and not args.implicit)
     handler = Handler(args, users)
     controller = Controller(handler, hostname="127.0.0.1", port=args.port,
                             server_hostname="opshub-test", **kwargs)
