@@ -58,7 +58,7 @@ func startEmailPipeline(t *testing.T, db *store.DB, in Integration, log *slog.Lo
 func onlyDelivery(t *testing.T, p *Pipeline, what string, cond func(Delivery) bool) Delivery {
 	t.Helper()
 	var d Delivery
-	waitFor(t, 20*time.Second, what, func() bool {
+	sinktest.WaitFor(t, 20*time.Second, what, func() bool {
 		ds, _ := p.Deliveries()
 		if len(ds) != 1 {
 			return false
