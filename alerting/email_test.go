@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"net/mail"
 	"strings"
 	"sync"
 	"testing"
@@ -142,4 +143,34 @@ func TestEmailServerDownAcrossARestartArrivesOnce(t *testing.T) {
 	if n := srv.DataCommands(t); n != 1 {
 		t.Errorf("the server answered %d DATA commands, want 1", n)
 	}
+}
+
+func TestEmailResolveIsThreadedUnderItsFiring(t *testing.T) {
+	srv := sinktest.StartSMTP(t, sinktest.SMTPOptions{})
+	in := emailIntegration(t, `{to: [billing@example.com], from: opshub@example.com, smarthost: "`+srv.Addr+`", requireTLS: false}`)
+	p, _ := startEmailPipeline(t, openStore(t, t.TempDir()), in, nil)
+
+	fire := crashLoopEvent("web-7f9c-2")
+	p.Publish(fire)
+	srv.WaitMessages(t, 1, 20*time.Second)
+	resolve := fire
+	resolve.Status, resolve.Summary = model.StatusResolved, "web-7f9c-2 has not restarted for 10m"
+	p.Publish(resolve)
+	ms := srv.WaitMessages(t, 2, 20*time.Second)
+	id := header(ms[0].Data, "Message-ID")
+	if id == "" || header(ms[1].Data, "In-Reply-To") != id || header(ms[1].Data, "References") != id {
+		t.Errorf("resolve In-Reply-To %q References %q, want the firing message's %q", header(ms[1].Data, "In-Reply-To"), header(ms[1].Data, "References"), id)
+	}
+	if s := header(ms[1].Data, "Subject"); s != "[RESOLVED] container.crashloop demo/web web-7f9c-2" {
+		t.Errorf("resolve Subject %q", s)
+	}
+}
+
+// header is a header's value in a raw message.
+func header(data, name string) string {
+	msg, err := mail.ReadMessage(strings.NewReader(data))
+	if err != nil {
+		return ""
+	}
+	return msg.Header.Get(name)
 }
