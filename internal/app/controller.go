@@ -22,6 +22,7 @@ import (
 	"github.com/opshub/opshub/autoscaler"
 	"github.com/opshub/opshub/collector"
 	"github.com/opshub/opshub/config"
+	"github.com/opshub/opshub/internal/reload"
 	"github.com/opshub/opshub/metrics"
 	"github.com/opshub/opshub/model"
 	"github.com/opshub/opshub/platform/kubernetes"
@@ -178,7 +179,7 @@ type leaderDeps struct {
 	replica store.Replica
 	front   *roleHandler
 	// reloader serves POST /api/v1/config/reload; nil without a file.
-	reloader *Reloader
+	reloader *reload.Reloader
 }
 
 // lead runs the leader's parts until ctx ends (the Lease is lost or the

@@ -18,6 +18,7 @@ import (
 
 	"github.com/opshub/opshub/config"
 	"github.com/opshub/opshub/internal/app"
+	"github.com/opshub/opshub/internal/reload"
 	"github.com/opshub/opshub/internal/sinktest"
 	"github.com/opshub/opshub/model"
 	"github.com/opshub/opshub/sinks"
@@ -271,7 +272,7 @@ func TestReloadNamesWhatNeedsARestart(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			next := parse(tt.next)
-			r := app.NewReloader(started, app.ReloaderOptions{Path: "opshub.yaml", Load: func(string) (*config.Config, error) { return next, nil }})
+			r := reload.New(started, reload.Options{Path: "opshub.yaml", Load: func(string) (*config.Config, error) { return next, nil }})
 			res, err := r.Reload(t.Context())
 			if err != nil || !res.Applied {
 				t.Fatalf("Reload = %+v, %v", res, err)
@@ -303,10 +304,10 @@ func TestReloadRefusesASinkWithBadSettings(t *testing.T) {
 	defer func() { cancel(); <-done }()
 
 	text := "dataDir: " + dir + "\nsinks:\n  - {name: out, type: stdout}\n  - name: dd\n    type: datadog\n    apiKey: k\n    site: mars\n"
-	r := app.NewReloader(&config.Config{DataDir: dir}, app.ReloaderOptions{Path: "opshub.yaml", Sinks: router,
+	r := reload.New(&config.Config{DataDir: dir}, reload.Options{Path: "opshub.yaml", Sinks: router, SinkConfigs: app.SinkConfigs,
 		Load: func(string) (*config.Config, error) { return app.ParseConfig([]byte(text), "opshub.yaml") }})
 	res, err := r.Reload(t.Context())
-	var re *app.ReloadError
+	var re *reload.Error
 	if !errors.As(err, &re) || res.Applied || len(res.Errors) != 1 || res.Errors[0].Line != 7 || !strings.Contains(res.Errors[0].Message, "mars") {
 		t.Fatalf("Reload = %+v, %v; want one error at line 7 naming the site", res, err)
 	}
