@@ -117,19 +117,24 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 		return fmt.Errorf("read response of %s: %w", path, err)
 	}
 	if resp.StatusCode >= 300 {
-		apiErr := &APIError{StatusCode: resp.StatusCode}
-		var e struct{ Error, Field string }
-		if json.Unmarshal(body, &e) == nil && e.Error != "" {
-			apiErr.Message, apiErr.Field = e.Error, e.Field
-		} else {
-			apiErr.Message = strings.TrimSpace(string(body))
-		}
-		return apiErr
+		return apiError(resp.StatusCode, body)
 	}
 	if err := json.Unmarshal(body, out); err != nil {
 		return fmt.Errorf("decode response of %s: %w", path, err)
 	}
 	return nil
+}
+
+// apiError reads the server's error body ({"error", "field"}, or text).
+func apiError(code int, body []byte) *APIError {
+	apiErr := &APIError{StatusCode: code}
+	var e struct{ Error, Field string }
+	if json.Unmarshal(body, &e) == nil && e.Error != "" {
+		apiErr.Message, apiErr.Field = e.Error, e.Field
+	} else {
+		apiErr.Message = strings.TrimSpace(string(body))
+	}
+	return apiErr
 }
 
 type servicesBody struct {

@@ -17,8 +17,11 @@ import (
 // relative to opshub's working directory; Parse makes them absolute.
 func Default() *Config {
 	return &Config{
-		DataDir:  "./.opshub",
-		Server:   Server{Listen: "127.0.0.1:7420"},
+		DataDir: "./.opshub",
+		Server: Server{Listen: "127.0.0.1:7420", Exec: ExecSessions{
+			IdleTimeout:    Duration(30 * time.Minute),
+			MaxPerInstance: 8,
+		}},
 		Platform: Platform{Kind: PlatformLocal},
 		Collector: Collector{
 			MaxLineBytes: 256 * KiB,

@@ -61,6 +61,18 @@ type Server struct {
 	// with it. Default: http:// and server.listen, with 127.0.0.1 for an
 	// empty host.
 	ExternalURL string `yaml:"externalURL,omitempty"`
+	// Exec bounds the exec, shell and forward sessions (an extension of
+	// the documented keys; docs/exec.md).
+	Exec ExecSessions `yaml:"exec"`
+}
+
+// ExecSessions bounds exec, shell and forward sessions.
+type ExecSessions struct {
+	// IdleTimeout ends a session in which nothing was sent either way
+	// for this long.
+	IdleTimeout Duration `yaml:"idleTimeout"`
+	// MaxPerInstance is how many sessions one instance may have at once.
+	MaxPerInstance int `yaml:"maxPerInstance"`
 }
 
 // BaseURL is ExternalURL, or the URL server.listen answers on.
@@ -92,6 +104,7 @@ const (
 	ScopeRead   = "read"
 	ScopeDeploy = "deploy"
 	ScopeAdmin  = "admin"
+	ScopeExec   = "exec"
 )
 
 // MarshalYAML leaves the credential out when it came from a file, so that the

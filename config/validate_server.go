@@ -12,6 +12,12 @@ func (v *validator) server(s Server) {
 	if s.ExternalURL != "" {
 		v.httpURL("server.externalURL", s.ExternalURL)
 	}
+	if s.Exec.IdleTimeout <= 0 {
+		v.errorf("server.exec.idleTimeout", "must be positive")
+	}
+	if s.Exec.MaxPerInstance < 1 {
+		v.errorf("server.exec.maxPerInstance", "must be at least 1")
+	}
 	names := map[string]string{}
 	tokens := map[string]string{}
 	for i, t := range s.Tokens {
@@ -38,12 +44,12 @@ func (v *validator) server(s Server) {
 			}
 		}
 		if len(t.Scopes) == 0 {
-			v.errorf(child(p, "scopes"), "needs at least one of read, deploy, admin")
+			v.errorf(child(p, "scopes"), "needs at least one of read, deploy, exec, admin")
 		}
 		seen := map[string]string{}
 		for j, sc := range t.Scopes {
 			sp := elem(child(p, "scopes"), j)
-			if v.oneOf(sp, sc, ScopeRead, ScopeDeploy, ScopeAdmin) {
+			if v.oneOf(sp, sc, ScopeRead, ScopeDeploy, ScopeExec, ScopeAdmin) {
 				v.unique(seen, sc, sp, "scope")
 			}
 		}

@@ -16,6 +16,7 @@ const (
 	ScopeRead   Scope = "read"
 	ScopeDeploy Scope = "deploy"
 	ScopeAdmin  Scope = "admin"
+	ScopeExec   Scope = "exec"
 )
 
 // Token is one bearer token the API accepts.
@@ -90,6 +91,9 @@ func (a *authenticator) authorize(r *http.Request, scope Scope) (authResult, str
 }
 
 func bearer(r *http.Request) (string, bool) {
+	if t, ok := websocketToken(r); ok {
+		return t, true
+	}
 	h := r.Header.Get("Authorization")
 	const prefix = "bearer "
 	if len(h) <= len(prefix) || !strings.EqualFold(h[:len(prefix)], prefix) {

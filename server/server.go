@@ -78,6 +78,9 @@ type Options struct {
 	// the API's: opshub run and the controller's leader set it.
 	UI bool
 
+	// Exec serves the exec and forward WebSockets (scope exec).
+	Exec ExecOptions
+
 	// TokenReviewer, when set, replaces Tokens: loopback clients are
 	// served, others need a token it allows (collectors).
 	TokenReviewer TokenReviewer
@@ -96,6 +99,7 @@ type Server struct {
 	log      *slog.Logger
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	exec     *execSessions
 }
 
 // New builds a Server. It does not listen; call Run or Serve.
@@ -108,6 +112,12 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.ShutdownTimeout == 0 {
 		opts.ShutdownTimeout = 10 * time.Second
+	}
+	if opts.Exec.IdleTimeout <= 0 {
+		opts.Exec.IdleTimeout = DefaultExecIdleTimeout
+	}
+	if opts.Exec.MaxPerInstance <= 0 {
+		opts.Exec.MaxPerInstance = DefaultExecMaxPerInstance
 	}
 	if opts.Ready == nil {
 		opts.Ready = func() (bool, string) { return true, "" }
@@ -125,9 +135,10 @@ func New(opts Options) (*Server, error) {
 			Help:    "Time to serve HTTP requests of the opshub API, by route.",
 			Buckets: prometheus.DefBuckets,
 		}, []string{"handler"}),
+		exec: newExecSessions(),
 	}
 	if opts.Registerer != nil {
-		for _, c := range []prometheus.Collector{s.requests, s.duration} {
+		for _, c := range append([]prometheus.Collector{s.requests, s.duration}, s.exec.collectors()...) {
 			if err := opts.Registerer.Register(c); err != nil {
 				return nil, fmt.Errorf("server: register metrics: %w", err)
 			}
@@ -201,6 +212,8 @@ func (s *Server) routes() http.Handler {
 	handle("POST /api/v1/sinks/{name}/pause", "sinks_pause", ScopeDeploy, s.pauseSink)
 	handle("POST /api/v1/sinks/{name}/resume", "sinks_resume", ScopeDeploy, s.resumeSink)
 	handle("POST /api/v1/config/reload", "config_reload", ScopeAdmin, s.reloadConfig)
+	handle("GET /api/v1/services/{project}/{service}/instances/{instance}/exec", "exec", ScopeExec, s.execSession)
+	handle("GET /api/v1/services/{project}/{service}/instances/{instance}/forward", "forward", ScopeExec, s.forwardSession)
 	handle("GET /api/v1/node/samples", "node_samples", ScopeRead, s.nodeSamples)
 	if s.opts.UI {
 		// The page and its assets hold no data; what they show comes
@@ -222,7 +235,7 @@ func (s *Server) authorized(scope Scope, h http.HandlerFunc) http.Handler {
 		res, who := s.auth.authorize(r, scope)
 		switch res {
 		case authOK:
-			h(w, r)
+			h(w, r.WithContext(withCaller(r.Context(), who)))
 		case authNotLoopback:
 			writeError(w, http.StatusForbidden, "no API tokens are configured, so only loopback clients are served; add server.tokens to allow remote clients", "")
 		case authMissing:

@@ -112,6 +112,9 @@ Ask a running opshub:             opshub status`,
 		newSpendCommand(g),
 		newReloadCommand(g),
 		newScaleCommand(g),
+		newExecCommand(g),
+		newShellCommand(g),
+		newForwardCommand(g),
 		newControllerCommand(),
 	)
 	for _, c := range root.Commands() {

@@ -144,6 +144,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		Alerting:    alerts,
 		Sinks:       sinkRouter,
 		Reloader:    reloadAPI(reloader),
+		Exec:        execOptions(cfg, rt),
 		UI:          true,
 		Logger:      log,
 	})

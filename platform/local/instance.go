@@ -72,6 +72,8 @@ type instance struct {
 	kill     chan probeKill
 	run      int64 // counts runs: the id of the current or last one
 	portOpen bool  // the current run's $PORT accepted a connection
+	// current is what exec needs of the current run; nil between runs.
+	current *execContext
 }
 
 func (in *instance) ref() model.Ref {
@@ -389,6 +391,7 @@ func (r *Runtime) runOnce(ctx context.Context, in *instance) (exit model.Exit, s
 	r.mu.Lock()
 	in.run++
 	in.pid, in.startedAt, in.portOpen = proc.pid, startedAt, false
+	in.current = newExecContext(spec, group, proc.done)
 	select {
 	case <-in.kill: // a verdict about an earlier run
 	default:
@@ -448,6 +451,7 @@ func (r *Runtime) runOnce(ctx context.Context, in *instance) (exit model.Exit, s
 	}
 	r.mu.Lock()
 	in.pid, in.startedAt, in.portOpen = 0, time.Time{}, false
+	in.current = nil
 	if in.probes != nil {
 		in.probes.RunEnded()
 	}
