@@ -8,6 +8,10 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	// Time-zone data inside the binary: the image has no /usr/share/zoneinfo,
+	// and job schedules name their time zone.
+	_ "time/tzdata"
 )
 
 func main() { os.Exit(run()) }

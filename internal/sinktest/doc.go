@@ -1,5 +1,6 @@
 // Package sinktest starts the real servers the sink destination tests talk
-// to (VictoriaLogs, MinIO, rsyslog, an SMTP server) on free loopback ports in temporary
+// to (VictoriaLogs, MinIO, rsyslog, an SMTP server), and the OCI registry
+// the image tests push to, on free loopback ports in temporary
 // directories, and stops them when the test ends.
 //
 // It is for tests only and must not be imported by product code. A server
