@@ -2,12 +2,14 @@ package packaging_test
 
 import (
 	"archive/tar"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,19 +22,52 @@ import (
 	"github.com/opshub/opshub/internal/sinktest"
 )
 
-// buildOpshub cross-compiles the real opshub binary as `make image` does.
-func buildOpshub(t *testing.T, p packaging.Platform, version string) string {
+var (
+	buildOnce sync.Once
+	binDir    string
+	buildErr  error
+)
+
+// binaries builds, once per test binary, the static opshub for linux/amd64
+// as `make image` does (it runs here, from the pulled image's layer), and
+// for linux/arm64 a small program of the standard library only: a second
+// cross-build of all of opshub would cost minutes and test nothing more of
+// the packaging (`make image` builds the real one for both).
+func binaries(t *testing.T) map[packaging.Platform]string {
 	t.Helper()
-	out := filepath.Join(t.TempDir(), "opshub")
-	cmd := exec.Command("go", "build", "-trimpath",
-		"-ldflags", "-s -w -X github.com/opshub/opshub/internal/buildinfo.Version="+version+
-			" -X github.com/opshub/opshub/internal/buildinfo.Revision=abc123",
-		"-o", out, "github.com/opshub/opshub/cmd/opshub")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS="+p.OS, "GOARCH="+p.Arch)
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build %s: %v\n%s", p, err, b)
+	buildOnce.Do(func() {
+		binDir, buildErr = os.MkdirTemp("", "packaging-test-")
+		if buildErr != nil {
+			return
+		}
+		build := func(p packaging.Platform, out, pkg string) error {
+			cmd := exec.Command("go", "build", "-trimpath",
+				"-ldflags", "-s -w -X github.com/opshub/opshub/internal/buildinfo.Version=9.8.7"+
+					" -X github.com/opshub/opshub/internal/buildinfo.Revision=abc123",
+				"-o", out, pkg)
+			cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS="+p.OS, "GOARCH="+p.Arch)
+			if b, err := cmd.CombinedOutput(); err != nil {
+				return fmt.Errorf("go build %s %s: %v\n%s", p, pkg, err, b)
+			}
+			return nil
+		}
+		if buildErr = build(amd64, filepath.Join(binDir, "opshub-amd64"), "github.com/opshub/opshub/cmd/opshub"); buildErr != nil {
+			return
+		}
+		buildErr = build(arm64, filepath.Join(binDir, "opshub-arm64"), "./testdata/hello")
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
 	}
-	return out
+	return map[packaging.Platform]string{amd64: filepath.Join(binDir, "opshub-amd64"), arm64: filepath.Join(binDir, "opshub-arm64")}
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
 }
 
 var (
@@ -47,7 +82,7 @@ func testImage(t *testing.T) (v1.ImageIndex, packaging.ImageOptions) {
 		t.Fatal(err)
 	}
 	opts := packaging.ImageOptions{
-		Binaries: map[packaging.Platform]string{amd64: buildOpshub(t, amd64, "9.8.7"), arm64: buildOpshub(t, arm64, "9.8.7")},
+		Binaries: binaries(t),
 		CACerts:  certs, Version: "9.8.7", Revision: "abc123",
 		Created: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC),
 	}
