@@ -81,8 +81,7 @@ func startProcess(spec processSpec, out outputSink, now func() time.Time) (*proc
 		},
 	}
 	if spec.cgroupFD >= 0 {
-		cmd.SysProcAttr.UseCgroupFD = true
-		cmd.SysProcAttr.CgroupFD = spec.cgroupFD
+		startInCgroup(cmd.SysProcAttr, spec.cgroupFD)
 	}
 	err = cmd.Start()
 	outW.Close() // the child holds its own copies now
@@ -180,19 +179,19 @@ func startError(at time.Time) model.Exit {
 	return model.Exit{Code: 128, Reason: "StartError", Time: at}
 }
 
-// signalNames are the Linux signal names; syscall only knows descriptions.
+// signalNames are the signal names (process_linux.go adds Linux's own);
+// syscall only knows descriptions.
 var signalNames = map[syscall.Signal]string{
 	syscall.SIGHUP: "SIGHUP", syscall.SIGINT: "SIGINT", syscall.SIGQUIT: "SIGQUIT",
 	syscall.SIGILL: "SIGILL", syscall.SIGTRAP: "SIGTRAP", syscall.SIGABRT: "SIGABRT",
 	syscall.SIGBUS: "SIGBUS", syscall.SIGFPE: "SIGFPE", syscall.SIGKILL: "SIGKILL",
 	syscall.SIGUSR1: "SIGUSR1", syscall.SIGSEGV: "SIGSEGV", syscall.SIGUSR2: "SIGUSR2",
 	syscall.SIGPIPE: "SIGPIPE", syscall.SIGALRM: "SIGALRM", syscall.SIGTERM: "SIGTERM",
-	syscall.SIGSTKFLT: "SIGSTKFLT", syscall.SIGCHLD: "SIGCHLD", syscall.SIGCONT: "SIGCONT",
+	syscall.SIGCHLD: "SIGCHLD", syscall.SIGCONT: "SIGCONT",
 	syscall.SIGSTOP: "SIGSTOP", syscall.SIGTSTP: "SIGTSTP", syscall.SIGTTIN: "SIGTTIN",
 	syscall.SIGTTOU: "SIGTTOU", syscall.SIGURG: "SIGURG", syscall.SIGXCPU: "SIGXCPU",
 	syscall.SIGXFSZ: "SIGXFSZ", syscall.SIGVTALRM: "SIGVTALRM", syscall.SIGPROF: "SIGPROF",
-	syscall.SIGWINCH: "SIGWINCH", syscall.SIGIO: "SIGIO", syscall.SIGPWR: "SIGPWR",
-	syscall.SIGSYS: "SIGSYS",
+	syscall.SIGWINCH: "SIGWINCH", syscall.SIGIO: "SIGIO", syscall.SIGSYS: "SIGSYS",
 }
 
 func signalName(sig syscall.Signal) string {
