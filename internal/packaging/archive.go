@@ -96,6 +96,10 @@ func WriteArchive(dst string, files []ArchiveFile, mtime time.Time) (err error) 
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("archive %s: %w", dst, err)
 	}
+	// CreateTemp made it 0600; an archive is for everyone to read.
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return fmt.Errorf("archive %s: %w", dst, err)
+	}
 	return os.Rename(tmp.Name(), dst)
 }
 

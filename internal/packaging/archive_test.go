@@ -40,6 +40,11 @@ func TestArchiveHoldsTheFilesUnderOneDirectoryAndIsReproducible(t *testing.T) {
 		t.Fatal(err)
 	}
 	a, _ := os.ReadFile(first)
+	if st, err := os.Stat(first); err != nil {
+		t.Fatal(err)
+	} else if st.Mode().Perm() != 0o644 {
+		t.Errorf("archive mode %v, want -rw-r--r--", st.Mode())
+	}
 	if err := packaging.WriteArchive(first, files, mtime); err != nil {
 		t.Fatal(err)
 	}
