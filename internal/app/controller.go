@@ -2,18 +2,15 @@ package app
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httputil"
 	"net/url"
 	"os"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -138,7 +135,7 @@ func RunController(ctx context.Context, cfg *config.Config, opts ControllerOptio
 	if err != nil {
 		return err
 	}
-	front := &roleHandler{elector: elector, platformReady: plat.Ready, leaderURL: leaderURL(plat, namespace, cfg.Server.Listen), metrics: own.Handler()}
+	front := &server.RoleHandler{Elector: elector, PlatformReady: plat.Ready, LeaderURL: leaderURL(plat, namespace, cfg.Server.Listen), Metrics: own.Handler()}
 
 	g := newPartGroup(ctx)
 	g.endsWithAnyPart = true // the controller is done when any of its parts is
@@ -177,7 +174,7 @@ type leaderDeps struct {
 	watch   *kubernetes.CollectorWatch
 	token   func() (string, error)
 	replica store.Replica
-	front   *roleHandler
+	front   *server.RoleHandler
 	// reloader serves POST /api/v1/config/reload; nil without a file.
 	reloader *reload.Reloader
 }
@@ -277,13 +274,13 @@ func lead(ctx context.Context, d leaderDeps) error {
 	start("alerting", alerts.Run)
 	select {
 	case <-watching.subscribed:
-		d.front.lead(srv.Handler())
+		d.front.Lead(srv.Handler())
 		log.Info("leader's parts running; serving the API")
 	case <-g.ctx.Done():
 	}
 	err = g.wait()
 	// Followers' answers again before the Lease is released.
-	d.front.follow()
+	d.front.Follow()
 	if cause := context.Cause(leading); errors.Is(cause, kubestate.ErrConflict) {
 		err = errors.Join(err, cause)
 	}
@@ -358,110 +355,6 @@ func autoscaledBy(policies map[model.Ref]autoscaler.Policy) server.AutoscaledFun
 		p, ok := policies[model.Ref{Project: project, Service: service}]
 		return p.MinReplicas, p.MaxReplicas, ok
 	}
-}
-
-// leaderInfo names this candidate and the leader it last saw;
-// *kubernetes.Elector satisfies it.
-type leaderInfo interface {
-	Identity() string
-	Leader() string
-}
-
-// roleHandler serves the API as the controller's role allows: the leader's
-// full API, or on a follower only health and readiness.
-type roleHandler struct {
-	elector       leaderInfo
-	platformReady func() bool
-	// leaderURL gives the base URL of the leader's API, when it can be
-	// reached (it runs in a pod this controller sees); nil never proxies.
-	leaderURL func(identity string) (*url.URL, bool)
-	// metrics serves a follower's own /metrics (with the API's auth), so
-	// that scraping each replica shows each process.
-	metrics http.Handler
-	leader  atomic.Pointer[http.Handler]
-}
-
-// proxiedHeader marks a request a follower passed to the leader, so that a
-// request never goes round between controllers while leadership moves.
-const proxiedHeader = "X-Opshub-Proxied-By"
-
-func (h *roleHandler) lead(api http.Handler) { h.leader.Store(&api) }
-func (h *roleHandler) follow()               { h.leader.Store(nil) }
-
-func (h *roleHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	api := h.leader.Load()
-	switch r.URL.Path {
-	case "/healthz":
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		_, _ = w.Write([]byte("ok\n"))
-		return
-	case "/readyz":
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		leader := h.elector.Leader()
-		switch {
-		case api != nil:
-			_, _ = w.Write([]byte("ok: leading\n"))
-		case !h.platformReady():
-			w.WriteHeader(http.StatusServiceUnavailable)
-			_, _ = w.Write([]byte("not ready: the cluster caches are filling\n"))
-		case leader == "" || leader == h.elector.Identity():
-			w.WriteHeader(http.StatusServiceUnavailable)
-			_, _ = w.Write([]byte("not ready: no leader yet\n"))
-		default:
-			_, _ = fmt.Fprintf(w, "ok: following %s\n", leader)
-		}
-		return
-	}
-	if api != nil {
-		(*api).ServeHTTP(w, r)
-		return
-	}
-	if r.URL.Path == "/metrics" && h.metrics != nil {
-		h.metrics.ServeHTTP(w, r)
-		return
-	}
-	leader := h.elector.Leader()
-	known := leader != "" && leader != h.elector.Identity()
-	if known && h.leaderURL != nil && r.Header.Get(proxiedHeader) == "" {
-		if target, ok := h.leaderURL(leader); ok {
-			h.proxy(w, r, target, leader)
-			return
-		}
-	}
-	unavailable(w, h.elector.Identity(), leader)
-}
-
-// proxy passes the request to the leader's API as it is (its bearer token
-// included: the leader authorizes it), streaming the answer back.
-func (h *roleHandler) proxy(w http.ResponseWriter, r *http.Request, target *url.URL, leader string) {
-	rp := &httputil.ReverseProxy{
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.SetURL(target)
-			pr.SetXForwarded()
-			pr.Out.Header.Set(proxiedHeader, h.elector.Identity())
-		},
-		FlushInterval: -1, // live tails stream
-		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, _ error) {
-			unavailable(w, h.elector.Identity(), leader)
-		},
-	}
-	rp.ServeHTTP(w, r)
-}
-
-// unavailable answers 503 naming the leader, when one is known.
-func unavailable(w http.ResponseWriter, self, leader string) {
-	msg := fmt.Sprintf("this opshub controller (%s) is not the leader and cannot reach the leader %s: ask it, or retry", self, leader)
-	if leader == "" || leader == self {
-		msg = fmt.Sprintf("this opshub controller (%s) is not the leader and no leader is known yet: retry shortly", self)
-		leader = ""
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Retry-After", "2")
-	w.WriteHeader(http.StatusServiceUnavailable)
-	_ = json.NewEncoder(w).Encode(struct {
-		Error  string `json:"error"`
-		Leader string `json:"leader,omitempty"`
-	}{msg, leader})
 }
 
 // leaderURL finds the leader's API: the pod named by the leader's identity

@@ -306,7 +306,7 @@ func TestCollectorLogsMergeTheNodesByTime(t *testing.T) {
 
 func TestFollowerAnswersWithTheLeadersName(t *testing.T) {
 	elector := electedElsewhere("controller-b")
-	h := &roleHandler{elector: elector, platformReady: func() bool { return true }}
+	h := &server.RoleHandler{Elector: elector, PlatformReady: func() bool { return true }}
 	get := func(path string) (int, string) {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
@@ -325,20 +325,20 @@ func TestFollowerAnswersWithTheLeadersName(t *testing.T) {
 	}
 
 	t.Run("the leader serves its API", func(t *testing.T) {
-		h.lead(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("services")) }))
+		h.Lead(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("services")) }))
 		if code, body := get("/api/v1/services"); code != 200 || body != "services" {
 			t.Errorf("leader answered %d %q", code, body)
 		}
 		if code, body := get("/readyz"); code != 200 || body != "ok: leading\n" {
 			t.Errorf("/readyz %d %q", code, body)
 		}
-		h.follow()
+		h.Follow()
 		if code, _ := get("/api/v1/services"); code != 503 {
 			t.Errorf("after leading the API answered %d, want 503", code)
 		}
 	})
 	t.Run("not ready before the caches are filled", func(t *testing.T) {
-		h := &roleHandler{elector: elector, platformReady: func() bool { return false }}
+		h := &server.RoleHandler{Elector: elector, PlatformReady: func() bool { return false }}
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
 		if rec.Code != 503 {
@@ -437,9 +437,9 @@ func TestFollowerPassesRequestsToTheLeader(t *testing.T) {
 	}))
 	defer leader.Close()
 	target, _ := url.Parse(leader.URL)
-	h := &roleHandler{
-		elector: electedElsewhere("controller-b"), platformReady: func() bool { return true },
-		leaderURL: func(id string) (*url.URL, bool) { return target, id == "controller-b" },
+	h := &server.RoleHandler{
+		Elector: electedElsewhere("controller-b"), PlatformReady: func() bool { return true },
+		LeaderURL: func(id string) (*url.URL, bool) { return target, id == "controller-b" },
 	}
 	req := httptest.NewRequest("GET", "/api/v1/logs?project=shop&service=web", nil)
 	req.Header.Set("Authorization", "Bearer ci-token")
@@ -448,13 +448,13 @@ func TestFollowerPassesRequestsToTheLeader(t *testing.T) {
 	if rec.Code != 200 || rec.Body.String() != `{"path": "/api/v1/logs?project=shop&service=web"}` {
 		t.Errorf("proxied answer %d %s", rec.Code, rec.Body)
 	}
-	if seen.Get("Authorization") != "Bearer ci-token" || seen.Get(proxiedHeader) != "controller-a" {
+	if seen.Get("Authorization") != "Bearer ci-token" || seen.Get(server.ProxiedHeader) != "controller-a" {
 		t.Errorf("the leader saw headers %v, want the client's token and the follower's mark", seen)
 	}
 
 	t.Run("a follower serves its own /metrics", func(t *testing.T) {
-		h := &roleHandler{elector: electedElsewhere("controller-b"), platformReady: func() bool { return true }, leaderURL: h.leaderURL,
-			metrics: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("own_metric 1\n")) })}
+		h := &server.RoleHandler{Elector: electedElsewhere("controller-b"), PlatformReady: func() bool { return true }, LeaderURL: h.LeaderURL,
+			Metrics: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("own_metric 1\n")) })}
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 		if rec.Body.String() != "own_metric 1\n" {
@@ -463,7 +463,7 @@ func TestFollowerPassesRequestsToTheLeader(t *testing.T) {
 	})
 	t.Run("a request a follower passed on is not passed on again", func(t *testing.T) {
 		req := httptest.NewRequest("GET", "/api/v1/services", nil)
-		req.Header.Set(proxiedHeader, "controller-c")
+		req.Header.Set(server.ProxiedHeader, "controller-c")
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
 		if rec.Code != 503 {
@@ -472,8 +472,8 @@ func TestFollowerPassesRequestsToTheLeader(t *testing.T) {
 	})
 	t.Run("an unreachable leader is a 503 naming it", func(t *testing.T) {
 		gone, _ := url.Parse("http://127.0.0.1:1")
-		h := &roleHandler{elector: electedElsewhere("controller-b"), platformReady: func() bool { return true },
-			leaderURL: func(string) (*url.URL, bool) { return gone, true }}
+		h := &server.RoleHandler{Elector: electedElsewhere("controller-b"), PlatformReady: func() bool { return true },
+			LeaderURL: func(string) (*url.URL, bool) { return gone, true }}
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, httptest.NewRequest("GET", "/api/v1/services", nil))
 		var e struct{ Error, Leader string }
