@@ -111,7 +111,7 @@ func (r *Runtime) Exec(ctx context.Context, req platform.ExecRequest) (int, erro
 	attrs := func(inCgroup bool) *syscall.SysProcAttr {
 		a := &syscall.SysProcAttr{Setpgid: !req.TTY, Setsid: req.TTY, Setctty: req.TTY}
 		if inCgroup && cg != nil {
-			a.UseCgroupFD, a.CgroupFD = true, int(cg.Fd())
+			startInCgroup(a, int(cg.Fd()))
 		}
 		return a
 	}
