@@ -23,6 +23,10 @@ type Workload struct {
 	WorkingDir string    `yaml:"workingDir,omitempty" config:"keepinstance"`
 	Resources  Resources `yaml:"resources"`
 	Volumes    []Volume  `yaml:"volumes,omitempty"`
+
+	// Job holds the keys of a job (restartPolicy Never or OnFailure).
+	Job JobSpec `yaml:",inline"`
+
 	Probes     Probes    `yaml:"probes"`
 	// RestartPolicy is Always, OnFailure or Never; default Always.
 	RestartPolicy string `yaml:"restartPolicy"`

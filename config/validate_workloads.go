@@ -34,6 +34,7 @@ func (v *validator) workloads(ws []Workload) {
 		}
 		v.env(child(p, "env"), w.Env, true)
 		v.oneOf(child(p, "restartPolicy"), w.RestartPolicy, RestartAlways, RestartOnFailure, RestartNever)
+		v.job(p, w)
 		volumes := map[string]string{}
 		for j, vol := range w.Volumes {
 			vp := elem(child(p, "volumes"), j)

@@ -25,6 +25,9 @@ const (
 	EventFlowStarted              = "flow.started"
 	EventFlowSucceeded            = "flow.succeeded"
 	EventFlowFailed               = "flow.failed"
+	EventJobStarted               = "job.started"
+	EventJobSucceeded             = "job.succeeded"
+	EventJobFailed                = "job.failed"
 	EventSpendThreshold           = "spend.threshold"
 	EventSpendForecast            = "spend.forecast"
 	EventSinkFailing              = "sink.failing"
@@ -39,6 +42,7 @@ var EventNames = []string{
 	EventDeployStarted, EventDeploySucceeded, EventDeployFailed, EventDeployRolledBack,
 	EventAutoscalingScaled, EventAutoscalingLimited,
 	EventFlowStarted, EventFlowSucceeded, EventFlowFailed,
+	EventJobStarted, EventJobSucceeded, EventJobFailed,
 	EventSpendThreshold, EventSpendForecast, EventSinkFailing, EventSinkRecovered,
 }
 
