@@ -27,7 +27,7 @@ type Workload struct {
 	// Job holds the keys of a job (restartPolicy Never or OnFailure).
 	Job JobSpec `yaml:",inline"`
 
-	Probes     Probes    `yaml:"probes"`
+	Probes Probes `yaml:"probes"`
 	// RestartPolicy is Always, OnFailure or Never; default Always.
 	RestartPolicy string `yaml:"restartPolicy"`
 	// GracePeriod is the time between SIGTERM and SIGKILL; default 30s.
