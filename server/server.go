@@ -84,6 +84,9 @@ type Options struct {
 	// TokenReviewer, when set, replaces Tokens: loopback clients are
 	// served, others need a token it allows (collectors).
 	TokenReviewer TokenReviewer
+
+	// Jobs serves /api/v1/jobs; nil answers an empty list.
+	Jobs JobRunner
 }
 
 // MetricWriter writes metrics in the Prometheus text format.
@@ -215,6 +218,7 @@ func (s *Server) routes() http.Handler {
 	handle("GET /api/v1/services/{project}/{service}/instances/{instance}/exec", "exec", ScopeExec, s.execSession)
 	handle("GET /api/v1/services/{project}/{service}/instances/{instance}/forward", "forward", ScopeExec, s.forwardSession)
 	handle("GET /api/v1/node/samples", "node_samples", ScopeRead, s.nodeSamples)
+	s.jobRoutes(handle)
 	if s.opts.UI {
 		// The page and its assets hold no data; what they show comes
 		// from the API, under its tokens.

@@ -117,6 +117,7 @@ Ask a running opshub:             opshub status`,
 		newForwardCommand(g),
 		newControllerCommand(),
 	)
+	root.AddCommand(newJobCommand(g))
 	for _, c := range root.Commands() {
 		wrapArgs(c)
 	}

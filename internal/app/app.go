@@ -43,6 +43,10 @@ type Options struct {
 	// the file and apply what can change live (see Reloader).
 	ConfigPath string
 	Reload     <-chan struct{}
+
+	// JobRetryDelay is the first wait before a failed job attempt is
+	// retried; default 10s (tests shorten it).
+	JobRetryDelay time.Duration
 }
 
 // Run runs opshub on this machine until ctx ends: the local runtime with
@@ -107,6 +111,10 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	if err != nil {
 		return err
 	}
+	jobEngine, err := newJobs(cfg, rt, db, publish, opts.JobRetryDelay, log)
+	if err != nil {
+		return err
+	}
 	// sinkRouter is the collector's Output: it takes log batches to every
 	// configured sink.
 	sinkRouter, err := newSinks(cfg, reg, func(e model.Event) { publish(e) }, log)
@@ -147,6 +155,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		Exec:        execOptions(cfg, rt),
 		UI:          true,
 		Logger:      log,
+		Jobs:        jobEngine,
 	})
 	if err != nil {
 		return err
@@ -171,6 +180,13 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	}
 	start("autoscaler", scaling.Run)
 	start("spend meter", meter.Run)
+	start("jobs", func(ctx context.Context) error {
+		// Runs are instances of the runtime: start them once it runs.
+		if !waitReady(ctx, rt.Ready) {
+			return nil
+		}
+		return jobEngine.Run(ctx)
+	})
 	start("alerting", alerts.Run)
 	start("sinks", sinkRouter.Run)
 	start("config reload", watchReloads(reloader, opts.Reload, log))

@@ -33,6 +33,11 @@ func Workloads(cfg *config.Config) []local.Workload {
 				Liveness:  probeSpec(w.Probes.Liveness),
 			},
 		}
+		if w.IsJob() {
+			// Package jobs starts a job's runs (at start, on demand, on
+			// its schedule), each as an instance of its own.
+			lw.Replicas = 0
+		}
 		for _, v := range w.Volumes {
 			lw.Volumes = append(lw.Volumes, local.Volume{Name: v.Name, Path: v.Path, Capacity: int64(v.Capacity)})
 		}

@@ -64,6 +64,11 @@ type instance struct {
 	limits      *model.LimitStatus
 	removing    bool // scaled down: removed from the service once stopped
 
+	// job is set for a job run's instance (RunJob): it runs its process
+	// once, is not counted against the desired replicas, and reports how
+	// it ended.
+	job *jobRun
+
 	// probes runs the workload's probes for the instance's whole life; nil
 	// without probes.
 	probes *probes.Container
@@ -241,6 +246,7 @@ func (r *Runtime) supervise(ctx context.Context, in *instance) {
 			r.setStatusLocked(in, model.StatusTerminated)
 			r.emitLocked(in, model.InstanceStopped, withExit(exit, started))
 			r.mu.Unlock()
+			in.job.ended(exit, started)
 			return
 		}
 		restart := shouldRestart(w.RestartPolicy, exit)
@@ -248,6 +254,9 @@ func (r *Runtime) supervise(ctx context.Context, in *instance) {
 			// The kubelet restarts a container its probe killed unless the
 			// policy is Never, whatever the exit code.
 			restart = w.RestartPolicy != RestartNever
+		}
+		if in.job != nil {
+			restart = false // a job's retries are new instances (RunJob's caller)
 		}
 		delay := bo.Delay(exit.Time)
 
@@ -276,6 +285,7 @@ func (r *Runtime) supervise(ctx context.Context, in *instance) {
 			"code", exit.Code, "signal", exit.Signal, "reason", exit.Reason, "restart", restart, "backoff", delay.String())
 
 		if !restart {
+			in.job.ended(exit, true)
 			<-ctx.Done() // stays listed as Terminated or Failed until stopped
 			return
 		}
@@ -603,6 +613,11 @@ func (r *Runtime) processSpec(in *instance) (processSpec, error) {
 	}
 	for k, v := range w.Env {
 		env[k] = vars.Expand(v, base)
+	}
+	if in.job != nil {
+		for k, v := range in.job.env {
+			env[k] = vars.Expand(v, base)
+		}
 	}
 	for k, v := range own {
 		env[k] = v

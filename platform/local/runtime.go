@@ -68,11 +68,13 @@ type Runtime struct {
 	events      *platform.Broadcaster
 
 	mu       sync.RWMutex
-	services []*service   // sorted by project, name
-	ports    map[int]bool // instance ports handed out
-	running  bool         // between start-up and shutdown of Run: instances may be started
-	cg       *cgroups     // nil: limits not enforced
-	cgReason string       // why cg is nil
+	services []*service      // sorted by project, name
+	ports    map[int]bool    // instance ports handed out
+	running  bool            // between start-up and shutdown of Run: instances may be started
+	runCtx   context.Context // Run's context, for instances started outside reconcile (RunJob)
+	jobSeq   uint64          // counts job runs
+	cg       *cgroups        // nil: limits not enforced
+	cgReason string          // why cg is nil
 	state    *stateFile
 	prober   *probes.Manager // set when Run starts
 
@@ -261,6 +263,7 @@ func (r *Runtime) Run(ctx context.Context) (err error) {
 	defer cancel()
 	r.mu.Lock()
 	r.prober = prober
+	r.runCtx = runCtx
 	r.running = ctx.Err() == nil // nothing is started when ctx ended during start-up
 	r.reconcileLocked(runCtx)
 	r.mu.Unlock()
@@ -317,7 +320,7 @@ func (r *Runtime) reconcileLocked(ctx context.Context) {
 	for _, s := range r.services {
 		active := 0
 		for _, in := range s.instances {
-			if !in.removing {
+			if !in.removing && in.job == nil {
 				active++
 			}
 		}
@@ -330,7 +333,7 @@ func (r *Runtime) reconcileLocked(ctx context.Context) {
 			r.startLocked(ctx, in)
 		}
 		for i := len(s.instances) - 1; i >= 0 && active > s.desired; i-- {
-			if in := s.instances[i]; !in.removing {
+			if in := s.instances[i]; !in.removing && in.job == nil {
 				in.removing = true
 				in.cancel()
 				active--
