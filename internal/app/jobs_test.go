@@ -15,6 +15,7 @@ import (
 
 	"github.com/opshub/opshub/client"
 	"github.com/opshub/opshub/internal/app"
+	"github.com/opshub/opshub/internal/sinktest"
 )
 
 func postJob(t *testing.T, api, path string, body any) (int, map[string]json.RawMessage) {
@@ -78,7 +79,7 @@ notifications:
 	ctx := t.Context()
 
 	var run client.JobRun
-	waitFor(t, 30*time.Second, "the API to start a run", func() bool {
+	sinktest.WaitFor(t, 30*time.Second, "the API to start a run", func() bool {
 		var err error
 		run, err = c.RunJob(ctx, "jobs", "migrate", map[string]string{"VERSION": "1.4.2"})
 		return err == nil
@@ -86,7 +87,7 @@ notifications:
 	if run.State != "running" || run.Trigger != "api" {
 		t.Fatalf("new run %+v, want running, trigger api", run)
 	}
-	waitFor(t, 30*time.Second, "the migrate run to end", func() bool {
+	sinktest.WaitFor(t, 30*time.Second, "the migrate run to end", func() bool {
 		runs, err := c.JobRuns(ctx, "jobs", "migrate")
 		if err != nil || len(runs) == 0 {
 			return false
@@ -98,7 +99,7 @@ notifications:
 		t.Fatalf("run %+v, want succeeded on its second attempt with exit code 0", run)
 	}
 	// The run's logs are its instances' logs.
-	waitFor(t, 30*time.Second, "the second attempt's output in the logs", func() bool {
+	sinktest.WaitFor(t, 30*time.Second, "the second attempt's output in the logs", func() bool {
 		var lines []struct{ Log string }
 		q := url.Values{"project": {"jobs"}, "service": {"migrate"}, "textIncludes": {"attempt 2 of version 1.4.2"}}
 		code, _ := getJSON(api+"/api/v1/logs?"+q.Encode(), &lines)
@@ -107,7 +108,7 @@ notifications:
 
 	// runAtStart (the default without a schedule) started slow; Forbid
 	// refuses a second run while it runs.
-	waitFor(t, 30*time.Second, "slow's start-up run", func() bool {
+	sinktest.WaitFor(t, 30*time.Second, "slow's start-up run", func() bool {
 		runs, err := c.JobRuns(ctx, "jobs", "slow")
 		return err == nil && len(runs) == 1 && runs[0].Trigger == "start" && runs[0].State == "running"
 	})
@@ -119,7 +120,7 @@ notifications:
 	if code, body := postJob(t, api, "/api/v1/jobs/jobs/stuck/runs", nil); code != http.StatusAccepted {
 		t.Fatalf("run stuck: %d %s", code, body["error"])
 	}
-	waitFor(t, 30*time.Second, "stuck to fail on its deadline", func() bool {
+	sinktest.WaitFor(t, 30*time.Second, "stuck to fail on its deadline", func() bool {
 		runs, err := c.JobRuns(ctx, "jobs", "stuck")
 		return err == nil && len(runs) == 1 && runs[0].State == "failed" && strings.HasPrefix(runs[0].Message, "DeadlineExceeded")
 	})
@@ -128,7 +129,7 @@ notifications:
 		t.Errorf("run of an unknown job: %d, want 404", code)
 	}
 
-	waitFor(t, 30*time.Second, "job.started, job.succeeded and job.failed notifications", func() bool {
+	sinktest.WaitFor(t, 30*time.Second, "job.started, job.succeeded and job.failed notifications", func() bool {
 		var names []string
 		for _, r := range rcv.requests() {
 			names = append(names, r.event.Name+" "+r.event.Service)
