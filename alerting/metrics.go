@@ -2,8 +2,12 @@ package alerting
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/opshub/opshub/model"
+	"github.com/opshub/opshub/store"
 )
 
 // Outcomes of an event in the pipeline (the label of opshub_alerting_events_total).
@@ -18,6 +22,7 @@ const (
 
 type pipelineMetrics struct {
 	events   *prometheus.CounterVec
+	received *prometheus.CounterVec
 	dropped  prometheus.Counter
 	attempts *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
@@ -36,6 +41,10 @@ func newPipelineMetrics(reg prometheus.Registerer) (*pipelineMetrics, error) {
 			Name: "opshub_alerting_events_total",
 			Help: "Events that entered the alerting pipeline, by what became of them.",
 		}, []string{"outcome"}),
+		received: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "opshub_alerting_events_received_total",
+			Help: "Events that entered the alerting pipeline, by event name.",
+		}, []string{"event"}),
 		dropped: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "opshub_alerting_events_dropped_total",
 			Help: "Events dropped because the pipeline's queue was full.",
@@ -58,12 +67,66 @@ func newPipelineMetrics(reg prometheus.Registerer) (*pipelineMetrics, error) {
 			Help: "Crash and OOM events sent without the container's last lines because reading them failed or timed out.",
 		}),
 	}
+	// Known label values start at 0, so that a rate over them is 0 rather
+	// than no data before the first event.
+	for _, o := range []string{outcomeRouted, outcomeUnrouted, outcomeSilenced, outcomeThrottled, outcomeNoAlert, outcomeError} {
+		m.events.WithLabelValues(o)
+	}
+	for _, name := range model.EventNames {
+		m.received.WithLabelValues(name)
+	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.events, m.dropped, m.attempts, m.latency, m.disabled, m.lastLinesFailed} {
+		for _, c := range []prometheus.Collector{m.events, m.received, m.dropped, m.attempts, m.latency, m.disabled, m.lastLinesFailed} {
 			if err := reg.Register(c); err != nil {
 				return nil, fmt.Errorf("alerting: register metrics: %w", err)
 			}
 		}
 	}
 	return m, nil
+}
+
+// Delivery attempt results, the values of opshub_alerting_delivery_attempts_total's result label.
+var attemptResults = []string{"ok", "retry", "failed", "gone"}
+
+// integration starts an integration's series at 0 (its latency histogram
+// too, so that the first delivery is an increase a rate sees).
+func (m *pipelineMetrics) integration(name string) {
+	for _, r := range attemptResults {
+		m.attempts.WithLabelValues(name, r)
+	}
+	m.disabled.WithLabelValues(name)
+	m.latency.WithLabelValues(name)
+}
+
+var outboxPendingDesc = prometheus.NewDesc("opshub_alerting_outbox_pending",
+	"Deliveries waiting in the durable outbox for their (next) attempt, by integration.", []string{"integration"}, nil)
+
+// outboxCollector counts the outbox's pending deliveries at each scrape.
+type outboxCollector struct{ p *Pipeline }
+
+func (c outboxCollector) Describe(ch chan<- *prometheus.Desc) { ch <- outboxPendingDesc }
+
+func (c outboxCollector) Collect(ch chan<- prometheus.Metric) {
+	counts := map[string]int{}
+	for name := range c.p.workers {
+		counts[name] = 0
+	}
+	err := c.p.opts.Store.View(func(tx *store.Tx) error {
+		return c.p.outbox.EachTx(tx, func(key, _ string) (bool, error) {
+			if name, _, ok := strings.Cut(key, "\x00"); ok {
+				if _, known := counts[name]; known {
+					counts[name]++
+				}
+			}
+			return true, nil
+		})
+	})
+	if err != nil {
+		// No series rather than a failed scrape of every other metric.
+		c.p.log.Warn("cannot count the outbox for /metrics", "err", err)
+		return
+	}
+	for name, n := range counts {
+		ch <- prometheus.MustNewConstMetric(outboxPendingDesc, prometheus.GaugeValue, float64(n), name)
+	}
 }

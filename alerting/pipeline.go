@@ -177,6 +177,14 @@ func New(opts Options) (*Pipeline, error) {
 		return nil, err
 	}
 	p.metrics = m
+	for name := range p.workers {
+		m.integration(name)
+	}
+	if opts.Registerer != nil {
+		if err := opts.Registerer.Register(outboxCollector{p}); err != nil {
+			return nil, fmt.Errorf("alerting: register metrics: %w", err)
+		}
+	}
 	return p, nil
 }
 
@@ -376,6 +384,7 @@ func (p *Pipeline) process(ev model.Event) {
 	if ev.Status == "" {
 		ev.Status = model.StatusFiring
 	}
+	p.metrics.received.WithLabelValues(ev.Name).Inc()
 	if silenced(p.opts.Rules.Silences, ev, now) {
 		p.metrics.events.WithLabelValues(outcomeSilenced).Inc()
 		return

@@ -81,7 +81,8 @@ type Loop struct {
 	mu        sync.Mutex
 	states    map[model.Ref]*State
 	decisions map[model.Ref][]Decision
-	limited   map[model.Ref]Limit // last limit announced, so events are sent on change only
+	limited   map[model.Ref]Limit            // last limit announced, so events are sent on change only
+	counts    map[model.Ref]map[Limit]uint64 // decisions by limit, for /metrics
 }
 
 // NewLoop validates every policy and returns a loop; it starts nothing.
@@ -305,6 +306,7 @@ func (l *Loop) record(ref model.Ref, d Decision) {
 		hist = hist[:l.opts.History]
 	}
 	l.decisions[ref] = hist
+	l.count(ref, d)
 }
 
 // Decisions returns the recent decisions of every policy's service, sorted

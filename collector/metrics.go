@@ -63,6 +63,11 @@ func newMetrics(reg prometheus.Registerer) (*collectorMetrics, error) {
 		}),
 		perFile: vm.NewSet(),
 	}
+	// Each format's parse errors start at 0, so a rate over them is 0
+	// rather than no data.
+	for _, f := range []format{formatCRI, formatDocker} {
+		m.parseErrors.WithLabelValues(f.String())
+	}
 	if reg != nil {
 		for _, c := range []prometheus.Collector{m.lines, m.bytes, m.openFiles, m.truncated, m.parseErrors, m.invalidUTF8, m.ckptWrites, m.ckptErrors, m.ckptLastSave, m.inflight, m.blocked} {
 			if err := reg.Register(c); err != nil {

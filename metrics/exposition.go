@@ -31,6 +31,8 @@ var families = map[model.MetricType]*family{
 	model.MetricMemoryRSS:      {name: "opshub_container_memory_rss_bytes", help: "Resident set size of the container's processes."},
 	model.MetricMemoryLimit:    {name: "opshub_container_spec_memory_limit_bytes", help: "Memory limit of the container."},
 	model.MetricCPULimit:       {name: "opshub_container_spec_cpu_limit_cores", help: "CPU limit of the container, in cores."},
+	model.MetricMemoryRequest:  {name: "opshub_container_spec_memory_request_bytes", help: "Memory request of the container."},
+	model.MetricCPURequest:     {name: "opshub_container_spec_cpu_request_cores", help: "CPU request of the container, in cores."},
 	model.MetricNetworkRx:      {name: "opshub_container_network_receive_bytes_total", help: "Bytes received by the container.", counter: true},
 	model.MetricNetworkTx:      {name: "opshub_container_network_transmit_bytes_total", help: "Bytes transmitted by the container.", counter: true},
 	model.MetricDiskRead:       {name: "opshub_container_fs_read_bytes_total", help: "Bytes the container read from block devices.", counter: true},

@@ -106,6 +106,12 @@ func (r *Rater) Convert(readings []Reading) ([]model.Sample, []Increase) {
 		if percentOf(rd.MemoryLimit) {
 			add(model.MetricMemoryLimit, rd.MemoryLimit.V)
 		}
+		if percentOf(rd.CPURequest) {
+			add(model.MetricCPURequest, rd.CPURequest.V)
+		}
+		if percentOf(rd.MemoryRequest) {
+			add(model.MetricMemoryRequest, rd.MemoryRequest.V)
+		}
 		for _, v := range rd.Volumes {
 			vol := func(t model.MetricType, x Value) {
 				if x.Valid {

@@ -27,6 +27,9 @@ type ScraperOptions struct {
 	// OnSamples, when set, receives every scrape's samples (remote write
 	// forwarders). It must not block.
 	OnSamples func([]model.Sample)
+	// Lines, when set, counts the collector's log lines per container; each
+	// scrape turns them into the log-lines type.
+	Lines *LineCounter
 }
 
 // Scraper reads a Source every interval, turns the readings into samples,
@@ -40,6 +43,9 @@ type Scraper struct {
 	now      func() time.Time
 	rater    *Rater
 	onSample func([]model.Sample)
+	lines    *LineCounter
+	// lastScrape is when the previous scrape took the line counts.
+	lastScrape time.Time
 
 	duration prometheus.Histogram
 	errors   prometheus.Counter
@@ -67,6 +73,7 @@ func NewScraper(src Source, store *Store, expo *Exposition, opts ScraperOptions)
 		now:      opts.Now,
 		rater:    NewRater(),
 		onSample: opts.OnSamples,
+		lines:    opts.Lines,
 		reg:      opts.Registerer,
 		closed:   make(chan struct{}),
 		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
@@ -132,6 +139,12 @@ func (s *Scraper) Scrape(ctx context.Context, now time.Time) {
 	live := make(map[model.Ref]bool, len(readings))
 	for _, r := range readings {
 		live[r.Ref] = true
+	}
+	if s.lines != nil {
+		ls, li := lineSamples(s.lines.take(), live, now, s.lastScrape)
+		s.lastScrape = now
+		s.store.Add(ls...)
+		samples, incs = append(samples, ls...), append(incs, li...)
 	}
 	s.expo.Update(samples, incs)
 	if s.onSample != nil && len(samples) > 0 {

@@ -37,6 +37,8 @@ const (
 	MetricMemoryLimit          MetricType = "memory-limit"           // bytes
 	MetricCPULimit             MetricType = "cpu-limit"              // cores
 	MetricMemoryRequestPercent MetricType = "memory-request-percent" // percent of the memory request
+	MetricCPURequest           MetricType = "cpu-request"            // cores
+	MetricMemoryRequest        MetricType = "memory-request"         // bytes
 )
 
 // MetricTypes lists every metric type: the contract's first, in its order.
@@ -46,14 +48,15 @@ var MetricTypes = []MetricType{
 	MetricCPURequestPercent, MetricCPULimitPercent, MetricCPULimit,
 	MetricMemoryRSS, MetricMemoryLimitPercent, MetricMemoryRequestPercent, MetricMemoryLimit,
 	MetricFilesystemUsed, MetricVolumeInodes, MetricVolumeUsedPercent,
+	MetricCPURequest, MetricMemoryRequest,
 }
 
 // Unit is the unit values of the type are in, as the API names it.
 func (t MetricType) Unit() string {
 	switch t {
-	case MetricCPU, MetricCPULimit:
+	case MetricCPU, MetricCPULimit, MetricCPURequest:
 		return "cores"
-	case MetricMemory, MetricMemoryRSS, MetricMemoryLimit, MetricVolumeUsed, MetricVolumeCapacity, MetricFilesystemUsed:
+	case MetricMemory, MetricMemoryRSS, MetricMemoryLimit, MetricMemoryRequest, MetricVolumeUsed, MetricVolumeCapacity, MetricFilesystemUsed:
 		return "bytes"
 	case MetricNetworkRx, MetricNetworkTx, MetricDiskRead, MetricDiskWrite:
 		return "bytes/s"

@@ -42,6 +42,10 @@ func (h *RoleHandler) Lead(api http.Handler) { h.leader.Store(&api) }
 // Follow stops serving the API: this replica follows.
 func (h *RoleHandler) Follow() { h.leader.Store(nil) }
 
+// Leading reports whether this controller serves the leader's API now
+// (opshub_controller_leader).
+func (h *RoleHandler) Leading() bool { return h.leader.Load() != nil }
+
 func (h *RoleHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	api := h.leader.Load()
 	switch r.URL.Path {

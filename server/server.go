@@ -141,7 +141,7 @@ func New(opts Options) (*Server, error) {
 		exec: newExecSessions(),
 	}
 	if opts.Registerer != nil {
-		for _, c := range append([]prometheus.Collector{s.requests, s.duration}, s.exec.collectors()...) {
+		for _, c := range append([]prometheus.Collector{s.requests, s.duration, serviceCollector{opts.Services}}, s.exec.collectors()...) {
 			if err := opts.Registerer.Register(c); err != nil {
 				return nil, fmt.Errorf("server: register metrics: %w", err)
 			}

@@ -21,6 +21,7 @@ type metrics struct {
 	bytes        *prometheus.CounterVec
 	bufferBytes  *prometheus.GaugeVec
 	bufferEvents *prometheus.GaugeVec
+	bufferMax    *prometheus.GaugeVec
 	latency      *prometheus.HistogramVec
 	blocked      *prometheus.CounterVec
 }
@@ -43,6 +44,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "opshub_sink_buffer_events",
 			Help: "Log records waiting in the sink's on-disk buffer.",
 		}, []string{"sink"}),
+		bufferMax: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "opshub_sink_buffer_capacity_bytes",
+			Help: "The sink's buffer.maxBytes: when opshub_sink_buffer_bytes reaches it, the collector waits.",
+		}, []string{"sink"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "opshub_sink_delivery_latency_seconds",
 			Help:    "Time from a batch's oldest record entering the sink's buffer to the destination accepting it.",
@@ -56,10 +61,21 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.events, m.bytes, m.bufferBytes, m.bufferEvents, m.latency, m.blocked} {
+	for _, c := range []prometheus.Collector{m.events, m.bytes, m.bufferBytes, m.bufferEvents, m.bufferMax, m.latency, m.blocked} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register sink metrics: %w", err)
 		}
 	}
 	return m, nil
+}
+
+// start shows a sink's counters at 0 for every result, so that rates over
+// them are 0 rather than no data before the first failure.
+func (m *metrics) start(name string) {
+	for _, r := range []string{resultSent, resultFailed, resultRetried, resultDeadLettered} {
+		m.events.WithLabelValues(name, r)
+		m.bytes.WithLabelValues(name, r)
+	}
+	m.blocked.WithLabelValues(name)
+	m.latency.WithLabelValues(name)
 }

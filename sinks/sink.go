@@ -87,6 +87,8 @@ func (s *sink) open() error {
 	s.paused = s.paused || err == nil
 	s.mu.Unlock()
 	s.bufferChanged()
+	s.m.start(s.name)
+	s.m.bufferMax.WithLabelValues(s.name).Set(float64(max(s.cfg.BufferMaxBytes, 0)))
 	return nil
 }
 

@@ -14,12 +14,20 @@ var (
 	forecastDesc = prometheus.NewDesc("opshub_spend_forecast",
 		"Forecast spend of the current billing month, in the configured currency, per project; method is linear (the month so far extended) or week (the last 7 days' pace).",
 		[]string{"project", "method", "currency"}, nil)
+	serviceDesc = prometheus.NewDesc("opshub_spend_service_month_to_date",
+		"Spend of the current billing month so far, in the configured currency, per service and resource (cpu, memory, volume).",
+		[]string{"project", "service", "resource", "currency"}, nil)
+	budgetDesc = prometheus.NewDesc("opshub_spend_budget",
+		"The highest spend.alerts amount of a project (project empty: of all projects together), in the configured currency; lower amounts warn earlier.",
+		[]string{"project", "currency"}, nil)
 )
 
 // Describe implements prometheus.Collector.
 func (m *Meter) Describe(ch chan<- *prometheus.Desc) {
 	ch <- mtdDesc
 	ch <- forecastDesc
+	ch <- serviceDesc
+	ch <- budgetDesc
 }
 
 // Collect implements prometheus.Collector: month-to-date spend and both
@@ -34,6 +42,17 @@ func (m *Meter) Collect(ch chan<- prometheus.Metric) {
 		f := m.opts.Ledger.ForecastFor(now, p)
 		ch <- prometheus.MustNewConstMetric(forecastDesc, prometheus.GaugeValue, f.Month, p, "linear", cur)
 		ch <- prometheus.MustNewConstMetric(forecastDesc, prometheus.GaugeValue, f.Week, p, "week", cur)
+	}
+	start, end := m.opts.Ledger.Month(now)
+	for _, r := range m.opts.Ledger.Report(now, start, end, []string{"service", "resource"}).Rows {
+		ch <- prometheus.MustNewConstMetric(serviceDesc, prometheus.GaugeValue, r.Cost, r.Project, r.Service, string(r.Resource), cur)
+	}
+	budgets := map[string]float64{}
+	for _, t := range m.opts.Thresholds {
+		budgets[t.Project] = max(budgets[t.Project], t.Amount)
+	}
+	for p, amount := range budgets {
+		ch <- prometheus.MustNewConstMetric(budgetDesc, prometheus.GaugeValue, amount, p, cur)
 	}
 }
 

@@ -103,7 +103,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		alerts.Publish(e)
 	}
 	usage := storeUsage{store: mp.store, window: 2 * mp.interval, now: time.Now}
-	scaling, err := newAutoscaling(cfg, rt, usage, db, func(e model.Event) { publish(e) }, log)
+	scaling, err := newAutoscaling(cfg, rt, usage, db, func(e model.Event) { publish(e) }, reg, log)
 	if err != nil {
 		return err
 	}
@@ -121,10 +121,11 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	if err != nil {
 		return err
 	}
-	reloader := newReloader(cfg, opts.ConfigPath, sinkRouter, log)
+	reloader := newReloader(cfg, opts.ConfigPath, sinkRouter, reg, log)
+	registerLeader(reg, func() bool { return true })
 	// The collector tails the runtime's log files into the sinks; the log
 	// API reads the same files.
-	logs, logReader, err := newLogCollector(cfg, rt.LogRoot(), rt, sinkRouter, reg, log)
+	logs, logReader, err := newLogCollector(cfg, rt.LogRoot(), rt, countingOutput{next: sinkRouter, lines: mp.lines}, reg, log)
 	if err != nil {
 		return err
 	}

@@ -5,12 +5,13 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/opshub/opshub/platform"
-	"github.com/opshub/opshub/store"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/opshub/opshub/autoscaler"
 	"github.com/opshub/opshub/config"
 	"github.com/opshub/opshub/model"
+	"github.com/opshub/opshub/platform"
+	"github.com/opshub/opshub/store"
 )
 
 // AutoscalingPolicies maps the config's policies onto the autoscaler's, and
@@ -83,12 +84,12 @@ func (s autoscalingStates) SaveState(ref model.Ref, st autoscaler.State) error {
 }
 
 // newAutoscaling builds the autoscaling loop over the runtime.
-func newAutoscaling(cfg *config.Config, p platform.Platform, usage autoscaler.UsageReader, db *store.DB, publish func(model.Event), log *slog.Logger) (*autoscaler.Loop, error) {
+func newAutoscaling(cfg *config.Config, p platform.Platform, usage autoscaler.UsageReader, db *store.DB, publish func(model.Event), reg prometheus.Registerer, log *slog.Logger) (*autoscaler.Loop, error) {
 	policies, err := AutoscalingPolicies(cfg)
 	if err != nil {
 		return nil, err
 	}
-	return autoscaler.NewLoop(autoscaler.LoopOptions{
+	loop, err := autoscaler.NewLoop(autoscaler.LoopOptions{
 		Policies: policies,
 		Source:   &autoscaler.PlatformSource{Platform: p, Usage: usage, Requests: Requests(cfg)},
 		Scaler:   p,
@@ -97,4 +98,15 @@ func newAutoscaling(cfg *config.Config, p platform.Platform, usage autoscaler.Us
 		Interval: cfg.Autoscaling.Interval.D(),
 		Logger:   log,
 	})
+	if err != nil {
+		return nil, err
+	}
+	// Each policy's bounds, targets, latest decision and decision counts
+	// on /metrics.
+	if reg != nil {
+		if err := reg.Register(loop); err != nil {
+			return nil, fmt.Errorf("autoscaler: register metrics: %w", err)
+		}
+	}
+	return loop, nil
 }

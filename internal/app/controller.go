@@ -136,11 +136,12 @@ func RunController(ctx context.Context, cfg *config.Config, opts ControllerOptio
 		return err
 	}
 	front := &server.RoleHandler{Elector: elector, PlatformReady: plat.Ready, LeaderURL: leaderURL(plat, namespace, cfg.Server.Listen), Metrics: own.Handler()}
+	registerLeader(reg, front.Leading)
 
 	g := newPartGroup(ctx)
 	g.endsWithAnyPart = true // the controller is done when any of its parts is
 	start := g.start
-	reloader := newReloader(cfg, opts.ConfigPath, nil, log)
+	reloader := newReloader(cfg, opts.ConfigPath, nil, reg, log)
 	log.Info("controller starting", "identity", identity, "namespace", namespace, "lease", ControllerLease)
 	start("kubernetes platform", func(ctx context.Context) error { return plat.Run(ctx, 2) })
 	start("collector watch", watch.Run)
@@ -235,7 +236,7 @@ func lead(ctx context.Context, d leaderDeps) error {
 		alerts.Publish(e)
 	}
 	usage := storeUsage{store: mstore, window: 2 * interval, now: time.Now}
-	scaling, err := newAutoscaling(cfg, d.plat, usage, db, publish, log)
+	scaling, err := newAutoscaling(cfg, d.plat, usage, db, publish, d.reg, log)
 	if err != nil {
 		return err
 	}

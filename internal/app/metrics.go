@@ -46,9 +46,11 @@ func (m metricsReader) QueryMetrics(q server.MetricsQuery) []model.MetricSeries 
 // metricsParts are the pieces of the local metrics pipeline.
 type metricsParts struct {
 	interval time.Duration
-	store    *metrics.Store
-	expo     *metrics.Exposition
-	scraper  *metrics.Scraper
+	// lines counts the collector's lines per container for the scraper.
+	lines   *metrics.LineCounter
+	store   *metrics.Store
+	expo    *metrics.Exposition
+	scraper *metrics.Scraper
 	// sampleSinks take each scrape's samples (prometheus-remote-write).
 	sampleSinks []sinks.SampleSink
 }
@@ -66,12 +68,14 @@ func newMetrics(cfg *config.Config, lister procfs.Lister, opts Options, reg prom
 	if err != nil {
 		return nil, err
 	}
+	lines := metrics.NewLineCounter()
 	return &metricsParts{
 		interval: interval,
+		lines:    lines,
 		store:    store,
 		expo:     expo,
 		scraper: metrics.NewScraper(src, store, expo, metrics.ScraperOptions{
-			Interval: interval, Logger: log, Registerer: reg, OnSamples: onSamples,
+			Interval: interval, Logger: log, Registerer: reg, OnSamples: onSamples, Lines: lines,
 		}),
 		sampleSinks: sampleSinks,
 	}, nil
@@ -102,4 +106,19 @@ func newSampleSinks(cfg *config.Config, reg prometheus.Registerer, log *slog.Log
 		}
 	}
 	return out, onSamples, nil
+}
+
+// registerLeader puts opshub_controller_leader on reg: 1 while this process
+// runs the controller's parts (alerting, autoscaling, spend, the API), 0 on
+// a follower. `opshub run` is its own leader.
+func registerLeader(reg prometheus.Registerer, leading func() bool) {
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "opshub_controller_leader",
+		Help: "1 while this process leads (runs alerting, autoscaling, spend and the API), 0 on a follower controller.",
+	}, func() float64 {
+		if leading() {
+			return 1
+		}
+		return 0
+	}))
 }

@@ -151,7 +151,8 @@ func RunCollector(ctx context.Context, cfg *config.Config, opts CollectorOptions
 	if err != nil {
 		return err
 	}
-	logs, logReader, err := buildLogCollector(cfg, set.roots, podResolver{pods: pods, node: set.node}, sinkRouter, reg, log)
+	lines := metrics.NewLineCounter()
+	logs, logReader, err := buildLogCollector(cfg, set.roots, podResolver{pods: pods, node: set.node}, countingOutput{next: sinkRouter, lines: lines}, reg, log)
 	if err != nil {
 		return err
 	}
@@ -168,14 +169,14 @@ func RunCollector(ctx context.Context, cfg *config.Config, opts CollectorOptions
 	expo := metrics.NewExposition()
 	samples := newSampleLog(set.node, metrics.DefaultRetention, maxHeldSamples, time.Now)
 	scraper := metrics.NewScraper(nodeSource{src: src, pods: pods}, store, expo, metrics.ScraperOptions{
-		Interval: interval, Logger: log, Registerer: reg, OnSamples: samples.add,
+		Interval: interval, Logger: log, Registerer: reg, OnSamples: samples.add, Lines: lines,
 	})
 
 	reviewer, err := kubernetes.NewTokenReviewer(kubernetes.TokenReviewerOptions{Client: client, Allowed: set.identities})
 	if err != nil {
 		return err
 	}
-	reloader := newReloader(cfg, opts.ConfigPath, sinkRouter, log)
+	reloader := newReloader(cfg, opts.ConfigPath, sinkRouter, reg, log)
 	srv, err := server.New(server.Options{
 		Reloader:      reloadAPI(reloader),
 		Listen:        cfg.Collector.NodeListen(),

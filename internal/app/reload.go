@@ -4,6 +4,8 @@ import (
 	"context"
 	"log/slog"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/opshub/opshub/config"
 	"github.com/opshub/opshub/internal/reload"
 	"github.com/opshub/opshub/server"
@@ -12,11 +14,11 @@ import (
 
 // newReloader returns the Reloader of a process that runs sinks, or nil
 // when it does not know its config file.
-func newReloader(cfg *config.Config, path string, router *sinks.Router, log *slog.Logger) *reload.Reloader {
+func newReloader(cfg *config.Config, path string, router *sinks.Router, reg prometheus.Registerer, log *slog.Logger) *reload.Reloader {
 	if path == "" {
 		return nil
 	}
-	return reload.New(cfg, reload.Options{Path: path, Logger: log, Sinks: router, Load: LoadConfig, SinkConfigs: SinkConfigs})
+	return reload.New(cfg, reload.Options{Path: path, Logger: log, Sinks: router, Load: LoadConfig, SinkConfigs: SinkConfigs, Registerer: reg})
 }
 
 // reloadAPI is r for the API server, or nil (the endpoint then answers

@@ -1,5 +1,5 @@
 // Package promtest starts a real Prometheus (the Debian package's binary)
-// for the metrics tests: it scrapes opshub's /metrics and receives remote
+// for tests: it scrapes opshub's /metrics and receives remote
 // write. It is for tests only and must not be imported by product code.
 package promtest
 
@@ -156,4 +156,26 @@ func CheckMetrics(t testing.TB, exposition string) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Errorf("promtool check metrics: %v\n%s\n%s", err, out, exposition)
 	}
+}
+
+// LabelValues returns the values of label on the series that match
+// selects, as Grafana's label_values(selector, label) does.
+func (p *Prometheus) LabelValues(label, match string) ([]string, error) {
+	resp, err := http.Get(p.URL + "/api/v1/label/" + url.PathEscape(label) + "/values?match[]=" + url.QueryEscape(match))
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Status string
+		Error  string
+		Data   []string
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		return nil, fmt.Errorf("label values of %s on %s: %w", label, match, err)
+	}
+	if body.Status != "success" {
+		return nil, fmt.Errorf("label values of %s on %s: %s", label, match, body.Error)
+	}
+	return body.Data, nil
 }

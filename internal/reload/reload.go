@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/opshub/opshub/config"
 	"github.com/opshub/opshub/internal/plugins"
 	"github.com/opshub/opshub/model"
@@ -38,6 +40,8 @@ type Options struct {
 	// SinkConfigs maps a config's log sinks onto the router's settings as
 	// at start (app.SinkConfigs); required with Sinks.
 	SinkConfigs func(*config.Config) []sinks.SinkConfig
+	// Registerer, when set, receives the reload metrics.
+	Registerer prometheus.Registerer
 }
 
 // Reloader re-reads the config file of a running opshub and applies what
@@ -54,6 +58,7 @@ type Reloader struct {
 	load    func(string) (*config.Config, error)
 	configs func(*config.Config) []sinks.SinkConfig
 	started *config.Config // what the parts that need a restart run with
+	metrics metrics
 
 	mu sync.Mutex // one reload at a time
 }
@@ -63,10 +68,17 @@ func New(running *config.Config, opts Options) *Reloader {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Reloader{
+	r := &Reloader{
 		path: opts.Path, log: opts.Logger.With("component", "reload"),
 		sinks: opts.Sinks, load: opts.Load, configs: opts.SinkConfigs, started: running,
+		metrics: newMetrics(),
 	}
+	if opts.Registerer != nil {
+		if err := r.metrics.register(opts.Registerer); err != nil {
+			r.log.Warn("cannot register the reload metrics", "err", err)
+		}
+	}
+	return r
 }
 
 // Error is a reload that was refused; Problems lists why, each with
@@ -113,6 +125,7 @@ func (r *Reloader) Reload(ctx context.Context) (model.ConfigReload, error) {
 		}
 	}
 	res.Applied = true
+	r.metrics.result(true)
 	args := []any{"file", r.path}
 	if res.Sinks != nil {
 		args = append(args, "sinks_added", res.Sinks.Added, "sinks_removed", res.Sinks.Removed, "sinks_changed", res.Sinks.Changed)
@@ -126,6 +139,7 @@ func (r *Reloader) Reload(ctx context.Context) (model.ConfigReload, error) {
 
 func (r *Reloader) refuse(res model.ConfigReload, problems []model.ConfigProblem) (model.ConfigReload, error) {
 	res.Errors = problems
+	r.metrics.result(false)
 	err := &Error{File: r.path, Problems: problems}
 	r.log.Error("config reload refused", "error", err.Error())
 	for _, p := range problems {

@@ -57,6 +57,8 @@ var seriesNames = map[model.MetricType]string{
 	model.MetricRestarts:             "opshub_container_restarts",
 	model.MetricCPULimit:             "opshub_container_spec_cpu_limit_cores",
 	model.MetricMemoryLimit:          "opshub_container_spec_memory_limit_bytes",
+	model.MetricCPURequest:           "opshub_container_spec_cpu_request_cores",
+	model.MetricMemoryRequest:        "opshub_container_spec_memory_request_bytes",
 	model.MetricCPURequestPercent:    "opshub_container_cpu_request_percent",
 	model.MetricCPULimitPercent:      "opshub_container_cpu_limit_percent",
 	model.MetricMemoryLimitPercent:   "opshub_container_memory_limit_percent",
