@@ -16,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/opshub/opshub/config"
 	"github.com/opshub/opshub/internal/app"
 	"github.com/opshub/opshub/internal/promtest"
 )
@@ -101,7 +100,7 @@ func liveOpshub(t *testing.T, cfgText string) string {
 	if err := os.WriteFile(path, fmt.Appendf(nil, cfgText, dir, demo, hook.URL), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.Load(path)
+	cfg, err := app.LoadConfig(path)
 	if err != nil {
 		t.Fatal(err)
 	}
