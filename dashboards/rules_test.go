@@ -1,24 +1,18 @@
 package dashboards
 
 import (
-	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/opshub/opshub/internal/sinktest"
 )
 
-// promtool returns the path of promtool (Debian package prometheus). Outside
-// CI a missing one skips the test; in CI it fails it.
+// promtool returns the path of promtool (Debian package prometheus): a
+// missing one fails the test in CI and skips it elsewhere.
 func promtool(t *testing.T) string {
 	t.Helper()
-	bin, err := exec.LookPath("promtool")
-	if err != nil {
-		if os.Getenv("CI") == "" {
-			t.Skip("promtool not installed (Debian package prometheus); CI installs it through .ci/deps.d/dashboards.sh")
-		}
-		t.Fatal("promtool not found in CI: .ci/deps.d/dashboards.sh must install the Debian package prometheus")
-	}
-	return bin
+	return sinktest.Binary(t, "promtool", "the Debian package prometheus (.ci/deps.d/dashboards.sh, make deps)")
 }
 
 // TestPrometheusRules checks dashboards/prometheus/rules.yaml and runs its
