@@ -257,6 +257,7 @@ func lead(ctx context.Context, d leaderDeps) error {
 		Scaler:      d.plat,
 		Autoscaled:  autoscaledByConfig(cfg),
 		Reloader:    reloadAPI(d.reloader),
+		Exec:        controllerExec(cfg, d.plat, log),
 		UI:          true,
 		Logger:      log,
 	})

@@ -1,10 +1,12 @@
 package app
 
 import (
+	"log/slog"
 	"net/url"
 
 	"github.com/opshub/opshub/config"
 	"github.com/opshub/opshub/platform"
+	"github.com/opshub/opshub/platform/kubernetes"
 	"github.com/opshub/opshub/server"
 )
 
@@ -21,4 +23,20 @@ func execOptions(cfg *config.Config, execer platform.Execer) server.ExecOptions 
 		opts.Origins = append(opts.Origins, u.Host)
 	}
 	return opts
+}
+
+// controllerExec serves exec through the API server's pods/exec. Without a
+// REST config the endpoints answer 501 and the log says why.
+func controllerExec(cfg *config.Config, plat *kubernetes.Platform, log *slog.Logger) server.ExecOptions {
+	rc, err := kubernetes.RESTConfig(cfg.Platform.Kubeconfig)
+	if err != nil {
+		log.Warn("exec is not available", "err", err)
+		return execOptions(cfg, nil)
+	}
+	execer, err := kubernetes.NewExecer(plat, rc)
+	if err != nil {
+		log.Warn("exec is not available", "err", err)
+		return execOptions(cfg, nil)
+	}
+	return execOptions(cfg, execer)
 }
