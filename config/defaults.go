@@ -53,6 +53,7 @@ func Default() *Config {
 		Release: Release{
 			ProgressDeadline: Duration(10 * time.Minute),
 			AutoRollback:     true,
+			HistoryLimit:     10,
 		},
 	}
 }

@@ -7,6 +7,8 @@ type Release struct {
 	ProgressDeadline Duration `yaml:"progressDeadline"`
 	// AutoRollback rolls a failed rollout back; default true.
 	AutoRollback bool `yaml:"autoRollback"`
+	// HistoryLimit is how many releases are kept per service; default 10.
+	HistoryLimit int `yaml:"historyLimit"`
 	// Flows keep ${ARG_<NAME>} for the flow's run-time arguments.
 	Flows []Flow `yaml:"flows,omitempty" config:"keepargs"`
 }

@@ -32,6 +32,48 @@ type Workload struct {
 	RestartPolicy string `yaml:"restartPolicy"`
 	// GracePeriod is the time between SIGTERM and SIGKILL; default 30s.
 	GracePeriod Duration `yaml:"gracePeriod"`
+	// Strategy is how a release replaces running instances.
+	Strategy Strategy `yaml:"strategy"`
+}
+
+// Strategy is a workload's update strategy, with a Deployment's field
+// names. Type defaults to RollingUpdate, and to Recreate for a workload with
+// volumes (two instances never share a volume). MaxSurge defaults to 1 and
+// MaxUnavailable to 0 (instance counts); both 0 is refused.
+type Strategy struct {
+	Type            string `yaml:"type"`
+	MaxSurge        *int   `yaml:"maxSurge"`
+	MaxUnavailable  *int   `yaml:"maxUnavailable"`
+	MinReadySeconds int    `yaml:"minReadySeconds"`
+}
+
+// Update strategies.
+const (
+	StrategyRollingUpdate = "RollingUpdate"
+	StrategyRecreate      = "Recreate"
+)
+
+// StrategyType is Type, or its default for the workload.
+func (w Workload) StrategyType() string {
+	switch {
+	case w.Strategy.Type != "":
+		return w.Strategy.Type
+	case len(w.Volumes) > 0:
+		return StrategyRecreate
+	}
+	return StrategyRollingUpdate
+}
+
+// Surge returns maxSurge and maxUnavailable with their defaults.
+func (s Strategy) Surge() (maxSurge, maxUnavailable int) {
+	maxSurge, maxUnavailable = 1, 0
+	if s.MaxSurge != nil {
+		maxSurge = *s.MaxSurge
+	}
+	if s.MaxUnavailable != nil {
+		maxUnavailable = *s.MaxUnavailable
+	}
+	return maxSurge, maxUnavailable
 }
 
 // ReplicaCount returns the desired number of instances (1 when unset).

@@ -6,6 +6,9 @@ func (v *validator) release(r Release) {
 	if r.ProgressDeadline <= 0 {
 		v.errorf("release.progressDeadline", "must be more than 0s")
 	}
+	if r.HistoryLimit < 1 {
+		v.errorf("release.historyLimit", "must be 1 or more")
+	}
 	names := map[string]string{}
 	for i, f := range r.Flows {
 		p := elem("release.flows", i)

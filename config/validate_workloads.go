@@ -49,10 +49,37 @@ func (v *validator) workloads(ws []Workload) {
 				}
 			}
 		}
+		v.strategy(child(p, "strategy"), w)
 		pp := child(p, "probes")
 		v.probe(child(pp, "startup"), w.Probes.Startup, "startup")
 		v.probe(child(pp, "readiness"), w.Probes.Readiness, "readiness")
 		v.probe(child(pp, "liveness"), w.Probes.Liveness, "liveness")
+	}
+}
+
+// strategy checks a workload's update strategy as the API server checks a
+// Deployment's, and keeps two instances off one volume.
+func (v *validator) strategy(p string, w Workload) {
+	if w.Strategy.Type != "" {
+		v.oneOf(child(p, "type"), w.Strategy.Type, StrategyRollingUpdate, StrategyRecreate)
+	}
+	if w.StrategyType() == StrategyRollingUpdate {
+		if len(w.Volumes) > 0 {
+			v.errorf(child(p, "type"), "RollingUpdate would run two instances on one volume; a workload with volumes uses Recreate")
+		}
+		surge, unavailable := w.Strategy.Surge()
+		if surge < 0 {
+			v.errorf(child(p, "maxSurge"), "must be 0 or more")
+		}
+		if unavailable < 0 {
+			v.errorf(child(p, "maxUnavailable"), "must be 0 or more")
+		}
+		if surge == 0 && unavailable == 0 {
+			v.errorf(child(p, "maxUnavailable"), "may not be 0 when maxSurge is 0")
+		}
+	}
+	if w.Strategy.MinReadySeconds < 0 {
+		v.errorf(child(p, "minReadySeconds"), "must be 0 or more")
 	}
 }
 

@@ -17,6 +17,9 @@ type ConfigReload struct {
 	// when opshub restarts ("workloads", "server.listen", …); the running
 	// process goes on with their old values.
 	RestartRequired []string `json:"restartRequired,omitempty"`
+	// Releases names the releases the reload started, one per service
+	// whose command, env or working directory changed ("demo/web revision 4").
+	Releases []string `json:"releases,omitempty"`
 }
 
 // ConfigProblem is one error in a config file.

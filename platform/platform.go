@@ -41,3 +41,31 @@ var ErrNotFound = notFoundError{}
 type notFoundError struct{}
 
 func (notFoundError) Error() string { return "not found" }
+
+// Releaser is a Platform that can roll out a new run spec of a service (a
+// release). It does what a Deployment controller does and nothing more:
+// recording releases, deadlines and rollbacks belong to package release.
+//
+// Callers may rely on:
+//   - SetTemplate returns once the new spec is accepted; instances are then
+//     replaced by the service's strategy (RollingUpdate or Recreate), and a
+//     later SetTemplate redirects a rollout in progress.
+//   - CheckTemplate refuses, before anything stops, a spec the platform
+//     could not run (a program that cannot be found, a field it has no use
+//     for); its error is a *SpecError naming the field.
+//   - RolloutProgress reports progress towards the current template.
+type Releaser interface {
+	Template(ctx context.Context, project, name string) (model.RunSpec, error)
+	CheckTemplate(ctx context.Context, project, name string, spec model.RunSpec) error
+	SetTemplate(ctx context.Context, project, name string, spec model.RunSpec) error
+	RolloutProgress(ctx context.Context, project, name string) (model.RolloutStatus, error)
+}
+
+// SpecError is a run spec a platform refuses; Field names the spec field
+// (image, command, env, workingDir, container).
+type SpecError struct {
+	Field string
+	Msg   string
+}
+
+func (e *SpecError) Error() string { return e.Field + ": " + e.Msg }

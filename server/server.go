@@ -71,6 +71,10 @@ type Options struct {
 	Scaler     Scaler
 	Autoscaled AutoscaledFunc
 
+	// Releases serves deploy, rollback and the release history; nil
+	// answers 501 (and an empty history).
+	Releases Releaser
+
 	// NodeSamples answers GET /api/v1/node/samples (collectors); nil
 	// answers 404.
 	NodeSamples NodeSampleReader
@@ -205,6 +209,9 @@ func (s *Server) routes() http.Handler {
 	handle("GET /api/v1/logs", "logs", ScopeRead, s.queryLogs)
 	handle("GET /api/v1/logs/tail", "logs_tail", ScopeRead, s.tailLogs)
 	handle("POST /api/v1/services/{project}/{service}/scale", "service_scale", ScopeDeploy, s.scaleService)
+	handle("POST /api/v1/services/{project}/{service}/deploy", "service_deploy", ScopeDeploy, s.deployService)
+	handle("POST /api/v1/services/{project}/{service}/rollback", "service_rollback", ScopeDeploy, s.rollbackService)
+	handle("GET /api/v1/services/{project}/{service}/releases", "service_releases", ScopeRead, s.listReleases)
 	handle("GET /api/v1/alerts", "alerts", ScopeRead, s.listAlerts)
 	handle("GET /api/v1/deliveries", "deliveries", ScopeRead, s.listDeliveries)
 	handle("POST /api/v1/deliveries/{id}/resend", "deliveries_resend", ScopeAdmin, s.resendDelivery)

@@ -115,6 +115,9 @@ Ask a running opshub:             opshub status`,
 		newExecCommand(g),
 		newShellCommand(g),
 		newForwardCommand(g),
+		newDeployCommand(g),
+		newRollbackCommand(g),
+		newReleasesCommand(g),
 		newControllerCommand(),
 	)
 	root.AddCommand(newJobCommand(g))

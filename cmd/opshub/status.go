@@ -1,8 +1,12 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -41,8 +45,14 @@ need attention. SERVICE is NAME or PROJECT/NAME.`,
 				}
 				svcs = []model.Service{svc}
 			}
+			var current, rollout *model.Release
+			if len(args) == 1 {
+				if current, rollout, err = releaseState(cmd.Context(), c, svcs[0]); err != nil {
+					return err
+				}
+			}
 			if output == "json" {
-				body := statusJSON{Services: svcs}
+				body := statusJSON{Services: svcs, Release: current, Rollout: rollout}
 				if body.Sinks, err = sinksForJSON(cmd.Context(), c, len(args) == 0); err != nil {
 					return err
 				}
@@ -53,6 +63,7 @@ need attention. SERVICE is NAME or PROJECT/NAME.`,
 			if err := renderStatus(cmd.OutOrStdout(), svcs, time.Now()); err != nil {
 				return err
 			}
+			renderReleaseState(cmd.OutOrStdout(), current, rollout)
 			if err := showSinks(cmd.Context(), cmd.OutOrStdout(), c, len(args) == 0, time.Now()); err != nil {
 				return err
 			}
@@ -84,6 +95,50 @@ need attention. SERVICE is NAME or PROJECT/NAME.`,
 type statusJSON struct {
 	Services []model.Service     `json:"services"`
 	Sinks    *[]model.SinkStatus `json:"sinks,omitempty"`
+	// Release is the current (last succeeded) release and Rollout the one
+	// in progress, when one service is shown.
+	Release *model.Release `json:"release,omitempty"`
+	Rollout *model.Release `json:"rollout,omitempty"`
+}
+
+// releaseState finds a service's current release and the rollout in
+// progress; a server without releases has neither.
+func releaseState(ctx context.Context, c *client.Client, svc model.Service) (current, rollout *model.Release, err error) {
+	rels, err := c.Releases(ctx, svc.Project, svc.Name)
+	if err != nil {
+		var apiErr *client.APIError
+		if errors.As(err, &apiErr) && (apiErr.StatusCode == http.StatusNotFound || apiErr.StatusCode == http.StatusNotImplemented) {
+			return nil, nil, nil
+		}
+		return nil, nil, err
+	}
+	for i := range rels {
+		switch {
+		case rels[i].State == model.ReleaseProgressing && rollout == nil:
+			rollout = &rels[i]
+		case rels[i].State == model.ReleaseSucceeded && current == nil:
+			current = &rels[i]
+		}
+	}
+	return current, rollout, nil
+}
+
+// renderReleaseState prints the current revision and a rollout in progress.
+func renderReleaseState(w io.Writer, current, rollout *model.Release) {
+	if current == nil && rollout == nil {
+		return
+	}
+	fmt.Fprintln(w)
+	if current != nil {
+		fmt.Fprintf(w, "Release: revision %d (%s", current.Revision, current.Trigger.Kind)
+		if current.Spec.Version != "" {
+			fmt.Fprintf(w, ", version %s", current.Spec.Version)
+		}
+		fmt.Fprintf(w, ", since %s)\n", current.Started.Local().Format("2006-01-02 15:04:05"))
+	}
+	if rollout != nil {
+		fmt.Fprintf(w, "Rollout in progress: %s\n", progressLine(*rollout))
+	}
 }
 
 // pickService finds SERVICE given as NAME or PROJECT/NAME.

@@ -18,9 +18,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/opshub/opshub/collector"
 	"github.com/opshub/opshub/config"
 	"github.com/opshub/opshub/internal/buildinfo"
 	"github.com/opshub/opshub/internal/plugins"
+	"github.com/opshub/opshub/internal/reload"
 	"github.com/opshub/opshub/model"
 	"github.com/opshub/opshub/platform/local"
 	"github.com/opshub/opshub/server"
@@ -121,8 +123,20 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	if err != nil {
 		return err
 	}
+	rels, err := newReleases(cfg, rt, db, collector.LastLines{Reader: crashLogReader(cfg, rt.LogRoot(), rt)}, publish, reg, log)
+	if err != nil {
+		return err
+	}
+	// The release that ran when opshub stopped wins over the config file;
+	// it is handed to the runtime before it starts any instance.
+	if err := rels.Restore(ctx, reload.ConfigRunSpecs(cfg)); err != nil {
+		return err
+	}
 	reloader := newReloader(cfg, opts.ConfigPath, sinkRouter, reg, log)
 	registerLeader(reg, func() bool { return true })
+	if reloader != nil {
+		reloader.SetReleases(rels)
+	}
 	// The collector tails the runtime's log files into the sinks; the log
 	// API reads the same files.
 	logs, logReader, err := newLogCollector(cfg, rt.LogRoot(), rt, countingOutput{next: sinkRouter, lines: mp.lines}, reg, log)
@@ -150,6 +164,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		Autoscaling: scaling,
 		Scaler:      rt,
 		Autoscaled:  autoscaledByConfig(cfg),
+		Releases:    rels,
 		Alerting:    alerts,
 		Sinks:       sinkRouter,
 		Reloader:    reloadAPI(reloader),
@@ -180,6 +195,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		start("metrics sinks", s.Run)
 	}
 	start("autoscaler", scaling.Run)
+	start("releases", rels.Run)
 	start("spend meter", meter.Run)
 	start("jobs", func(ctx context.Context) error {
 		// Runs are instances of the runtime: start them once it runs.

@@ -33,6 +33,13 @@ func Workloads(cfg *config.Config) []local.Workload {
 				Liveness:  probeSpec(w.Probes.Liveness),
 			},
 		}
+		surge, unavailable := w.Strategy.Surge()
+		lw.Strategy = local.Strategy{
+			Type:           local.StrategyType(w.StrategyType()),
+			MaxSurge:       surge,
+			MaxUnavailable: unavailable,
+			MinReady:       time.Duration(w.Strategy.MinReadySeconds) * time.Second,
+		}
 		if w.IsJob() {
 			// Package jobs starts a job's runs (at start, on demand, on
 			// its schedule), each as an instance of its own.

@@ -149,7 +149,7 @@ sinks:
 	keepBefore, _ := sinkNamed("keep")
 
 	// 1. A valid file: add "new", remove "old", keep "keep"; a changed
-	// workload is named as needing a restart.
+	// workload env is rolled out as a release.
 	write("    env: {GREETING: hi}", fmt.Sprintf("  - {name: new, type: file, path: %s, batch: {timeout: 20ms}}\n", added))
 	code, msg, res := postReload(t, api)
 	if code != 200 || !res.Applied {
@@ -162,8 +162,10 @@ sinks:
 	if v, ok := res.Sinks.Validation["new"]; !ok || !v.OK {
 		t.Errorf("the new sink's validation line is not reported delivered: %+v", res.Sinks.Validation)
 	}
-	if !slices.Equal(res.RestartRequired, []string{"workloads"}) {
-		t.Errorf("restartRequired = %v, want [workloads]", res.RestartRequired)
+	// The logger's env changed: that is rolled out as a release, not left
+	// for a restart.
+	if len(res.RestartRequired) != 0 || !slices.Equal(res.Releases, []string{"demo/logger revision 2"}) {
+		t.Errorf("restartRequired = %v, releases = %v; want none and [demo/logger revision 2]", res.RestartRequired, res.Releases)
 	}
 	sinktest.WaitFor(t, 30*time.Second, "the new sink's validation line and the logger's lines after it", func() bool {
 		v, s := fileSinkLines(t, added)

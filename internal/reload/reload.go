@@ -58,6 +58,7 @@ type Reloader struct {
 	load    func(string) (*config.Config, error)
 	configs func(*config.Config) []sinks.SinkConfig
 	started *config.Config // what the parts that need a restart run with
+	rels    ConfigReleaser
 	metrics metrics
 
 	mu sync.Mutex // one reload at a time
@@ -79,6 +80,22 @@ func New(running *config.Config, opts Options) *Reloader {
 		}
 	}
 	return r
+}
+
+// ConfigReleaser rolls out the run specs of a reloaded config;
+// *release.Manager satisfies it.
+type ConfigReleaser interface {
+	CheckConfig(ctx context.Context, ref model.Ref, spec model.RunSpec) error
+	ConfigChanged(ctx context.Context, ref model.Ref, spec model.RunSpec) (*model.Release, error)
+}
+
+// SetReleases makes a service whose command, env or working directory
+// changed roll out as a release triggered by config; without it such a
+// change needs a restart. Call it before the first reload.
+func (r *Reloader) SetReleases(rels ConfigReleaser) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.rels = rels
 }
 
 // Error is a reload that was refused; Problems lists why, each with
@@ -107,7 +124,22 @@ func (r *Reloader) Reload(ctx context.Context) (model.ConfigReload, error) {
 	if err != nil {
 		return r.refuse(res, configProblems(err))
 	}
-	res.RestartRequired = restartRequired(r.started, next)
+	var specs map[model.Ref]model.RunSpec
+	if r.rels != nil {
+		res.RestartRequired = restartRequired(r.started, withRunSpecsOf(next, r.started))
+		specs = changedRunSpecs(r.started, next)
+		var problems []model.ConfigProblem
+		for ref, spec := range specs {
+			if err := r.rels.CheckConfig(ctx, ref, spec); err != nil {
+				problems = append(problems, model.ConfigProblem{Path: "workloads", Message: fmt.Sprintf("%s: %v", ref, err)})
+			}
+		}
+		if len(problems) > 0 {
+			return r.refuse(res, problems)
+		}
+	} else {
+		res.RestartRequired = restartRequired(r.started, next)
+	}
 	if r.sinks == nil {
 		if !sameValue(logSinks(r.started), logSinks(next)) {
 			res.RestartRequired = append(res.RestartRequired, "sinks")
@@ -124,6 +156,17 @@ func (r *Reloader) Reload(ctx context.Context) (model.ConfigReload, error) {
 			cancel()
 		}
 	}
+	for ref, spec := range specs {
+		rel, err := r.rels.ConfigChanged(ctx, ref, spec)
+		if err != nil {
+			res.Errors = append(res.Errors, model.ConfigProblem{Path: "workloads", Message: fmt.Sprintf("%s: %v", ref, err)})
+			continue
+		}
+		if rel != nil {
+			res.Releases = append(res.Releases, fmt.Sprintf("%s revision %d", ref, rel.Revision))
+		}
+	}
+	slices.Sort(res.Releases)
 	res.Applied = true
 	r.metrics.result(true)
 	args := []any{"file", r.path}
@@ -132,6 +175,9 @@ func (r *Reloader) Reload(ctx context.Context) (model.ConfigReload, error) {
 	}
 	if len(res.RestartRequired) > 0 {
 		args = append(args, "restart_required", res.RestartRequired)
+	}
+	if len(res.Releases) > 0 {
+		args = append(args, "releases", res.Releases)
 	}
 	r.log.Info("config reloaded", args...)
 	return res, nil

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -46,6 +47,8 @@ type probeKill struct {
 // changes them, apart from removing (set by reconcile).
 type instance struct {
 	svc    *service
+	tmpl   template // the run spec this instance runs
+	born   uint64   // creation order within the runtime
 	index  int
 	name   string // <service>-<hash4>-<index>
 	uid    string
@@ -62,7 +65,11 @@ type instance struct {
 	backoff     time.Duration
 	pid         int
 	limits      *model.LimitStatus
-	removing    bool // scaled down: removed from the service once stopped
+	removing    bool // scaled down or replaced: out of the proxy, removed once stopped
+	readySince  time.Time
+	// inflight counts the proxied requests the instance is serving; a
+	// removed instance is stopped once it drops to zero (drain).
+	inflight atomic.Int64
 
 	// job is set for a job run's instance (RunJob): it runs its process
 	// once, is not counted against the desired replicas, and reports how
@@ -136,10 +143,13 @@ func (r *Runtime) newInstanceLocked(s *service) (*instance, error) {
 	if err != nil {
 		return nil, err
 	}
+	r.born++
 	in := &instance{
+		born:   r.born,
 		svc:    s,
+		tmpl:   s.tmpl,
 		index:  index,
-		name:   fmt.Sprintf("%s-%s-%d", s.w.Name, s.hash, index),
+		name:   fmt.Sprintf("%s-%s-%d", s.w.Name, s.tmpl.hash, index),
 		uid:    uid,
 		port:   port,
 		status: model.StatusStaging,
@@ -231,6 +241,7 @@ func (r *Runtime) forget(in *instance) {
 	}
 	delete(r.ports, in.port)
 	r.metrics.statusChanged(s.ref(), in.status, "")
+	r.changedLocked(s)
 }
 
 // supervise runs the instance until ctx ends: it starts the process, records
@@ -581,23 +592,53 @@ func (r *Runtime) limitsNotEnforced(in *instance, err error) {
 // from the result. Volume directories are created when missing.
 func (r *Runtime) processSpec(in *instance) (processSpec, error) {
 	w := &in.svc.w
+	own, err := instanceVars(w, in.name, in.port, in.index, true)
+	if err != nil {
+		return processSpec{}, fmt.Errorf("instance %s: %w", in.name, err)
+	}
+	run := in.tmpl.spec
+	if in.job != nil && len(in.job.env) > 0 {
+		// A job run's own variables come after the workload's.
+		run = run.Clone()
+		for k, v := range in.job.env {
+			run.Env[k] = v
+		}
+	}
+	spec, err := expandSpec(run, own)
+	if err != nil {
+		return processSpec{}, fmt.Errorf("instance %s: %w", in.name, err)
+	}
+	return spec, nil
+}
+
+// instanceVars are the variables the runtime sets for an instance; mkdir
+// creates missing volume directories.
+func instanceVars(w *Workload, name string, port, index int, mkdir bool) (map[string]string, error) {
 	own := map[string]string{
-		"PORT":            strconv.Itoa(in.port),
+		"PORT":            strconv.Itoa(port),
 		"OPSHUB_PROJECT":  w.Project,
 		"OPSHUB_SERVICE":  w.Name,
-		"OPSHUB_INSTANCE": in.name,
-		"OPSHUB_REPLICA":  strconv.Itoa(in.index),
+		"OPSHUB_INSTANCE": name,
+		"OPSHUB_REPLICA":  strconv.Itoa(index),
 	}
 	for _, v := range w.Volumes {
 		path, err := filepath.Abs(v.Path)
 		if err != nil {
-			return processSpec{}, fmt.Errorf("instance %s: volume %s: %w", in.name, v.Name, err)
+			return nil, fmt.Errorf("volume %s: %w", v.Name, err)
 		}
-		if err := os.MkdirAll(path, 0o755); err != nil {
-			return processSpec{}, fmt.Errorf("instance %s: volume %s: %w", in.name, v.Name, err)
+		if mkdir {
+			if err := os.MkdirAll(path, 0o755); err != nil {
+				return nil, fmt.Errorf("volume %s: %w", v.Name, err)
+			}
 		}
 		own[vars.Volume(v.Name)] = path
 	}
+	return own, nil
+}
+
+// expandSpec builds a run's command line, environment and directory from a
+// run spec and the runtime's variables (see processSpec).
+func expandSpec(w model.RunSpec, own map[string]string) (processSpec, error) {
 	env := map[string]string{}
 	for _, kv := range os.Environ() {
 		if k, v, ok := strings.Cut(kv, "="); ok {
@@ -614,11 +655,6 @@ func (r *Runtime) processSpec(in *instance) (processSpec, error) {
 	for k, v := range w.Env {
 		env[k] = vars.Expand(v, base)
 	}
-	if in.job != nil {
-		for k, v := range in.job.env {
-			env[k] = vars.Expand(v, base)
-		}
-	}
 	for k, v := range own {
 		env[k] = v
 	}
@@ -634,7 +670,7 @@ func (r *Runtime) processSpec(in *instance) (processSpec, error) {
 	}
 	path, err := lookPath(args[0], env["PATH"])
 	if err != nil {
-		return processSpec{}, fmt.Errorf("instance %s: %w", in.name, err)
+		return processSpec{}, err
 	}
 	spec.path = path
 	return spec, nil
@@ -695,7 +731,10 @@ func (r *Runtime) setReadyLocked(in *instance, ready bool) {
 		return
 	}
 	in.ready = ready
+	r.changedLocked(in.svc)
 	if ready {
+		in.readySince = r.clock.Now()
+		r.availableLaterLocked(in.svc)
 		r.emitLocked(in, model.InstanceReady, nil)
 	} else {
 		r.emitLocked(in, model.InstanceNotReady, nil)

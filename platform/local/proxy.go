@@ -14,7 +14,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 )
 
@@ -69,28 +68,38 @@ func newProxy(r *Runtime, s *service) *proxy {
 	return p
 }
 
+// proxyHoldLimit bounds how long a request waits for a ready instance
+// while a rollout leaves none (Recreate, or every new instance starting).
+const proxyHoldLimit = 30 * time.Second
+
 // backend is one ready instance at one moment.
 type backend struct {
+	in   *instance
 	name string
 	addr string
 }
 
-// readyBackends lists the ready instances, rotated so that successive
-// requests start at successive instances.
-func (p *proxy) readyBackends() []backend {
+// pick chooses the next ready instance not in tried, round-robin, and counts
+// the request as in flight on it (under the runtime's lock, so that an
+// instance being removed from the proxy gets no request after its drain
+// began). With none, it returns the channel that says when readiness
+// changes, and whether the request may wait for it: only while a rollout is
+// under way, when an instance is about to become ready.
+func (p *proxy) pick(tried map[*instance]bool) (b *backend, changed <-chan struct{}, hold bool) {
 	p.r.mu.RLock()
-	var out []backend
+	defer p.r.mu.RUnlock()
+	var ready []*instance
 	for _, in := range p.svc.instances {
-		if in.ready && in.pid != 0 {
-			out = append(out, backend{name: in.name, addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(in.port))})
+		if in.ready && in.pid != 0 && !in.removing && !tried[in] {
+			ready = append(ready, in)
 		}
 	}
-	p.r.mu.RUnlock()
-	if len(out) > 1 {
-		start := int((p.next.Add(1) - 1) % uint64(len(out)))
-		out = append(out[start:], out[:start]...)
+	if len(ready) == 0 {
+		return nil, p.svc.changed, p.svc.desired > 0 && p.svc.rolling
 	}
-	return out
+	in := ready[int((p.next.Add(1)-1)%uint64(len(ready)))]
+	in.inflight.Add(1)
+	return &backend{in: in, name: in.name, addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(in.port))}, nil, false
 }
 
 // noReadyError is returned when no ready instance took the request.
@@ -106,13 +115,36 @@ func (e *noReadyError) Error() string {
 	return fmt.Sprintf("no ready instances of %s accepted the connection (refused: %s)", e.service, strings.Join(e.refused, ", "))
 }
 
-// RoundTrip sends the request to the next ready instance. When an instance
-// refuses the connection the next one is tried: nothing has been sent then,
-// so even a request with a body is safe to retry. Any other failure is final.
+// RoundTrip sends the request to the next ready instance. When the
+// connection to an instance cannot be made, the next one is tried: nothing
+// has been sent then, so even a request with a body is safe to retry. Any
+// other failure is final. While a rollout leaves no ready instance, the
+// request waits for one (at most proxyHoldLimit) rather than failing.
 func (p *proxy) RoundTrip(req *http.Request) (*http.Response, error) {
-	backends := p.readyBackends()
 	nr := &noReadyError{service: p.svc.ref().String()}
-	for _, b := range backends {
+	tried := map[*instance]bool{}
+	var limit <-chan time.Time
+	for {
+		b, changed, hold := p.pick(tried)
+		if b == nil {
+			if !hold {
+				return nil, nr
+			}
+			if limit == nil {
+				t := time.NewTimer(proxyHoldLimit)
+				defer t.Stop()
+				limit = t.C
+			}
+			select {
+			case <-changed:
+				clear(tried) // a new set of instances: each may be tried again
+				continue
+			case <-limit:
+				return nil, nr
+			case <-req.Context().Done():
+				return nil, req.Context().Err()
+			}
+		}
 		out := req.Clone(req.Context())
 		out.URL.Host = b.addr
 		var body *guardedBody
@@ -123,21 +155,53 @@ func (p *proxy) RoundTrip(req *http.Request) (*http.Response, error) {
 		resp, err := p.transport.RoundTrip(out)
 		if err == nil {
 			resp.Header.Set(InstanceHeader, b.name)
+			resp.Body = countedBody(resp.Body, b.in)
 			return resp, nil
 		}
-		if isRefused(err) && (body == nil || !body.used.Load()) {
+		b.in.inflight.Add(-1)
+		if isDialError(err) && (body == nil || !body.used.Load()) {
+			tried[b.in] = true
 			nr.refused = append(nr.refused, b.name)
 			continue
 		}
 		return nil, fmt.Errorf("instance %s: %w", b.name, err)
 	}
-	return nil, nr
 }
 
-// isRefused reports whether err is a refused dial.
-func isRefused(err error) bool {
+// countedBody ends the request's count on in when the body is closed.
+// Upgraded connections (101) keep their writable body.
+func countedBody(body io.ReadCloser, in *instance) io.ReadCloser {
+	c := &counted{ReadCloser: body, in: in}
+	if rw, ok := body.(io.ReadWriteCloser); ok {
+		return &countedRW{counted: c, w: rw}
+	}
+	return c
+}
+
+type counted struct {
+	io.ReadCloser
+	in   *instance
+	once sync.Once
+}
+
+func (c *counted) Close() error {
+	err := c.ReadCloser.Close()
+	c.once.Do(func() { c.in.inflight.Add(-1) })
+	return err
+}
+
+type countedRW struct {
+	*counted
+	w io.Writer
+}
+
+func (c *countedRW) Write(b []byte) (int, error) { return c.w.Write(b) }
+
+// isDialError reports whether err happened while connecting, before
+// anything of the request was sent.
+func isDialError(err error) bool {
 	var op *net.OpError
-	return errors.As(err, &op) && op.Op == "dial" && errors.Is(err, syscall.ECONNREFUSED)
+	return errors.As(err, &op) && op.Op == "dial"
 }
 
 // guardedBody lends the inbound body to one attempt: it records whether the

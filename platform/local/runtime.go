@@ -73,6 +73,7 @@ type Runtime struct {
 	running  bool            // between start-up and shutdown of Run: instances may be started
 	runCtx   context.Context // Run's context, for instances started outside reconcile (RunJob)
 	jobSeq   uint64          // counts job runs
+	born     uint64          // counts instances created, for their order
 	cg       *cgroups        // nil: limits not enforced
 	cgReason string          // why cg is nil
 	state    *stateFile
@@ -89,13 +90,20 @@ type Runtime struct {
 
 // service is one workload with its instances.
 type service struct {
-	w       Workload
-	hash    string
+	w Workload
+	// tmpl is the run spec instances are driven to; instances of another
+	// spec are replaced by the workload's strategy (see rollout.go).
+	tmpl    template
 	desired int
 	// instances are sorted by index; stopped instances of a scale-down stay
 	// listed (Terminating) until their process is gone.
 	instances []*instance
 	proxy     *proxy // nil without Port
+	// changed is closed and replaced whenever an instance's readiness
+	// changes or an instance goes away, for requests the proxy holds.
+	changed chan struct{}
+	// rolling is true from a template change until the rollout is done.
+	rolling bool
 }
 
 func (s *service) ref() model.Ref { return s.w.ref() }
@@ -142,7 +150,7 @@ func New(opts Options, workloads []Workload) (*Runtime, error) {
 			}
 			ports[w.Port] = key
 		}
-		services = append(services, &service{w: w, hash: w.templateHash(), desired: w.Replicas})
+		services = append(services, &service{w: w, tmpl: newTemplate(w.runSpec()), desired: w.Replicas, changed: make(chan struct{})})
 	}
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("local: %w", errors.Join(errs...))
@@ -311,35 +319,14 @@ func (r *Runtime) limitedServicesLocked() []string {
 }
 
 // reconcileLocked starts or stops instances until each service has as many
-// active (not stopping) instances as desired. Scale-down stops the highest
-// indexes first.
+// active (not stopping) instances of its template as desired, replacing
+// instances of other templates by the service's strategy.
 func (r *Runtime) reconcileLocked(ctx context.Context) {
 	if !r.running {
 		return
 	}
 	for _, s := range r.services {
-		active := 0
-		for _, in := range s.instances {
-			if !in.removing && in.job == nil {
-				active++
-			}
-		}
-		for ; active < s.desired; active++ {
-			in, err := r.newInstanceLocked(s)
-			if err != nil {
-				r.log.Error("cannot create instance", "project", s.w.Project, "service", s.w.Name, "error", err)
-				break
-			}
-			r.startLocked(ctx, in)
-		}
-		for i := len(s.instances) - 1; i >= 0 && active > s.desired; i-- {
-			if in := s.instances[i]; !in.removing && in.job == nil {
-				in.removing = true
-				in.cancel()
-				active--
-				r.log.Info("scaling down: stopping instance", "project", s.w.Project, "instance", in.name)
-			}
-		}
+		r.reconcileServiceLocked(ctx, s)
 	}
 }
 
@@ -417,8 +404,35 @@ func (r *Runtime) snapshotLocked(s *service, history bool) model.Service {
 		Port:      s.w.Port,
 		Instances: make([]model.Instance, 0, len(s.instances)),
 	}
+	surge := surgeLocked(s)
 	for _, in := range s.instances {
-		out.Instances = append(out.Instances, in.snapshotLocked(history))
+		snap := in.snapshotLocked(history)
+		snap.Surge = surge[in]
+		out.Instances = append(out.Instances, snap)
+	}
+	return out
+}
+
+// surgeLocked names the instances a rollout runs above the desired count,
+// with the rule platform/kubernetes applies to pods: while live instances
+// (not leaving) run more than one template, the newest ones beyond the
+// desired count are surge, and the autoscaler leaves them out.
+func surgeLocked(s *service) map[*instance]bool {
+	var live []*instance
+	hashes := map[string]bool{}
+	for _, in := range s.instances {
+		if !in.removing && in.job == nil {
+			live = append(live, in)
+			hashes[in.tmpl.hash] = true
+		}
+	}
+	if len(hashes) < 2 || len(live) <= s.desired {
+		return nil
+	}
+	slices.SortFunc(live, func(a, b *instance) int { return cmp.Compare(b.born, a.born) })
+	out := map[*instance]bool{}
+	for _, in := range live[:len(live)-s.desired] {
+		out[in] = true
 	}
 	return out
 }

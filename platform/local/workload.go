@@ -66,6 +66,36 @@ type Workload struct {
 	// semantics; zero timing fields take the kubelet's defaults. Without
 	// probes an instance is ready once its $PORT accepts connections.
 	Probes probes.Set
+	// Version is the free-text version of the run spec the workload starts
+	// with (a release's --version); it is part of the template hash.
+	Version string
+	// Strategy says how instances are replaced when the run spec changes.
+	Strategy Strategy
+}
+
+// StrategyType names how a new run spec replaces the running instances.
+type StrategyType string
+
+// The strategies, with a Deployment's meaning.
+const (
+	// RollingUpdate starts new instances before it stops old ones.
+	RollingUpdate StrategyType = "RollingUpdate"
+	// Recreate stops every old instance before it starts a new one: the
+	// only strategy for a workload with volumes, since two instances never
+	// share a volume.
+	Recreate StrategyType = "Recreate"
+)
+
+// Strategy is a workload's update strategy. MaxSurge and MaxUnavailable are
+// instance counts (the defaults 1 and 0 are the mapper's, from the config);
+// both 0 is refused, as Kubernetes does.
+type Strategy struct {
+	Type           StrategyType
+	MaxSurge       int
+	MaxUnavailable int
+	// MinReady is how long a new instance must stay ready before it counts
+	// as available (minReadySeconds).
+	MinReady time.Duration
 }
 
 // ref returns the workload's service reference.
@@ -138,6 +168,32 @@ func (w *Workload) normalize() error {
 		}
 		seen[env] = true
 	}
+	switch w.Strategy.Type {
+	case "":
+		w.Strategy.Type = RollingUpdate
+		if len(w.Volumes) > 0 {
+			w.Strategy.Type = Recreate
+		}
+	case Recreate:
+	case RollingUpdate:
+		if len(w.Volumes) > 0 {
+			add("strategy: RollingUpdate would run two instances on one volume; a workload with volumes uses Recreate")
+		}
+	default:
+		add("strategy %q: must be RollingUpdate or Recreate", w.Strategy.Type)
+	}
+	if w.Strategy.Type == RollingUpdate {
+		if w.Strategy.MaxSurge < 0 || w.Strategy.MaxUnavailable < 0 {
+			add("strategy: maxSurge and maxUnavailable must not be negative")
+		}
+		if w.Strategy.MaxSurge == 0 && w.Strategy.MaxUnavailable == 0 {
+			// A zero Strategy is the caller leaving it to us.
+			w.Strategy.MaxSurge = 1
+		}
+	}
+	if w.Strategy.MinReady < 0 {
+		add("strategy: minReadySeconds must not be negative")
+	}
 	if err := w.Probes.Normalize(); err != nil {
 		errs = append(errs, err)
 	}
@@ -161,25 +217,41 @@ func (w Workload) clone() Workload {
 	return w
 }
 
-// templateHash returns four hex digits that change when the command or the
-// environment change, like the pod-template-hash in a pod's name.
-func (w *Workload) templateHash() string {
+// runSpec is the run spec the workload starts with.
+func (w *Workload) runSpec() model.RunSpec {
+	return model.RunSpec{Command: w.Command, Env: w.Env, WorkingDir: w.WorkingDir, Version: w.Version}.Clone()
+}
+
+// templateHash returns four hex digits that change when the run spec
+// changes, like the pod-template-hash in a pod's name.
+func (w *Workload) templateHash() string { return specHash(w.runSpec()) }
+
+// specHash hashes a run spec: command, environment, working directory and
+// version.
+func specHash(spec model.RunSpec) string {
 	h := sha256.New()
-	for _, arg := range w.Command {
+	for _, arg := range spec.Command {
 		h.Write([]byte(arg))
 		h.Write([]byte{0})
 	}
 	h.Write([]byte{1})
-	keys := make([]string, 0, len(w.Env))
-	for k := range w.Env {
+	keys := make([]string, 0, len(spec.Env))
+	for k := range spec.Env {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
 		h.Write([]byte(k))
 		h.Write([]byte{'='})
-		h.Write([]byte(w.Env[k]))
+		h.Write([]byte(spec.Env[k]))
 		h.Write([]byte{0})
+	}
+	if spec.WorkingDir != "" || spec.Version != "" {
+		// Specs from before these fields keep their hash.
+		h.Write([]byte{2})
+		h.Write([]byte(spec.WorkingDir))
+		h.Write([]byte{0})
+		h.Write([]byte(spec.Version))
 	}
 	return hex.EncodeToString(h.Sum(nil))[:4]
 }

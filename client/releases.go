@@ -1,0 +1,56 @@
+package client
+
+import (
+	"context"
+	"net/url"
+
+	"github.com/opshub/opshub/model"
+)
+
+// DeployRequest is the body of a deploy: every field is optional, at least
+// one must change something. UnsetEnv removes variables.
+type DeployRequest struct {
+	Image     string            `json:"image,omitempty"`
+	Container string            `json:"container,omitempty"`
+	Command   []string          `json:"command,omitempty"`
+	Env       map[string]string `json:"env,omitempty"`
+	UnsetEnv  []string          `json:"unsetEnv,omitempty"`
+	Version   string            `json:"version,omitempty"`
+	Reason    string            `json:"reason,omitempty"`
+}
+
+type releaseBody struct {
+	Release model.Release `json:"release"`
+}
+
+func servicePath(project, service, rest string) string {
+	return "/api/v1/services/" + url.PathEscape(project) + "/" + url.PathEscape(service) + rest
+}
+
+// Deploy starts a release of a service (deploy scope).
+func (c *Client) Deploy(ctx context.Context, project, service string, req DeployRequest) (model.Release, error) {
+	var out releaseBody
+	err := c.postJSON(ctx, servicePath(project, service, "/deploy"), req, &out)
+	return out.Release, err
+}
+
+// Rollback starts a release that restores revision (0: the previous good
+// one) (deploy scope).
+func (c *Client) Rollback(ctx context.Context, project, service string, revision int) (model.Release, error) {
+	var out releaseBody
+	body := map[string]int{}
+	if revision > 0 {
+		body["revision"] = revision
+	}
+	err := c.postJSON(ctx, servicePath(project, service, "/rollback"), body, &out)
+	return out.Release, err
+}
+
+// Releases lists a service's releases, newest first.
+func (c *Client) Releases(ctx context.Context, project, service string) ([]model.Release, error) {
+	var out struct {
+		Releases []model.Release `json:"releases"`
+	}
+	err := c.get(ctx, servicePath(project, service, "/releases"), nil, &out)
+	return out.Releases, err
+}

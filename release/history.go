@@ -1,0 +1,116 @@
+package release
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/opshub/opshub/model"
+	"github.com/opshub/opshub/store"
+)
+
+// Bucket names in the state file.
+const (
+	bucketReleases = "releases"
+	// bucketConfigSpecs keeps, per service, the run spec the config file
+	// gave it when opshub last looked, so that a config changed while
+	// opshub was stopped rolls out as a config release at start.
+	bucketConfigSpecs = "release-config-specs"
+)
+
+// history keeps every service's releases in the state file, keyed
+// project/service/revision (zero-padded, so keys sort by revision).
+type history struct {
+	db       *store.DB
+	releases *store.Bucket[model.Release]
+	configs  *store.Bucket[model.RunSpec]
+	limit    int
+}
+
+func newHistory(db *store.DB, limit int) *history {
+	return &history{
+		db:       db,
+		releases: store.NewBucket[model.Release](db, bucketReleases),
+		configs:  store.NewBucket[model.RunSpec](db, bucketConfigSpecs),
+		limit:    limit,
+	}
+}
+
+func serviceKey(ref model.Ref) string { return ref.Project + "/" + ref.Service + "/" }
+
+func releaseKey(ref model.Ref, revision int) string {
+	return fmt.Sprintf("%s%010d", serviceKey(ref), revision)
+}
+
+// list returns a service's releases, newest first.
+func (h *history) list(ref model.Ref) ([]model.Release, error) {
+	var out []model.Release
+	prefix := serviceKey(ref)
+	err := h.db.View(func(tx *store.Tx) error {
+		return h.releases.EachTx(tx, func(key string, v model.Release) (bool, error) {
+			if strings.HasPrefix(key, prefix) {
+				out = append(out, v)
+			}
+			return true, nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read releases of %s: %w", ref, err)
+	}
+	slices.Reverse(out)
+	return out, nil
+}
+
+// put stores releases (one transaction) and drops the oldest ones of their
+// service beyond the history limit; a progressing release is never dropped.
+func (h *history) put(rels ...model.Release) error {
+	return h.db.Update(func(tx *store.Tx) error {
+		for _, rel := range rels {
+			ref := model.Ref{Project: rel.Project, Service: rel.Service}
+			if err := h.releases.PutTx(tx, releaseKey(ref, rel.Revision), rel); err != nil {
+				return err
+			}
+		}
+		for _, rel := range rels {
+			if err := h.pruneTx(tx, model.Ref{Project: rel.Project, Service: rel.Service}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (h *history) pruneTx(tx *store.Tx, ref model.Ref) error {
+	prefix := serviceKey(ref)
+	var keys []string
+	var states []string
+	err := h.releases.EachTx(tx, func(key string, v model.Release) (bool, error) {
+		if strings.HasPrefix(key, prefix) {
+			keys = append(keys, key)
+			states = append(states, v.State)
+		}
+		return true, nil
+	})
+	if err != nil {
+		return err
+	}
+	extra := len(keys) - h.limit
+	for i := 0; i < len(keys) && extra > 0; i++ {
+		if states[i] == model.ReleaseProgressing {
+			continue
+		}
+		if err := h.releases.DeleteTx(tx, keys[i]); err != nil {
+			return err
+		}
+		extra--
+	}
+	return nil
+}
+
+func (h *history) configSpec(ref model.Ref) (model.RunSpec, bool, error) {
+	return h.configs.Get(serviceKey(ref))
+}
+
+func (h *history) setConfigSpec(ref model.Ref, spec model.RunSpec) error {
+	return h.configs.Put(serviceKey(ref), spec)
+}
