@@ -33,7 +33,7 @@ type Workload struct {
 	// GracePeriod is the time between SIGTERM and SIGKILL; default 30s.
 	GracePeriod Duration `yaml:"gracePeriod"`
 	// Strategy is how a release replaces running instances.
-	Strategy Strategy `yaml:"strategy"`
+	Strategy Strategy `yaml:"strategy,omitempty"`
 }
 
 // Strategy is a workload's update strategy, with a Deployment's field
@@ -41,10 +41,10 @@ type Workload struct {
 // volumes (two instances never share a volume). MaxSurge defaults to 1 and
 // MaxUnavailable to 0 (instance counts); both 0 is refused.
 type Strategy struct {
-	Type            string `yaml:"type"`
-	MaxSurge        *int   `yaml:"maxSurge"`
-	MaxUnavailable  *int   `yaml:"maxUnavailable"`
-	MinReadySeconds int    `yaml:"minReadySeconds"`
+	Type            string `yaml:"type,omitempty"`
+	MaxSurge        *int   `yaml:"maxSurge,omitempty"`
+	MaxUnavailable  *int   `yaml:"maxUnavailable,omitempty"`
+	MinReadySeconds int    `yaml:"minReadySeconds,omitempty"`
 }
 
 // Update strategies.

@@ -527,7 +527,7 @@ func (m *Manager) checkLocked(ctx context.Context, ref model.Ref) {
 			why += ": " + st.Waiting
 		}
 		rel.Progress = progress
-		m.failLocked(ctx, ref, rel, why, failingInstance(st, 0), now)
+		m.failLocked(ctx, ref, rel, why, failingInstance(st), now)
 		return
 	}
 	for _, in := range st.New {
@@ -559,7 +559,7 @@ func (m *Manager) checkLocked(ctx context.Context, ref model.Ref) {
 
 // failingInstance names the new instance to take log lines from: the one
 // with the most restarts, or any that is not ready.
-func failingInstance(st model.RolloutStatus, _ int) string {
+func failingInstance(st model.RolloutStatus) string {
 	name, most := "", -1
 	for _, in := range st.New {
 		if in.Restarts > most || (in.Restarts == most && !in.Ready) {

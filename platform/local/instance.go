@@ -789,7 +789,7 @@ func (in *instance) snapshotLocked(history bool) model.Instance {
 		Container:   in.svc.w.Name,
 		UID:         in.uid,
 		Status:      in.status,
-		Ready:       in.ready,
+		Ready:       in.ready && !in.removing,
 		Restarts:    in.restarts,
 		Probes:      []model.ProbeStatus{},
 		StartedAt:   in.startedAt,

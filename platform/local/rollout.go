@@ -132,6 +132,11 @@ func (r *Runtime) retireLocked(in *instance, why string) {
 		return
 	}
 	in.removing = true
+	// As a pod with a deletion timestamp, it shows Terminating while it
+	// drains, and is no longer counted ready.
+	if in.status == model.StatusRunning || in.status == model.StatusStarting {
+		r.setStatusLocked(in, model.StatusTerminating)
+	}
 	r.changedLocked(in.svc)
 	r.log.Info("stopping instance", "project", in.svc.w.Project, "instance", in.name, "why", why)
 	grace := in.svc.w.GracePeriod

@@ -3,6 +3,8 @@ package local
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -14,9 +16,9 @@ import (
 )
 
 // watchInstances records, until stop is called, the most instances with a
-// process at once and the fewest ready ones once the service first had
-// want ready, and whether a surge instance was ever shown.
-func watchInstances(h *harness, want int) (stop func() (most, fewestReady int, sawSurge bool)) {
+// process at once (with countLeaving, Terminating ones too) and the fewest
+// ready ones, and whether a surge instance was ever shown.
+func watchInstances(h *harness, want int, countLeaving bool) (stop func() (most, fewestReady int, sawSurge bool)) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	most, fewest, surge := 0, want, false
@@ -25,7 +27,7 @@ func watchInstances(h *harness, want int) (stop func() (most, fewestReady int, s
 			s, _ := h.r.Service(ctx, "demo", "web")
 			procs, ready := 0, 0
 			for _, in := range s.Instances {
-				if in.PID != 0 {
+				if in.PID != 0 && (in.Status != model.StatusTerminating || countLeaving) {
 					procs++
 				}
 				if in.Ready {
@@ -61,7 +63,7 @@ func TestRollingUpdateKeepsEveryInstanceAvailable(t *testing.T) {
 		return len(ins) == 3 && ins[0].Ready && ins[1].Ready && ins[2].Ready
 	})
 	before := h.instances("demo", "web")
-	stop := watchInstances(h, 3)
+	stop := watchInstances(h, 3, false)
 	url := "http://127.0.0.1:" + strconv.Itoa(port) + "/"
 
 	spec, err := h.r.Template(context.Background(), "demo", "web")
@@ -84,7 +86,7 @@ func TestRollingUpdateKeepsEveryInstanceAvailable(t *testing.T) {
 		t.Errorf("%d requests failed during the rollout", failed)
 	}
 	if most > 4 || fewestReady < 3 {
-		t.Errorf("at most %d processes and at least %d ready during the rollout, want ≤ 4 and ≥ 3", most, fewestReady)
+		t.Errorf("at most %d instances not terminating and at least %d ready during the rollout, want ≤ 4 and ≥ 3", most, fewestReady)
 	}
 	if !sawSurge {
 		t.Error("the fourth instance was never marked surge")
@@ -115,7 +117,7 @@ func TestRecreateNeverRunsTwoInstances(t *testing.T) {
 	h.waitInstances("demo", "web", "a ready instance", 15*time.Second, func(ins []model.Instance) bool {
 		return len(ins) == 1 && ins[0].Ready
 	})
-	stop := watchInstances(h, 1)
+	stop := watchInstances(h, 1, true)
 	spec, _ := h.r.Template(context.Background(), "demo", "web")
 	spec.Version = "2"
 	if err := h.r.SetTemplate(context.Background(), "demo", "web", spec); err != nil {
@@ -141,13 +143,17 @@ func TestRecreateNeverRunsTwoInstances(t *testing.T) {
 // TestCheckTemplateRefusesWhatCannotRun names the field at fault.
 func TestCheckTemplateRefusesWhatCannotRun(t *testing.T) {
 	h := newHarness(t, Options{}, Workload{Project: "demo", Name: "web", Command: []string{"/bin/true"}, Replicas: 1})
+	plain := filepath.Join(t.TempDir(), "not-executable")
+	if err := os.WriteFile(plain, []byte("#!/bin/sh\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		spec  model.RunSpec
 		field string
 	}{
 		{model.RunSpec{Command: []string{"/no/such/program"}}, "command"},
 		{model.RunSpec{Command: []string{"no-such-program-in-path"}}, "command"},
-		{model.RunSpec{Command: []string{"/etc/hostname"}}, "command"},
+		{model.RunSpec{Command: []string{plain}}, "command"},
 		{model.RunSpec{Command: []string{"/bin/true"}, Image: "web:2"}, "image"},
 		{model.RunSpec{Command: []string{"/bin/true"}, WorkingDir: "/no/such/dir"}, "workingDir"},
 		{model.RunSpec{Command: []string{"/bin/true"}, Env: map[string]string{"1X": "y"}}, "env"},
