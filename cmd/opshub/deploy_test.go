@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opshub/opshub/internal/sinktest"
 	"github.com/opshub/opshub/model"
 )
 
@@ -44,9 +45,9 @@ func TestSIGKILLDuringARolloutResumesIt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	api := freeAddr(t)
+	api := sinktest.FreeAddr(t)
 	dataDir := t.TempDir()
-	port := freePortNumber(t)
+	port := sinktest.FreePort(t)
 	cfg := fmt.Sprintf(`dataDir: %s
 server: {listen: %q}
 workloads:
@@ -67,22 +68,19 @@ workloads:
 	first := startOpshub(t, bin, cfgPath, api)
 	old := first.runningPIDs(t, 2)
 
-	// The new release takes 4 s to get ready: the rollout is still going
+	// The new release takes 15 s to get ready: the rollout is still going
 	// when opshub is killed.
 	code, out, errOut := runCLI(t, "--server", first.api, "deploy", "web", "--env", "GREETING=v2", "--env", "EXTRA-",
-		"--command", bin+`/opshub-demo --listen 127.0.0.1:${PORT} --ready-after 4s`, "--version", "2.0", "--wait=false")
+		"--command", bin+`/opshub-demo --listen 127.0.0.1:${PORT} --ready-after 15s`, "--version", "2.0", "--wait=false")
 	if code != 0 || !strings.Contains(out, "demo/web: revision 2 started (api)") {
 		t.Fatalf("deploy: exit %d\n%s%s", code, out, errOut)
 	}
-	waitUntil(t, 20*time.Second, "a new instance started", func() bool {
-		rels := releases(t, first.api)
-		return len(rels) == 2 && rels[0].State == model.ReleaseProgressing && rels[0].Progress.Updated >= 1
-	})
 	// The two old instances and the new one that is not ready yet.
 	var orphans []int
-	waitUntil(t, 20*time.Second, "three instance processes", func() bool {
+	sinktest.WaitFor(t, 30*time.Second, "a new instance beside the two old ones", func() bool {
+		rels := releases(t, first.api)
 		orphans = pids(t, first.api)
-		return len(orphans) == 3
+		return len(rels) == 2 && rels[0].State == model.ReleaseProgressing && len(orphans) >= 3
 	})
 	if err := first.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
@@ -104,7 +102,7 @@ workloads:
 	if code != 0 || !strings.Contains(out, `"revision": 2`) {
 		t.Fatalf("releases -o json: %d\n%s%s", code, out, errOut)
 	}
-	waitUntil(t, 60*time.Second, "revision 2 succeeded", func() bool {
+	sinktest.WaitFor(t, 120*time.Second, "revision 2 succeeded", func() bool {
 		rels := releases(t, second.api)
 		if rels[0].State != model.ReleaseProgressing && rels[0].State != model.ReleaseSucceeded {
 			t.Fatalf("revision 2 ended %s: %s", rels[0].State, rels[0].Reason)

@@ -18,6 +18,7 @@ import (
 	"github.com/opshub/opshub/config"
 	"github.com/opshub/opshub/internal/app"
 	"github.com/opshub/opshub/internal/loadgen"
+	"github.com/opshub/opshub/internal/sinktest"
 	"github.com/opshub/opshub/model"
 )
 
@@ -67,7 +68,7 @@ func releasesOf(t *testing.T, api, svc string) []model.Release {
 func waitRelease(t *testing.T, api, svc string, rev int, state string, timeout time.Duration) model.Release {
 	t.Helper()
 	var got model.Release
-	waitFor(t, timeout, fmt.Sprintf("revision %d %s", rev, state), func() bool {
+	sinktest.WaitFor(t, timeout, fmt.Sprintf("revision %d %s", rev, state), func() bool {
 		for _, r := range releasesOf(t, api, svc) {
 			if r.Revision == rev {
 				got = r
@@ -103,7 +104,7 @@ func TestReleasesWithoutDowntime(t *testing.T) {
 			hookSrv := httptest.NewServer(hooks)
 			defer hookSrv.Close()
 			dataDir := t.TempDir()
-			port := freePort(t)
+			port := sinktest.FreePort(t)
 			volume := ""
 			if tc.volume {
 				volume = fmt.Sprintf("\n    volumes: [{name: data, path: %s/vol, capacity: 1Gi}]", dataDir)
@@ -132,7 +133,7 @@ notifications:
 			run := startRun(t, cfg, app.Options{})
 			api := run.API
 			svc := api + "/api/v1/services/demo/web"
-			waitFor(t, 30*time.Second, "every instance ready", func() bool {
+			sinktest.WaitFor(t, 30*time.Second, "every instance ready", func() bool {
 				s, ok := getService(svc)
 				if !ok || len(s.Instances) != tc.replicas {
 					return false
@@ -271,7 +272,7 @@ notifications:
 
 			// deploy.failed carried the reason and the failing instance's
 			// last lines; the metrics count what happened.
-			waitFor(t, 20*time.Second, "deploy.failed and deploy.rolled-back webhooks", func() bool {
+			sinktest.WaitFor(t, 20*time.Second, "deploy.failed and deploy.rolled-back webhooks", func() bool {
 				var failed, rolledBack bool
 				for _, h := range hooks.requests() {
 					switch h.event.Name {
@@ -358,7 +359,7 @@ func TestRunningReleaseWinsOverTheConfig(t *testing.T) {
 	demo := demoBinary(t)
 	dir := t.TempDir()
 	path := dir + "/opshub.yaml"
-	port := freePort(t)
+	port := sinktest.FreePort(t)
 	write := func(greeting string) *config.Config {
 		t.Helper()
 		text := fmt.Sprintf(`dataDir: %s/data
@@ -381,7 +382,7 @@ workloads:
 	}
 	answers := func(want string) {
 		t.Helper()
-		waitFor(t, 30*time.Second, "the service to answer "+want, func() bool {
+		sinktest.WaitFor(t, 30*time.Second, "the service to answer "+want, func() bool {
 			resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
 			if err != nil {
 				return false

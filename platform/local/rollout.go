@@ -1,10 +1,12 @@
 package local
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -39,8 +41,9 @@ func newTemplate(spec model.RunSpec) template {
 //   - RollingUpdate keeps at most desired+maxSurge instances (stopping ones
 //     not counted, as Kubernetes does not count terminating pods) and at
 //     least desired-maxUnavailable available ones: it starts new instances,
-//     and stops an old one when that leaves enough available, old ones that
-//     are not available first, since stopping them costs nothing.
+//     and stops an old one when that leaves enough available; old ones that
+//     are not available go first when enough instances are left to make up
+//     the minimum (the Deployment controller's cleanup of unhealthy pods).
 func (r *Runtime) reconcileServiceLocked(ctx context.Context, s *service) {
 	now := r.clock.Now()
 	var cur, old []*instance
@@ -90,33 +93,54 @@ func (r *Runtime) reconcileServiceLocked(ctx context.Context, s *service) {
 		}
 		return // new instances start once the old ones are gone
 	}
-	available := 0
+	curAvailable, oldAvailable := 0, 0
 	for _, in := range cur {
 		if r.availableLocked(in, now) {
-			available++
+			curAvailable++
 		}
 	}
 	for _, in := range old {
 		if r.availableLocked(in, now) {
-			available++
+			oldAvailable++
 		}
 	}
 	minAvailable := d - s.w.Strategy.MaxUnavailable
-	for i := len(old) - 1; i >= 0; i-- {
+	// The Deployment controller's two steps: old instances that are not
+	// available go first, as long as the instances left can still make up
+	// minAvailable once the new ones are available; then available old
+	// ones, as long as minAvailable stay available.
+	scaleDown := len(cur) + len(old) - minAvailable - (len(cur) - curAvailable)
+	for i := len(old) - 1; i >= 0 && scaleDown > 0; i-- {
 		if in := old[i]; !r.availableLocked(in, now) {
 			r.retireLocked(in, "replaced (RollingUpdate), not available")
 			old = append(old[:i], old[i+1:]...)
+			scaleDown--
 		}
 	}
-	for i := len(old) - 1; i >= 0 && available-1 >= minAvailable; i-- {
-		r.retireLocked(old[i], "replaced (RollingUpdate)")
-		old = old[:i]
-		available--
+	// Unavailable ones first, as a ReplicaSet deletes unready pods first.
+	slices.SortStableFunc(old, func(a, b *instance) int {
+		return cmp.Compare(boolInt(r.availableLocked(a, now)), boolInt(r.availableLocked(b, now)))
+	})
+	available := curAvailable + oldAvailable
+	for len(old) > 0 && available-1 >= minAvailable {
+		in := old[0]
+		if r.availableLocked(in, now) {
+			available--
+		}
+		r.retireLocked(in, "replaced (RollingUpdate)")
+		old = old[1:]
 	}
 	total := len(cur) + len(old)
 	if n := min(d-len(cur), d+s.w.Strategy.MaxSurge-total); n > 0 {
 		start(n)
 	}
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // availableLocked: ready, not leaving, and ready for at least MinReady.

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opshub/opshub/internal/sinktest"
 	"github.com/opshub/opshub/model"
 	"github.com/opshub/opshub/platform"
 )
@@ -52,7 +53,7 @@ func rolloutDone(h *harness) bool {
 // fewer than three ready, never more than four processes, every new
 // instance on the new spec, and requests through the proxy all answered.
 func TestRollingUpdateKeepsEveryInstanceAvailable(t *testing.T) {
-	port := freePort(t)
+	port := sinktest.FreePort(t)
 	h := start(t, Options{}, Workload{
 		Project: "demo", Name: "web", Command: helperCommand(),
 		Env: map[string]string{helperEnv: "http", "V": "1"}, Replicas: 3, Port: port,
@@ -75,7 +76,7 @@ func TestRollingUpdateKeepsEveryInstanceAvailable(t *testing.T) {
 		t.Fatal(err)
 	}
 	failed := 0
-	waitFor(t, 30*time.Second, "the rollout to finish", func() bool {
+	sinktest.WaitFor(t, 30*time.Second, "the rollout to finish", func() bool {
 		if code, _, _ := get(t, "GET", url, ""); code != 200 {
 			failed++
 		}
@@ -107,7 +108,7 @@ func TestRollingUpdateKeepsEveryInstanceAvailable(t *testing.T) {
 // instance before it starts the new one; requests wait in the proxy
 // meanwhile rather than fail.
 func TestRecreateNeverRunsTwoInstances(t *testing.T) {
-	port := freePort(t)
+	port := sinktest.FreePort(t)
 	h := start(t, Options{}, Workload{
 		Project: "demo", Name: "web", Command: helperCommand(),
 		Env: map[string]string{helperEnv: "http", "V": "1"}, Replicas: 1, Port: port,
@@ -125,7 +126,7 @@ func TestRecreateNeverRunsTwoInstances(t *testing.T) {
 	}
 	failed := 0
 	url := "http://127.0.0.1:" + strconv.Itoa(port) + "/"
-	waitFor(t, 30*time.Second, "the rollout to finish", func() bool {
+	sinktest.WaitFor(t, 30*time.Second, "the rollout to finish", func() bool {
 		if code, _, _ := get(t, "GET", url, ""); code != 200 {
 			failed++
 		}
