@@ -53,8 +53,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	return m, nil
 }
 
-// known creates a service's series at zero, so that rate() and increase()
-// see the first rollout.
+// known creates a service's series at zero (the duration histogram's
+// buckets too), so that rate() and increase() see the first rollout and the
+// releases dashboard shows 0 rather than no data.
 func (m *metrics) known(project, service string) {
 	for _, r := range []string{resultSucceeded, resultFailed, resultRolledBack, resultSuperseded} {
 		m.rollouts.WithLabelValues(project, service, r)
@@ -62,5 +63,6 @@ func (m *metrics) known(project, service string) {
 	for _, t := range []string{"manual", "auto"} {
 		m.rollbacks.WithLabelValues(project, service, t)
 	}
+	m.duration.WithLabelValues(project, service)
 	m.inProgress.WithLabelValues(project, service)
 }
