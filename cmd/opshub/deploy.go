@@ -98,11 +98,7 @@ the deploy scope.`,
 			if req.Image == "" && req.Command == nil && req.Env == nil && req.UnsetEnv == nil && req.Version == "" {
 				return usageErrorf("nothing to deploy: give at least one of --image, --command, --env or --version")
 			}
-			c, err := g.client()
-			if err != nil {
-				return usageError{err}
-			}
-			project, name, err := resolveService(cmd.Context(), c, args[0])
+			c, project, name, err := g.service(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
@@ -146,11 +142,7 @@ database migrations stay as they are. Needs a token with the deploy scope.`,
 			if to < 0 {
 				return usageErrorf("--to %d: must be a revision number", to)
 			}
-			c, err := g.client()
-			if err != nil {
-				return usageError{err}
-			}
-			project, name, err := resolveService(cmd.Context(), c, args[0])
+			c, project, name, err := g.service(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
@@ -181,11 +173,7 @@ did.`,
 			if output != "table" && output != "json" {
 				return usageErrorf("unknown output format %q (want table or json)", output)
 			}
-			c, err := g.client()
-			if err != nil {
-				return usageError{err}
-			}
-			project, name, err := resolveService(cmd.Context(), c, args[0])
+			c, project, name, err := g.service(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}

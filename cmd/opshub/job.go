@@ -51,11 +51,7 @@ Needs a token with the deploy scope.`,
 				}
 				vars[k] = v
 			}
-			c, err := g.client()
-			if err != nil {
-				return usageError{err}
-			}
-			project, name, err := resolveService(cmd.Context(), c, args[0])
+			c, project, name, err := g.service(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
@@ -128,11 +124,7 @@ func newJobRunsCommand(g *globals) *cobra.Command {
 		Short: "List a job's runs, newest first",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := g.client()
-			if err != nil {
-				return usageError{err}
-			}
-			project, name, err := resolveService(cmd.Context(), c, args[0])
+			c, project, name, err := g.service(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}

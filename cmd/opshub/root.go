@@ -45,6 +45,21 @@ func (g *globals) client() (*client.Client, error) {
 	return client.New(g.server, g.token)
 }
 
+// service is the client and the project/name of a command's SERVICE
+// argument (PROJECT/NAME, or a name the API resolves). A bad --server is a
+// usage error.
+func (g *globals) service(ctx context.Context, arg string) (*client.Client, string, string, error) {
+	c, err := g.client()
+	if err != nil {
+		return nil, "", "", usageError{err}
+	}
+	project, name, err := resolveService(ctx, c, arg)
+	if err != nil {
+		return nil, "", "", err
+	}
+	return c, project, name, nil
+}
+
 // execute runs the CLI with args and returns the process exit code. Tests
 // call it in-process.
 func execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {

@@ -35,11 +35,7 @@ warning says that the policy's next decision may change it again.`,
 			if output != "text" && output != "json" {
 				return usageErrorf("unknown output format %q (want text or json)", output)
 			}
-			c, err := g.client()
-			if err != nil {
-				return usageError{err}
-			}
-			project, name, err := resolveService(cmd.Context(), c, args[0])
+			c, project, name, err := g.service(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
