@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	vm "github.com/VictoriaMetrics/metrics"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/opshub/opshub/sinks"
@@ -178,9 +177,6 @@ func New(opts Options) (*Collector, error) {
 	c.bufs.New = func() any { b := make([]byte, readBufferBytes); return &b }
 	return c, nil
 }
-
-// MetricSet holds the per-file series; serve it next to the registry.
-func (c *Collector) MetricSet() *vm.Set { return c.metrics.perFile }
 
 // Close stops a running Run. It is idempotent.
 func (c *Collector) Close() error {

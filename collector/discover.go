@@ -342,14 +342,13 @@ func (c *Collector) warnOpen(path string, err error, now time.Time) {
 // seenOpen updates an open tail from what a scan saw. Called with c.mu held.
 func (c *Collector) seenOpen(t *tail, f found, now time.Time) {
 	if t.path != f.path {
-		c.metrics.perFile.UnregisterMetric(t.metricName)
+		c.metrics.perFile.remove(t.path)
 		if c.byPath[t.path] == t {
 			delete(c.byPath, t.path)
 		}
 		c.byPath[f.path] = t
-		t.path, t.metricName = f.path, behindName(f.path)
-		tt := t
-		c.metrics.perFile.GetOrCreateGauge(t.metricName, func() float64 { return float64(tt.behind.Load()) })
+		t.path = f.path
+		c.metrics.perFile.add(t.path, &t.behind)
 	}
 	t.ck.Path = f.path
 	t.ck.Seen = now

@@ -2,15 +2,15 @@ package collector
 
 import (
 	"fmt"
-	"strconv"
+	"sync"
+	"sync/atomic"
 
-	vm "github.com/VictoriaMetrics/metrics"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
 // collectorMetrics are the collector's self-metrics. Per-file series (bytes
-// behind the end of each file) live in a VictoriaMetrics set so that they
-// disappear with their file.
+// behind the end of each file) are built at each scrape from the open
+// files, so that they disappear with their file.
 type collectorMetrics struct {
 	lines        prometheus.Counter
 	bytes        prometheus.Counter
@@ -23,7 +23,7 @@ type collectorMetrics struct {
 	ckptLastSave prometheus.Gauge
 	inflight     prometheus.Gauge
 	blocked      prometheus.Counter
-	perFile      *vm.Set
+	perFile      *fileSeries
 }
 
 func newMetrics(reg prometheus.Registerer) (*collectorMetrics, error) {
@@ -61,7 +61,7 @@ func newMetrics(reg prometheus.Registerer) (*collectorMetrics, error) {
 		blocked: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "opshub_collector_backpressure_seconds_total", Help: "Time tailing waited for the sinks or the in-flight budget.",
 		}),
-		perFile: vm.NewSet(),
+		perFile: &fileSeries{behind: map[string]*atomic.Int64{}},
 	}
 	// Each format's parse errors start at 0, so a rate over them is 0
 	// rather than no data.
@@ -69,7 +69,7 @@ func newMetrics(reg prometheus.Registerer) (*collectorMetrics, error) {
 		m.parseErrors.WithLabelValues(f.String())
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.lines, m.bytes, m.openFiles, m.truncated, m.parseErrors, m.invalidUTF8, m.ckptWrites, m.ckptErrors, m.ckptLastSave, m.inflight, m.blocked} {
+		for _, c := range []prometheus.Collector{m.lines, m.bytes, m.openFiles, m.truncated, m.parseErrors, m.invalidUTF8, m.ckptWrites, m.ckptErrors, m.ckptLastSave, m.inflight, m.blocked, m.perFile} {
 			if err := reg.Register(c); err != nil {
 				return nil, fmt.Errorf("collector: register metrics: %w", err)
 			}
@@ -78,7 +78,39 @@ func newMetrics(reg prometheus.Registerer) (*collectorMetrics, error) {
 	return m, nil
 }
 
-// behindName is the per-file series of bytes not yet read.
-func behindName(path string) string {
-	return "opshub_collector_file_behind_bytes{path=" + strconv.Quote(path) + "}"
+var descBehind = prometheus.NewDesc("opshub_collector_file_behind_bytes",
+	"Bytes of a log file not yet read by the collector.", []string{"path"}, nil)
+
+// fileSeries shows the bytes behind of each open file: a
+// prometheus.Collector whose constant metrics are built at each scrape.
+type fileSeries struct {
+	mu     sync.Mutex
+	behind map[string]*atomic.Int64
+}
+
+// add shows the file at path with the bytes behind that v holds; a path
+// already shown keeps its first value.
+func (s *fileSeries) add(path string, v *atomic.Int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.behind[path] == nil {
+		s.behind[path] = v
+	}
+}
+
+// remove stops showing the file at path.
+func (s *fileSeries) remove(path string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.behind, path)
+}
+
+func (s *fileSeries) Describe(ch chan<- *prometheus.Desc) { ch <- descBehind }
+
+func (s *fileSeries) Collect(ch chan<- prometheus.Metric) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for path, v := range s.behind {
+		ch <- prometheus.MustNewConstMetric(descBehind, prometheus.GaugeValue, float64(v.Load()), path)
+	}
 }

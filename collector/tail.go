@@ -46,7 +46,6 @@ type tail struct {
 	resolved   bool
 	resolvedAt time.Time
 	behind     atomic.Int64
-	metricName string
 
 	batch *batchBuilder // the batch being filled, set during readTail
 
@@ -90,8 +89,7 @@ func (c *Collector) openTail(fd found, ck *checkpoint) (*tail, error) {
 	t.dec = newDecoder(c.opts.MaxLineBytes, c.opts.Now, t.emit)
 	t.ref, t.labels, t.resolved = resolve(c.opts.Resolver, src)
 	t.resolvedAt = c.opts.Now()
-	t.metricName = behindName(path)
-	c.metrics.perFile.GetOrCreateGauge(t.metricName, func() float64 { return float64(t.behind.Load()) })
+	c.metrics.perFile.add(path, &t.behind)
 	c.metrics.openFiles.Inc()
 	c.tails[id] = t
 	c.byPath[path] = t
@@ -115,7 +113,7 @@ func (t *tail) close(c *Collector) {
 		t.zr.Close()
 	}
 	t.f.Close()
-	c.metrics.perFile.UnregisterMetric(t.metricName)
+	c.metrics.perFile.remove(t.path)
 	c.metrics.openFiles.Dec()
 	delete(c.tails, t.id)
 	if c.byPath[t.path] == t {

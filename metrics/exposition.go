@@ -1,31 +1,24 @@
 package metrics
 
 import (
-	"fmt"
-	"io"
-	"sort"
-	"strings"
 	"sync"
 
-	vm "github.com/VictoriaMetrics/metrics"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/opshub/opshub/model"
 )
 
-// family is one metric family on /metrics. Each has its own
-// VictoriaMetrics set, so that its HELP and TYPE lines can be written just
-// before its series without turning on the library's process-wide metadata.
+// family is one metric family on /metrics.
 type family struct {
-	name, help, kind string
+	name, help string
 	// counter families accumulate Increases; the others show the last value.
 	counter bool
-	set     *vm.Set
 }
 
 // families maps sample types to what /metrics shows. Rates are exposed as
 // the counters they came from, so that Prometheus computes its own rates;
 // percentages are left to queries.
-var families = map[model.MetricType]*family{
+var families = map[model.MetricType]family{
 	model.MetricCPU:            {name: "opshub_container_cpu_usage_seconds_total", help: "CPU time used by the container, in seconds (accumulated across restarts while the container exists).", counter: true},
 	model.MetricMemory:         {name: "opshub_container_memory_working_set_bytes", help: "Memory working set of the container: what the kernel cannot reclaim without swapping."},
 	model.MetricMemoryRSS:      {name: "opshub_container_memory_rss_bytes", help: "Resident set size of the container's processes."},
@@ -45,39 +38,46 @@ var families = map[model.MetricType]*family{
 	model.MetricVolumeInodes:   {name: "opshub_volume_inodes_used", help: "Files and directories on the volume."},
 }
 
-func init() {
-	for _, f := range families {
-		f.kind = "gauge"
-		if f.counter {
-			f.kind = "counter"
-		}
-	}
+// seriesLabels are the labels of an exposed series, in this order; a label
+// whose value is empty is left out (a volume series has no container, a
+// container series no volume).
+var seriesLabels = [...]string{"project", "service", "instance", "container", "volume"}
+
+// exposedKey names one series of one family.
+type exposedKey struct {
+	ref    model.Ref
+	volume string
+}
+
+func (k exposedKey) values() [len(seriesLabels)]string {
+	return [...]string{k.ref.Project, k.ref.Service, k.ref.Instance, k.ref.Container, k.volume}
 }
 
 // Exposition holds the latest value of every container series for
-// /metrics. It implements server.MetricWriter. A container's series are
+// /metrics. It is a prometheus.Collector: each scrape builds constant
+// metrics from the values it holds, as kube-state-metrics does, so a
+// series exists exactly as long as its container. A container's series are
 // removed as soon as a scrape no longer sees it (Retain), so a container
 // that exits leaves /metrics within one scrape interval.
 type Exposition struct {
-	mu       sync.Mutex
-	families map[model.MetricType]*family
-	// series maps a ref to the full names (with labels) it has, per type.
-	series map[model.Ref]map[string]model.MetricType
-	// totals are the accumulated values of counter series.
-	totals map[string]float64
+	mu sync.Mutex
+	// values are, per type, the shown value of each series: the last sample
+	// of gauges, the accumulated increases of counters.
+	values map[model.MetricType]map[exposedKey]float64
+	// descs caches one description per type and set of present labels
+	// (a bit per label of seriesLabels).
+	descs map[model.MetricType]map[uint8]*prometheus.Desc
 }
 
 // NewExposition returns an empty exposition.
 func NewExposition() *Exposition {
 	e := &Exposition{
-		families: map[model.MetricType]*family{},
-		series:   map[model.Ref]map[string]model.MetricType{},
-		totals:   map[string]float64{},
+		values: map[model.MetricType]map[exposedKey]float64{},
+		descs:  map[model.MetricType]map[uint8]*prometheus.Desc{},
 	}
-	for t, f := range families {
-		cp := *f
-		cp.set = vm.NewSet()
-		e.families[t] = &cp
+	for t := range families {
+		e.values[t] = map[exposedKey]float64{}
+		e.descs[t] = map[uint8]*prometheus.Desc{}
 	}
 	return e
 }
@@ -89,68 +89,31 @@ func (e *Exposition) Update(samples []model.Sample, incs []Increase) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for _, s := range samples {
-		f := e.families[s.Type]
-		if f == nil || (f.counter && s.Type != model.MetricRestarts) {
+		f, ok := families[s.Type]
+		if !ok || (f.counter && s.Type != model.MetricRestarts) {
 			continue
 		}
-		name := e.nameLocked(s.Ref, s.Type, s.Volume)
-		f.set.GetOrCreateGauge(name, nil).Set(s.Value)
+		e.values[s.Type][exposedKey{s.Ref, s.Volume}] = s.Value
 	}
 	for _, in := range incs {
-		f := e.families[in.Type]
-		if f == nil || !f.counter || in.Delta < 0 {
+		f, ok := families[in.Type]
+		if !ok || !f.counter || in.Delta < 0 {
 			continue
 		}
-		name := e.nameLocked(in.Ref, in.Type, "")
-		e.totals[name] += in.Delta
-		f.set.GetOrCreateGauge(name, nil).Set(e.totals[name])
+		e.values[in.Type][exposedKey{ref: in.Ref}] += in.Delta
 	}
-}
-
-// nameLocked returns the series name with its labels and remembers it
-// under its ref.
-func (e *Exposition) nameLocked(ref model.Ref, t model.MetricType, volume string) string {
-	var b strings.Builder
-	b.WriteString(e.families[t].name)
-	b.WriteByte('{')
-	label := func(k, v string) {
-		if v == "" {
-			return
-		}
-		if b.Len() > len(e.families[t].name)+1 {
-			b.WriteByte(',')
-		}
-		fmt.Fprintf(&b, `%s="%s"`, k, escapeLabel(v))
-	}
-	label("project", ref.Project)
-	label("service", ref.Service)
-	label("instance", ref.Instance)
-	label("container", ref.Container)
-	label("volume", volume)
-	b.WriteByte('}')
-	name := b.String()
-	m := e.series[ref]
-	if m == nil {
-		m = map[string]model.MetricType{}
-		e.series[ref] = m
-	}
-	m[name] = t
-	return name
 }
 
 // Retain removes the series of every ref not in live.
 func (e *Exposition) Retain(live map[model.Ref]bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	for ref, names := range e.series {
-		if live[ref] {
-			continue
+	for _, series := range e.values {
+		for k := range series {
+			if !live[k.ref] {
+				delete(series, k)
+			}
 		}
-		for name, t := range names {
-			e.families[t].set.UnregisterMetric(name)
-			delete(e.totals, name)
-		}
-		delete(e.series, ref)
 	}
 }
 
@@ -159,29 +122,65 @@ func (e *Exposition) Len() int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	n := 0
-	for _, names := range e.series {
-		n += len(names)
+	for _, series := range e.values {
+		n += len(series)
 	}
 	return n
 }
 
-// WritePrometheus writes every family with series in the text format.
-func (e *Exposition) WritePrometheus(w io.Writer) {
+// Describe sends nothing: the label names of a family's series differ
+// (volume series have no container label), so the registry treats the
+// exposition as an unchecked collector.
+func (e *Exposition) Describe(chan<- *prometheus.Desc) {}
+
+// Collect sends every series as a constant metric.
+func (e *Exposition) Collect(ch chan<- prometheus.Metric) {
+	type metric struct {
+		desc   *prometheus.Desc
+		kind   prometheus.ValueType
+		value  float64
+		labels []string
+	}
 	e.mu.Lock()
-	fams := make([]*family, 0, len(e.families))
-	for _, f := range e.families {
-		if len(f.set.ListMetricNames()) > 0 {
-			fams = append(fams, f)
+	out := make([]metric, 0, 256)
+	for t, series := range e.values {
+		kind := prometheus.GaugeValue
+		if families[t].counter {
+			kind = prometheus.CounterValue
+		}
+		for k, v := range series {
+			desc, labels := e.descLocked(t, k)
+			out = append(out, metric{desc, kind, v, labels})
 		}
 	}
 	e.mu.Unlock()
-	sort.Slice(fams, func(i, j int) bool { return fams[i].name < fams[j].name })
-	for _, f := range fams {
-		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", f.name, f.help, f.name, f.kind)
-		f.set.WritePrometheus(w)
+	for _, m := range out {
+		ch <- prometheus.MustNewConstMetric(m.desc, m.kind, m.value, m.labels...)
 	}
 }
 
-var labelEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
-
-func escapeLabel(v string) string { return labelEscaper.Replace(v) }
+// descLocked returns the description of k's series in family t and the
+// values of its present labels.
+func (e *Exposition) descLocked(t model.MetricType, k exposedKey) (*prometheus.Desc, []string) {
+	all := k.values()
+	var present uint8
+	values := make([]string, 0, len(all))
+	for i, v := range all {
+		if v != "" {
+			present |= 1 << i
+			values = append(values, v)
+		}
+	}
+	desc := e.descs[t][present]
+	if desc == nil {
+		var names []string
+		for i, name := range seriesLabels {
+			if present&(1<<i) != 0 {
+				names = append(names, name)
+			}
+		}
+		desc = prometheus.NewDesc(families[t].name, families[t].help, names, nil)
+		e.descs[t][present] = desc
+	}
+	return desc, values
+}

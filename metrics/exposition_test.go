@@ -1,7 +1,6 @@
 package metrics
 
 import (
-	"bytes"
 	"context"
 	"strings"
 	"testing"
@@ -37,16 +36,16 @@ func TestScraperExposesAndRemovesContainers(t *testing.T) {
 		{Ref: web0.ServiceRef(), Time: t1, Volumes: []VolumeReading{{Name: "data", Used: Known(2 << 20), Capacity: Known(1 << 30)}}}}
 	sc.Scrape(context.Background(), t1)
 
-	out := exposition(expo)
+	out := promtest.Exposition(t, expo)
 	for _, want := range []string{
 		"# HELP opshub_container_cpu_usage_seconds_total CPU time used",
 		"# TYPE opshub_container_cpu_usage_seconds_total counter",
-		`opshub_container_cpu_usage_seconds_total{project="demo",service="web",instance="web-0",container="web"} 7.5`,
-		`opshub_container_cpu_usage_seconds_total{project="demo",service="web",instance="web-1",container="web"} 1.5`,
-		`opshub_container_memory_working_set_bytes{project="demo",service="web",instance="web-1",container="web"} 67108864`,
-		`opshub_container_network_receive_bytes_total{project="demo",service="web",instance="web-0",container="web"} 7500`,
-		`opshub_container_restarts_total{project="demo",service="web",instance="web-0",container="web"} 1`,
-		`opshub_volume_used_bytes{project="demo",service="web",volume="data"} 2097152`,
+		`opshub_container_cpu_usage_seconds_total{container="web",instance="web-0",project="demo",service="web"} 7.5`,
+		`opshub_container_cpu_usage_seconds_total{container="web",instance="web-1",project="demo",service="web"} 1.5`,
+		`opshub_container_memory_working_set_bytes{container="web",instance="web-1",project="demo",service="web"} 6.7108864e+07`,
+		`opshub_container_network_receive_bytes_total{container="web",instance="web-0",project="demo",service="web"} 7500`,
+		`opshub_container_restarts_total{container="web",instance="web-0",project="demo",service="web"} 1`,
+		`opshub_volume_used_bytes{project="demo",service="web",volume="data"} 2.097152e+06`,
 		"# TYPE opshub_volume_capacity_bytes gauge",
 	} {
 		if !strings.Contains(out, want) {
@@ -62,23 +61,17 @@ func TestScraperExposesAndRemovesContainers(t *testing.T) {
 	t2 := t1.Add(15 * time.Second)
 	src.readings = []Reading{reading(web0, t2, 25)}
 	sc.Scrape(context.Background(), t2)
-	out = exposition(expo)
+	out = promtest.Exposition(t, expo)
 	if strings.Contains(out, `instance="web-1"`) {
 		t.Errorf("series of an exited container still on /metrics:\n%s", out)
 	}
 	if strings.Contains(out, "opshub_volume_used_bytes") {
 		t.Errorf("volume series of a service no longer read still on /metrics:\n%s", out)
 	}
-	if !strings.Contains(out, `opshub_container_cpu_usage_seconds_total{project="demo",service="web",instance="web-0",container="web"} 15`) {
+	if !strings.Contains(out, `opshub_container_cpu_usage_seconds_total{container="web",instance="web-0",project="demo",service="web"} 15`) {
 		t.Errorf("web-0's counter did not keep growing:\n%s", out)
 	}
 	if strings.Contains(out, "# TYPE opshub_volume_used_bytes") {
 		t.Error("a family without series still prints its HELP and TYPE")
 	}
-}
-
-func exposition(e *Exposition) string {
-	var b bytes.Buffer
-	e.WritePrometheus(&b)
-	return b.String()
 }

@@ -1,12 +1,12 @@
 package metrics
 
 import (
-	"bytes"
 	"context"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/opshub/opshub/internal/promtest"
 	"github.com/opshub/opshub/model"
 )
 
@@ -40,12 +40,10 @@ func TestScraperTurnsLineCountsIntoLogLines(t *testing.T) {
 	lines.Add(gone, 5) // its container is not live any more: dropped
 	sc.Scrape(context.Background(), t0.Add(15*time.Second))
 
-	var out bytes.Buffer
-	expo.WritePrometheus(&out)
-	text := out.String()
+	text := promtest.Exposition(t, expo)
 	for _, want := range []string{
-		`opshub_container_log_lines_total{project="demo",service="web",instance="web-0",container="web"} 40`,
-		`opshub_container_log_lines_total{project="demo",service="web",instance="web-1",container="web"} 0`,
+		`opshub_container_log_lines_total{container="web",instance="web-0",project="demo",service="web"} 40`,
+		`opshub_container_log_lines_total{container="web",instance="web-1",project="demo",service="web"} 0`,
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("/metrics lacks %s:\n%s", want, text)

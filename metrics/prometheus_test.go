@@ -3,11 +3,13 @@ package metrics_test
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/opshub/opshub/internal/promtest"
 	"github.com/opshub/opshub/metrics"
@@ -31,10 +33,9 @@ func TestPrometheusScrapesExposition(t *testing.T) {
 	*src = readings{{Ref: ref, Time: now, MemoryWorkingSet: metrics.Known(200 << 20), CPUSeconds: metrics.Known(10.5)}}
 	sc.Scrape(context.Background(), now)
 
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-		expo.WritePrometheus(w)
-	}))
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(expo)
+	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	defer srv.Close()
 	prom := promtest.Start(t, fmt.Sprintf(`
 global: {scrape_interval: 1s}

@@ -53,7 +53,7 @@ func (c *Container) Run(ctx context.Context) {
 	}
 	wg.Wait()
 	for _, w := range c.workers {
-		c.m.removeSeries(w.labels)
+		c.m.removeSeries(w.series)
 	}
 }
 

@@ -17,8 +17,9 @@
 //   - a Tracker per probe with its current and last results, last failure
 //     and the last 100 runs, rendered as model.ProbeStatus;
 //   - per-container metric series (opshub_probe_success,
-//     opshub_probe_duration_seconds) in a VictoriaMetrics set, removed when
-//     the container goes away.
+//     opshub_probe_duration_seconds, opshub_probe_http_status_code) in
+//     Metrics, a prometheus.Collector; they leave /metrics when the
+//     container goes away.
 //
 // A thousand HTTP probes a second cost under a tenth of a core
 // (docs/benchmarks.md): each run still opens its own connection, as the

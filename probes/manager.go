@@ -6,8 +6,6 @@ import (
 	"math/rand/v2"
 	"time"
 
-	"github.com/VictoriaMetrics/metrics"
-
 	"github.com/opshub/opshub/model"
 )
 
@@ -33,7 +31,7 @@ type Options struct {
 	// default: discarded.
 	Logger *slog.Logger
 	// Metrics receives the per-container probe series; nil: none kept.
-	Metrics *metrics.Set
+	Metrics *Metrics
 	// Jitter returns a number in [0, 1) that scales the first-run delay;
 	// default: math/rand/v2.
 	Jitter func() float64
@@ -46,7 +44,7 @@ type Manager struct {
 	clock   Clock
 	start   time.Time
 	log     *slog.Logger
-	metrics *metrics.Set
+	metrics *Metrics
 	jitter  func() float64
 	// newHandler builds a probe's check; tests replace it.
 	newHandler func(t Type, s *Spec) Handler
@@ -154,7 +152,7 @@ func (m *Manager) NewContainer(cfg ContainerConfig) (*Container, error) {
 			seenRun: -1,
 		}
 		w.tracker = NewTracker(t, h.Describe(), w.initial, now)
-		w.labels = metricLabels(cfg.Ref, t)
+		w.series = seriesKey{cfg.Ref, t}
 		c.workers = append(c.workers, w)
 	}
 	return c, nil

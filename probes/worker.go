@@ -31,7 +31,7 @@ type worker struct {
 	handler Handler
 	tracker *Tracker
 	initial Result
-	labels  string // metric labels
+	series  seriesKey // its series on /metrics
 	trigger chan struct{}
 
 	// Owned by the worker's goroutine.
@@ -143,7 +143,7 @@ func (w *worker) doProbe(ctx context.Context) {
 		return // shutting down, or the run ended meanwhile: the result means nothing
 	}
 	w.tracker.Record(o)
-	w.c.m.observe(w.labels, o)
+	w.c.m.observe(w.series, o)
 	if o.Result == Failure {
 		w.c.m.log.Debug("probe run failed", w.c.logKeys(w.typ, "message", UnhealthyMessage(w.typ, o))...)
 	}

@@ -1,7 +1,6 @@
 package probes
 
 import (
-	"bytes"
 	"context"
 	"slices"
 	"strings"
@@ -10,8 +9,7 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/VictoriaMetrics/metrics"
-
+	"github.com/opshub/opshub/internal/promtest"
 	"github.com/opshub/opshub/model"
 )
 
@@ -70,7 +68,7 @@ type probeRig struct {
 // rig builds a Container over set. young makes the Manager start now (so
 // first runs are jittered by jitter × period); otherwise it started an hour
 // ago. Call it inside synctest.Test.
-func rig(t *testing.T, set Set, young bool, jitter float64, ms *metrics.Set) *probeRig {
+func rig(t *testing.T, set Set, young bool, jitter float64, ms *Metrics) *probeRig {
 	t.Helper()
 	m := NewManager(Options{Jitter: func() float64 { return jitter }, Metrics: ms})
 	if !young {
@@ -430,7 +428,7 @@ func TestSlowRunResultOfAnEndedRunIsDropped(t *testing.T) {
 
 func TestMetricSeriesComeAndGo(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ms := metrics.NewSet()
+		ms := NewMetrics()
 		r := rig(t, Set{Readiness: &Spec{TCP: &TCPAction{}}, Liveness: &Spec{TCP: &TCPAction{}}}, false, 0, ms)
 		r.handlers[Liveness].latency = 20 * time.Millisecond
 		r.handlers[Readiness].set(Failure, "no")
@@ -438,23 +436,20 @@ func TestMetricSeriesComeAndGo(t *testing.T) {
 		r.start()
 		time.Sleep(time.Second)
 		synctest.Wait()
-		var buf bytes.Buffer
-		ms.WritePrometheus(&buf)
-		labels := `{project="demo",service="web",instance="web-abcd-0",container="web",probe_type="%s"}`
+		out := promtest.Exposition(t, ms)
+		labels := `{container="web",instance="web-abcd-0",probe_type="%s",project="demo",service="web"}`
 		for _, want := range []string{
 			"opshub_probe_success" + strings.Replace(labels, "%s", "readiness", 1) + " 0",
 			"opshub_probe_success" + strings.Replace(labels, "%s", "liveness", 1) + " 1",
 			"opshub_probe_duration_seconds" + strings.Replace(labels, "%s", "liveness", 1) + " 0.02",
 		} {
-			if !strings.Contains(buf.String(), want+"\n") {
-				t.Errorf("metrics lack %q:\n%s", want, buf.String())
+			if !strings.Contains(out, want+"\n") {
+				t.Errorf("metrics lack %q:\n%s", want, out)
 			}
 		}
 		r.stop()
-		buf.Reset()
-		ms.WritePrometheus(&buf)
-		if buf.Len() != 0 {
-			t.Errorf("series left after the container went away:\n%s", buf.String())
+		if out := promtest.Exposition(t, ms); out != "" {
+			t.Errorf("series left after the container went away:\n%s", out)
 		}
 	})
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -41,10 +40,6 @@ type Options struct {
 	// request metrics. Both may be nil.
 	Gatherer   prometheus.Gatherer
 	Registerer prometheus.Registerer
-	// MetricSets are written to /metrics after the Gatherer's families. They
-	// hold per-container series that come and go with their containers
-	// (VictoriaMetrics *metrics.Set satisfies MetricWriter).
-	MetricSets []MetricWriter
 	// Logs answers the log endpoints; without it they answer 501.
 	Logs LogReader
 	// Alerting serves alerts and deliveries; nil answers empty lists.
@@ -91,11 +86,6 @@ type Options struct {
 
 	// Jobs serves /api/v1/jobs; nil answers an empty list.
 	Jobs JobRunner
-}
-
-// MetricWriter writes metrics in the Prometheus text format.
-type MetricWriter interface {
-	WritePrometheus(w io.Writer)
 }
 
 // Server serves opshub's HTTP API.
@@ -286,8 +276,7 @@ func (s *Server) instrument(name string, h http.Handler) http.Handler {
 	})
 }
 
-// metrics writes the registry and the per-container sets in the text
-// format, the one format both can produce.
+// metrics writes the registry's families in the text format.
 func (s *Server) metrics(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", string(expfmt.NewFormat(expfmt.TypeTextPlain)))
 	if s.opts.Gatherer != nil {
@@ -302,9 +291,6 @@ func (s *Server) metrics(w http.ResponseWriter, _ *http.Request) {
 				return
 			}
 		}
-	}
-	for _, set := range s.opts.MetricSets {
-		set.WritePrometheus(w)
 	}
 }
 

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/VictoriaMetrics/metrics"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/opshub/opshub/model"
@@ -180,21 +179,6 @@ func TestMetricsExposeRequestCounts(t *testing.T) {
 	body, _ := io.ReadAll(rec.Body)
 	if rec.Code != 200 || !strings.Contains(string(body), `opshub_http_requests_total{code="200",handler="services"} 1`) {
 		t.Fatalf("metrics: %d\n%s", rec.Code, body)
-	}
-}
-
-func TestMetricsIncludePerContainerSets(t *testing.T) {
-	reg := prometheus.NewRegistry()
-	set := metrics.NewSet()
-	set.NewGauge(`opshub_container_cpu_cores{project="demo",service="web"}`, func() float64 { return 0.5 })
-	h := newTestServer(t, Options{Gatherer: reg, Registerer: reg, MetricSets: []MetricWriter{set}}).Handler()
-	do(t, h, "GET", "/healthz", "127.0.0.1:1", "")
-	rec := do(t, h, "GET", "/metrics", "127.0.0.1:1", "")
-	body := rec.Body.String()
-	for _, want := range []string{"opshub_http_request_duration_seconds", `opshub_container_cpu_cores{project="demo",service="web"} 0.5`} {
-		if !strings.Contains(body, want) {
-			t.Errorf("/metrics lacks %q:\n%s", want, body)
-		}
 	}
 }
 

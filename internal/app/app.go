@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"time"
 
-	vmetrics "github.com/VictoriaMetrics/metrics"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
@@ -25,6 +24,7 @@ import (
 	"github.com/opshub/opshub/internal/reload"
 	"github.com/opshub/opshub/model"
 	"github.com/opshub/opshub/platform/local"
+	"github.com/opshub/opshub/probes"
 	"github.com/opshub/opshub/server"
 	"github.com/opshub/opshub/store"
 )
@@ -70,14 +70,16 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	}
 
 	reg := newRegistry()
-	// Probe series come and go with their instances, so they live in a
-	// set of their own rather than in the registry.
-	probeSet := vmetrics.NewSet()
+	// Probe series come and go with their instances: built at each scrape.
+	probeMetrics := probes.NewMetrics()
+	if err := reg.Register(probeMetrics); err != nil {
+		return err
+	}
 	rt, err := local.New(local.Options{
 		DataDir:      cfg.DataDir,
 		Logger:       log,
 		Registerer:   reg,
-		ProbeMetrics: probeSet,
+		ProbeMetrics: probeMetrics,
 	}, Workloads(cfg))
 	if err != nil {
 		return err
@@ -144,20 +146,12 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		return err
 	}
 	srv, err := server.New(server.Options{
-		Listen:     cfg.Server.Listen,
-		Tokens:     Tokens(cfg),
-		Services:   rt,
-		Ready:      func() (bool, string) { return rt.Ready(), "local runtime is starting" },
-		Gatherer:   reg,
-		Registerer: reg,
-		MetricSets: []server.MetricWriter{
-			mp.expo,
-			server.Described(probeSet,
-				server.Family{Name: "opshub_probe_success", Help: "Whether the last run of a container's probe passed (1) or failed (0).", Type: "gauge"},
-				server.Family{Name: "opshub_probe_duration_seconds", Help: "How long the last run of a container's probe took.", Type: "gauge"},
-				server.Family{Name: "opshub_probe_http_status_code", Help: "HTTP status code of the last run of a container's HTTP probe.", Type: "gauge"}),
-			logMetricSet(logs),
-		},
+		Listen:      cfg.Server.Listen,
+		Tokens:      Tokens(cfg),
+		Services:    rt,
+		Ready:       func() (bool, string) { return rt.Ready(), "local runtime is starting" },
+		Gatherer:    reg,
+		Registerer:  reg,
 		Logs:        logReader,
 		Metrics:     metricsReader{mp.store},
 		Spend:       meter,

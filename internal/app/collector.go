@@ -12,7 +12,6 @@ import (
 	"github.com/opshub/opshub/collector"
 	"github.com/opshub/opshub/config"
 	"github.com/opshub/opshub/model"
-	"github.com/opshub/opshub/server"
 	"github.com/opshub/opshub/sinks"
 )
 
@@ -106,10 +105,4 @@ func (r *serviceResolver) refresh() {
 			}
 		}
 	}
-}
-
-// logMetricSet is the collector's per-file series, described for /metrics.
-func logMetricSet(c *collector.Collector) server.MetricWriter {
-	return server.Described(c.MetricSet(),
-		server.Family{Name: "opshub_collector_file_behind_bytes", Help: "Bytes of a log file not yet read by the collector.", Type: "gauge"})
 }

@@ -63,6 +63,9 @@ func newMetrics(cfg *config.Config, lister procfs.Lister, opts Options, reg prom
 	}
 	store := metrics.NewStore(metrics.DefaultRetention, interval)
 	expo := metrics.NewExposition()
+	if err := reg.Register(expo); err != nil {
+		return nil, err
+	}
 	src := procfs.New(lister, procfs.Options{Specs: MetricSpecs(cfg), Logger: log})
 	sampleSinks, onSamples, err := newSampleSinks(cfg, reg, log)
 	if err != nil {

@@ -98,19 +98,18 @@ workloads:
 			b, _ := io.ReadAll(resp.Body)
 			return string(b)
 		}
-		briefSeries := `opshub_container_memory_working_set_bytes{project="demo",service="brief"`
 		var exposed string
 		sinktest.WaitFor(t, 10*time.Second, "series of every container on /metrics", func() bool {
 			exposed = scrape()
-			return strings.Contains(exposed, `opshub_container_cpu_usage_seconds_total{project="demo",service="burner"`) &&
-				strings.Contains(exposed, `opshub_container_memory_working_set_bytes{project="demo",service="holder"`) &&
-				strings.Contains(exposed, briefSeries)
+			return hasServiceSeries(exposed, "opshub_container_cpu_usage_seconds_total", "burner") &&
+				hasServiceSeries(exposed, "opshub_container_memory_working_set_bytes", "holder") &&
+				hasServiceSeries(exposed, "opshub_container_memory_working_set_bytes", "brief")
 		})
 		promtest.CheckMetrics(t, containerFamilies(exposed))
 
 		var exited, goneAt time.Time
 		sinktest.WaitFor(t, 20*time.Second, "brief to exit and its series to leave /metrics", func() bool {
-			if strings.Contains(scrape(), briefSeries) {
+			if hasServiceSeries(scrape(), "opshub_container_memory_working_set_bytes", "brief") {
 				goneAt = time.Time{}
 			} else if goneAt.IsZero() {
 				goneAt = time.Now()
@@ -240,6 +239,18 @@ func threadRunTime(pid int) time.Duration {
 func loadAverage() string {
 	b, _ := os.ReadFile("/proc/loadavg")
 	return strings.Join(strings.Fields(string(b))[:min(3, len(strings.Fields(string(b))))], " ")
+}
+
+// hasServiceSeries reports whether the exposition has a series of the
+// family for a container of the service demo/<service>.
+func hasServiceSeries(exposition, family, service string) bool {
+	for line := range strings.SplitSeq(exposition, "\n") {
+		labels, ok := strings.CutPrefix(line, family+"{")
+		if ok && strings.Contains(labels, `project="demo"`) && strings.Contains(labels, `service="`+service+`"`) {
+			return true
+		}
+	}
+	return false
 }
 
 // containerFamilies keeps the lines of the container metric families (and

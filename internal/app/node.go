@@ -167,6 +167,9 @@ func RunCollector(ctx context.Context, cfg *config.Config, opts CollectorOptions
 	}
 	store := metrics.NewStore(metrics.DefaultRetention, interval)
 	expo := metrics.NewExposition()
+	if err := reg.Register(expo); err != nil {
+		return err
+	}
 	samples := newSampleLog(set.node, metrics.DefaultRetention, maxHeldSamples, time.Now)
 	scraper := metrics.NewScraper(nodeSource{src: src, pods: pods}, store, expo, metrics.ScraperOptions{
 		Interval: interval, Logger: log, Registerer: reg, OnSamples: samples.add, Lines: lines,
@@ -184,7 +187,6 @@ func RunCollector(ctx context.Context, cfg *config.Config, opts CollectorOptions
 		Ready:         func() (bool, string) { return pods.Ready(), "the node's pods are not listed yet" },
 		Gatherer:      reg,
 		Registerer:    reg,
-		MetricSets:    []server.MetricWriter{expo, logMetricSet(logs)},
 		Logs:          logReader,
 		Metrics:       metricsReader{store},
 		Sinks:         sinkRouter,

@@ -1,7 +1,6 @@
 package local
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -14,8 +13,7 @@ import (
 	"testing"
 	"time"
 
-	vmetrics "github.com/VictoriaMetrics/metrics"
-
+	"github.com/opshub/opshub/internal/promtest"
 	"github.com/opshub/opshub/internal/sinktest"
 	"github.com/opshub/opshub/model"
 	"github.com/opshub/opshub/probes"
@@ -112,7 +110,7 @@ func TestReadinessProbeDrivesTheProxy(t *testing.T) {
 	const period, timeout = time.Second, time.Second
 	demo := demoBinary(t)
 	port := sinktest.FreePort(t)
-	h := start(t, Options{ProbeMetrics: vmetrics.NewSet()}, Workload{
+	h := start(t, Options{ProbeMetrics: probes.NewMetrics()}, Workload{
 		Project: "demo", Name: "web",
 		Command:     []string{demo, "--listen", "127.0.0.1:${PORT}"},
 		Replicas:    2,
@@ -205,7 +203,7 @@ func TestLivenessProbeRestarts(t *testing.T) {
 	t.Parallel()
 	const period = time.Second
 	demo := demoBinary(t)
-	set := vmetrics.NewSet()
+	set := probes.NewMetrics()
 	h := start(t, Options{ProbeMetrics: set}, Workload{
 		Project: "demo", Name: "web",
 		Command:     []string{demo, "--listen", "127.0.0.1:${PORT}"},
@@ -261,11 +259,10 @@ func TestLivenessProbeRestarts(t *testing.T) {
 	sinktest.WaitFor(t, 3*time.Second, "a probe-recovered event", func() bool {
 		return len(events.find(model.InstanceProbeRecovered, "")) == 1
 	})
-	var buf bytes.Buffer
-	set.WritePrometheus(&buf)
-	want := fmt.Sprintf(`opshub_probe_success{project="demo",service="web",instance=%q,container="web",probe_type="liveness"} 1`, ins[0].Name)
-	if !strings.Contains(buf.String(), want) {
-		t.Errorf("metrics lack %s:\n%s", want, buf.String())
+	out := promtest.Exposition(t, set)
+	want := fmt.Sprintf(`opshub_probe_success{container="web",instance=%q,probe_type="liveness",project="demo",service="web"} 1`, ins[0].Name)
+	if !strings.Contains(out, want) {
+		t.Errorf("metrics lack %s:\n%s", want, out)
 	}
 	if got := h.instances("demo", "web")[0].Restarts; got != 1 {
 		t.Errorf("%d restarts, want 1", got)
@@ -281,7 +278,7 @@ func TestStartupProbes(t *testing.T) {
 	demo := demoBinary(t)
 	slow := []string{"/bin/sh", "-c", "sleep 3; exec " + demo + ` --listen "127.0.0.1:$PORT"`}
 	liveness := &probes.Spec{TCP: &probes.TCPAction{}, Period: time.Second, FailureThreshold: 1}
-	h := start(t, Options{ProbeMetrics: vmetrics.NewSet()},
+	h := start(t, Options{ProbeMetrics: probes.NewMetrics()},
 		Workload{
 			Project: "demo", Name: "slow", Command: slow, Replicas: 1, Port: sinktest.FreePort(t), GracePeriod: 2 * time.Second,
 			Probes: probes.Set{

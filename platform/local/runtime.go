@@ -13,7 +13,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	vmetrics "github.com/VictoriaMetrics/metrics"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/opshub/opshub/model"
@@ -44,7 +43,7 @@ type Options struct {
 	// ProbeMetrics receives the per-instance probe series
 	// (opshub_probe_success, opshub_probe_duration_seconds), which go away
 	// with their instance; nil: not kept.
-	ProbeMetrics *vmetrics.Set
+	ProbeMetrics *probes.Metrics
 }
 
 // Runtime supervises workloads as process groups on this machine.
