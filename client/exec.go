@@ -171,7 +171,26 @@ func (c *Client) Forward(ctx context.Context, project, service, instance string,
 	if err != nil {
 		return nil, err
 	}
-	return websocket.NetConn(ctx, conn, websocket.MessageBinary), nil
+	return forwardConn{websocket.NetConn(ctx, conn, websocket.MessageBinary)}, nil
+}
+
+// ForwardError is the read error of a forwarded connection whose instance
+// side failed after it was opened (on Kubernetes, the kubelet could not
+// connect to the port): the server's reason.
+type ForwardError struct{ Reason string }
+
+func (e *ForwardError) Error() string { return e.Reason }
+
+// forwardConn turns the server's bad-gateway close into a *ForwardError.
+type forwardConn struct{ net.Conn }
+
+func (f forwardConn) Read(p []byte) (int, error) {
+	n, err := f.Conn.Read(p)
+	var ce websocket.CloseError
+	if errors.As(err, &ce) && ce.Code == websocket.StatusBadGateway {
+		err = &ForwardError{Reason: ce.Reason}
+	}
+	return n, err
 }
 
 func instancePath(project, service, instance, what string) string {

@@ -528,6 +528,7 @@ func (s *Server) forwardSession(w http.ResponseWriter, r *http.Request) {
 
 	var wg sync.WaitGroup
 	var fromInstance, toInstance atomic.Int64
+	var remoteErr error // the instance's side failed (not set when it just closed)
 	wg.Go(func() {
 		defer cancel()
 		buf := make([]byte, 32<<10)
@@ -540,10 +541,18 @@ func (s *Server) forwardSession(w http.ResponseWriter, r *http.Request) {
 				fromInstance.Add(int64(n))
 				idle.touch()
 			}
-			if err != nil {
+			switch {
+			case err == nil:
+			case errors.Is(err, io.EOF) || ctx.Err() != nil:
 				// The instance closed the connection: a clean close
 				// tells the client that everything arrived.
 				_ = c.Close(websocket.StatusNormalClosure, "")
+				return
+			default:
+				// The connection to the port failed after the upgrade
+				// (on Kubernetes the kubelet connects only then).
+				remoteErr = err
+				_ = c.Close(websocket.StatusBadGateway, closeReason(err.Error()))
 				return
 			}
 		}
@@ -566,9 +575,12 @@ func (s *Server) forwardSession(w http.ResponseWriter, r *http.Request) {
 		}
 	})
 	wg.Wait()
-	result := "closed"
-	if idle.expired.Load() {
-		result = "idle-timeout"
+	result := []any{"result", "closed"}
+	switch {
+	case idle.expired.Load():
+		result = []any{"result", "idle-timeout"}
+	case remoteErr != nil:
+		result = []any{"result", "error", "err", remoteErr}
 	}
-	end("result", result, "bytes_in", toInstance.Load(), "bytes_out", fromInstance.Load())
+	end(append(result, "bytes_in", toInstance.Load(), "bytes_out", fromInstance.Load())...)
 }

@@ -340,11 +340,23 @@ func forwardOne(ctx context.Context, c *client.Client, conn net.Conn, project, s
 		return err
 	}
 	defer remote.Close()
-	done := make(chan struct{}, 2)
-	go func() { _, _ = io.Copy(remote, conn); done <- struct{}{} }()
-	go func() { _, _ = io.Copy(conn, remote); done <- struct{}{} }()
+	done := make(chan error, 2)
+	go func() { _, err := io.Copy(remote, conn); done <- err }()
+	go func() {
+		// A *client.ForwardError says why the instance's side failed;
+		// other ends are quiet.
+		_, err := io.Copy(conn, remote)
+		var fe *client.ForwardError
+		if !errors.As(err, &fe) {
+			err = nil
+		}
+		done <- err
+	}()
 	select {
-	case <-done:
+	case err := <-done:
+		if err != nil {
+			return fmt.Errorf("connection to port %d of %s: %w", port, instance, err)
+		}
 	case <-ctx.Done():
 	}
 	return nil

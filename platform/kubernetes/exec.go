@@ -5,13 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"strconv"
 	"strings"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/portforward"
 	"k8s.io/client-go/tools/remotecommand"
+	"k8s.io/client-go/transport/spdy"
 	utilexec "k8s.io/client-go/util/exec"
 	"k8s.io/streaming/pkg/httpstream"
 
@@ -19,12 +24,12 @@ import (
 )
 
 // Execer runs commands in pods through the API server's pods/exec
-// subresource with client-go's remotecommand: WebSocket first, SPDY when
-// the API server refuses the WebSocket upgrade. It needs `create` (and, for
-// older API servers, `get`) on pods/exec.
-//
-// DialInstance (pods/portforward) is not built yet: it answers an error
-// saying so.
+// subresource with client-go's remotecommand, and opens connections to
+// their ports through pods/portforward with client-go's portforward: both
+// WebSocket first, SPDY when the API server refuses the WebSocket upgrade.
+// It needs `create` and `get` on pods/exec and pods/portforward (the
+// WebSocket is a GET, SPDY a POST); the install grants them only when asked
+// (docs/exec.md).
 type Execer struct {
 	p    *Platform
 	cfg  *rest.Config
@@ -106,11 +111,7 @@ func (e *Execer) Exec(ctx context.Context, req platform.ExecRequest) (int, error
 	if err != nil {
 		return 0, fmt.Errorf("exec: %w", err)
 	}
-	// Since client-go 0.36 the upgrade failure comes from k8s.io/streaming;
-	// apimachinery's predicate would never match and never fall back.
-	exec, err := remotecommand.NewFallbackExecutor(ws, spdy, func(err error) bool {
-		return httpstream.IsUpgradeFailure(err) || httpstream.IsHTTPSProxyError(err)
-	})
+	exec, err := remotecommand.NewFallbackExecutor(ws, spdy, shouldFallBack)
 	if err != nil {
 		return 0, fmt.Errorf("exec: %w", err)
 	}
@@ -145,12 +146,143 @@ func (e *Execer) Exec(ctx context.Context, req platform.ExecRequest) (int, error
 	return 0, fmt.Errorf("exec in %s/%s: %w", pod.Namespace, pod.Name, err)
 }
 
-// DialInstance is not built on Kubernetes yet.
+// shouldFallBack says when the WebSocket attempt failed because the API
+// server (or a proxy) would not upgrade it, so that SPDY is tried. Since
+// client-go 0.36 that failure comes from k8s.io/streaming; apimachinery's
+// predicate would never match and never fall back.
+func shouldFallBack(err error) bool {
+	return httpstream.IsUpgradeFailure(err) || httpstream.IsHTTPSProxyError(err)
+}
+
+// DialInstance opens one connection to port inside the pod through the API
+// server's pods/portforward: one streaming connection per forwarded TCP
+// connection, as kubectl port-forward opens one stream pair per connection.
+// The connection to the port is made by the kubelet once the streams
+// exist, so a closed port shows as the connection ending with the
+// kubelet's message as the read error, not as an error here.
 func (e *Execer) DialInstance(ctx context.Context, t platform.Target, port int) (io.ReadWriteCloser, error) {
-	if _, _, err := e.pod(ctx, t); err != nil {
+	if port < 1 || port > 65535 {
+		return nil, fmt.Errorf("forward: port %d is not a TCP port", port)
+	}
+	pod, _, err := e.pod(ctx, t)
+	if err != nil {
 		return nil, err
 	}
-	return nil, errors.New("forward is not available on Kubernetes yet; use kubectl port-forward")
+	u := e.core.Post().Resource("pods").Namespace(pod.Namespace).Name(pod.Name).SubResource("portforward").URL()
+	transport, upgrader, err := spdy.RoundTripperFor(e.cfg)
+	if err != nil {
+		return nil, fmt.Errorf("forward: %w", err)
+	}
+	dialer := spdy.NewDialerForStreaming(upgrader, &http.Client{Transport: transport}, "POST", u)
+	ws, err := portforward.NewSPDYOverWebsocketDialerForStreaming(u, e.cfg)
+	if err != nil {
+		return nil, fmt.Errorf("forward: %w", err)
+	}
+	dialer = portforward.NewFallbackDialerForStreaming(ws, dialer, shouldFallBack)
+
+	type dialed struct {
+		conn     httpstream.Connection
+		protocol string
+		err      error
+	}
+	ch := make(chan dialed, 1)
+	go func() {
+		conn, protocol, err := dialer.Dial(portforward.PortForwardProtocolV1Name)
+		ch <- dialed{conn, protocol, err}
+	}()
+	var d dialed
+	select {
+	case d = <-ch:
+	case <-ctx.Done():
+		go func() { // the dial has no context: close what it opens
+			if d := <-ch; d.conn != nil {
+				d.conn.Close()
+			}
+		}()
+		return nil, ctx.Err()
+	}
+	if d.err != nil {
+		return nil, fmt.Errorf("forward to %s/%s port %d: %w", pod.Namespace, pod.Name, port, d.err)
+	}
+	if d.protocol != portforward.PortForwardProtocolV1Name {
+		d.conn.Close()
+		return nil, fmt.Errorf("forward to %s/%s: the API server speaks %q, not %q", pod.Namespace, pod.Name, d.protocol, portforward.PortForwardProtocolV1Name)
+	}
+	pf, err := newForwardConn(d.conn, port)
+	if err != nil {
+		d.conn.Close()
+		return nil, fmt.Errorf("forward to %s/%s port %d: %w", pod.Namespace, pod.Name, port, err)
+	}
+	return pf, nil
+}
+
+// forwardConn is one forwarded TCP connection: the data stream of a
+// portforward connection, and its error stream, on which the kubelet says
+// why it could not connect.
+type forwardConn struct {
+	conn      httpstream.Connection
+	data      httpstream.Stream
+	errStream httpstream.Stream
+	remoteErr chan error // the error stream's message as an error, or nil; then closed
+	closeOnce sync.Once
+}
+
+func newForwardConn(conn httpstream.Connection, port int) (*forwardConn, error) {
+	headers := http.Header{}
+	headers.Set(corev1.StreamType, corev1.StreamTypeError)
+	headers.Set(corev1.PortHeader, strconv.Itoa(port))
+	headers.Set(corev1.PortForwardRequestIDHeader, "0")
+	errStream, err := conn.CreateStream(headers)
+	if err != nil {
+		return nil, fmt.Errorf("error stream: %w", err)
+	}
+	errStream.Close() // nothing is written to it
+	headers.Set(corev1.StreamType, corev1.StreamTypeData)
+	data, err := conn.CreateStream(headers)
+	if err != nil {
+		return nil, fmt.Errorf("data stream: %w", err)
+	}
+	f := &forwardConn{conn: conn, data: data, errStream: errStream, remoteErr: make(chan error, 1)}
+	go func() {
+		msg, err := io.ReadAll(errStream)
+		switch {
+		case len(msg) > 0:
+			f.remoteErr <- errors.New(strings.TrimSpace(string(msg)))
+		case err != nil:
+			f.remoteErr <- err
+		}
+		close(f.remoteErr)
+	}()
+	return f, nil
+}
+
+// Read returns the pod's bytes; when the kubelet ended the connection with
+// an error (the port is closed), that error instead of io.EOF.
+func (f *forwardConn) Read(p []byte) (int, error) {
+	n, err := f.data.Read(p)
+	if err == io.EOF {
+		select {
+		case rerr, ok := <-f.remoteErr:
+			if ok && rerr != nil {
+				return n, fmt.Errorf("forward: %w", rerr)
+			}
+		case <-f.conn.CloseChan():
+		}
+	}
+	return n, err
+}
+
+func (f *forwardConn) Write(p []byte) (int, error) { return f.data.Write(p) }
+
+// Close ends this connection: the data stream is reset (unsent bytes are
+// dropped) and the streaming connection closed.
+func (f *forwardConn) Close() error {
+	f.closeOnce.Do(func() {
+		_ = f.data.Reset()
+		f.conn.RemoveStreams(f.data, f.errStream)
+		f.conn.Close()
+	})
+	return nil
 }
 
 // sizeQueue hands the terminal's sizes to remotecommand.

@@ -19,11 +19,12 @@ import (
 	"github.com/opshub/opshub/platform"
 )
 
-// TestExecAsksThePodsExecSubresource checks the request the controller makes
-// for `opshub exec`: kwok's pods run no processes, so a fake API endpoint
-// stands in for the API server's pods/exec and refuses the upgrade; what is
-// checked is the path, the verbs (WebSocket GET first, then the SPDY POST
-// fallback) and the PodExecOptions in the query.
+// TestExecAsksThePodsExecSubresource checks the requests the controller
+// makes for `opshub exec` and `opshub forward`: a fake API endpoint stands in
+// for the API server's pods/exec and pods/portforward and refuses the
+// upgrade; what is checked is the path, the verbs (WebSocket GET first, then
+// the SPDY POST fallback) and the PodExecOptions in the query. The whole way
+// through a real API server is test/e2e's TestKubernetesExecAndForward….
 func TestExecAsksThePodsExecSubresource(t *testing.T) {
 	var mu sync.Mutex
 	type call struct {
@@ -83,6 +84,24 @@ func TestExecAsksThePodsExecSubresource(t *testing.T) {
 	calls = nil
 	mu.Unlock()
 
+	// Forward asks the pod's portforward subresource the same way.
+	if _, err := e.DialInstance(context.Background(), platform.Target{Project: "shop", Service: "web", Instance: "web-7f9c-a"}, 8080); err == nil || !strings.Contains(err.Error(), "forbidden") {
+		t.Errorf("DialInstance against a refusing API server: %v, want the API server's refusal", err)
+	}
+	mu.Lock()
+	methods = nil
+	for _, c := range calls {
+		methods = append(methods, c.method)
+		if c.path != "/api/v1/namespaces/shop/pods/web-7f9c-a/portforward" {
+			t.Errorf("%s %s, want the pod's portforward subresource", c.method, c.path)
+		}
+	}
+	if !slices.Equal(methods, []string{"GET", "POST"}) {
+		t.Errorf("forward requests %v, want the WebSocket GET, then the SPDY POST fallback", methods)
+	}
+	calls = nil
+	mu.Unlock()
+
 	// A pod that does not run is refused before any request.
 	_, err = e.Exec(context.Background(), platform.ExecRequest{
 		Target:  platform.Target{Project: "shop", Service: "web", Instance: "web-7f9c-b"},
@@ -93,5 +112,12 @@ func TestExecAsksThePodsExecSubresource(t *testing.T) {
 	mu.Unlock()
 	if !platform.IsNotRunning(err) || n != 0 {
 		t.Errorf("Exec in a Pending pod: %v after %d requests, want a NotRunningError and none", err, n)
+	}
+	_, err = e.DialInstance(context.Background(), platform.Target{Project: "shop", Service: "web", Instance: "web-7f9c-b"}, 8080)
+	mu.Lock()
+	n = len(calls)
+	mu.Unlock()
+	if !platform.IsNotRunning(err) || n != 0 {
+		t.Errorf("DialInstance to a Pending pod: %v after %d requests, want a NotRunningError and none", err, n)
 	}
 }

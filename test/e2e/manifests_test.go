@@ -52,7 +52,14 @@ const installNamespace = "opshub"
 // fails here rather than being read unfaithfully.
 func loadBase(t *testing.T) []runtime.Object {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(kustomizeBase, "kustomization.yaml"))
+	return loadKustomization(t, kustomizeBase, "kustomize.config.k8s.io/v1beta1", "Kustomization")
+}
+
+// loadKustomization reads the objects of the plain resources that the
+// kustomization.yaml in dir lists, which must be of the given kind.
+func loadKustomization(t *testing.T, dir, apiVersion, kind string) []runtime.Object {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "kustomization.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,12 +71,14 @@ func loadBase(t *testing.T) []runtime.Object {
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(&k); err != nil {
-		t.Fatalf("kustomization.yaml: %v (a field that transforms the resources is not modelled here; render with kustomize instead)", err)
+		t.Fatalf("%s/kustomization.yaml: %v (a field that transforms the resources is not modelled here; render with kustomize instead)", dir, err)
 	}
-	resources := k.Resources
+	if k.APIVersion != apiVersion || k.Kind != kind {
+		t.Fatalf("%s/kustomization.yaml is a %s %s, want a %s %s", dir, k.APIVersion, k.Kind, apiVersion, kind)
+	}
 	var out []runtime.Object
-	for _, name := range resources {
-		b, err := os.ReadFile(filepath.Join(kustomizeBase, name))
+	for _, name := range k.Resources {
+		b, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil {
 			t.Fatal(err)
 		}
