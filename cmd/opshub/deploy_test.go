@@ -65,7 +65,7 @@ workloads:
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	first := startOpshub(t, bin, cfgPath, api)
+	first := startOpshub(t, cfgPath, api)
 	old := first.runningPIDs(t, 2)
 
 	// The new release takes 15 s to get ready: the rollout is still going
@@ -82,10 +82,8 @@ workloads:
 		orphans = pids(t, first.api)
 		return len(rels) == 2 && rels[0].State == model.ReleaseProgressing && len(orphans) >= 3
 	})
-	if err := first.cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	first.done <- <-first.done
+	first.Signal(t, syscall.SIGKILL)
+	_ = first.Wait(t, 10*time.Second)
 	orphans = append(orphans, old...)
 	t.Cleanup(func() {
 		for _, pid := range orphans {
@@ -93,7 +91,7 @@ workloads:
 		}
 	})
 
-	second := startOpshub(t, bin, cfgPath, api)
+	second := startOpshub(t, cfgPath, api)
 	if rels := releases(t, second.api); len(rels) != 2 || rels[0].Revision != 2 || rels[0].State == model.ReleaseFailed {
 		t.Fatalf("history after the restart: %+v", rels)
 	}

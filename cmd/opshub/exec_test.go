@@ -81,7 +81,7 @@ workloads:
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	f.proc = startOpshub(t, bin, cfgPath, f.api)
+	f.proc = startOpshub(t, cfgPath, f.api)
 	c := f.client(t, readToken)
 	waitUntil(t, 30*time.Second, "web ready and the job ended", func() bool {
 		svcs, err := c.Services(context.Background())

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"syscall"
 	"testing"
@@ -24,48 +23,16 @@ var waitUntil = sinktest.WaitFor
 
 // opshubProcess is `opshub run` started as a child process.
 type opshubProcess struct {
-	cmd  *exec.Cmd
-	api  string
-	done chan error
-	log  *os.File
+	*sinktest.Opshub
+	api string
 }
 
-func startOpshub(t *testing.T, bin, cfgPath, api string) *opshubProcess {
+// startOpshub runs `opshub run -c cfgPath` and waits until it is ready on
+// api (host:port).
+func startOpshub(t *testing.T, cfgPath, api string) *opshubProcess {
 	t.Helper()
-	logFile, err := os.CreateTemp(t.TempDir(), "opshub-*.log")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(filepath.Join(bin, "opshub"), "run", "-c", cfgPath)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &opshubProcess{cmd: cmd, api: "http://" + api, done: make(chan error, 1), log: logFile}
-	go func() { p.done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		// SIGTERM first, so that opshub stops its children; SIGKILL would
-		// leave them running.
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-p.done:
-		case <-time.After(15 * time.Second):
-			_ = cmd.Process.Kill()
-			<-p.done
-		}
-		if t.Failed() {
-			out, _ := os.ReadFile(logFile.Name())
-			t.Logf("opshub output:\n%s", out)
-		}
-	})
-	waitUntil(t, 30*time.Second, "opshub /readyz", func() bool {
-		resp, err := http.Get(p.api + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200
-	})
+	p := &opshubProcess{Opshub: sinktest.StartOpshub(t, []string{"run", "-c", cfgPath}), api: "http://" + api}
+	p.WaitReady(t, p.api, 30*time.Second)
 	return p
 }
 
@@ -140,21 +107,13 @@ func TestSIGTERMStopsEveryChildWithinTheGracePeriod(t *testing.T) {
 	// The instances ignore SIGTERM, so opshub must escalate to SIGKILL after
 	// the 2 s grace period.
 	cfg := writeConfig(t, bin, t.TempDir(), api, `, --ignore-sigterm`)
-	p := startOpshub(t, bin, cfg, api)
+	p := startOpshub(t, cfg, api)
 	pids := p.runningPIDs(t, 2)
 
 	start := time.Now()
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-p.done:
-		p.done <- err
-		if err != nil {
-			t.Fatalf("opshub exited with %v after SIGTERM, want status 0", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("opshub did not exit within 10s of SIGTERM")
+	p.Signal(t, syscall.SIGTERM)
+	if err := p.Wait(t, 10*time.Second); err != nil {
+		t.Fatalf("opshub exited with %v after SIGTERM, want status 0", err)
 	}
 	took := time.Since(start)
 	if took > 2*time.Second+3*time.Second {
@@ -175,13 +134,11 @@ func TestNextStartStopsOrphansOfAKilledOpshub(t *testing.T) {
 	api := sinktest.FreeAddr(t)
 	dataDir := t.TempDir()
 	cfg := writeConfig(t, bin, dataDir, api, "")
-	first := startOpshub(t, bin, cfg, api)
+	first := startOpshub(t, cfg, api)
 	orphans := first.runningPIDs(t, 2)
 
-	if err := first.cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	first.done <- <-first.done
+	first.Signal(t, syscall.SIGKILL)
+	_ = first.Wait(t, 10*time.Second)
 	for _, pid := range orphans {
 		if !alive(pid) {
 			t.Fatalf("instance %d died with opshub; the test needs it orphaned", pid)
@@ -193,7 +150,7 @@ func TestNextStartStopsOrphansOfAKilledOpshub(t *testing.T) {
 		}
 	})
 
-	second := startOpshub(t, bin, cfg, api)
+	second := startOpshub(t, cfg, api)
 	fresh := second.runningPIDs(t, 2)
 	for _, pid := range orphans {
 		if alive(pid) {

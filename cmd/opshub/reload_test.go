@@ -97,12 +97,10 @@ sinks:
 	}
 	first, second := filepath.Join(dir, "first.ndjson"), filepath.Join(dir, "second.ndjson")
 	write(fmt.Sprintf("  - {name: first, type: file, path: %s, batch: {timeout: 20ms}}\n", first))
-	p := startOpshub(t, bin, path, api)
+	p := startOpshub(t, path, api)
 
 	write(fmt.Sprintf("  - {name: first, type: file, path: %s, batch: {timeout: 20ms}}\n  - {name: second, type: file, path: %s, batch: {timeout: 20ms}}\n", first, second))
-	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
-		t.Fatal(err)
-	}
+	p.Signal(t, syscall.SIGHUP)
 	waitUntil(t, 30*time.Second, "the second sink's validation line and the logger's lines", func() bool {
 		data, _ := os.ReadFile(second)
 		return strings.Contains(string(data), "opshub.dev/validation") && strings.Contains(string(data), `"service":"logger"`)

@@ -168,7 +168,7 @@ workloads:
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	p := startOpshub(t, bin, cfgPath, api)
+	p := startOpshub(t, cfgPath, api)
 
 	service := func() model.Service {
 		resp, err := http.Get(p.api + "/api/v1/services/demo/web")

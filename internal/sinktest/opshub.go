@@ -1,6 +1,7 @@
 package sinktest
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -33,14 +34,41 @@ var OpshubBinaries = sync.OnceValues(func() (string, error) {
 // costs little. It is the tests' one way to wait for an outcome.
 func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	poll := time.Millisecond
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+	if err := poll(timeout, func() error {
+		if cond() {
+			return nil
 		}
-		time.Sleep(poll) // the polling interval, not a wait for an outcome
-		poll = min(2*poll, 50*time.Millisecond)
+		return errNotYet
+	}); err != nil {
+		t.Fatalf("timed out after %s waiting for %s", timeout, what)
+	}
+}
+
+// Eventually is WaitFor for a condition that says what is still missing:
+// it polls cond until it returns nil, and fails the test after timeout with
+// cond's last complaint.
+func Eventually(t testing.TB, timeout time.Duration, what string, cond func() error) {
+	t.Helper()
+	if err := poll(timeout, cond); err != nil {
+		t.Fatalf("timed out after %s waiting for %s: %v", timeout, what, err)
+	}
+}
+
+var errNotYet = errors.New("not yet")
+
+// poll calls cond until it returns nil or timeout passes, and returns its
+// last error. It polls every millisecond at first and backs off to every
+// 50 ms.
+func poll(timeout time.Duration, cond func() error) error {
+	deadline := time.Now().Add(timeout)
+	interval := time.Millisecond
+	for {
+		err := cond()
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(interval) // the polling interval, not a wait for an outcome
+		interval = min(2*interval, 50*time.Millisecond)
 	}
 }
 

@@ -16,6 +16,7 @@ type process struct {
 	cmd  *exec.Cmd
 	out  *LockedBuffer
 	done chan struct{}
+	err  error // from Wait, once done is closed
 }
 
 func startProcess(t testing.TB, name string, cmd *exec.Cmd) *process {
@@ -27,13 +28,14 @@ func startProcess(t testing.TB, name string, cmd *exec.Cmd) *process {
 		t.Fatalf("start %s: %v", name, err)
 	}
 	go func() {
-		_ = cmd.Wait()
+		p.err = cmd.Wait()
 		close(p.done)
 	}()
 	return p
 }
 
-// stop ends the server with SIGTERM, and SIGKILL if it does not exit in time.
+// stop ends the server with SIGTERM, and SIGKILL (its whole process
+// group) if it does not exit within 15 s.
 func (p *process) stop(t testing.TB) {
 	t.Helper()
 	select {
@@ -44,7 +46,7 @@ func (p *process) stop(t testing.TB) {
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-p.done:
-	case <-time.After(10 * time.Second):
+	case <-time.After(15 * time.Second):
 		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
 		<-p.done
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/opshub/opshub/client"
 	"github.com/opshub/opshub/internal/app"
 	"github.com/opshub/opshub/internal/kubetest"
+	"github.com/opshub/opshub/internal/sinktest"
 	"github.com/opshub/opshub/model"
 )
 
@@ -77,7 +78,7 @@ alerts:
 		if err := crash(ctx, c, "shop", pod, 1, base, "Error", 1); err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, "the crash-loop notification", func() error {
+		sinktest.Eventually(t, waitTimeout, "the crash-loop notification", func() error {
 			if n := len(hook.eventsNamed(model.EventContainerCrashLoop)); n != 1 {
 				return fmt.Errorf("%d notifications", n)
 			}
@@ -95,13 +96,13 @@ alerts:
 		}
 		// Each crash is also a container.crash, which no integration takes:
 		// once the later two are counted, the pipeline has seen the episode.
-		eventually(t, "the pipeline to process the later crashes", func() error {
+		sinktest.Eventually(t, waitTimeout, "the pipeline to process the later crashes", func() error {
 			if n := metricValue(t, api, `opshub_alerting_events_total{outcome="throttled"}`); n < 2 {
 				return fmt.Errorf("%g throttled events", n)
 			}
 			return nil
 		})
-		eventually(t, "no pending deliveries", func() error {
+		sinktest.Eventually(t, waitTimeout, "no pending deliveries", func() error {
 			ds, _, err := cl.Deliveries(ctx)
 			if err != nil {
 				return err
@@ -134,7 +135,7 @@ alerts:
 		}); err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, "the eviction notification", func() error {
+		sinktest.Eventually(t, waitTimeout, "the eviction notification", func() error {
 			if n := len(hook.eventsNamed(model.EventContainerEviction)); n != 1 {
 				return fmt.Errorf("%d notifications", n)
 			}

@@ -30,6 +30,7 @@ import (
 
 	"github.com/opshub/opshub/internal/app"
 	"github.com/opshub/opshub/internal/kubetest"
+	"github.com/opshub/opshub/internal/sinktest"
 	"github.com/opshub/opshub/model"
 	"github.com/opshub/opshub/platform/kubernetes"
 	"github.com/opshub/opshub/sinks"
@@ -132,7 +133,7 @@ sinks:
 			t.Errorf("collector: %v", err)
 		}
 	})
-	eventually(t, "collector ready", func() error {
+	sinktest.Eventually(t, waitTimeout, "collector ready", func() error {
 		resp, err := http.Get(n.API + "/readyz")
 		if err != nil {
 			return err
@@ -192,7 +193,7 @@ func (n *collectorNode) delivered(t *testing.T) []model.LogRecord {
 func runningPods(t *testing.T, c *kubetest.Cluster, ns, selector string, want int) []corev1.Pod {
 	t.Helper()
 	var pods []corev1.Pod
-	eventually(t, fmt.Sprintf("%d running pods %s", want, selector), func() error {
+	sinktest.Eventually(t, waitTimeout, fmt.Sprintf("%d running pods %s", want, selector), func() error {
 		list, err := c.Client.CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{LabelSelector: selector})
 		if err != nil {
 			return err
@@ -229,7 +230,7 @@ func TestCollectorDeliversPodLogsEnrichedFromTheAPI(t *testing.T) {
 	}
 
 	t.Run("every line reaches the sink with the pod's service and labels", func(t *testing.T) {
-		eventually(t, "4 lines in the sink", func() error {
+		sinktest.Eventually(t, waitTimeout, "4 lines in the sink", func() error {
 			if got := len(n.delivered(t)); got != 4 {
 				return fmt.Errorf("%d lines", got)
 			}
@@ -271,7 +272,7 @@ func TestCollectorDeliversPodLogsEnrichedFromTheAPI(t *testing.T) {
 	})
 
 	t.Run("the collector keeps its Lease for the controller", func(t *testing.T) {
-		eventually(t, "lease", func() error {
+		sinktest.Eventually(t, waitTimeout, "lease", func() error {
 			l, err := c.Client.CoordinationV1().Leases("opshub").Get(ctx, "opshub-collector-"+kubetest.NodeName, metav1.GetOptions{})
 			if err != nil {
 				return err
@@ -293,7 +294,7 @@ func TestCollectorDeliversPodLogsEnrichedFromTheAPI(t *testing.T) {
 		if err := c.Client.CoreV1().Pods("shop").Delete(ctx, gone.Name, metav1.DeleteOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, "pod gone", func() error {
+		sinktest.Eventually(t, waitTimeout, "pod gone", func() error {
 			_, err := c.Client.CoreV1().Pods("shop").Get(ctx, gone.Name, metav1.GetOptions{})
 			if err == nil {
 				return fmt.Errorf("%s still there", gone.Name)
@@ -319,7 +320,7 @@ func TestCollectorDeliversPodLogsEnrichedFromTheAPI(t *testing.T) {
 				t.Fatalf("reload: %s %s", resp.Status, body)
 			}
 			n.writeLog(t, &pods[1], "web", 0, "after the reload")
-			eventually(t, "the added sink's validation line and the next line", func() error {
+			sinktest.Eventually(t, waitTimeout, "the added sink's validation line and the next line", func() error {
 				b, err := os.ReadFile(added)
 				if err != nil {
 					return err
@@ -330,7 +331,7 @@ func TestCollectorDeliversPodLogsEnrichedFromTheAPI(t *testing.T) {
 				return nil
 			})
 		}()
-		eventually(t, "the last line in the sink", func() error {
+		sinktest.Eventually(t, waitTimeout, "the last line in the sink", func() error {
 			for _, r := range n.delivered(t) {
 				if r.Log == "last words of "+gone.Name {
 					if r.Service != "web" || r.Project != "payments" || r.Labels["tier"] != "frontend" {
@@ -359,7 +360,7 @@ func TestCollectorMakesNoRequestPerPod(t *testing.T) {
 	for _, p := range pods {
 		n.writeLog(t, &p, "web", 0, "hello from "+p.Name)
 	}
-	eventually(t, fmt.Sprintf("%d enriched lines", replicas), func() error {
+	sinktest.Eventually(t, waitTimeout, fmt.Sprintf("%d enriched lines", replicas), func() error {
 		enriched := 0
 		for _, r := range n.delivered(t) {
 			if r.Service == "web" && r.Labels["app"] == "web" && r.Labels["k8s.pod.name"] == r.Instance {
@@ -435,7 +436,7 @@ func TestCollectorServesPVCSamplesFromTheKubelet(t *testing.T) {
 		}
 		return nil
 	}
-	eventually(t, "volume samples of the claim", func() error {
+	sinktest.Eventually(t, waitTimeout, "volume samples of the claim", func() error {
 		if code, err := getNodeJSON(n.API+"/api/v1/node/samples", &body); err != nil || code != 200 {
 			return fmt.Errorf("status %d: %v", code, err)
 		}

@@ -30,6 +30,7 @@ import (
 	"github.com/opshub/opshub/client"
 	"github.com/opshub/opshub/internal/app"
 	"github.com/opshub/opshub/internal/kubetest"
+	"github.com/opshub/opshub/internal/sinktest"
 	"github.com/opshub/opshub/model"
 	"github.com/opshub/opshub/platform/kubernetes"
 	"github.com/opshub/opshub/store/kubestate"
@@ -180,7 +181,7 @@ func runController(t *testing.T, configFor func(listen string) string, opts app.
 			t.Errorf("RunController: %v", err)
 		}
 	})
-	eventually(t, "the controller leads", func() error {
+	sinktest.Eventually(t, waitTimeout, "the controller leads", func() error {
 		if got := readyz(r.API); got != "ok: leading" {
 			return fmt.Errorf("readyz: %s", got)
 		}
@@ -199,7 +200,7 @@ func drivenDeployment(t *testing.T, c *kubetest.Cluster, ns, name string) string
 		t.Fatal(err)
 	}
 	var pod string
-	eventually(t, name+"'s pod exists", func() error {
+	sinktest.Eventually(t, waitTimeout, name+"'s pod exists", func() error {
 		pods, err := c.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=" + name})
 		if err != nil {
 			return err
@@ -265,7 +266,7 @@ func TestControllerScalesAndNotifiesACrashLoopOnce(t *testing.T) {
 		if _, err := c.Client.AppsV1().Deployments("shop").Create(ctx, deployment("web", 2, nil), metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, "shop/web runs 2 instances", func() error {
+		sinktest.Eventually(t, waitTimeout, "shop/web runs 2 instances", func() error {
 			svc, err := cl.Service(ctx, "shop", "web")
 			if err != nil {
 				return err
@@ -296,7 +297,7 @@ func TestControllerScalesAndNotifiesACrashLoopOnce(t *testing.T) {
 		if !viaScale {
 			t.Errorf("spec.replicas was not written through deployments/scale: %+v", d.ManagedFields)
 		}
-		eventually(t, "shop/web runs 3 instances", func() error {
+		sinktest.Eventually(t, waitTimeout, "shop/web runs 3 instances", func() error {
 			svc, err := cl.Service(ctx, "shop", "web")
 			if err != nil {
 				return err
@@ -310,12 +311,12 @@ func TestControllerScalesAndNotifiesACrashLoopOnce(t *testing.T) {
 
 	t.Run("a crash-looping pod is notified once, signed", func(t *testing.T) {
 		pod := drivenDeployment(t, c, "shop", "worker")
-		eventually(t, "the controller sees the worker", func() error {
+		sinktest.Eventually(t, waitTimeout, "the controller sees the worker", func() error {
 			_, err := cl.Service(ctx, "shop", "worker")
 			return err
 		})
 		crashLoop(t, c, "shop", pod)
-		eventually(t, "a crash-loop notification", func() error {
+		sinktest.Eventually(t, waitTimeout, "a crash-loop notification", func() error {
 			if got, _ := hook.notified(model.EventContainerCrashLoop); len(got) == 0 {
 				return fmt.Errorf("none yet")
 			}
@@ -328,7 +329,7 @@ func TestControllerScalesAndNotifiesACrashLoopOnce(t *testing.T) {
 		if err := crash(ctx, c, "shop", pod, 4, time.Now().UTC(), "Error", 1); err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, "the controller sees the fourth restart", func() error {
+		sinktest.Eventually(t, waitTimeout, "the controller sees the fourth restart", func() error {
 			svc, err := cl.Service(ctx, "shop", "worker")
 			if err != nil || len(svc.Instances) != 1 || svc.Instances[0].Restarts != 4 {
 				return fmt.Errorf("service %+v, err %v", svc, err)
@@ -376,61 +377,25 @@ func TestControllerScalesAndNotifiesACrashLoopOnce(t *testing.T) {
 	})
 }
 
-// buildOpshub builds cmd/opshub into the test's temporary directory.
-func buildOpshub(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "opshub")
-	out, err := exec.Command("go", "build", "-o", bin, "github.com/opshub/opshub/cmd/opshub").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
 // controllerProcess is `opshub controller` running as its own process.
 type controllerProcess struct {
+	*sinktest.Opshub
 	name string
 	url  string
-	cmd  *exec.Cmd
-	done chan error
 }
 
-func startControllerProcess(t *testing.T, c *kubetest.Cluster, bin, name, hookURL string) *controllerProcess {
+func startControllerProcess(t *testing.T, c *kubetest.Cluster, name, hookURL string) *controllerProcess {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := sinktest.FreeAddr(t)
 	cfgFile := filepath.Join(t.TempDir(), "controller.yaml")
 	if err := os.WriteFile(cfgFile, []byte(controllerConfig(t, c, addr, hookURL)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "controller", "-c", cfgFile)
-	cmd.Env = append(os.Environ(), "POD_NAME="+name, "POD_NAMESPACE=opshub")
-	cmd.Stdout = prefixWriter{t, name}
-	cmd.Stderr = prefixWriter{t, name}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	return &controllerProcess{
+		Opshub: sinktest.StartOpshub(t, []string{"controller", "-c", cfgFile}, "POD_NAME="+name, "POD_NAMESPACE=opshub"),
+		name:   name,
+		url:    "http://" + addr,
 	}
-	p := &controllerProcess{name: name, url: "http://" + addr, cmd: cmd, done: make(chan error, 1)}
-	go func() { p.done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-p.done
-	})
-	return p
-}
-
-type prefixWriter struct {
-	t    *testing.T
-	name string
-}
-
-func (w prefixWriter) Write(b []byte) (int, error) {
-	w.t.Logf("%s: %s", w.name, strings.TrimRight(string(b), "\n"))
-	return len(b), nil
 }
 
 // pendingDeliveries lists the services whose notifications wait in a
@@ -460,7 +425,10 @@ func pendingDeliveries(api string) ([]string, error) {
 }
 
 func TestControllerFailoverDeliversEveryNotificationOnce(t *testing.T) {
-	bin := buildOpshub(t)
+	bin, err := sinktest.OpshubBinaries()
+	if err != nil {
+		t.Fatal(err)
+	}
 	c := kubetest.Start(t, kubetest.Options{})
 	ctx := context.Background()
 	c.Namespace(t, "opshub")
@@ -474,15 +442,15 @@ func TestControllerFailoverDeliversEveryNotificationOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	a := startControllerProcess(t, c, bin, "controller-a", hookSrv.URL)
-	eventually(t, "controller-a leads", func() error {
+	a := startControllerProcess(t, c, "controller-a", hookSrv.URL)
+	sinktest.Eventually(t, waitTimeout, "controller-a leads", func() error {
 		if got := readyz(a.url); got != "ok: leading" {
 			return fmt.Errorf("readyz: %s", got)
 		}
 		return nil
 	})
-	b := startControllerProcess(t, c, bin, "controller-b", hookSrv.URL)
-	eventually(t, "controller-b follows", func() error {
+	b := startControllerProcess(t, c, "controller-b", hookSrv.URL)
+	sinktest.Eventually(t, waitTimeout, "controller-b follows", func() error {
 		if got := readyz(b.url); got != "ok: following controller-a" {
 			return fmt.Errorf("readyz: %s", got)
 		}
@@ -490,14 +458,9 @@ func TestControllerFailoverDeliversEveryNotificationOnce(t *testing.T) {
 	})
 
 	t.Run("SIGHUP reloads the config and the controller keeps running", func(t *testing.T) {
-		if err := b.cmd.Process.Signal(syscall.SIGHUP); err != nil {
-			t.Fatal(err)
-		}
-		select {
-		case err := <-b.done:
-			b.done <- err
+		b.Signal(t, syscall.SIGHUP)
+		if exited, err := b.ExitsWithin(2 * time.Second); exited {
 			t.Fatalf("controller-b ended on SIGHUP: %v", err)
-		case <-time.After(2 * time.Second):
 		}
 		if got := readyz(b.url); got != "ok: following controller-a" {
 			t.Errorf("after SIGHUP readyz: %s", got)
@@ -518,7 +481,7 @@ func TestControllerFailoverDeliversEveryNotificationOnce(t *testing.T) {
 	})
 
 	t.Run("the leader serves the web UI at /", func(t *testing.T) {
-		eventually(t, "the web UI on the leader", func() error {
+		sinktest.Eventually(t, waitTimeout, "the web UI on the leader", func() error {
 			resp, err := http.Get(a.url + "/services/shop/web/logs")
 			if err != nil {
 				return err
@@ -533,7 +496,7 @@ func TestControllerFailoverDeliversEveryNotificationOnce(t *testing.T) {
 	})
 
 	t.Run("opshub scale changes the Deployment's replicas", func(t *testing.T) {
-		eventually(t, "the leader lists shop/web", func() error {
+		sinktest.Eventually(t, waitTimeout, "the leader lists shop/web", func() error {
 			resp, err := http.Get(a.url + "/api/v1/services/shop/web")
 			if err != nil {
 				return err
@@ -544,7 +507,7 @@ func TestControllerFailoverDeliversEveryNotificationOnce(t *testing.T) {
 			}
 			return nil
 		})
-		out, err := exec.Command(bin, "--server", a.url, "scale", "shop/web", "--replicas", "2").CombinedOutput()
+		out, err := exec.Command(filepath.Join(bin, "opshub"), "--server", a.url, "scale", "shop/web", "--replicas", "2").CombinedOutput()
 		if err != nil {
 			t.Fatalf("opshub scale: %v\n%s", err, out)
 		}
@@ -562,7 +525,7 @@ func TestControllerFailoverDeliversEveryNotificationOnce(t *testing.T) {
 
 	waitNotified := func(t *testing.T, want ...string) {
 		t.Helper()
-		eventually(t, fmt.Sprintf("crash-loop notifications for %v", want), func() error {
+		sinktest.Eventually(t, waitTimeout, fmt.Sprintf("crash-loop notifications for %v", want), func() error {
 			got, _ := hook.notified(model.EventContainerCrashLoop)
 			for _, s := range want {
 				if !slices.Contains(got, s) {
@@ -587,7 +550,7 @@ func TestControllerFailoverDeliversEveryNotificationOnce(t *testing.T) {
 	crashLoop(t, c, "shop", pods["s3"])
 	// The leader delivers to one destination in order, so s3 waits in the
 	// outbox behind s2, which is being retried.
-	eventually(t, "s2 is being retried and s3 waits in the outbox", func() error {
+	sinktest.Eventually(t, waitTimeout, "s2 is being retried and s3 waits in the outbox", func() error {
 		pending, err := pendingDeliveries(a.url)
 		if err != nil {
 			return err
@@ -598,14 +561,11 @@ func TestControllerFailoverDeliversEveryNotificationOnce(t *testing.T) {
 		return nil
 	})
 	killed := time.Now()
-	if err := a.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	<-a.done
-	a.done <- nil // for the cleanup
+	a.Signal(t, syscall.SIGKILL)
+	_ = a.Wait(t, waitTimeout)
 	hook.refuse(false)
 
-	eventually(t, "controller-b leads", func() error {
+	sinktest.Eventually(t, waitTimeout, "controller-b leads", func() error {
 		if got := readyz(b.url); got != "ok: leading" {
 			return fmt.Errorf("readyz: %s", got)
 		}
@@ -631,13 +591,10 @@ func TestControllerFailoverDeliversEveryNotificationOnce(t *testing.T) {
 	}
 
 	// A graceful stop of the leader exits 0 and releases the Lease.
-	if err := b.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-b.done; err != nil {
+	b.Signal(t, syscall.SIGTERM)
+	if err := b.Wait(t, waitTimeout); err != nil {
 		t.Errorf("controller-b exited with %v after SIGTERM, want 0", err)
 	}
-	b.done <- nil
 	lease, err := c.Client.CoordinationV1().Leases("opshub").Get(ctx, app.ControllerLease, metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -734,7 +691,7 @@ func TestControllerReadsLogsAndMetricsThroughTheCollector(t *testing.T) {
 
 	t.Run("the controller's log API answers from the collector of the pod's node", func(t *testing.T) {
 		var got []string
-		eventually(t, "the service's lines through the controller", func() error {
+		sinktest.Eventually(t, waitTimeout, "the service's lines through the controller", func() error {
 			recs, err := cl.Logs(ctx, client.LogQuery{Project: "shop", Service: "web", Limit: 3})
 			if err != nil {
 				return err
@@ -753,7 +710,7 @@ func TestControllerReadsLogsAndMetricsThroughTheCollector(t *testing.T) {
 		}
 	})
 	t.Run("the controller's metrics come from the collector's samples", func(t *testing.T) {
-		eventually(t, "memory of shop/web through the controller", func() error {
+		sinktest.Eventually(t, waitTimeout, "memory of shop/web through the controller", func() error {
 			series, err := cl.Metrics(ctx, client.MetricsQuery{Project: "shop", Service: "web", Types: []model.MetricType{model.MetricMemory}, Since: 10 * time.Minute})
 			if err != nil {
 				return err
@@ -830,7 +787,7 @@ func TestControllerNotifiesAClaimAt92Percent(t *testing.T) {
 		Containers: []kubetest.KubeletContainer{{Name: "db", CPUSeconds: 1, MemoryBytes: 100 << 20, MemoryLimitBytes: 1 << 30}},
 		Volumes:    []kubetest.KubeletVolume{{Name: "data", PVC: "data-db-0", UsedBytes: capacity * 92 / 100, CapacityBytes: capacity}},
 	})
-	eventually(t, "a volume.usage notification for shop/db", func() error {
+	sinktest.Eventually(t, waitTimeout, "a volume.usage notification for shop/db", func() error {
 		if got, _ := hook.notified(model.EventVolumeUsage); !slices.Equal(got, []string{"db"}) {
 			return fmt.Errorf("volume.usage notified for %q", got)
 		}

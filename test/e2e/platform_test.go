@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/util/retry"
 
 	"github.com/opshub/opshub/internal/kubetest"
+	"github.com/opshub/opshub/internal/sinktest"
 	"github.com/opshub/opshub/model"
 	"github.com/opshub/opshub/platform"
 	"github.com/opshub/opshub/platform/kubernetes"
@@ -77,26 +78,6 @@ func deployment(name string, replicas int32, annotations map[string]string) *app
 	}
 }
 
-// eventually polls cond until it returns nil or the wait times out, then
-// fails with cond's last complaint.
-func eventually(t *testing.T, what string, cond func() error) {
-	t.Helper()
-	deadline := time.After(waitTimeout)
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		select {
-		case <-deadline:
-			t.Fatalf("%s: not within %s: %v", what, waitTimeout, err)
-		case <-tick.C:
-		}
-	}
-}
-
 func serviceState(ctx context.Context, p *kubernetes.Platform, project, name string, replicas int) error {
 	svc, err := p.Service(ctx, project, name)
 	if err != nil {
@@ -130,7 +111,7 @@ func TestDeploymentIsAServiceWithRunningInstances(t *testing.T) {
 	}
 
 	t.Run("instances of a deployment become Running and ready", func(t *testing.T) {
-		eventually(t, "shop/web running", func() error { return serviceState(ctx, p, "shop", "web", 2) })
+		sinktest.Eventually(t, waitTimeout, "shop/web running", func() error { return serviceState(ctx, p, "shop", "web", 2) })
 		svc, _ := p.Service(ctx, "shop", "web")
 		for _, in := range svc.Instances {
 			if in.Container != "web" || in.Restarts != 0 || in.LastExit != nil || in.StartedAt.IsZero() {
@@ -139,7 +120,7 @@ func TestDeploymentIsAServiceWithRunningInstances(t *testing.T) {
 		}
 	})
 	t.Run("the project label names the project", func(t *testing.T) {
-		eventually(t, "payments/api running", func() error { return serviceState(ctx, p, "payments", "api", 1) })
+		sinktest.Eventually(t, waitTimeout, "payments/api running", func() error { return serviceState(ctx, p, "payments", "api", 1) })
 		if _, err := p.Service(ctx, "shop", "api"); !errors.Is(err, platform.ErrNotFound) {
 			t.Errorf("shop/api: err = %v, want not found", err)
 		}
@@ -161,7 +142,7 @@ func TestDeploymentIsAServiceWithRunningInstances(t *testing.T) {
 		if err := p.Scale(ctx, "shop", "web", 4); err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, "shop/web at 4", func() error { return serviceState(ctx, p, "shop", "web", 4) })
+		sinktest.Eventually(t, waitTimeout, "shop/web at 4", func() error { return serviceState(ctx, p, "shop", "web", 4) })
 		d, err := c.Client.AppsV1().Deployments("shop").Get(ctx, "web", metav1.GetOptions{})
 		if err != nil {
 			t.Fatal(err)
@@ -183,7 +164,7 @@ func TestDeploymentIsAServiceWithRunningInstances(t *testing.T) {
 		if err := p.Scale(ctx, "shop", "web", 1); err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, "shop/web at 1", func() error { return serviceState(ctx, p, "shop", "web", 1) })
+		sinktest.Eventually(t, waitTimeout, "shop/web at 1", func() error { return serviceState(ctx, p, "shop", "web", 1) })
 	})
 	t.Run("scaling an unknown service is not found", func(t *testing.T) {
 		if err := p.Scale(ctx, "shop", "nope", 1); !errors.Is(err, platform.ErrNotFound) {
@@ -231,7 +212,7 @@ func TestCrashLoopingPodIsCrashingAndEmitsEvents(t *testing.T) {
 	p := startPlatform(t, c, "batch")
 	subCtx, stop := context.WithCancel(ctx)
 	defer stop()
-	eventually(t, "caches synced", func() error {
+	sinktest.Eventually(t, waitTimeout, "caches synced", func() error {
 		if !p.Ready() {
 			return errors.New("not yet")
 		}
@@ -244,7 +225,7 @@ func TestCrashLoopingPodIsCrashingAndEmitsEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	var pod string
-	eventually(t, "the worker pod exists", func() error {
+	sinktest.Eventually(t, waitTimeout, "the worker pod exists", func() error {
 		svc, err := p.Service(ctx, "batch", "worker")
 		if err != nil {
 			return err

@@ -20,6 +20,7 @@ import (
 
 	"github.com/opshub/opshub/autoscaler"
 	"github.com/opshub/opshub/internal/kubetest"
+	"github.com/opshub/opshub/internal/sinktest"
 	"github.com/opshub/opshub/model"
 )
 
@@ -41,7 +42,7 @@ func TestJobsVolumesHPAsAndNodesOnACluster(t *testing.T) {
 		if _, err := c.Client.BatchV1().Jobs("shop").Create(ctx, j, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, "shop/migrate terminated", func() error {
+		sinktest.Eventually(t, waitTimeout, "shop/migrate terminated", func() error {
 			svc, err := p.Service(ctx, "shop", "migrate")
 			if err != nil {
 				return err
@@ -59,7 +60,7 @@ func TestJobsVolumesHPAsAndNodesOnACluster(t *testing.T) {
 	if _, err := c.Client.AppsV1().Deployments("shop").Create(ctx, d, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "shop/db running", func() error { return serviceState(ctx, p, "shop", "db", 1) })
+	sinktest.Eventually(t, waitTimeout, "shop/db running", func() error { return serviceState(ctx, p, "shop", "db", 1) })
 
 	t.Run("a claim's capacity and users label the service's volume", func(t *testing.T) {
 		// No provisioner runs: the test creates the volume an admin would,
@@ -95,7 +96,7 @@ func TestJobsVolumesHPAsAndNodesOnACluster(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, "volume db-data with 8Gi", func() error {
+		sinktest.Eventually(t, waitTimeout, "volume db-data with 8Gi", func() error {
 			vols, err := p.Volumes(ctx, "shop", "db")
 			if err != nil {
 				return err
@@ -121,7 +122,7 @@ func TestJobsVolumesHPAsAndNodesOnACluster(t *testing.T) {
 		if _, err := c.Client.AutoscalingV2().HorizontalPodAutoscalers("shop").Create(ctx, hpa, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, "the HPA is seen", func() error {
+		sinktest.Eventually(t, waitTimeout, "the HPA is seen", func() error {
 			name, ok, err := p.HPAFor(ctx, "shop", "db")
 			if err != nil {
 				return err
@@ -181,7 +182,7 @@ func TestProbeFailuresAndEvictionsOnACluster(t *testing.T) {
 	ctx := context.Background()
 	c.Namespace(t, "shop")
 	p := startPlatform(t, c, "shop")
-	eventually(t, "caches synced", func() error {
+	sinktest.Eventually(t, waitTimeout, "caches synced", func() error {
 		if !p.Ready() {
 			return errors.New("not yet")
 		}
@@ -196,7 +197,7 @@ func TestProbeFailuresAndEvictionsOnACluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	var pod *corev1.Pod
-	eventually(t, "the api pod exists", func() error {
+	sinktest.Eventually(t, waitTimeout, "the api pod exists", func() error {
 		svc, err := p.Service(ctx, "shop", "api")
 		if err != nil {
 			return err

@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/util/retry"
 
 	"github.com/opshub/opshub/internal/kubetest"
+	"github.com/opshub/opshub/internal/sinktest"
 	"github.com/opshub/opshub/model"
 	"github.com/opshub/opshub/platform/kubernetes"
 )
@@ -23,7 +24,7 @@ import (
 func rolloutDone(t *testing.T, ctx context.Context, p *kubernetes.Platform, project, service string) []string {
 	t.Helper()
 	var seen []string
-	eventually(t, project+"/"+service+" rolled out", func() error {
+	sinktest.Eventually(t, waitTimeout, project+"/"+service+" rolled out", func() error {
 		st, err := p.RolloutStatus(ctx, project, service)
 		if err != nil {
 			return err
@@ -50,7 +51,7 @@ func TestRolloutOfADeploymentCompletesAndUndoes(t *testing.T) {
 	if _, err := c.Client.AppsV1().Deployments("shop").Create(ctx, deployment("web", 3, nil), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "shop/web running", func() error { return serviceState(ctx, p, "shop", "web", 3) })
+	sinktest.Eventually(t, waitTimeout, "shop/web running", func() error { return serviceState(ctx, p, "shop", "web", 3) })
 	rolloutDone(t, ctx, p, "shop", "web")
 
 	images := func() (map[string]int, error) {
@@ -85,7 +86,7 @@ func TestRolloutOfADeploymentCompletesAndUndoes(t *testing.T) {
 		if last := msgs[len(msgs)-1]; last != `deployment "web" successfully rolled out` {
 			t.Errorf("last message = %q", last)
 		}
-		eventually(t, "every instance runs web:2", func() error {
+		sinktest.Eventually(t, waitTimeout, "every instance runs web:2", func() error {
 			got, err := images()
 			if err != nil {
 				return err
@@ -119,7 +120,7 @@ func TestRolloutOfADeploymentCompletesAndUndoes(t *testing.T) {
 			t.Errorf("undo went back to revision %d, want 1", to)
 		}
 		rolloutDone(t, ctx, p, "shop", "web")
-		eventually(t, "every instance runs web:1 again", func() error {
+		sinktest.Eventually(t, waitTimeout, "every instance runs web:1 again", func() error {
 			got, err := images()
 			if err != nil {
 				return err
@@ -143,7 +144,7 @@ func TestRolloutPastItsProgressDeadlineFails(t *testing.T) {
 	if _, err := c.Client.AppsV1().Deployments("shop").Create(ctx, d, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "shop/web running", func() error { return serviceState(ctx, p, "shop", "web", 2) })
+	sinktest.Eventually(t, waitTimeout, "shop/web running", func() error { return serviceState(ctx, p, "shop", "web", 2) })
 	rolloutDone(t, ctx, p, "shop", "web")
 
 	// The new pods are driven: kwok leaves them Pending, as pods whose
@@ -174,7 +175,7 @@ func TestRolloutPastItsProgressDeadlineFails(t *testing.T) {
 	setDeployment(func(d *appsv1.Deployment) { d.Spec.Paused = false })
 	start := time.Now()
 	var st kubernetes.RolloutState
-	eventually(t, "the rollout fails", func() error {
+	sinktest.Eventually(t, waitTimeout, "the rollout fails", func() error {
 		var err error
 		st, err = p.RolloutStatus(ctx, "shop", "web")
 		if err != nil {
@@ -234,7 +235,7 @@ func TestRolloutOfAStatefulSetCompletesAndUndoes(t *testing.T) {
 	if _, err := c.Client.AppsV1().StatefulSets("shop").Create(ctx, s, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "shop/db running", func() error { return serviceState(ctx, p, "shop", "db", 2) })
+	sinktest.Eventually(t, waitTimeout, "shop/db running", func() error { return serviceState(ctx, p, "shop", "db", 2) })
 	rolloutDone(t, ctx, p, "shop", "db")
 	imageOf := func(name string) (string, error) {
 		pod, err := c.Client.CoreV1().Pods("shop").Get(ctx, name, metav1.GetOptions{})
@@ -268,7 +269,7 @@ func TestRolloutOfAStatefulSetCompletesAndUndoes(t *testing.T) {
 	if last := msgs[len(msgs)-1]; last != "partitioned roll out complete: 2 new pods have been updated..." {
 		t.Errorf("last message = %q", last)
 	}
-	eventually(t, "every pod runs db:2", everyPodRuns("registry.example/db:2"))
+	sinktest.Eventually(t, waitTimeout, "every pod runs db:2", everyPodRuns("registry.example/db:2"))
 
 	to, err := p.Undo(ctx, "shop", "db", 0)
 	if err != nil {
@@ -278,7 +279,7 @@ func TestRolloutOfAStatefulSetCompletesAndUndoes(t *testing.T) {
 		t.Errorf("undo went back to revision %d, want 1", to)
 	}
 	rolloutDone(t, ctx, p, "shop", "db")
-	eventually(t, "every pod runs db:1 again", everyPodRuns("registry.example/db:1"))
+	sinktest.Eventually(t, waitTimeout, "every pod runs db:1 again", everyPodRuns("registry.example/db:1"))
 	got, err := c.Client.AppsV1().StatefulSets("shop").Get(ctx, "db", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)

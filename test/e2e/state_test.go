@@ -29,6 +29,7 @@ import (
 
 	"github.com/opshub/opshub/alerting"
 	"github.com/opshub/opshub/internal/kubetest"
+	"github.com/opshub/opshub/internal/sinktest"
 	"github.com/opshub/opshub/model"
 	"github.com/opshub/opshub/spend"
 	"github.com/opshub/opshub/store"
@@ -66,17 +67,13 @@ func controllerClient(t testing.TB, c *kubetest.Cluster, ns string) k8s.Interfac
 	}
 	// RBAC answers from a cache that follows the Role: wait until the
 	// controller may read its (not yet existing) state.
-	deadline := time.Now().Add(waitTimeout)
-	for {
+	sinktest.Eventually(t, waitTimeout, "the controller's RBAC to take effect", func() error {
 		_, err := client.CoreV1().Secrets(ns).Get(ctx, kubestate.DefaultName, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
-			break
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the controller's RBAC did not take effect: %v", err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return fmt.Errorf("reading its state: %v", err)
+	})
 	return client
 }
 
