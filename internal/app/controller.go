@@ -221,7 +221,7 @@ func lead(ctx context.Context, d leaderDeps) error {
 		return err
 	}
 	pull.services = d.plat
-	logs := &collectorLogs{services: d.plat, collectors: d.watch, http: collectorHTTPClient(), token: d.token}
+	logs := &collectorLogs{services: d.plat, collectors: d.watch, node: server.NodeClient{Token: d.token}}
 	// The API answers as the leader only once alerting watches the
 	// platform, so that whoever sees this controller lead knows that what
 	// happens to instances from then on is noticed; crash loops already

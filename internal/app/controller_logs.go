@@ -4,15 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/url"
 	"slices"
-	"strconv"
 	"sync"
-	"time"
 
-	"github.com/opshub/opshub/client"
 	"github.com/opshub/opshub/collector"
 	"github.com/opshub/opshub/model"
 	"github.com/opshub/opshub/platform"
@@ -26,8 +21,7 @@ import (
 type collectorLogs struct {
 	services   server.ServiceReader
 	collectors collectorLister
-	http       *http.Client
-	token      func() (string, error)
+	node       server.NodeClient
 }
 
 var _ server.LogReader = (*collectorLogs)(nil)
@@ -59,38 +53,6 @@ func (c *collectorLogs) targets(ctx context.Context, q collector.Query) ([]kuber
 	return out, nil
 }
 
-// logQueryValues writes q as the log endpoints' parameters.
-func logQueryValues(q collector.Query) url.Values {
-	v := url.Values{}
-	v.Set("project", q.Project)
-	v.Set("service", q.Service)
-	set := func(k, s string) {
-		if s != "" {
-			v.Set(k, s)
-		}
-	}
-	set("container", q.Container)
-	set("textIncludes", q.TextIncludes)
-	set("textNotIncludes", q.TextNotIncludes)
-	set("direction", string(q.Direction))
-	if q.RegexIncludes != nil {
-		v.Set("regexIncludes", q.RegexIncludes.String())
-	}
-	if q.RegexNotIncludes != nil {
-		v.Set("regexNotIncludes", q.RegexNotIncludes.String())
-	}
-	if !q.From.IsZero() {
-		v.Set("from", q.From.Format(time.RFC3339Nano))
-	}
-	if !q.To.IsZero() {
-		v.Set("to", q.To.Format(time.RFC3339Nano))
-	}
-	if q.Limit > 0 {
-		v.Set("limit", strconv.Itoa(q.Limit))
-	}
-	return v
-}
-
 // Query asks every collector concerned in parallel and merges their lines
 // by time, keeping the first limit (forward) or the last limit, newest
 // first (backward), as one collector would. When only some collectors
@@ -115,13 +77,12 @@ func (c *collectorLogs) Query(ctx context.Context, q collector.Query) ([]model.L
 	)
 	for _, t := range targets {
 		wg.Go(func() {
-			var recs []model.LogRecord
-			err := getCollector(ctx, c.http, c.token, t.URL, "/api/v1/logs", logQueryValues(q), &recs)
+			recs, err := c.node.Logs(ctx, t.URL, q)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
-				var apiErr *collectorAPIError
-				if errors.As(err, &apiErr) && apiErr.code == http.StatusNotFound {
+				var apiErr *server.NodeAPIError
+				if errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusNotFound {
 					answers++ // this node holds no lines of the service
 					return
 				}
@@ -161,7 +122,7 @@ func (c *collectorLogs) Follow(ctx context.Context, q collector.Query, send func
 	)
 	for _, t := range targets {
 		wg.Go(func() {
-			err := c.follow(ctx, t, q, func(rec model.LogRecord) error {
+			err := c.node.TailLogs(ctx, t.URL, q, func(rec model.LogRecord) error {
 				sendMu.Lock()
 				defer sendMu.Unlock()
 				return send(rec)
@@ -174,32 +135,6 @@ func (c *collectorLogs) Follow(ctx context.Context, q collector.Query, send func
 	wg.Wait()
 	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		return err
-	}
-	return nil
-}
-
-// follow reads one collector's live tail (Server-Sent Events, a log record
-// as JSON per "data:" line) until ctx ends or the stream does.
-func (c *collectorLogs) follow(ctx context.Context, t kubernetes.CollectorEndpoint, q collector.Query, send func(model.LogRecord) error) error {
-	req, err := collectorRequest(ctx, c.token, t.URL, "/api/v1/logs/tail", logQueryValues(q))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Accept", "text/event-stream")
-	// A tail has no end: only the connection, not the whole exchange, may
-	// time out.
-	hc := &http.Client{Transport: c.http.Transport}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
-		return collectorError("/api/v1/logs/tail", resp.StatusCode, b)
-	}
-	if err := client.ReadLogEvents(resp.Body, send); err != nil && ctx.Err() == nil {
-		return fmt.Errorf("tail: %w", err)
 	}
 	return nil
 }

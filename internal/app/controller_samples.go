@@ -2,12 +2,8 @@ package app
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
-	"net/http"
-	"net/url"
 	"sync"
 	"time"
 
@@ -16,6 +12,7 @@ import (
 	"github.com/opshub/opshub/metrics"
 	"github.com/opshub/opshub/model"
 	"github.com/opshub/opshub/platform/kubernetes"
+	"github.com/opshub/opshub/server"
 )
 
 // collectorLister lists the live collectors; *kubernetes.CollectorWatch
@@ -24,23 +21,13 @@ type collectorLister interface {
 	Live() []kubernetes.CollectorEndpoint
 }
 
-// collectorRequestTimeout bounds one request to a collector.
-const collectorRequestTimeout = 10 * time.Second
-
-// collectorHTTPClient is the client the controller asks collectors with.
-// Collectors answer on the cluster network; no request may take long.
-func collectorHTTPClient() *http.Client {
-	return &http.Client{Timeout: collectorRequestTimeout}
-}
-
 // samplePuller feeds the controller's metrics store from the collectors: it
 // asks every live collector for the samples its node recorded since the
 // last answer (GET /api/v1/node/samples?since=…), every interval.
 type samplePuller struct {
 	collectors collectorLister
 	store      *metrics.Store
-	http       *http.Client
-	token      func() (string, error)
+	node       server.NodeClient
 	interval   time.Duration
 	onSamples  func([]model.Sample)
 	// services, when set, gives every instance's restart count, which
@@ -58,7 +45,7 @@ type samplePuller struct {
 
 func newSamplePuller(collectors collectorLister, store *metrics.Store, token func() (string, error), interval time.Duration, onSamples func([]model.Sample), reg prometheus.Registerer, log *slog.Logger) (*samplePuller, error) {
 	p := &samplePuller{
-		collectors: collectors, store: store, http: collectorHTTPClient(), token: token,
+		collectors: collectors, store: store, node: server.NodeClient{Token: token},
 		interval: interval, onSamples: onSamples, log: log.With("component", "collector-samples"), now: time.Now,
 		pulls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "opshub_controller_sample_pulls_total",
@@ -154,97 +141,6 @@ func (p *samplePuller) restarts(ctx context.Context) []model.Sample {
 	return out
 }
 
-// nodeSamples is the body of a collector's GET /api/v1/node/samples.
-type nodeSamples struct {
-	Node    string         `json:"node"`
-	Samples []model.Sample `json:"samples"`
-	Next    time.Time      `json:"next"`
-}
-
 func (p *samplePuller) pull(ctx context.Context, c kubernetes.CollectorEndpoint, since time.Time) ([]model.Sample, time.Time, error) {
-	q := url.Values{}
-	if !since.IsZero() {
-		q.Set("since", since.Format(time.RFC3339Nano))
-	}
-	var body nodeSamples
-	if err := getCollector(ctx, p.http, p.token, c.URL, "/api/v1/node/samples", q, &body); err != nil {
-		return nil, since, err
-	}
-	if body.Next.IsZero() {
-		body.Next = since
-	}
-	return body.Samples, body.Next, nil
-}
-
-// collectorRequest builds a request to a collector's node API with the
-// controller's own bearer token.
-func collectorRequest(ctx context.Context, token func() (string, error), base, path string, q url.Values) (*http.Request, error) {
-	u, err := url.Parse(base)
-	if err != nil {
-		return nil, fmt.Errorf("collector URL %q: %w", base, err)
-	}
-	u = u.JoinPath(path)
-	u.RawQuery = q.Encode()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
-	if err != nil {
-		return nil, err
-	}
-	if token != nil {
-		t, err := token()
-		if err != nil {
-			return nil, err
-		}
-		if t != "" {
-			req.Header.Set("Authorization", "Bearer "+t)
-		}
-	}
-	return req, nil
-}
-
-// getCollector sends one GET to a collector and decodes its JSON answer.
-func getCollector(ctx context.Context, client *http.Client, token func() (string, error), base, path string, q url.Values, out any) error {
-	req, err := collectorRequest(ctx, token, base, path, q)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Accept", "application/json")
-	resp, err := client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
-	if err != nil {
-		return fmt.Errorf("%s: read answer: %w", path, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return collectorError(path, resp.StatusCode, b)
-	}
-	if err := json.Unmarshal(b, out); err != nil {
-		return fmt.Errorf("%s: decode answer: %w", path, err)
-	}
-	return nil
-}
-
-// collectorAPIError is an error a collector answered.
-type collectorAPIError struct {
-	path    string
-	code    int
-	message string
-}
-
-func (e *collectorAPIError) Error() string {
-	return fmt.Sprintf("%s: collector answered %d: %s", e.path, e.code, e.message)
-}
-
-func collectorError(path string, code int, body []byte) error {
-	var e struct{ Error string }
-	msg := string(body)
-	if json.Unmarshal(body, &e) == nil && e.Error != "" {
-		msg = e.Error
-	}
-	if len(msg) > 200 {
-		msg = msg[:200]
-	}
-	return &collectorAPIError{path: path, code: code, message: msg}
+	return p.node.Samples(ctx, c.URL, since)
 }

@@ -218,7 +218,6 @@ func TestCollectorLogsMergeTheNodesByTime(t *testing.T) {
 	logs := &collectorLogs{
 		services:   placedServices{},
 		collectors: staticCollectors{{Node: "node-a", URL: nodeA.URL}, {Node: "node-b", URL: nodeB.URL}, {Node: "node-z", URL: other.URL}},
-		http:       collectorHTTPClient(),
 	}
 	texts := func(recs []model.LogRecord) []string {
 		var out []string
@@ -257,7 +256,7 @@ func TestCollectorLogsMergeTheNodesByTime(t *testing.T) {
 		})
 	}
 	t.Run("without a live collector on the service's nodes there are no logs", func(t *testing.T) {
-		l := &collectorLogs{services: placedServices{}, collectors: staticCollectors{{Node: "node-z", URL: other.URL}}, http: collectorHTTPClient()}
+		l := &collectorLogs{services: placedServices{}, collectors: staticCollectors{{Node: "node-z", URL: other.URL}}}
 		if _, err := l.Query(ctx, collector.Query{Project: "shop", Service: "web"}); !errors.Is(err, collector.ErrNoLogs) {
 			t.Errorf("err = %v, want ErrNoLogs", err)
 		}
