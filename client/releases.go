@@ -54,3 +54,13 @@ func (c *Client) Releases(ctx context.Context, project, service string) ([]model
 	err := c.get(ctx, servicePath(project, service, "/releases"), nil, &out)
 	return out.Releases, err
 }
+
+// Env lists the variables an instance of the service gets, each with its
+// source; secret values are "<secret>" (GET …/env).
+func (c *Client) Env(ctx context.Context, project, service string) ([]model.EnvVar, error) {
+	var out struct {
+		Env []model.EnvVar `json:"env"`
+	}
+	err := c.get(ctx, servicePath(project, service, "/env"), nil, &out)
+	return out.Env, err
+}

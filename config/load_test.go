@@ -30,6 +30,10 @@ var testSecrets = map[string]string{
 	"PD_KEY":          "pagerduty-key-1a2b",
 	"BEARER_TOKEN":    "bearer-token-3b4c",
 	"API_TOKEN":       "api-token-5d6e",
+	"DATABASE_URL":    "postgres://app:db-url-secret-8f9a@db/app",
+	"db.env":          "DB_PASSWORD=db-env-file-secret-4b5c\nDB_USER=app",
+	"db.pass":         "db-file-secret-6d7e",
+	"bad.env":         "# a comment\n\nexport GOOD=1\nNO_EQUALS\n9X=bad-env-secret-2a3b\nGOOD=again\nOPSHUB_X=1",
 }
 
 // Plain variables the test environment sets.
@@ -103,6 +107,12 @@ func assertNoSecrets(t *testing.T, what, out string) {
 	for name, secret := range testSecrets {
 		if strings.Contains(out, secret) {
 			t.Errorf("%s contains the secret %s", what, name)
+		}
+		// An env file's secret lines: KEY=VALUE with a secret VALUE.
+		for _, line := range strings.Split(secret, "\n") {
+			if _, v, ok := strings.Cut(line, "="); ok && strings.Contains(v, "secret") && strings.Contains(out, v) {
+				t.Errorf("%s contains the secret of %s in %s", what, line[:strings.Index(line, "=")], name)
+			}
 		}
 	}
 }

@@ -62,6 +62,7 @@ func (l *loader) resolve(c *Config) {
 			v.Path = l.abs(v.Path)
 		}
 	}
+	l.groupFiles(c)
 	for i := range c.Autoscaling.Policies {
 		t := &c.Autoscaling.Policies[i].Target
 		if t.Project == "" {

@@ -14,6 +14,7 @@ type Config struct {
 	Server        Server        `yaml:"server"`
 	Platform      Platform      `yaml:"platform"`
 	Workloads     []Workload    `yaml:"workloads,omitempty"`
+	Groups        []Group       `yaml:"groups,omitempty"`
 	Collector     Collector     `yaml:"collector"`
 	Sinks         []Sink        `yaml:"sinks,omitempty"`
 	Notifications Notifications `yaml:"notifications"`

@@ -57,6 +57,9 @@ type Integration struct {
 	// Projects and Services restrict events to these; empty means all.
 	Projects []string `yaml:"projects,omitempty"`
 	Services []string `yaml:"services,omitempty"`
+	// Tags restrict events to services with one of these tags; empty
+	// means all. An event about no service (spend, sinks) has no tags.
+	Tags []string `yaml:"tags,omitempty"`
 	// Retry overrides the keys of notifications.retry it gives; nil keeps
 	// them all.
 	Retry *Retry `yaml:"retry,omitempty"`

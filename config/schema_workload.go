@@ -32,6 +32,8 @@ type Workload struct {
 	RestartPolicy string `yaml:"restartPolicy"`
 	// GracePeriod is the time between SIGTERM and SIGKILL; default 30s.
 	GracePeriod Duration `yaml:"gracePeriod"`
+	// Tags select the workload for groups and notification integrations.
+	Tags []string `yaml:"tags,omitempty"`
 	// Strategy is how a release replaces running instances.
 	Strategy Strategy `yaml:"strategy,omitempty"`
 }

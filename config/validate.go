@@ -35,6 +35,7 @@ func validate(c *Config, rep *reporter) {
 	if c.Platform.Kind != PlatformKubernetes {
 		v.workloads(c.Workloads)
 	}
+	v.groups(c.Groups)
 	v.collector(c.Collector)
 	v.nodeAgent(c)
 	v.sinks(c.Sinks)
@@ -134,7 +135,12 @@ var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // env checks environment variable names.
 func (v *validator) env(path string, env map[string]string, reserved bool) {
-	for _, k := range sortedKeys(env) {
+	v.envNames(path, sortedKeys(env), reserved)
+}
+
+// envNames checks the names of environment variables (sorted).
+func (v *validator) envNames(path string, names []string, reserved bool) {
+	for _, k := range names {
 		kp := child(path, k)
 		switch {
 		case !envName.MatchString(k):

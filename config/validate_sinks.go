@@ -95,5 +95,8 @@ func (v *validator) notifications(n Notifications) {
 		for j, s := range in.Services {
 			v.name(elem(child(p, "services"), j), s)
 		}
+		for j, t := range in.Tags {
+			v.tag(elem(child(p, "tags"), j), t)
+		}
 	}
 }

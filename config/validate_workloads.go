@@ -33,6 +33,7 @@ func (v *validator) workloads(ws []Workload) {
 			}
 		}
 		v.env(child(p, "env"), w.Env, true)
+		v.workloadTags(p, w.Tags)
 		v.oneOf(child(p, "restartPolicy"), w.RestartPolicy, RestartAlways, RestartOnFailure, RestartNever)
 		v.job(p, w)
 		volumes := map[string]string{}

@@ -40,7 +40,44 @@ type RunSpec struct {
 	Env        map[string]string `json:"env"`
 	WorkingDir string            `json:"workingDir,omitempty"`
 	Version    string            `json:"version,omitempty"`
+	// Sources says where variables of Env came from and which values are
+	// secrets. It is not part of what runs: Equal ignores it.
+	Sources map[string]EnvSource `json:"sources,omitempty"`
 }
+
+// EnvSource is where a variable of a run spec came from: From is
+// SourceWorkload, "group NAME" or SourceDeploy. A Secret value is never
+// shown, and the release history keeps only a keyed hash of it.
+type EnvSource struct {
+	From   string `json:"from"`
+	Secret bool   `json:"secret,omitempty"`
+}
+
+// Sources of variables besides "group NAME".
+const (
+	SourceWorkload = "workload"
+	SourceDeploy   = "deploy"
+	// SourceRelease is the source of a variable whose source was not
+	// recorded (a release from before sources were).
+	SourceRelease = "release"
+)
+
+// SecretValue is how a secret value is shown.
+const SecretValue = "<secret>"
+
+// EnvVar is one variable an instance of a service gets, as the API shows
+// it: Value is SecretValue for a secret.
+type EnvVar struct {
+	Name   string `json:"name"`
+	Value  string `json:"value"`
+	Source string `json:"source"`
+}
+
+// IsSecret tells whether the variable name holds a secret value.
+func (s RunSpec) IsSecret(name string) bool { return s.Sources[name].Secret }
+
+// SameSources tells whether two specs record the same sources.
+func (s RunSpec) SameSources(o RunSpec) bool { return maps.Equal(s.Sources, o.Sources) }
 
 // Clone copies the spec deeply.
 func (s RunSpec) Clone() RunSpec {
@@ -50,6 +87,7 @@ func (s RunSpec) Clone() RunSpec {
 		s.Env = map[string]string{}
 	}
 	s.Images = maps.Clone(s.Images)
+	s.Sources = maps.Clone(s.Sources)
 	return s
 }
 

@@ -25,14 +25,18 @@ type history struct {
 	releases *store.Bucket[model.Release]
 	configs  *store.Bucket[model.RunSpec]
 	limit    int
+	// sealer seals secret values before anything is written: the state
+	// file never holds one (see secrets.go).
+	sealer *sealer
 }
 
-func newHistory(db *store.DB, limit int) *history {
+func newHistory(db *store.DB, limit int, s *sealer) *history {
 	return &history{
 		db:       db,
 		releases: store.NewBucket[model.Release](db, bucketReleases),
 		configs:  store.NewBucket[model.RunSpec](db, bucketConfigSpecs),
 		limit:    limit,
+		sealer:   s,
 	}
 }
 
@@ -42,7 +46,7 @@ func releaseKey(ref model.Ref, revision int) string {
 	return fmt.Sprintf("%s%010d", serviceKey(ref), revision)
 }
 
-// list returns a service's releases, newest first.
+// list returns a service's releases, newest first, secret values sealed.
 func (h *history) list(ref model.Ref) ([]model.Release, error) {
 	var out []model.Release
 	prefix := serviceKey(ref)
@@ -67,7 +71,7 @@ func (h *history) put(rels ...model.Release) error {
 	return h.db.Update(func(tx *store.Tx) error {
 		for _, rel := range rels {
 			ref := model.Ref{Project: rel.Project, Service: rel.Service}
-			if err := h.releases.PutTx(tx, releaseKey(ref, rel.Revision), rel); err != nil {
+			if err := h.releases.PutTx(tx, releaseKey(ref, rel.Revision), h.sealer.sealRelease(rel)); err != nil {
 				return err
 			}
 		}
@@ -107,10 +111,12 @@ func (h *history) pruneTx(tx *store.Tx, ref model.Ref) error {
 	return nil
 }
 
+// configSpec is the spec the config gave ref when opshub last looked,
+// secret values sealed.
 func (h *history) configSpec(ref model.Ref) (model.RunSpec, bool, error) {
 	return h.configs.Get(serviceKey(ref))
 }
 
 func (h *history) setConfigSpec(ref model.Ref, spec model.RunSpec) error {
-	return h.configs.Put(serviceKey(ref), spec)
+	return h.configs.Put(serviceKey(ref), h.sealer.seal(spec))
 }

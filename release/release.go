@@ -101,6 +101,7 @@ type Manager struct {
 	opts    Options
 	log     *slog.Logger
 	hist    *history
+	sealer  *sealer
 	metrics *metrics
 	now     func() time.Time
 
@@ -140,9 +141,13 @@ func New(opts Options) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
+	sl, err := newSealer(opts.DB)
+	if err != nil {
+		return nil, err
+	}
 	return &Manager{
 		opts: opts, log: opts.Logger.With("component", "release"),
-		hist: newHistory(opts.DB, opts.HistoryLimit), metrics: m, now: opts.Now,
+		hist: newHistory(opts.DB, opts.HistoryLimit, sl), sealer: sl, metrics: m, now: opts.Now,
 		active: map[model.Ref]*model.Release{}, wake: make(chan struct{}, 1),
 	}, nil
 }
@@ -155,10 +160,15 @@ func New(opts Options) (*Manager, error) {
 //     progress (its rollout resumes, with its deadline) or the last
 //     succeeded one, so a restart never reverts a deploy;
 //   - when the config's spec differs from the one the config gave when
-//     opshub last looked, it is rolled out as a release triggered by config.
+//     opshub last looked, it is rolled out as a release triggered by config;
+//     so it is when the release that ran holds a secret value opshub no
+//     longer knows (see secrets.go).
 func (m *Manager) Restore(ctx context.Context, configSpecs map[model.Ref]model.RunSpec) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	for _, spec := range configSpecs {
+		m.sealer.remember(spec)
+	}
 	refs := slices.SortedFunc(maps.Keys(configSpecs), func(a, b model.Ref) int {
 		if a.Project != b.Project {
 			if a.Project < b.Project {
@@ -199,18 +209,34 @@ func (m *Manager) restoreLocked(ctx context.Context, ref model.Ref, cfgSpec mode
 		if err := m.hist.put(rel); err != nil {
 			return err
 		}
-		return m.hist.setConfigSpec(ref, cfgSpec)
-	}
-	latest := hist[0]
-	if latest.State == model.ReleaseProgressing {
-		if err := m.opts.Platform.SetTemplate(ctx, ref.Project, ref.Service, latest.Spec); err != nil {
+		if err := m.hist.setConfigSpec(ref, cfgSpec); err != nil {
 			return err
 		}
-		m.active[ref] = &latest
-		m.metrics.inProgress.WithLabelValues(ref.Project, ref.Service).Set(1)
-		m.log.Info("resuming rollout", "project", ref.Project, "service", ref.Service, "revision", latest.Revision)
+		// Nothing runs yet; the template takes the spec's sources.
+		return m.opts.Platform.SetTemplate(ctx, ref.Project, ref.Service, cfgSpec)
+	}
+	latest := hist[0]
+	// lost says why the release that ran cannot run again: a secret value
+	// opshub no longer knows. The config's spec is rolled out instead.
+	var lost string
+	if latest.State == model.ReleaseProgressing {
+		spec, err := m.sealer.unseal(latest.Spec)
+		switch {
+		case err != nil:
+			lost = fmt.Sprintf("revision %d cannot resume: %v", latest.Revision, err)
+		default:
+			if err := m.opts.Platform.SetTemplate(ctx, ref.Project, ref.Service, spec); err != nil {
+				return err
+			}
+			m.active[ref] = &latest
+			m.metrics.inProgress.WithLabelValues(ref.Project, ref.Service).Set(1)
+			m.log.Info("resuming rollout", "project", ref.Project, "service", ref.Service, "revision", latest.Revision)
+		}
 	} else if good, ok := lastSucceeded(hist, 0); ok {
-		if err := m.opts.Platform.SetTemplate(ctx, ref.Project, ref.Service, good.Spec); err != nil {
+		spec, err := m.sealer.unseal(good.Spec)
+		if err != nil {
+			lost = fmt.Sprintf("revision %d cannot run again: %v", good.Revision, err)
+		} else if err := m.opts.Platform.SetTemplate(ctx, ref.Project, ref.Service, spec); err != nil {
 			return err
 		}
 	}
@@ -218,22 +244,48 @@ func (m *Manager) restoreLocked(ctx context.Context, ref model.Ref, cfgSpec mode
 	if err != nil {
 		return err
 	}
-	if ok && prev.Equal(cfgSpec) {
-		return nil
+	if lost == "" && ok && prev.Equal(m.sealer.seal(cfgSpec)) {
+		return m.refreshSourcesLocked(ctx, ref, cfgSpec)
 	}
 	if err := m.hist.setConfigSpec(ref, cfgSpec); err != nil {
 		return err
 	}
-	if cur, _ := m.opts.Platform.Template(ctx, ref.Project, ref.Service); cur.Equal(cfgSpec) {
+	if lost == "" {
+		if cur, _ := m.opts.Platform.Template(ctx, ref.Project, ref.Service); cur.Equal(cfgSpec) {
+			return m.refreshSourcesLocked(ctx, ref, cfgSpec)
+		}
+	}
+	reason := m.configReason(prev, ok, cfgSpec)
+	if lost != "" {
+		m.log.Warn("release cannot run again", "project", ref.Project, "service", ref.Service, "reason", lost)
+		reason += "; " + lost
+	}
+	_, err = m.startLocked(ctx, ref, hist, cfgSpec, model.ReleaseTrigger{Kind: model.TriggerConfig}, reason, 0)
+	return err
+}
+
+// refreshSourcesLocked hands spec to the platform when it runs what the
+// platform's template runs but says other things of where its variables
+// came from (a variable moved from one group to another with its value):
+// nothing is replaced, and the environment shows the new sources.
+func (m *Manager) refreshSourcesLocked(ctx context.Context, ref model.Ref, spec model.RunSpec) error {
+	cur, err := m.opts.Platform.Template(ctx, ref.Project, ref.Service)
+	if err != nil || !cur.Equal(spec) || cur.SameSources(spec) {
 		return nil
 	}
-	_, err = m.startLocked(ctx, ref, hist, cfgSpec, model.ReleaseTrigger{Kind: model.TriggerConfig}, "config file changed", 0)
-	return err
+	return m.opts.Platform.SetTemplate(ctx, ref.Project, ref.Service, spec)
 }
 
 // CheckConfig refuses a run spec from a config file that the platform
 // could not run, before anything changes.
 func (m *Manager) CheckConfig(ctx context.Context, ref model.Ref, spec model.RunSpec) error {
+	m.mu.Lock()
+	prev, ok, err := m.hist.configSpec(ref)
+	same := err == nil && ok && prev.Equal(m.sealer.seal(spec))
+	m.mu.Unlock()
+	if same {
+		return nil // what the config gave before: nothing to check
+	}
 	if err := m.opts.Platform.CheckTemplate(ctx, ref.Project, ref.Service, spec); err != nil {
 		return specError(ref, err)
 	}
@@ -241,16 +293,24 @@ func (m *Manager) CheckConfig(ctx context.Context, ref model.Ref, spec model.Run
 }
 
 // ConfigChanged rolls out a service's new run spec from a reloaded config
-// file as a release triggered by config; an unchanged spec does nothing.
+// file as a release triggered by config, its reason naming the groups whose
+// variables changed; an unchanged spec does nothing (a spec whose sources
+// alone changed only updates them).
 func (m *Manager) ConfigChanged(ctx context.Context, ref model.Ref, spec model.RunSpec) (*model.Release, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.sealer.remember(spec)
 	prev, ok, err := m.hist.configSpec(ref)
 	if err != nil {
 		return nil, err
 	}
-	if ok && prev.Equal(spec) {
-		return nil, nil
+	if ok && prev.Equal(m.sealer.seal(spec)) {
+		if !prev.SameSources(spec) {
+			if err := m.hist.setConfigSpec(ref, spec); err != nil {
+				return nil, err
+			}
+		}
+		return nil, m.refreshSourcesLocked(ctx, ref, spec)
 	}
 	if err := m.opts.Platform.CheckTemplate(ctx, ref.Project, ref.Service, spec); err != nil {
 		return nil, specError(ref, err)
@@ -263,13 +323,13 @@ func (m *Manager) ConfigChanged(ctx context.Context, ref model.Ref, spec model.R
 		return nil, specError(ref, err)
 	}
 	if cur.Equal(spec) {
-		return nil, nil
+		return nil, m.refreshSourcesLocked(ctx, ref, spec)
 	}
 	hist, err := m.hist.list(ref)
 	if err != nil {
 		return nil, err
 	}
-	rel, err := m.startLocked(ctx, ref, hist, spec, model.ReleaseTrigger{Kind: model.TriggerConfig}, "config file changed", 0)
+	rel, err := m.startLocked(ctx, ref, hist, spec, model.ReleaseTrigger{Kind: model.TriggerConfig}, m.configReason(prev, ok, spec), 0)
 	return &rel, err
 }
 
@@ -283,6 +343,7 @@ func (m *Manager) Deploy(ctx context.Context, ref model.Ref, ch Change, trigger 
 	if err != nil {
 		return model.Release{}, specError(ref, err)
 	}
+	m.sealer.remember(cur)
 	if ch.Image == "" && ch.Command == nil && len(ch.Env) == 0 && len(ch.UnsetEnv) == 0 && ch.Version == "" {
 		return model.Release{}, badRequest("", "nothing to deploy: give at least one of image, command, env, unsetEnv or version")
 	}
@@ -304,12 +365,18 @@ func (m *Manager) Deploy(ctx context.Context, ref model.Ref, ch Change, trigger 
 	}
 	for k, v := range ch.Env {
 		next.Env[k] = v
+		// A deployed value is the release's own, not a group's secret.
+		if next.Sources == nil {
+			next.Sources = map[string]model.EnvSource{}
+		}
+		next.Sources[k] = model.EnvSource{From: model.SourceDeploy}
 	}
 	for _, k := range ch.UnsetEnv {
 		if _, ok := ch.Env[k]; ok {
 			return model.Release{}, badRequest("unsetEnv", "%s is both set and unset", k)
 		}
 		delete(next.Env, k)
+		delete(next.Sources, k)
 	}
 	if ch.Version != "" {
 		next.Version = ch.Version
@@ -336,6 +403,7 @@ func (m *Manager) Rollback(ctx context.Context, ref model.Ref, revision int, tri
 	if err != nil {
 		return model.Release{}, specError(ref, err)
 	}
+	cur = m.sealer.seal(cur)
 	hist, err := m.hist.list(ref)
 	if err != nil {
 		return model.Release{}, err
@@ -365,7 +433,11 @@ func (m *Manager) Rollback(ctx context.Context, ref model.Ref, revision int, tri
 	if target.Spec.Equal(cur) && (len(hist) == 0 || hist[0].State != model.ReleaseProgressing) {
 		return model.Release{}, badRequest("revision", "%s/%s already runs the spec of revision %d", ref.Project, ref.Service, target.Revision)
 	}
-	if err := m.opts.Platform.CheckTemplate(ctx, ref.Project, ref.Service, target.Spec); err != nil {
+	spec, err := m.sealer.unseal(target.Spec)
+	if err != nil {
+		return model.Release{}, &Error{Code: 409, Field: "revision", Msg: fmt.Sprintf("%s/%s cannot go back to revision %d: %v", ref.Project, ref.Service, target.Revision, err)}
+	}
+	if err := m.opts.Platform.CheckTemplate(ctx, ref.Project, ref.Service, spec); err != nil {
 		return model.Release{}, specError(ref, err)
 	}
 	if reason == "" {
@@ -373,7 +445,7 @@ func (m *Manager) Rollback(ctx context.Context, ref model.Ref, revision int, tri
 	}
 	trigger.Kind = model.TriggerRollback
 	m.metrics.rollbacks.WithLabelValues(ref.Project, ref.Service, "manual").Inc()
-	return m.startLocked(ctx, ref, hist, target.Spec, trigger, reason, target.Revision)
+	return m.startLocked(ctx, ref, hist, spec, trigger, reason, target.Revision)
 }
 
 // Releases lists a service's releases, newest first.
@@ -460,8 +532,11 @@ func (m *Manager) startLocked(ctx context.Context, ref model.Ref, hist []model.R
 		rel.State, rel.Reason, rel.Finished, rel.Deadline = model.ReleaseFailed, err.Error(), &now, nil
 		_ = m.hist.put(rel)
 		delete(m.active, ref)
-		return rel, specError(ref, err)
+		return m.sealer.sealRelease(rel), specError(ref, err)
 	}
+	// From here on the release is kept and shown sealed; the platform
+	// has the values.
+	rel = m.sealer.sealRelease(rel)
 	m.active[ref] = &rel
 	m.metrics.known(ref.Project, ref.Service)
 	m.metrics.inProgress.WithLabelValues(ref.Project, ref.Service).Set(1)
@@ -617,6 +692,15 @@ func (m *Manager) failLocked(ctx context.Context, ref model.Ref, rel *model.Rele
 	good, haveGood := lastSucceeded(hist, rel.Revision)
 	rollback := m.opts.AutoRollback && rel.Trigger.Kind != model.TriggerAutoRollback && haveGood && !good.Spec.Equal(rel.Spec)
 	summary := fmt.Sprintf("%s/%s revision %d failed: %s", ref.Project, ref.Service, rel.Revision, why)
+	var goodSpec model.RunSpec
+	if rollback {
+		var err error
+		if goodSpec, err = m.sealer.unseal(good.Spec); err != nil {
+			rollback = false
+			summary += fmt.Sprintf("; cannot roll back to revision %d: %v", good.Revision, err)
+			rel.Reason += fmt.Sprintf("; cannot roll back to revision %d: %v", good.Revision, err)
+		}
+	}
 	if rollback {
 		summary += fmt.Sprintf("; rolling back to revision %d", good.Revision)
 	}
@@ -637,7 +721,7 @@ func (m *Manager) failLocked(ctx context.Context, ref model.Ref, rel *model.Rele
 	}
 	hist[0] = *rel
 	m.metrics.rollbacks.WithLabelValues(ref.Project, ref.Service, "auto").Inc()
-	next, err := m.startLocked(ctx, ref, hist, good.Spec, model.ReleaseTrigger{Kind: model.TriggerAutoRollback},
+	next, err := m.startLocked(ctx, ref, hist, goodSpec, model.ReleaseTrigger{Kind: model.TriggerAutoRollback},
 		fmt.Sprintf("revision %d failed: %s", rel.Revision, why), good.Revision)
 	if err != nil {
 		m.log.Error("automatic rollback", "project", ref.Project, "service", ref.Service, "error", err)

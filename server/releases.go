@@ -19,6 +19,9 @@ type Releaser interface {
 	Deploy(ctx context.Context, ref model.Ref, ch release.Change, trigger model.ReleaseTrigger) (model.Release, error)
 	Rollback(ctx context.Context, ref model.Ref, revision int, trigger model.ReleaseTrigger, reason string) (model.Release, error)
 	Releases(ctx context.Context, ref model.Ref) ([]model.Release, error)
+	// Env lists the variables an instance of the service gets, secret
+	// values already shown as "<secret>".
+	Env(ctx context.Context, ref model.Ref) ([]model.EnvVar, error)
 }
 
 // releaseResponse is the answer of a deploy or a rollback.
@@ -81,6 +84,22 @@ func (s *Server) listReleases(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"releases": rels})
+}
+
+// serviceEnv answers GET …/env: every variable an instance of the service
+// gets, with its source; a secret value is "<secret>" for every caller,
+// admin included.
+func (s *Server) serviceEnv(w http.ResponseWriter, r *http.Request) {
+	if s.opts.Releases == nil {
+		writeError(w, http.StatusNotImplemented, "the environment of services is not available on this opshub", "")
+		return
+	}
+	env, err := s.opts.Releases.Env(r.Context(), pathRef(r))
+	if err != nil {
+		s.releaseError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"env": env})
 }
 
 func pathRef(r *http.Request) model.Ref {

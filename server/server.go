@@ -202,6 +202,7 @@ func (s *Server) routes() http.Handler {
 	handle("POST /api/v1/services/{project}/{service}/deploy", "service_deploy", ScopeDeploy, s.deployService)
 	handle("POST /api/v1/services/{project}/{service}/rollback", "service_rollback", ScopeDeploy, s.rollbackService)
 	handle("GET /api/v1/services/{project}/{service}/releases", "service_releases", ScopeRead, s.listReleases)
+	handle("GET /api/v1/services/{project}/{service}/env", "service_env", ScopeRead, s.serviceEnv)
 	handle("GET /api/v1/alerts", "alerts", ScopeRead, s.listAlerts)
 	handle("GET /api/v1/deliveries", "deliveries", ScopeRead, s.listDeliveries)
 	handle("POST /api/v1/deliveries/{id}/resend", "deliveries_resend", ScopeAdmin, s.resendDelivery)

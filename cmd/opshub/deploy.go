@@ -169,28 +169,40 @@ did.`,
 		Example: `  opshub releases web
   opshub releases shop/api -o json`,
 		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if output != "table" && output != "json" {
-				return usageErrorf("unknown output format %q (want table or json)", output)
-			}
-			c, project, name, err := g.service(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			rels, err := c.Releases(cmd.Context(), project, name)
-			if err != nil {
-				return err
-			}
-			if output == "json" {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				return enc.Encode(map[string]any{"releases": rels})
-			}
-			return renderReleases(cmd.OutOrStdout(), rels, time.Now())
-		},
+		RunE: serviceList(g, &output, "releases", (*client.Client).Releases, func(w io.Writer, rels []model.Release) error {
+			return renderReleases(w, rels, time.Now())
+		}),
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
 	return cmd
+}
+
+// serviceList is the RunE of a command that reads a list about one
+// service (SERVICE, the only argument) and prints it as a table or, with
+// -o json, as {"<key>": [...]}.
+func serviceList[T any](g *globals, output *string, key string, fetch func(*client.Client, context.Context, string, string) ([]T, error), render func(io.Writer, []T) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		if *output != "table" && *output != "json" {
+			return usageErrorf("unknown output format %q (want table or json)", *output)
+		}
+		c, project, name, err := g.service(cmd.Context(), args[0])
+		if err != nil {
+			return err
+		}
+		list, err := fetch(c, cmd.Context(), project, name)
+		if err != nil {
+			return err
+		}
+		if *output == "json" {
+			if list == nil {
+				list = []T{}
+			}
+			enc := json.NewEncoder(cmd.OutOrStdout())
+			enc.SetIndent("", "  ")
+			return enc.Encode(map[string]any{key: list})
+		}
+		return render(cmd.OutOrStdout(), list)
+	}
 }
 
 func renderReleases(w io.Writer, rels []model.Release, now time.Time) error {

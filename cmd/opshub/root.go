@@ -133,6 +133,7 @@ Ask a running opshub:             opshub status`,
 		newDeployCommand(g),
 		newRollbackCommand(g),
 		newReleasesCommand(g),
+		newEnvCommand(g),
 		newControllerCommand(),
 	)
 	root.AddCommand(newJobCommand(g))

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/opshub/opshub/config"
+	"github.com/opshub/opshub/internal/reload"
 	"github.com/opshub/opshub/platform/local"
 	"github.com/opshub/opshub/probes"
 	"github.com/opshub/opshub/server"
@@ -19,7 +20,7 @@ func Workloads(cfg *config.Config) []local.Workload {
 			Project:       w.Project,
 			Name:          w.Name,
 			Command:       append([]string(nil), w.Command...),
-			Env:           w.Env,
+			Env:           reload.RunSpec(cfg, w).Env, // with the groups that select it
 			WorkingDir:    w.WorkingDir,
 			Replicas:      w.ReplicaCount(),
 			Port:          w.Port,
@@ -98,6 +99,9 @@ func InactiveSections(cfg *config.Config) []string {
 	var out []string
 	if len(cfg.Release.Flows) > 0 {
 		out = append(out, "release.flows")
+	}
+	if len(cfg.Groups) > 0 && cfg.Platform.Kind == config.PlatformKubernetes {
+		out = append(out, "groups")
 	}
 	return out
 }

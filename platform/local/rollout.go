@@ -295,6 +295,8 @@ func (r *Runtime) SetTemplate(ctx context.Context, project, name string, spec mo
 	}
 	t := newTemplate(spec)
 	if t.hash == s.tmpl.hash && t.spec.Equal(s.tmpl.spec) {
+		// Nothing that runs changes; the spec's sources may have.
+		s.tmpl = t
 		return nil
 	}
 	r.log.Info("new run spec", "project", project, "service", name, "from", s.tmpl.hash, "to", t.hash, "strategy", s.w.Strategy.Type)
