@@ -13,6 +13,11 @@ type Route struct {
 	// Projects and Services restrict events to these; empty means all.
 	Projects []string
 	Services []string
+	// Tags restrict events to services that have one of these tags, as
+	// TagsOf tells them; an event about no service has none. Empty means
+	// all.
+	Tags   []string
+	TagsOf func(project, service string) []string
 	// SkipResolved leaves out resolved events.
 	SkipResolved bool
 }
@@ -30,6 +35,15 @@ func (r Route) Matches(ev model.Event) bool {
 	}
 	if len(r.Services) > 0 && !slices.Contains(r.Services, ev.Service) {
 		return false
+	}
+	if len(r.Tags) > 0 {
+		if ev.Service == "" || r.TagsOf == nil {
+			return false
+		}
+		tags := r.TagsOf(ev.Project, ev.Service)
+		if !slices.ContainsFunc(r.Tags, func(t string) bool { return slices.Contains(tags, t) }) {
+			return false
+		}
 	}
 	return true
 }

@@ -70,6 +70,7 @@ func crashLogReader(cfg *config.Config, podsDir string, platform alerting.Subscr
 // deliveriesKept bounds the delivery history (0: the pipeline's default).
 func newAlertingWithLogs(cfg *config.Config, platform alerting.Subscriber, logs alerting.LastLinesReader, windows alerting.MetricWindows, db *store.DB, reg prometheus.Registerer, log *slog.Logger, deliveriesKept int) (*alerting.Pipeline, error) {
 	registry := Notifiers()
+	tags := workloadTags(cfg)
 	var ins []alerting.Integration
 	for _, ic := range cfg.Notifications.Integrations {
 		n, err := registry.New(notify.Spec{Name: ic.Name, Type: ic.Type, Settings: ic.Settings, Logger: log})
@@ -78,7 +79,7 @@ func newAlertingWithLogs(cfg *config.Config, platform alerting.Subscriber, logs 
 		}
 		ins = append(ins, alerting.Integration{
 			Name: ic.Name, Type: ic.Type,
-			Route:       alerting.Route{Events: ic.Events, Projects: ic.Projects, Services: ic.Services},
+			Route:       alerting.Route{Events: ic.Events, Projects: ic.Projects, Services: ic.Services, Tags: ic.Tags, TagsOf: tags},
 			Notifier:    n,
 			MinInterval: minIntervals[ic.Type],
 			Fingerprint: fingerprint(ic),
@@ -100,6 +101,18 @@ func newAlertingWithLogs(cfg *config.Config, platform alerting.Subscriber, logs 
 		Registerer:     reg,
 		Retry:          retryPolicy(cfg.Notifications.Retry),
 	})
+}
+
+// workloadTags tells the tags of the config's workloads, for integrations
+// that filter on tags.
+func workloadTags(cfg *config.Config) func(project, service string) []string {
+	tags := map[model.Ref][]string{}
+	for _, w := range cfg.Workloads {
+		tags[model.Ref{Project: w.Project, Service: w.Name}] = w.Tags
+	}
+	return func(project, service string) []string {
+		return tags[model.Ref{Project: project, Service: service}]
+	}
 }
 
 // alertRules maps the alerts section onto the pipeline's rules.
