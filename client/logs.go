@@ -29,7 +29,8 @@ type LogQuery struct {
 	RegexNotIncludes            string
 }
 
-func (q LogQuery) values() url.Values {
+// Values writes q as the log endpoints' query parameters.
+func (q LogQuery) Values() url.Values {
 	v := url.Values{}
 	set := func(k, val string) {
 		if val != "" {
@@ -62,7 +63,7 @@ func (q LogQuery) values() url.Values {
 // Logs runs a range query (GET /api/v1/logs).
 func (c *Client) Logs(ctx context.Context, q LogQuery) ([]model.LogRecord, error) {
 	var recs []model.LogRecord
-	if err := c.get(ctx, "/api/v1/logs", q.values(), &recs); err != nil {
+	if err := c.get(ctx, "/api/v1/logs", q.Values(), &recs); err != nil {
 		return nil, err
 	}
 	return recs, nil
@@ -72,7 +73,7 @@ func (c *Client) Logs(ctx context.Context, q LogQuery) ([]model.LogRecord, error
 // ctx ends, the server ends the stream, or fn fails.
 func (c *Client) TailLogs(ctx context.Context, q LogQuery, fn func(model.LogRecord) error) error {
 	u := c.base.JoinPath("/api/v1/logs/tail")
-	u.RawQuery = q.values().Encode()
+	u.RawQuery = q.Values().Encode()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return err

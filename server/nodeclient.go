@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"time"
 
 	"github.com/opshub/opshub/client"
@@ -164,35 +163,19 @@ func (c NodeClient) get(ctx context.Context, base, path string, q url.Values, ou
 	return nil
 }
 
-// logQueryValues writes q as the log endpoints' parameters: what
-// parseLogQuery reads back.
+// logQueryValues writes q as the log endpoints' parameters (what
+// parseLogQuery reads back), as the API client writes them.
 func logQueryValues(q collector.Query) url.Values {
-	v := url.Values{}
-	v.Set("project", q.Project)
-	v.Set("service", q.Service)
-	set := func(k, s string) {
-		if s != "" {
-			v.Set(k, s)
-		}
+	lq := client.LogQuery{
+		Project: q.Project, Service: q.Service, Container: q.Container,
+		From: q.From, To: q.To, Limit: q.Limit, Direction: string(q.Direction),
+		TextIncludes: q.TextIncludes, TextNotIncludes: q.TextNotIncludes,
 	}
-	set("container", q.Container)
-	set("textIncludes", q.TextIncludes)
-	set("textNotIncludes", q.TextNotIncludes)
-	set("direction", string(q.Direction))
 	if q.RegexIncludes != nil {
-		v.Set("regexIncludes", q.RegexIncludes.String())
+		lq.RegexIncludes = q.RegexIncludes.String()
 	}
 	if q.RegexNotIncludes != nil {
-		v.Set("regexNotIncludes", q.RegexNotIncludes.String())
+		lq.RegexNotIncludes = q.RegexNotIncludes.String()
 	}
-	if !q.From.IsZero() {
-		v.Set("from", q.From.Format(time.RFC3339Nano))
-	}
-	if !q.To.IsZero() {
-		v.Set("to", q.To.Format(time.RFC3339Nano))
-	}
-	if q.Limit > 0 {
-		v.Set("limit", strconv.Itoa(q.Limit))
-	}
-	return v
+	return lq.Values()
 }
