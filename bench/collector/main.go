@@ -7,9 +7,14 @@
 //
 //	go run ./bench/collector -files 500 -rate 20000 -duration 60s
 //	go run ./bench/collector -files 8 -rate 0 -mib 1024 -rotate-bytes 4294967296   # drain as fast as possible
+//	go build -o bin/ ./cmd/opshub ./bench/collector && bin/collector -e2e -opshub bin/opshub -rounds 3
 //
 // With -rate 0 the writer first writes -mib MiB in total as fast as it can,
 // and the collector then drains it: that measures throughput.
+//
+// With -e2e it measures the whole path instead (e2e.go): `opshub run` and
+// Fluent Bit each move the same CRI files into the same Loki receiver, in
+// turn, and it prints each one's lines per CPU second and peak RSS.
 package main
 
 import (
@@ -62,8 +67,30 @@ func run() int {
 		dir       = flag.String("dir", "", "log root (default: a temporary directory)")
 		writer    = flag.Bool("writer", false, "internal: be the writing child")
 		profile   = flag.String("cpuprofile", "", "write the collector process's CPU profile to this file")
+
+		e2e       = flag.Bool("e2e", false, "end to end: opshub and the peer move the same CRI files into one Loki receiver")
+		opshubBin = flag.String("opshub", "bin/opshub", "with -e2e: the opshub binary")
+		peerBin   = flag.String("peer", "/work/shared/peers/fluent-bit", "with -e2e: the fluent-bit binary")
+		tools     = flag.String("tools", "opshub,fluent-bit", "with -e2e: the tools to run in each round, in order")
+		rounds    = flag.Int("rounds", 2, "with -e2e: rounds of every tool")
+		e2eFiles  = flag.Int("e2e-files", 8, "with -e2e: files of the data set")
+		e2eLines  = flag.Int("e2e-lines", 250000, "with -e2e: lines per file")
+		data      = flag.String("data", filepath.Join(os.TempDir(), "opshub-e2e-data"), "with -e2e: where the data set is written once and kept")
+		keep      = flag.Bool("keep", false, "with -e2e: keep each run's directory (configs, logs)")
+		opshubEnv = flag.String("opshub-env", "", "with -e2e: extra environment of opshub, space-separated NAME=VALUE")
+		appConfig = flag.String("app-config", "", "internal: run opshub run's code in this process with -cpuprofile")
 	)
 	flag.Parse()
+	if *appConfig != "" {
+		return appChild(*appConfig, *profile)
+	}
+	if *e2e {
+		return runE2E(e2eOptions{
+			opshub: *opshubBin, peer: *peerBin, tools: strings.Split(*tools, ","), rounds: *rounds,
+			files: *e2eFiles, lines: *e2eLines, data: *data, profile: *profile, keep: *keep,
+			opshubEnv: strings.Fields(*opshubEnv),
+		})
+	}
 	if *writer {
 		return write(*dir, *files, *rate, *duration, *lineBytes, *mib, *rotate)
 	}
@@ -107,17 +134,12 @@ func run() int {
 	defer cancel()
 	done := make(chan error, 1)
 	if *profile != "" {
-		f, err := os.Create(*profile)
+		stopProfile, err := startProfile(*profile)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		defer pprof.StopCPUProfile()
+		defer stopProfile()
 	}
 	cpu0, start := cpuSeconds(), time.Now()
 	go func() { done <- c.Run(ctx) }()
@@ -172,6 +194,19 @@ func run() int {
 		cpu, cpu/gib, peakRSSMiB())
 	fmt.Printf("checkpoint_writes=%.0f checkpoint_bytes=%d\n", counter(reg, "opshub_collector_checkpoint_writes_total"), fileSize(filepath.Join(state, "checkpoints.json")))
 	return 0
+}
+
+// startProfile starts this process's CPU profile into path.
+func startProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // write is the child: it writes numbered lines to files through crilog,

@@ -1,0 +1,575 @@
+package main
+
+// The end-to-end mode: opshub and a peer collector (Fluent Bit) move the
+// same CRI files into the same counting Loki receiver, one after the other
+// in one run, and the tool prints each one's lines per CPU second and peak
+// RSS, taken from /proc while it runs (every thread; the receiver's work is
+// this process's and not counted).
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/klauspost/compress/s2"
+
+	"github.com/opshub/opshub/internal/app"
+)
+
+type e2eOptions struct {
+	opshub    string // opshub binary
+	peer      string // fluent-bit binary
+	tools     []string
+	rounds    int
+	files     int
+	lines     int
+	data      string // where the data set is kept between runs
+	profile   string // CPU profile of opshub (run in-process in a child of this tool)
+	keep      bool
+	opshubEnv []string
+}
+
+// receiver counts the entries of Loki push requests: protobuf + snappy (opshub)
+// or JSON, maybe gzipped (Fluent Bit). It answers 204 at once.
+type receiver struct {
+	entries  atomic.Int64
+	requests atomic.Int64
+	bytes    atomic.Int64
+	errors   atomic.Int64
+}
+
+func (rv *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		rv.errors.Add(1)
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	rv.bytes.Add(int64(len(body)))
+	if r.Header.Get("Content-Encoding") == "gzip" {
+		zr, err := gzip.NewReader(bytes.NewReader(body))
+		if err == nil {
+			body, err = io.ReadAll(zr)
+		}
+		if err != nil {
+			rv.errors.Add(1)
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+	}
+	n, err := countEntries(r.Header.Get("Content-Type"), body)
+	if err != nil {
+		rv.errors.Add(1)
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	rv.entries.Add(int64(n))
+	rv.requests.Add(1)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// countEntries counts the entries of a push body without decoding it all,
+// so that the receiver costs the machine little next to the tools measured.
+func countEntries(contentType string, body []byte) (int, error) {
+	if strings.HasPrefix(contentType, "application/json") {
+		// Every entry is ["<digits>", …]: a quote inside a JSON string is
+		// escaped, so `["` followed by digits and `"` is always an entry's
+		// start.
+		n := 0
+		for {
+			i := bytes.Index(body, []byte(`["`))
+			if i < 0 {
+				return n, nil
+			}
+			body = body[i+2:]
+			j := 0
+			for j < len(body) && body[j] >= '0' && body[j] <= '9' {
+				j++
+			}
+			if j > 0 && j < len(body) && body[j] == '"' {
+				n++
+			}
+		}
+	}
+	raw, err := s2.Decode(nil, body)
+	if err != nil {
+		return 0, err
+	}
+	// PushRequest: streams = 1; Stream: entries = 2. Walk the wire form.
+	n := 0
+	err = walkFields(raw, func(num uint64, v []byte) error {
+		if num != 1 {
+			return nil
+		}
+		return walkFields(v, func(num uint64, _ []byte) error {
+			if num == 2 {
+				n++
+			}
+			return nil
+		})
+	})
+	return n, err
+}
+
+// walkFields calls f with each length-delimited field of a protobuf
+// message; other wire types are skipped.
+func walkFields(b []byte, f func(num uint64, v []byte) error) error {
+	for len(b) > 0 {
+		key, k := binary.Uvarint(b)
+		if k <= 0 {
+			return errors.New("bad protobuf key")
+		}
+		b = b[k:]
+		switch key & 7 {
+		case 0:
+			_, k := binary.Uvarint(b)
+			if k <= 0 {
+				return errors.New("bad protobuf varint")
+			}
+			b = b[k:]
+		case 1:
+			b = b[min(8, len(b)):]
+		case 5:
+			b = b[min(4, len(b)):]
+		case 2:
+			l, k := binary.Uvarint(b)
+			if k <= 0 || l > uint64(len(b)-k) {
+				return errors.New("bad protobuf length")
+			}
+			if err := f(key>>3, b[k:k+int(l)]); err != nil {
+				return err
+			}
+			b = b[k+int(l):]
+		default:
+			return errors.New("unexpected protobuf wire type")
+		}
+	}
+	return nil
+}
+
+// e2eResult is one tool's run.
+type e2eResult struct {
+	tool                string
+	lines, received     int64
+	wall                time.Duration
+	cpu                 float64
+	peakRSS             float64 // MiB
+	load0, load1        string
+	requests, wireBytes int64
+	linesPerCPU         float64
+}
+
+func runE2E(o e2eOptions) int {
+	dataDir, lines, size, err := ensureDataSet(o.data, o.files, o.lines)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "data set:", err)
+		return 1
+	}
+	fmt.Printf("data set: %d files, %d lines, %.1f MiB in %s\n", o.files, lines, float64(size)/(1<<20), dataDir)
+
+	rv := &receiver{}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	srv := &http.Server{Handler: rv}
+	go srv.Serve(ln)
+	defer srv.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	results := map[string][]e2eResult{}
+	for round := 1; round <= o.rounds && ctx.Err() == nil; round++ {
+		for _, tool := range o.tools {
+			res, err := runTool(ctx, o, tool, dataDir, port, rv, lines)
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "round %d, %s: %v\n", round, tool, err)
+				return 1
+			}
+			res.linesPerCPU = float64(res.lines) / res.cpu
+			fmt.Printf("round %d %-10s lines=%d received=%d wall=%s cpu_s=%.2f lines_per_cpu_s=%.0f mib_per_cpu_s=%.1f peak_rss_mib=%.1f requests=%d wire_mib=%.1f load=%s→%s\n",
+				round, res.tool, res.lines, res.received, res.wall.Round(time.Millisecond), res.cpu, res.linesPerCPU,
+				float64(size)/(1<<20)/res.cpu, res.peakRSS, res.requests, float64(res.wireBytes)/(1<<20), res.load0, res.load1)
+			results[tool] = append(results[tool], res)
+		}
+	}
+	fmt.Println("summary (min–max over rounds):")
+	for _, tool := range o.tools {
+		rs := results[tool]
+		if len(rs) == 0 {
+			continue
+		}
+		lpc := make([]float64, len(rs))
+		rss := make([]float64, len(rs))
+		for i, r := range rs {
+			lpc[i], rss[i] = r.linesPerCPU, r.peakRSS
+		}
+		fmt.Printf("  %-10s %.3f–%.3f M lines per CPU second, peak RSS %.1f–%.1f MiB\n", tool,
+			slices.Min(lpc)/1e6, slices.Max(lpc)/1e6, slices.Min(rss), slices.Max(rss))
+	}
+	if a, b := results["opshub"], results["fluent-bit"]; len(a) > 0 && len(b) > 0 {
+		var ratios []float64
+		for i := range min(len(a), len(b)) {
+			ratios = append(ratios, a[i].linesPerCPU/b[i].linesPerCPU)
+		}
+		fmt.Printf("  opshub / fluent-bit lines per CPU second, per round: %s\n", formatRatios(ratios))
+	}
+	return 0
+}
+
+func formatRatios(rs []float64) string {
+	parts := make([]string, len(rs))
+	for i, r := range rs {
+		parts[i] = strconv.FormatFloat(r, 'f', 2, 64)
+	}
+	return strings.Join(parts, " ")
+}
+
+// runTool moves the data set into a fresh watched root, starts the tool
+// first, and measures until the receiver has every line.
+func runTool(ctx context.Context, o e2eOptions, tool, dataDir string, port int, rv *receiver, lines int64) (e2eResult, error) {
+	res := e2eResult{tool: tool, lines: lines}
+	work, err := os.MkdirTemp(filepath.Dir(dataDir), "run-")
+	if err != nil {
+		return res, err
+	}
+	if !o.keep {
+		defer os.RemoveAll(work)
+	}
+	root := filepath.Join(work, "root")
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return res, err
+	}
+	var cmd *exec.Cmd
+	rv.entries.Store(0)
+	before := int64(0)
+	switch tool {
+	case "opshub":
+		cfg := filepath.Join(work, "opshub.yaml")
+		text := fmt.Sprintf(`dataDir: %s
+server:
+  listen: 127.0.0.1:%d
+platform:
+  kind: local
+collector:
+  paths: [%s]
+sinks:
+  - name: bench
+    type: loki
+    url: http://127.0.0.1:%d/loki/api/v1/push
+`, filepath.Join(work, "state"), freePort(), root, port)
+		if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
+			return res, err
+		}
+		if o.profile != "" {
+			self, _ := os.Executable()
+			cmd = exec.Command(self, "-app-config", cfg, "-cpuprofile", o.profile)
+		} else {
+			cmd = exec.Command(o.opshub, "run", "-c", cfg, "--log-level", "warn")
+		}
+		cmd.Env = append(os.Environ(), o.opshubEnv...)
+		before = 1 // the sink's validation line
+	case "fluent-bit":
+		cfg := filepath.Join(work, "fluent-bit.conf")
+		text := fmt.Sprintf(`[SERVICE]
+    Flush        1
+    Log_Level    warn
+[INPUT]
+    Name              tail
+    Path              %s/*/*/*.log
+    multiline.parser  cri
+    Read_from_Head    true
+    Refresh_Interval  1
+    Buffer_Chunk_Size 1MB
+    Buffer_Max_Size   4MB
+    Mem_Buf_Limit     64MB
+[OUTPUT]
+    Name   loki
+    Match  *
+    Host   127.0.0.1
+    Port   %d
+    Labels job=fluentbit
+`, root, port)
+		if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
+			return res, err
+		}
+		cmd = exec.Command(o.peer, "-c", cfg)
+	default:
+		return res, fmt.Errorf("unknown tool %q (opshub, fluent-bit)", tool)
+	}
+	logf, err := os.Create(filepath.Join(work, tool+".log"))
+	if err != nil {
+		return res, err
+	}
+	defer logf.Close()
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		return res, err
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	stopped := false
+	stopTool := func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(20 * time.Second):
+			cmd.Process.Kill()
+			<-exited
+		}
+	}
+	defer stopTool()
+	// Started: opshub has sent its sink's validation line; Fluent Bit is
+	// given a second to set up its inputs.
+	deadline := time.Now().Add(30 * time.Second)
+	for rv.entries.Load() < before {
+		if time.Now().After(deadline) {
+			return res, fmt.Errorf("%s did not start (see %s)", tool, logf.Name())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(time.Second)
+	pid := cmd.Process.Pid
+	cpu0, err := procCPU(pid)
+	if err != nil {
+		return res, err
+	}
+	rv.entries.Store(0)
+	rv.requests.Store(0)
+	rv.bytes.Store(0)
+	res.load0 = loadAvg()
+	start := time.Now()
+	moved, err := moveAll(dataDir, root)
+	defer moveBack(moved)
+	if err != nil {
+		return res, err
+	}
+	lastN, lastChange := int64(0), time.Now()
+	for {
+		select {
+		case err := <-exited:
+			exited <- err // for stopTool
+			return res, fmt.Errorf("%s exited: %v (see %s)", tool, err, logf.Name())
+		case <-ctx.Done():
+			return res, ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+		n := rv.entries.Load()
+		if n >= lines {
+			break
+		}
+		if n != lastN {
+			lastN, lastChange = n, time.Now()
+		}
+		if time.Since(lastChange) > 60*time.Second {
+			return res, fmt.Errorf("%s stalled at %d of %d lines (see %s)", tool, n, lines, logf.Name())
+		}
+	}
+	res.wall = time.Since(start)
+	cpu1, err := procCPU(pid)
+	if err != nil {
+		return res, err
+	}
+	res.cpu = cpu1 - cpu0
+	res.peakRSS = procHWM(pid)
+	res.load1 = loadAvg()
+	res.requests, res.wireBytes = rv.requests.Load(), rv.bytes.Load()
+	stopTool()
+	res.received = rv.entries.Load()
+	return res, nil
+}
+
+// moveAll renames every pod directory of src into dst and returns the
+// moves made, to undo them.
+func moveAll(src, dst string) ([][2]string, error) {
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		return nil, err
+	}
+	var moved [][2]string
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		from, to := filepath.Join(src, e.Name()), filepath.Join(dst, e.Name())
+		if err := os.Rename(from, to); err != nil {
+			return moved, err
+		}
+		moved = append(moved, [2]string{from, to})
+	}
+	return moved, nil
+}
+
+func moveBack(moved [][2]string) {
+	for _, m := range moved {
+		if err := os.Rename(m[1], m[0]); err != nil {
+			fmt.Fprintln(os.Stderr, "move the data set back:", err)
+		}
+	}
+}
+
+// ensureDataSet writes (once) files × lines CRI lines in the kubelet's
+// layout under dir/pods: content of 60–200 bytes from a fixed seed, times
+// increasing by a few microseconds per line. It returns the pods directory,
+// the line count and the bytes.
+func ensureDataSet(dir string, files, lines int) (string, int64, int64, error) {
+	pods := filepath.Join(dir, "pods")
+	marker := filepath.Join(dir, fmt.Sprintf("complete-%dx%d", files, lines))
+	if _, err := os.Stat(marker); err == nil {
+		var size int64
+		filepath.Walk(pods, func(_ string, info os.FileInfo, err error) error {
+			if err == nil && !info.IsDir() {
+				size += info.Size()
+			}
+			return nil
+		})
+		return pods, int64(files) * int64(lines), size, nil
+	}
+	os.RemoveAll(dir)
+	var size int64
+	words := []string{"GET", "POST", "PUT", "/api/v1/items", "/api/v1/orders", "/healthz", "/static/app.js", "user=alice", "user=bob",
+		"status=200", "status=404", "status=500", "latency_ms=12", "latency_ms=340", "bytes=5123", "request_id=9f1c2a7e",
+		"trace=4bf92f3577b34da6", "level=info", "level=warn", "level=error", `msg="request served"`, `msg="cache miss"`,
+		`msg="retrying upstream"`, "component=http", "component=db", "component=queue", "region=eu-west-1"}
+	base := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
+	for i := range files {
+		rng := rand.New(rand.NewPCG(uint64(i), 26))
+		path := filepath.Join(pods, fmt.Sprintf("bench_pod%02d_%08x-0000-4000-8000-%012x", i, i, i), fmt.Sprintf("app%d", i%3), "0.log")
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return "", 0, 0, err
+		}
+		f, err := os.Create(path)
+		if err != nil {
+			return "", 0, 0, err
+		}
+		w := bufio.NewWriterSize(f, 1<<20)
+		var line []byte
+		for n := range lines {
+			t := base.Add(time.Duration(n) * 7 * time.Microsecond)
+			line = t.AppendFormat(line[:0], "2006-01-02T15:04:05.000000000Z07:00")
+			stream := " stdout F "
+			if n%10 == 9 {
+				stream = " stderr F "
+			}
+			line = append(line, stream...)
+			want := 60 + rng.IntN(141)
+			content := len(line)
+			line = strconv.AppendInt(line, int64(n), 10)
+			for len(line)-content < want {
+				line = append(line, ' ')
+				line = append(line, words[rng.IntN(len(words))]...)
+			}
+			line = append(line[:content+want], '\n')
+			w.Write(line)
+			size += int64(len(line))
+		}
+		if err := w.Flush(); err != nil {
+			return "", 0, 0, err
+		}
+		if err := f.Close(); err != nil {
+			return "", 0, 0, err
+		}
+	}
+	if err := os.WriteFile(marker, nil, 0o644); err != nil {
+		return "", 0, 0, err
+	}
+	return pods, int64(files) * int64(lines), size, nil
+}
+
+// procCPU is a process's user + system time, every thread, in seconds.
+func procCPU(pid int) (float64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// Fields after the command name, which is in parentheses.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, errors.New("unexpected /proc stat")
+	}
+	f := strings.Fields(string(b[i+1:]))
+	// f[0] is field 3 (state); utime and stime are fields 14 and 15.
+	ut, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (ut + st) / 100, nil // USER_HZ is 100 on Linux
+}
+
+// procHWM is a process's peak RSS in MiB.
+func procHWM(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+func loadAvg() string {
+	b, _ := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return "?"
+	}
+	return f[0]
+}
+
+func freePort() int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// appChild runs opshub run's code in this process with a CPU profile: the
+// same wiring as the binary (app.LoadConfig, app.Run), for -cpuprofile.
+func appChild(cfgPath, profile string) int {
+	cfg, err := app.LoadConfig(cfgPath)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	stopProfile, err := startProfile(profile)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer stopProfile()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := app.Run(ctx, cfg, app.Options{}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
