@@ -40,6 +40,18 @@ import (
 // position file is replaced (write and rename, no fsync) after each delivered
 // batch: after a power loss at most the last few delivered batches are
 // delivered again, which at-least-once allows.
+//
+// The memory lane: while nothing waits on disk, Offer does not write a
+// share at all. It waits in memory, is delivered from there, and is safe (its
+// Send may acknowledge it) once delivered: until then the collector's source
+// file, whose checkpoint advances only on the acknowledgement, holds it. When
+// the destination falls behind (a delivery attempt fails, a share waited too
+// long, the sink stops or is paused) Spill writes every share in memory to
+// disk, in order, which makes them safe too; from then on shares are
+// appended to disk until the disk part is delivered. So memory holds records
+// only while the disk part is empty, and the order of Offers is the order of
+// delivery. Writing and reading back every record cost a third of the
+// collector's CPU end to end, for a guarantee the file already gave.
 type buffer struct {
 	dir      string
 	maxBytes int64
@@ -62,6 +74,40 @@ type buffer struct {
 	// space, and unblocked when it got its space again.
 	blocked, unblocked func()
 	waiting            int
+
+	// The memory lane (see above): shares not yet delivered, in order; the
+	// records of mem[0] before memOff were delivered. memBytes and
+	// memEvents count what is left, memBytes as estimated by
+	// estimateBytes.
+	mem       []*memShare
+	memOff    int
+	memBytes  int64
+	memEvents int64
+	// peeked is how many records the last Peek took from memory, until
+	// their Commit.
+	peeked int
+	// peekSpill is, after the records of the last Peek from memory were
+	// spilled to disk, the disk offset where they end: their Commit then
+	// commits them on disk. -1 otherwise.
+	peekSpill int64
+}
+
+// memShare is one Offer's records waiting in the memory lane. done is
+// closed once they are safe: delivered (or dead-lettered), or spilled to
+// disk; or once the buffer closed (then err is set first).
+type memShare struct {
+	recs  []model.LogRecord
+	bytes int64
+	at    time.Time
+	done  chan struct{}
+	err   error
+}
+
+// cursor is where a Peek's records end, for Commit: a disk offset, or a
+// count of records of the memory lane.
+type cursor struct {
+	off int64
+	mem int
 }
 
 const (
@@ -101,11 +147,12 @@ func openBuffer(dir string, maxBytes int64, log *slog.Logger) (*buffer, error) {
 		return nil, fmt.Errorf("create buffer directory: %w", err)
 	}
 	b := &buffer{
-		dir:      dir,
-		maxBytes: maxBytes,
-		segSize:  segmentSize(maxBytes),
-		log:      log,
-		changed:  make(chan struct{}),
+		dir:       dir,
+		maxBytes:  maxBytes,
+		segSize:   segmentSize(maxBytes),
+		log:       log,
+		changed:   make(chan struct{}),
+		peekSpill: -1,
 	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -262,15 +309,83 @@ func (b *buffer) count() (int64, time.Time) {
 // (back-pressure); a batch larger than the whole buffer is taken when the
 // buffer is empty.
 func (b *buffer) Append(ctx context.Context, recs []model.LogRecord, now time.Time) error {
-	var data []byte
-	for _, r := range recs {
-		data = appendFrame(data, r, now)
-	}
-	size := int64(len(data))
+	_, err := b.put(ctx, recs, now, false)
+	return err
+}
 
+// Offer adds records to the end of the buffer: to the memory lane when
+// nothing waits on disk (the returned share's done closes once they are
+// safe), else to disk as Append does (the share is nil: they are safe
+// already). The memory lane too holds at most maxBytes, except that it
+// takes one share whatever its size.
+func (b *buffer) Offer(ctx context.Context, recs []model.LogRecord, now time.Time) (*memShare, error) {
+	return b.put(ctx, recs, now, true)
+}
+
+// estimateBytes is about the size of records in the buffer's form.
+func estimateBytes(recs []model.LogRecord) int64 {
+	var n int
+	for i := range recs {
+		r := &recs[i]
+		n += len(r.Project) + len(r.Service) + len(r.Instance) + len(r.Container) + len(r.Stream) + len(r.Log) + 24
+		for k, v := range r.Labels {
+			n += len(k) + len(v) + 2
+		}
+	}
+	return int64(n)
+}
+
+func (b *buffer) put(ctx context.Context, recs []model.LogRecord, now time.Time, memOK bool) (*memShare, error) {
+	var data []byte
+	encoded := false
+	var est int64
+	if memOK {
+		est = estimateBytes(recs)
+	}
 	b.mu.Lock()
 	waited := false
-	for !b.closed && b.wOff > b.rOff && b.wOff-b.rOff+size > b.maxBytes {
+	defer func() {
+		last := waited && b.waiting == 0
+		b.mu.Unlock()
+		if last && b.unblocked != nil {
+			b.unblocked()
+		}
+	}()
+	for {
+		if b.closed {
+			return nil, errBufferClosed
+		}
+		onDisk := b.wOff > b.rOff
+		if memOK && !onDisk && (len(b.mem) == 0 || b.memBytes+est <= b.maxBytes) {
+			sh := &memShare{recs: recs, bytes: est, at: now, done: make(chan struct{})}
+			b.mem = append(b.mem, sh)
+			b.memBytes += est
+			b.memEvents += int64(len(recs))
+			b.notifyLocked()
+			return sh, nil
+		}
+		if !memOK && len(b.mem) > 0 {
+			// Records in memory come first.
+			if err := b.spillLocked(); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if !memOK || onDisk {
+			if !encoded {
+				b.mu.Unlock()
+				for _, r := range recs {
+					data = appendFrame(data, r, now)
+				}
+				encoded = true
+				b.mu.Lock()
+				continue // things may have moved meanwhile
+			}
+			if !onDisk || b.wOff-b.rOff+int64(len(data)) <= b.maxBytes {
+				return nil, b.writeLocked(data, []appendMark{{end: int64(len(data)), at: now}}, int64(len(recs)))
+			}
+		}
+		// No room: wait for deliveries.
 		ch := b.changed
 		b.waiting++
 		first := b.waiting == 1 && !waited
@@ -288,20 +403,14 @@ func (b *buffer) Append(ctx context.Context, recs []model.LogRecord, now time.Ti
 		b.mu.Lock()
 		b.waiting--
 		if err != nil {
-			b.mu.Unlock()
-			return err
+			return nil, err
 		}
 	}
-	defer func() {
-		last := waited && b.waiting == 0
-		b.mu.Unlock()
-		if last && b.unblocked != nil {
-			b.unblocked()
-		}
-	}()
-	if b.closed {
-		return errBufferClosed
-	}
+}
+
+// writeLocked appends frames to the disk part and syncs them. marks' ends
+// are relative to the start of data.
+func (b *buffer) writeLocked(data []byte, marks []appendMark, events int64) error {
 	if b.wOff-b.wStart >= b.segSize {
 		if err := b.rotateLocked(); err != nil {
 			return err
@@ -315,10 +424,65 @@ func (b *buffer) Append(ctx context.Context, recs []model.LogRecord, now time.Ti
 	if err := b.w.Sync(); err != nil {
 		return fmt.Errorf("sync sink buffer: %w", err)
 	}
-	b.wOff += size
-	b.marks = append(b.marks, appendMark{end: b.wOff, at: now})
-	b.events += int64(len(recs))
+	for _, m := range marks {
+		b.marks = append(b.marks, appendMark{end: b.wOff + m.end, at: m.at})
+	}
+	b.wOff += int64(len(data))
+	b.events += events
 	b.notifyLocked()
+	return nil
+}
+
+// Spill writes the memory lane to disk, which makes its shares safe; see
+// the type's comment for when. Records peeked from memory and still being
+// delivered are written too, first: their Commit then commits them on disk.
+func (b *buffer) Spill() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return errBufferClosed
+	}
+	return b.spillLocked()
+}
+
+func (b *buffer) spillLocked() error {
+	if len(b.mem) == 0 {
+		return nil
+	}
+	var data []byte
+	var marks []appendMark
+	peekEnd := int64(-1)
+	n := 0
+	for i, sh := range b.mem {
+		recs := sh.recs
+		if i == 0 {
+			recs = recs[b.memOff:]
+		}
+		for _, r := range recs {
+			if n == b.peeked {
+				peekEnd = int64(len(data))
+			}
+			data = appendFrame(data, r, sh.at)
+			n++
+		}
+		marks = append(marks, appendMark{end: int64(len(data)), at: sh.at})
+	}
+	if n == b.peeked {
+		peekEnd = int64(len(data))
+	}
+	start := b.wOff
+	if err := b.writeLocked(data, marks, int64(n)); err != nil {
+		return err
+	}
+	if b.peeked > 0 && peekEnd >= 0 {
+		b.peekSpill = start + peekEnd
+	}
+	b.peeked = 0
+	for _, sh := range b.mem {
+		close(sh.done)
+	}
+	clear(b.mem)
+	b.mem, b.memOff, b.memBytes, b.memEvents = b.mem[:0], 0, 0, 0
 	return nil
 }
 
@@ -358,19 +522,52 @@ func (b *buffer) Stats() (bytes, events int64, oldest time.Time) {
 	defer b.mu.Unlock()
 	if len(b.marks) > 0 {
 		oldest = b.marks[0].at
+	} else if len(b.mem) > 0 {
+		oldest = b.mem[0].at
 	}
-	return b.wOff - b.rOff, b.events, oldest
+	return b.wOff - b.rOff + b.memBytes, b.events + b.memEvents, oldest
 }
 
 // Peek reads the records at the head of the buffer, at most maxEvents of
-// them and maxBytes of JSON (but always one, when one waits). next is the
-// offset to Commit once they are delivered. Only the delivering goroutine
-// calls Peek and Commit.
-func (b *buffer) Peek(maxEvents int, maxBytes int64) (recs []bufferedRecord, next int64, err error) {
+// them and maxBytes of JSON (but always one, when one waits): from disk, or
+// from the memory lane when nothing waits on disk. next is what to Commit
+// once they are delivered. Only the delivering goroutine calls Peek and
+// Commit.
+func (b *buffer) Peek(maxEvents int, maxBytes int64) (recs []bufferedRecord, next cursor, err error) {
 	b.mu.Lock()
+	b.peeked, b.peekSpill = 0, -1
+	if b.wOff == b.rOff && len(b.mem) > 0 {
+		recs = b.peekMemLocked(maxEvents, maxBytes)
+		b.peeked = len(recs)
+		b.mu.Unlock()
+		return recs, cursor{mem: len(recs)}, nil
+	}
 	off := b.rOff
 	b.mu.Unlock()
-	return b.read(off, maxEvents, maxBytes, true)
+	recs, end, err := b.read(off, maxEvents, maxBytes, true)
+	return recs, cursor{off: end}, err
+}
+
+// peekMemLocked takes records from the head of the memory lane, without
+// removing them.
+func (b *buffer) peekMemLocked(maxEvents int, maxBytes int64) []bufferedRecord {
+	var out []bufferedRecord
+	var got int64
+	for i, sh := range b.mem {
+		recs := sh.recs
+		if i == 0 {
+			recs = recs[b.memOff:]
+		}
+		for j := range recs {
+			size := estimateBytes(recs[j : j+1])
+			if len(out) >= maxEvents || len(out) > 0 && got+size > maxBytes {
+				return out
+			}
+			out = append(out, bufferedRecord{rec: recs[j], size: int(size), buffered: sh.at})
+			got += size
+		}
+	}
+	return out
 }
 
 // read reads records from off. A frame that fails its checksum inside the
@@ -452,13 +649,24 @@ func readAt(path string, off, n int64) ([]byte, error) {
 // Commit marks the records before next as delivered: segments wholly before
 // it are removed and the position is saved. events is how many records that
 // was.
-func (b *buffer) Commit(next int64, events int) error {
+func (b *buffer) Commit(next cursor, events int) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if next <= b.rOff {
+	if next.mem > 0 {
+		b.peeked = 0
+		if b.peekSpill >= 0 {
+			// Spilled while they were delivered: they lead the disk part.
+			next = cursor{off: b.peekSpill}
+			b.peekSpill = -1
+		} else {
+			b.commitMemLocked(next.mem)
+			return nil
+		}
+	}
+	if next.off <= b.rOff {
 		return nil
 	}
-	b.rOff = next
+	b.rOff = next.off
 	b.events = max(0, b.events-int64(events))
 	if b.rOff >= b.wOff {
 		b.events = 0 // also after skipping a damaged part
@@ -492,8 +700,37 @@ func (b *buffer) Close() error {
 		return nil
 	}
 	b.closed = true
+	for _, sh := range b.mem {
+		sh.err = errBufferClosed
+		close(sh.done)
+	}
+	b.mem, b.memOff, b.memBytes, b.memEvents = nil, 0, 0, 0
 	b.notifyLocked()
 	return b.w.Close()
+}
+
+// commitMemLocked removes n delivered records from the head of the memory
+// lane; shares wholly delivered are done.
+func (b *buffer) commitMemLocked(n int) {
+	for n > 0 && len(b.mem) > 0 {
+		sh := b.mem[0]
+		take := min(n, len(sh.recs)-b.memOff)
+		b.memOff += take
+		b.memEvents -= int64(take)
+		n -= take
+		if b.memOff < len(sh.recs) {
+			break
+		}
+		b.memBytes -= sh.bytes
+		close(sh.done)
+		b.mem[0] = nil
+		b.mem = b.mem[1:]
+		b.memOff = 0
+	}
+	if len(b.mem) == 0 {
+		b.mem, b.memBytes, b.memEvents = b.mem[:0], 0, 0
+	}
+	b.notifyLocked()
 }
 
 func syncDir(dir string) error {

@@ -1,6 +1,7 @@
 package sinks
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -225,5 +226,116 @@ func TestBufferReadsRecordLargerThanChunk(t *testing.T) {
 	got := drain(t, b, 1)
 	if len(got) != 3 || len(got[1]) != 300<<10 {
 		t.Fatalf("got %d records; the big one has %d bytes", len(got), len(got[1]))
+	}
+}
+
+// onDisk is what the buffer's segment files hold.
+func onDisk(t *testing.T, dir string) []byte {
+	t.Helper()
+	segs, _ := filepath.Glob(filepath.Join(dir, "*"+segSuffix))
+	var all []byte
+	for _, s := range segs {
+		data, err := os.ReadFile(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, data...)
+	}
+	return all
+}
+
+func isDone(sh *memShare) bool {
+	select {
+	case <-sh.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// TestBufferMemoryLane: offered records are delivered from memory without a
+// disk write, and a share is done only once all of it was delivered.
+func TestBufferMemoryLane(t *testing.T) {
+	dir := t.TempDir()
+	b, err := openBuffer(dir, 1<<20, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	ctx := context.Background()
+	a, err := b.Offer(ctx, numbered(0, 3), time.Now())
+	if err != nil || a == nil {
+		t.Fatalf("Offer into an empty buffer: %v, %v", a, err)
+	}
+	c, _ := b.Offer(ctx, numbered(3, 5), time.Now())
+	if _, events, _ := b.Stats(); events != 5 {
+		t.Fatalf("Stats counts %d records waiting, want 5", events)
+	}
+	recs, next, _ := b.Peek(2, 1<<20)
+	if err := b.Commit(next, len(recs)); err != nil {
+		t.Fatal(err)
+	}
+	if isDone(a) {
+		t.Fatal("a share is done with one of its records not delivered")
+	}
+	if got := drain(t, b, 100); !equal(got, []string{"line 000002", "line 000003", "line 000004"}) {
+		t.Fatalf("delivered %q", got)
+	}
+	if !isDone(a) || !isDone(c) {
+		t.Fatal("delivered shares are not done")
+	}
+	if data := onDisk(t, dir); len(data) != 0 {
+		t.Fatalf("the memory lane wrote %d bytes to disk", len(data))
+	}
+}
+
+// TestBufferSpillKeepsOrderOnce: a spill while records peeked from memory
+// are being delivered puts them and the rest on disk and makes every share
+// done; records offered afterwards go to disk behind them; once the peeked
+// ones are delivered each record is delivered once, in order, also after a
+// restart.
+func TestBufferSpillKeepsOrderOnce(t *testing.T) {
+	dir := t.TempDir()
+	log := slog.New(slog.DiscardHandler)
+	b, err := openBuffer(dir, 1<<20, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	a, _ := b.Offer(ctx, numbered(0, 3), time.Now())
+	c, _ := b.Offer(ctx, numbered(3, 5), time.Now())
+	recs, next, _ := b.Peek(2, 1<<20) // being delivered
+	if err := b.Spill(); err != nil {
+		t.Fatal(err)
+	}
+	if !isDone(a) || !isDone(c) {
+		t.Fatal("spilled shares are not done")
+	}
+	if data := onDisk(t, dir); !bytes.Contains(data, []byte("line 000000")) || !bytes.Contains(data, []byte("line 000004")) {
+		t.Fatal("spilled records are not on disk")
+	}
+	d, err := b.Offer(ctx, numbered(5, 6), time.Now())
+	if err != nil || d != nil {
+		t.Fatalf("an Offer while records wait on disk must append to disk: %v, %v", d, err)
+	}
+	if err := b.Commit(next, len(recs)); err != nil { // the delivery of the peeked records succeeded
+		t.Fatal(err)
+	}
+	if _, events, _ := b.Stats(); events != 4 {
+		t.Fatalf("%d records waiting, want 4", events)
+	}
+	b.Close()
+	b2, err := openBuffer(dir, 1<<20, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b2.Close()
+	want := []string{"line 000002", "line 000003", "line 000004", "line 000005"}
+	if got := drain(t, b2, 100); !equal(got, want) {
+		t.Fatalf("after the spill and a restart: %q, want %q", got, want)
+	}
+	// Empty on disk again: the next share waits in memory.
+	if e, _ := b2.Offer(ctx, numbered(6, 7), time.Now()); e == nil {
+		t.Fatal("an Offer into a drained buffer did not use the memory lane")
 	}
 }

@@ -271,11 +271,13 @@ func (s *sink) stop() {
 		<-s.done
 		s.cancel, s.done = nil, nil
 	}
+	// Nothing delivers the memory lane now.
+	s.spill()
 }
 
 // Send hands a batch to every sink whose filter takes any of its records.
-// It returns once each sink's share is durable in its buffer, and calls
-// b.Ack just before. A full buffer makes it wait. If ctx ends first, some
+// It returns once each sink's share is safe (delivered, or durable in its
+// buffer), and calls b.Ack just before. A full buffer makes it wait. If ctx ends first, some
 // sinks may already hold their share; they deliver it, and the collector
 // sends the batch again (at least once). A share meant for a sink that
 // Apply removed meanwhile is dropped: the sink no longer wants records.
@@ -302,14 +304,15 @@ func (r *Router) Send(ctx context.Context, b Batch) error {
 		}
 	}
 	r.mu.RUnlock()
-	// Each share waits for its own fsync (and maybe for room): with several
-	// sinks they wait side by side rather than one after another.
+	// Each share waits until it is safe (delivered from the memory lane,
+	// or on disk; maybe for room first): with several sinks they wait side
+	// by side rather than one after another.
 	errs := make([]error, len(shares))
 	var wg sync.WaitGroup
 	for i, sh := range shares {
 		put := func() {
 			defer sh.s.users.Done()
-			if err := sh.s.buf.Append(ctx, sh.recs, now); err != nil {
+			if err := sh.s.put(ctx, sh.recs, now); err != nil {
 				if errors.Is(err, errBufferClosed) && sh.s.retired.Load() {
 					return
 				}

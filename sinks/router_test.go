@@ -597,3 +597,106 @@ func TestNewRouterRejectsBadSinks(t *testing.T) {
 		})
 	}
 }
+
+// TestRouterAcksDeliveredRecordsWithoutDiskWrites: while the destination
+// keeps up, a batch is acknowledged once it was delivered, and the buffer
+// file is never written: the collector's source files hold the records
+// until the acknowledgement.
+func TestRouterAcksDeliveredRecordsWithoutDiskWrites(t *testing.T) {
+	dir := t.TempDir()
+	dest := &fakeDest{}
+	run := start(t, []sinks.SinkConfig{
+		{Spec: sinks.Spec{Name: "s", Type: "fake"}, Destination: dest, Batch: sinks.BatchLimits{MaxEvents: 4, Timeout: 50 * time.Millisecond}},
+	}, sinks.Options{DataDir: dir, Retry: fastRetry})
+	for i := range 5 {
+		var delivered int
+		err := run.r.Send(context.Background(), sinks.Batch{Records: numbered(i*10, i*10+10), Ack: func() { delivered = len(dest.logs()) }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if delivered != i*10+10 {
+			t.Fatalf("batch %d acknowledged with %d records delivered, want %d", i, delivered, i*10+10)
+		}
+	}
+	segs, _ := filepath.Glob(filepath.Join(dir, "sinks", "s", "*.seg"))
+	for _, s := range segs {
+		if fi, err := os.Stat(s); err != nil || fi.Size() != 0 {
+			t.Fatalf("buffer segment %s written (%v) although the destination kept up", s, err)
+		}
+	}
+	if got, want := dest.logs(), numbered(0, 50); len(got) != len(want) || got[49] != want[49].Log {
+		t.Fatalf("delivered %d records", len(got))
+	}
+}
+
+// hangingDest does not answer log records until release is closed.
+type hangingDest struct {
+	fakeDest
+	release chan struct{}
+}
+
+func (d *hangingDest) Deliver(ctx context.Context, recs []model.LogRecord) error {
+	if recs[0].Labels[sinks.ValidationLabel] == "" {
+		select {
+		case <-d.release:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return d.fakeDest.Deliver(ctx, recs)
+}
+
+// TestRouterSpillsWhenTheDestinationHangs: a destination that does not
+// answer does not hold the collector back for longer than the batch timeout
+// and the spill grace: the batch is then on disk and acknowledged, and once
+// the destination answers every record arrives once, in order.
+func TestRouterSpillsWhenTheDestinationHangs(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		dir := t.TempDir()
+		release := make(chan struct{})
+		dest := &hangingDest{release: release}
+		r, err := sinks.NewRouter([]sinks.SinkConfig{{
+			Spec: sinks.Spec{Name: "s", Type: "fake"}, Destination: dest, Batch: sinks.BatchLimits{MaxEvents: 5, Timeout: time.Second},
+		}}, sinks.Options{DataDir: dir, Retry: fastRetry})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error)
+		go func() { done <- r.Run(ctx) }()
+
+		start := time.Now()
+		if err := r.Send(ctx, sinks.Batch{Records: numbered(0, 10)}); err != nil {
+			t.Fatal(err)
+		}
+		if waited := time.Since(start); waited > 10*time.Second {
+			t.Fatalf("Send waited %s for a hanging destination", waited)
+		}
+		var data []byte
+		segs, _ := filepath.Glob(filepath.Join(dir, "sinks", "s", "*.seg"))
+		for _, s := range segs {
+			b, _ := os.ReadFile(s)
+			data = append(data, b...)
+		}
+		if !bytes.Contains(data, []byte("line 000000")) || !bytes.Contains(data, []byte("line 000009")) {
+			t.Fatal("Send returned before the batch was on disk")
+		}
+		if err := r.Send(ctx, sinks.Batch{Records: numbered(10, 12)}); err != nil {
+			t.Fatal(err)
+		}
+		close(release)
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		got := dest.logs()
+		if len(got) != 12 {
+			t.Fatalf("delivered %d records, want 12: %v", len(got), got)
+		}
+		for i, l := range got {
+			if want := fmt.Sprintf("line %06d", i); l != want {
+				t.Fatalf("record %d is %q, want %q: order or duplicates", i, l, want)
+			}
+		}
+		cancel()
+		<-done
+	})
+}

@@ -108,6 +108,57 @@ func (s *sink) close() error {
 	return s.closeErr
 }
 
+// spillGrace is how much longer than its batch timeout a share may wait in
+// the memory lane for its delivery before it is spilled to disk: the
+// destination falls behind, and the collector should not wait on it.
+const spillGrace = 5 * time.Second
+
+// put hands recs to the buffer and returns once they are safe: delivered
+// from the memory lane, or on disk. A paused or removed sink puts them on
+// disk at once; a share that waits too long is spilled.
+func (s *sink) put(ctx context.Context, recs []model.LogRecord, now time.Time) error {
+	s.mu.Lock()
+	memory := !s.paused && !s.removing
+	after := s.cfg.Batch.Timeout + spillGrace
+	s.mu.Unlock()
+	if !memory {
+		return s.buf.Append(ctx, recs, now)
+	}
+	sh, err := s.buf.Offer(ctx, recs, now)
+	if err != nil || sh == nil {
+		return err
+	}
+	timer := time.NewTimer(after)
+	defer timer.Stop()
+	for {
+		select {
+		case <-sh.done:
+			return sh.err
+		case <-ctx.Done():
+			// The share may still be delivered; the collector reads it
+			// again anyway (at least once).
+			return ctx.Err()
+		case <-timer.C:
+			s.spill()
+			timer.Reset(after)
+		}
+	}
+}
+
+// spill writes the memory lane to disk (see buffer), where its records are
+// safe while the destination falls behind.
+func (s *sink) spill() {
+	s.mu.Lock()
+	buf := s.buf
+	s.mu.Unlock()
+	if buf == nil {
+		return
+	}
+	if err := buf.Spill(); err != nil && !errors.Is(err, errBufferClosed) {
+		s.log.Error("cannot write the sink buffer; records wait in memory for their delivery", "error", err)
+	}
+}
+
 // take returns the records of recs the sink's filter selects.
 func (s *sink) take(recs []model.LogRecord) []model.LogRecord {
 	if s.match.all {
@@ -192,12 +243,15 @@ func (s *sink) setPaused(p bool) error {
 		return fmt.Errorf("sink %q: %w", s.name, err)
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.paused != p {
 		s.paused = p
 		close(s.wake)
 		s.wake = make(chan struct{})
 		s.log.Info("sink paused or resumed", "paused", p)
+	}
+	s.mu.Unlock()
+	if p {
+		s.spill()
 	}
 	return nil
 }
@@ -428,6 +482,9 @@ func (s *sink) deliver(ctx context.Context, recs []bufferedRecord) bool {
 			return s.deadLetter(ctx, pending, reasons)
 		}
 		s.noteFailure(err, now)
+		// Records waiting in memory go to disk, so that their Sends (and the
+		// collector) need not wait for the destination.
+		s.spill()
 		wait := s.opts.Retry.Wait(attempt, retryAfter, nil)
 		s.log.Warn("delivery failed; retrying", "events", len(pending), "bytes", size, "attempt", attempt, "wait", wait.String(), "error", err)
 		if !sleep(ctx, wait) {
