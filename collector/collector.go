@@ -101,6 +101,9 @@ type Collector struct {
 	ackSignal chan struct{} // an ack or a finished file waits for the checkpointer
 	rescan    chan struct{}
 
+	// sending counts the goroutines handing a batch to the output.
+	sending sync.WaitGroup
+
 	closeOnce sync.Once
 	closed    chan struct{}
 }
@@ -229,6 +232,7 @@ func (c *Collector) Run(ctx context.Context) error {
 	run(c.discover)
 	run(c.poll)
 	wg.Wait()
+	c.sending.Wait() // their Sends end with ctx
 
 	c.mu.Lock()
 	// Acknowledgements the checkpointer was gathering count too.

@@ -32,6 +32,7 @@ type tail struct {
 	busy     bool   // c.mu
 	again    bool   // c.mu
 	inflight bool   // c.mu: a batch is with the sinks
+	refused  error  // c.mu: the sinks refused the last batch; read it again
 	closed   bool   // c.mu
 
 	f          *os.File
@@ -199,6 +200,19 @@ type workerState struct {
 // output. At the end of the file it checks for truncation, rotation and
 // unfinished partial lines.
 func (c *Collector) readTail(ctx context.Context, w *workerState, t *tail) {
+	c.mu.Lock()
+	refused := t.refused
+	t.refused = nil
+	c.mu.Unlock()
+	if refused != nil {
+		c.refused(t, refused)
+		c.mu.Lock()
+		closed := t.closed
+		c.mu.Unlock()
+		if closed {
+			return
+		}
+	}
 	c.mu.Lock()
 	wait := c.waitsForOlder(t)
 	c.mu.Unlock()
@@ -435,7 +449,11 @@ func (t *tail) emit(l *line) {
 
 // send hands the batch to the output and arranges for its acknowledgement
 // to advance the checkpoint to the end of its last whole line. full says
-// the batch filled up (the file likely has more).
+// the batch filled up (the file likely has more). The worker does not wait
+// for the output: Send returns once the sinks delivered the batch or put it
+// on disk, and meanwhile the worker reads other files (the file itself waits
+// for the acknowledgement, and the in-flight budget bounds what is handed
+// over). A refused batch is read again by the next readTail of its file.
 func (c *Collector) send(ctx context.Context, t *tail, b *batchBuilder, full bool) {
 	now := c.opts.Now()
 	if !t.resolved && now.Sub(t.resolvedAt) > 5*time.Second {
@@ -452,37 +470,45 @@ func (c *Collector) send(ctx context.Context, t *tail, b *batchBuilder, full boo
 	if err := c.budget.acquire(ctx, size); err != nil {
 		return // shutting down; the lines are read again next time
 	}
+	c.metrics.blocked.Add(time.Since(start).Seconds())
 	c.metrics.inflight.Add(float64(size))
 	c.mu.Lock()
 	t.inflight = true
 	c.mu.Unlock()
 	off := t.safeOff
 	t.lastSend = now
-	var acked atomic.Bool
-	err := c.opts.Output.Send(ctx, sinks.Batch{Records: records, Ack: func() {
-		if acked.CompareAndSwap(false, true) {
-			c.ackLater(ack{t: t, off: off, bytes: size, full: full})
+	c.sending.Add(1)
+	go func() {
+		defer c.sending.Done()
+		var acked atomic.Bool
+		err := c.opts.Output.Send(ctx, sinks.Batch{Records: records, Ack: func() {
+			if acked.CompareAndSwap(false, true) {
+				c.ackLater(ack{t: t, off: off, bytes: size, full: full})
+			}
+		}})
+		if err == nil {
+			return
 		}
-	}})
-	c.metrics.blocked.Add(time.Since(start).Seconds())
-	if err == nil {
-		t.failures = 0
-		return
-	}
-	c.budget.release(size)
-	c.metrics.inflight.Sub(float64(size))
-	c.mu.Lock()
-	t.inflight = false
-	c.mu.Unlock()
-	if ctx.Err() != nil {
-		return // shutting down; the lines are read again next time
-	}
-	// The batch was not taken: read it again from the checkpoint after a
-	// pause. The file stays open, so the container's newer files keep
-	// waiting for it and its lines keep their order.
+		c.budget.release(size)
+		c.metrics.inflight.Sub(float64(size))
+		c.mu.Lock()
+		t.inflight = false
+		if ctx.Err() == nil {
+			t.refused = err
+			c.scheduleLocked(t)
+		}
+		c.mu.Unlock()
+	}()
+}
+
+// refused handles a batch the output did not take, before t is read again:
+// it is read again from the checkpoint after a pause. The file stays open,
+// so the container's newer files keep waiting for it and its lines keep
+// their order.
+func (c *Collector) refused(t *tail, err error) {
 	t.failures++
 	pause := min(maxRetryPause, time.Second<<min(t.failures-1, 5))
-	t.retryAt = now.Add(pause)
+	t.retryAt = c.opts.Now().Add(pause)
 	if t.failures == 1 || pause == maxRetryPause {
 		c.log.Warn("sinks refused a batch; reading it again from the checkpoint", "path", c.pathOf(t), "retry_in", pause, "err", err)
 	}
