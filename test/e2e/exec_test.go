@@ -34,6 +34,7 @@ import (
 	utilexec "k8s.io/utils/exec"
 
 	"github.com/opshub/opshub/internal/kubetest"
+	"github.com/opshub/opshub/internal/sinktest"
 	"github.com/opshub/opshub/platform"
 	kube "github.com/opshub/opshub/platform/kubernetes"
 )
@@ -280,7 +281,7 @@ func TestKubernetesExecAndForwardNeedTheOptInRBAC(t *testing.T) {
 	}
 	// No kubelet runs the pod: the test says it runs.
 	var pod *corev1.Pod
-	eventually(t, "the Deployment's pod exists", func() error {
+	sinktest.Eventually(t, waitTimeout, "the Deployment's pod exists", func() error {
 		pods, err := c.Client.CoreV1().Pods(appNamespace).List(ctx, metav1.ListOptions{LabelSelector: "app=web"})
 		if err != nil || len(pods.Items) != 1 {
 			return fmt.Errorf("pods: %v", err)
@@ -323,7 +324,7 @@ func TestKubernetesExecAndForwardNeedTheOptInRBAC(t *testing.T) {
 		t.Fatal(err)
 	}
 	target := platform.Target{Project: appNamespace, Service: "web", Instance: pod.Name}
-	eventually(t, "the controller sees the pod", func() error {
+	sinktest.Eventually(t, waitTimeout, "the controller sees the pod", func() error {
 		svc, err := plat.Service(ctx, appNamespace, "web")
 		if err != nil || len(svc.Instances) != 1 || svc.Instances[0].Name != pod.Name {
 			return fmt.Errorf("service %+v: %v", svc, err)
@@ -385,7 +386,7 @@ func TestKubernetesExecAndForwardNeedTheOptInRBAC(t *testing.T) {
 	})
 
 	applyAll(t, c.Client, loadComponent(t, execComponent), false)
-	eventually(t, "the exec rule applies", func() error {
+	sinktest.Eventually(t, waitTimeout, "the exec rule applies", func() error {
 		if !allowed(t, controller, execAccess[0]) {
 			return errors.New("not allowed yet")
 		}
