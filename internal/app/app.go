@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -55,21 +54,18 @@ type Options struct {
 // every workload, and the API server. It returns after every part has
 // stopped; children get their grace period.
 func Run(ctx context.Context, cfg *config.Config, opts Options) error {
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
 	if cfg.Platform.Kind != "local" {
 		return fmt.Errorf("opshub run runs on a single machine and needs platform.kind local (got %q); on Kubernetes run `opshub collector` and `opshub controller`", cfg.Platform.Kind)
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
-		return fmt.Errorf("create dataDir: %w", err)
+	s, err := begin(cfg, opts.Logger)
+	if err != nil {
+		return err
 	}
+	log, reg := s.log, s.reg
 	for _, section := range InactiveSections(cfg) {
 		log.Warn("config section accepted but not active yet", "section", section)
 	}
 
-	reg := newRegistry()
 	// Probe series come and go with their instances: built at each scrape.
 	probeMetrics := probes.NewMetrics()
 	if err := reg.Register(probeMetrics); err != nil {
@@ -170,42 +166,32 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	if err != nil {
 		return err
 	}
-
-	// Listen before anything starts, so a taken port fails fast and no
-	// process is launched for nothing.
-	ln := opts.Listener
-	if ln == nil {
-		ln, err = net.Listen("tcp", cfg.Server.Listen)
-		if err != nil {
-			return fmt.Errorf("listen on server.listen %s: %w", cfg.Server.Listen, err)
-		}
-	}
-
-	g := newPartGroup(ctx)
-	start := g.start
-	start("local runtime", rt.Run)
-	start("metrics scraper", mp.scraper.Run)
-	for _, s := range mp.sampleSinks {
-		start("metrics sinks", s.Run)
-	}
-	start("autoscaler", scaling.Run)
-	start("releases", rels.Run)
-	start("spend meter", meter.Run)
-	start("jobs", func(ctx context.Context) error {
-		// Runs are instances of the runtime: start them once it runs.
-		if !waitReady(ctx, rt.Ready) {
-			return nil
-		}
-		return jobEngine.Run(ctx)
+	return s.runParts(ctx, command{
+		listener: opts.Listener, setting: "server.listen", listen: cfg.Server.Listen,
+		reloader: reloader, reloads: opts.Reload,
+		start: func(g *partGroup, ln net.Listener) {
+			g.start("local runtime", rt.Run)
+			g.start("metrics scraper", mp.scraper.Run)
+			for _, s := range mp.sampleSinks {
+				g.start("metrics sinks", s.Run)
+			}
+			g.start("autoscaler", scaling.Run)
+			g.start("releases", rels.Run)
+			g.start("spend meter", meter.Run)
+			g.start("jobs", func(ctx context.Context) error {
+				// Runs are instances of the runtime: start them once it runs.
+				if !waitReady(ctx, rt.Ready) {
+					return nil
+				}
+				return jobEngine.Run(ctx)
+			})
+			g.start("alerting", alerts.Run)
+			g.start("sinks", sinkRouter.Run)
+			g.start("log collector", logs.Run)
+			g.start("api server", func(ctx context.Context) error { return srv.Serve(ctx, ln) })
+		},
+		closeAfter: func() { _ = rt.Close() },
 	})
-	start("alerting", alerts.Run)
-	start("sinks", sinkRouter.Run)
-	start("config reload", watchReloads(reloader, opts.Reload, log))
-	start("log collector", logs.Run)
-	start("api server", func(ctx context.Context) error { return srv.Serve(ctx, ln) })
-	err = g.wait()
-	_ = rt.Close()
-	return err
 }
 
 func newRegistry() *prometheus.Registry {

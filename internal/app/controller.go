@@ -81,16 +81,14 @@ func ControllerNamespace(cfg *config.Config) string {
 // kubernetes.ErrLeadershipLost, so that the process exits non-zero and
 // starts again as a follower with fresh state.
 func RunController(ctx context.Context, cfg *config.Config, opts ControllerOptions) error {
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
 	if cfg.Platform.Kind != config.PlatformKubernetes {
 		return fmt.Errorf("opshub controller runs on a cluster and needs platform.kind kubernetes (got %q); on a single machine use `opshub run`", cfg.Platform.Kind)
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
-		return fmt.Errorf("create dataDir: %w", err)
+	s, err := begin(cfg, opts.Logger)
+	if err != nil {
+		return err
 	}
+	log, reg := s.log, s.reg
 	namespace := ControllerNamespace(cfg)
 	identity := opts.Identity
 	if identity == "" {
@@ -104,7 +102,6 @@ func RunController(ctx context.Context, cfg *config.Config, opts ControllerOptio
 	if err != nil {
 		return err
 	}
-	reg := newRegistry()
 	plat, err := kubernetes.New(kubernetes.Options{Client: client, Logger: log, Registerer: reg})
 	if err != nil {
 		return err
@@ -122,13 +119,6 @@ func RunController(ctx context.Context, cfg *config.Config, opts ControllerOptio
 	if err != nil {
 		return err
 	}
-	ln := opts.Listener
-	if ln == nil {
-		ln, err = net.Listen("tcp", cfg.Server.Listen)
-		if err != nil {
-			return fmt.Errorf("listen on server.listen %s: %w", cfg.Server.Listen, err)
-		}
-	}
 	// A follower's own metrics (process, platform) on /metrics; the
 	// leader's API serves the same registry once it leads.
 	own, err := server.New(server.Options{Tokens: Tokens(cfg), Services: plat, Gatherer: reg, Logger: log})
@@ -138,26 +128,27 @@ func RunController(ctx context.Context, cfg *config.Config, opts ControllerOptio
 	front := &server.RoleHandler{Elector: elector, PlatformReady: plat.Ready, LeaderURL: leaderURL(plat, namespace, cfg.Server.Listen), Metrics: own.Handler()}
 	registerLeader(reg, front.Leading)
 
-	g := newPartGroup(ctx)
-	g.endsWithAnyPart = true // the controller is done when any of its parts is
-	start := g.start
 	reloader := newReloader(cfg, opts.ConfigPath, nil, reg, log)
 	log.Info("controller starting", "identity", identity, "namespace", namespace, "lease", ControllerLease)
-	start("kubernetes platform", func(ctx context.Context) error { return plat.Run(ctx, 2) })
-	start("collector watch", watch.Run)
-	start("config reload", watchReloads(reloader, opts.Reload, log))
-	start("api server", func(ctx context.Context) error { return serveHTTP(ctx, ln, front, log) })
-	start("controller", func(ctx context.Context) error {
-		return elector.Run(ctx, func(ctx context.Context) error {
-			return lead(ctx, leaderDeps{
-				cfg: cfg, opts: opts, log: log, reg: reg, plat: plat, watch: watch, token: token,
-				replica: kubestate.New(client, namespace, kubestate.DefaultName), front: front, reloader: reloader,
+	return s.runParts(ctx, command{
+		listener: opts.Listener, setting: "server.listen", listen: cfg.Server.Listen,
+		reloader: reloader, reloads: opts.Reload,
+		endsWithAnyPart: true, // the controller is done when any of its parts is
+		start: func(g *partGroup, ln net.Listener) {
+			g.start("kubernetes platform", func(ctx context.Context) error { return plat.Run(ctx, 2) })
+			g.start("collector watch", watch.Run)
+			g.start("api server", func(ctx context.Context) error { return serveHTTP(ctx, ln, front, log) })
+			g.start("controller", func(ctx context.Context) error {
+				return elector.Run(ctx, func(ctx context.Context) error {
+					return lead(ctx, leaderDeps{
+						cfg: cfg, opts: opts, log: log, reg: reg, plat: plat, watch: watch, token: token,
+						replica: kubestate.New(client, namespace, kubestate.DefaultName), front: front, reloader: reloader,
+					})
+				})
 			})
-		})
+		},
+		closeAfter: func() { _ = plat.Close() },
 	})
-	err = g.wait()
-	_ = plat.Close()
-	return err
 }
 
 // controllerDeliveriesKept bounds the controller's delivery history: its
@@ -207,10 +198,7 @@ func lead(ctx context.Context, d leaderDeps) error {
 	defer db.Close()
 	log.Info("state restored; starting the leader's parts")
 
-	interval := d.opts.MetricsInterval
-	if interval <= 0 {
-		interval = metrics.DefaultInterval
-	}
+	interval := metricsInterval(d.opts.MetricsInterval)
 	mstore := metrics.NewStore(metrics.DefaultRetention, interval)
 	sampleSinks, onSamples, err := newSampleSinks(cfg, d.reg, log)
 	if err != nil {

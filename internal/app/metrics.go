@@ -57,10 +57,7 @@ type metricsParts struct {
 
 // newMetrics builds the local scrape loop over the runtime's instances.
 func newMetrics(cfg *config.Config, lister procfs.Lister, opts Options, reg prometheus.Registerer, log *slog.Logger) (*metricsParts, error) {
-	interval := opts.MetricsInterval
-	if interval <= 0 {
-		interval = metrics.DefaultInterval
-	}
+	interval := metricsInterval(opts.MetricsInterval)
 	store := metrics.NewStore(metrics.DefaultRetention, interval)
 	expo := metrics.NewExposition()
 	if err := reg.Register(expo); err != nil {

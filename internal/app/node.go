@@ -114,10 +114,6 @@ func collectorSettings(cfg *config.Config, getenv func(string) string) (nodeSett
 // collector's Lease for the controller. It returns after every part has
 // stopped.
 func RunCollector(ctx context.Context, cfg *config.Config, opts CollectorOptions) error {
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
 	getenv := opts.Getenv
 	if getenv == nil {
 		getenv = os.Getenv
@@ -126,10 +122,11 @@ func RunCollector(ctx context.Context, cfg *config.Config, opts CollectorOptions
 	if err != nil {
 		return err
 	}
-	log = log.With("node", set.node)
-	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
-		return fmt.Errorf("create dataDir: %w", err)
+	s, err := begin(cfg, opts.Logger)
+	if err != nil {
+		return err
 	}
+	log, reg := s.log.With("node", set.node), s.reg
 	client, err := kubernetes.NewClientWith(cfg.Platform.Kubeconfig, kubernetes.ClientOptions{WrapTransport: opts.WrapTransport})
 	if err != nil {
 		return err
@@ -142,7 +139,6 @@ func RunCollector(ctx context.Context, cfg *config.Config, opts CollectorOptions
 		return err
 	}
 
-	reg := newRegistry()
 	// A collector has no alerting of its own: sink events are logged, and
 	// the sinks' state is on its /metrics and /api/v1/sinks.
 	sinkRouter, err := newSinks(cfg, reg, func(e model.Event) {
@@ -157,10 +153,7 @@ func RunCollector(ctx context.Context, cfg *config.Config, opts CollectorOptions
 		return err
 	}
 
-	interval := opts.MetricsInterval
-	if interval <= 0 {
-		interval = metrics.DefaultInterval
-	}
+	interval := metricsInterval(opts.MetricsInterval)
 	src, err := kubelet.New(set.kubelet)
 	if err != nil {
 		return fmt.Errorf("collector.kubelet: %w", err)
@@ -204,13 +197,6 @@ func RunCollector(ctx context.Context, cfg *config.Config, opts CollectorOptions
 		return err
 	}
 
-	ln := opts.Listener
-	if ln == nil {
-		ln, err = net.Listen("tcp", cfg.Collector.NodeListen())
-		if err != nil {
-			return fmt.Errorf("listen on collector.listen %s: %w", cfg.Collector.NodeListen(), err)
-		}
-	}
 	log.Info("collector starting", "roots", set.roots, "kubelet", set.kubelet.URL, "advertise", set.advertise, "lease_namespace", set.namespace)
 	for _, s := range cfg.Sinks {
 		if plugins.IsSampleSink(s.Type) {
@@ -218,24 +204,28 @@ func RunCollector(ctx context.Context, cfg *config.Config, opts CollectorOptions
 		}
 	}
 
-	g := newPartGroup(ctx)
-	g.start("api server", func(ctx context.Context) error { return srv.Serve(ctx, ln) })
-	g.start("sinks", sinkRouter.Run)
-	g.start("pod watch", pods.Run)
-	g.start("config reload", watchReloads(reloader, opts.Reload, log))
-	// Enrichment needs the node's pods: tailing, metrics and the Lease
-	// (which tells the controller the collector is there) wait for the
-	// first list, so that no line leaves without its service.
-	g.start("after pod list", func(ctx context.Context) error {
-		select {
-		case <-pods.Synced():
-		case <-ctx.Done():
-			return nil
-		}
-		g.start("log collector", logs.Run)
-		g.start("metrics scraper", scraper.Run)
-		g.start("registration", lease.Run)
-		return nil
+	return s.runParts(ctx, command{
+		listener: opts.Listener, setting: "collector.listen", listen: cfg.Collector.NodeListen(),
+		reloader: reloader, reloads: opts.Reload,
+		start: func(g *partGroup, ln net.Listener) {
+			g.start("api server", func(ctx context.Context) error { return srv.Serve(ctx, ln) })
+			g.start("sinks", sinkRouter.Run)
+			g.start("pod watch", pods.Run)
+			// Enrichment needs the node's pods: tailing, metrics and the
+			// Lease (which tells the controller the collector is there)
+			// wait for the first list, so that no line leaves without its
+			// service.
+			g.start("after pod list", func(ctx context.Context) error {
+				select {
+				case <-pods.Synced():
+				case <-ctx.Done():
+					return nil
+				}
+				g.start("log collector", logs.Run)
+				g.start("metrics scraper", scraper.Run)
+				g.start("registration", lease.Run)
+				return nil
+			})
+		},
 	})
-	return g.wait()
 }
