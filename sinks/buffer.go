@@ -86,6 +86,8 @@ type buffer struct {
 	// peeked is how many records the last Peek took from memory, until
 	// their Commit.
 	peeked int
+	// peekBuf holds the records of the last Peek from memory, reused.
+	peekBuf []bufferedRecord
 	// peekSpill is, after the records of the last Peek from memory were
 	// spilled to disk, the disk offset where they end: their Commit then
 	// commits them on disk. -1 otherwise.
@@ -324,15 +326,18 @@ func (b *buffer) Offer(ctx context.Context, recs []model.LogRecord, now time.Tim
 
 // estimateBytes is about the size of records in the buffer's form.
 func estimateBytes(recs []model.LogRecord) int64 {
-	var n int
+	var n int64
 	for i := range recs {
-		r := &recs[i]
-		n += len(r.Project) + len(r.Service) + len(r.Instance) + len(r.Container) + len(r.Stream) + len(r.Log) + 24
-		for k, v := range r.Labels {
-			n += len(k) + len(v) + 2
-		}
+		n += recordBytes(&recs[i])
 	}
-	return int64(n)
+	return n
+}
+
+// recordBytes is about the size of a record in the buffer's form, with 32
+// bytes a label: it is counted for every record in memory, and a file's
+// records share their labels.
+func recordBytes(r *model.LogRecord) int64 {
+	return int64(len(r.Project) + len(r.Service) + len(r.Instance) + len(r.Container) + len(r.Stream) + len(r.Log) + 24 + 32*len(r.Labels))
 }
 
 func (b *buffer) put(ctx context.Context, recs []model.LogRecord, now time.Time, memOK bool) (*memShare, error) {
@@ -551,15 +556,16 @@ func (b *buffer) Peek(maxEvents int, maxBytes int64) (recs []bufferedRecord, nex
 // peekMemLocked takes records from the head of the memory lane, without
 // removing them.
 func (b *buffer) peekMemLocked(maxEvents int, maxBytes int64) []bufferedRecord {
-	var out []bufferedRecord
+	out := b.peekBuf[:0]
 	var got int64
+	defer func() { b.peekBuf = out }()
 	for i, sh := range b.mem {
 		recs := sh.recs
 		if i == 0 {
 			recs = recs[b.memOff:]
 		}
 		for j := range recs {
-			size := estimateBytes(recs[j : j+1])
+			size := recordBytes(&recs[j])
 			if len(out) >= maxEvents || len(out) > 0 && got+size > maxBytes {
 				return out
 			}
@@ -654,6 +660,7 @@ func (b *buffer) Commit(next cursor, events int) error {
 	defer b.mu.Unlock()
 	if next.mem > 0 {
 		b.peeked = 0
+		clear(b.peekBuf) // delivered: let their text go
 		if b.peekSpill >= 0 {
 			// Spilled while they were delivered: they lead the disk part.
 			next = cursor{off: b.peekSpill}

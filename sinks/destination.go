@@ -24,6 +24,9 @@ import (
 //     (an Elasticsearch bulk response), naming which to retry;
 //   - any other error when the batch can never be delivered as it is (other
 //     4xx): it goes to the dead-letter file with the error as the reason.
+//
+// Deliver must not keep records, or the slice, after it returns: the slice
+// is reused for the next batch.
 type Destination interface {
 	Deliver(ctx context.Context, records []model.LogRecord) error
 	Close() error

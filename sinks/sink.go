@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,6 +39,9 @@ type sink struct {
 
 	buf  *buffer
 	dead *deadLetter
+	// batch is the slice handed to the destination, reused by the one
+	// goroutine that delivers.
+	batch []model.LogRecord
 
 	// The Router's bookkeeping: the goroutine delivering for the sink
 	// (cancel and done, changed under the Router's mu), the Sends
@@ -414,16 +418,18 @@ func (s *sink) deliver(ctx context.Context, recs []bufferedRecord) bool {
 		if s.waitUnpaused(ctx) != nil {
 			return false
 		}
-		batch := make([]model.LogRecord, len(pending))
+		batch := slices.Grow(s.batch[:0], len(pending))[:len(pending)]
 		var size int
 		for i, r := range pending {
 			batch[i] = r.rec
 			size += r.size
 		}
+		s.batch = batch
 		if attempt > 1 {
 			s.count(resultRetried, pending)
 		}
 		err := s.dest.Deliver(ctx, batch)
+		clear(batch) // let the records' text go
 		if err == nil {
 			// Accepted, even if ctx ended meanwhile (a stop, a reload):
 			// the caller commits, so the batch is not sent twice.
