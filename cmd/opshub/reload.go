@@ -115,6 +115,9 @@ func renderReload(w io.Writer, res model.ConfigReload) {
 		}
 		fmt.Fprintf(w, "sinks: %s\n", strings.Join(parts, "; "))
 	}
+	if len(res.Releases) > 0 {
+		fmt.Fprintf(w, "releases started: %s\n", strings.Join(res.Releases, ", "))
+	}
 	if len(res.RestartRequired) > 0 {
 		fmt.Fprintf(w, "changed, applied at the next restart: %s\n", strings.Join(res.RestartRequired, ", "))
 	}
