@@ -127,6 +127,7 @@ func (r *Reloader) Reload(ctx context.Context) (model.ConfigReload, error) {
 	var specs map[model.Ref]model.RunSpec
 	if r.rels != nil {
 		res.RestartRequired = restartRequired(r.started, withRunSpecsOf(next, r.started))
+		res.RestartRequired = append(res.RestartRequired, jobEnvChanges(r.started, next)...)
 		specs = serviceRunSpecs(r.started, next)
 		var problems []model.ConfigProblem
 		for ref, spec := range specs {

@@ -1,6 +1,8 @@
 package reload
 
 import (
+	"fmt"
+
 	"github.com/opshub/opshub/config"
 	"github.com/opshub/opshub/model"
 )
@@ -73,6 +75,25 @@ func serviceRunSpecs(started, next *config.Config) map[model.Ref]model.RunSpec {
 	for ref, spec := range ConfigRunSpecs(next) {
 		if _, ok := before[ref]; ok {
 			out[ref] = spec
+		}
+	}
+	return out
+}
+
+// jobEnvChanges names the jobs whose environment next resolves otherwise
+// than started: a job's environment is set when opshub starts.
+func jobEnvChanges(started, next *config.Config) []string {
+	var out []string
+	for _, w := range next.Workloads {
+		if w.RestartPolicy == config.RestartAlways {
+			continue
+		}
+		for _, s := range started.Workloads {
+			if s.Project == w.Project && s.Name == w.Name && s.RestartPolicy == w.RestartPolicy {
+				if a, b := RunSpec(started, s), RunSpec(next, w); !a.Equal(b) || !a.SameSources(b) {
+					out = append(out, fmt.Sprintf("groups (env of job %s/%s)", w.Project, w.Name))
+				}
+			}
 		}
 	}
 	return out
