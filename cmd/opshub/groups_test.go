@@ -119,8 +119,12 @@ notifications:
 	}
 	writeConfig("GROUP_SECRET")
 
+	// Without the variable, an error at its line; with it, the config.
 	code, stdout, stderr := runCLI(t, "check-config", "--print", "-c", cfgPath)
 	out.add("check-config --print", stdout+stderr)
+	if code != 1 || !strings.Contains(stderr, "GROUP_SECRET") {
+		t.Errorf("check-config without $GROUP_SECRET: %d\n%s", code, stderr)
+	}
 	t.Setenv("GROUP_SECRET", secrets[0]) // for check-config, run in-process
 	code, stdout, stderr = runCLI(t, "check-config", "--print", "-c", cfgPath)
 	out.add("check-config --print", stdout+stderr)
