@@ -3,9 +3,7 @@ package app_test
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -16,9 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/opshub/opshub/config"
 	"github.com/opshub/opshub/internal/app"
-	"github.com/opshub/opshub/internal/reload"
 	"github.com/opshub/opshub/internal/sinktest"
 	"github.com/opshub/opshub/model"
 	"github.com/opshub/opshub/sinks"
@@ -248,72 +244,4 @@ func fileSize(t *testing.T, path string) int64 {
 		t.Fatal(err)
 	}
 	return int64(len(bytes.TrimSpace(data)))
-}
-
-// TestReloadNamesWhatNeedsARestart: sections other than the log sinks are
-// compared by value (not by where they stand in the file) and named.
-func TestReloadNamesWhatNeedsARestart(t *testing.T) {
-	parse := func(text string) *config.Config {
-		t.Helper()
-		cfg, err := app.ParseConfig([]byte(text), "opshub.yaml")
-		if err != nil {
-			t.Fatal(err)
-		}
-		return cfg
-	}
-	started := parse("server: {listen: 127.0.0.1:7420}\nalerts: {crashLoop: {restarts: 3}}\nsinks:\n  - {name: out, type: stdout}\n  - {name: prom, type: prometheus-remote-write, url: http://127.0.0.1:9090/api/v1/write}\n")
-	tests := []struct {
-		name string
-		next string
-		want []string
-	}{
-		{"same values, moved and restyled", "\n# a comment\nalerts:\n  crashLoop: {restarts: 3}\nserver:\n  listen: \"127.0.0.1:7420\"\nsinks:\n  - {name: out, type: stdout}\n  - name: prom\n    type: prometheus-remote-write\n    url: http://127.0.0.1:9090/api/v1/write\n", nil},
-		{"listen, alerts, a remote-write sink and the log sinks", "server: {listen: 127.0.0.1:7421}\nalerts: {crashLoop: {restarts: 4}}\nsinks:\n  - {name: prom, type: prometheus-remote-write, url: http://127.0.0.1:9091/api/v1/write}\n",
-			[]string{"server.listen", "alerts", "sinks[prom] (prometheus-remote-write)", "sinks"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			next := parse(tt.next)
-			r := reload.New(started, reload.Options{Path: "opshub.yaml", Load: func(string) (*config.Config, error) { return next, nil }})
-			res, err := r.Reload(t.Context())
-			if err != nil || !res.Applied {
-				t.Fatalf("Reload = %+v, %v", res, err)
-			}
-			if !slices.Equal(res.RestartRequired, tt.want) {
-				t.Errorf("restartRequired = %q, want %q", res.RestartRequired, tt.want)
-			}
-		})
-	}
-}
-
-// TestReloadRefusesASinkWithBadSettings: a destination whose own Validate
-// refuses its settings (an unknown Datadog site) fails the reload with the
-// key's line, and the running sinks stay.
-func TestReloadRefusesASinkWithBadSettings(t *testing.T) {
-	for kind, f := range app.SinkTypes() {
-		if _, err := sinks.Lookup(kind); err != nil {
-			sinks.Register(kind, f)
-		}
-	}
-	dir := t.TempDir()
-	router, err := sinks.NewRouter([]sinks.SinkConfig{{Spec: sinks.Spec{Name: "out", Type: "stdout"}}}, sinks.Options{DataDir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	ctx, cancel := context.WithCancel(t.Context())
-	go func() { done <- router.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-
-	text := "dataDir: " + dir + "\nsinks:\n  - {name: out, type: stdout}\n  - name: dd\n    type: datadog\n    apiKey: k\n    site: mars\n"
-	r := reload.New(&config.Config{DataDir: dir}, reload.Options{Path: "opshub.yaml", Sinks: router, SinkConfigs: app.SinkConfigs,
-		Load: func(string) (*config.Config, error) { return app.ParseConfig([]byte(text), "opshub.yaml") }})
-	res, err := r.Reload(t.Context())
-	var re *reload.Error
-	if !errors.As(err, &re) || res.Applied || len(res.Errors) != 1 || res.Errors[0].Line != 7 || !strings.Contains(res.Errors[0].Message, "mars") {
-		t.Fatalf("Reload = %+v, %v; want one error at line 7 naming the site", res, err)
-	}
-	if got := router.Sinks(); len(got) != 1 || got[0].Name != "out" {
-		t.Fatalf("sinks after a refused reload: %+v", got)
-	}
 }
