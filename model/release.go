@@ -134,6 +134,10 @@ type Release struct {
 	RollbackOf int `json:"rollbackOf,omitempty"`
 	// Deadline is when a progressing rollout fails if it has not finished.
 	Deadline *time.Time `json:"deadline,omitempty"`
+	// PlatformRevision is the platform's own revision that ran this
+	// release: on Kubernetes the Deployment's revision (its ReplicaSet's
+	// deployment.kubernetes.io/revision); 0 when there is none.
+	PlatformRevision int64 `json:"platformRevision,omitempty"`
 }
 
 // Done tells whether the release has ended.
@@ -153,6 +157,13 @@ type RolloutStatus struct {
 	Waiting string
 	// New describes each instance of the current template.
 	New []RolloutInstance
+	// Revision is the platform's own revision of the current template
+	// (Kubernetes: the Deployment's revision); 0 when it has none.
+	Revision int64
+	// Failed is set when the platform itself judged the rollout failed
+	// (Kubernetes: the Deployment's progressDeadlineSeconds passed); it
+	// says why.
+	Failed string
 }
 
 // RolloutInstance is one instance of a template being rolled out.

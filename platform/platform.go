@@ -10,6 +10,7 @@ package platform
 
 import (
 	"context"
+	"time"
 
 	"github.com/opshub/opshub/model"
 )
@@ -60,6 +61,56 @@ type Releaser interface {
 	SetTemplate(ctx context.Context, project, name string, spec model.RunSpec) error
 	RolloutProgress(ctx context.Context, project, name string) (model.RolloutStatus, error)
 }
+
+// ExternalReleaser is a Releaser on a platform where a service's run spec
+// can also change without opshub (kubectl, a GitOps tool on Kubernetes) and
+// that keeps revisions of its own (a Deployment's ReplicaSets). The release
+// engine records such changes as releases triggered by external.
+//
+// Callers may rely on:
+//   - ObservedTemplates reads caches only (no request per service), so it
+//     can be called every second.
+//   - A template that opshub wrote with SetTemplate and that the caches have
+//     not seen yet is reported with Settled false, never as a change.
+type ExternalReleaser interface {
+	Releaser
+	ObservedTemplates(ctx context.Context) ([]ObservedTemplate, error)
+	// Revisions lists the platform's own earlier revisions of a service,
+	// oldest first, for the history of a service opshub sees for the
+	// first time.
+	Revisions(ctx context.Context, project, name string) ([]Revision, error)
+}
+
+// ObservedTemplate is a service's run spec as the platform last saw it.
+type ObservedTemplate struct {
+	Project, Service string
+	Spec             model.RunSpec
+	// Settled is false while the platform has not seen opshub's last
+	// change of the template yet.
+	Settled bool
+	// By names who changed the template last (a field manager such as
+	// kubectl-set), when known.
+	By string
+	// Unmanaged is set when the service opted out of opshub's releases;
+	// it says why, as an UnmanagedError would.
+	Unmanaged string
+}
+
+// Revision is one of the platform's own revisions of a service.
+type Revision struct {
+	Revision int64
+	Spec     model.RunSpec
+	Created  time.Time
+	// Cause is the recorded change cause, if any.
+	Cause string
+}
+
+// UnmanagedError refuses a change of a service whose releases are made
+// outside opshub (on Kubernetes, the opshub.dev/releases: disabled
+// annotation of a workload a GitOps tool manages).
+type UnmanagedError struct{ Msg string }
+
+func (e *UnmanagedError) Error() string { return e.Msg }
 
 // SpecError is a run spec a platform refuses; Field names the spec field
 // (image, command, env, workingDir, container).

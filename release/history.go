@@ -65,6 +65,25 @@ func (h *history) list(ref model.Ref) ([]model.Release, error) {
 	return out, nil
 }
 
+// all returns every service's releases, newest first, in one read.
+func (h *history) all() (map[model.Ref][]model.Release, error) {
+	out := map[model.Ref][]model.Release{}
+	err := h.db.View(func(tx *store.Tx) error {
+		return h.releases.EachTx(tx, func(_ string, v model.Release) (bool, error) {
+			ref := model.Ref{Project: v.Project, Service: v.Service}
+			out[ref] = append(out[ref], v)
+			return true, nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read releases: %w", err)
+	}
+	for _, rels := range out {
+		slices.Reverse(rels)
+	}
+	return out, nil
+}
+
 // put stores releases (one transaction) and drops the oldest ones of their
 // service beyond the history limit; a progressing release is never dropped.
 func (h *history) put(rels ...model.Release) error {

@@ -339,6 +339,7 @@ func (m *Manager) ConfigChanged(ctx context.Context, ref model.Ref, spec model.R
 func (m *Manager) Deploy(ctx context.Context, ref model.Ref, ch Change, trigger model.ReleaseTrigger) (model.Release, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.ensureHistoryLocked(ctx, ref)
 	cur, err := m.opts.Platform.Template(ctx, ref.Project, ref.Service)
 	if err != nil {
 		return model.Release{}, specError(ref, err)
@@ -351,14 +352,18 @@ func (m *Manager) Deploy(ctx context.Context, ref model.Ref, ch Change, trigger 
 		return model.Release{}, badRequest("command", "command must not be empty")
 	}
 	next := cur.Clone()
-	if ch.Image != "" {
-		if ch.Container != "" {
-			if next.Images == nil {
-				next.Images = map[string]string{}
-			}
-			next.Images[ch.Container] = ch.Image
+	switch {
+	case ch.Image != "" && ch.Container != "":
+		// Only the named container; the platform knows whether it is
+		// the default one whose image Image shows.
+		if next.Images == nil {
+			next.Images = map[string]string{}
 		}
+		next.Images[ch.Container] = ch.Image
+	case ch.Image != "":
 		next.Image = ch.Image
+	case ch.Container != "":
+		return model.Release{}, badRequest("container", "container needs an image")
 	}
 	if ch.Command != nil {
 		next.Command = slices.Clone(ch.Command)
@@ -399,6 +404,7 @@ func (m *Manager) Deploy(ctx context.Context, ref model.Ref, ch Change, trigger 
 func (m *Manager) Rollback(ctx context.Context, ref model.Ref, revision int, trigger model.ReleaseTrigger, reason string) (model.Release, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.ensureHistoryLocked(ctx, ref)
 	cur, err := m.opts.Platform.Template(ctx, ref.Project, ref.Service)
 	if err != nil {
 		return model.Release{}, specError(ref, err)
@@ -455,6 +461,7 @@ func (m *Manager) Releases(ctx context.Context, ref model.Ref) ([]model.Release,
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.ensureHistoryLocked(ctx, ref)
 	hist, err := m.hist.list(ref)
 	if err != nil {
 		return nil, err
@@ -481,7 +488,10 @@ func lastSucceeded(hist []model.Release, skip int) (model.Release, bool) {
 // specError turns a platform's refusal into an Error.
 func specError(ref model.Ref, err error) error {
 	var se *platform.SpecError
+	var ue *platform.UnmanagedError
 	switch {
+	case errors.As(err, &ue):
+		return &Error{Code: 409, Field: "service", Msg: ue.Msg}
 	case errors.As(err, &se):
 		return &Error{Code: 400, Field: se.Field, Msg: se.Error()}
 	case errors.Is(err, platform.ErrNotFound):
@@ -534,6 +544,16 @@ func (m *Manager) startLocked(ctx context.Context, ref model.Ref, hist []model.R
 		delete(m.active, ref)
 		return m.sealer.sealRelease(rel), specError(ref, err)
 	}
+	// The platform may complete the spec (Kubernetes: the images of every
+	// container); record what it runs, so that the spec compares equal to
+	// what the platform reports later.
+	if got, err := m.opts.Platform.Template(ctx, ref.Project, ref.Service); err == nil && !got.Equal(rel.Spec) {
+		got.Sources = rel.Spec.Sources
+		rel.Spec = got
+		if err := m.hist.put(rel); err != nil {
+			m.log.Warn("record release", "project", ref.Project, "service", ref.Service, "error", err)
+		}
+	}
 	// From here on the release is kept and shown sealed; the platform
 	// has the values.
 	rel = m.sealer.sealRelease(rel)
@@ -560,11 +580,22 @@ func describeTrigger(rel model.Release) string {
 	return s
 }
 
-// Run follows the rollouts in progress until ctx ends.
+// Run follows the rollouts in progress until ctx ends. On a platform whose
+// templates can change without opshub (platform.ExternalReleaser) it also
+// records such changes, and takes over the releases a previous controller
+// left in progress (see syncLocked).
 func (m *Manager) Run(ctx context.Context) error {
 	t := time.NewTicker(m.opts.Poll)
 	defer t.Stop()
+	ext, _ := m.opts.Platform.(platform.ExternalReleaser)
+	var synced time.Time
 	for {
+		if ext != nil && time.Since(synced) >= syncEvery {
+			m.mu.Lock()
+			m.syncLocked(ctx, ext)
+			m.mu.Unlock()
+			synced = time.Now()
+		}
 		select {
 		case <-ctx.Done():
 			return nil
@@ -590,6 +621,9 @@ func (m *Manager) checkLocked(ctx context.Context, ref model.Ref) {
 	}
 	progress := model.ReleaseProgress{Desired: st.Desired, Updated: st.Updated, Ready: st.Ready, Old: st.Old, Waiting: st.Waiting}
 	now := m.now().UTC()
+	if st.Revision != 0 {
+		rel.PlatformRevision = st.Revision
+	}
 	switch {
 	case st.Done:
 		rel.Progress = progress
@@ -603,6 +637,10 @@ func (m *Manager) checkLocked(ctx context.Context, ref model.Ref) {
 		}
 		rel.Progress = progress
 		m.failLocked(ctx, ref, rel, why, failingInstance(st), now)
+		return
+	case st.Failed != "":
+		rel.Progress = progress
+		m.failLocked(ctx, ref, rel, st.Failed, failingInstance(st), now)
 		return
 	}
 	for _, in := range st.New {
@@ -691,6 +729,15 @@ func (m *Manager) failLocked(ctx context.Context, ref model.Ref, rel *model.Rele
 	}
 	good, haveGood := lastSucceeded(hist, rel.Revision)
 	rollback := m.opts.AutoRollback && rel.Trigger.Kind != model.TriggerAutoRollback && haveGood && !good.Spec.Equal(rel.Spec)
+	if rollback {
+		// A service whose releases are made outside opshub is not
+		// rolled back by it.
+		if err := m.opts.Platform.CheckTemplate(ctx, ref.Project, ref.Service, good.Spec); err != nil {
+			rollback = false
+			m.log.Warn("no automatic rollback", "project", ref.Project, "service", ref.Service, "revision", rel.Revision, "reason", err)
+			data["noRollback"] = err.Error()
+		}
+	}
 	summary := fmt.Sprintf("%s/%s revision %d failed: %s", ref.Project, ref.Service, rel.Revision, why)
 	var goodSpec model.RunSpec
 	if rollback {

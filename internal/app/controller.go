@@ -223,6 +223,13 @@ func lead(ctx context.Context, d leaderDeps) error {
 		log.Info("event", "event", e.Name, "status", e.Status, "project", e.Project, "service", e.Service, "summary", e.Summary)
 		alerts.Publish(e)
 	}
+	// Releases: deploys and rollbacks patch the workloads' pod templates;
+	// the history is in the replicated state, so a new leader follows the
+	// rollouts its predecessor left in progress.
+	rels, err := newReleases(cfg, d.plat, db, collector.LastLines{Reader: logs}, publish, d.reg, log)
+	if err != nil {
+		return err
+	}
 	usage := storeUsage{store: mstore, window: 2 * interval, now: time.Now}
 	scaling, err := newAutoscaling(cfg, d.plat, usage, db, publish, d.reg, log)
 	if err != nil {
@@ -243,6 +250,7 @@ func lead(ctx context.Context, d leaderDeps) error {
 		Autoscaling: scaling,
 		Alerting:    alerts,
 		Scaler:      d.plat,
+		Releases:    rels,
 		Autoscaled:  autoscaledByConfig(cfg),
 		Reloader:    reloadAPI(d.reloader),
 		Exec:        controllerExec(cfg, d.plat, log),
@@ -262,6 +270,7 @@ func lead(ctx context.Context, d leaderDeps) error {
 	start("autoscaler", scaling.Run)
 	start("spend meter", meter.Run)
 	start("alerting", alerts.Run)
+	start("releases", rels.Run)
 	select {
 	case <-watching.subscribed:
 		d.front.Lead(srv.Handler())

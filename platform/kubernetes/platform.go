@@ -91,6 +91,10 @@ type Platform struct {
 	// reports counts the occurrences of each Kubernetes event handled, by
 	// the event's UID, so an update that only touches it says nothing.
 	reports map[types.UID]int32
+	// written holds, by workload UID, the generation of the last pod
+	// template SetTemplate wrote, so that ObservedTemplates does not take
+	// a cache that has not seen it yet for a change made outside opshub.
+	written map[types.UID]int64
 
 	synced chan struct{} // closed once the caches are filled
 	// closed ends Run; Close cancels it.
@@ -164,6 +168,7 @@ func New(opts Options) (*Platform, error) {
 		observations: map[string]*podObservation{},
 		evicted:      map[types.UID]bool{},
 		reports:      map[types.UID]int32{},
+		written:      map[types.UID]int64{},
 		synced:       make(chan struct{}),
 	}
 	if opts.Namespace == "" {

@@ -127,7 +127,7 @@ func (p *Platform) Rollout(ctx context.Context, project, service string, change 
 		setAnnotation(meta, ChangeCauseAnnotation, change.cause())
 		return nil
 	}
-	if err := p.updateWorkload(ctx, w, edit); err != nil {
+	if _, err := p.updateWorkload(ctx, w, edit); err != nil {
 		return fmt.Errorf("rollout %s %s/%s: %w", w.kind, w.namespace, w.name, err)
 	}
 	p.log.Info("rollout started", "project", project, "service", service, "kind", w.kind, "namespace", w.namespace, "cause", change.cause())
@@ -142,9 +142,11 @@ func setAnnotation(meta *metav1.ObjectMeta, key, value string) {
 }
 
 // updateWorkload reads a Deployment or StatefulSet from the API server,
-// lets edit change the copy, and writes it back, retrying on a conflict.
-func (p *Platform) updateWorkload(ctx context.Context, w workload, edit func(*metav1.ObjectMeta, *corev1.PodTemplateSpec) error) error {
+// lets edit change the copy, and writes it back, retrying on a conflict. It
+// returns the generation the API server gave the written object.
+func (p *Platform) updateWorkload(ctx context.Context, w workload, edit func(*metav1.ObjectMeta, *corev1.PodTemplateSpec) error) (int64, error) {
 	opts := metav1.UpdateOptions{FieldManager: userAgent}
+	var generation int64
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		switch w.kind {
 		case kindDeployment:
@@ -156,7 +158,10 @@ func (p *Platform) updateWorkload(ctx context.Context, w workload, edit func(*me
 			if err := edit(&d.ObjectMeta, &d.Spec.Template); err != nil {
 				return err
 			}
-			_, err = api.Update(ctx, d, opts)
+			got, err := api.Update(ctx, d, opts)
+			if err == nil {
+				generation = got.Generation
+			}
 			return err
 		case kindStatefulSet:
 			api := p.client.AppsV1().StatefulSets(w.namespace)
@@ -167,15 +172,18 @@ func (p *Platform) updateWorkload(ctx context.Context, w workload, edit func(*me
 			if err := edit(&s.ObjectMeta, &s.Spec.Template); err != nil {
 				return err
 			}
-			_, err = api.Update(ctx, s, opts)
+			got, err := api.Update(ctx, s, opts)
+			if err == nil {
+				generation = got.Generation
+			}
 			return err
 		}
 		return fmt.Errorf("a %s is a job and is not rolled out", w.kind)
 	})
 	if apierrors.IsNotFound(err) {
-		return platform.ErrNotFound
+		return 0, platform.ErrNotFound
 	}
-	return err
+	return generation, err
 }
 
 // RolloutState is where a rollout stands, in `kubectl rollout status`
@@ -390,7 +398,7 @@ func (p *Platform) undoDeployment(ctx context.Context, w workload, revision int6
 	if cause == "" {
 		cause = fmt.Sprintf("opshub: rollback to revision %d", pick.revision)
 	}
-	err = p.updateWorkload(ctx, w, func(meta *metav1.ObjectMeta, t *corev1.PodTemplateSpec) error {
+	_, err = p.updateWorkload(ctx, w, func(meta *metav1.ObjectMeta, t *corev1.PodTemplateSpec) error {
 		*t = *template.DeepCopy()
 		setAnnotation(meta, ChangeCauseAnnotation, cause)
 		return nil

@@ -386,9 +386,16 @@ type controllerProcess struct {
 
 func startControllerProcess(t *testing.T, c *kubetest.Cluster, name, hookURL string) *controllerProcess {
 	t.Helper()
+	return startControllerProcessWith(t, name, func(listen string) string { return controllerConfig(t, c, listen, hookURL) })
+}
+
+// startControllerProcessWith starts `opshub controller` as its own process
+// named name, with the config configFor gives for its API address.
+func startControllerProcessWith(t *testing.T, name string, configFor func(listen string) string) *controllerProcess {
+	t.Helper()
 	addr := sinktest.FreeAddr(t)
 	cfgFile := filepath.Join(t.TempDir(), "controller.yaml")
-	if err := os.WriteFile(cfgFile, []byte(controllerConfig(t, c, addr, hookURL)), 0o600); err != nil {
+	if err := os.WriteFile(cfgFile, []byte(configFor(addr)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return &controllerProcess{
