@@ -371,6 +371,12 @@ func (p *Platform) deploymentProgress(w workload, d *appsv1.Deployment) (model.R
 	observed := d.Status.ObservedGeneration >= d.Generation
 	current := func(pod *corev1.Pod) bool { return observed && p.podRevision(pod) == kst.Revision && kst.Revision > 0 }
 	p.countPods(&st, pods, current, d.Spec.MinReadySeconds)
+	if st.Done {
+		// Done by the Deployment's status, which the caches' pods may
+		// not have caught up with yet.
+		st.Updated, st.Ready, st.Available = int(d.Status.UpdatedReplicas), int(d.Status.ReadyReplicas), int(d.Status.AvailableReplicas)
+		st.Old = max(0, int(d.Status.Replicas-d.Status.UpdatedReplicas))
+	}
 	if !st.Done && st.Waiting == "" {
 		st.Waiting = kst.Message
 	}
