@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -74,6 +75,9 @@ workloads:
     command: [%[4]s/opshub-demo, --listen, "127.0.0.1:${PORT}", --log-rate, "2", --stderr-rate, "0.2", --access-log]
     replicas: 2
     port: %[5]s
+    # Each new instance stays ready 2 s before the next step, so that a
+    # release's progress is on screen for a few seconds.
+    strategy: {type: RollingUpdate, maxSurge: 1, maxUnavailable: 0, minReadySeconds: 2}
     resources: {cpu: 500m, memory: 256Mi}
     probes:
       startup: {http: {path: /healthz}, periodSeconds: 1, failureThreshold: 30}
@@ -144,7 +148,23 @@ func (d *demo) url(path string) string { return "http://" + d.api + path }
 // apiGet reads an API answer as the CLI would.
 func (d *demo) apiGet(t *testing.T, path, token string, into any) {
 	t.Helper()
-	req, _ := http.NewRequest("GET", d.url(path), nil)
+	d.request(t, "GET", path, token, "", into)
+}
+
+// apiPost sends a JSON body to the API as the CLI would.
+func (d *demo) apiPost(t *testing.T, path, token, body string) {
+	t.Helper()
+	d.request(t, "POST", path, token, body, nil)
+}
+
+// request makes one API request and decodes its answer into into (when not
+// nil); any status but 2xx fails the test.
+func (d *demo) request(t *testing.T, method, path, token, body string, into any) {
+	t.Helper()
+	req, _ := http.NewRequest(method, d.url(path), strings.NewReader(body))
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
@@ -153,11 +173,14 @@ func (d *demo) apiGet(t *testing.T, path, token string, into any) {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Fatalf("GET %s: %s", path, resp.Status)
+	if resp.StatusCode/100 != 2 {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("%s %s: %s %s", method, path, resp.Status, b)
 	}
-	if err := json.NewDecoder(resp.Body).Decode(into); err != nil {
-		t.Fatal(err)
+	if into != nil {
+		if err := json.NewDecoder(resp.Body).Decode(into); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
@@ -225,6 +248,31 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 		t.Fatal(err)
 	}
 	t.Logf("screenshot %s", path)
+}
+
+// terminalText is the JavaScript for the text in the Shell tab's
+// terminal, one line per row of its buffer.
+const terminalText = `(() => { const b = document.querySelector('.terminal').terminal.buffer.active; let s = ''; for (let i = 0; i < b.length; i++) s += b.getLine(i).translateToString(true) + '\n'; return s; })()`
+
+// typeLine types a line into the terminal and presses Enter: the text as
+// inserted text and Enter as a bare key press, since key events that also
+// carry text reach xterm.js twice (as keydown and as keypress).
+func typeLine(t *testing.T, ctx context.Context, line string) {
+	t.Helper()
+	enter := func(typ input.DispatchKeyEventType) chromedp.Action[chromedp.Void] {
+		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := cdp.Call(ctx, tg, input.DispatchKeyEvent, input.DispatchKeyEventParams{
+				Type: typ, Key: "Enter", Code: "Enter", WindowsVirtualKeyCode: 13, NativeVirtualKeyCode: 13})
+			return err
+		})
+	}
+	run(t, ctx,
+		chromedp.Focus(chromedp.CSS(`.terminal textarea`)),
+		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := cdp.Call(ctx, tg, input.InsertText, input.InsertTextParams{Text: line})
+			return err
+		}),
+		enter(input.DispatchKeyEventTypeRawKeyDown), enter(input.DispatchKeyEventTypeKeyUp))
 }
 
 // lineTexts is the JavaScript for the text of the log lines on screen.
@@ -334,6 +382,26 @@ func TestBrowserDemo(t *testing.T) {
 	waitJS(t, ctx, 20*time.Second, "the readiness probe's history",
 		`document.querySelectorAll('[data-probe=readiness] .history .run.good').length > 2`)
 	screenshot(t, ctx, "service-web-health")
+
+	// The Shell tab: a terminal in an instance, over the exec WebSocket.
+	run(t, ctx, chromedp.Navigate(d.url("/services/demo/web/shell")))
+	waitJS(t, ctx, 20*time.Second, "the Open a shell button", `document.querySelector('.shell-head button.primary')`)
+	run(t, ctx, chromedp.Click(chromedp.CSS(`.shell-head button.primary`)))
+	waitJS(t, ctx, 20*time.Second, "the shell connected", `document.querySelector('.shell-status.connected')`)
+	typeLine(t, ctx, `echo "instance=$OPSHUB_INSTANCE"; stty size`)
+	waitJS(t, ctx, 10*time.Second, "the instance's environment in the terminal", terminalText+`.includes('instance=web-')`)
+	size := eval[[]int](t, ctx, `(() => { const t = document.querySelector('.terminal').terminal; return [t.rows, t.cols]; })()`)
+	waitJS(t, ctx, 10*time.Second, "stty size is the terminal's size", terminalText+fmt.Sprintf(`.split('\n').includes('%d %d')`, size[0], size[1]))
+	screenshot(t, ctx, "service-web-shell")
+	// A smaller window: the terminal follows, and the PTY with it.
+	run(t, ctx, chromedp.EmulateViewport(900, 600))
+	waitJS(t, ctx, 10*time.Second, "the terminal refitted", fmt.Sprintf(`document.querySelector('.terminal').terminal.cols < %d`, size[1]))
+	resized := eval[[]int](t, ctx, `(() => { const t = document.querySelector('.terminal').terminal; return [t.rows, t.cols]; })()`)
+	typeLine(t, ctx, "stty size")
+	waitJS(t, ctx, 10*time.Second, "stty size after the resize", terminalText+fmt.Sprintf(`.split('\n').includes('%d %d')`, resized[0], resized[1]))
+	typeLine(t, ctx, "exit 3")
+	waitJS(t, ctx, 10*time.Second, "the exit code", `document.querySelector('.shell-status')?.textContent.includes('exited with code 3')`)
+	run(t, ctx, chromedp.EmulateViewport(1280, 800))
 
 	// Keyboard: Tab reaches the service links from the top of the page.
 	run(t, ctx, chromedp.Navigate(d.url("/")))
@@ -479,6 +547,39 @@ func TestBrowserTokens(t *testing.T) {
 		t.Errorf("deliveries went from %d to %d after a read-only resend", before, after)
 	}
 
+	// Releases: a deploy's progress shows live, then its end; a read-only
+	// token's rollback is refused with the API's message.
+	run(t, ctx, chromedp.Navigate(d.url("/services/demo/web/releases")))
+	waitJS(t, ctx, 20*time.Second, "release #1", `document.querySelector('tr[data-revision="1"]')`)
+	d.apiPost(t, "/api/v1/services/demo/web/deploy", adminToken, `{"env": {"GREETING": "hello"}, "version": "2", "reason": "browser test"}`)
+	waitJS(t, ctx, 10*time.Second, "release #2 progressing with its progress",
+		`document.querySelector('tr[data-revision="2"][data-state=progressing] .progress .bar') && document.querySelector('tr[data-revision="2"] .trigger').textContent === 'api by admin'`)
+	screenshot(t, ctx, "releases-progressing")
+	waitJS(t, ctx, 60*time.Second, "release #2 succeeded", `document.querySelector('tr[data-revision="2"][data-state=succeeded]')`)
+	if got := eval[string](t, ctx, `document.querySelector('tr[data-revision="2"] .spec').textContent`); !strings.HasPrefix(got, "version 2 · ") || !strings.HasSuffix(got, "opshub-demo --listen 127.0.0.1:${PORT} --log-rate 2 --stderr-rate 0.2 --access-log · 1 env variable") {
+		t.Errorf("release #2's spec shows %q, want its version, command and env", got)
+	}
+	releases := func() int {
+		var body struct{ Releases []json.RawMessage }
+		d.apiGet(t, "/api/v1/services/demo/web/releases", adminToken, &body)
+		return len(body.Releases)
+	}
+	run(t, ctx, chromedp.Click(chromedp.CSS(`.releases .row button`)))
+	waitJS(t, ctx, 10*time.Second, "the API's refusal of the rollback", `document.querySelector('.releases .row .error')?.textContent.includes('lacks the "deploy" scope')`)
+	if n := releases(); n != 2 {
+		t.Errorf("%d releases after a read-only rollback, want 2", n)
+	}
+	screenshot(t, ctx, "releases-rollback-refused")
+
+	// The Shell tab with a read-only token: the API's refusal.
+	run(t, ctx, chromedp.Navigate(d.url("/services/demo/web/shell")))
+	waitJS(t, ctx, 20*time.Second, "the Open a shell button", `document.querySelector('.shell-head button.primary')`)
+	run(t, ctx, chromedp.Click(chromedp.CSS(`.shell-head button.primary`)))
+	waitJS(t, ctx, 20*time.Second, "the shell refused for the read-only token",
+		`document.querySelector('.shell-status.refused')?.textContent.includes('lacks the "exec" scope')`)
+	screenshot(t, ctx, "shell-refused")
+	run(t, ctx, chromedp.Navigate(d.url("/alerts")))
+
 	// An admin token resends.
 	run(t, ctx, chromedp.Click(chromedp.CSS(`.signout`)))
 	waitJS(t, ctx, 20*time.Second, "the token prompt again", `document.querySelector('#token-input')`)
@@ -490,6 +591,16 @@ func TestBrowserTokens(t *testing.T) {
 	if after := deliveries(); after != before+1 {
 		t.Errorf("deliveries went from %d to %d after an admin resend, want one more", before, after)
 	}
+
+	// An admin rolls back to revision 1: a new release, triggered by
+	// rollback, restores its spec.
+	run(t, ctx, chromedp.Navigate(d.url("/services/demo/web/releases")))
+	waitJS(t, ctx, 20*time.Second, "the roll back to #1 button", `document.querySelector('tr[data-revision="1"] button')`)
+	run(t, ctx, chromedp.Click(chromedp.CSS(`tr[data-revision="1"] button`)))
+	waitJS(t, ctx, 10*time.Second, "release #3, a rollback to #1 by admin",
+		`document.querySelector('tr[data-revision="3"] .trigger')?.textContent === 'rollback by admin' && document.querySelector('tr[data-revision="3"]').textContent.includes('rollback to #1')`)
+	waitJS(t, ctx, 60*time.Second, "release #3 succeeded", `document.querySelector('tr[data-revision="3"][data-state=succeeded]')`)
+	screenshot(t, ctx, "releases-rolled-back")
 
 	// Sinks: an admin pauses and resumes the archive; spend shows the
 	// month so far and the forecast.

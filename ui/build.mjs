@@ -1,5 +1,6 @@
-// Builds src/ into dist/: one JS and one CSS file named by their content
-// hash, and index.html that loads them. The output depends only on the
+// Builds src/ into dist/: the entry JS and its CSS named by their content
+// hash, chunks that tabs load when opened, and index.html that loads the
+// entry. The output depends only on the
 // sources and the locked packages, so `make ui-check` can rebuild it and
 // compare it with the committed dist/.
 import * as esbuild from 'esbuild';
@@ -23,15 +24,20 @@ const result = await esbuild.build({
   jsxImportSource: 'preact',
   outdir: join(out, 'assets'),
   entryNames: '[name]-[hash]',
+  // What only one tab needs (the Shell tab's terminal) is a chunk loaded
+  // when that tab opens, not part of the first load.
+  splitting: true,
+  chunkNames: 'chunk-[hash]',
   legalComments: 'eof',
   charset: 'utf8',
   metafile: true,
   logLevel: 'warning',
 });
 
-const files = Object.keys(result.metafile.outputs).map((p) => basename(p));
-const js = files.find((f) => f.endsWith('.js'));
-const css = files.find((f) => f.endsWith('.css'));
+const outputs = Object.entries(result.metafile.outputs);
+const entry = outputs.find(([p, o]) => o.entryPoint === 'src/main.jsx' && p.endsWith('.js'));
+const js = basename(entry[0]);
+const css = basename(entry[1].cssBundle);
 writeFileSync(
   join(out, 'index.html'),
   `<!doctype html>

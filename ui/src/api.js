@@ -40,9 +40,14 @@ export function setToken(t) {
 
 let memoryToken = '';
 
+// bearer is the token requests carry ('' for none).
+export function bearer() {
+  return token() || memoryToken;
+}
+
 function headers(extra) {
   const h = { Accept: 'application/json', ...extra };
-  const t = token() || memoryToken;
+  const t = bearer();
   if (t) h.Authorization = 'Bearer ' + t;
   return h;
 }
@@ -125,4 +130,19 @@ export async function tail(params, onLines, signal) {
     }
     if (batch.length) onLines(batch);
   }
+}
+
+// refusal asks the API with a plain GET what it says to path, for the
+// reason a WebSocket to it was refused (a browser does not show a refused
+// upgrade's answer). It returns the API's message, or null when the GET
+// passed authorization (the refusal came later).
+export async function refusal(path) {
+  try {
+    const resp = await fetch('/api/v1/' + path, { headers: headers() });
+    if (resp.status === 401 || resp.status === 403 || resp.status === 404 || resp.status === 409 || resp.status === 429)
+      return (await failure(resp)).message;
+  } catch {
+    // The server is unreachable: the caller says the connection failed.
+  }
+  return null;
 }

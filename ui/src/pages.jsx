@@ -6,7 +6,7 @@ import { ago, bytes, dateTime, money, useAPI } from './util.js';
 
 // ActionButton runs an API action and shows what the API answered (a
 // token without the scope gets the API's 403 message).
-function ActionButton({ label, run, onDone }) {
+export function ActionButton({ label, run, onDone }) {
   const [state, setState] = useState({ busy: false, error: null, ok: false });
   const click = async () => {
     setState({ busy: true, error: null, ok: false });

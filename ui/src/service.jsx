@@ -2,6 +2,8 @@ import { Link, navigate, withParams } from './router.jsx';
 import { ErrorNote, State, Table, serviceHref } from './overview.jsx';
 import { LogsTab } from './logs.jsx';
 import { MetricsTab } from './metrics.jsx';
+import { ReleasesTab } from './releases.jsx';
+import { ShellTab } from './shell.jsx';
 import { ago, dateTime, exitText, instanceState, serviceState, stateClass, useAPI } from './util.js';
 
 const TABS = [
@@ -9,6 +11,8 @@ const TABS = [
   ['metrics', 'Metrics'],
   ['health', 'Health checks'],
   ['autoscaling', 'Autoscaling'],
+  ['releases', 'Releases'],
+  ['shell', 'Shell'],
 ];
 
 function Instances({ svc, now }) {
@@ -175,6 +179,8 @@ export function ServicePage({ project, service, tab, params }) {
         {tab === 'metrics' && <MetricsTab project={project} service={service} instance={instance} params={params} svc={svc} />}
         {tab === 'health' && svc && <HealthTab svc={svc} instance={instance} />}
         {tab === 'autoscaling' && <AutoscalingTab project={project} service={service} />}
+        {tab === 'releases' && <ReleasesTab project={project} service={service} />}
+        {tab === 'shell' && <ShellTab project={project} service={service} instance={instance} svc={svc} />}
         {!tabs.some(([t]) => t === tab) && <p class="error">No tab {tab}.</p>}
       </div>
     </div>
