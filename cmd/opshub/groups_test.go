@@ -96,6 +96,11 @@ workloads:
     project: demo
     command: [%s/opshub-demo, --listen, "127.0.0.1:${PORT}", --exit-after, 300ms, --exit-code, "3"]
     tags: [api]
+  - name: migrate
+    project: demo
+    command: [%s/opshub-demo, --listen, "127.0.0.1:${PORT}", --exit-after, 200ms]
+    restartPolicy: Never
+    tags: [api]
 groups:
   - name: db
     kind: secret
@@ -112,7 +117,7 @@ alerts:
 notifications:
   integrations:
     - {name: hook, type: webhook, url: %q, tags: [api]}
-`, dataDir, api, dir, dir, bin, port, bin, secretVar, dir, dir, hook.URL)
+`, dataDir, api, dir, dir, bin, port, bin, bin, secretVar, dir, dir, hook.URL)
 		if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -193,6 +198,10 @@ notifications:
 			t.Errorf("GET env with %s: %s", token, body)
 		}
 		cli(token, "env", "demo/web", "-o", "json")
+		// A job gets its groups too, masked the same way.
+		if code, text := cli(token, "env", "demo/migrate"); code != 0 || !strings.Contains(strings.Join(strings.Fields(text), " "), "DB_PASSWORD <secret> group db") {
+			t.Errorf("opshub env demo/migrate: %d\n%s", code, text)
+		}
 	}
 
 	// A deploy and a rollback through the CLI; the crasher's crash reports

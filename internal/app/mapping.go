@@ -16,11 +16,13 @@ import (
 func Workloads(cfg *config.Config) []local.Workload {
 	out := make([]local.Workload, 0, len(cfg.Workloads))
 	for _, w := range cfg.Workloads {
+		spec := reload.RunSpec(cfg, w) // the env with the groups that select it
 		lw := local.Workload{
 			Project:       w.Project,
 			Name:          w.Name,
 			Command:       append([]string(nil), w.Command...),
-			Env:           reload.RunSpec(cfg, w).Env, // with the groups that select it
+			Env:           spec.Env,
+			EnvSources:    spec.Sources,
 			WorkingDir:    w.WorkingDir,
 			Replicas:      w.ReplicaCount(),
 			Port:          w.Port,

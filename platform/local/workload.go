@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"time"
@@ -49,6 +50,10 @@ type Workload struct {
 	// Env is added to opshub's own environment; values may use ${VAR} to
 	// refer to opshub's environment and to the variables the runtime sets.
 	Env map[string]string
+	// EnvSources says where variables of Env came from and which are
+	// secrets; it goes with the run spec (model.RunSpec.Sources) and
+	// changes nothing that runs.
+	EnvSources map[string]model.EnvSource
 	// WorkingDir is the process's working directory; "" means opshub's.
 	WorkingDir string
 	Replicas   int
@@ -212,6 +217,7 @@ func (w Workload) clone() Workload {
 		env[k] = v
 	}
 	w.Env = env
+	w.EnvSources = maps.Clone(w.EnvSources)
 	w.Volumes = slices.Clone(w.Volumes)
 	w.Probes = w.Probes.Clone()
 	return w
@@ -219,7 +225,7 @@ func (w Workload) clone() Workload {
 
 // runSpec is the run spec the workload starts with.
 func (w *Workload) runSpec() model.RunSpec {
-	return model.RunSpec{Command: w.Command, Env: w.Env, WorkingDir: w.WorkingDir, Version: w.Version}.Clone()
+	return model.RunSpec{Command: w.Command, Env: w.Env, WorkingDir: w.WorkingDir, Version: w.Version, Sources: w.EnvSources}.Clone()
 }
 
 // templateHash returns four hex digits that change when the run spec
