@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
@@ -164,10 +165,16 @@ func releasesOf(t *testing.T, api *client.Client, project, service string) []mod
 // returns it with every distinct progress seen on the way.
 func releaseEnds(t *testing.T, api *client.Client, revision int) (model.Release, []model.ReleaseProgress) {
 	t.Helper()
+	return releaseOfEnds(t, api, "web", revision)
+}
+
+// releaseOfEnds is releaseEnds for shop/service.
+func releaseOfEnds(t *testing.T, api *client.Client, service string, revision int) (model.Release, []model.ReleaseProgress) {
+	t.Helper()
 	var rel model.Release
 	var seen []model.ReleaseProgress
 	sinktest.Eventually(t, waitTimeout, fmt.Sprintf("revision %d ends", revision), func() error {
-		rels, err := api.Releases(context.Background(), "shop", "web")
+		rels, err := api.Releases(context.Background(), "shop", service)
 		if err != nil {
 			return err
 		}
@@ -395,6 +402,57 @@ func TestReleasesOnKubernetes(t *testing.T) {
 		}
 	})
 
+	t.Run("a StatefulSet is released by its rolling update", func(t *testing.T) {
+		web := deployment("db", 2, map[string]string{kubetest.DrivenAnnotation: "true"})
+		s := &appsv1.StatefulSet{
+			ObjectMeta: metav1.ObjectMeta{Name: "db"},
+			Spec:       appsv1.StatefulSetSpec{Replicas: web.Spec.Replicas, Selector: web.Spec.Selector, Template: web.Spec.Template, ServiceName: "db"},
+		}
+		if _, err := c.Client.AppsV1().StatefulSets("shop").Create(ctx, s, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		sinktest.Eventually(t, waitTimeout, "shop/db's history", func() error {
+			rels, err := api.Releases(ctx, "shop", "db")
+			if err != nil || len(rels) != 1 || rels[0].State != model.ReleaseSucceeded {
+				return fmt.Errorf("releases %+v, %v", rels, err)
+			}
+			return nil
+		})
+		dbReady := func(image string, env int) func() error {
+			return func() error {
+				pods, err := c.Client.CoreV1().Pods("shop").List(ctx, metav1.ListOptions{LabelSelector: "app=db"})
+				if err != nil {
+					return err
+				}
+				if len(pods.Items) != 2 {
+					return fmt.Errorf("%d pods", len(pods.Items))
+				}
+				for _, p := range pods.Items {
+					if p.Spec.Containers[0].Image != image || len(p.Spec.Containers[0].Env) != env || !podIsReady(&p) {
+						return fmt.Errorf("%s runs %s with %d variables, ready %t", p.Name, p.Spec.Containers[0].Image, len(p.Spec.Containers[0].Env), podIsReady(&p))
+					}
+				}
+				return nil
+			}
+		}
+		sinktest.Eventually(t, waitTimeout, "db runs", dbReady("registry.example/db:1", 0))
+		if _, err := api.Deploy(ctx, "shop", "db", client.DeployRequest{Image: "registry.example/db:2", Env: map[string]string{"CACHE": "on"}}); err != nil {
+			t.Fatal(err)
+		}
+		if rel, _ := releaseOfEnds(t, api, "db", 2); rel.State != model.ReleaseSucceeded || rel.Progress.Updated != 2 || rel.Progress.Ready != 2 {
+			t.Errorf("db revision 2: %s (%s), %+v", rel.State, rel.Reason, rel.Progress)
+		}
+		sinktest.Eventually(t, waitTimeout, "every db pod runs revision 2", dbReady("registry.example/db:2", 1))
+		rel, err := api.Rollback(ctx, "shop", "db", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rel, _ = releaseOfEnds(t, api, "db", rel.Revision); rel.State != model.ReleaseSucceeded || rel.RollbackOf != 1 {
+			t.Errorf("db rollback: %+v", rel)
+		}
+		sinktest.Eventually(t, waitTimeout, "every db pod runs revision 1 again", dbReady("registry.example/db:1", 0))
+	})
+
 	t.Run("a workload that opted out refuses deploys and says why", func(t *testing.T) {
 		if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
 			d, err := c.Client.AppsV1().Deployments("shop").Get(ctx, "web", metav1.GetOptions{})
@@ -420,6 +478,28 @@ func TestReleasesOnKubernetes(t *testing.T) {
 		}
 		if got := podImages(t, c); got["registry.example/web:3"] != 3 {
 			t.Errorf("images %v after refused requests", got)
+		}
+
+		// Its changes are still recorded, and a failed one is left to
+		// whoever owns the template.
+		last := releasesOf(t, api, "shop", "web")[0].Revision
+		if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			d, err := c.Client.AppsV1().Deployments("shop").Get(ctx, "web", metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			d.Spec.Template.Spec.Containers[0].Image = "registry.example/web:broken"
+			_, err = c.Client.AppsV1().Deployments("shop").Update(ctx, d, metav1.UpdateOptions{FieldManager: "argocd-controller"})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		rel, _ := releaseEnds(t, api, last+1)
+		if rel.State != model.ReleaseFailed || rel.Trigger.Kind != model.TriggerExternal || rel.Trigger.By != "argocd-controller" {
+			t.Errorf("failed external release of an opted-out workload: %s by %s %s (%s)", rel.State, rel.Trigger.Kind, rel.Trigger.By, rel.Reason)
+		}
+		if r := releasesOf(t, api, "shop", "web")[0]; r.Revision != rel.Revision {
+			t.Errorf("a release after the failed one: %+v", r)
 		}
 	})
 }
