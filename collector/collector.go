@@ -21,7 +21,7 @@ const (
 	DefaultPollInterval     = 250 * time.Millisecond
 	DefaultMaxBatchLines    = 8192
 	DefaultMaxBatchBytes    = 1 << 20
-	DefaultMaxInflightBytes = 16 << 20
+	DefaultMaxInflightBytes = 4 << 20
 
 	// readBufferBytes is one block read. Idle files give their buffer back.
 	readBufferBytes = 128 << 10
