@@ -9,6 +9,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	"context"
 	"encoding/binary"
@@ -22,6 +23,8 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -167,11 +170,14 @@ func walkFields(b []byte, f func(num uint64, v []byte) error) error {
 
 // e2eResult is one tool's run.
 type e2eResult struct {
-	tool                string
-	lines, received     int64
-	wall                time.Duration
-	cpu                 float64
-	peakRSS             float64 // MiB
+	tool            string
+	lines, received int64
+	wall            time.Duration
+	cpu             float64
+	peakRSS         float64 // MiB
+	// peakAnon and peakFile split the highest RSS sampled (every 10 ms)
+	// into anonymous memory and mapped file pages (the binary's code).
+	peakAnon, peakFile  float64
 	load0, load1        string
 	requests, wireBytes int64
 	linesPerCPU         float64
@@ -207,9 +213,9 @@ func runE2E(o e2eOptions) int {
 				return 1
 			}
 			res.linesPerCPU = float64(res.lines) / res.cpu
-			fmt.Printf("round %d %-10s lines=%d received=%d wall=%s cpu_s=%.2f lines_per_cpu_s=%.0f mib_per_cpu_s=%.1f peak_rss_mib=%.1f requests=%d wire_mib=%.1f load=%s→%s\n",
+			fmt.Printf("round %d %-10s lines=%d received=%d wall=%s cpu_s=%.2f lines_per_cpu_s=%.0f mib_per_cpu_s=%.1f peak_rss_mib=%.1f (anon %.1f + file %.1f) requests=%d wire_mib=%.1f load=%s→%s\n",
 				round, res.tool, res.lines, res.received, res.wall.Round(time.Millisecond), res.cpu, res.linesPerCPU,
-				float64(size)/(1<<20)/res.cpu, res.peakRSS, res.requests, float64(res.wireBytes)/(1<<20), res.load0, res.load1)
+				float64(size)/(1<<20)/res.cpu, res.peakRSS, res.peakAnon, res.peakFile, res.requests, float64(res.wireBytes)/(1<<20), res.load0, res.load1)
 			results[tool] = append(results[tool], res)
 		}
 	}
@@ -221,18 +227,23 @@ func runE2E(o e2eOptions) int {
 		}
 		lpc := make([]float64, len(rs))
 		rss := make([]float64, len(rs))
+		anon := make([]float64, len(rs))
 		for i, r := range rs {
-			lpc[i], rss[i] = r.linesPerCPU, r.peakRSS
+			lpc[i], rss[i], anon[i] = r.linesPerCPU, r.peakRSS, r.peakAnon
 		}
-		fmt.Printf("  %-10s %.3f–%.3f M lines per CPU second, peak RSS %.1f–%.1f MiB\n", tool,
-			slices.Min(lpc)/1e6, slices.Max(lpc)/1e6, slices.Min(rss), slices.Max(rss))
+		fmt.Printf("  %-10s %.3f–%.3f M lines per CPU second, peak RSS %.1f–%.1f MiB (anonymous %.1f–%.1f MiB)\n", rs[0].tool,
+			slices.Min(lpc)/1e6, slices.Max(lpc)/1e6, slices.Min(rss), slices.Max(rss), slices.Min(anon), slices.Max(anon))
 	}
-	if a, b := results["opshub"], results["fluent-bit"]; len(a) > 0 && len(b) > 0 {
+	for _, tool := range o.tools {
+		a, b := results[tool], results["fluent-bit"]
+		if !strings.HasPrefix(tool, "opshub") || len(a) == 0 || len(b) == 0 {
+			continue
+		}
 		var ratios []float64
 		for i := range min(len(a), len(b)) {
 			ratios = append(ratios, a[i].linesPerCPU/b[i].linesPerCPU)
 		}
-		fmt.Printf("  opshub / fluent-bit lines per CPU second, per round: %s\n", formatRatios(ratios))
+		fmt.Printf("  %s / fluent-bit lines per CPU second, per round: %s\n", a[0].tool, formatRatios(ratios))
 	}
 	return 0
 }
@@ -263,8 +274,12 @@ func runTool(ctx context.Context, o e2eOptions, tool, dataDir string, port int, 
 	var cmd *exec.Cmd
 	rv.entries.Store(0)
 	before := int64(0)
-	switch tool {
-	case "opshub":
+	kind, bin, _ := strings.Cut(tool, "=")
+	if bin != "" {
+		res.tool = kind
+	}
+	switch {
+	case strings.HasPrefix(kind, "opshub"):
 		cfg := filepath.Join(work, "opshub.yaml")
 		text := fmt.Sprintf(`dataDir: %s
 server:
@@ -285,11 +300,11 @@ sinks:
 			self, _ := os.Executable()
 			cmd = exec.Command(self, "-app-config", cfg, "-cpuprofile", o.profile)
 		} else {
-			cmd = exec.Command(o.opshub, "run", "-c", cfg, "--log-level", "warn")
+			cmd = exec.Command(cmp.Or(bin, o.opshub), "run", "-c", cfg, "--log-level", "warn")
 		}
 		cmd.Env = append(os.Environ(), o.opshubEnv...)
 		before = 1 // the sink's validation line
-	case "fluent-bit":
+	case kind == "fluent-bit":
 		cfg := filepath.Join(work, "fluent-bit.conf")
 		text := fmt.Sprintf(`[SERVICE]
     Flush        1
@@ -313,11 +328,11 @@ sinks:
 		if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
 			return res, err
 		}
-		cmd = exec.Command(o.peer, "-c", cfg)
+		cmd = exec.Command(cmp.Or(bin, o.peer), "-c", cfg)
 	default:
-		return res, fmt.Errorf("unknown tool %q (opshub, fluent-bit)", tool)
+		return res, fmt.Errorf("unknown tool %q (opshub, fluent-bit, or NAME=BINARY with a name starting with one of them)", tool)
 	}
-	logf, err := os.Create(filepath.Join(work, tool+".log"))
+	logf, err := os.Create(filepath.Join(work, kind+".log"))
 	if err != nil {
 		return res, err
 	}
@@ -370,6 +385,9 @@ sinks:
 	}
 	lastN, lastChange := int64(0), time.Now()
 	for {
+		if a, f := procRSS(pid); a+f > res.peakAnon+res.peakFile {
+			res.peakAnon, res.peakFile = a, f
+		}
 		select {
 		case err := <-exited:
 			exited <- err // for stopTool
@@ -518,6 +536,25 @@ func procCPU(pid int) (float64, error) {
 	return (ut + st) / 100, nil // USER_HZ is 100 on Linux
 }
 
+// procRSS is a process's anonymous and file-backed RSS in MiB.
+func procRSS(pid int) (anon, file float64) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, 0
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		k, v, _ := strings.Cut(line, ":")
+		kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+		switch k {
+		case "RssAnon":
+			anon = kb / 1024
+		case "RssFile":
+			file = kb / 1024
+		}
+	}
+	return anon, file
+}
+
 // procHWM is a process's peak RSS in MiB.
 func procHWM(pid int) float64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
@@ -567,9 +604,37 @@ func appChild(cfgPath, profile string) int {
 	defer stopProfile()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go peakHeapProfile(ctx, strings.TrimSuffix(profile, filepath.Ext(profile))+".heap"+filepath.Ext(profile))
 	if err := app.Run(ctx, cfg, app.Options{}); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	return 0
+}
+
+// peakHeapProfile writes the in-use heap profile to path each time the heap
+// after a collection reaches a new high, so that the file ends up holding
+// the profile nearest the peak.
+func peakHeapProfile(ctx context.Context, path string) {
+	var peak uint64
+	var last uint32
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		if ms.NumGC == last || ms.HeapAlloc <= peak {
+			continue
+		}
+		last, peak = ms.NumGC, ms.HeapAlloc
+		if f, err := os.Create(path); err == nil {
+			pprof.Lookup("heap").WriteTo(f, 0)
+			f.Close()
+		}
+	}
 }
