@@ -568,6 +568,13 @@ func TestReleaseFollowedAcrossAControllerFailover(t *testing.T) {
 		}
 		return nil
 	})
+	status, err := exec.Command(bin, "--server", a.url, "status", "shop/web").CombinedOutput()
+	if err != nil {
+		t.Fatalf("opshub status: %v\n%s", err, status)
+	}
+	if !strings.Contains(string(status), "Release: revision 1 (external") || !strings.Contains(string(status), "Rollout in progress: revision 2") {
+		t.Errorf("opshub status shows no current revision and rollout:\n%s", status)
+	}
 	killed := time.Now()
 	a.Signal(t, syscall.SIGKILL)
 	_ = a.Wait(t, waitTimeout)
