@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/opshub/opshub/internal/clock"
 	"github.com/opshub/opshub/model"
 	"github.com/opshub/opshub/store"
 )
@@ -49,17 +50,6 @@ type Spec struct {
 	ActiveDeadline time.Duration
 }
 
-// Clock is the engine's time source.
-type Clock interface {
-	Now() time.Time
-	After(d time.Duration) <-chan time.Time
-}
-
-type realClock struct{}
-
-func (realClock) Now() time.Time                         { return time.Now() }
-func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
-
 // Options are the engine's dependencies.
 type Options struct {
 	Runner Runner
@@ -69,7 +59,7 @@ type Options struct {
 	Publish func(model.Event)
 	Logger  *slog.Logger
 	// Clock defaults to real time.
-	Clock Clock
+	Clock clock.Clock
 	// RetryDelay is the first wait before a failed attempt is retried; it
 	// doubles with each retry up to 6 minutes, as a Job's pod back-off.
 	// Default 10s.
@@ -106,7 +96,7 @@ type active struct {
 type Engine struct {
 	opts  Options
 	log   *slog.Logger
-	clock Clock
+	clock clock.Clock
 	jobs  []*job
 	runs  *store.Bucket[Run]
 	marks *store.Bucket[time.Time] // per job: the newest scheduled time handled
@@ -129,7 +119,7 @@ func New(specs []Spec, opts Options) (*Engine, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.Clock == nil {
-		opts.Clock = realClock{}
+		opts.Clock = clock.Real{}
 	}
 	if opts.RetryDelay <= 0 {
 		opts.RetryDelay = 10 * time.Second

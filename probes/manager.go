@@ -6,27 +6,17 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/opshub/opshub/internal/clock"
 	"github.com/opshub/opshub/model"
 )
 
-// Clock is the time source of probe schedules: periods, first-run jitter
-// and initial delays. A probe's own timeout is real time whatever the
-// clock: it bounds real network calls and processes.
-type Clock interface {
-	Now() time.Time
-	// After sends the clock's time once d has passed.
-	After(d time.Duration) <-chan time.Time
-}
-
-type realClock struct{}
-
-func (realClock) Now() time.Time                         { return time.Now() }
-func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
-
 // Options configure a Manager.
 type Options struct {
-	// Clock is the schedule's time source; default: real time.
-	Clock Clock
+	// Clock is the time source of probe schedules: periods, first-run
+	// jitter and initial delays; default: real time. A probe's own timeout
+	// is real time whatever the clock: it bounds real network calls and
+	// processes.
+	Clock clock.Clock
 	// Logger receives probe verdicts (a probe failing, recovering);
 	// default: discarded.
 	Logger *slog.Logger
@@ -41,7 +31,7 @@ type Options struct {
 // the clock, the metric set, and its own start time, which decides
 // first-run jitter as the kubelet's probe manager does.
 type Manager struct {
-	clock   Clock
+	clock   clock.Clock
 	start   time.Time
 	log     *slog.Logger
 	metrics *Metrics
@@ -56,7 +46,7 @@ type Manager struct {
 // restart of opshub) do not all fire at once.
 func NewManager(opts Options) *Manager {
 	if opts.Clock == nil {
-		opts.Clock = realClock{}
+		opts.Clock = clock.Real{}
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)

@@ -3,6 +3,8 @@ package probes
 import (
 	"context"
 	"time"
+
+	"github.com/opshub/opshub/internal/clock"
 )
 
 // worker runs one probe of one container, with the kubelet's worker
@@ -88,9 +90,9 @@ func (w *worker) run(ctx context.Context) {
 
 // waiter returns the worker's wait: real time reuses one timer for every
 // tick rather than making one a tick; another clock's After is used as is.
-func (w *worker) waiter(clock Clock) func(time.Duration) <-chan time.Time {
-	if _, ok := clock.(realClock); !ok {
-		return clock.After
+func (w *worker) waiter(c clock.Clock) func(time.Duration) <-chan time.Time {
+	if _, ok := c.(clock.Real); !ok {
+		return c.After
 	}
 	t := time.NewTimer(time.Hour)
 	t.Stop()

@@ -48,34 +48,12 @@ func (s *syncBuffer) lines() []string {
 	return nil
 }
 
-// fakeClock is the demo's clock in tests; only the test moves it.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // testDemo is a demo running in-process on a loopback listener.
 type testDemo struct {
 	demo           *Demo
 	url            string
 	stdout, stderr *syncBuffer
-	clock          *fakeClock
+	clock          *sinktest.FakeClock
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -98,7 +76,7 @@ func startDemo(t *testing.T, args []string, environ ...string) *testDemo {
 		url:    "http://" + ln.Addr().String(),
 		stdout: &syncBuffer{},
 		stderr: &syncBuffer{},
-		clock:  newFakeClock(),
+		clock:  sinktest.NewFakeClock(time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)),
 		done:   make(chan struct{}),
 	}
 	td.demo, err = New(cfg, deps{stdout: td.stdout, stderr: td.stderr, listener: ln, now: td.clock.Now})

@@ -85,12 +85,12 @@ func TestReady(t *testing.T) {
 	}
 
 	checkReady("at start", false)
-	td.clock.advance(4 * time.Second)
+	td.clock.Advance(4 * time.Second)
 	checkReady("after 4s", false)
 	if _, st, _ := td.control(t, ""); st.Ready || st.ReadyAfter != "1s" {
 		t.Errorf("status: ready %v in %q, want false in 1s", st.Ready, st.ReadyAfter)
 	}
-	td.clock.advance(time.Second)
+	td.clock.Advance(time.Second)
 	checkReady("after 5s", true)
 
 	td.control(t, "ready=false")
@@ -100,7 +100,7 @@ func TestReady(t *testing.T) {
 
 	td.control(t, "ready-after=2s")
 	checkReady("after ready-after=2s", false)
-	td.clock.advance(2 * time.Second)
+	td.clock.Advance(2 * time.Second)
 	checkReady("2s later", true)
 
 	td.control(t, "ready-after=1h")

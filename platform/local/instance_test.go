@@ -15,7 +15,7 @@ import (
 // restart is immediate, then the instance waits in Crashing for 10 s, 20 s,
 // 40 s, measured from each exit, and the events tell the story in order.
 func TestCrashLoopBackoff(t *testing.T) {
-	clock := newFakeClock()
+	clock := sinktest.NewFakeClock(time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC))
 	h := newHarness(t, Options{Clock: clock}, Workload{
 		Project: "demo", Name: "crasher", Command: []string{"/bin/sh", "-c", "echo boom >&2; exit 1"}, Replicas: 1,
 	})

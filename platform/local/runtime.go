@@ -15,6 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/opshub/opshub/internal/clock"
 	"github.com/opshub/opshub/model"
 	"github.com/opshub/opshub/platform"
 	"github.com/opshub/opshub/probes"
@@ -37,9 +38,13 @@ type Options struct {
 	Logger *slog.Logger
 	// Registerer receives the runtime's metrics; nil: not registered.
 	Registerer prometheus.Registerer
-	// Clock is the time source for reported times, back-off and probe
-	// schedules; default: real time.
-	Clock Clock
+	// Clock is the time source for the times the runtime reports
+	// (starts, exits, next restarts), restart back-off waits and probe
+	// schedules; default: real time. Tests pass a fake one to drive a
+	// crash loop without waiting minutes. The grace period before SIGKILL
+	// and the polling of an instance's $PORT use real time whatever the
+	// clock: they measure how real processes behave.
+	Clock clock.Clock
 	// ProbeMetrics receives the per-instance probe series
 	// (opshub_probe_success, opshub_probe_duration_seconds), which go away
 	// with their instance; nil: not kept.
@@ -57,7 +62,7 @@ type Options struct {
 type Runtime struct {
 	opts        Options
 	log         *slog.Logger
-	clock       Clock
+	clock       clock.Clock
 	dataDir     string
 	podsDir     string
 	stateDir    string
@@ -124,7 +129,7 @@ func New(opts Options, workloads []Workload) (*Runtime, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.Clock == nil {
-		opts.Clock = realClock{}
+		opts.Clock = clock.Real{}
 	}
 	var errs []error
 	services := make([]*service, 0, len(workloads))

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/opshub/opshub/internal/sinktest"
 )
 
 var t0 = time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)
@@ -15,12 +17,12 @@ var t0 = time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)
 // writeLines writes lines "line-NN" one per Write, moving the clock by tick
 // before each one but the first. Each record is 38 bytes, so with MaxBytes
 // 100 a file holds three records.
-func writeLines(t *testing.T, f *File, clock *fakeClock, from, to int, tick time.Duration) {
+func writeLines(t *testing.T, f *File, clock *sinktest.FakeClock, from, to int, tick time.Duration) {
 	t.Helper()
 	w := f.Stream(Stdout)
 	for i := from; i < to; i++ {
 		if i > 0 {
-			clock.Add(tick)
+			clock.Advance(tick)
 		}
 		if _, err := fmt.Fprintf(w, "line-%02d\n", i); err != nil {
 			t.Fatal(err)
@@ -95,7 +97,7 @@ func TestRotation(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
-			clock := newClock(t0)
+			clock := sinktest.NewFakeClock(t0)
 			f, err := Open(dir, 0, Options{MaxBytes: 100, MaxFiles: tt.maxFiles, Now: clock.Now,
 				OnError: func(err error) { t.Errorf("OnError: %v", err) }})
 			if err != nil {
@@ -165,7 +167,7 @@ func TestRotationFailure(t *testing.T) {
 		if err := os.MkdirAll(filepath.Join(junk, "x"), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		clock := newClock(t0)
+		clock := sinktest.NewFakeClock(t0)
 		var errs []error
 		f, err := Open(dir, 0, Options{MaxBytes: 100, MaxFiles: 5, Now: clock.Now,
 			OnError: func(err error) { errs = append(errs, err) }})
@@ -211,7 +213,7 @@ func TestRotationFailure(t *testing.T) {
 		if err := os.Mkdir(filepath.Join(dir, "0.log.20240101-000000"), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		clock := newClock(t0)
+		clock := sinktest.NewFakeClock(t0)
 		var errs []error
 		f, err := Open(dir, 0, Options{MaxBytes: 100, MaxFiles: 5, Now: clock.Now,
 			OnError: func(err error) { errs = append(errs, err) }})
@@ -242,7 +244,7 @@ func TestRotationFailure(t *testing.T) {
 
 func TestRotationDisabled(t *testing.T) {
 	dir := t.TempDir()
-	clock := newClock(t0)
+	clock := sinktest.NewFakeClock(t0)
 	f, err := Open(dir, 0, Options{MaxBytes: -1, Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
@@ -336,7 +338,7 @@ func TestOpen(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(dir, "1.log"), []byte(old), 0o640); err != nil {
 			t.Fatal(err)
 		}
-		clock := newClock(t0)
+		clock := sinktest.NewFakeClock(t0)
 		f, err := Open(dir, 1, Options{MaxBytes: 100, Now: clock.Now})
 		if err != nil {
 			t.Fatal(err)

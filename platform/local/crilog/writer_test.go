@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/opshub/opshub/internal/sinktest"
 )
 
 // corpus is line-like text in which no two 16 KiB pieces are alike, so that
@@ -38,7 +40,7 @@ func chunks(s string, size int) []string {
 
 func TestStreamFormat(t *testing.T) {
 	const ts = "2024-05-01T10:00:00.5Z"
-	clock := newClock(time.Date(2024, 5, 1, 10, 0, 0, 500_000_000, time.UTC))
+	clock := sinktest.NewFakeClock(time.Date(2024, 5, 1, 10, 0, 0, 500_000_000, time.UTC))
 	k16, k20, k32, k40 := text(16384), text(20480), text(32768), text(40960)
 
 	tests := []struct {
