@@ -14,6 +14,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/coder/websocket"
 	"github.com/prometheus/client_golang/prometheus"
@@ -469,6 +470,20 @@ func closeReason(msg string) string {
 	return msg[:120] + "..."
 }
 
+// closeReasonTail fits a message into a close frame keeping its end, where
+// a wrapped error says what happened ("… connection refused"); the whole
+// message is in the session's log line.
+func closeReasonTail(msg string) string {
+	if len(msg) <= 123 {
+		return msg
+	}
+	i := len(msg) - 120
+	for i < len(msg) && !utf8.RuneStart(msg[i]) {
+		i++
+	}
+	return "..." + msg[i:]
+}
+
 func flagParam(v string) bool {
 	b, err := strconv.ParseBool(v)
 	return err == nil && b
@@ -552,7 +567,7 @@ func (s *Server) forwardSession(w http.ResponseWriter, r *http.Request) {
 				// The connection to the port failed after the upgrade
 				// (on Kubernetes the kubelet connects only then).
 				remoteErr = err
-				_ = c.Close(websocket.StatusBadGateway, closeReason(err.Error()))
+				_ = c.Close(websocket.StatusBadGateway, closeReasonTail(err.Error()))
 				return
 			}
 		}

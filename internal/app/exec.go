@@ -25,7 +25,8 @@ func execOptions(cfg *config.Config, execer platform.Execer) server.ExecOptions 
 	return opts
 }
 
-// controllerExec serves exec through the API server's pods/exec. Without a
+// controllerExec serves exec and forward through the API server's pods/exec
+// and pods/portforward. Without a
 // REST config the endpoints answer 501 and the log says why.
 func controllerExec(cfg *config.Config, plat *kubernetes.Platform, log *slog.Logger) server.ExecOptions {
 	rc, err := kubernetes.RESTConfig(cfg.Platform.Kubeconfig)

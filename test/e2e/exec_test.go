@@ -33,10 +33,12 @@ import (
 	"k8s.io/cri-streaming/pkg/streaming/remotecommand"
 	utilexec "k8s.io/utils/exec"
 
+	"github.com/opshub/opshub/client"
 	"github.com/opshub/opshub/internal/kubetest"
 	"github.com/opshub/opshub/internal/sinktest"
 	"github.com/opshub/opshub/platform"
 	kube "github.com/opshub/opshub/platform/kubernetes"
+	"github.com/opshub/opshub/server"
 )
 
 // execComponent is the opt-in kustomize component with the exec RBAC.
@@ -483,6 +485,55 @@ func TestKubernetesExecAndForwardNeedTheOptInRBAC(t *testing.T) {
 		// A closed port: the kubelet's message ends the connection.
 		if _, err := forward(9999); err == nil || !strings.Contains(err.Error(), "connection refused") {
 			t.Errorf("forward to a closed port: %v, want the kubelet's connection refused", err)
+		}
+	})
+	t.Run("opshub's API carries exec and forward to the pod", func(t *testing.T) {
+		// What `opshub exec` and `opshub forward` do against a controller:
+		// the API's WebSockets, served by the same Execer.
+		api, err := server.New(server.Options{Services: plat, Exec: server.ExecOptions{Execer: execer}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(api.Handler())
+		defer srv.Close()
+		cl, err := client.New(srv.URL, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out, errOut bytes.Buffer
+		code, err := cl.Exec(ctx, client.ExecOptions{Project: appNamespace, Service: "web", Instance: pod.Name,
+			Command: []string{"env"}, Stdin: strings.NewReader("piped\n"), Stdout: &out, Stderr: &errOut})
+		if want := "env in " + appNamespace + "/" + pod.Name + "/app\npiped\n"; err != nil || code != 3 || out.String() != want || errOut.String() != "a line on stderr\n" {
+			t.Errorf("opshub exec: code %d, %v, stdout %q, stderr %q; want 3, %q and the stderr line", code, err, out.String(), errOut.String(), want)
+		}
+		conn, err := cl.Forward(ctx, appNamespace, "web", pod.Name, 8080)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.WriteString(conn, "GET /via-opshub HTTP/1.1\r\nHost: web\r\nConnection: close\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		conn.Close()
+		if string(body) != "hello from the pod's port, you asked for /via-opshub\n" {
+			t.Errorf("opshub forward: %q", body)
+		}
+		// A closed port: the API closes the session with the kubelet's
+		// reason, which the CLI prints.
+		conn, err = cl.Forward(ctx, appNamespace, "web", pod.Name, 9999)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		_, err = io.ReadAll(conn)
+		var fe *client.ForwardError
+		if !errors.As(err, &fe) || !strings.Contains(fe.Reason, "connection refused") {
+			t.Errorf("opshub forward to a closed port: %v, want a ForwardError with the kubelet's connection refused", err)
 		}
 	})
 }
