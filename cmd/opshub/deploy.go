@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -207,7 +208,14 @@ func serviceList[T any](g *globals, output *string, key string, fetch func(*clie
 
 func renderReleases(w io.Writer, rels []model.Release, now time.Time) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "REVISION\tSTATE\tTRIGGER\tVERSION\tSTARTED\tDURATION\tREASON")
+	// On Kubernetes a release is above all an image: show it when any
+	// release has one.
+	images := slices.ContainsFunc(rels, func(r model.Release) bool { return r.Spec.Image != "" })
+	if images {
+		fmt.Fprintln(tw, "REVISION\tSTATE\tTRIGGER\tIMAGE\tVERSION\tSTARTED\tDURATION\tREASON")
+	} else {
+		fmt.Fprintln(tw, "REVISION\tSTATE\tTRIGGER\tVERSION\tSTARTED\tDURATION\tREASON")
+	}
 	for _, r := range rels {
 		trigger := r.Trigger.Kind
 		if r.Trigger.By != "" {
@@ -223,6 +231,9 @@ func renderReleases(w io.Writer, rels []model.Release, now time.Time) error {
 		state := r.State
 		if r.State == model.ReleaseProgressing {
 			state += fmt.Sprintf(" %d/%d", r.Progress.Updated, r.Progress.Desired)
+		}
+		if images {
+			trigger += "\t" + dash(r.Spec.Image)
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Revision, state, trigger, dash(r.Spec.Version),
 			r.Started.Local().Format("2006-01-02 15:04:05"), end.Sub(r.Started).Round(100*time.Millisecond), dash(r.Reason))

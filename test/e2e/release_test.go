@@ -616,5 +616,13 @@ func TestReleaseFollowedAcrossAControllerFailover(t *testing.T) {
 		if r := releasesOf(t, apiB, "shop", "web")[0]; r.Revision != 3 || r.State != model.ReleaseSucceeded || r.RollbackOf != 1 {
 			t.Errorf("newest release %+v", r)
 		}
+		table, err := exec.Command(bin, "--server", b.url, "releases", "shop/web").CombinedOutput()
+		if err != nil {
+			t.Fatalf("opshub releases: %v\n%s", err, table)
+		}
+		lines := strings.Split(strings.TrimSpace(string(table)), "\n")
+		if len(lines) != 4 || !strings.Contains(lines[0], "IMAGE") || !strings.Contains(lines[2], "registry.example/web:2") || !strings.Contains(lines[1], "rollback (loopback) → 1") {
+			t.Errorf("opshub releases:\n%s", table)
+		}
 	})
 }
