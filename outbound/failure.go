@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // RetryableError is a failure worth trying again: a network failure, or an
@@ -102,30 +103,45 @@ func NetworkError(err error) error {
 }
 
 // ParseRetryAfter reads a Retry-After header: seconds (fractions accepted)
-// or an HTTP date. It returns zero when the header is missing, malformed or
-// in the past.
+// or an HTTP date. It returns zero when the header is missing, malformed
+// (NaN and infinities included) or in the past, and at most MaxRetryAfter.
 func ParseRetryAfter(v string, now time.Time) time.Duration {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return 0
 	}
-	if secs, err := strconv.ParseFloat(v, 64); err == nil {
-		if secs <= 0 {
+	if secs, err := strconv.ParseFloat(v, 64); err == nil || errors.Is(err, strconv.ErrRange) {
+		// Compared before converting: a float beyond the range of a
+		// Duration converts to a negative one.
+		switch {
+		case !(secs > 0): // also NaN
 			return 0
+		case secs >= MaxRetryAfter.Seconds():
+			return MaxRetryAfter
 		}
 		return time.Duration(secs * float64(time.Second))
 	}
 	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
+		return min(t.Sub(now), MaxRetryAfter)
 	}
 	return 0
 }
+
+// MaxRetryAfter bounds the wait a destination may ask for: a Retry-After
+// of days (or a broken one) would otherwise stall a sink or a notifier that
+// long.
+const MaxRetryAfter = time.Hour
 
 // Snippet shortens a body for messages and the delivery history.
 func Snippet(b []byte) string {
 	s := strings.TrimSpace(string(b))
 	if len(s) > MaxErrorBody {
-		return s[:MaxErrorBody] + "…"
+		// Cut at the start of a rune, so that the reason stays UTF-8.
+		cut := MaxErrorBody
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		return s[:cut] + "…"
 	}
 	return s
 }

@@ -2,8 +2,10 @@ package outbound
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // Every caller classifies answers the same way: 408, 429 and 5xx are
@@ -47,5 +49,38 @@ func TestCheckResponseClassifies(t *testing.T) {
 				t.Errorf("RetryAfter = %s, want %s", re.RetryAfter, tt.wantAfter)
 			}
 		})
+	}
+}
+
+// Found by FuzzClassify: a Retry-After beyond a Duration's range converted
+// to a negative wait, and one of days stalled the sink for days.
+func TestParseRetryAfterIsBounded(t *testing.T) {
+	now := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+	tests := []struct {
+		value string
+		want  time.Duration
+	}{
+		{"1e300", MaxRetryAfter},
+		{"1e400", MaxRetryAfter},
+		{"86400", MaxRetryAfter},
+		{"NaN", 0},
+		{"+Inf", MaxRetryAfter},
+		{"-Inf", 0},
+		{"-5", 0},
+		{"30", 30 * time.Second},
+		{now.Add(48 * time.Hour).Format(http.TimeFormat), MaxRetryAfter},
+	}
+	for _, tt := range tests {
+		if got := ParseRetryAfter(tt.value, now); got != tt.want {
+			t.Errorf("ParseRetryAfter(%q) = %s, want %s", tt.value, got, tt.want)
+		}
+	}
+}
+
+// Found by FuzzClassify: a long reason was cut inside a character.
+func TestSnippetCutsAtARune(t *testing.T) {
+	got := Snippet([]byte("x" + strings.Repeat("é", 300)))
+	if !utf8.ValidString(got) || !strings.HasSuffix(got, "…") || len(got) > MaxErrorBody+len("…") {
+		t.Fatalf("Snippet gave %d bytes %q", len(got), got)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"math"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
@@ -65,11 +66,25 @@ func parseCAdvisor(r io.Reader) (map[containerKey]*containerStats, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse cadvisor metrics: %w", err)
 	}
+	return statsOf(fams), nil
+}
+
+// statsOf reads the families parseCAdvisor keeps. A sample that is not a
+// finite number (the text format allows NaN and ±Inf) is left out: it
+// would poison every rate and sum computed from it.
+func statsOf(fams map[string]*dto.MetricFamily) map[containerKey]*containerStats {
 	out := map[containerKey]*containerStats{}
 	for name, mf := range fams {
+		if !cadvisorFamilies[name] {
+			continue
+		}
 		for _, m := range mf.GetMetric() {
 			k, ok := keyOf(m)
 			if !ok {
+				continue
+			}
+			v := value(m)
+			if math.IsNaN(v) || math.IsInf(v, 0) {
 				continue
 			}
 			st := out[k]
@@ -77,7 +92,6 @@ func parseCAdvisor(r io.Reader) (map[containerKey]*containerStats, error) {
 				st = &containerStats{}
 				out[k] = st
 			}
-			v := value(m)
 			switch name {
 			case "container_cpu_usage_seconds_total":
 				// Old cAdvisors also split CPU per core next to a "total".
@@ -120,7 +134,7 @@ func parseCAdvisor(r io.Reader) (map[containerKey]*containerStats, error) {
 			}
 		}
 	}
-	return out, nil
+	return out
 }
 
 // keepFamilies copies the lines of the families parseCAdvisor reads.

@@ -47,6 +47,11 @@ func parseBulkResponse(body []byte, n int) (result, error) {
 		return res, fmt.Errorf("bulk response has %d items for %d documents", len(br.Items), n)
 	}
 	for i, item := range br.Items {
+		// One action per document: an item naming two would retry or
+		// refuse its document twice.
+		if len(item) != 1 {
+			return res, fmt.Errorf("bulk response item %d has %d actions, want 1", i, len(item))
+		}
 		for _, it := range item {
 			switch {
 			case it.Status >= 200 && it.Status < 300:
