@@ -44,7 +44,7 @@ var demo = fixedServices{
 	}},
 }
 
-func newTestServer(t *testing.T, opts Options) *Server {
+func newTestServer(t testing.TB, opts Options) *Server {
 	t.Helper()
 	if opts.Services == nil {
 		opts.Services = demo
