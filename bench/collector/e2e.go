@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -48,6 +49,19 @@ type e2eOptions struct {
 	profile   string // CPU profile of opshub (run in-process in a child of this tool)
 	keep      bool
 	opshubEnv []string
+	// sink is the protocol both collectors push with: loki or
+	// elasticsearch (bulk NDJSON).
+	sink string
+	// follow, when set, replaces the data set: a writer child writes at a
+	// rate into the watched root while the collector follows it.
+	follow *followLoad
+}
+
+// followLoad is the writer child's load: files written at rate lines per
+// second in total for duration.
+type followLoad struct {
+	files, rate, lineBytes int
+	duration               time.Duration
 }
 
 // receiver counts the entries of Loki push requests: protobuf + snappy (opshub)
@@ -67,6 +81,15 @@ func (rv *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rv.bytes.Add(int64(len(body)))
+	if strings.HasSuffix(r.URL.Path, "/_bulk") {
+		// An action line and a document per entry; an answer without
+		// errors takes every document.
+		rv.entries.Add(int64(bytes.Count(body, []byte("\n")) / 2))
+		rv.requests.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"took":1,"errors":false,"items":[]}`)
+		return
+	}
 	if r.Header.Get("Content-Encoding") == "gzip" {
 		zr, err := gzip.NewReader(bytes.NewReader(body))
 		if err == nil {
@@ -178,18 +201,31 @@ type e2eResult struct {
 	// peakAnon and peakFile split the highest RSS sampled (every 10 ms)
 	// into anonymous memory and mapped file pages (the binary's code).
 	peakAnon, peakFile  float64
+	bytes               int64 // of the log files
 	load0, load1        string
 	requests, wireBytes int64
 	linesPerCPU         float64
 }
 
 func runE2E(o e2eOptions) int {
-	dataDir, lines, size, err := ensureDataSet(o.data, o.files, o.lines)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "data set:", err)
-		return 1
+	var dataDir string
+	var lines, size int64
+	if f := o.follow; f != nil {
+		if err := os.MkdirAll(o.data, 0o755); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		dataDir = filepath.Join(o.data, "pods")
+		fmt.Printf("follow: %d files written at %d lines/s in total for %s, %d bytes of content a line\n", f.files, f.rate, f.duration, f.lineBytes)
+	} else {
+		var err error
+		dataDir, lines, size, err = ensureDataSet(o.data, o.files, o.lines)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "data set:", err)
+			return 1
+		}
+		fmt.Printf("data set: %d files, %d lines, %.1f MiB in %s\n", o.files, lines, float64(size)/(1<<20), dataDir)
 	}
-	fmt.Printf("data set: %d files, %d lines, %.1f MiB in %s\n", o.files, lines, float64(size)/(1<<20), dataDir)
 
 	rv := &receiver{}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -207,7 +243,7 @@ func runE2E(o e2eOptions) int {
 	results := map[string][]e2eResult{}
 	for round := 1; round <= o.rounds && ctx.Err() == nil; round++ {
 		for _, tool := range o.tools {
-			res, err := runTool(ctx, o, tool, dataDir, port, rv, lines)
+			res, err := runTool(ctx, o, tool, dataDir, port, rv, lines, size)
 			if err != nil {
 				fmt.Fprintf(os.Stderr, "round %d, %s: %v\n", round, tool, err)
 				return 1
@@ -215,7 +251,7 @@ func runE2E(o e2eOptions) int {
 			res.linesPerCPU = float64(res.lines) / res.cpu
 			fmt.Printf("round %d %-10s lines=%d received=%d wall=%s cpu_s=%.2f lines_per_cpu_s=%.0f mib_per_cpu_s=%.1f peak_rss_mib=%.1f (anon %.1f + file %.1f) requests=%d wire_mib=%.1f load=%s→%s\n",
 				round, res.tool, res.lines, res.received, res.wall.Round(time.Millisecond), res.cpu, res.linesPerCPU,
-				float64(size)/(1<<20)/res.cpu, res.peakRSS, res.peakAnon, res.peakFile, res.requests, float64(res.wireBytes)/(1<<20), res.load0, res.load1)
+				float64(res.bytes)/(1<<20)/res.cpu, res.peakRSS, res.peakAnon, res.peakFile, res.requests, float64(res.wireBytes)/(1<<20), res.load0, res.load1)
 			results[tool] = append(results[tool], res)
 		}
 	}
@@ -258,8 +294,8 @@ func formatRatios(rs []float64) string {
 
 // runTool moves the data set into a fresh watched root, starts the tool
 // first, and measures until the receiver has every line.
-func runTool(ctx context.Context, o e2eOptions, tool, dataDir string, port int, rv *receiver, lines int64) (e2eResult, error) {
-	res := e2eResult{tool: tool, lines: lines}
+func runTool(ctx context.Context, o e2eOptions, tool, dataDir string, port int, rv *receiver, lines, size int64) (e2eResult, error) {
+	res := e2eResult{tool: tool, lines: lines, bytes: size}
 	work, err := os.MkdirTemp(filepath.Dir(dataDir), "run-")
 	if err != nil {
 		return res, err
@@ -290,9 +326,7 @@ collector:
   paths: [%s]
 sinks:
   - name: bench
-    type: loki
-    url: http://127.0.0.1:%d/loki/api/v1/push
-`, filepath.Join(work, "state"), freePort(), root, port)
+%s`, filepath.Join(work, "state"), freePort(), root, opshubSink(o.sink, port))
 		if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
 			return res, err
 		}
@@ -318,13 +352,7 @@ sinks:
     Buffer_Chunk_Size 1MB
     Buffer_Max_Size   4MB
     Mem_Buf_Limit     64MB
-[OUTPUT]
-    Name   loki
-    Match  *
-    Host   127.0.0.1
-    Port   %d
-    Labels job=fluentbit
-`, root, port)
+%s`, root, peerOutput(o.sink, port))
 		if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
 			return res, err
 		}
@@ -378,10 +406,32 @@ sinks:
 	rv.bytes.Store(0)
 	res.load0 = loadAvg()
 	start := time.Now()
-	moved, err := moveAll(dataDir, root)
-	defer moveBack(moved)
-	if err != nil {
-		return res, err
+	var writerDone chan error
+	if f := o.follow; f != nil {
+		// The writer child writes into the watched root; the lines to
+		// wait for are known once it is done.
+		lines = math.MaxInt64
+		self, _ := os.Executable()
+		w := exec.Command(self, "-writer", "-dir", root, "-files", strconv.Itoa(f.files), "-rate", strconv.Itoa(f.rate),
+			"-duration", f.duration.String(), "-line-bytes", strconv.Itoa(f.lineBytes))
+		w.Stdout, w.Stderr = logf, logf
+		if err := w.Start(); err != nil {
+			return res, err
+		}
+		writerDone = make(chan error, 1)
+		go func() { writerDone <- w.Wait() }()
+		defer func() {
+			if writerDone != nil {
+				w.Process.Kill()
+				<-writerDone
+			}
+		}()
+	} else {
+		moved, err := moveAll(dataDir, root)
+		defer moveBack(moved)
+		if err != nil {
+			return res, err
+		}
 	}
 	lastN, lastChange := int64(0), time.Now()
 	for {
@@ -394,6 +444,14 @@ sinks:
 			return res, fmt.Errorf("%s exited: %v (see %s)", tool, err, logf.Name())
 		case <-ctx.Done():
 			return res, ctx.Err()
+		case err := <-writerDone:
+			writerDone = nil
+			if err != nil {
+				return res, fmt.Errorf("writer: %v", err)
+			}
+			lines, res.bytes = countLines(root), treeSize(root)
+			res.lines = lines
+			continue
 		case <-time.After(10 * time.Millisecond):
 		}
 		n := rv.entries.Load()
@@ -419,6 +477,36 @@ sinks:
 	stopTool()
 	res.received = rv.entries.Load()
 	return res, nil
+}
+
+// opshubSink is the bench sink's type and keys in opshub's config.
+func opshubSink(sink string, port int) string {
+	if sink == "elasticsearch" {
+		return fmt.Sprintf("    type: elasticsearch\n    url: http://127.0.0.1:%d\n", port)
+	}
+	return fmt.Sprintf("    type: loki\n    url: http://127.0.0.1:%d/loki/api/v1/push\n", port)
+}
+
+// peerOutput is Fluent Bit's output section: the peers' README's for loki,
+// the es output with its defaults (and the type name left out, as
+// Elasticsearch 8 wants) for elasticsearch.
+func peerOutput(sink string, port int) string {
+	if sink == "elasticsearch" {
+		return fmt.Sprintf("[OUTPUT]\n    Name   es\n    Match  *\n    Host   127.0.0.1\n    Port   %d\n    Suppress_Type_Name On\n", port)
+	}
+	return fmt.Sprintf("[OUTPUT]\n    Name   loki\n    Match  *\n    Host   127.0.0.1\n    Port   %d\n    Labels job=fluentbit\n", port)
+}
+
+// treeSize is the bytes of the files under root.
+func treeSize(root string) int64 {
+	var n int64
+	filepath.Walk(root, func(_ string, info os.FileInfo, err error) error {
+		if err == nil && !info.IsDir() {
+			n += info.Size()
+		}
+		return nil
+	})
+	return n
 }
 
 // moveAll renames every pod directory of src into dst and returns the
@@ -458,14 +546,7 @@ func ensureDataSet(dir string, files, lines int) (string, int64, int64, error) {
 	pods := filepath.Join(dir, "pods")
 	marker := filepath.Join(dir, fmt.Sprintf("complete-%dx%d", files, lines))
 	if _, err := os.Stat(marker); err == nil {
-		var size int64
-		filepath.Walk(pods, func(_ string, info os.FileInfo, err error) error {
-			if err == nil && !info.IsDir() {
-				size += info.Size()
-			}
-			return nil
-		})
-		return pods, int64(files) * int64(lines), size, nil
+		return pods, int64(files) * int64(lines), treeSize(pods), nil
 	}
 	os.RemoveAll(dir)
 	var size int64

@@ -14,7 +14,9 @@
 //
 // With -e2e it measures the whole path instead (e2e.go): `opshub run` and
 // Fluent Bit each move the same CRI files into the same Loki receiver, in
-// turn, and it prints each one's lines per CPU second and peak RSS.
+// turn, and it prints each one's lines per CPU second and peak RSS; -sink
+// elasticsearch pushes bulk NDJSON instead of Loki's protocol, and -follow
+// has a writer child write -files at -rate for -duration while they follow.
 package main
 
 import (
@@ -78,6 +80,8 @@ func run() int {
 		data      = flag.String("data", filepath.Join(os.TempDir(), "opshub-e2e-data"), "with -e2e: where the data set is written once and kept")
 		keep      = flag.Bool("keep", false, "with -e2e: keep each run's directory (configs, logs)")
 		opshubEnv = flag.String("opshub-env", "", "with -e2e: extra environment of opshub, space-separated NAME=VALUE")
+		sink      = flag.String("sink", "loki", "with -e2e: the protocol both collectors push with: loki or elasticsearch")
+		follow    = flag.Bool("follow", false, "with -e2e: instead of the data set, a writer writes -files files at -rate for -duration while the collectors follow")
 		appConfig = flag.String("app-config", "", "internal: run opshub run's code in this process with -cpuprofile")
 	)
 	flag.Parse()
@@ -85,11 +89,15 @@ func run() int {
 		return appChild(*appConfig, *profile)
 	}
 	if *e2e {
-		return runE2E(e2eOptions{
+		o := e2eOptions{
 			opshub: *opshubBin, peer: *peerBin, tools: strings.Split(*tools, ","), rounds: *rounds,
 			files: *e2eFiles, lines: *e2eLines, data: *data, profile: *profile, keep: *keep,
-			opshubEnv: strings.Fields(*opshubEnv),
-		})
+			opshubEnv: strings.Fields(*opshubEnv), sink: *sink,
+		}
+		if *follow {
+			o.follow = &followLoad{files: *files, rate: *rate, duration: *duration, lineBytes: *lineBytes}
+		}
+		return runE2E(o)
 	}
 	if *writer {
 		return write(*dir, *files, *rate, *duration, *lineBytes, *mib, *rotate)
