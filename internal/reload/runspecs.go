@@ -2,6 +2,7 @@ package reload
 
 import (
 	"fmt"
+	"maps"
 
 	"github.com/opshub/opshub/config"
 	"github.com/opshub/opshub/model"
@@ -90,10 +91,22 @@ func jobEnvChanges(started, next *config.Config) []string {
 		}
 		for _, s := range started.Workloads {
 			if s.Project == w.Project && s.Name == w.Name && s.RestartPolicy == w.RestartPolicy {
-				if a, b := RunSpec(started, s), RunSpec(next, w); !a.Equal(b) || !a.SameSources(b) {
+				if a, b := groupVars(RunSpec(started, s)), groupVars(RunSpec(next, w)); !maps.Equal(a, b) {
 					out = append(out, fmt.Sprintf("groups (env of job %s/%s)", w.Project, w.Name))
 				}
 			}
+		}
+	}
+	return out
+}
+
+// groupVars are the variables of spec that come from groups, with their
+// sources: what a job's restart would change that "workloads" does not say.
+func groupVars(spec model.RunSpec) map[string]string {
+	out := map[string]string{}
+	for k, src := range spec.Sources {
+		if src.From != config.SourceWorkload {
+			out[k] = src.From + "\x00" + spec.Env[k]
 		}
 	}
 	return out
