@@ -57,7 +57,8 @@ export function ShellTab({ project, service, instance, svc }) {
         )}
         <span class="muted">
           {' '}
-          {inst ? instanceState(inst) : 'gone'}; every session is logged on the server (token, instance, start, end, exit code).
+          {target} is {inst ? instanceState(inst) : 'gone'}. Every session is logged on the server (token, instance, start, end,
+          exit code).
           {!instance && candidates.length > 1 && ' Pick another instance with the Container menu.'}
         </span>
       </div>
