@@ -11,9 +11,12 @@
 package notify
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"sort"
@@ -162,9 +165,67 @@ func ClassifyHTTP(resp *http.Response, body []byte) error {
 	return outbound.Classify(resp.StatusCode, resp.Header, body, time.Now())
 }
 
+// JSONRequest builds a POST of v as JSON to url.
+func JSONRequest(ctx context.Context, url string, v any) (*http.Request, []byte, error) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return nil, nil, fmt.Errorf("encode message: %w", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return nil, nil, fmt.Errorf("build request: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	return req, body, nil
+}
+
+// maxAnswer bounds how much of an answer is read.
+const maxAnswer = 64 << 10
+
+// Exchange sends req for the integration and records the answer in res:
+// its status code and the start of its body. It returns the answer (its
+// body closed, the part read in answer) for the caller to classify
+// (ClassifyHTTP, or the destination's own rules); err is a failure to
+// reach the destination, retryable.
+func Exchange(client *http.Client, integration string, req *http.Request, res *Result) (resp *http.Response, answer []byte, err error) {
+	resp, err = client.Do(req)
+	if err != nil {
+		return nil, nil, NetworkError(integration, err)
+	}
+	defer resp.Body.Close()
+	answer, _ = io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
+	res.StatusCode, res.Response = resp.StatusCode, outbound.Snippet(answer)
+	return resp, answer, nil
+}
+
 // NetworkError wraps a failure to reach the destination as retryable.
 func NetworkError(name string, err error) error {
 	return outbound.NetworkError(fmt.Errorf("integration %q: %w", name, err))
+}
+
+// Split returns the events and links of a burst's messages, in order, for
+// the notifiers that build one message of several events.
+func Split(msgs []Message) (events []model.Event, links []string) {
+	events = make([]model.Event, len(msgs))
+	links = make([]string, len(msgs))
+	for i, m := range msgs {
+		events[i], links[i] = m.Event, m.Link
+	}
+	return events, links
+}
+
+// DataKeys are the keys of the event's Data that a message shows as
+// fields, sorted: all but the last lines and the link, which it shows in
+// their own places.
+func DataKeys(ev model.Event) []string {
+	keys := make([]string, 0, len(ev.Data))
+	for k := range ev.Data {
+		if k != "lastLines" && k != "link" {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // LastLines returns the last log lines a crash event carries

@@ -7,12 +7,10 @@
 package alertmanager
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"sort"
 	"strings"
@@ -117,23 +115,15 @@ func Build(msg notify.Message) Alert {
 
 // Notify posts the alert.
 func (n *Notifier) Notify(ctx context.Context, msg notify.Message) (notify.Result, error) {
-	body, err := json.Marshal([]Alert{Build(msg)})
-	if err != nil {
-		return notify.Result{}, fmt.Errorf("encode alert: %w", err)
-	}
 	u := strings.TrimSuffix(n.cfg.URL, "/") + "/api/v2/alerts"
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
+	req, body, err := notify.JSONRequest(ctx, u, []Alert{Build(msg)})
 	if err != nil {
-		return notify.Result{}, fmt.Errorf("build request: %w", err)
+		return notify.Result{}, err
 	}
-	req.Header.Set("Content-Type", "application/json")
 	res := notify.Result{Request: "POST " + u + " " + outbound.Snippet(body)}
-	resp, err := n.client.Do(req)
+	resp, rb, err := notify.Exchange(n.client, n.name, req, &res)
 	if err != nil {
-		return res, notify.NetworkError(n.name, err)
+		return res, err
 	}
-	defer resp.Body.Close()
-	rb, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	res.StatusCode, res.Response = resp.StatusCode, outbound.Snippet(rb)
 	return res, notify.ClassifyHTTP(resp, rb)
 }

@@ -31,7 +31,6 @@ import (
 	"github.com/bwmarrin/discordgo"
 
 	"github.com/opshub/opshub/alerting/notify"
-	"github.com/opshub/opshub/model"
 	"github.com/opshub/opshub/outbound"
 )
 
@@ -120,11 +119,7 @@ func (n *Notifier) MaxGroup() int { return MaxEmbeds }
 
 // NotifyGroup sends several events of one burst as one message.
 func (n *Notifier) NotifyGroup(ctx context.Context, msgs []notify.Message) (notify.Result, error) {
-	evs := make([]model.Event, len(msgs))
-	links := make([]string, len(msgs))
-	for i, m := range msgs {
-		evs[i], links[i] = m.Event, m.Link
-	}
+	evs, links := notify.Split(msgs)
 	return n.send(ctx, BuildGroup(evs, links))
 }
 

@@ -2,13 +2,13 @@ package discord
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/bwmarrin/discordgo"
 
+	"github.com/opshub/opshub/alerting/notify"
 	"github.com/opshub/opshub/model"
 )
 
@@ -60,14 +60,7 @@ func Build(ev model.Event, link string) *discordgo.WebhookParams {
 		e.Fields = append(e.Fields, &discordgo.MessageEmbedField{Name: "instance", Value: truncate(ev.Instance, MaxFieldValue), Inline: true})
 	}
 	e.Fields = append(e.Fields, &discordgo.MessageEmbedField{Name: "severity", Value: string(ev.Severity), Inline: true})
-	keys := make([]string, 0, len(ev.Data))
-	for k := range ev.Data {
-		if k != "lastLines" && k != "link" {
-			keys = append(keys, k)
-		}
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range notify.DataKeys(ev) {
 		if len(e.Fields) >= min(MaxFields, maxFieldsFromEvents) {
 			break
 		}

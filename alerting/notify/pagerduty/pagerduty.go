@@ -7,14 +7,10 @@
 package pagerduty
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"net/http"
 	"time"
 
@@ -150,22 +146,14 @@ func Build(routingKey string, msg notify.Message) Event {
 
 // Notify enqueues the event.
 func (n *Notifier) Notify(ctx context.Context, msg notify.Message) (notify.Result, error) {
-	body, err := json.Marshal(Build(n.cfg.RoutingKey, msg))
+	req, _, err := notify.JSONRequest(ctx, n.cfg.URL, Build(n.cfg.RoutingKey, msg))
 	if err != nil {
-		return notify.Result{}, fmt.Errorf("encode event: %w", err)
+		return notify.Result{}, err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, n.cfg.URL, bytes.NewReader(body))
-	if err != nil {
-		return notify.Result{}, fmt.Errorf("build request: %w", err)
-	}
-	req.Header.Set("Content-Type", "application/json")
 	res := notify.Result{Request: "POST " + n.cfg.URL + " " + msg.Event.Name + " " + msg.Event.Status}
-	resp, err := n.client.Do(req)
+	resp, rb, err := notify.Exchange(n.client, n.name, req, &res)
 	if err != nil {
-		return res, notify.NetworkError(n.name, err)
+		return res, err
 	}
-	defer resp.Body.Close()
-	rb, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	res.StatusCode, res.Response = resp.StatusCode, outbound.Snippet(rb)
 	return res, notify.ClassifyHTTP(resp, rb)
 }

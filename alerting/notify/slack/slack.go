@@ -178,11 +178,7 @@ func GroupBlocks(evs []model.Event, links []string) ([]slack.Block, string) {
 
 // NotifyGroup posts a burst as one message (never updated on resolve).
 func (n *Notifier) NotifyGroup(ctx context.Context, msgs []notify.Message) (notify.Result, error) {
-	evs := make([]model.Event, len(msgs))
-	links := make([]string, len(msgs))
-	for i, m := range msgs {
-		evs[i], links[i] = m.Event, m.Link
-	}
+	evs, links := notify.Split(msgs)
 	blocks, fallback := GroupBlocks(evs, links)
 	return n.post(ctx, blocks, fallback)
 }

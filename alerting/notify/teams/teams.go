@@ -13,15 +13,12 @@
 package teams
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -246,14 +243,7 @@ func eventElements(ev model.Event, lines, facts, summary int) []Element {
 		fs = append(fs, Fact{Title: "instance", Value: cut(ev.Instance, maxFactValue)})
 	}
 	fs = append(fs, Fact{Title: "severity", Value: string(ev.Severity)})
-	keys := make([]string, 0, len(ev.Data))
-	for k := range ev.Data {
-		if k != "lastLines" && k != "link" {
-			keys = append(keys, k)
-		}
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range notify.DataKeys(ev) {
 		if len(fs) >= facts {
 			break
 		}
@@ -311,11 +301,7 @@ func (n *Notifier) MaxGroup() int { return maxGroup }
 
 // NotifyGroup posts a burst as one card.
 func (n *Notifier) NotifyGroup(ctx context.Context, msgs []notify.Message) (notify.Result, error) {
-	evs := make([]model.Event, len(msgs))
-	links := make([]string, len(msgs))
-	for i, m := range msgs {
-		evs[i], links[i] = m.Event, m.Link
-	}
+	evs, links := notify.Split(msgs)
 	return n.send(ctx, BuildGroup(evs, links))
 }
 
@@ -329,24 +315,17 @@ func (n *Notifier) Notify(ctx context.Context, msg notify.Message) (notify.Resul
 var legacyError = regexp.MustCompile(`Microsoft Teams endpoint returned HTTP error (\d{3})`)
 
 func (n *Notifier) send(ctx context.Context, m Message) (notify.Result, error) {
-	body, err := json.Marshal(m)
+	req, body, err := notify.JSONRequest(ctx, n.cfg.WebhookURL, m)
 	if err != nil {
-		return notify.Result{}, fmt.Errorf("encode card: %w", err)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, n.cfg.WebhookURL, bytes.NewReader(body))
-	if err != nil {
-		return notify.Result{}, fmt.Errorf("build request: %w", err)
+		return notify.Result{}, err
 	}
 	// Without the charset Teams counts the body as UTF-16, halving the limit.
 	req.Header.Set("Content-Type", "application/json; charset=utf-8")
 	res := notify.Result{Request: "POST <teams webhook> " + outbound.Snippet(body)}
-	resp, err := n.client.Do(req)
+	resp, rb, err := notify.Exchange(n.client, n.name, req, &res)
 	if err != nil {
-		return res, notify.NetworkError(n.name, err)
+		return res, err
 	}
-	defer resp.Body.Close()
-	rb, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	res.StatusCode, res.Response = resp.StatusCode, outbound.Snippet(rb)
 	code := resp.StatusCode
 	if m := legacyError.FindSubmatch(rb); m != nil && code >= 200 && code < 300 {
 		code, _ = strconv.Atoi(string(m[1]))

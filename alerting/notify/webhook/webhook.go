@@ -7,15 +7,12 @@
 package webhook
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -119,13 +116,9 @@ func Verify(key []byte, id, ts string, body []byte, header string) bool {
 
 // Notify posts the event.
 func (n *Notifier) Notify(ctx context.Context, msg notify.Message) (notify.Result, error) {
-	body, err := json.Marshal(msg.Event)
+	req, body, err := notify.JSONRequest(ctx, n.cfg.URL, msg.Event)
 	if err != nil {
-		return notify.Result{}, fmt.Errorf("encode event: %w", err)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, n.cfg.URL, bytes.NewReader(body))
-	if err != nil {
-		return notify.Result{}, fmt.Errorf("build request: %w", err)
+		return notify.Result{}, err
 	}
 	ts := n.now().Unix()
 	for k, v := range n.cfg.Headers {
@@ -139,13 +132,10 @@ func (n *Notifier) Notify(ctx context.Context, msg notify.Message) (notify.Resul
 	}
 	req.Header.Set("X-Opshub-Event", msg.Event.Name)
 	res := notify.Result{Request: "POST " + redactURL(n.cfg.URL) + " " + outbound.Snippet(body)}
-	resp, err := n.client.Do(req)
+	resp, rb, err := notify.Exchange(n.client, n.name, req, &res)
 	if err != nil {
-		return res, notify.NetworkError(n.name, err)
+		return res, err
 	}
-	defer resp.Body.Close()
-	rb, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	res.StatusCode, res.Response = resp.StatusCode, outbound.Snippet(rb)
 	return res, notify.ClassifyHTTP(resp, rb)
 }
 
