@@ -31,33 +31,63 @@ func (m *Manager) syncLocked(ctx context.Context, ext platform.ExternalReleaser)
 		m.log.Warn("read templates", "error", err)
 		return
 	}
-	all, err := m.hist.all()
-	if err != nil {
-		m.log.Warn("read releases", "error", err)
-		return
+	// The first look reads every history at once; later ones read only
+	// the history of a service whose template changed since it agreed.
+	first := m.agreed == nil
+	var all map[model.Ref][]model.Release
+	if first {
+		if all, err = m.hist.all(); err != nil {
+			m.log.Warn("read releases", "error", err)
+			return
+		}
+		m.agreed = map[model.Ref]model.RunSpec{}
 	}
 	for _, o := range observed {
 		ref := model.Ref{Project: o.Project, Service: o.Service}
-		hist := all[ref]
+		m.metrics.known(ref.Project, ref.Service)
 		m.sealer.remember(o.Spec)
 		sealed := m.sealer.seal(o.Spec) // the history's specs are sealed
-		var err error
-		switch {
-		case len(hist) == 0:
-			m.metrics.known(ref.Project, ref.Service)
-			err = m.importLocked(ctx, ext, ref, o)
-		case m.active[ref] == nil && hist[0].State == model.ReleaseProgressing:
-			m.metrics.known(ref.Project, ref.Service)
-			err = m.resumeLocked(ctx, ref, hist[0], o)
-		case !o.Settled:
-		case m.active[ref] != nil && !m.active[ref].Spec.Equal(sealed),
-			m.active[ref] == nil && !hist[0].Spec.Equal(sealed):
-			err = m.externalLocked(ctx, ref, hist, o)
-		}
-		if err != nil {
+		if err := m.syncOneLocked(ctx, ext, ref, o, sealed, first, all[ref]); err != nil {
 			m.log.Warn("record releases", "project", ref.Project, "service", ref.Service, "error", err)
 		}
 	}
+}
+
+func (m *Manager) syncOneLocked(ctx context.Context, ext platform.ExternalReleaser, ref model.Ref, o platform.ObservedTemplate, sealed model.RunSpec, first bool, hist []model.Release) error {
+	if a := m.active[ref]; a != nil {
+		if !o.Settled || a.Spec.Equal(sealed) {
+			return nil
+		}
+		hist, err := m.hist.list(ref)
+		if err != nil {
+			return err
+		}
+		return m.externalLocked(ctx, ref, hist, o)
+	}
+	if prev, ok := m.agreed[ref]; ok && prev.Equal(sealed) {
+		return nil
+	}
+	if !first {
+		var err error
+		if hist, err = m.hist.list(ref); err != nil {
+			return err
+		}
+	}
+	var err error
+	switch {
+	case len(hist) == 0:
+		err = m.importLocked(ctx, ext, ref, o)
+	case hist[0].State == model.ReleaseProgressing:
+		err = m.resumeLocked(ctx, ref, hist[0], o)
+	case !o.Settled:
+		return nil
+	case !hist[0].Spec.Equal(sealed):
+		err = m.externalLocked(ctx, ref, hist, o)
+	}
+	if err == nil {
+		m.agreed[ref] = sealed
+	}
+	return err
 }
 
 // ensureHistoryLocked records the history of a service that has none yet

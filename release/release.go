@@ -108,6 +108,11 @@ type Manager struct {
 	mu sync.Mutex
 	// active holds the progressing release of each service that has one.
 	active map[model.Ref]*model.Release
+	// agreed holds, on a platform.ExternalReleaser, the (sealed) spec each
+	// service's template had when its history last agreed with it, so
+	// that an unchanged service costs no read of its history; nil until
+	// the first look (see syncLocked).
+	agreed map[model.Ref]model.RunSpec
 	wake   chan struct{}
 }
 
