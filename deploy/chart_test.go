@@ -49,6 +49,7 @@ func TestChartValuesSchemaRejectsMistakes(t *testing.T) {
 		{"an unknown pull policy", "image.pullPolicy=Sometimes", "pullPolicy"},
 		{"a port out of range", "service.port=70000", "port"},
 		{"an env var without a name", "collector.extraEnv[0].value=x", "name"},
+		{"the exec switch as a word", "controller.exec.enabled=yes", "enabled"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out, err := helm(t, "template", "opshub", "helm/opshub", "--namespace", "opshub", "--set", tc.set)
