@@ -180,6 +180,10 @@ func newValue(t reflect.Type) reflect.Value {
 		v = defaultAutoscalingPolicy()
 	case reflect.TypeFor[Flow]():
 		v = defaultFlow()
+	case reflect.TypeFor[GitTrigger]():
+		v = GitTrigger{PollInterval: Duration(time.Minute)}
+	case reflect.TypeFor[JobTemplate]():
+		v = JobTemplate{Project: DefaultProject}
 	default:
 		return reflect.New(t)
 	}

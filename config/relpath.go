@@ -76,14 +76,31 @@ func (l *loader) resolve(c *Config) {
 				path := child(elem(elem("release.flows", i)+".triggers", j), "webhook")
 				wh.Secret, wh.SecretFile = l.fileSecret(path, "secret", wh.Secret, wh.SecretFile)
 			}
+			if g := f.Triggers[j].Git; g != nil && (strings.HasPrefix(g.Repo, "./") || strings.HasPrefix(g.Repo, "../")) {
+				g.Repo = l.abs(g.Repo)
+			}
 		}
 		for j := range f.Steps {
 			if r := f.Steps[j].Run; r != nil {
 				l.absCommand(r.Command)
 				r.WorkingDir = l.abs(r.WorkingDir)
 			}
-			if d := f.Steps[j].Deploy; d != nil && d.Project == "" {
+			st := &f.Steps[j]
+			if d := st.Deploy; d != nil && d.Project == "" {
 				d.Project = defaultTargetProject(c, d.Service)
+			}
+			if js := st.Job; js != nil && js.Project == "" {
+				js.Project = defaultTargetProject(c, js.Name)
+			}
+			if b := st.Backup; b != nil && b.Project == "" {
+				b.Project = defaultTargetProject(c, b.Service)
+			}
+			if pr := st.Promote; pr != nil {
+				for _, ref := range []*ServiceRef{&pr.From, &pr.To} {
+					if ref.Project == "" {
+						ref.Project = defaultTargetProject(c, ref.Service)
+					}
+				}
 			}
 		}
 	}

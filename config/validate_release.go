@@ -1,6 +1,10 @@
 package config
 
-import "strings"
+import (
+	"slices"
+	"strings"
+	"time"
+)
 
 func (v *validator) release(r Release) {
 	if r.ProgressDeadline <= 0 {
@@ -20,6 +24,20 @@ func (v *validator) release(r Release) {
 			v.trigger(elem(child(p, "triggers"), j), t)
 		}
 		v.steps(child(p, "steps"), f.Steps)
+		if jt := f.JobTemplate; jt != nil {
+			jp := child(p, "jobTemplate")
+			v.name(child(jp, "name"), jt.Name)
+			v.name(child(jp, "project"), jt.Project)
+			if v.cfg.Platform.Kind == PlatformLocal {
+				v.errorf(jp, "is for platform kind kubernetes: on one machine run steps are processes")
+			}
+		} else if v.cfg.Platform.Kind != PlatformLocal {
+			for i, s := range f.Steps {
+				if s.Run != nil {
+					v.errorf(child(elem(child(p, "steps"), i), "run"), "needs the flow's jobTemplate on Kubernetes: run steps are Jobs created from it")
+				}
+			}
+		}
 	}
 }
 
@@ -40,10 +58,23 @@ func (v *validator) trigger(path string, t Trigger) {
 			v.errorf(wp, "needs secret or secretFile: inbound triggers must be signed")
 		}
 	}
-	if g := t.Git; g != nil && g.Branch == "" {
-		v.errorf(child(child(path, "git"), "branch"), "is required")
+	if g := t.Git; g != nil {
+		gp := child(path, "git")
+		if g.Repo == "" {
+			v.errorf(child(gp, "repo"), "is required: a URL or path that `git ls-remote` reads")
+		}
+		if g.Branch == "" {
+			v.errorf(child(gp, "branch"), "is required")
+		}
+		if g.PollInterval < Duration(time.Second) {
+			v.errorf(child(gp, "pollInterval"), "must be 1s or more")
+		}
 	}
 }
+
+// hasArgs tells whether a value is given by a run's arguments, so that it
+// can only be checked when the run starts.
+func hasArgs(s string) bool { return strings.Contains(s, "${") }
 
 func (v *validator) steps(path string, steps []Step) {
 	if len(steps) == 0 {
@@ -56,28 +87,24 @@ func (v *validator) steps(path string, steps []Step) {
 		if v.name(child(p, "name"), s.Name) {
 			v.unique(names, s.Name, child(p, "name"), "step name")
 		}
+		var set []string
+		for k, on := range s.kinds() {
+			if on {
+				set = append(set, StepKinds[k])
+			}
+		}
 		switch {
-		case s.Run == nil && s.Deploy == nil:
-			v.errorf(p, "needs one of run or deploy")
-		case s.Run != nil && s.Deploy != nil:
-			v.errorf(p, "has run and deploy; give one per step")
+		case len(set) == 0:
+			v.errorf(p, "needs one of %s: the step's kind", strings.Join(StepKinds, ", "))
+		case len(set) > 1:
+			v.errorf(p, "has %s; give one kind per step", strings.Join(set, " and "))
 		}
-		if r := s.Run; r != nil {
-			rp := child(p, "run")
-			if len(r.Command) == 0 || r.Command[0] == "" {
-				v.errorf(child(rp, "command"), "is required: the program and its arguments")
-			}
-			v.env(child(rp, "env"), r.Env, false)
-		}
-		if d := s.Deploy; d != nil {
-			dp := child(p, "deploy")
-			serviceOK := v.name(child(dp, "service"), d.Service)
-			if v.name(child(dp, "project"), d.Project) && serviceOK {
-				v.reference(child(dp, "service"), d.Project, d.Service)
-			}
-			v.env(child(dp, "env"), d.Env, true)
-		}
+		v.stepKind(p, s)
+		v.env(child(p, "env"), s.Env, s.Deploy != nil)
 		v.between(child(p, "retries"), s.Retries, 0, 10)
+		if s.Timeout < 0 {
+			v.errorf(child(p, "timeout"), "must not be negative")
+		}
 		seen := map[string]string{}
 		for j, n := range s.Needs {
 			np := elem(child(p, "needs"), j)
@@ -92,6 +119,98 @@ func (v *validator) steps(path string, steps []Step) {
 		}
 	}
 	v.cycles(path, steps)
+}
+
+// stepKind checks the fields of the step's kind.
+func (v *validator) stepKind(p string, s Step) {
+	if r := s.Run; r != nil {
+		rp := child(p, "run")
+		if len(r.Command) == 0 || r.Command[0] == "" {
+			v.errorf(child(rp, "command"), "is required: the program and its arguments")
+		}
+		v.env(child(rp, "env"), r.Env, false)
+	}
+	if j := s.Job; j != nil {
+		jp := child(p, "job")
+		if v.name(child(jp, "name"), j.Name) && !hasArgs(j.Project) {
+			v.jobReference(child(jp, "name"), j.Project, j.Name)
+		}
+		v.env(child(jp, "env"), j.Env, false)
+	}
+	if d := s.Deploy; d != nil {
+		dp := child(p, "deploy")
+		v.service(dp, d.Project, d.Service)
+		v.env(child(dp, "env"), d.Env, true)
+	}
+	if pr := s.Promote; pr != nil {
+		pp := child(p, "promote")
+		v.service(child(pp, "from"), pr.From.Project, pr.From.Service)
+		v.service(child(pp, "to"), pr.To.Project, pr.To.Service)
+		if pr.From == pr.To && pr.From.Service != "" {
+			v.errorf(child(pp, "to"), "is the service promoted from")
+		}
+	}
+	if b := s.Backup; b != nil {
+		bp := child(p, "backup")
+		if v.cfg.Platform.Kind != PlatformLocal {
+			v.errorf(bp, "backup steps run on platform kind local only (a VolumeSnapshot on Kubernetes is not built)")
+		}
+		if v.service(bp, b.Project, b.Service) && v.name(child(bp, "volume"), b.Volume) && !hasArgs(b.Project) && !hasArgs(b.Service) && v.cfg.Platform.Kind == PlatformLocal {
+			if w, ok := v.workload(b.Project, b.Service); ok {
+				var vols []string
+				for _, vol := range w.Volumes {
+					vols = append(vols, vol.Name)
+				}
+				if !slices.Contains(vols, b.Volume) {
+					v.errorf(child(bp, "volume"), "workload %s/%s has no volume %q%s", b.Project, b.Service, truncate(b.Volume, 40), suggest(b.Volume, vols, ""))
+				}
+			}
+		}
+	}
+	if h := s.HTTP; h != nil {
+		hp := child(p, "http")
+		if !hasArgs(h.URL) {
+			v.httpURL(child(hp, "url"), h.URL)
+		} else if h.URL == "" {
+			v.errorf(child(hp, "url"), "is required")
+		}
+		if h.Method != "" {
+			v.oneOf(child(hp, "method"), h.Method, "GET", "POST", "PUT", "PATCH", "DELETE")
+		}
+	}
+}
+
+// service checks a step's project and service, and on platform kind local
+// that the service is a workload. It returns whether the service is known
+// (or given by arguments).
+func (v *validator) service(path, project, service string) bool {
+	if service == "" {
+		v.errorf(child(path, "service"), "is required")
+		return false
+	}
+	if hasArgs(project) || hasArgs(service) {
+		return true
+	}
+	if !v.name(child(path, "service"), service) || !v.name(child(path, "project"), project) {
+		return false
+	}
+	before := len(v.rep.errs)
+	v.reference(child(path, "service"), project, service)
+	return len(v.rep.errs) == before
+}
+
+// jobReference checks, on platform kind local, that a job step names a job.
+func (v *validator) jobReference(path, project, name string) {
+	if v.cfg.Platform.Kind != PlatformLocal {
+		return
+	}
+	w, ok := v.workload(project, name)
+	switch {
+	case !ok:
+		v.errorf(path, "no job %q in project %q", name, project)
+	case !w.IsJob():
+		v.errorf(path, "workload %s/%s is a service, not a job (restartPolicy Never or OnFailure)", project, name)
+	}
 }
 
 func hasStep(steps []Step, name string) bool {
