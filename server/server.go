@@ -86,6 +86,10 @@ type Options struct {
 
 	// Jobs serves /api/v1/jobs; nil answers an empty list.
 	Jobs JobRunner
+
+	// Flows serves /api/v1/flows and /hooks/flows; nil answers an empty
+	// list and 404s.
+	Flows FlowRunner
 }
 
 // Server serves opshub's HTTP API.
@@ -217,6 +221,7 @@ func (s *Server) routes() http.Handler {
 	handle("GET /api/v1/services/{project}/{service}/instances/{instance}/forward", "forward", ScopeExec, s.forwardSession)
 	handle("GET /api/v1/node/samples", "node_samples", ScopeRead, s.nodeSamples)
 	s.jobRoutes(handle)
+	s.flowRoutes(mux, handle)
 	if s.opts.UI {
 		// The page and its assets hold no data; what they show comes
 		// from the API, under its tokens.

@@ -136,7 +136,7 @@ Ask a running opshub:             opshub status`,
 		newEnvCommand(g),
 		newControllerCommand(),
 	)
-	root.AddCommand(newJobCommand(g))
+	root.AddCommand(newJobCommand(g), newFlowCommand(g))
 	for _, c := range root.Commands() {
 		wrapArgs(c)
 	}

@@ -48,6 +48,9 @@ type Options struct {
 	// JobRetryDelay is the first wait before a failed job attempt is
 	// retried; default 10s (tests shorten it).
 	JobRetryDelay time.Duration
+	// FlowRetryDelay is the first wait before a failed flow step is
+	// retried; default 1s (tests shorten it).
+	FlowRetryDelay time.Duration
 }
 
 // Run runs opshub on this machine until ctx ends: the local runtime with
@@ -130,6 +133,13 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	if err := rels.Restore(ctx, reload.ConfigRunSpecs(cfg)); err != nil {
 		return err
 	}
+	logLines := collector.LastLines{Reader: crashLogReader(cfg, rt.LogRoot(), rt)}
+	flows, err := newFlows(cfg, flowDeps{commands: localCommands{rt}, jobs: jobEngine, jobLines: logLines, releases: rels, volumes: rt, retryDelay: opts.FlowRetryDelay}, db, publish, log)
+	if err != nil {
+		return err
+	}
+	// Runs a killed opshub left running are failed before the API serves.
+	flows.Recover()
 	reloader := newReloader(cfg, opts.ConfigPath, sinkRouter, reg, log)
 	registerLeader(reg, func() bool { return true })
 	if reloader != nil {
@@ -162,6 +172,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		UI:          true,
 		Logger:      log,
 		Jobs:        jobEngine,
+		Flows:       flows,
 	})
 	if err != nil {
 		return err
@@ -184,6 +195,13 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 					return nil
 				}
 				return jobEngine.Run(ctx)
+			})
+			g.start("flows", func(ctx context.Context) error {
+				// Steps run jobs and deploy services: start once the runtime runs.
+				if !waitReady(ctx, rt.Ready) {
+					return nil
+				}
+				return flows.Run(ctx)
 			})
 			g.start("alerting", alerts.Run)
 			g.start("sinks", sinkRouter.Run)

@@ -99,8 +99,8 @@ func Tokens(cfg *config.Config) []server.Token {
 // written today keeps working when the feature arrives.
 func InactiveSections(cfg *config.Config) []string {
 	var out []string
-	if len(cfg.Release.Flows) > 0 {
-		out = append(out, "release.flows")
+	if len(cfg.Release.Flows) > 0 && cfg.Platform.Kind != config.PlatformLocal {
+		out = append(out, "release.flows (on Kubernetes)")
 	}
 	if len(cfg.Groups) > 0 && cfg.Platform.Kind == config.PlatformKubernetes {
 		out = append(out, "groups")

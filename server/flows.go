@@ -1,0 +1,228 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/opshub/opshub/release/flow"
+)
+
+// FlowRunner starts, lists, cancels, approves and rolls back flow runs and
+// answers their webhooks; *flow.Engine satisfies it. Its errors wrap
+// flow.ErrNotFound (404), flow.ErrForbidden and flow.ErrConflict (409).
+type FlowRunner interface {
+	Flows() []flow.Spec
+	Start(name string, trigger flow.Trigger, args map[string]string) (flow.Run, error)
+	Runs(flow string) ([]flow.Run, error)
+	Get(id string) (flow.Run, error)
+	Logs(id, step string) ([]string, error)
+	Cancel(id, by string) (flow.Run, error)
+	Approve(id, step, by string) error
+	Rollback(id, by string) (flow.Run, error)
+	Hook(name string, r *http.Request) flow.HookAnswer
+	GitTriggers(flow string) []flow.GitState
+}
+
+// flowJSON is one flow in GET /api/v1/flows.
+type flowJSON struct {
+	Name        string   `json:"name"`
+	Concurrency string   `json:"concurrency"`
+	Triggers    []string `json:"triggers"`
+	// Git is what each git trigger saw when it last read its branch.
+	Git     []flow.GitState `json:"git,omitempty"`
+	Steps   []flowStepJSON  `json:"steps"`
+	LastRun *flow.Run       `json:"lastRun,omitempty"`
+}
+
+type flowStepJSON struct {
+	Name  string   `json:"name"`
+	Kind  string   `json:"kind"`
+	Needs []string `json:"needs"`
+}
+
+// flowRoutes adds the flow endpoints and the flows' webhook, which takes no
+// token: its signature is its credential.
+func (s *Server) flowRoutes(mux *http.ServeMux, handle func(pattern, name string, scope Scope, h http.HandlerFunc)) {
+	handle("GET /api/v1/flows", "flows", ScopeRead, s.listFlows)
+	handle("POST /api/v1/flows/{name}/runs", "flow_run", ScopeDeploy, s.startFlowRun)
+	handle("GET /api/v1/flows/runs", "flow_runs", ScopeRead, s.listFlowRuns)
+	handle("GET /api/v1/flows/runs/{id}", "flow_run_get", ScopeRead, s.getFlowRun)
+	handle("GET /api/v1/flows/runs/{id}/steps/{step}/logs", "flow_step_logs", ScopeRead, s.flowStepLogs)
+	handle("POST /api/v1/flows/runs/{id}/cancel", "flow_cancel", ScopeDeploy, s.cancelFlowRun)
+	handle("POST /api/v1/flows/runs/{id}/rollback", "flow_rollback", ScopeDeploy, s.rollbackFlowRun)
+	handle("POST /api/v1/flows/runs/{id}/steps/{step}/approve", "flow_approve", ScopeDeploy, s.approveFlowStep)
+	mux.Handle("POST /hooks/flows/{name}", s.instrument("flow_hook", http.HandlerFunc(s.flowHook)))
+}
+
+func (s *Server) flowsOrFail(w http.ResponseWriter) FlowRunner {
+	if s.opts.Flows == nil {
+		writeError(w, http.StatusNotFound, "flows are not available on this opshub", "")
+	}
+	return s.opts.Flows
+}
+
+func (s *Server) listFlows(w http.ResponseWriter, r *http.Request) {
+	out := []flowJSON{}
+	if s.opts.Flows != nil {
+		for _, f := range s.opts.Flows.Flows() {
+			fj := flowJSON{Name: f.Name, Concurrency: f.Concurrency, Triggers: []string{"api"}}
+			for range f.Webhooks {
+				fj.Triggers = append(fj.Triggers, "webhook")
+			}
+			for range f.Git {
+				fj.Triggers = append(fj.Triggers, "git")
+			}
+			fj.Git = s.opts.Flows.GitTriggers(f.Name)
+			for _, st := range f.Steps {
+				needs := st.Needs
+				if needs == nil {
+					needs = []string{}
+				}
+				fj.Steps = append(fj.Steps, flowStepJSON{Name: st.Name, Kind: st.Kind(), Needs: needs})
+			}
+			if runs, err := s.opts.Flows.Runs(f.Name); err == nil && len(runs) > 0 {
+				fj.LastRun = &runs[0]
+			}
+			out = append(out, fj)
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"flows": out})
+}
+
+// flowRunRequest is the body of POST /api/v1/flows/{name}/runs; it may be
+// empty.
+type flowRunRequest struct {
+	Args map[string]string `json:"args"`
+}
+
+func (s *Server) startFlowRun(w http.ResponseWriter, r *http.Request) {
+	f := s.flowsOrFail(w)
+	if f == nil {
+		return
+	}
+	var req flowRunRequest
+	if r.ContentLength != 0 && !decodeBody(w, r, &req, `{"args": {"VERSION": "1.4.2"}}`) {
+		return
+	}
+	run, err := f.Start(r.PathValue("name"), flow.Trigger{Kind: flow.TriggerAPI, By: s.caller(r)}, req.Args)
+	if err != nil {
+		s.flowError(w, err, "args")
+		return
+	}
+	writeJSON(w, http.StatusAccepted, map[string]any{"run": run})
+}
+
+func (s *Server) listFlowRuns(w http.ResponseWriter, r *http.Request) {
+	if s.opts.Flows == nil {
+		writeJSON(w, http.StatusOK, map[string]any{"runs": []flow.Run{}})
+		return
+	}
+	runs, err := s.opts.Flows.Runs(r.URL.Query().Get("flow"))
+	if err != nil {
+		s.flowError(w, err, "flow")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"runs": runs})
+}
+
+func (s *Server) getFlowRun(w http.ResponseWriter, r *http.Request) {
+	f := s.flowsOrFail(w)
+	if f == nil {
+		return
+	}
+	run, err := f.Get(r.PathValue("id"))
+	if err != nil {
+		s.flowError(w, err, "")
+		return
+	}
+	writeJSON(w, http.StatusOK, run)
+}
+
+func (s *Server) flowStepLogs(w http.ResponseWriter, r *http.Request) {
+	f := s.flowsOrFail(w)
+	if f == nil {
+		return
+	}
+	lines, err := f.Logs(r.PathValue("id"), r.PathValue("step"))
+	if err != nil {
+		s.flowError(w, err, "")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"lines": lines})
+}
+
+func (s *Server) cancelFlowRun(w http.ResponseWriter, r *http.Request) {
+	f := s.flowsOrFail(w)
+	if f == nil {
+		return
+	}
+	run, err := f.Cancel(r.PathValue("id"), s.caller(r))
+	if err != nil {
+		s.flowError(w, err, "")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"run": run})
+}
+
+func (s *Server) rollbackFlowRun(w http.ResponseWriter, r *http.Request) {
+	f := s.flowsOrFail(w)
+	if f == nil {
+		return
+	}
+	run, err := f.Rollback(r.PathValue("id"), s.caller(r))
+	if err != nil {
+		s.flowError(w, err, "")
+		return
+	}
+	writeJSON(w, http.StatusAccepted, map[string]any{"run": run})
+}
+
+func (s *Server) approveFlowStep(w http.ResponseWriter, r *http.Request) {
+	f := s.flowsOrFail(w)
+	if f == nil {
+		return
+	}
+	id, step := r.PathValue("id"), r.PathValue("step")
+	if err := f.Approve(id, step, s.caller(r)); err != nil {
+		s.flowError(w, err, "step")
+		return
+	}
+	run, err := f.Get(id)
+	if err != nil {
+		s.flowError(w, err, "")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"run": run})
+}
+
+// flowHook answers POST /hooks/flows/{name}.
+func (s *Server) flowHook(w http.ResponseWriter, r *http.Request) {
+	if s.opts.Flows == nil {
+		writeError(w, http.StatusNotFound, "flows are not available on this opshub", "")
+		return
+	}
+	a := s.opts.Flows.Hook(r.PathValue("name"), r)
+	if a.Code >= 400 {
+		s.log.Info("flow webhook refused", "flow", r.PathValue("name"), "code", a.Code, "reason", a.Error)
+		writeError(w, a.Code, a.Error, "")
+		return
+	}
+	writeJSON(w, a.Code, a)
+}
+
+func (s *Server) flowError(w http.ResponseWriter, err error, field string) {
+	switch {
+	case errors.Is(err, flow.ErrNotFound):
+		writeError(w, http.StatusNotFound, err.Error(), "")
+	case errors.Is(err, flow.ErrForbidden), errors.Is(err, flow.ErrConflict):
+		writeError(w, http.StatusConflict, err.Error(), "")
+	default:
+		var bad flow.ArgError
+		if errors.As(err, &bad) {
+			writeError(w, http.StatusBadRequest, err.Error(), field)
+			return
+		}
+		writeError(w, http.StatusServiceUnavailable, fmt.Sprint(err), "")
+	}
+}
