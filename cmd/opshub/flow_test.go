@@ -18,10 +18,6 @@ import (
 // killed with SIGKILL is failed as interrupted on the next start (and its
 // command's processes are stopped), and a queued run still runs.
 func TestFlowRunsSurviveSIGKILL(t *testing.T) {
-	bin, err := binaries()
-	if err != nil {
-		t.Fatal(err)
-	}
 	api := sinktest.FreeAddr(t)
 	dir := t.TempDir()
 	cfg := fmt.Sprintf(`dataDir: %[1]s/data
@@ -41,7 +37,7 @@ release:
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	first := startOpshub(t, bin, cfgPath, api)
+	first := startOpshub(t, cfgPath, api)
 
 	code, out, errOut := runCLI(t, "--server", first.api, "flow", "run", "quick", "--arg", "v=7", "-w")
 	if code != exitFailure || !strings.Contains(out, "one                  succeeded") || !strings.Contains(out, "two                  failed: exited with code 4") ||
@@ -73,12 +69,10 @@ release:
 		return err == nil && pid > 0 && strings.Contains(string(state), fmt.Sprintf(`"pgid": %d`, pid))
 	})
 	t.Cleanup(func() { _ = syscall.Kill(-pid, syscall.SIGKILL) })
-	if err := first.cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	first.done <- <-first.done
+	first.Signal(t, syscall.SIGKILL)
+	_ = first.Wait(t, 10*time.Second)
 
-	second := startOpshub(t, bin, cfgPath, api)
+	second := startOpshub(t, cfgPath, api)
 	code, out, _ = runCLI(t, "--server", second.api, "flow", "status", running)
 	if code != 0 || !strings.Contains(out, "state:    failed") || !strings.Contains(out, "interrupted") {
 		t.Errorf("the run killed with opshub: exit %d\n%s", code, out)
