@@ -241,6 +241,7 @@ notifications:
 	if rb.State != "succeeded" || rb.Trigger.Kind != "rollback" || !strings.Contains(rb.Message, "job step migrate") || !strings.Contains(rb.Message, "backup step backup") {
 		t.Errorf("rollback run %+v, want succeeded naming the job and backup it does not undo", rb)
 	}
+	rels.Releases = nil
 	getJSON(api+"/api/v1/services/demo/web/releases", &rels)
 	if rels.Releases[0].Spec.Env["VERSION"] != "none" || rels.Releases[0].RollbackOf != 1 {
 		t.Errorf("after the rollback web runs %+v, want revision 1's spec again", rels.Releases[0])
@@ -570,14 +571,19 @@ release:
 
 // TestFlowPromoteAndApprovalTimeout: a promote step copies staging's
 // current release (command, env, version) onto production, removing what
-// staging does not have; an approval nobody gives fails at its timeout.
+// staging does not have, while each keeps its own groups' variables (no
+// secret of staging's goes to production); an approval nobody gives fails
+// at its timeout.
 func TestFlowPromoteAndApprovalTimeout(t *testing.T) {
 	dir := t.TempDir()
 	cfgText := fmt.Sprintf(`
 dataDir: %s
 workloads:
-  - {name: web, project: staging, command: [/bin/sh, -c, 'exec sleep 3600'], env: {COLOR: blue}, gracePeriod: 1s}
+  - {name: site, project: staging, command: [/bin/sh, -c, 'exec sleep 3600'], env: {COLOR: blue}, gracePeriod: 1s}
   - {name: web, project: prod, command: [/bin/sh, -c, 'exec sleep 3600'], env: {COLOR: green, OLD: x}, gracePeriod: 1s}
+groups:
+  - {name: staging-db, kind: secret, selector: {projects: [staging]}, data: {TOKEN: staging-secret}}
+  - {name: prod-region, kind: config, selector: {projects: [prod]}, data: {REGION: eu}}
 release:
   flows:
     - name: promote
@@ -585,7 +591,7 @@ release:
         - {name: gate, approval: {}, timeout: 300ms}
     - name: go-live
       steps:
-        - {name: copy, promote: {from: {project: staging, service: web}, to: {project: prod, service: web}}}
+        - {name: copy, promote: {from: {project: staging, service: site}, to: {project: prod, service: web}}}
 `, dir)
 	cfg, err := app.ParseConfig([]byte(cfgText), "test.yaml")
 	if err != nil {
@@ -599,13 +605,13 @@ release:
 	}
 
 	// Staging gets a new release first; promote copies it.
-	code, body := postJob(t, api, "/api/v1/services/staging/web/deploy", map[string]any{"env": map[string]string{"COLOR": "red"}, "version": "2.0"})
+	code, body := postJob(t, api, "/api/v1/services/staging/site/deploy", map[string]any{"env": map[string]string{"COLOR": "red"}, "version": "2.0"})
 	if code != http.StatusAccepted {
 		t.Fatalf("deploy staging: %d %s", code, body["error"])
 	}
 	var rels struct{ Releases []model.Release }
 	sinktest.WaitFor(t, 30*time.Second, "staging's revision 2", func() bool {
-		getJSON(api+"/api/v1/services/staging/web/releases", &rels)
+		getJSON(api+"/api/v1/services/staging/site/releases", &rels)
 		return len(rels.Releases) == 2 && rels.Releases[0].State == model.ReleaseSucceeded
 	})
 	run, err = c.RunFlow(t.Context(), "go-live", nil)
@@ -613,9 +619,12 @@ release:
 		t.Fatal(err)
 	}
 	run = waitFlowRun(t, c, run.ID)
+	rels.Releases = nil // decoding into the old elements would merge their maps
 	getJSON(api+"/api/v1/services/prod/web/releases", &rels)
 	spec := rels.Releases[0].Spec
-	if run.State != "succeeded" || spec.Env["COLOR"] != "red" || spec.Env["OLD"] != "" || spec.Version != "2.0" || rels.Releases[0].Trigger.FlowRun != run.ID {
+	_, hasOld := spec.Env["OLD"]
+	_, hasToken := spec.Env["TOKEN"]
+	if run.State != "succeeded" || spec.Env["COLOR"] != "red" || hasOld || hasToken || spec.Env["REGION"] != "eu" || spec.Version != "2.0" || rels.Releases[0].Trigger.FlowRun != run.ID {
 		t.Errorf("after the promote prod runs %+v (run %s), want staging's env and version", rels.Releases[0], run.State)
 	}
 }

@@ -85,7 +85,9 @@ func (e *Engine) deploy(ctx context.Context, a *active, s Step, out *lineBuffer)
 }
 
 // promote copies the current spec of From onto To: its command, image,
-// version and environment (keys To has and From has not are removed).
+// version and own environment (variables To has and From has not are
+// removed). Variables from groups and secrets stay as each service's
+// groups give them.
 func (e *Engine) promote(ctx context.Context, a *active, s Step, out *lineBuffer) error {
 	rels, err := e.releaser()
 	if err != nil {
@@ -102,10 +104,15 @@ func (e *Engine) promote(ctx context.Context, a *active, s Step, out *lineBuffer
 		return err
 	}
 	out.Printf("promoting %s revision %d onto %s", from, src.Revision, to)
-	ch := release.Change{Image: src.Spec.Image, Command: src.Spec.Command, Env: maps.Clone(src.Spec.Env), Version: src.Spec.Version,
+	ch := release.Change{Image: src.Spec.Image, Command: src.Spec.Command, Env: map[string]string{}, Version: src.Spec.Version,
 		Reason: fmt.Sprintf("flow %s run %s step %s: promote %s revision %d", a.rec.Run.Flow, a.rec.Run.ID, s.Name, from, src.Revision)}
+	for k, v := range src.Spec.Env {
+		if own(src.Spec, k) {
+			ch.Env[k] = v
+		}
+	}
 	for _, k := range slices.Sorted(maps.Keys(dst.Spec.Env)) {
-		if _, ok := src.Spec.Env[k]; !ok {
+		if _, ok := ch.Env[k]; !ok && own(dst.Spec, k) {
 			ch.UnsetEnv = append(ch.UnsetEnv, k)
 		}
 	}
@@ -113,6 +120,14 @@ func (e *Engine) promote(ctx context.Context, a *active, s Step, out *lineBuffer
 		ch.Env = nil
 	}
 	return e.release(ctx, a, s, to, ch, rels, out)
+}
+
+// own tells whether a variable of a spec belongs to the service's release
+// itself: not a group's (each service gets its own groups) and not a
+// secret (the history keeps only a hash of a secret's value).
+func own(spec model.RunSpec, name string) bool {
+	src := spec.Sources[name]
+	return !src.Secret && !strings.HasPrefix(src.From, "group ")
 }
 
 // current returns a service's current release: the newest succeeded one
