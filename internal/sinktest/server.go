@@ -1,0 +1,44 @@
+package sinktest
+
+import (
+	"net/http"
+	"os/exec"
+	"testing"
+	"time"
+)
+
+// Server is a server binary a test started (Prometheus, Alertmanager, …).
+type Server struct{ p *process }
+
+// StartServer starts cmd in its own process group, its output kept, and
+// waits up to timeout until ready holds; the test fails if the server
+// exits first or is not ready in time. The server is stopped (SIGTERM,
+// then SIGKILL) when the test ends, and its output shown if the test
+// failed.
+func StartServer(t testing.TB, name string, cmd *exec.Cmd, timeout time.Duration, ready func() bool) *Server {
+	t.Helper()
+	s := &Server{p: startProcess(t, name, cmd)}
+	t.Cleanup(func() {
+		s.p.stop(t)
+		if t.Failed() {
+			t.Logf("%s output:\n%s", name, s.p.out.String())
+		}
+	})
+	s.p.waitFor(t, timeout, ready)
+	return s
+}
+
+// Output is what the server wrote so far.
+func (s *Server) Output() string { return s.p.out.String() }
+
+// HTTPReady is a readiness check for StartServer: url answers 200.
+func HTTPReady(url string) func() bool {
+	return func() bool {
+		resp, err := http.Get(url)
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}
+}
