@@ -408,19 +408,8 @@ func TestCollectorServesPVCSamplesFromTheKubelet(t *testing.T) {
 	kubelet := kubetest.StartKubelet(t)
 	n := startCollector(t, c, kubelet)
 
-	if _, err := c.Client.AppsV1().StatefulSets("shop").Create(ctx, dbWithClaim(), metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	pod := runningPods(t, c, "shop", "app=db", 1)[0]
-	const capacity = 10 << 30
-	kubelet.SetPods(kubetest.KubeletPod{
-		Namespace: "shop", Name: pod.Name, UID: string(pod.UID),
-		Containers: []kubetest.KubeletContainer{{Name: "db", CPUSeconds: 12.5, MemoryBytes: 300 << 20, MemoryLimitBytes: 1 << 30}},
-		Volumes: []kubetest.KubeletVolume{
-			{Name: "data", PVC: "data-db-0", UsedBytes: capacity * 92 / 100, CapacityBytes: capacity},
-			{Name: "kube-api-access-x2x9k", UsedBytes: 4096, CapacityBytes: 1 << 20},
-		},
-	})
+	pod := startDBWithClaimAt92(t, c, kubelet, kubetest.KubeletContainer{Name: "db", CPUSeconds: 12.5, MemoryBytes: 300 << 20, MemoryLimitBytes: 1 << 30},
+		kubetest.KubeletVolume{Name: "kube-api-access-x2x9k", UsedBytes: 4096, CapacityBytes: 1 << 20})
 
 	type samplesBody struct {
 		Node    string         `json:"node"`
@@ -455,7 +444,7 @@ func TestCollectorServesPVCSamplesFromTheKubelet(t *testing.T) {
 			t.Fatalf("volume sample %+v: want the claim data-db-0 of service shop/db", s)
 		}
 	}
-	if used.Value != capacity*92/100 || capSample.Value != capacity || pct.Value < 91.9 || pct.Value > 92.1 {
+	if used.Value != claimCapacity*92/100 || capSample.Value != claimCapacity || pct.Value < 91.9 || pct.Value > 92.1 {
 		t.Errorf("used %v, capacity %v, percent %v", used.Value, capSample.Value, pct.Value)
 	}
 	for _, s := range body.Samples {
@@ -544,6 +533,26 @@ func grepLines(text, substr string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// claimCapacity is the capacity the kubelet reports for db's claim.
+const claimCapacity = 10 << 30
+
+// startDBWithClaimAt92 runs the StatefulSet db in shop and has the kubelet
+// report its container and its claim data-db-0 92 % full (and any other
+// volumes given). It returns the pod.
+func startDBWithClaimAt92(t *testing.T, c *kubetest.Cluster, kubelet *kubetest.Kubelet, container kubetest.KubeletContainer, others ...kubetest.KubeletVolume) corev1.Pod {
+	t.Helper()
+	if _, err := c.Client.AppsV1().StatefulSets("shop").Create(context.Background(), dbWithClaim(), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	pod := runningPods(t, c, "shop", "app=db", 1)[0]
+	kubelet.SetPods(kubetest.KubeletPod{
+		Namespace: "shop", Name: pod.Name, UID: string(pod.UID),
+		Containers: []kubetest.KubeletContainer{container},
+		Volumes:    append([]kubetest.KubeletVolume{{Name: "data", PVC: "data-db-0", UsedBytes: claimCapacity * 92 / 100, CapacityBytes: claimCapacity}}, others...),
+	})
+	return pod
 }
 
 // dbWithClaim is a one-replica StatefulSet "db" on the simulated node whose

@@ -774,7 +774,6 @@ func TestControllerStepsDownWhenAnotherControllerWroteItsState(t *testing.T) {
 // volume.usage for the service that mounts it, with the threshold passed.
 func TestControllerNotifiesAClaimAt92Percent(t *testing.T) {
 	c := kubetest.Start(t, kubetest.Options{})
-	ctx := context.Background()
 	c.Namespace(t, "opshub")
 	c.Namespace(t, "shop")
 	kubelet := kubetest.StartKubelet(t)
@@ -784,16 +783,7 @@ func TestControllerNotifiesAClaimAt92Percent(t *testing.T) {
 		return strings.Replace(controllerConfig(t, c, listen, hookSrv.URL), "events: [container.crashloop]", "events: [volume.usage]", 1)
 	}, app.ControllerOptions{MetricsInterval: 500 * time.Millisecond, AlertTick: 500 * time.Millisecond})
 
-	if _, err := c.Client.AppsV1().StatefulSets("shop").Create(ctx, dbWithClaim(), metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	pod := runningPods(t, c, "shop", "app=db", 1)[0]
-	const capacity = 10 << 30
-	kubelet.SetPods(kubetest.KubeletPod{
-		Namespace: "shop", Name: pod.Name, UID: string(pod.UID),
-		Containers: []kubetest.KubeletContainer{{Name: "db", CPUSeconds: 1, MemoryBytes: 100 << 20, MemoryLimitBytes: 1 << 30}},
-		Volumes:    []kubetest.KubeletVolume{{Name: "data", PVC: "data-db-0", UsedBytes: capacity * 92 / 100, CapacityBytes: capacity}},
-	})
+	startDBWithClaimAt92(t, c, kubelet, kubetest.KubeletContainer{Name: "db", CPUSeconds: 1, MemoryBytes: 100 << 20, MemoryLimitBytes: 1 << 30})
 	sinktest.Eventually(t, waitTimeout, "a volume.usage notification for shop/db", func() error {
 		if got, _ := hook.notified(model.EventVolumeUsage); !slices.Equal(got, []string{"db"}) {
 			return fmt.Errorf("volume.usage notified for %q", got)
