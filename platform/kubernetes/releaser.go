@@ -281,6 +281,8 @@ func (p *Platform) SetTemplate(ctx context.Context, project, name string, spec m
 	var previous *corev1.PodTemplateSpec
 	if w.kind == kindDeployment {
 		previous = p.templateOfRevision(w, spec)
+	} else if s, err := p.statefulSets.StatefulSets(w.namespace).Get(w.name); err == nil {
+		previous = p.templateOfControllerRevision(ctx, s, spec)
 	}
 	edit := func(meta *metav1.ObjectMeta, t *corev1.PodTemplateSpec) error {
 		if why := unmanaged(w, meta); why != "" {
@@ -330,6 +332,27 @@ func (p *Platform) templateOfRevision(w workload, spec model.RunSpec) *corev1.Po
 	t := best.Spec.Template.DeepCopy()
 	delete(t.Labels, podTemplateHashLabel)
 	return t
+}
+
+// templateOfControllerRevision is the template of the newest
+// ControllerRevision of a StatefulSet whose spec is spec; nil when there is
+// none.
+func (p *Platform) templateOfControllerRevision(ctx context.Context, s *appsv1.StatefulSet, spec model.RunSpec) *corev1.PodTemplateSpec {
+	crs, err := p.controllerRevisions(ctx, s)
+	if err != nil {
+		p.log.Warn("read controllerrevisions", "namespace", s.Namespace, "statefulset", s.Name, "error", err)
+		return nil
+	}
+	var best *corev1.PodTemplateSpec
+	var bestRev int64
+	for _, cr := range crs {
+		t, err := templateOf(cr)
+		if err != nil || !specOf(t).Equal(spec) || (best != nil && cr.Revision < bestRev) {
+			continue
+		}
+		best, bestRev = t, cr.Revision
+	}
+	return best
 }
 
 // RolloutProgress reads the workload from the API server and its pods from
@@ -534,13 +557,15 @@ func lastWriter(meta *metav1.ObjectMeta) string {
 	return by
 }
 
-// Revisions lists a Deployment's revisions from its ReplicaSets, oldest
-// first; a StatefulSet's revisions are not listed (only its current
-// template is known).
+// Revisions lists a Deployment's revisions from its ReplicaSets, or a
+// StatefulSet's from its ControllerRevisions, oldest first.
 func (p *Platform) Revisions(ctx context.Context, project, name string) ([]platform.Revision, error) {
 	w, err := p.releasable(ctx, project, name)
-	if err != nil || w.kind != kindDeployment {
+	if err != nil {
 		return nil, err
+	}
+	if w.kind == kindStatefulSet {
+		return p.statefulSetRevisions(ctx, w)
 	}
 	objs, err := p.rsIndex.ByIndex(byController, string(w.uid))
 	if err != nil {
@@ -552,6 +577,27 @@ func (p *Platform) Revisions(ctx context.Context, project, name string) ([]platf
 		if n := revisionOf(rs.Annotations); n > 0 {
 			out = append(out, platform.Revision{Revision: n, Spec: specOf(&rs.Spec.Template), Created: rs.CreationTimestamp.UTC(), Cause: rs.Annotations[ChangeCauseAnnotation]})
 		}
+	}
+	slices.SortFunc(out, func(a, b platform.Revision) int { return cmp.Compare(a.Revision, b.Revision) })
+	return out, nil
+}
+
+func (p *Platform) statefulSetRevisions(ctx context.Context, w workload) ([]platform.Revision, error) {
+	s, err := p.statefulSets.StatefulSets(w.namespace).Get(w.name)
+	if err != nil {
+		return nil, fmt.Errorf("statefulset %s/%s: %w", w.namespace, w.name, err)
+	}
+	crs, err := p.controllerRevisions(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]platform.Revision, 0, len(crs))
+	for _, cr := range crs {
+		t, err := templateOf(cr)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, platform.Revision{Revision: cr.Revision, Spec: specOf(t), Created: cr.CreationTimestamp.UTC()})
 	}
 	slices.SortFunc(out, func(a, b platform.Revision) int { return cmp.Compare(a.Revision, b.Revision) })
 	return out, nil

@@ -3,6 +3,7 @@ package kubernetes
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -411,22 +412,14 @@ func (p *Platform) undoStatefulSet(ctx context.Context, w workload, revision int
 	if err != nil {
 		return 0, err
 	}
-	selector, err := metav1.LabelSelectorAsSelector(s.Spec.Selector)
+	crs, err := p.controllerRevisions(ctx, s)
 	if err != nil {
-		return 0, fmt.Errorf("selector: %w", err)
-	}
-	list, err := p.client.AppsV1().ControllerRevisions(w.namespace).List(ctx, metav1.ListOptions{LabelSelector: selector.String()})
-	if err != nil {
-		return 0, fmt.Errorf("controllerrevisions: %w", err)
+		return 0, err
 	}
 	byUID := map[types.UID]*appsv1.ControllerRevision{}
 	var revs []revisionEntry
 	var current int64
-	for i := range list.Items {
-		cr := &list.Items[i]
-		if ref := metav1.GetControllerOf(cr); ref == nil || ref.UID != s.UID {
-			continue
-		}
+	for _, cr := range crs {
 		byUID[cr.UID] = cr
 		revs = append(revs, revisionEntry{revision: cr.Revision, uid: cr.UID})
 		if cr.Name == s.Status.UpdateRevision {
@@ -450,4 +443,40 @@ func (p *Platform) undoStatefulSet(ctx context.Context, w workload, revision int
 		err = platform.ErrNotFound
 	}
 	return pick.revision, err
+}
+
+// controllerRevisions lists the ControllerRevisions a StatefulSet controls
+// (from the API server: they are not cached).
+func (p *Platform) controllerRevisions(ctx context.Context, s *appsv1.StatefulSet) ([]*appsv1.ControllerRevision, error) {
+	selector, err := metav1.LabelSelectorAsSelector(s.Spec.Selector)
+	if err != nil {
+		return nil, fmt.Errorf("selector: %w", err)
+	}
+	list, err := p.client.AppsV1().ControllerRevisions(s.Namespace).List(ctx, metav1.ListOptions{LabelSelector: selector.String()})
+	if err != nil {
+		return nil, fmt.Errorf("controllerrevisions: %w", err)
+	}
+	var out []*appsv1.ControllerRevision
+	for i := range list.Items {
+		cr := &list.Items[i]
+		if ref := metav1.GetControllerOf(cr); ref != nil && ref.UID == s.UID {
+			out = append(out, cr)
+		}
+	}
+	return out, nil
+}
+
+// templateOf is the pod template a StatefulSet's ControllerRevision
+// records: the controller stores it as the patch {"spec": {"template":
+// …, "$patch": "replace"}}.
+func templateOf(cr *appsv1.ControllerRevision) (*corev1.PodTemplateSpec, error) {
+	var data struct {
+		Spec struct {
+			Template corev1.PodTemplateSpec `json:"template"`
+		} `json:"spec"`
+	}
+	if err := json.Unmarshal(cr.Data.Raw, &data); err != nil {
+		return nil, fmt.Errorf("controllerrevision %s: %w", cr.Name, err)
+	}
+	return &data.Spec.Template, nil
 }

@@ -413,7 +413,7 @@ func TestReleasesOnKubernetes(t *testing.T) {
 		}
 		sinktest.Eventually(t, waitTimeout, "shop/db's history", func() error {
 			rels, err := api.Releases(ctx, "shop", "db")
-			if err != nil || len(rels) != 1 || rels[0].State != model.ReleaseSucceeded {
+			if err != nil || len(rels) != 1 || rels[0].State != model.ReleaseSucceeded || rels[0].PlatformRevision != 1 {
 				return fmt.Errorf("releases %+v, %v", rels, err)
 			}
 			return nil
