@@ -3,10 +3,8 @@ package probes
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -42,9 +40,9 @@ func (h *execHandler) Probe(ctx context.Context, t Target, timeout time.Duration
 	for i, a := range h.action.Command {
 		args[i] = vars.Expand(a, lookup)
 	}
-	path, err := lookPath(args[0], env["PATH"])
+	path, err := vars.LookPath(args[0], env["PATH"])
 	if err != nil {
-		return failed("%s", err.Error())
+		return failed("exec probe: %s", err.Error())
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -93,24 +91,6 @@ func (h *execHandler) Probe(ctx context.Context, t Target, timeout time.Duration
 	default:
 		return failed("%s", err.Error())
 	}
-}
-
-// lookPath finds a program without a slash in the container's PATH;
-// relative PATH entries are skipped, as the runtime skips them.
-func lookPath(name, pathEnv string) (string, error) {
-	if strings.Contains(name, "/") {
-		return name, nil
-	}
-	for _, dir := range filepath.SplitList(pathEnv) {
-		if !filepath.IsAbs(dir) {
-			continue
-		}
-		path := filepath.Join(dir, name)
-		if st, err := os.Stat(path); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
-			return path, nil
-		}
-	}
-	return "", fmt.Errorf("exec probe: program %q: not found in PATH", name)
 }
 
 // cappedBuffer keeps the first max bytes written to it and discards the

@@ -16,6 +16,7 @@ import (
 
 	"github.com/creack/pty"
 
+	"github.com/opshub/opshub/internal/vars"
 	"github.com/opshub/opshub/model"
 	"github.com/opshub/opshub/platform"
 )
@@ -176,7 +177,7 @@ func resolveProgram(name string, ec *execContext) (string, int) {
 			pathEnv = v
 		}
 	}
-	path, err := lookPath(name, pathEnv)
+	path, err := vars.LookPath(name, pathEnv)
 	if err != nil {
 		return "", platform.ExitNotFound
 	}

@@ -668,30 +668,12 @@ func expandSpec(w model.RunSpec, own map[string]string) (processSpec, error) {
 	for k, v := range env {
 		spec.env = append(spec.env, k+"="+v)
 	}
-	path, err := lookPath(args[0], env["PATH"])
+	path, err := vars.LookPath(args[0], env["PATH"])
 	if err != nil {
 		return processSpec{}, err
 	}
 	spec.path = path
 	return spec, nil
-}
-
-// lookPath finds a program without a slash in the instance's PATH. Relative
-// PATH entries are skipped: they would depend on opshub's working directory.
-func lookPath(name, pathEnv string) (string, error) {
-	if strings.Contains(name, "/") {
-		return name, nil
-	}
-	for _, dir := range filepath.SplitList(pathEnv) {
-		if !filepath.IsAbs(dir) {
-			continue
-		}
-		path := filepath.Join(dir, name)
-		if st, err := os.Stat(path); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
-			return path, nil
-		}
-	}
-	return "", fmt.Errorf("program %q: not found in PATH", name)
 }
 
 // pollPort tries to connect to 127.0.0.1:port until it succeeds (true) or
