@@ -5,13 +5,15 @@ import (
 	"log/slog"
 	"testing"
 	"time"
+
+	"github.com/opshub/opshub/internal/sinktest"
 )
 
 // BenchmarkBufferRoundTrip measures one collector batch of 1000 records
 // through a sink's disk buffer: framed, written and fsynced, then read back,
 // decoded and committed. Bytes are the records' JSON.
 func BenchmarkBufferRoundTrip(b *testing.B) {
-	recs := numbered(0, 1000)
+	recs := sinktest.Numbered(0, 1000)
 	var size int64
 	for _, r := range recs {
 		size += int64(len(AppendJSON(nil, r)))

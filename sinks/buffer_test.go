@@ -3,28 +3,15 @@ package sinks
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/opshub/opshub/internal/sinktest"
 	"github.com/opshub/opshub/model"
 )
-
-func numbered(from, to int) []model.LogRecord {
-	var out []model.LogRecord
-	for i := from; i < to; i++ {
-		out = append(out, model.LogRecord{
-			Time:   time.Date(2026, 11, 24, 10, 0, 0, i, time.UTC),
-			Ref:    model.Ref{Project: "demo", Service: "web", Instance: "web-1", Container: "web"},
-			Stream: "stdout",
-			Log:    fmt.Sprintf("line %06d", i),
-		})
-	}
-	return out
-}
 
 // drain reads and commits everything in b, in batches of n.
 func drain(t *testing.T, b *buffer, n int) []string {
@@ -76,7 +63,7 @@ func TestBufferSurvivesRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 10 {
-		if err := b.Append(ctx, numbered(i*100, i*100+100), time.Now()); err != nil {
+		if err := b.Append(ctx, sinktest.Numbered(i*100, i*100+100), time.Now()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -95,7 +82,7 @@ func TestBufferSurvivesRestart(t *testing.T) {
 		t.Fatalf("after restart the buffer counts %d records, want 750", events)
 	}
 	got := drain(t, b2, 64)
-	if want := logs(numbered(250, 1000)); !equal(got, want) {
+	if want := logs(sinktest.Numbered(250, 1000)); !equal(got, want) {
 		t.Fatalf("after restart got %d records (%v…), want the 750 undelivered in order", len(got), got[:min(3, len(got))])
 	}
 	segs, _ := filepath.Glob(filepath.Join(dir, "*"+segSuffix))
@@ -126,7 +113,7 @@ func TestBufferCutsTornLastRecord(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := b.Append(context.Background(), numbered(0, 5), time.Now()); err != nil {
+			if err := b.Append(context.Background(), sinktest.Numbered(0, 5), time.Now()); err != nil {
 				t.Fatal(err)
 			}
 			recs, next, _ := b.Peek(2, 1<<20)
@@ -134,7 +121,7 @@ func TestBufferCutsTornLastRecord(t *testing.T) {
 				t.Fatal(err)
 			}
 			// The crash: a record half written to the end of the segment.
-			torn := tt.tear(appendFrame(nil, numbered(5, 6)[0], time.Now()))
+			torn := tt.tear(appendFrame(nil, sinktest.Numbered(5, 6)[0], time.Now()))
 			f, err := os.OpenFile(b.segPath(b.wStart), os.O_WRONLY|os.O_APPEND, 0)
 			if err != nil {
 				t.Fatal(err)
@@ -149,7 +136,7 @@ func TestBufferCutsTornLastRecord(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer b2.Close()
-			if err := b2.Append(context.Background(), numbered(6, 8), time.Now()); err != nil {
+			if err := b2.Append(context.Background(), sinktest.Numbered(6, 8), time.Now()); err != nil {
 				t.Fatal(err)
 			}
 			got := drain(t, b2, 100)
@@ -171,12 +158,12 @@ func TestBufferAppendWaitsWhenFull(t *testing.T) {
 	b.blocked = func() { blocked <- struct{}{} }
 	ctx := context.Background()
 	for b.wOff-b.rOff < 900 {
-		if err := b.Append(ctx, numbered(0, 1), time.Now()); err != nil {
+		if err := b.Append(ctx, sinktest.Numbered(0, 1), time.Now()); err != nil {
 			t.Fatal(err)
 		}
 	}
 	done := make(chan error, 1)
-	go func() { done <- b.Append(ctx, numbered(1, 3), time.Now()) }()
+	go func() { done <- b.Append(ctx, sinktest.Numbered(1, 3), time.Now()) }()
 	select {
 	case <-blocked:
 	case err := <-done:
@@ -196,11 +183,11 @@ func TestBufferAppendWaitsWhenFull(t *testing.T) {
 
 	cctx, cancel := context.WithCancel(ctx)
 	for b.wOff-b.rOff < 900 {
-		if err := b.Append(ctx, numbered(0, 1), time.Now()); err != nil {
+		if err := b.Append(ctx, sinktest.Numbered(0, 1), time.Now()); err != nil {
 			t.Fatal(err)
 		}
 	}
-	go func() { done <- b.Append(cctx, numbered(1, 3), time.Now()) }()
+	go func() { done <- b.Append(cctx, sinktest.Numbered(1, 3), time.Now()) }()
 	<-blocked
 	cancel()
 	if err := <-done; err != context.Canceled {
@@ -214,7 +201,7 @@ func TestBufferReadsRecordLargerThanChunk(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	big := numbered(0, 3)
+	big := sinktest.Numbered(0, 3)
 	big[1].Log = string(make([]byte, 300<<10))
 	if err := b.Append(context.Background(), big, time.Now()); err != nil {
 		t.Fatal(err)
@@ -263,11 +250,11 @@ func TestBufferMemoryLane(t *testing.T) {
 	}
 	defer b.Close()
 	ctx := context.Background()
-	a, err := b.Offer(ctx, numbered(0, 3), time.Now())
+	a, err := b.Offer(ctx, sinktest.Numbered(0, 3), time.Now())
 	if err != nil || a == nil {
 		t.Fatalf("Offer into an empty buffer: %v, %v", a, err)
 	}
-	c, _ := b.Offer(ctx, numbered(3, 5), time.Now())
+	c, _ := b.Offer(ctx, sinktest.Numbered(3, 5), time.Now())
 	if _, events, _ := b.Stats(); events != 5 {
 		t.Fatalf("Stats counts %d records waiting, want 5", events)
 	}
@@ -302,8 +289,8 @@ func TestBufferSpillKeepsOrderOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	a, _ := b.Offer(ctx, numbered(0, 3), time.Now())
-	c, _ := b.Offer(ctx, numbered(3, 5), time.Now())
+	a, _ := b.Offer(ctx, sinktest.Numbered(0, 3), time.Now())
+	c, _ := b.Offer(ctx, sinktest.Numbered(3, 5), time.Now())
 	recs, next, _ := b.Peek(2, 1<<20) // being delivered
 	if err := b.Spill(); err != nil {
 		t.Fatal(err)
@@ -314,7 +301,7 @@ func TestBufferSpillKeepsOrderOnce(t *testing.T) {
 	if data := onDisk(t, dir); !bytes.Contains(data, []byte("line 000000")) || !bytes.Contains(data, []byte("line 000004")) {
 		t.Fatal("spilled records are not on disk")
 	}
-	d, err := b.Offer(ctx, numbered(5, 6), time.Now())
+	d, err := b.Offer(ctx, sinktest.Numbered(5, 6), time.Now())
 	if err != nil || d != nil {
 		t.Fatalf("an Offer while records wait on disk must append to disk: %v, %v", d, err)
 	}
@@ -335,7 +322,7 @@ func TestBufferSpillKeepsOrderOnce(t *testing.T) {
 		t.Fatalf("after the spill and a restart: %q, want %q", got, want)
 	}
 	// Empty on disk again: the next share waits in memory.
-	if e, _ := b2.Offer(ctx, numbered(6, 7), time.Now()); e == nil {
+	if e, _ := b2.Offer(ctx, sinktest.Numbered(6, 7), time.Now()); e == nil {
 		t.Fatal("an Offer into a drained buffer did not use the memory lane")
 	}
 }

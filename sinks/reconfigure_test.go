@@ -55,7 +55,7 @@ func TestApplyReconfiguresSinksWhileRunning(t *testing.T) {
 
 	var acks atomic.Int64
 	send := func(from, to int) bool {
-		if err := run.r.Send(context.Background(), sinks.Batch{Records: numbered(from, to), Ack: func() { acks.Add(1) }}); err != nil {
+		if err := run.r.Send(context.Background(), sinks.Batch{Records: sinktest.Numbered(from, to), Ack: func() { acks.Add(1) }}); err != nil {
 			t.Error(err)
 			return false
 		}
@@ -107,7 +107,7 @@ func TestApplyReconfiguresSinksWhileRunning(t *testing.T) {
 		return len(keep.logs()) == total && len(newDest.logs()) == total
 	})
 	for i, l := range newDest.logs() {
-		if want := numbered(i, i+1)[0].Log; l != want {
+		if want := sinktest.Numbered(i, i+1)[0].Log; l != want {
 			t.Fatalf("changed sink delivered %q at %d, want %q: its buffer must be delivered in order", l, i, want)
 		}
 	}
@@ -148,7 +148,7 @@ func TestApplyKeepsARemovedSinksBacklog(t *testing.T) {
 	}
 	run := start(t, []sinks.SinkConfig{cfg}, sinks.Options{DataDir: dir, Retry: fastRetry, DrainTimeout: 100 * time.Millisecond,
 		FailingAfter: time.Millisecond, Emit: emit})
-	if err := run.r.Send(context.Background(), sinks.Batch{Records: numbered(0, 20)}); err != nil {
+	if err := run.r.Send(context.Background(), sinks.Batch{Records: sinktest.Numbered(0, 20)}); err != nil {
 		t.Fatal(err)
 	}
 	sinktest.WaitFor(t, 20*time.Second, "sink.failing", func() bool {
@@ -170,7 +170,7 @@ func TestApplyKeepsARemovedSinksBacklog(t *testing.T) {
 	}
 	mu.Unlock()
 	// Sends after the removal do not reach it.
-	if err := run.r.Send(context.Background(), sinks.Batch{Records: numbered(100, 101)}); err != nil {
+	if err := run.r.Send(context.Background(), sinks.Batch{Records: sinktest.Numbered(100, 101)}); err != nil {
 		t.Fatal(err)
 	}
 	if segs, _ := filepath.Glob(filepath.Join(dir, "sinks", "s", "*.seg")); len(segs) == 0 {
@@ -196,7 +196,7 @@ func TestApplyTakesBackADrainingSink(t *testing.T) {
 	dest := &fakeDest{fail: down}
 	cfg := sinks.SinkConfig{Spec: sinks.Spec{Name: "s", Type: "fake"}, Destination: dest, Batch: sinks.BatchLimits{Timeout: time.Millisecond}}
 	run := start(t, []sinks.SinkConfig{cfg}, sinks.Options{DataDir: t.TempDir(), Retry: fastRetry, DrainTimeout: time.Hour})
-	if err := run.r.Send(context.Background(), sinks.Batch{Records: numbered(0, 5)}); err != nil {
+	if err := run.r.Send(context.Background(), sinks.Batch{Records: sinktest.Numbered(0, 5)}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := run.r.Apply(context.Background(), nil); err != nil {
@@ -208,7 +208,7 @@ func TestApplyTakesBackADrainingSink(t *testing.T) {
 	if st, _ := statusOf(run.r, "s"); st.Removing || st.BufferEvents != 5 {
 		t.Fatalf("taken back: %+v", st)
 	}
-	if err := run.r.Send(context.Background(), sinks.Batch{Records: numbered(5, 8)}); err != nil {
+	if err := run.r.Send(context.Background(), sinks.Batch{Records: sinktest.Numbered(5, 8)}); err != nil {
 		t.Fatal(err)
 	}
 	dest.setFail(nil)
@@ -240,7 +240,7 @@ func TestApplyRefusesBadSinksAndChangesNothing(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "sinks", "other")); err == nil {
 		t.Error("a refused Apply created the directory of a new sink")
 	}
-	if err := run.r.Send(context.Background(), sinks.Batch{Records: numbered(0, 3)}); err != nil {
+	if err := run.r.Send(context.Background(), sinks.Batch{Records: sinktest.Numbered(0, 3)}); err != nil {
 		t.Fatal(err)
 	}
 	sinktest.WaitFor(t, 20*time.Second, "delivery", func() bool { return len(dest.logs()) == 3 })
@@ -309,7 +309,7 @@ func TestStartNamesLeftoverBuffers(t *testing.T) {
 		{Spec: sinks.Spec{Name: "stuck", Type: "fake"}, Destination: stuck, Batch: fast},
 		{Spec: sinks.Spec{Name: "done", Type: "fake"}, Destination: done, Batch: fast},
 	}, sinks.Options{DataDir: dir, Retry: fastRetry})
-	if err := run.r.Send(context.Background(), sinks.Batch{Records: numbered(0, 10)}); err != nil {
+	if err := run.r.Send(context.Background(), sinks.Batch{Records: sinktest.Numbered(0, 10)}); err != nil {
 		t.Fatal(err)
 	}
 	sinktest.WaitFor(t, 20*time.Second, "delivery", func() bool { return len(done.logs()) == 10 })
@@ -333,7 +333,7 @@ func TestApplyGrowsAFullBuffer(t *testing.T) {
 	sent := make(chan error, 1)
 	go func() {
 		for i := 0; ; i += 10 {
-			if err := run.r.Send(context.Background(), sinks.Batch{Records: numbered(i, i+10)}); err != nil || i >= 1000 {
+			if err := run.r.Send(context.Background(), sinks.Batch{Records: sinktest.Numbered(i, i+10)}); err != nil || i >= 1000 {
 				sent <- err
 				return
 			}

@@ -28,19 +28,6 @@ import (
 	sinkhttp "github.com/opshub/opshub/sinks/http"
 )
 
-func numbered(from, to int) []model.LogRecord {
-	var out []model.LogRecord
-	for i := from; i < to; i++ {
-		out = append(out, model.LogRecord{
-			Time:   time.Date(2026, 11, 24, 10, 0, 0, i, time.UTC),
-			Ref:    model.Ref{Project: "demo", Service: "web", Instance: "web-1", Container: "web"},
-			Stream: "stdout",
-			Log:    fmt.Sprintf("line %06d", i),
-		})
-	}
-	return out
-}
-
 // fakeDest records what it was given and fails while told to.
 type fakeDest struct {
 	mu   sync.Mutex
@@ -122,7 +109,7 @@ func TestRouterSendsEachSinkItsShareAndAcksOnce(t *testing.T) {
 		{Spec: sinks.Spec{Name: "none", Type: "fake"}, Destination: &fakeDest{}, Filter: sinks.Filter{Projects: []string{"other"}}},
 	}, sinks.Options{DataDir: t.TempDir(), Retry: fastRetry})
 
-	recs := numbered(0, 4)
+	recs := sinktest.Numbered(0, 4)
 	recs[1].Stream, recs[3].Stream = "stderr", "stderr"
 	var acks atomic.Int32
 	if err := run.r.Send(context.Background(), sinks.Batch{Records: recs, Ack: func() { acks.Add(1) }}); err != nil {
@@ -137,7 +124,7 @@ func TestRouterSendsEachSinkItsShareAndAcksOnce(t *testing.T) {
 	}
 
 	// A batch no sink wants is acknowledged at once.
-	other := numbered(0, 1)
+	other := sinktest.Numbered(0, 1)
 	other[0].Project = "nobody"
 	acks.Store(0)
 	if err := run.r.Send(context.Background(), sinks.Batch{Records: other, Ack: func() { acks.Add(1) }}); err != nil {
@@ -157,7 +144,7 @@ func TestRouterAcksOnlyDurableRecords(t *testing.T) {
 		{Spec: sinks.Spec{Name: "s", Type: "fake"}, Destination: &fakeDest{fail: down}},
 	}, sinks.Options{DataDir: dir, Retry: fastRetry})
 	var onDisk bool
-	err := run.r.Send(context.Background(), sinks.Batch{Records: numbered(7, 8), Ack: func() {
+	err := run.r.Send(context.Background(), sinks.Batch{Records: sinktest.Numbered(7, 8), Ack: func() {
 		segs, _ := filepath.Glob(filepath.Join(dir, "sinks", "s", "*.seg"))
 		for _, s := range segs {
 			data, _ := os.ReadFile(s)
@@ -198,7 +185,7 @@ func TestRouterBackPressure(t *testing.T) {
 		sent := make(chan int, 100)
 		go func() {
 			for i := range 40 {
-				if err := r.Send(ctx, sinks.Batch{Records: numbered(i*5, i*5+5)}); err != nil {
+				if err := r.Send(ctx, sinks.Batch{Records: sinktest.Numbered(i*5, i*5+5)}); err != nil {
 					t.Error(err)
 					return
 				}
@@ -230,7 +217,7 @@ func TestRouterBackPressure(t *testing.T) {
 		time.Sleep(5 * time.Minute)
 		synctest.Wait()
 		got := dest.logs()
-		want := numbered(0, 200)
+		want := sinktest.Numbered(0, 200)
 		if len(got) != len(want) {
 			t.Fatalf("delivered %d records, want %d", len(got), len(want))
 		}
@@ -263,7 +250,7 @@ func TestRouterPauseAndResume(t *testing.T) {
 	if err := run.r.Pause("nope"); !errors.Is(err, sinks.ErrUnknownSink) {
 		t.Fatalf("pausing an unknown sink: %v", err)
 	}
-	if err := run.r.Send(context.Background(), sinks.Batch{Records: numbered(0, 3)}); err != nil {
+	if err := run.r.Send(context.Background(), sinks.Batch{Records: sinktest.Numbered(0, 3)}); err != nil {
 		t.Fatal(err)
 	}
 	sinktest.WaitFor(t, 20*time.Second, "records to wait in the buffer", func() bool { return run.r.Sinks()[0].BufferEvents == 3 })
@@ -303,7 +290,7 @@ func TestRouterPartialErrorRetriesOnlyListedRecords(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	run := start(t, []sinks.SinkConfig{{Spec: sinks.Spec{Name: "s", Type: "fake"}, Destination: dest,
 		Batch: sinks.BatchLimits{MaxEvents: 3, Timeout: time.Millisecond}}}, sinks.Options{DataDir: dir, Retry: fastRetry, Registerer: reg})
-	if err := run.r.Send(context.Background(), sinks.Batch{Records: numbered(0, 3)}); err != nil {
+	if err := run.r.Send(context.Background(), sinks.Batch{Records: sinktest.Numbered(0, 3)}); err != nil {
 		t.Fatal(err)
 	}
 	sinktest.WaitFor(t, 20*time.Second, "the retry", func() bool { return len(dest.logs()) == 2 })
@@ -439,7 +426,7 @@ func TestRouterOutageAndRestart(t *testing.T) {
 	}
 	send := func(r *sinks.Router, from, to int) {
 		for i := from; i < to; i += 10 {
-			if err := r.Send(context.Background(), sinks.Batch{Records: numbered(i, i+10)}); err != nil {
+			if err := r.Send(context.Background(), sinks.Batch{Records: sinktest.Numbered(i, i+10)}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -500,7 +487,7 @@ func TestRouterWithoutSinksRunsUntilCancelled(t *testing.T) {
 		done := make(chan error, 1)
 		go func() { done <- r.Run(ctx) }()
 		acked := false
-		if err := r.Send(ctx, sinks.Batch{Records: numbered(0, 2), Ack: func() { acked = true }}); err != nil || !acked {
+		if err := r.Send(ctx, sinks.Batch{Records: sinktest.Numbered(0, 2), Ack: func() { acked = true }}); err != nil || !acked {
 			t.Fatalf("Send = %v, acked %v", err, acked)
 		}
 		synctest.Wait()
@@ -532,11 +519,11 @@ func TestRouterWithoutBuffer(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error)
 		go func() { done <- r.Run(ctx) }()
-		if err := r.Send(ctx, sinks.Batch{Records: numbered(0, 3)}); err != nil {
+		if err := r.Send(ctx, sinks.Batch{Records: sinktest.Numbered(0, 3)}); err != nil {
 			t.Fatal(err)
 		}
 		second := make(chan error, 1)
-		go func() { second <- r.Send(ctx, sinks.Batch{Records: numbered(3, 4)}) }()
+		go func() { second <- r.Send(ctx, sinks.Batch{Records: sinktest.Numbered(3, 4)}) }()
 		time.Sleep(time.Hour)
 		synctest.Wait()
 		select {
@@ -610,7 +597,7 @@ func TestRouterAcksDeliveredRecordsWithoutDiskWrites(t *testing.T) {
 	}, sinks.Options{DataDir: dir, Retry: fastRetry})
 	for i := range 5 {
 		var delivered int
-		err := run.r.Send(context.Background(), sinks.Batch{Records: numbered(i*10, i*10+10), Ack: func() { delivered = len(dest.logs()) }})
+		err := run.r.Send(context.Background(), sinks.Batch{Records: sinktest.Numbered(i*10, i*10+10), Ack: func() { delivered = len(dest.logs()) }})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -624,7 +611,7 @@ func TestRouterAcksDeliveredRecordsWithoutDiskWrites(t *testing.T) {
 			t.Fatalf("buffer segment %s written (%v) although the destination kept up", s, err)
 		}
 	}
-	if got, want := dest.logs(), numbered(0, 50); len(got) != len(want) || got[49] != want[49].Log {
+	if got, want := dest.logs(), sinktest.Numbered(0, 50); len(got) != len(want) || got[49] != want[49].Log {
 		t.Fatalf("delivered %d records", len(got))
 	}
 }
@@ -666,7 +653,7 @@ func TestRouterSpillsWhenTheDestinationHangs(t *testing.T) {
 		go func() { done <- r.Run(ctx) }()
 
 		start := time.Now()
-		if err := r.Send(ctx, sinks.Batch{Records: numbered(0, 10)}); err != nil {
+		if err := r.Send(ctx, sinks.Batch{Records: sinktest.Numbered(0, 10)}); err != nil {
 			t.Fatal(err)
 		}
 		if waited := time.Since(start); waited > 10*time.Second {
@@ -681,7 +668,7 @@ func TestRouterSpillsWhenTheDestinationHangs(t *testing.T) {
 		if !bytes.Contains(data, []byte("line 000000")) || !bytes.Contains(data, []byte("line 000009")) {
 			t.Fatal("Send returned before the batch was on disk")
 		}
-		if err := r.Send(ctx, sinks.Batch{Records: numbered(10, 12)}); err != nil {
+		if err := r.Send(ctx, sinks.Batch{Records: sinktest.Numbered(10, 12)}); err != nil {
 			t.Fatal(err)
 		}
 		close(release)

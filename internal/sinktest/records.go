@@ -27,3 +27,19 @@ func AccessLogBatch() ([]model.LogRecord, int64) {
 	}
 	return recs, n
 }
+
+// Numbered are the lines "line 000000"… of one container (demo/web, web-1,
+// stdout), from up to but not including to, a nanosecond apart: what the
+// sink tests send to see that nothing is lost, repeated or reordered.
+func Numbered(from, to int) []model.LogRecord {
+	var out []model.LogRecord
+	for i := from; i < to; i++ {
+		out = append(out, model.LogRecord{
+			Time:   time.Date(2026, 11, 24, 10, 0, 0, i, time.UTC),
+			Ref:    model.Ref{Project: "demo", Service: "web", Instance: "web-1", Container: "web"},
+			Stream: "stdout",
+			Log:    fmt.Sprintf("line %06d", i),
+		})
+	}
+	return out
+}
