@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"fmt"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -52,17 +53,7 @@ func TestAlertsAndDeliveriesAPI(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rec := do(t, h, tt.method, tt.path, "127.0.0.1:5555", "")
-			if rec.Code != tt.code {
-				t.Fatalf("code %d, want %d: %s", rec.Code, tt.code, rec.Body)
-			}
-			var body any
-			if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
-				t.Fatal(err)
-			}
-			if got := lookup(body, tt.want); got != "" {
-				t.Errorf("%s in %s", got, rec.Body)
-			}
+			expectAnswer(t, do(t, h, tt.method, tt.path, "127.0.0.1:5555", ""), tt.code, tt.want)
 		})
 	}
 	if len(fake.resent) != 1 {
@@ -75,6 +66,25 @@ func TestAlertsAPIWithoutNotifications(t *testing.T) {
 	rec := do(t, h, "GET", "/api/v1/alerts", "127.0.0.1:5555", "")
 	if rec.Code != 200 || rec.Body.String() != "{\n  \"alerts\": []\n}\n" {
 		t.Errorf("got %d %q, want an empty list", rec.Code, rec.Body)
+	}
+}
+
+// expectAnswer fails the test unless rec has the status code and, when
+// want is set, its JSON body holds want ("a.0.b=value", see lookup).
+func expectAnswer(t *testing.T, rec *httptest.ResponseRecorder, code int, want string) {
+	t.Helper()
+	if rec.Code != code {
+		t.Fatalf("code %d, want %d: %s", rec.Code, code, rec.Body)
+	}
+	if want == "" {
+		return
+	}
+	var body any
+	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+		t.Fatal(err)
+	}
+	if msg := lookup(body, want); msg != "" {
+		t.Errorf("%s in %s", msg, rec.Body)
 	}
 }
 

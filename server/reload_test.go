@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"testing"
 
@@ -42,20 +41,7 @@ func TestConfigReloadAPI(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			fake.refuse = tt.refuse
-			rec := do(t, h, "POST", "/api/v1/config/reload", "10.0.0.9:5555", tt.token)
-			if rec.Code != tt.code {
-				t.Fatalf("code %d, want %d: %s", rec.Code, tt.code, rec.Body)
-			}
-			if tt.want == "" {
-				return
-			}
-			var body any
-			if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
-				t.Fatal(err)
-			}
-			if msg := lookup(body, tt.want); msg != "" {
-				t.Fatalf("%s: %s", msg, rec.Body)
-			}
+			expectAnswer(t, do(t, h, "POST", "/api/v1/config/reload", "10.0.0.9:5555", tt.token), tt.code, tt.want)
 		})
 	}
 

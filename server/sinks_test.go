@@ -1,7 +1,6 @@
 package server
 
 import (
-	"encoding/json"
 	"fmt"
 	"testing"
 
@@ -51,20 +50,7 @@ func TestSinksAPI(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rec := do(t, h, tt.method, tt.path, "10.0.0.9:5555", tt.token)
-			if rec.Code != tt.code {
-				t.Fatalf("code %d, want %d: %s", rec.Code, tt.code, rec.Body)
-			}
-			if tt.want == "" {
-				return
-			}
-			var body any
-			if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
-				t.Fatal(err)
-			}
-			if msg := lookup(body, tt.want); msg != "" {
-				t.Fatalf("%s: %s", msg, rec.Body)
-			}
+			expectAnswer(t, do(t, h, tt.method, tt.path, "10.0.0.9:5555", tt.token), tt.code, tt.want)
 		})
 	}
 }
