@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opshub/opshub/client"
 	"github.com/opshub/opshub/internal/sinktest"
 	"github.com/opshub/opshub/model"
 )
@@ -40,7 +41,8 @@ func (o *outputs) add(what, text string) {
 // env file, a crash-looping service the group selects and a webhook for
 // every event; it uses the CLI and the API with a read and an admin token,
 // deploys, rolls back and reloads a changed secret. The instances get the
-// values; no output holds one: not check-config --print, the CLI, the
+// values; the webhook, filtered on tag api, gets no event about the
+// untagged crasher; no output holds a secret value: not check-config --print, the CLI, the
 // API, opshub's own log, the notifications (crash reports with their log
 // lines included), nor any file under dataDir (the state file keeps a hash).
 func TestSecretGroupValuesAppearNowhere(t *testing.T) {
@@ -96,6 +98,9 @@ workloads:
     project: demo
     command: [%s/opshub-demo, --listen, "127.0.0.1:${PORT}", --exit-after, 300ms, --exit-code, "3"]
     tags: [api]
+  - name: plain
+    project: demo
+    command: [%s/opshub-demo, --listen, "127.0.0.1:${PORT}", --exit-after, 300ms, --exit-code, "4"]
   - name: migrate
     project: demo
     command: [%s/opshub-demo, --listen, "127.0.0.1:${PORT}", --exit-after, 200ms]
@@ -117,7 +122,7 @@ alerts:
 notifications:
   integrations:
     - {name: hook, type: webhook, url: %q, tags: [api]}
-`, dataDir, api, dir, dir, bin, port, bin, bin, secretVar, dir, dir, hook.URL)
+`, dataDir, api, dir, dir, bin, port, bin, bin, bin, secretVar, dir, dir, hook.URL)
 		if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -217,6 +222,20 @@ notifications:
 		defer out.mu.Unlock()
 		return strings.Contains(out.all["webhook bodies"], `"event":"container.crash"`) && strings.Contains(out.all["webhook bodies"], "exiting with code 3")
 	})
+
+	// The hook filters on tag api: plain (no tags) crashes too, an alert
+	// the API lists, but no notification of it reaches the hook.
+	waitUntil(t, 60*time.Second, "plain's crash among the alerts", func() bool {
+		var body struct{ Alerts []client.Alert }
+		_ = json.Unmarshal([]byte(get("read-token-1", "/api/v1/alerts")), &body)
+		return slices.ContainsFunc(body.Alerts, func(a client.Alert) bool { return a.Service == "plain" })
+	})
+	out.mu.Lock()
+	bodies := out.all["webhook bodies"]
+	out.mu.Unlock()
+	if strings.Contains(bodies, `"service":"plain"`) || !strings.Contains(bodies, `"service":"crasher"`) {
+		t.Error("the hook, filtered on tag api, got an event about plain, which has no tags, or none about crasher")
+	}
 
 	// A reload with a new secret value rolls web (and the crasher) out.
 	writeConfig("RELOADED_SECRET")
