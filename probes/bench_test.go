@@ -29,22 +29,9 @@ func BenchmarkHTTPProbe(b *testing.B) {
 
 // BenchmarkTCPProbe is one TCP probe run: connect and close.
 func BenchmarkTCPProbe(b *testing.B) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	port := acceptingPort(b)
 	h := &tcpHandler{}
-	target := Target{Port: ln.Addr().(*net.TCPAddr).Port}
+	target := Target{Port: port}
 	b.ReportAllocs()
 	for b.Loop() {
 		if o := h.Probe(context.Background(), target, time.Second); o.Result != Success {

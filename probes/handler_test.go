@@ -209,12 +209,15 @@ func TestHTTPHandlerRawResponses(t *testing.T) {
 	}
 }
 
-func TestTCPHandler(t *testing.T) {
+// acceptingPort is a loopback port that accepts connections and closes
+// them at once, until the test ends.
+func acceptingPort(t testing.TB) int {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
+	t.Cleanup(func() { ln.Close() })
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -224,8 +227,13 @@ func TestTCPHandler(t *testing.T) {
 			c.Close()
 		}
 	}()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func TestTCPHandler(t *testing.T) {
+	port := acceptingPort(t)
 	h := &tcpHandler{}
-	if o := h.Probe(context.Background(), Target{Port: ln.Addr().(*net.TCPAddr).Port}, time.Second); o.Result != Success {
+	if o := h.Probe(context.Background(), Target{Port: port}, time.Second); o.Result != Success {
 		t.Errorf("open port: %+v", o)
 	}
 	o := (&tcpHandler{action: TCPAction{Port: closedPort(t)}}).Probe(context.Background(), Target{Port: 1}, time.Second)
