@@ -21,6 +21,10 @@ func Default() *Config {
 		Server: Server{Listen: "127.0.0.1:7420", Exec: ExecSessions{
 			IdleTimeout:    Duration(30 * time.Minute),
 			MaxPerInstance: 8,
+		}, Limits: ServerLimits{
+			MaxTails:          100,
+			MaxTailsPerClient: 10,
+			MaxQueryRange:     Duration(31 * 24 * time.Hour),
 		}},
 		Platform: Platform{Kind: PlatformLocal},
 		Collector: Collector{

@@ -65,6 +65,19 @@ type Server struct {
 	// Exec bounds the exec, shell and forward sessions (an extension of
 	// the documented keys; docs/exec.md).
 	Exec ExecSessions `yaml:"exec"`
+	// Limits bounds what clients can hold of the API (an extension of the
+	// documented keys; docs/config.md).
+	Limits ServerLimits `yaml:"limits"`
+}
+
+// ServerLimits bounds live tails and log queries.
+type ServerLimits struct {
+	// MaxTails is how many live tails the server serves at once.
+	MaxTails int `yaml:"maxTails"`
+	// MaxTailsPerClient is how many one token (or address) may hold.
+	MaxTailsPerClient int `yaml:"maxTailsPerClient"`
+	// MaxQueryRange bounds a log query's time range.
+	MaxQueryRange Duration `yaml:"maxQueryRange"`
 }
 
 // ExecSessions bounds exec, shell and forward sessions.

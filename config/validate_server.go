@@ -18,6 +18,15 @@ func (v *validator) server(s Server) {
 	if s.Exec.MaxPerInstance < 1 {
 		v.errorf("server.exec.maxPerInstance", "must be at least 1")
 	}
+	if s.Limits.MaxTails < 1 {
+		v.errorf("server.limits.maxTails", "must be at least 1")
+	}
+	if s.Limits.MaxTailsPerClient < 1 {
+		v.errorf("server.limits.maxTailsPerClient", "must be at least 1")
+	}
+	if s.Limits.MaxQueryRange <= 0 {
+		v.errorf("server.limits.maxQueryRange", "must be positive")
+	}
 	names := map[string]string{}
 	tokens := map[string]string{}
 	for i, t := range s.Tokens {

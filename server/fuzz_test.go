@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -45,9 +46,17 @@ func FuzzLogQuery(f *testing.F) {
 		h.ServeHTTP(rec, req)
 		switch {
 		case rec.Code == http.StatusOK:
-			q := logs.got
+			q, lim := logs.got, DefaultLimits
 			if q.Project == "" || q.Service == "" || q.Limit < 0 || q.Limit > collector.MaxQueryLimit {
 				t.Fatalf("%q: served a query %+v", query, q)
+			}
+			if !q.From.IsZero() && !q.To.IsZero() && (q.To.Before(q.From) || q.To.Sub(q.From) > lim.MaxQueryRange) {
+				t.Fatalf("%q: served a range from %v to %v", query, q.From, q.To)
+			}
+			for _, f := range []string{q.TextIncludes, q.TextNotIncludes, reString(q.RegexIncludes), reString(q.RegexNotIncludes)} {
+				if len(f) > lim.MaxFilterBytes {
+					t.Fatalf("%q: served a filter of %d bytes", query, len(f))
+				}
 			}
 		case rec.Code >= 400 && rec.Code < 500:
 			var e apiError
@@ -58,6 +67,13 @@ func FuzzLogQuery(f *testing.F) {
 			t.Fatalf("%q: status %d: %s", query, rec.Code, rec.Body)
 		}
 	})
+}
+
+func reString(re *regexp.Regexp) string {
+	if re == nil {
+		return ""
+	}
+	return re.String()
 }
 
 // FuzzNodeAPI sends raw HTTP requests from another host to a collector's

@@ -92,6 +92,11 @@ func (h *RoleHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // proxy passes the request to the leader's API as it is (its bearer token
 // included: the leader authorizes it), streaming the answer back.
 func (h *RoleHandler) proxy(w http.ResponseWriter, r *http.Request, target *url.URL, leader string) {
+	if isLongLivedPath(r.URL.Path) {
+		// The leader bounds a tail or a session; this server's
+		// deadlines would cut it.
+		liftDeadlines(w)
+	}
 	rp := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)

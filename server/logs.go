@@ -25,10 +25,15 @@ type LogReader interface {
 // and clients see the stream is alive.
 const sseKeepAlive = 15 * time.Second
 
-// parseLogQuery reads the filters of the log endpoints. On error it returns
-// the offending parameter's name.
-func parseLogQuery(r *http.Request, now time.Time) (collector.Query, string, error) {
+// parseLogQuery reads the filters of the log endpoints, within lim's
+// bounds. On error it returns the offending parameter's name.
+func parseLogQuery(r *http.Request, now time.Time, lim Limits) (collector.Query, string, error) {
 	v := r.URL.Query()
+	for _, name := range []string{"textIncludes", "textNotIncludes", "regexIncludes", "regexNotIncludes"} {
+		if n := len(v.Get(name)); n > lim.MaxFilterBytes {
+			return collector.Query{}, name, fmt.Errorf("%s is %d bytes long; at most %d are allowed", name, n, lim.MaxFilterBytes)
+		}
+	}
 	q := collector.Query{
 		Project:         v.Get("project"),
 		Service:         v.Get("service"),
@@ -60,8 +65,19 @@ func parseLogQuery(r *http.Request, now time.Time) (collector.Query, string, err
 		if err != nil || d <= 0 {
 			return q, "since", fmt.Errorf("since must be a positive duration such as 5m or 1h, got %q", s)
 		}
+		if d > lim.MaxQueryRange {
+			return q, "since", fmt.Errorf("since may reach back at most %s, got %s", lim.MaxQueryRange, d)
+		}
 		if since := now.Add(-d); q.From.IsZero() || since.After(q.From) {
 			q.From = since
+		}
+	}
+	if !q.From.IsZero() && !q.To.IsZero() {
+		if q.To.Before(q.From) {
+			return q, "to", fmt.Errorf("to (%s) is before from (%s)", q.To.Format(time.RFC3339Nano), q.From.Format(time.RFC3339Nano))
+		}
+		if span := q.To.Sub(q.From); span > lim.MaxQueryRange {
+			return q, "from", fmt.Errorf("from and to are %s apart; a query may span at most %s", span, lim.MaxQueryRange)
 		}
 	}
 	if s := v.Get("limit"); s != "" {
@@ -97,7 +113,7 @@ func (s *Server) queryLogs(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotImplemented, "logs are not served by this opshub", "")
 		return
 	}
-	q, field, err := parseLogQuery(r, time.Now())
+	q, field, err := parseLogQuery(r, time.Now(), s.opts.Limits)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error(), field)
 		return
@@ -125,17 +141,36 @@ func (s *Server) tailLogs(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotImplemented, "logs are not served by this opshub", "")
 		return
 	}
-	q, field, err := parseLogQuery(r, time.Now())
+	q, field, err := parseLogQuery(r, time.Now(), s.opts.Limits)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error(), field)
 		return
 	}
+	release, err := s.tails.acquire(clientOf(r), s.opts.Limits, s.opts.TokenReviewer == nil)
+	if err != nil {
+		w.Header().Set("Retry-After", "10")
+		writeError(w, http.StatusTooManyRequests, err.Error(), "")
+		return
+	}
+	defer release()
 	rc := http.NewResponseController(w)
+	// Each write has WriteTimeout to finish: a client that stops reading
+	// is dropped instead of holding the tail (the route has no deadline
+	// of its own; see longLived).
+	flush := func(b []byte) error {
+		_ = rc.SetWriteDeadline(time.Now().Add(s.opts.Limits.WriteTimeout))
+		if len(b) > 0 {
+			if _, err := w.Write(b); err != nil {
+				return err
+			}
+		}
+		return rc.Flush()
+	}
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.Header().Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
-	if err := rc.Flush(); err != nil {
+	if err := flush(nil); err != nil {
 		return
 	}
 	ctx, cancel := context.WithCancel(r.Context())
@@ -174,17 +209,11 @@ func (s *Server) tailLogs(w http.ResponseWriter, r *http.Request) {
 					more = false
 				}
 			}
-			if _, err := w.Write(buf); err != nil {
-				return
-			}
-			if err := rc.Flush(); err != nil {
+			if err := flush(buf); err != nil {
 				return
 			}
 		case <-keepAlive.C:
-			if _, err := w.Write([]byte(": keep-alive\n\n")); err != nil {
-				return
-			}
-			if err := rc.Flush(); err != nil {
+			if err := flush([]byte(": keep-alive\n\n")); err != nil {
 				return
 			}
 		case err := <-done:
@@ -203,15 +232,13 @@ func (s *Server) tailLogs(w http.ResponseWriter, r *http.Request) {
 				}
 			}
 			if len(buf) > 0 {
-				if _, err := w.Write(buf); err != nil {
+				if err := flush(buf); err != nil {
 					return
 				}
-				_ = rc.Flush()
 			}
 			if err != nil && !errors.Is(err, context.Canceled) {
 				msg, _ := json.Marshal(apiError{Error: err.Error()})
-				fmt.Fprintf(w, "event: error\ndata: %s\n\n", msg)
-				_ = rc.Flush()
+				_ = flush(fmt.Appendf(nil, "event: error\ndata: %s\n\n", msg))
 			}
 			return
 		}

@@ -90,6 +90,10 @@ type Options struct {
 	// Flows serves /api/v1/flows and /hooks/flows; nil answers an empty
 	// list and 404s.
 	Flows FlowRunner
+
+	// Limits bounds clients: timeouts, body sizes, log queries and live
+	// tails; zero fields take DefaultLimits'.
+	Limits Limits
 }
 
 // Server serves opshub's HTTP API.
@@ -101,6 +105,7 @@ type Server struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	exec     *execSessions
+	tails    tailSlots
 }
 
 // New builds a Server. It does not listen; call Run or Serve.
@@ -123,6 +128,7 @@ func New(opts Options) (*Server, error) {
 	if opts.Ready == nil {
 		opts.Ready = func() (bool, string) { return true, "" }
 	}
+	opts.Limits = opts.Limits.withDefaults()
 	s := &Server{
 		opts: opts,
 		auth: newAuthenticator(opts.Tokens),
@@ -164,11 +170,7 @@ func (s *Server) Run(ctx context.Context) error {
 // Serve serves on ln until ctx ends, then shuts down gracefully within
 // ShutdownTimeout using a fresh context. It closes ln.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{
-		Handler:           s.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-	}
+	srv := NewHTTPServer(s.handler, s.opts.Limits, s.log)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	s.log.Info("serving API", "addr", ln.Addr().String())
@@ -191,7 +193,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	handle := func(pattern, name string, scope Scope, h http.HandlerFunc) {
-		mux.Handle(pattern, s.instrument(name, s.authorized(scope, h)))
+		if longLivedRoutes[name] {
+			h = longLived(h)
+		}
+		mux.Handle(pattern, s.instrument(name, s.authorized(scope, limitBody(bodyLimit(name, pattern), h))))
 	}
 	mux.Handle("GET /healthz", s.instrument("healthz", http.HandlerFunc(s.healthz)))
 	mux.Handle("GET /readyz", s.instrument("readyz", http.HandlerFunc(s.readyz)))
@@ -225,11 +230,11 @@ func (s *Server) routes() http.Handler {
 	if s.opts.UI {
 		// The page and its assets hold no data; what they show comes
 		// from the API, under its tokens.
-		mux.Handle("/", s.instrument("ui", ui.Handler()))
+		mux.Handle("/", s.instrument("ui", limitBody(maxBodyRead, ui.Handler().ServeHTTP)))
 	}
-	mux.Handle("/api/", s.instrument("unknown", s.authorized(ScopeRead, func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("/api/", s.instrument("unknown", s.authorized(ScopeRead, limitBody(maxBodyRead, func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no API endpoint %s %s", r.Method, r.URL.Path), "")
-	})))
+	}))))
 	return mux
 }
 

@@ -154,6 +154,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	srv, err := server.New(server.Options{
 		Listen:      cfg.Server.Listen,
 		Tokens:      Tokens(cfg),
+		Limits:      serverLimits(cfg),
 		Services:    rt,
 		Ready:       func() (bool, string) { return rt.Ready(), "local runtime is starting" },
 		Gatherer:    reg,

@@ -121,7 +121,7 @@ func RunController(ctx context.Context, cfg *config.Config, opts ControllerOptio
 	}
 	// A follower's own metrics (process, platform) on /metrics; the
 	// leader's API serves the same registry once it leads.
-	own, err := server.New(server.Options{Tokens: Tokens(cfg), Services: plat, Gatherer: reg, Logger: log})
+	own, err := server.New(server.Options{Tokens: Tokens(cfg), Services: plat, Gatherer: reg, Logger: log, Limits: serverLimits(cfg)})
 	if err != nil {
 		return err
 	}
@@ -137,7 +137,7 @@ func RunController(ctx context.Context, cfg *config.Config, opts ControllerOptio
 		start: func(g *partGroup, ln net.Listener) {
 			g.start("kubernetes platform", func(ctx context.Context) error { return plat.Run(ctx, 2) })
 			g.start("collector watch", watch.Run)
-			g.start("api server", func(ctx context.Context) error { return serveHTTP(ctx, ln, front, log) })
+			g.start("api server", func(ctx context.Context) error { return serveHTTP(ctx, ln, front, serverLimits(cfg), log) })
 			g.start("controller", func(ctx context.Context) error {
 				return elector.Run(ctx, func(ctx context.Context) error {
 					return lead(ctx, leaderDeps{
@@ -255,6 +255,7 @@ func lead(ctx context.Context, d leaderDeps) error {
 		Reloader:    reloadAPI(d.reloader),
 		Exec:        controllerExec(cfg, d.plat, log),
 		UI:          true,
+		Limits:      serverLimits(cfg),
 		Logger:      log,
 	})
 	if err != nil {
@@ -375,12 +376,8 @@ func leaderURL(plat *kubernetes.Platform, namespace, listen string) func(string)
 
 // serveHTTP serves h on ln until ctx ends, then shuts down within 10s on a
 // fresh context. It closes ln.
-func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logger) error {
-	srv := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler, limits server.Limits, log *slog.Logger) error {
+	srv := server.NewHTTPServer(h, limits, log)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info("serving API", "addr", ln.Addr().String())

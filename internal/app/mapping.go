@@ -107,3 +107,13 @@ func InactiveSections(cfg *config.Config) []string {
 	}
 	return out
 }
+
+// serverLimits maps server.limits onto the API's limits; the others keep
+// server.DefaultLimits.
+func serverLimits(cfg *config.Config) server.Limits {
+	return server.Limits{
+		MaxTails:          cfg.Server.Limits.MaxTails,
+		MaxTailsPerClient: cfg.Server.Limits.MaxTailsPerClient,
+		MaxQueryRange:     cfg.Server.Limits.MaxQueryRange.D(),
+	}
+}

@@ -185,6 +185,7 @@ func RunCollector(ctx context.Context, cfg *config.Config, opts CollectorOptions
 		Sinks:         sinkRouter,
 		NodeSamples:   samples,
 		TokenReviewer: reviewer,
+		Limits:        serverLimits(cfg),
 		Logger:        log,
 	})
 	if err != nil {
