@@ -636,7 +636,13 @@ func (m *Manager) checkLocked(ctx context.Context, ref model.Ref) {
 		m.finishLocked(ctx, ref, rel, now)
 		return
 	case rel.Deadline != nil && now.After(*rel.Deadline):
-		why := fmt.Sprintf("progress deadline exceeded (%s)", m.opts.ProgressDeadline)
+		// The release's own deadline: the one who started it may have
+		// had another setting (a controller before a failover).
+		limit := rel.Deadline.Sub(rel.Started)
+		if limit >= time.Second {
+			limit = limit.Round(time.Second)
+		}
+		why := fmt.Sprintf("progress deadline exceeded (%s)", limit)
 		if st.Waiting != "" {
 			why += ": " + st.Waiting
 		}

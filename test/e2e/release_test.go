@@ -523,11 +523,15 @@ func TestReleaseFollowedAcrossAControllerFailover(t *testing.T) {
 	ctx := context.Background()
 	hook, hookSrv := newReceiver(t)
 	k := startDrivenWeb(t, c)
-	configFor := func(listen string) string {
-		// Long enough for the failover; the held pods are released well
-		// before it.
-		return strings.Replace(releaseConfig(t, c, listen, hookSrv.URL), "progressDeadline: 8s", "progressDeadline: 50s", 1)
+	// Each leader gives the releases it starts its own deadline: long
+	// enough on controller-a for the failover, short on controller-b for
+	// a release its successor must fail and roll back.
+	configWith := func(deadline string) func(listen string) string {
+		return func(listen string) string {
+			return strings.Replace(releaseConfig(t, c, listen, hookSrv.URL), "progressDeadline: 8s", "progressDeadline: "+deadline, 1)
+		}
 	}
+	configFor := configWith("50s")
 	a := startControllerProcessWith(t, "controller-a", configFor)
 	sinktest.Eventually(t, waitTimeout, "controller-a leads", func() error {
 		if got := readyz(a.url); got != "ok: leading" {
@@ -535,7 +539,7 @@ func TestReleaseFollowedAcrossAControllerFailover(t *testing.T) {
 		}
 		return nil
 	})
-	b := startControllerProcessWith(t, "controller-b", configFor)
+	b := startControllerProcessWith(t, "controller-b", configWith("12s"))
 	sinktest.Eventually(t, waitTimeout, "controller-b follows", func() error {
 		if got := readyz(b.url); got != "ok: following controller-a" {
 			return fmt.Errorf("readyz: %s", got)
@@ -624,5 +628,44 @@ func TestReleaseFollowedAcrossAControllerFailover(t *testing.T) {
 		if len(lines) != 4 || !strings.Contains(lines[0], "IMAGE") || !strings.Contains(lines[2], "registry.example/web:2") || !strings.Contains(lines[1], "rollback (loopback) → 1") {
 			t.Errorf("opshub releases:\n%s", table)
 		}
+	})
+
+	t.Run("a release whose leader was killed fails at its deadline under the next one and is rolled back", func(t *testing.T) {
+		c3 := startControllerProcessWith(t, "controller-c", configFor)
+		sinktest.Eventually(t, waitTimeout, "controller-c follows", func() error {
+			if got := readyz(c3.url); got != "ok: following controller-b" {
+				return fmt.Errorf("readyz: %s", got)
+			}
+			return nil
+		})
+		rel, err := apiB.Deploy(ctx, "shop", "web", client.DeployRequest{Image: "registry.example/web:broken"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sinktest.Eventually(t, waitTimeout, "the broken rollout is under way", func() error {
+			r := releasesOf(t, apiB, "shop", "web")[0]
+			if r.Revision != rel.Revision || r.Progress.Updated == 0 {
+				return fmt.Errorf("newest %d %s %+v", r.Revision, r.State, r.Progress)
+			}
+			return nil
+		})
+		b.Signal(t, syscall.SIGKILL)
+		_ = b.Wait(t, waitTimeout)
+		sinktest.Eventually(t, waitTimeout, "controller-c leads", func() error {
+			if got := readyz(c3.url); got != "ok: leading" {
+				return fmt.Errorf("readyz: %s", got)
+			}
+			return nil
+		})
+		apiC, _ := client.New(c3.url, "")
+		failed, _ := releaseEnds(t, apiC, rel.Revision)
+		if failed.State != model.ReleaseRolledBack || !strings.Contains(failed.Reason, "progress deadline exceeded (12s)") {
+			t.Errorf("revision %d under controller-c: %s, %q", rel.Revision, failed.State, failed.Reason)
+		}
+		back, _ := releaseEnds(t, apiC, rel.Revision+1)
+		if back.State != model.ReleaseSucceeded || back.Trigger.Kind != model.TriggerAutoRollback || back.RollbackOf != rel.Revision-1 {
+			t.Errorf("the rollback under controller-c: %+v", back)
+		}
+		waitImages(t, c, "registry.example/web:1", 3)
 	})
 }
