@@ -8,25 +8,24 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/fsnotify/fsnotify"
 )
 
-// discover watches the roots, pod and container directories with inotify
-// and lists them again on every change and every RescanInterval, the safety
-// net for events inotify drops or never sends (a root created later,
-// overflows). Writes to a file queue that file at once.
+// discover watches the roots, pod and container directories (see
+// dirWatcher) and lists them again on every change and every
+// RescanInterval, the safety net for events inotify drops or never sends (a
+// root created later, overflows). Where the watcher reports writes to files
+// (not on Linux), a write queues its file at once.
 func (c *Collector) discover(ctx context.Context) {
-	watcher, err := fsnotify.NewWatcher()
+	watcher, err := newDirWatcher()
 	if err != nil {
 		c.log.Warn("inotify unavailable; relying on rescans and polling", "err", err)
 	}
-	var events <-chan fsnotify.Event
+	var events <-chan dirEvent
 	var errs <-chan error
 	watched := map[string]bool{}
 	if watcher != nil {
 		defer watcher.Close()
-		events, errs = watcher.Events, watcher.Errors
+		events, errs = watcher.Events(), watcher.Errors()
 	}
 	watch := func() {
 		if watcher == nil {
@@ -62,14 +61,14 @@ func (c *Collector) discover(ctx context.Context) {
 				debounce = time.After(c.opts.PollInterval)
 			}
 		case ev := <-events:
-			if ev.Has(fsnotify.Write) {
-				if t := c.tailByPath(ev.Name); t != nil {
+			if ev.write {
+				if t := c.tailByPath(ev.path); t != nil {
 					c.schedule(t)
 					continue
 				}
 			}
-			if ev.Has(fsnotify.Remove) {
-				delete(watched, ev.Name)
+			if ev.removed {
+				delete(watched, ev.path)
 			}
 			if debounce == nil {
 				debounce = time.After(20 * time.Millisecond)
@@ -81,6 +80,27 @@ func (c *Collector) discover(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// closeOnce closes done unless it is closed already, and reports whether
+// it did (dirWatcher.Close is idempotent).
+func closeOnce(done chan struct{}) bool {
+	select {
+	case <-done:
+		return false
+	default:
+		close(done)
+		return true
+	}
+}
+
+// dirEvent is a change the dirWatcher saw: path changed (created, removed
+// or renamed; a write, with write set, where writes are reported); removed
+// says a directory that may be watched is gone. An empty path means events
+// were lost.
+type dirEvent struct {
+	path           string
+	write, removed bool
 }
 
 func (c *Collector) tailByPath(path string) *tail {
