@@ -64,6 +64,11 @@ type Options struct {
 	// doubles with each retry up to 6 minutes, as a Job's pod back-off.
 	// Default 10s.
 	RetryDelay time.Duration
+	// Lookup finds a job that is not among the specs (on Kubernetes: a
+	// CronJob or Job of the cluster, which runs on its own schedule there),
+	// so that it can be run on demand and from flows. nil: only the specs
+	// are jobs.
+	Lookup func(project, name string) (Spec, bool)
 	// Keep is how many runs per job the history keeps; default 50.
 	Keep int
 }
@@ -98,8 +103,11 @@ type Engine struct {
 	log   *slog.Logger
 	clock clock.Clock
 	jobs  []*job
-	runs  *store.Bucket[Run]
-	marks *store.Bucket[time.Time] // per job: the newest scheduled time handled
+	// found are the jobs Lookup found, by key.
+	foundMu sync.Mutex
+	found   map[string]*job
+	runs    *store.Bucket[Run]
+	marks   *store.Bucket[time.Time] // per job: the newest scheduled time handled
 
 	mu      sync.Mutex
 	ctx     context.Context // Run's; nil before Run
@@ -157,11 +165,16 @@ func New(specs []Spec, opts Options) (*Engine, error) {
 
 func jobKey(project, name string) string { return project + "/" + name }
 
-// Jobs lists the configured jobs.
+// Jobs lists the configured jobs, then those Lookup found.
 func (e *Engine) Jobs() []Spec {
-	out := make([]Spec, len(e.jobs))
-	for i, j := range e.jobs {
-		out[i] = j.Spec
+	out := make([]Spec, 0, len(e.jobs))
+	for _, j := range e.jobs {
+		out = append(out, j.Spec)
+	}
+	e.foundMu.Lock()
+	defer e.foundMu.Unlock()
+	for _, k := range slices.Sorted(maps.Keys(e.found)) {
+		out = append(out, e.found[k].Spec)
 	}
 	return out
 }
@@ -172,7 +185,28 @@ func (e *Engine) job(project, name string) *job {
 			return j
 		}
 	}
-	return nil
+	if e.opts.Lookup == nil {
+		return nil
+	}
+	key := jobKey(project, name)
+	e.foundMu.Lock()
+	defer e.foundMu.Unlock()
+	if j := e.found[key]; j != nil {
+		return j
+	}
+	spec, ok := e.opts.Lookup(project, name)
+	if !ok {
+		return nil
+	}
+	if spec.Concurrency == "" {
+		spec.Concurrency = Allow
+	}
+	if e.found == nil {
+		e.found = map[string]*job{}
+	}
+	j := &job{Spec: spec}
+	e.found[key] = j
+	return j
 }
 
 // Run runs the engine until ctx ends, then waits for the runs it started.

@@ -230,6 +230,19 @@ func lead(ctx context.Context, d leaderDeps) error {
 	if err != nil {
 		return err
 	}
+	// Jobs and flows: a run of a job is a Job created from its CronJob's or
+	// Job's template; runs and their history are in the replicated state,
+	// so a new leader fails what its predecessor left running and runs
+	// what it left queued.
+	jobEngine, err := newKubeJobs(d.plat, db, publish, log)
+	if err != nil {
+		return err
+	}
+	flows, err := newFlows(cfg, flowDeps{commands: kubeCommands{p: d.plat, templates: jobTemplates(cfg)}, jobs: jobEngine, releases: rels}, db, publish, log)
+	if err != nil {
+		return err
+	}
+	flows.Recover()
 	usage := storeUsage{store: mstore, window: 2 * interval, now: time.Now}
 	scaling, err := newAutoscaling(cfg, d.plat, usage, db, publish, d.reg, log)
 	if err != nil {
@@ -251,6 +264,8 @@ func lead(ctx context.Context, d leaderDeps) error {
 		Alerting:    alerts,
 		Scaler:      d.plat,
 		Releases:    rels,
+		Jobs:        jobEngine,
+		Flows:       flows,
 		Autoscaled:  autoscaledByConfig(cfg),
 		Reloader:    reloadAPI(d.reloader),
 		Exec:        controllerExec(cfg, d.plat, log),
@@ -272,6 +287,8 @@ func lead(ctx context.Context, d leaderDeps) error {
 	start("spend meter", meter.Run)
 	start("alerting", alerts.Run)
 	start("releases", rels.Run)
+	start("jobs", jobEngine.Run)
+	start("flows", flows.Run)
 	select {
 	case <-watching.subscribed:
 		d.front.Lead(srv.Handler())

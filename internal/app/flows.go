@@ -13,6 +13,7 @@ import (
 	"github.com/opshub/opshub/jobs"
 	"github.com/opshub/opshub/model"
 	"github.com/opshub/opshub/outbound"
+	"github.com/opshub/opshub/platform/kubernetes"
 	"github.com/opshub/opshub/release/flow"
 	"github.com/opshub/opshub/store"
 )
@@ -130,4 +131,56 @@ func (f flowJobs) RunJob(ctx context.Context, project, name string, env map[stri
 		res.Lines, _ = f.lines.LastLines(ctx, ref, time.Now().Add(time.Second), jobStepLines)
 	}
 	return res, nil
+}
+
+// jobTemplates maps each flow to the jobTemplate its run steps are created
+// from on Kubernetes.
+func jobTemplates(cfg *config.Config) map[string]config.JobTemplate {
+	out := map[string]config.JobTemplate{}
+	for _, f := range cfg.Release.Flows {
+		if f.JobTemplate != nil {
+			out[f.Name] = *f.JobTemplate
+		}
+	}
+	return out
+}
+
+// kubeCommands runs run steps as Jobs created from their flow's
+// jobTemplate, with the step's command and env.
+type kubeCommands struct {
+	p         *kubernetes.Platform
+	templates map[string]config.JobTemplate
+}
+
+func (k kubeCommands) RunCommand(ctx context.Context, cmd flow.Command, out io.Writer) (int, error) {
+	t, ok := k.templates[cmd.Flow]
+	if !ok {
+		return 0, fmt.Errorf("flow %s has no jobTemplate for its run steps", cmd.Flow)
+	}
+	name := fmt.Sprintf("%s-%s-%d", cmd.Run, cmd.Step, cmd.Attempt)
+	exit, err := k.p.RunFromTemplate(ctx, kubernetes.JobRequest{
+		Project: t.Project, Name: t.Name, JobName: name, Env: cmd.Env, Command: cmd.Command, Container: t.Container, Logs: out,
+	}, func(job string) { fmt.Fprintf(out, "[opshub] job %s created from %s/%s\n", job, t.Project, t.Name) })
+	if err != nil {
+		return 0, err
+	}
+	fmt.Fprintf(out, "[opshub] job ended: exit code %d (%s)\n", exit.Code, exit.Reason)
+	return exit.Code, nil
+}
+
+// newKubeJobs runs the cluster's CronJobs and Jobs on demand and from
+// flows: Kubernetes runs their schedules itself, so none is configured
+// here; a job is found by name when a run is asked for.
+func newKubeJobs(p *kubernetes.Platform, db *store.DB, publish func(model.Event), log *slog.Logger) (*jobs.Engine, error) {
+	return jobs.New(nil, jobs.Options{
+		Runner: p, DB: db, Publish: publish, Logger: log,
+		Lookup: func(project, name string) (jobs.Spec, bool) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if !p.IsJob(ctx, project, name) {
+				return jobs.Spec{}, false
+			}
+			return jobs.Spec{Project: project, Name: name}, true
+		},
+	})
 }
