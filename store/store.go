@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -71,6 +72,11 @@ func (db *DB) Update(fn func(tx *Tx) error) error {
 		tx.tx = btx
 		return fn(tx)
 	})
+	if errors.Is(err, syscall.ENOSPC) {
+		// bbolt writes the new pages before the meta page that makes
+		// them current: a commit that failed leaves the file as it was.
+		return fmt.Errorf("store %s: the filesystem is full: this write was not kept (the state is as before it): %w", db.path, err)
+	}
 	if err != nil || db.rep == nil || !tx.wrote {
 		return err
 	}

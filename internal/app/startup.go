@@ -32,10 +32,34 @@ func begin(cfg *config.Config, logger *slog.Logger) (*startup, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
-		return nil, fmt.Errorf("create dataDir: %w", err)
+	if err := checkDataDir(cfg.DataDir); err != nil {
+		return nil, err
 	}
 	return &startup{log: logger, reg: newRegistry()}, nil
+}
+
+// checkDataDir creates dataDir and writes a file in it, so that a
+// directory opshub cannot write (read-only, another user's, not a
+// directory) is one clear error at start instead of a failure of whichever
+// part writes first.
+func checkDataDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("dataDir %s cannot be created: %w", dir, err)
+	}
+	f, err := os.CreateTemp(dir, ".write-check-*")
+	if err == nil {
+		_, err = f.Write([]byte("opshub\n"))
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if rerr := os.Remove(f.Name()); err == nil {
+			err = rerr
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("dataDir %s is not writable (opshub keeps its state, checkpoints and buffers there; set dataDir to a writable directory): %w", dir, err)
+	}
+	return nil
 }
 
 // command is what runParts needs of a command besides its parts.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/opshub/opshub/internal/app"
+	"github.com/opshub/opshub/internal/sinktest"
 )
 
 // TestATakenPortStopsStartUpBeforeAnyPartRuns: the commands listen before
@@ -46,5 +47,39 @@ workloads:
 	}
 	if _, err := os.Stat(filepath.Join(dir, "data")); err != nil {
 		t.Errorf("the data directory was not made before the parts were built: %v", err)
+	}
+}
+
+// A dataDir opshub cannot write is one error at start, naming dataDir and
+// the reason, before anything runs.
+func TestUnwritableDataDirIsOneClearError(t *testing.T) {
+	notADir := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(notADir, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	readOnly := t.TempDir()
+	if sinktest.IsRoot() {
+		// Permission bits do not stop root; a read-only filesystem does.
+		readOnly = sinktest.Tmpfs(t, "1m", true)
+	} else if err := os.Chmod(readOnly, 0o500); err != nil {
+		t.Fatal(err)
+	}
+	for name, dir := range map[string]string{
+		"below a file": filepath.Join(notADir, "data"),
+		"on a read-only filesystem or without write permission": readOnly,
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg, err := app.ParseConfig(fmt.Appendf(nil, "dataDir: %s\nserver: {listen: \"127.0.0.1:0\"}\n", dir), "test.yaml")
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			err = app.Run(ctx, cfg, app.Options{})
+			if err == nil || !strings.HasPrefix(err.Error(), "dataDir "+dir) || strings.Count(err.Error(), "\n") > 0 {
+				t.Fatalf("Run: %v; want one error naming dataDir %s", err, dir)
+			}
+			t.Log(err)
+		})
 	}
 }
