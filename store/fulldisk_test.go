@@ -30,6 +30,8 @@ func TestFullDiskRefusesWritesWithoutCorrupting(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Closed before the filesystem is unmounted, even when the test fails.
+	t.Cleanup(func() { _ = db.Close() })
 	b := NewBucket[record](db, "things")
 	value := strings.Repeat("x", 4096)
 	committed := 0
@@ -56,7 +58,6 @@ func TestFullDiskRefusesWritesWithoutCorrupting(t *testing.T) {
 	if err != nil {
 		t.Fatalf("reopen after the full disk: %v", err)
 	}
-	defer db.Close()
 	if err := db.bolt.View(func(tx *bolt.Tx) error {
 		for err := range tx.Check() {
 			return err
