@@ -77,14 +77,10 @@ func StartSMTP(t testing.TB, o SMTPOptions) *SMTP {
 		t.Fatal(err)
 	}
 	s := &SMTP{Addr: o.Addr, dir: filepath.Join(dir, "mail")}
-	if s.Addr == "" {
-		s.Addr = FreeAddr(t)
-	}
 	if err := os.Mkdir(s.dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	_, port, _ := net.SplitHostPort(s.Addr)
-	args := []string{script, "--dir", s.dir, "--port", port}
+	args := []string{script, "--dir", s.dir}
 	if o.TLS || o.ImplicitTLS {
 		s.CA = NewCA(t, dir)
 		s.CAFile = s.CA.File
@@ -109,16 +105,34 @@ func StartSMTP(t testing.TB, o SMTPOptions) *SMTP {
 	if o.Reject != "" {
 		args = append(args, "--reject", o.Reject)
 	}
-	s.proc = startProcess(t, "aiosmtpd", exec.Command(py, args...))
-	t.Cleanup(func() { s.proc.stop(t) })
-	s.proc.waitFor(t, 15*time.Second, func() bool {
+	ready := func() bool {
 		c, err := net.Dial("tcp", s.Addr)
 		if err != nil {
 			return false
 		}
 		c.Close()
 		return strings.Contains(s.proc.out.String(), "listening on")
-	})
+	}
+	// A port FreeAddr found free can be taken by a parallel test before the
+	// server binds it: then the server is started again on another one.
+	for attempt := 1; ; attempt++ {
+		if o.Addr == "" {
+			s.Addr = FreeAddr(t)
+		}
+		_, port, _ := net.SplitHostPort(s.Addr)
+		s.proc = startProcess(t, "aiosmtpd", exec.Command(py, append(args, "--port", port)...))
+		deadline := time.Now().Add(15 * time.Second)
+		for !ready() && !s.proc.exited() && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+		}
+		if s.proc.exited() && o.Addr == "" && attempt < 5 &&
+			strings.Contains(s.proc.out.String(), "address already in use") {
+			continue
+		}
+		break
+	}
+	t.Cleanup(func() { s.proc.stop(t) })
+	s.proc.waitFor(t, 15*time.Second, ready)
 	return s
 }
 
