@@ -177,17 +177,20 @@ type tailSlots struct {
 	perClient map[string]int
 }
 
-// acquire takes a slot for client, or says which limit is reached.
+// acquire takes a slot for client, or says which limit is reached and the
+// status that answers it: 429 when the server is full (the request is
+// fine, later it will be served), 400 when this client holds its share
+// (its own request is over the bound until it closes a tail).
 // perClient is false on a collector's node API, whose clients are the
 // controllers tailing for many people: only the total counts there.
-func (t *tailSlots) acquire(client string, l Limits, perClient bool) (release func(), err error) {
+func (t *tailSlots) acquire(client string, l Limits, perClient bool) (release func(), status int, err error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.total >= l.MaxTails {
-		return nil, fmt.Errorf("this server already serves %d live tails, its limit (server.limits.maxTails); try again later", t.total)
+		return nil, http.StatusTooManyRequests, fmt.Errorf("this server already serves %d live tails, its limit (server.limits.maxTails); try again later", t.total)
 	}
 	if n := t.perClient[client]; perClient && n >= l.MaxTailsPerClient {
-		return nil, fmt.Errorf("%s already holds %d live tails, the limit per client (server.limits.maxTailsPerClient); close one first", client, n)
+		return nil, http.StatusBadRequest, fmt.Errorf("%s already holds %d live tails, the limit per client (server.limits.maxTailsPerClient); close one first", client, n)
 	}
 	if t.perClient == nil {
 		t.perClient = map[string]int{}
@@ -204,7 +207,7 @@ func (t *tailSlots) acquire(client string, l Limits, perClient bool) (release fu
 				delete(t.perClient, client)
 			}
 		})
-	}, nil
+	}, 0, nil
 }
 
 // clientOf names who holds a tail: the token's name, else the address the

@@ -210,8 +210,8 @@ func TestLiveTailLimits(t *testing.T) {
 		t.Fatalf("first tail: %d", code)
 	}
 	t.Cleanup(closeAnn)
-	if code, body, _ := openTail(t, ts.URL, "ann-token"); code != http.StatusTooManyRequests || !strings.Contains(body, "maxTailsPerClient") {
-		t.Fatalf("ann's second tail: %d %s, want 429 naming maxTailsPerClient", code, body)
+	if code, body, _ := openTail(t, ts.URL, "ann-token"); code != http.StatusBadRequest || !strings.Contains(body, "maxTailsPerClient") {
+		t.Fatalf("ann's second tail: %d %s, want 400 naming maxTailsPerClient", code, body)
 	}
 	code, _, closeBob := openTail(t, ts.URL, "bob-token")
 	if code != http.StatusOK {

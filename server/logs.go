@@ -146,10 +146,12 @@ func (s *Server) tailLogs(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error(), field)
 		return
 	}
-	release, err := s.tails.acquire(clientOf(r), s.opts.Limits, s.opts.TokenReviewer == nil)
+	release, status, err := s.tails.acquire(clientOf(r), s.opts.Limits, s.opts.TokenReviewer == nil)
 	if err != nil {
-		w.Header().Set("Retry-After", "10")
-		writeError(w, http.StatusTooManyRequests, err.Error(), "")
+		if status == http.StatusTooManyRequests {
+			w.Header().Set("Retry-After", "10")
+		}
+		writeError(w, status, err.Error(), "")
 		return
 	}
 	defer release()
