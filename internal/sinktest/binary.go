@@ -36,20 +36,13 @@ func Missing(t testing.TB, why string) {
 	if os.Getenv("CI") != "" {
 		t.Fatal(why)
 	}
-	skip(t, why+" (the test runs in CI, where it must not skip)")
-}
-
-// skip skips the test and lists it in $OPSHUB_SKIPS, in CI too: for what
-// no install can give, such as a privilege the machine withholds.
-func skip(t testing.TB, why string) {
-	t.Helper()
 	if path := os.Getenv("OPSHUB_SKIPS"); path != "" {
 		if f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644); err == nil {
 			fmt.Fprintf(f, "%s: %s\n", t.Name(), why)
 			f.Close()
 		}
 	}
-	t.Skip(why)
+	t.Skip(why + " (the test runs in CI, where it must not skip)")
 }
 
 // repoRoot finds the checkout from the test's working directory.

@@ -65,16 +65,31 @@ func (p *process) exited() bool {
 // deadline passes.
 func (p *process) waitFor(t testing.TB, timeout time.Duration, ready func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !ready() {
-		if p.exited() {
-			t.Fatalf("%s exited during start-up:\n%s", p.name, p.out.String())
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s not ready after %s:\n%s", p.name, timeout, p.out.String())
-		}
-		time.Sleep(50 * time.Millisecond)
+	if p.wait(timeout, ready) {
+		return
 	}
+	if p.exited() {
+		t.Fatalf("%s exited during start-up:\n%s", p.name, p.out.String())
+	}
+	t.Fatalf("%s not ready after %s:\n%s", p.name, timeout, p.out.String())
+}
+
+// wait polls ready every 50 ms until it reports true (true), or the
+// process exits or the deadline passes (false).
+func (p *process) wait(timeout time.Duration, ready func() bool) bool {
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(timeout)
+	for !ready() {
+		select {
+		case <-p.done:
+			return ready()
+		case <-deadline:
+			return false
+		case <-tick.C:
+		}
+	}
+	return true
 }
 
 // LockedBuffer keeps what a process or a logger writes (up to 1 MiB) for

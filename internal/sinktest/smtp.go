@@ -121,11 +121,7 @@ func StartSMTP(t testing.TB, o SMTPOptions) *SMTP {
 		}
 		_, port, _ := net.SplitHostPort(s.Addr)
 		s.proc = startProcess(t, "aiosmtpd", exec.Command(py, append(args, "--port", port)...))
-		deadline := time.Now().Add(15 * time.Second)
-		for !ready() && !s.proc.exited() && time.Now().Before(deadline) {
-			time.Sleep(50 * time.Millisecond)
-		}
-		if s.proc.exited() && o.Addr == "" && attempt < 5 &&
+		if !s.proc.wait(15*time.Second, ready) && s.proc.exited() && o.Addr == "" && attempt < 5 &&
 			strings.Contains(s.proc.out.String(), "address already in use") {
 			continue
 		}
