@@ -330,7 +330,7 @@ func testSessionLimit(t *testing.T, f *execFixture) {
 	for i := range 8 {
 		r, w := io.Pipe()
 		writers = append(writers, w)
-		var out syncBuffer
+		var out sinktest.LockedBuffer
 		opened.Add(1)
 		go func() {
 			code, err := c.Exec(context.Background(), client.ExecOptions{
@@ -376,7 +376,7 @@ func testForward(t *testing.T, f *execFixture) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var errOut syncBuffer
+	var errOut sinktest.LockedBuffer
 	cmd.Stderr = &errOut
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -427,9 +427,9 @@ func (f *execFixture) onTerminal(t *testing.T, args ...string) (*exec.Cmd, *os.F
 }
 
 // screenReader collects what a terminal shows.
-type screenReader struct{ syncBuffer }
+type screenReader struct{ sinktest.LockedBuffer }
 
-func (s *screenReader) copyFrom(r io.Reader) { _, _ = io.Copy(&s.syncBuffer, r) }
+func (s *screenReader) copyFrom(r io.Reader) { _, _ = io.Copy(&s.LockedBuffer, r) }
 
 func (s *screenReader) waitFor(t *testing.T, text string) {
 	t.Helper()

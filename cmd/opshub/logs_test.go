@@ -6,32 +6,12 @@ import (
 	"encoding/json"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/opshub/opshub/internal/sinktest"
 	"github.com/opshub/opshub/model"
 )
-
-// syncBuffer is a bytes.Buffer that a running command writes while the
-// test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // TestLogsAgainstRun runs `opshub run` in-process with the demo service
 // logging numbered lines and one error line, then asks it as a user would:
@@ -45,7 +25,7 @@ func TestLogsAgainstRun(t *testing.T) {
 	cfgPath := writeConfig(t, bin, t.TempDir(), api, `, --log-rate, "20", --log-once, "error: cannot reach the database"`)
 	ctx, cancel := context.WithCancel(context.Background())
 	runDone := make(chan int, 1)
-	var runOut, runErr syncBuffer
+	var runOut, runErr sinktest.LockedBuffer
 	go func() { runDone <- execute(ctx, []string{"run", "-c", cfgPath}, &runOut, &runErr) }()
 	t.Cleanup(func() {
 		cancel()

@@ -1,11 +1,9 @@
 package local
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,24 +11,6 @@ import (
 	"github.com/opshub/opshub/model"
 	"github.com/opshub/opshub/platform"
 )
-
-// lockedBuffer is a bytes.Buffer written by a command while the test reads it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // TestExecEndsWithTheInstance runs a long command in an instance and scales
 // the service to zero: the command is killed with the instance's run, as a
@@ -40,7 +20,7 @@ func TestExecEndsWithTheInstance(t *testing.T) {
 	ins := h.waitInstances("p", "sleeper", "instance running", 10*time.Second, allStatus(1, model.StatusRunning))
 	target := platform.Target{Project: "p", Service: "sleeper", Instance: ins[0].Name}
 
-	var stdout, stderr lockedBuffer
+	var stdout, stderr sinktest.LockedBuffer
 	type result struct {
 		code int
 		err  error
