@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/opshub/opshub/client"
 	"github.com/opshub/opshub/collector"
+	"github.com/opshub/opshub/internal/sinktest"
 	"github.com/opshub/opshub/model"
 	"github.com/opshub/opshub/platform"
 )
@@ -223,18 +225,14 @@ func TestLiveTailLimits(t *testing.T) {
 	}
 	closeAnn()
 	// The slot is freed when the server sees the client gone.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	sinktest.Eventually(t, 10*time.Second, "cid's tail after ann's closed", func() error {
 		code, body, closeCid := openTail(t, ts.URL, "cid-token")
-		if code == http.StatusOK {
-			closeCid()
-			return
+		if code != http.StatusOK {
+			return fmt.Errorf("cid gets %d %s", code, body)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after ann's tail closed, cid still gets %d %s", code, body)
-		}
-		time.Sleep(50 * time.Millisecond) // polling for the slot to free
-	}
+		closeCid()
+		return nil
+	})
 }
 
 // A live tail outlives the read and write timeouts that bound ordinary
