@@ -186,6 +186,10 @@ func newValue(t reflect.Type) reflect.Value {
 		v = defaultFlow()
 	case reflect.TypeFor[GitTrigger]():
 		v = GitTrigger{PollInterval: Duration(time.Minute)}
+	case reflect.TypeFor[Continuous]():
+		v = Continuous{Project: DefaultProject, ImageWatch: ImageWatch{PollInterval: Duration(time.Minute)}}
+	case reflect.TypeFor[ImageTrigger]():
+		v = ImageTrigger{ImageWatch: ImageWatch{PollInterval: Duration(time.Minute)}}
 	case reflect.TypeFor[JobTemplate]():
 		v = JobTemplate{Project: DefaultProject}
 	default:

@@ -33,6 +33,7 @@ var testSecrets = map[string]string{
 	"DATABASE_URL":    "postgres://app:db-url-secret-8f9a@db/app",
 	"db.env":          "DB_PASSWORD=db-env-file-secret-4b5c\nDB_USER=app",
 	"db.pass":         "db-file-secret-6d7e",
+	"registry.pass":   "registry-password-0c1d",
 	"bad.env":         "# a comment\n\nexport GOOD=1\nNO_EQUALS\n9X=bad-env-secret-2a3b\nGOOD=again\nOPSHUB_X=1",
 }
 

@@ -9,6 +9,9 @@ type Release struct {
 	AutoRollback bool `yaml:"autoRollback"`
 	// HistoryLimit is how many releases are kept per service; default 10.
 	HistoryLimit int `yaml:"historyLimit"`
+	// Continuous lists the containers whose image follows a registry tag
+	// (Kubernetes).
+	Continuous []Continuous `yaml:"continuous,omitempty"`
 	// Flows keep ${ARG_<NAME>} for the flow's run-time arguments.
 	Flows []Flow `yaml:"flows,omitempty" config:"keepargs"`
 }
@@ -48,6 +51,22 @@ const (
 type Trigger struct {
 	Webhook *WebhookTrigger `yaml:"webhook,omitempty"`
 	Git     *GitTrigger     `yaml:"git,omitempty"`
+	Image   *ImageTrigger   `yaml:"image,omitempty"`
+}
+
+// kinds names the kinds set.
+func (t Trigger) kinds() []string {
+	var out []string
+	if t.Webhook != nil {
+		out = append(out, "webhook")
+	}
+	if t.Git != nil {
+		out = append(out, "git")
+	}
+	if t.Image != nil {
+		out = append(out, "image")
+	}
+	return out
 }
 
 // WebhookTrigger accepts signed POSTs to /hooks/flows/{name}. Exactly one of

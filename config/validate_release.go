@@ -13,6 +13,7 @@ func (v *validator) release(r Release) {
 	if r.HistoryLimit < 1 {
 		v.errorf("release.historyLimit", "must be 1 or more")
 	}
+	v.continuous(r.Continuous)
 	names := map[string]string{}
 	for i, f := range r.Flows {
 		p := elem("release.flows", i)
@@ -43,11 +44,18 @@ func (v *validator) release(r Release) {
 
 func (v *validator) trigger(path string, t Trigger) {
 	switch {
-	case t.Webhook == nil && t.Git == nil:
-		v.errorf(path, "needs one of webhook or git")
+	case t.Webhook == nil && t.Git == nil && t.Image == nil:
+		v.errorf(path, "needs one of webhook, git or image")
 		return
-	case t.Webhook != nil && t.Git != nil:
-		v.errorf(path, "has webhook and git; give one per trigger")
+	case (t.Webhook != nil && t.Git != nil) || (t.Webhook != nil && t.Image != nil) || (t.Git != nil && t.Image != nil):
+		v.errorf(path, "has %s; give one per trigger", strings.Join(t.kinds(), " and "))
+	}
+	if im := t.Image; im != nil {
+		ip := child(path, "image")
+		v.imageWatch(ip, im.ImageWatch)
+		if im.Auth.PullSecret != "" {
+			v.errorf(child(child(ip, "auth"), "pullSecret"), "is read from a service's namespace, and an image trigger has no service: give dockerConfigFile (the Secret's .dockerconfigjson) instead")
+		}
 	}
 	if wh := t.Webhook; wh != nil {
 		wp := child(path, "webhook")
