@@ -7,10 +7,13 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 )
 
 // Registry is a running CNCF distribution registry (the reference OCI
-// registry) on plain HTTP; the image tests push opshub's image to it.
+// registry) on plain HTTP; the image tests push opshub's image to it, and
+// the continuous deployment tests push the images it follows.
 type Registry struct {
 	// Host is host:port, the registry part of an image reference.
 	Host string
@@ -21,13 +24,34 @@ type Registry struct {
 // it stops when the test ends.
 func StartRegistry(t testing.TB) *Registry {
 	t.Helper()
+	return startRegistry(t, "")
+}
+
+// StartRegistryWithLogin starts a registry that serves only username with
+// password (HTTP basic auth from an htpasswd file, the registry's own
+// `auth: htpasswd`).
+func StartRegistryWithLogin(t testing.TB, username, password string) *Registry {
+	t.Helper()
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "htpasswd")
+	if err := os.WriteFile(file, []byte(username+":"+string(hash)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return startRegistry(t, "auth: {htpasswd: {realm: opshub-test, path: "+file+"}}\n")
+}
+
+func startRegistry(t testing.TB, extra string) *Registry {
+	t.Helper()
 	bin := Binary(t, "registry", "run `make tools` to build it")
 	dir := t.TempDir()
 	r := &Registry{Host: FreeAddr(t)}
 	config := "version: 0.1\n" +
 		"log: {level: warn}\n" +
 		"storage: {filesystem: {rootdirectory: " + filepath.Join(dir, "data") + "}}\n" +
-		"http: {addr: " + r.Host + "}\n"
+		"http: {addr: " + r.Host + "}\n" + extra
 	cfgFile := filepath.Join(dir, "config.yml")
 	if err := os.WriteFile(cfgFile, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
@@ -40,7 +64,8 @@ func StartRegistry(t testing.TB) *Registry {
 			return false
 		}
 		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
+		// 401 is a registry that asks for a login: it is up.
+		return resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusUnauthorized
 	})
 	return r
 }
