@@ -1,6 +1,7 @@
 package alerting
 
 import (
+	"strings"
 	"time"
 
 	"github.com/opshub/opshub/model"
@@ -19,8 +20,9 @@ const (
 )
 
 // prune bounds the history in the store: the oldest finished deliveries
-// beyond keep (Options.DeliveriesKept), resolved alerts older than resolvedAlertsFor, and
-// throttle entries whose window has passed.
+// beyond keep (Options.DeliveriesKept), resolved alerts older than resolvedAlertsFor,
+// throttle entries whose window has passed, and the message refs (threads)
+// of alerts that are no longer kept.
 func (p *Pipeline) prune(now time.Time, keep int) error {
 	longest := time.Duration(0)
 	for _, d := range p.opts.Rules.Throttle {
@@ -52,10 +54,22 @@ func (p *Pipeline) prune(now time.Time, keep int) error {
 		}); err != nil {
 			return err
 		}
-		for _, k := range oldAlerts {
-			if err := p.alerts.DeleteTx(tx, k); err != nil {
-				return err
+		if err := deleteKeys(tx, p.alerts, oldAlerts); err != nil {
+			return err
+		}
+		var oldRefs []string
+		if err := p.refs.EachTx(tx, func(key string, _ string) (bool, error) {
+			_, alertKey, _ := strings.Cut(key, "\x00")
+			if _, ok, err := p.alerts.GetTx(tx, alertKey); err != nil || !ok {
+				oldRefs = append(oldRefs, key)
+				return true, err
 			}
+			return true, nil
+		}); err != nil {
+			return err
+		}
+		if err := deleteKeys(tx, p.refs, oldRefs); err != nil {
+			return err
 		}
 		var oldWindows []string
 		if err := p.throttle.EachTx(tx, func(key string, last time.Time) (bool, error) {
@@ -66,11 +80,19 @@ func (p *Pipeline) prune(now time.Time, keep int) error {
 		}); err != nil {
 			return err
 		}
-		for _, k := range oldWindows {
-			if err := p.throttle.DeleteTx(tx, k); err != nil {
-				return err
-			}
+		if err := deleteKeys(tx, p.throttle, oldWindows); err != nil {
+			return err
 		}
 		return nil
 	})
+}
+
+// deleteKeys deletes keys from b in tx.
+func deleteKeys[T any](tx *store.Tx, b *store.Bucket[T], keys []string) error {
+	for _, k := range keys {
+		if err := b.DeleteTx(tx, k); err != nil {
+			return err
+		}
+	}
+	return nil
 }

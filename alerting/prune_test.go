@@ -35,6 +35,8 @@ func TestPruneKeepsPendingAndRecentHistory(t *testing.T) {
 	}
 	_ = p.alerts.Put("old", Alert{Status: model.StatusResolved, Updated: now.Add(-8 * 24 * time.Hour)})
 	_ = p.alerts.Put("firing", Alert{Status: model.StatusFiring, Updated: now.Add(-8 * 24 * time.Hour)})
+	_ = p.refs.Put("slack\x00old", "thread-1")
+	_ = p.refs.Put("slack\x00firing", "thread-2")
 	_ = p.throttle.Put("stale", now.Add(-2*time.Hour))
 	_ = p.throttle.Put("fresh", now.Add(-time.Minute))
 
@@ -50,6 +52,12 @@ func TestPruneKeepsPendingAndRecentHistory(t *testing.T) {
 	}
 	if _, ok, _ := p.alerts.Get("firing"); !ok {
 		t.Error("a firing alert was pruned")
+	}
+	if _, ok, _ := p.refs.Get("slack\x00old"); ok {
+		t.Error("the message ref of a pruned alert was kept")
+	}
+	if _, ok, _ := p.refs.Get("slack\x00firing"); !ok {
+		t.Error("the message ref of a firing alert was pruned")
 	}
 	if _, ok, _ := p.throttle.Get("stale"); ok {
 		t.Error("a passed throttle window was kept")

@@ -53,6 +53,9 @@ func Default() *Config {
 			TimeZone: "UTC",
 			// OpenCost's default prices.
 			Prices: Prices{CPUCoreHour: 0.031611, MemoryGiBHour: 0.004237, StorageGiBMonth: 0.04},
+			// Hours per instance for this and the previous month, days
+			// per service for a year.
+			Retention: SpendRetention{HourlyMonths: 2, Months: 12},
 		},
 		Release: Release{
 			ProgressDeadline: Duration(10 * time.Minute),

@@ -15,6 +15,19 @@ type Spend struct {
 	// prices keep the default. A project's override wins over its pool's.
 	Overrides []PriceOverride `yaml:"overrides,omitempty"`
 	Alerts    []SpendAlert    `yaml:"alerts,omitempty"`
+	// Retention is how long the ledger keeps each level of detail.
+	Retention SpendRetention `yaml:"retention"`
+}
+
+// SpendRetention bounds the spend ledger, in calendar months of the billing
+// time zone, the current month included.
+type SpendRetention struct {
+	// HourlyMonths keep hourly buckets per instance; default 2 (the
+	// current and the previous month).
+	HourlyMonths int `yaml:"hourlyMonths"`
+	// Months are kept at all: those past HourlyMonths as daily buckets per
+	// service and resource; older months are dropped. Default 12.
+	Months int `yaml:"months"`
 }
 
 // PriceOverride sets prices for one project or, on Kubernetes, for the

@@ -83,6 +83,11 @@ func (v *validator) spend(s Spend) {
 	if _, err := time.LoadLocation(s.TimeZone); err != nil || s.TimeZone == "" {
 		v.errorf("spend.timeZone", "must be an IANA time zone such as UTC or Europe/Berlin, got %q", truncate(s.TimeZone, 40))
 	}
+	if r := s.Retention; r.HourlyMonths < 1 {
+		v.errorf("spend.retention.hourlyMonths", "must be 1 or more (the current month counts), got %d", r.HourlyMonths)
+	} else if r.Months < r.HourlyMonths {
+		v.errorf("spend.retention.months", "must be at least spend.retention.hourlyMonths (%d), got %d", r.HourlyMonths, r.Months)
+	}
 	overridden, pools := map[string]string{}, map[string]string{}
 	for i, o := range s.Overrides {
 		p := elem("spend.overrides", i)

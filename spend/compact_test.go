@@ -81,3 +81,67 @@ func TestCompactRollsOldMonthsIntoDaysPerService(t *testing.T) {
 		t.Errorf("reopened ledger has %d buckets, want %d", len(reopened.hours), len(l.hours))
 	}
 }
+
+// The retention decides which months keep hours per instance, which keep
+// days per service, and which go: with one hourly month and two months in
+// all, October (the previous month) is rolled into days and September is
+// dropped, also from the state file.
+func TestCompactAppliesTheRetention(t *testing.T) {
+	db, err := store.Open(filepath.Join(t.TempDir(), "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	m := Model{Prices: DefaultPrices(), Basis: BasisRequests}
+	l, err := OpenLedger(m, time.UTC, NewDBStore(db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.SetRetention(Retention{HourlyMonths: 1, Months: 2}); err != nil {
+		t.Fatal(err)
+	}
+	containers := []Container{{Ref: model.Ref{Project: "demo", Service: "web", Instance: "web-1"}, Running: true, CPURequest: 1}}
+	start := time.Date(2026, 9, 1, 0, 0, 0, 0, time.UTC)
+	now := time.Date(2026, 11, 15, 0, 0, 0, 0, time.UTC)
+	for at := start; !at.After(now); at = at.Add(6 * time.Hour) {
+		if err := l.Tick(at, containers, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	month := func(l *Ledger, m time.Month, by string) Report {
+		from := time.Date(2026, m, 1, 0, 0, 0, 0, time.UTC)
+		return l.Report(now, from, from.AddDate(0, 1, 0), []string{by})
+	}
+	octBefore := month(l, time.October, "service").Total
+	if _, err := l.Compact(now); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range []*Ledger{l, reopen(t, m, db)} {
+		if got := month(l, time.September, "service"); got.Total != 0 || len(got.Rows) != 0 {
+			t.Errorf("September is past the retention but still costs %v: %+v", got.Total, got.Rows)
+		}
+		oct := month(l, time.October, "instance")
+		if math.Abs(oct.Total-octBefore) > 1e-9 || len(oct.Rows) != 1 || oct.Rows[0].Instance != "" || oct.Rows[0].Service != "web" {
+			t.Errorf("October = %.6f %+v, want %.6f for service web without instances", oct.Total, oct.Rows, octBefore)
+		}
+		if nov := month(l, time.November, "instance"); len(nov.Rows) != 1 || nov.Rows[0].Instance != "web-1" {
+			t.Errorf("November by instance = %+v, want web-1", nov.Rows)
+		}
+	}
+	// October: 31 daily buckets; November 1-14: 14 × 24 hours.
+	if got, want := len(l.hours), 31+14*24; got != want {
+		t.Errorf("%d buckets kept, want %d", got, want)
+	}
+	if err := l.SetRetention(Retention{HourlyMonths: 3, Months: 2}); err == nil {
+		t.Error("a retention keeping fewer months than hourly ones was accepted")
+	}
+}
+
+func reopen(t *testing.T, m Model, db *store.DB) *Ledger {
+	t.Helper()
+	l, err := OpenLedger(m, time.UTC, NewDBStore(db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}

@@ -64,6 +64,8 @@ type Ledger struct {
 	store  LedgerStore
 	cursor time.Time
 	hours  map[bucket]float64
+	// retention is what Compact keeps (DefaultRetention unless set).
+	retention Retention
 }
 
 type bucket struct {
@@ -87,7 +89,7 @@ func OpenLedger(m Model, tz *time.Location, store LedgerStore) (*Ledger, error) 
 	if err != nil {
 		return nil, fmt.Errorf("spend: load ledger: %w", err)
 	}
-	l := &Ledger{model: m, tz: tz, store: store, cursor: cursor, hours: map[bucket]float64{}}
+	l := &Ledger{model: m, tz: tz, store: store, cursor: cursor, hours: map[bucket]float64{}, retention: DefaultRetention}
 	for _, e := range entries {
 		l.hours[bucketOf(e, tz)] += e.Cost
 	}

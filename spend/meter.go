@@ -44,7 +44,7 @@ type Meter struct {
 
 	mu    sync.Mutex // guards the ledger and st
 	state AlertState
-	// compacted is when the ledger was last rolled up (Compact); it is
+	// compacted is when the ledger's retention was last applied (Compact); it is
 	// looked at once an hour.
 	compacted time.Time
 }
@@ -109,9 +109,9 @@ func (m *Meter) Tick(ctx context.Context) {
 	}
 	if now.Sub(m.compacted) >= time.Hour {
 		if n, err := m.opts.Ledger.Compact(now); err != nil {
-			m.log.Warn("cannot roll up old months of the ledger; trying again in an hour", "err", err)
+			m.log.Warn("cannot apply the ledger's retention; trying again in an hour", "err", err)
 		} else if n > 0 {
-			m.log.Info("rolled up old months of the ledger into days per service", "buckets", n)
+			m.log.Info("applied the ledger's retention: old hours rolled up into days per service, months past it dropped", "buckets", n)
 		}
 		m.compacted = now
 	}

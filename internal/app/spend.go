@@ -130,6 +130,10 @@ func newSpendMeter(cfg *config.Config, p platform.Platform, usage autoscaler.Usa
 	if err != nil {
 		return nil, err
 	}
+	r := cfg.Spend.Retention
+	if err := ledger.SetRetention(spend.Retention{HourlyMonths: r.HourlyMonths, Months: r.Months}); err != nil {
+		return nil, err
+	}
 	meter, err := spend.NewMeter(spend.MeterOptions{
 		Ledger:     ledger,
 		Observer:   spendObserver{platform: p, requests: Requests(cfg), usage: usage, volumes: SpendVolumes(cfg)},
