@@ -116,11 +116,17 @@ func (d *usageDetector) usage(s model.MetricSeries, rule UsageRule, spike, susta
 	last := s.Points[len(s.Points)-1].Value
 	above := last >= rule.Threshold
 	var out []model.Event
-	ev := d.event(s, spike, model.SeverityWarning, now)
-	ev.Summary = fmt.Sprintf("%s of %s at %.0f%% of its limit (threshold %.0f%%)", what, s.Instance, last, rule.Threshold)
-	ev.Data["value"], ev.Data["threshold"] = round1(last), rule.Threshold
-	out = append(out, d.transition(ev, above)...)
+	// Most series change nothing: the event (its summary and data) is
+	// built only for a transition, which keeps a pass over a cluster's
+	// containers cheap.
+	if d.changes(containerKey(spike, s), above) {
+		ev := d.event(s, spike, model.SeverityWarning, now)
+		ev.Summary = fmt.Sprintf("%s of %s at %.0f%% of its limit (threshold %.0f%%)", what, s.Instance, last, rule.Threshold)
+		ev.Data["value"], ev.Data["threshold"] = round1(last), rule.Threshold
+		out = append(out, d.transition(ev, above)...)
+	}
 
+	sustainedKey := containerKey(sustained, s)
 	held := above && rule.SustainedFor > 0
 	if held {
 		covered := false
@@ -134,15 +140,31 @@ func (d *usageDetector) usage(s model.MetricSeries, rule UsageRule, spike, susta
 		held = held && covered
 		if !covered {
 			// Too little history to say it held: keep the current state.
-			if _, firing := d.firing[alertKey(d.event(s, sustained, model.SeverityCritical, now))]; firing {
+			if _, firing := d.firing[sustainedKey]; firing {
 				held = true
 			}
 		}
+	}
+	if !d.changes(sustainedKey, held) {
+		return out
 	}
 	sev := d.event(s, sustained, model.SeverityCritical, now)
 	sev.Summary = fmt.Sprintf("%s of %s above %.0f%% of its limit for %s (now %.0f%%)", what, s.Instance, rule.Threshold, rule.SustainedFor, last)
 	sev.Data["value"], sev.Data["threshold"], sev.Data["sustainedFor"] = round1(last), rule.Threshold, rule.SustainedFor.String()
 	return append(out, d.transition(sev, held)...)
+}
+
+// containerKey is alertKey of the event d.event builds for a container's
+// series (its data names no resource).
+func containerKey(name string, s model.MetricSeries) string {
+	return name + "|" + s.Project + "/" + s.Service + "/" + s.Instance
+}
+
+// changes reports whether the alert under key would fire (on, not firing)
+// or resolve (off, firing): whether transition would return an event.
+func (d *usageDetector) changes(key string, on bool) bool {
+	_, firing := d.firing[key]
+	return on != firing
 }
 
 // volumeUsage fires volume.usage once per threshold crossed, and resolves
