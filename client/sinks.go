@@ -35,3 +35,14 @@ func (c *Client) sinkAction(ctx context.Context, name, action string) (model.Sin
 	err := c.postEmpty(ctx, "/api/v1/sinks/"+url.PathEscape(name)+"/"+action, &body)
 	return body.Sink, err
 }
+
+// CollectorStatus says whether the log collector reads, and if not, why.
+// A server that runs no collector (the controller) answers 404: see
+// NotFound.
+func (c *Client) CollectorStatus(ctx context.Context) (model.CollectorStatus, error) {
+	var body struct {
+		Collector model.CollectorStatus `json:"collector"`
+	}
+	err := c.get(ctx, "/api/v1/collector", nil, &body)
+	return body.Collector, err
+}

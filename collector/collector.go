@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/opshub/opshub/model"
 	"github.com/opshub/opshub/sinks"
 )
 
@@ -46,9 +48,13 @@ type Options struct {
 	// MaxLineBytes caps one logical line; longer ones are cut and marked.
 	MaxLineBytes int
 	// Output receives the batches. Required.
-	Output   sinks.Output
-	Resolver Resolver
-	Logger   *slog.Logger
+	Output sinks.Output
+	// OutputHeld, when set, says why Sends to Output wait, "" when they do
+	// not for a reason worth showing (sinks.Router.Held: a sink whose
+	// buffer cannot be written); Status and opshub_collector_held show it.
+	OutputHeld func() (reason string, since time.Time)
+	Resolver   Resolver
+	Logger     *slog.Logger
 	// Registerer receives the self-metrics; may be nil.
 	Registerer prometheus.Registerer
 	Now        func() time.Time
@@ -96,6 +102,11 @@ type Collector struct {
 	acks        []ack
 	// acksSince is when the oldest of acks arrived.
 	acksSince time.Time
+	// ckptErr is why the checkpoints could not be written, since
+	// ckptErrSince; nil once a write succeeds. Meanwhile the checkpointer
+	// holds the acknowledged files back and tries again every ckptRetry.
+	ckptErr      error
+	ckptErrSince time.Time
 
 	work      chan struct{} // a tail was queued
 	ackSignal chan struct{} // an ack or a finished file waits for the checkpointer
@@ -178,7 +189,40 @@ func New(opts Options) (*Collector, error) {
 		closed:    make(chan struct{}),
 	}
 	c.bufs.New = func() any { b := make([]byte, readBufferBytes); return &b }
+	if err := c.registerHeld(opts.Registerer); err != nil {
+		return nil, err
+	}
 	return c, nil
+}
+
+// registerHeld adds opshub_collector_held: 1 while the collector does not
+// read because its checkpoints (reason "checkpoints") or a sink's buffer
+// (reason "sinks") cannot be written.
+func (c *Collector) registerHeld(reg prometheus.Registerer) error {
+	if reg == nil {
+		return nil
+	}
+	gauge := func(reason string, held func() bool) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name:        "opshub_collector_held",
+			Help:        "1 while the collector does not read because its checkpoints or a sink's buffer cannot be written (a full filesystem); it resumes by itself.",
+			ConstLabels: prometheus.Labels{"reason": reason},
+		}, func() float64 {
+			if held() {
+				return 1
+			}
+			return 0
+		})
+	}
+	for _, g := range []prometheus.Collector{
+		gauge("checkpoints", func() bool { c.mu.Lock(); defer c.mu.Unlock(); return c.ckptErr != nil }),
+		gauge("sinks", func() bool { reason, _ := c.outputHeld(); return reason != "" }),
+	} {
+		if err := reg.Register(g); err != nil {
+			return fmt.Errorf("collector: register metrics: %w", err)
+		}
+	}
+	return nil
 }
 
 // Close stops a running Run. It is idempotent.
@@ -351,21 +395,35 @@ func (c *Collector) worker(ctx context.Context) {
 // otherwise gathers acknowledgements for up to checkpointDelay: with many
 // slow files, that turns one write per batch into a few per second. A
 // checkpoint may lag the acknowledgements, never lead them.
+//
+// While the checkpoints cannot be written (their filesystem is full), the
+// acknowledged files stay held: the collector stops reading them, so that a
+// restart repeats no more than it would have, and tries again every
+// ckptRetry; reading resumes with the first write that succeeds.
 func (c *Collector) checkpointer(ctx context.Context) {
 	var timer *time.Timer
 	var timerC <-chan time.Time
+	retry := time.NewTimer(ckptRetry)
+	retry.Stop()
+	retrying := false
 	defer func() {
 		if timer != nil {
 			timer.Stop()
 		}
+		retry.Stop()
 	}()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-c.ackSignal:
+			if retrying {
+				continue // the retry comes with the timer
+			}
 		case <-timerC:
 			timerC = nil
+		case <-retry.C:
+			retrying = false
 		}
 		c.mu.Lock()
 		if !c.dirty && len(c.acks) == 0 {
@@ -409,8 +467,12 @@ func (c *Collector) checkpointer(ctx context.Context) {
 		}
 		if dirty {
 			if err := c.save(); err != nil {
-				c.log.Warn("writing checkpoints failed; lines read since will be read again after a restart", "err", err)
+				c.holdForCheckpoints(acks, err)
+				retrying = true
+				retry.Reset(ckptRetry)
+				continue
 			}
+			c.checkpointsWritten()
 		}
 		var released int64
 		c.mu.Lock()
@@ -423,6 +485,69 @@ func (c *Collector) checkpointer(ctx context.Context) {
 		c.budget.release(released)
 		c.metrics.inflight.Sub(float64(released))
 	}
+}
+
+// ckptRetry is how often the checkpointer tries again to write checkpoints
+// that could not be written.
+const ckptRetry = time.Second
+
+// holdForCheckpoints puts acks back for the next try after a failed write
+// of the checkpoints: their files stay held (they read nothing more) and
+// their bytes stay in the in-flight budget, so the collector stops reading.
+func (c *Collector) holdForCheckpoints(acks []ack, err error) {
+	c.mu.Lock()
+	c.acks = append(acks, c.acks...)
+	c.dirty = true
+	first := c.ckptErr == nil
+	if first {
+		c.ckptErrSince = c.opts.Now()
+	}
+	c.ckptErr = err
+	c.mu.Unlock()
+	if first {
+		c.log.Error("cannot write checkpoints; the collector stops reading until it can, and tries again every second", "dir", c.opts.StateDir, "err", err)
+	}
+}
+
+// checkpointsWritten ends a time of failed checkpoint writes.
+func (c *Collector) checkpointsWritten() {
+	c.mu.Lock()
+	was, since := c.ckptErr, c.ckptErrSince
+	c.ckptErr, c.ckptErrSince = nil, time.Time{}
+	c.mu.Unlock()
+	if was != nil {
+		c.log.Info("checkpoints can be written again; reading resumes", "dir", c.opts.StateDir, "held_for", c.opts.Now().Sub(since).Round(time.Second).String())
+	}
+}
+
+// Status says whether the collector reads, and if not, why: its
+// checkpoints cannot be written, or its output cannot take records.
+func (c *Collector) Status() model.CollectorStatus {
+	st := model.CollectorStatus{State: model.CollectorReading}
+	var reasons []string
+	c.mu.Lock()
+	if c.ckptErr != nil {
+		reasons = append(reasons, fmt.Sprintf("cannot write checkpoints in %s: %v", c.opts.StateDir, c.ckptErr))
+		st.Since = c.ckptErrSince
+	}
+	c.mu.Unlock()
+	if reason, since := c.outputHeld(); reason != "" {
+		reasons = append(reasons, reason)
+		if st.Since.IsZero() || since.Before(st.Since) {
+			st.Since = since
+		}
+	}
+	if len(reasons) > 0 {
+		st.State, st.Reason, st.Since = model.CollectorHeld, strings.Join(reasons, "; "), st.Since.UTC()
+	}
+	return st
+}
+
+func (c *Collector) outputHeld() (string, time.Time) {
+	if c.opts.OutputHeld != nil {
+		return c.opts.OutputHeld()
+	}
+	return "", time.Time{}
 }
 
 // save writes the checkpoints of open files and the retained ones.

@@ -23,6 +23,12 @@ type SinkStatus struct {
 	BufferBytes    int64 `json:"bufferBytes"`
 	BufferEvents   int64 `json:"bufferEvents"`
 	BufferMaxBytes int64 `json:"bufferMaxBytes"`
+	// BufferError is why the buffer cannot be written (its filesystem is
+	// full, most likely), set while records wait to be written: the
+	// collector's Sends wait meanwhile, and go on by themselves once a
+	// write succeeds. BufferErrorSince is when writes began to fail.
+	BufferError      string    `json:"bufferError,omitempty"`
+	BufferErrorSince time.Time `json:"bufferErrorSince,omitzero"`
 	// Sent, Retried and DeadLettered count events since start.
 	Sent         int64 `json:"sent"`
 	Retried      int64 `json:"retried"`

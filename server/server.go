@@ -47,6 +47,9 @@ type Options struct {
 	// Sinks lists the log sinks and pauses and resumes them; nil answers
 	// an empty list.
 	Sinks SinkController
+	// Collector answers GET /api/v1/collector: whether the log collector
+	// reads, and if not, why. Nil (the controller runs none) answers 404.
+	Collector CollectorStatusReader
 	// Reloader serves POST /api/v1/config/reload; nil answers 404.
 	Reloader ConfigReloader
 	// Spend answers /api/v1/spend; nil when spend is not running.
@@ -219,6 +222,7 @@ func (s *Server) routes() http.Handler {
 	handle("GET /api/v1/autoscaling", "autoscaling", ScopeRead, s.getAutoscaling)
 	handle("GET /api/v1/metrics", "metrics_query", ScopeRead, s.queryMetrics)
 	handle("GET /api/v1/sinks", "sinks", ScopeRead, s.listSinks)
+	handle("GET /api/v1/collector", "collector", ScopeRead, s.collectorStatus)
 	handle("POST /api/v1/sinks/{name}/pause", "sinks_pause", ScopeDeploy, s.pauseSink)
 	handle("POST /api/v1/sinks/{name}/resume", "sinks_resume", ScopeDeploy, s.resumeSink)
 	handle("POST /api/v1/config/reload", "config_reload", ScopeAdmin, s.reloadConfig)

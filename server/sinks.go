@@ -17,6 +17,19 @@ type SinkController interface {
 	Resume(name string) error
 }
 
+// CollectorStatusReader is the log collector, for GET /api/v1/collector.
+type CollectorStatusReader interface {
+	Status() model.CollectorStatus
+}
+
+func (s *Server) collectorStatus(w http.ResponseWriter, _ *http.Request) {
+	if s.opts.Collector == nil {
+		writeError(w, http.StatusNotFound, "this server runs no log collector (on Kubernetes, ask a node's collector)", "")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"collector": s.opts.Collector.Status()})
+}
+
 func (s *Server) listSinks(w http.ResponseWriter, _ *http.Request) {
 	out := []model.SinkStatus{}
 	if s.opts.Sinks != nil {

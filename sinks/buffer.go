@@ -74,6 +74,11 @@ type buffer struct {
 	// space, and unblocked when it got its space again.
 	blocked, unblocked func()
 	waiting            int
+	// writeErr is why the last write of the disk part failed (its
+	// filesystem is full, most likely), since writeErrSince; nil once a
+	// write succeeds. While it stands, Appends wait and try again.
+	writeErr      error
+	writeErrSince time.Time
 
 	// The memory lane (see above): shares not yet delivered, in order; the
 	// records of mem[0] before memOff were delivered. memBytes and
@@ -123,6 +128,11 @@ const (
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 var errBufferClosed = errors.New("sink buffer is closed")
+
+// writeRetry is how often an Append whose write failed tries again: space
+// may come back without a delivery (a file deleted elsewhere on the
+// filesystem).
+const writeRetry = time.Second
 
 type appendMark struct {
 	end int64
@@ -369,14 +379,13 @@ func (b *buffer) put(ctx context.Context, recs []model.LogRecord, now time.Time,
 			b.notifyLocked()
 			return sh, nil
 		}
+		var werr error
 		if !memOK && len(b.mem) > 0 {
 			// Records in memory come first.
-			if err := b.spillLocked(); err != nil {
-				return nil, err
+			if werr = b.spillLocked(); werr == nil {
+				continue
 			}
-			continue
-		}
-		if !memOK || onDisk {
+		} else if !memOK || onDisk {
 			if !encoded {
 				b.mu.Unlock()
 				for _, r := range recs {
@@ -387,11 +396,22 @@ func (b *buffer) put(ctx context.Context, recs []model.LogRecord, now time.Time,
 				continue // things may have moved meanwhile
 			}
 			if !onDisk || b.wOff-b.rOff+int64(len(data)) <= b.maxBytes {
-				return nil, b.writeLocked(data, []appendMark{{end: int64(len(data)), at: now}}, int64(len(recs)))
+				if werr = b.writeLocked(data, []appendMark{{end: int64(len(data)), at: now}}, int64(len(recs))); werr == nil {
+					return nil, nil
+				}
 			}
 		}
-		// No room: wait for deliveries.
+		// No room, or the filesystem refused the write (it is full): wait
+		// for deliveries, and after a failed write try again now and then.
+		// The records are not taken until they are on disk, so the
+		// collector holds them in its files meanwhile.
 		ch := b.changed
+		var timer *time.Timer
+		var retry <-chan time.Time
+		if werr != nil {
+			timer = time.NewTimer(writeRetry)
+			retry = timer.C
+		}
 		b.waiting++
 		first := b.waiting == 1 && !waited
 		b.mu.Unlock()
@@ -402,8 +422,12 @@ func (b *buffer) put(ctx context.Context, recs []model.LogRecord, now time.Time,
 		var err error
 		select {
 		case <-ch:
+		case <-retry:
 		case <-ctx.Done():
 			err = ctx.Err()
+		}
+		if timer != nil {
+			timer.Stop()
 		}
 		b.mu.Lock()
 		b.waiting--
@@ -416,6 +440,31 @@ func (b *buffer) put(ctx context.Context, recs []model.LogRecord, now time.Time,
 // writeLocked appends frames to the disk part and syncs them. marks' ends
 // are relative to the start of data.
 func (b *buffer) writeLocked(data []byte, marks []appendMark, events int64) error {
+	if err := b.writeDataLocked(data); err != nil {
+		if b.writeErr == nil {
+			b.writeErrSince = time.Now()
+			b.log.Error("cannot write the sink buffer; records wait for room, and the collector stops reading once its in-flight budget is used", "dir", b.dir, "error", err)
+		}
+		b.writeErr = err
+		return err
+	}
+	if b.writeErr != nil {
+		b.log.Info("the sink buffer can be written again", "dir", b.dir, "refused_for", time.Since(b.writeErrSince).Round(time.Second).String())
+		b.writeErr, b.writeErrSince = nil, time.Time{}
+	}
+	for _, m := range marks {
+		b.marks = append(b.marks, appendMark{end: b.wOff + m.end, at: m.at})
+	}
+	b.wOff += int64(len(data))
+	b.events += events
+	b.notifyLocked()
+	return nil
+}
+
+// writeDataLocked appends data to the last segment (starting the next one
+// when it is full) and syncs it; on failure the segment is cut back to
+// wOff, so a later write starts at a frame boundary.
+func (b *buffer) writeDataLocked(data []byte) error {
 	if b.wOff-b.wStart >= b.segSize {
 		if err := b.rotateLocked(); err != nil {
 			return err
@@ -427,15 +476,23 @@ func (b *buffer) writeLocked(data []byte, marks []appendMark, events int64) erro
 		return fmt.Errorf("write sink buffer: %w", err)
 	}
 	if err := b.w.Sync(); err != nil {
+		_ = b.w.Truncate(b.wOff - b.wStart)
+		_, _ = b.w.Seek(b.wOff-b.wStart, io.SeekStart)
 		return fmt.Errorf("sync sink buffer: %w", err)
 	}
-	for _, m := range marks {
-		b.marks = append(b.marks, appendMark{end: b.wOff + m.end, at: m.at})
-	}
-	b.wOff += int64(len(data))
-	b.events += events
-	b.notifyLocked()
 	return nil
+}
+
+// held reports why records wait to be written: the error of the last
+// failed write, and since when writes fail, while records wait in memory
+// or an Append waits; nil otherwise.
+func (b *buffer) held() (time.Time, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.writeErr == nil || (len(b.mem) == 0 && b.waiting == 0) {
+		return time.Time{}, nil
+	}
+	return b.writeErrSince, b.writeErr
 }
 
 // Spill writes the memory lane to disk, which makes its shares safe; see
@@ -491,17 +548,21 @@ func (b *buffer) spillLocked() error {
 	return nil
 }
 
+// rotateLocked starts the next segment. The last one stays open until the
+// next exists, so a failure (a full filesystem) leaves the buffer as it was
+// and a later write tries again.
 func (b *buffer) rotateLocked() error {
-	if err := b.w.Close(); err != nil {
-		return fmt.Errorf("close buffer segment: %w", err)
-	}
 	f, err := os.OpenFile(b.segPath(b.wOff), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return fmt.Errorf("create buffer segment: %w", err)
 	}
 	if err := syncDir(b.dir); err != nil {
 		f.Close()
+		os.Remove(f.Name())
 		return err
+	}
+	if err := b.w.Close(); err != nil {
+		b.log.Warn("closing a full buffer segment", "error", err)
 	}
 	b.w, b.wStart = f, b.wOff
 	b.segs = append(b.segs, b.wOff)

@@ -326,3 +326,45 @@ func TestBufferSpillKeepsOrderOnce(t *testing.T) {
 		t.Fatal("an Offer into a drained buffer did not use the memory lane")
 	}
 }
+
+// TestBufferWritesAgainAfterASegmentCouldNotBeCreated: when the next
+// segment cannot be created (a full filesystem, no inodes; here a directory
+// in its place), the Append waits instead of failing, and once the segment
+// can be created it goes through: the buffer keeps its last segment open
+// until the next one exists. Before, it closed the last segment first, and
+// every later write failed for good.
+func TestBufferWritesAgainAfterASegmentCouldNotBeCreated(t *testing.T) {
+	dir := t.TempDir()
+	b, err := openBuffer(dir, 8<<10, slog.New(slog.DiscardHandler)) // segments of 1 KiB
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	ctx := context.Background()
+	if err := b.Append(ctx, sinktest.Numbered(0, 20), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	blocker := b.segPath(b.wOff)
+	if err := os.Mkdir(blocker, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	if err := b.Append(short, sinktest.Numbered(20, 30), time.Now()); err != context.DeadlineExceeded {
+		t.Fatalf("an Append whose segment cannot be created: %v, want it to wait until its context ends", err)
+	}
+	if _, err := b.held(); err != nil {
+		t.Fatalf("held after the Append gave up (nothing waits): %v", err)
+	}
+	if err := os.Remove(blocker); err != nil {
+		t.Fatal(err)
+	}
+	again, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := b.Append(again, sinktest.Numbered(20, 30), time.Now()); err != nil {
+		t.Fatalf("an Append once the segment can be created: %v", err)
+	}
+	if got, want := drain(t, b, 7), logs(sinktest.Numbered(0, 30)); !equal(got, want) {
+		t.Fatalf("read back %v, want %v", got, want)
+	}
+}

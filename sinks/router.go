@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -400,6 +401,35 @@ func (r *Router) Sinks() []model.SinkStatus {
 	}
 	slices.SortFunc(removed, func(a, b model.SinkStatus) int { return strings.Compare(a.Name, b.Name) })
 	return append(out, removed...)
+}
+
+// Held reports why Sends wait on a buffer that cannot be written (its
+// filesystem is full): each such sink with its error, and since when the
+// first of them fails; "" when none does. The collector shows it as the
+// reason it does not read.
+func (r *Router) Held() (reason string, since time.Time) {
+	r.mu.RLock()
+	all := append(slices.Clone(r.sinks), slices.Collect(maps.Values(r.draining))...)
+	r.mu.RUnlock()
+	var reasons []string
+	for _, s := range all {
+		s.mu.Lock()
+		buf := s.buf
+		s.mu.Unlock()
+		if buf == nil {
+			continue
+		}
+		at, err := buf.held()
+		if err == nil {
+			continue
+		}
+		reasons = append(reasons, fmt.Sprintf("sink %q cannot write its buffer: %v", s.name, err))
+		if since.IsZero() || at.Before(since) {
+			since = at
+		}
+	}
+	slices.Sort(reasons)
+	return strings.Join(reasons, "; "), since
 }
 
 // Close closes the buffers and destinations. It is idempotent; Run calls it

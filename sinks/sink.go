@@ -295,6 +295,9 @@ func (s *sink) status() model.SinkStatus {
 	}
 	if s.buf != nil {
 		st.BufferBytes, st.BufferEvents, _ = s.buf.Stats() // lock order: sink, then buffer
+		if since, err := s.buf.held(); err != nil {
+			st.BufferError, st.BufferErrorSince = err.Error(), since.UTC()
+		}
 	}
 	if s.validation != nil {
 		v := *s.validation

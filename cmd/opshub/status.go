@@ -56,6 +56,9 @@ need attention. SERVICE is NAME or PROJECT/NAME.`,
 				if body.Sinks, err = sinksForJSON(cmd.Context(), c, len(args) == 0); err != nil {
 					return err
 				}
+				if body.Collector, err = collectorForJSON(cmd.Context(), c, len(args) == 0); err != nil {
+					return err
+				}
 				enc := json.NewEncoder(cmd.OutOrStdout())
 				enc.SetIndent("", "  ")
 				return enc.Encode(body)
@@ -95,6 +98,9 @@ need attention. SERVICE is NAME or PROJECT/NAME.`,
 type statusJSON struct {
 	Services []model.Service     `json:"services"`
 	Sinks    *[]model.SinkStatus `json:"sinks,omitempty"`
+	// Collector is the log collector's state, as the Sinks section shows
+	// it; left out where the server runs none.
+	Collector *model.CollectorStatus `json:"collector,omitempty"`
 	// Release is the current (last succeeded) release and Rollout the one
 	// in progress, when one service is shown.
 	Release *model.Release `json:"release,omitempty"`

@@ -20,6 +20,11 @@ func showSinks(ctx context.Context, w io.Writer, c *client.Client, all bool, now
 	if !all {
 		return nil
 	}
+	st, err := collectorForJSON(ctx, c, all)
+	if err != nil {
+		return err
+	}
+	renderCollector(w, st, now)
 	list, err := c.Sinks(ctx)
 	if client.NotFound(err) {
 		return nil
@@ -51,6 +56,32 @@ func sinksForJSON(ctx context.Context, c *client.Client, all bool) (*[]model.Sin
 	return &list, nil
 }
 
+// collectorForJSON returns the collector's state where the Sinks section
+// is shown, nil where it is not or the server runs no collector.
+func collectorForJSON(ctx context.Context, c *client.Client, all bool) (*model.CollectorStatus, error) {
+	if !all {
+		return nil, nil
+	}
+	st, err := c.CollectorStatus(ctx)
+	if client.NotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &st, nil
+}
+
+// renderCollector says that the collector does not read, and why; nothing
+// while it reads.
+func renderCollector(w io.Writer, st *model.CollectorStatus, now time.Time) {
+	if st == nil || st.State != model.CollectorHeld {
+		return
+	}
+	fmt.Fprintf(w, "\nCollector: not reading log files for %s: %s; it reads on by itself once that can be written\n",
+		triage.HumanDuration(now.Sub(st.Since)), st.Reason)
+}
+
 func renderSinks(w io.Writer, list []model.SinkStatus, now time.Time) error {
 	if len(list) == 0 {
 		return nil
@@ -67,6 +98,11 @@ func renderSinks(w io.Writer, list []model.SinkStatus, now time.Time) error {
 		switch {
 		case s.Removing:
 			note = "removed by a config reload: delivers its buffer for " + triage.HumanDuration(s.DrainUntil.Sub(now)) + " more at most"
+			if s.LastError != "" {
+				note += "; " + s.LastError
+			}
+		case s.BufferError != "":
+			note = "buffer cannot be written for " + triage.HumanDuration(now.Sub(s.BufferErrorSince)) + ": " + s.BufferError
 			if s.LastError != "" {
 				note += "; " + s.LastError
 			}

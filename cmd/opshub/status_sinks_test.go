@@ -3,11 +3,17 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/opshub/opshub/internal/sinktest"
 	"github.com/opshub/opshub/model"
 )
 
@@ -116,4 +122,103 @@ func TestStatusJSONListsSinks(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestStatusSaysTheCollectorIsHeldByAFullDisk runs `opshub run` with its
+// dataDir on a small tmpfs and an http sink whose receiver is down, and
+// fills the tmpfs: `opshub status` says the collector does not read and
+// why, the sink's note says its buffer cannot be written, and `-o json`
+// carries both; once the space is back, the note is gone.
+func TestStatusSaysTheCollectorIsHeldByAFullDisk(t *testing.T) {
+	disk := sinktest.Tmpfs(t, "8m", false)
+	root := t.TempDir()
+	logDir := filepath.Join(root, "demo_web-1_uid1", "web")
+	if err := os.MkdirAll(logDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var down atomic.Bool
+	down.Store(true)
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if down.Load() {
+			http.Error(w, "maintenance", http.StatusServiceUnavailable)
+		}
+	}))
+	defer receiver.Close()
+	api := sinktest.FreeAddr(t)
+	cfgPath := filepath.Join(t.TempDir(), "opshub.yaml")
+	cfg := fmt.Sprintf(`dataDir: %s
+server: {listen: %q}
+collector: {paths: [%s]}
+sinks:
+  - name: hook
+    type: http
+    url: %s
+    encoding: json
+    batch: {timeout: 50ms}
+`, filepath.Join(disk, "data"), api, root, receiver.URL)
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := startOpshub(t, cfgPath, api)
+
+	n := 0
+	write := func() {
+		f, err := os.OpenFile(filepath.Join(logDir, "0.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		for range 20 {
+			n++
+			fmt.Fprintf(f, "%s stdout F line %d\n", time.Now().UTC().Format(time.RFC3339Nano), n)
+		}
+	}
+	status := func() string {
+		code, stdout, stderr := runCLI(t, "status", "--server", p.api)
+		if code != exitOK {
+			t.Fatalf("opshub status: exit %d: %s", code, stderr)
+		}
+		return stdout
+	}
+	write()
+	sinktest.WaitFor(t, 30*time.Second, "the sink failing with a backlog", func() bool {
+		return strings.Contains(status(), "hook  http  failing")
+	})
+	filler := sinktest.FillUp(t, disk)
+	var text string
+	sinktest.Eventually(t, 30*time.Second, "status saying the collector is held", func() error {
+		write()
+		if text = status(); !strings.Contains(text, "Collector: not reading log files for") {
+			return fmt.Errorf("status:\n%s", text)
+		}
+		return nil
+	})
+	t.Logf("status while held:\n%s", text)
+	for _, want := range []string{`sink "hook" cannot write its buffer`, "no space left on device", "it reads on by itself", "buffer cannot be written for"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("status lacks %q:\n%s", want, text)
+		}
+	}
+	code, stdout, stderr := runCLI(t, "status", "-o", "json", "--server", p.api)
+	var body struct {
+		Collector model.CollectorStatus
+		Sinks     []model.SinkStatus
+	}
+	if err := json.Unmarshal([]byte(stdout), &body); code != exitOK || err != nil {
+		t.Fatalf("status -o json: exit %d, %v: %s%s", code, err, stdout, stderr)
+	}
+	if body.Collector.State != model.CollectorHeld || body.Collector.Since.IsZero() || len(body.Sinks) != 1 || body.Sinks[0].BufferError == "" {
+		t.Errorf("status -o json while held: %s", stdout)
+	}
+
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	down.Store(false)
+	sinktest.Eventually(t, 30*time.Second, "status without the held collector", func() error {
+		if text = status(); strings.Contains(text, "Collector:") || strings.Contains(text, "buffer cannot be written") || !strings.Contains(text, "hook  http  running") {
+			return fmt.Errorf("status:\n%s", text)
+		}
+		return nil
+	})
 }

@@ -147,7 +147,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	}
 	// The collector tails the runtime's log files into the sinks; the log
 	// API reads the same files.
-	logs, logReader, err := newLogCollector(cfg, rt.LogRoot(), rt, countingOutput{next: sinkRouter, lines: mp.lines}, reg, log)
+	logs, logReader, err := newLogCollector(cfg, rt.LogRoot(), rt, countingOutput{next: sinkRouter, lines: mp.lines}, sinkRouter.Held, reg, log)
 	if err != nil {
 		return err
 	}
@@ -168,6 +168,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		Releases:    rels,
 		Alerting:    alerts,
 		Sinks:       sinkRouter,
+		Collector:   logs,
 		Reloader:    reloadAPI(reloader),
 		Exec:        execOptions(cfg, rt),
 		UI:          true,

@@ -19,24 +19,26 @@ import (
 // (or collector.paths) into out, and the reader the log API uses. out is
 // the sinks router, which acknowledges at once a batch no sink takes (and
 // every batch when no sink is configured), so the checkpoints follow the
-// files and the log API works with or without sinks.
-func newLogCollector(cfg *config.Config, logRoot string, services serviceLister, out sinks.Output, reg prometheus.Registerer, log *slog.Logger) (*collector.Collector, *collector.Reader, error) {
+// files and the log API works with or without sinks. held is the router's
+// Held, the collector's reason to wait on it.
+func newLogCollector(cfg *config.Config, logRoot string, services serviceLister, out sinks.Output, held func() (string, time.Time), reg prometheus.Registerer, log *slog.Logger) (*collector.Collector, *collector.Reader, error) {
 	roots := cfg.Collector.Paths
 	if len(roots) == 0 {
 		roots = []string{logRoot}
 	}
-	return buildLogCollector(cfg, roots, &serviceResolver{services: services, now: time.Now}, out, reg, log)
+	return buildLogCollector(cfg, roots, &serviceResolver{services: services, now: time.Now}, out, held, reg, log)
 }
 
 // buildLogCollector builds the collector over roots, enriched by res, and
 // the log API's reader over the same files. opshub run and opshub
 // collector differ only in roots and resolver.
-func buildLogCollector(cfg *config.Config, roots []string, res collector.Resolver, out sinks.Output, reg prometheus.Registerer, log *slog.Logger) (*collector.Collector, *collector.Reader, error) {
+func buildLogCollector(cfg *config.Config, roots []string, res collector.Resolver, out sinks.Output, held func() (string, time.Time), reg prometheus.Registerer, log *slog.Logger) (*collector.Collector, *collector.Reader, error) {
 	c, err := collector.New(collector.Options{
 		Roots:        roots,
 		StateDir:     filepath.Join(cfg.DataDir, "collector"),
 		MaxLineBytes: int(cfg.Collector.MaxLineBytes),
 		Output:       out,
+		OutputHeld:   held,
 		Resolver:     res,
 		Logger:       log,
 		Registerer:   reg,

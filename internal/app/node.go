@@ -148,7 +148,7 @@ func RunCollector(ctx context.Context, cfg *config.Config, opts CollectorOptions
 		return err
 	}
 	lines := metrics.NewLineCounter()
-	logs, logReader, err := buildLogCollector(cfg, set.roots, podResolver{pods: pods, node: set.node}, countingOutput{next: sinkRouter, lines: lines}, reg, log)
+	logs, logReader, err := buildLogCollector(cfg, set.roots, podResolver{pods: pods, node: set.node}, countingOutput{next: sinkRouter, lines: lines}, sinkRouter.Held, reg, log)
 	if err != nil {
 		return err
 	}
@@ -183,6 +183,7 @@ func RunCollector(ctx context.Context, cfg *config.Config, opts CollectorOptions
 		Logs:          logReader,
 		Metrics:       metricsReader{store},
 		Sinks:         sinkRouter,
+		Collector:     logs,
 		NodeSamples:   samples,
 		TokenReviewer: reviewer,
 		Limits:        serverLimits(cfg),

@@ -1,9 +1,12 @@
 package sinktest
 
 import (
+	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -32,3 +35,24 @@ func Tmpfs(t testing.TB, size string, readOnly bool) string {
 // IsRoot reports whether the test runs as root, for whom permission bits
 // do not make a directory unwritable.
 func IsRoot() bool { return os.Geteuid() == 0 }
+
+// FillUp writes a file in dir until its filesystem is full (ENOSPC) and
+// returns the file's path: removing it gives the space back.
+func FillUp(t testing.TB, dir string) string {
+	t.Helper()
+	path := filepath.Join(dir, "filler")
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	chunk := make([]byte, 64<<10)
+	for {
+		if _, err := f.Write(chunk); err != nil {
+			if !errors.Is(err, syscall.ENOSPC) {
+				t.Fatalf("filling %s: %v", dir, err)
+			}
+			return path
+		}
+	}
+}
