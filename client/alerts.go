@@ -3,49 +3,18 @@ package client
 import (
 	"context"
 	"net/url"
-	"time"
+
+	"github.com/opshub/opshub/alerting"
 )
 
-// Alert is one alert as GET /api/v1/alerts lists it.
-type Alert struct {
-	ID       string    `json:"id"`
-	Event    string    `json:"event"`
-	Status   string    `json:"status"`
-	Project  string    `json:"project,omitempty"`
-	Service  string    `json:"service,omitempty"`
-	Instance string    `json:"instance,omitempty"`
-	Since    time.Time `json:"since"`
-	Summary  string    `json:"summary,omitempty"`
-	Updated  time.Time `json:"updated,omitzero"`
-	Severity string    `json:"severity,omitempty"`
-}
-
-// Delivery is one notification delivery as GET /api/v1/deliveries lists it.
-type Delivery struct {
-	ID          string    `json:"id"`
-	Integration string    `json:"integration"`
-	Event       string    `json:"event"`
-	State       string    `json:"state"`
-	Attempts    int       `json:"attempts"`
-	LastStatus  int       `json:"lastStatus"`
-	Time        time.Time `json:"time"`
-	Status      string    `json:"status,omitempty"`
-	NextAttempt time.Time `json:"nextAttempt,omitzero"`
-	LastError   string    `json:"lastError,omitempty"`
-	Request     string    `json:"request,omitempty"`
-	Response    string    `json:"response,omitempty"`
-	ResendOf    string    `json:"resendOf,omitempty"`
-}
-
-// Integration is a notification integration's state.
-type Integration struct {
-	Name     string    `json:"name"`
-	Type     string    `json:"type"`
-	State    string    `json:"state"`
-	Reason   string    `json:"reason,omitempty"`
-	Since    time.Time `json:"since,omitzero"`
-	Failures int       `json:"failures"`
-}
+// Alert is one alert as GET /api/v1/alerts lists it, Delivery one
+// notification delivery as GET /api/v1/deliveries lists it and Integration
+// an integration's state: the alerting pipeline's own types.
+type (
+	Alert       = alerting.Alert
+	Delivery    = alerting.Delivery
+	Integration = alerting.IntegrationStatus
+)
 
 // Alerts lists active and recent alerts, firing first.
 func (c *Client) Alerts(ctx context.Context) ([]Alert, error) {

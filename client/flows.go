@@ -4,57 +4,20 @@ import (
 	"context"
 	"net/url"
 	"time"
+
+	"github.com/opshub/opshub/release/flow"
 )
 
-// FlowRun is one run of a release flow.
-type FlowRun struct {
-	ID      string            `json:"id"`
-	Flow    string            `json:"flow"`
-	State   string            `json:"state"`
-	Trigger FlowTrigger       `json:"trigger"`
-	Args    map[string]string `json:"args"`
-	Steps   []FlowStep        `json:"steps"`
-	Created time.Time         `json:"created"`
-	Started time.Time         `json:"started,omitzero"`
-	// Finished is zero until the run has ended.
-	Finished time.Time     `json:"finished,omitzero"`
-	Message  string        `json:"message,omitempty"`
-	Releases []FlowRelease `json:"releases,omitempty"`
-}
-
-// Done tells whether the run has ended.
-func (r FlowRun) Done() bool { return r.State != "queued" && r.State != "running" }
-
-// FlowTrigger says what started a run.
-type FlowTrigger struct {
-	Kind       string `json:"kind"`
-	By         string `json:"by,omitempty"`
-	Provider   string `json:"provider,omitempty"`
-	Delivery   string `json:"delivery,omitempty"`
-	RollbackOf string `json:"rollbackOf,omitempty"`
-}
-
-// FlowStep is the state of one step of a run.
-type FlowStep struct {
-	Name       string    `json:"name"`
-	Kind       string    `json:"kind"`
-	State      string    `json:"state"`
-	Attempts   int       `json:"attempts"`
-	Started    time.Time `json:"started,omitzero"`
-	Finished   time.Time `json:"finished,omitzero"`
-	Message    string    `json:"message,omitempty"`
-	Revision   int       `json:"revision,omitempty"`
-	JobRun     string    `json:"jobRun,omitempty"`
-	Backup     string    `json:"backup,omitempty"`
-	ApprovedBy string    `json:"approvedBy,omitempty"`
-}
-
-// FlowRelease is a service a run released and the revision it ran before.
-type FlowRelease struct {
-	Project  string `json:"project"`
-	Service  string `json:"service"`
-	Previous int    `json:"previous"`
-}
+// FlowRun is one run of a release flow, FlowTrigger what started it,
+// FlowStep the state of one of its steps and FlowRelease a service it
+// released with the revision that ran before: the flow engine's own types,
+// as the API writes them.
+type (
+	FlowRun     = flow.Run
+	FlowTrigger = flow.Trigger
+	FlowStep    = flow.StepState
+	FlowRelease = flow.Changed
+)
 
 // Flow is a configured flow.
 type Flow struct {

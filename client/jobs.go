@@ -3,25 +3,13 @@ package client
 import (
 	"context"
 	"net/url"
-	"time"
+
+	"github.com/opshub/opshub/jobs"
 )
 
 // JobRun is one run of a job, as GET /api/v1/jobs/{project}/{name}/runs
-// lists them.
-type JobRun struct {
-	ID        string            `json:"id"`
-	Project   string            `json:"project"`
-	Job       string            `json:"job"`
-	State     string            `json:"state"`
-	Trigger   string            `json:"trigger"`
-	Env       map[string]string `json:"env,omitempty"`
-	Started   time.Time         `json:"started"`
-	Finished  time.Time         `json:"finished,omitzero"`
-	ExitCode  *int              `json:"exitCode,omitempty"`
-	Attempts  int               `json:"attempts"`
-	Instances []string          `json:"instances"`
-	Message   string            `json:"message,omitempty"`
-}
+// lists them: the jobs engine's own record.
+type JobRun = jobs.Run
 
 func jobPath(project, name string) string {
 	return "/api/v1/jobs/" + url.PathEscape(project) + "/" + url.PathEscape(name) + "/runs"

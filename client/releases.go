@@ -5,19 +5,13 @@ import (
 	"net/url"
 
 	"github.com/opshub/opshub/model"
+	"github.com/opshub/opshub/release"
 )
 
 // DeployRequest is the body of a deploy: every field is optional, at least
-// one must change something. UnsetEnv removes variables.
-type DeployRequest struct {
-	Image     string            `json:"image,omitempty"`
-	Container string            `json:"container,omitempty"`
-	Command   []string          `json:"command,omitempty"`
-	Env       map[string]string `json:"env,omitempty"`
-	UnsetEnv  []string          `json:"unsetEnv,omitempty"`
-	Version   string            `json:"version,omitempty"`
-	Reason    string            `json:"reason,omitempty"`
-}
+// one must change something. UnsetEnv removes variables. It is the release
+// manager's Change.
+type DeployRequest = release.Change
 
 type releaseBody struct {
 	Release model.Release `json:"release"`
