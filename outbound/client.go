@@ -166,6 +166,27 @@ func CheckURL(s string) error {
 	return nil
 }
 
+// PluginClient starts the constructor of a plugin that speaks HTTP (a sink
+// or a notification integration) named name. It returns a copy of the
+// plugin's settings, which arrive as settings holding a *C, for the
+// constructor to fill defaults into, and the HTTP client built from the
+// client keys that keys picks out of them (nil: none) with defaultTimeout
+// unless they set one.
+func PluginClient[C any](name string, settings any, keys func(*C) ClientConfig, defaultTimeout time.Duration) (C, *http.Client, error) {
+	var cfg C
+	s, ok := settings.(*C)
+	if !ok || s == nil {
+		return cfg, nil, fmt.Errorf("%s: settings are %T, want %T", name, settings, s)
+	}
+	cfg = *s
+	var c ClientConfig
+	if keys != nil {
+		c = keys(&cfg)
+	}
+	client, err := NewClient(name, c, defaultTimeout)
+	return cfg, client, err
+}
+
 // NewClient builds the client of the destination name from its keys,
 // through Prometheus' HTTP client config so that auth and TLS behave as
 // Prometheus users know them. defaultTimeout applies when the keys set none.

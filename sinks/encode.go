@@ -19,6 +19,16 @@ const (
 // newline; framing is the destination's business.
 type AppendFunc func(dst []byte, r model.LogRecord) []byte
 
+// AppendLines appends records to dst as fn encodes them, each followed by a
+// newline: the body of a file or stream of lines.
+func AppendLines(dst []byte, fn AppendFunc, records []model.LogRecord) []byte {
+	for _, r := range records {
+		dst = fn(dst, r)
+		dst = append(dst, '\n')
+	}
+	return dst
+}
+
 // Encoder returns the append function of an encoding ("" means json).
 func Encoder(encoding string) (AppendFunc, error) {
 	switch encoding {

@@ -126,6 +126,12 @@ func NewClient(spec Spec, c outbound.ClientConfig) (*http.Client, error) {
 	return outbound.NewClient(fmt.Sprintf("integration %q", spec.Name), c, DefaultTimeout)
 }
 
+// HTTPSettings starts the constructor of an integration that speaks HTTP:
+// outbound.PluginClient with the integration's name and DefaultTimeout.
+func HTTPSettings[C any](spec Spec, keys func(*C) outbound.ClientConfig) (C, *http.Client, error) {
+	return outbound.PluginClient(fmt.Sprintf("integration %q", spec.Name), spec.Settings, keys, DefaultTimeout)
+}
+
 // Factory builds a notifier from its spec.
 type Factory func(spec Spec) (Notifier, error)
 

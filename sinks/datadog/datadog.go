@@ -35,32 +35,25 @@ var _ sinks.Destination = (*Destination)(nil)
 
 // New builds a datadog destination from the sink's spec.
 func New(spec sinks.Spec) (sinks.Destination, error) {
-	c, err := sinks.SettingsOf[*Config](spec)
+	cfg, client, err := sinks.HTTPSettings(spec, func(c *Config) outbound.ClientConfig {
+		return outbound.ClientConfig{Timeout: c.Timeout}
+	})
 	if err != nil {
 		return nil, err
 	}
-	cfg := *c
 	if cfg.Hostname == "" {
 		cfg.Hostname, _ = os.Hostname()
-	}
-	client, err := outbound.NewClient("sink "+spec.Name, outbound.ClientConfig{Timeout: cfg.Timeout}, sinks.DefaultHTTPTimeout)
-	if err != nil {
-		return nil, err
 	}
 	u := cfg.URL
 	if u == "" {
 		u, _ = intakeURL(cfg.Site) // checked by Validate
-	}
-	logger := spec.Logger
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
 	}
 	return &Destination{
 		cfg:    cfg,
 		url:    u,
 		json:   spec.Encoding == "json",
 		client: client,
-		logger: logger.With("component", "sinks", "destination", "datadog"),
+		logger: spec.DestinationLogger("datadog"),
 		now:    time.Now,
 	}, nil
 }

@@ -33,27 +33,18 @@ var _ sinks.Destination = (*Destination)(nil)
 
 // New builds an elasticsearch destination from the sink's spec.
 func New(spec sinks.Spec) (sinks.Destination, error) {
-	c, err := sinks.SettingsOf[*Config](spec)
+	cfg, client, err := sinks.HTTPSettings(spec, func(c *Config) outbound.ClientConfig { return c.ClientConfig })
 	if err != nil {
 		return nil, err
 	}
-	cfg := *c
 	if cfg.Index == "" {
 		cfg.Index = DefaultIndex
-	}
-	client, err := outbound.NewClient("sink "+spec.Name, cfg.ClientConfig, sinks.DefaultHTTPTimeout)
-	if err != nil {
-		return nil, err
-	}
-	logger := spec.Logger
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
 	}
 	d := &Destination{
 		cfg:    cfg,
 		url:    bulkURL(cfg.URL),
 		client: client,
-		logger: logger.With("component", "sinks", "destination", "elasticsearch"),
+		logger: spec.DestinationLogger("elasticsearch"),
 		now:    time.Now,
 	}
 	d.encoders.New = func() any { return newEncoder(cfg) }

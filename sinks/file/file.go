@@ -90,11 +90,7 @@ func New(spec sinks.Spec) (sinks.Destination, error) {
 func (s *Sink) Deliver(_ context.Context, records []model.LogRecord) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	buf := s.buf[:0]
-	for _, r := range records {
-		buf = s.appendFn(buf, r)
-		buf = append(buf, '\n')
-	}
+	buf := sinks.AppendLines(s.buf[:0], s.appendFn, records)
 	s.buf = buf
 	if s.f == nil {
 		if err := s.open(); err != nil {

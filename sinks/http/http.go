@@ -84,7 +84,7 @@ var _ sinks.Destination = (*Sink)(nil)
 
 // New builds an http sink from its spec. It makes no request.
 func New(spec sinks.Spec) (sinks.Destination, error) {
-	s, err := sinks.SettingsOf[*Settings](spec)
+	s, client, err := sinks.HTTPSettings(spec, func(s *Settings) outbound.ClientConfig { return s.ClientConfig })
 	if err != nil {
 		return nil, err
 	}
@@ -92,11 +92,7 @@ func New(spec sinks.Spec) (sinks.Destination, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sink %q: %w", spec.Name, err)
 	}
-	client, err := outbound.NewClient("sink "+spec.Name, s.ClientConfig, sinks.DefaultHTTPTimeout)
-	if err != nil {
-		return nil, err
-	}
-	return &Sink{name: spec.Name, settings: *s, client: client, body: body}, nil
+	return &Sink{name: spec.Name, settings: s, client: client, body: body}, nil
 }
 
 // Deliver sends records in one request. A 2xx answer means delivered; see

@@ -28,22 +28,15 @@ var _ sinks.Destination = (*Destination)(nil)
 
 // New builds a loki destination from the sink's spec.
 func New(spec sinks.Spec) (sinks.Destination, error) {
-	cfg, err := sinks.SettingsOf[*Config](spec)
+	cfg, client, err := sinks.HTTPSettings(spec, func(c *Config) outbound.ClientConfig { return c.ClientConfig })
 	if err != nil {
 		return nil, err
 	}
-	client, err := outbound.NewClient("sink "+spec.Name, cfg.ClientConfig, sinks.DefaultHTTPTimeout)
-	if err != nil {
-		return nil, err
-	}
-	return newDestination(*cfg, spec.Encoding, client, spec.Logger), nil
+	return newDestination(cfg, spec.Encoding, client, spec.DestinationLogger("loki")), nil
 }
 
 func newDestination(cfg Config, encoding string, client *http.Client, logger *slog.Logger) *Destination {
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
-	d := &Destination{cfg: cfg, client: client, logger: logger.With("component", "sinks", "destination", "loki"), now: time.Now}
+	d := &Destination{cfg: cfg, client: client, logger: logger, now: time.Now}
 	jsonLines := encoding == "json"
 	d.encoders.New = func() any { return newEncoder(cfg, jsonLines) }
 	return d

@@ -71,13 +71,9 @@ func New(spec sinks.Spec) (sinks.Destination, error) {
 	if cfg.Compression == "gzip" {
 		contentType = "application/gzip"
 	}
-	logger := spec.Logger
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
 	return &Destination{
 		cfg: cfg, client: client, append: enc, contentType: contentType,
-		logger: logger.With("component", "sinks", "destination", "s3"), now: time.Now,
+		logger: spec.DestinationLogger("s3"), now: time.Now,
 	}, nil
 }
 

@@ -54,11 +54,7 @@ func NewWriter(spec sinks.Spec, w io.Writer) (*Sink, error) {
 func (s *Sink) Deliver(_ context.Context, records []model.LogRecord) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	buf := s.buf[:0]
-	for _, r := range records {
-		buf = s.appendFn(buf, r)
-		buf = append(buf, '\n')
-	}
+	buf := sinks.AppendLines(s.buf[:0], s.appendFn, records)
 	s.buf = buf
 	if _, err := s.w.Write(buf); err != nil {
 		return &sinks.RetryableError{Err: fmt.Errorf("write standard output: %w", err)}

@@ -59,11 +59,7 @@ func New(spec sinks.Spec) (sinks.Destination, error) {
 			d.tlsConf.ServerName, _, _ = net.SplitHostPort(cfg.Address)
 		}
 	}
-	d.logger = spec.Logger
-	if d.logger == nil {
-		d.logger = slog.New(slog.DiscardHandler)
-	}
-	d.logger = d.logger.With("component", "sinks", "destination", "syslog")
+	d.logger = spec.DestinationLogger("syslog")
 	return d, nil
 }
 

@@ -52,15 +52,13 @@ var _ notify.Notifier = (*Notifier)(nil)
 
 // New is the Factory of Alertmanager integrations.
 func New(spec notify.Spec) (notify.Notifier, error) {
-	cfg, err := notify.SettingsOf[*Config](spec)
+	cfg, client, err := notify.HTTPSettings(spec, func(c *Config) outbound.ClientConfig {
+		return outbound.ClientConfig{Auth: c.Auth, TLS: c.TLS, Timeout: c.Timeout}
+	})
 	if err != nil {
 		return nil, err
 	}
-	client, err := notify.NewClient(spec, outbound.ClientConfig{Auth: cfg.Auth, TLS: cfg.TLS, Timeout: cfg.Timeout})
-	if err != nil {
-		return nil, err
-	}
-	return &Notifier{name: spec.Name, cfg: *cfg, client: client}, nil
+	return &Notifier{name: spec.Name, cfg: cfg, client: client}, nil
 }
 
 // Alert is one element of Alertmanager's postable alerts.

@@ -69,18 +69,13 @@ var _ notify.Notifier = (*Notifier)(nil)
 
 // New is the Factory of Discord integrations.
 func New(spec notify.Spec) (notify.Notifier, error) {
-	c, err := notify.SettingsOf[*Config](spec)
+	cfg, httpClient, err := notify.HTTPSettings[Config](spec, nil)
 	if err != nil {
 		return nil, err
 	}
-	cfg := *c
 	u, err := url.Parse(cfg.WebhookURL)
 	if err != nil || cfg.WebhookURL == "" {
 		return nil, errors.New("webhookURL is required and must be a URL")
-	}
-	httpClient, err := notify.NewClient(spec, outbound.ClientConfig{})
-	if err != nil {
-		return nil, err
 	}
 	q := u.Query()
 	q.Set("wait", "true")

@@ -57,17 +57,12 @@ func (c *Config) Validate() error {
 }
 
 func New(spec notify.Spec) (notify.Notifier, error) {
-	c, err := notify.SettingsOf[*Config](spec)
+	cfg, client, err := notify.HTTPSettings[Config](spec, nil)
 	if err != nil {
 		return nil, err
 	}
-	cfg := *c
 	if cfg.URL == "" {
 		cfg.URL = DefaultURL
-	}
-	client, err := notify.NewClient(spec, outbound.ClientConfig{})
-	if err != nil {
-		return nil, err
 	}
 	return &Notifier{name: spec.Name, cfg: cfg, client: client}, nil
 }

@@ -76,12 +76,7 @@ func (c *Config) Validate() error {
 }
 
 func New(spec notify.Spec) (notify.Notifier, error) {
-	c, err := notify.SettingsOf[*Config](spec)
-	if err != nil {
-		return nil, err
-	}
-	cfg := *c
-	client, err := notify.NewClient(spec, outbound.ClientConfig{})
+	cfg, client, err := notify.HTTPSettings[Config](spec, nil)
 	if err != nil {
 		return nil, err
 	}

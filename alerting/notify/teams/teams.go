@@ -87,15 +87,13 @@ var (
 
 // New is the Factory of Teams integrations.
 func New(spec notify.Spec) (notify.Notifier, error) {
-	cfg, err := notify.SettingsOf[*Config](spec)
+	cfg, client, err := notify.HTTPSettings(spec, func(c *Config) outbound.ClientConfig {
+		return outbound.ClientConfig{Timeout: c.Timeout}
+	})
 	if err != nil {
 		return nil, err
 	}
-	client, err := notify.NewClient(spec, outbound.ClientConfig{Timeout: cfg.Timeout})
-	if err != nil {
-		return nil, err
-	}
-	return &Notifier{name: spec.Name, cfg: *cfg, client: client}, nil
+	return &Notifier{name: spec.Name, cfg: cfg, client: client}, nil
 }
 
 // Message is the body Teams' webhooks take: one Adaptive Card attachment.

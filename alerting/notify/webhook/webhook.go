@@ -63,11 +63,9 @@ var _ notify.Notifier = (*Notifier)(nil)
 
 // New is the Factory of webhook integrations.
 func New(spec notify.Spec) (notify.Notifier, error) {
-	cfg, err := notify.SettingsOf[*Config](spec)
-	if err != nil {
-		return nil, err
-	}
-	client, err := notify.NewClient(spec, outbound.ClientConfig{Headers: cfg.Headers, Timeout: cfg.Timeout})
+	cfg, client, err := notify.HTTPSettings(spec, func(c *Config) outbound.ClientConfig {
+		return outbound.ClientConfig{Headers: c.Headers, Timeout: c.Timeout}
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -75,7 +73,7 @@ func New(spec notify.Spec) (notify.Notifier, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Notifier{name: spec.Name, cfg: *cfg, key: key, client: client, now: time.Now}, nil
+	return &Notifier{name: spec.Name, cfg: cfg, key: key, client: client, now: time.Now}, nil
 }
 
 // SecretKey returns the HMAC key of a configured secret.
