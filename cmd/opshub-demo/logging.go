@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"time"
 )
 
 // filler pads numbered lines to --log-size. It is fixed text so that line
@@ -118,37 +117,5 @@ func appendLine(dst []byte, seq uint64, instance, stream string, size int64) []b
 // pace writes numbered lines at the rate rateOf picks from the knobs until
 // ctx ends, following changes to the rate and to the line size.
 func (s *stream) pace(ctx context.Context, k *knobs, rateOf func(settings) float64) {
-	var (
-		ticker *time.Ticker
-		ticks  <-chan time.Time
-		p      *pacer
-		rate   float64
-	)
-	stop := func() {
-		if ticker != nil {
-			ticker.Stop()
-			ticker, ticks = nil, nil
-		}
-	}
-	defer stop()
-	set, changed := k.get()
-	for {
-		if r := rateOf(set); r != rate {
-			stop()
-			rate = r
-			if rate > 0 {
-				p = newPacer(time.Now(), rate)
-				ticker = time.NewTicker(tickFor(rate))
-				ticks = ticker.C
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-changed:
-			set, changed = k.get()
-		case now := <-ticks:
-			s.emit(p.due(now), set.logSize)
-		}
-	}
+	paced(ctx, k, rateOf, tickFor, func(n int64, set settings) { s.emit(n, set.logSize) })
 }

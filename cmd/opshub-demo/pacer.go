@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"math"
 	"time"
 )
@@ -40,4 +41,44 @@ func (p *pacer) due(now time.Time) int64 {
 func tickFor(rate float64) time.Duration {
 	d := time.Duration(float64(time.Second) / rate)
 	return min(max(d, 10*time.Millisecond), time.Second)
+}
+
+// paced hands produce the units due at each tick, at the rate rateOf picks
+// from the knobs, ticking every tick(rate), until ctx ends. It follows
+// changes to the knobs: a new rate starts a new pacer, 0 pauses, and
+// produce gets the settings current at each tick.
+func paced(ctx context.Context, k *knobs, rateOf func(settings) float64, tick func(rate float64) time.Duration, produce func(n int64, set settings)) {
+	var (
+		ticker *time.Ticker
+		ticks  <-chan time.Time
+		p      *pacer
+		rate   float64
+	)
+	stop := func() {
+		if ticker != nil {
+			ticker.Stop()
+			ticker, ticks = nil, nil
+		}
+	}
+	defer stop()
+	set, changed := k.get()
+	for {
+		if r := rateOf(set); r != rate {
+			stop()
+			rate = r
+			if rate > 0 {
+				p = newPacer(time.Now(), rate)
+				ticker = time.NewTicker(tick(rate))
+				ticks = ticker.C
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-changed:
+			set, changed = k.get()
+		case now := <-ticks:
+			produce(p.due(now), set)
+		}
+	}
 }

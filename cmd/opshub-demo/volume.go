@@ -146,39 +146,9 @@ func (v *volume) run(ctx context.Context, k *knobs, initial int64, stderr *strea
 	if initial > 0 {
 		report(v.write(ctx, initial))
 	}
-	var (
-		ticker *time.Ticker
-		ticks  <-chan time.Time
-		p      *pacer
-		rate   int64
-	)
-	stop := func() {
-		if ticker != nil {
-			ticker.Stop()
-			ticker, ticks = nil, nil
-		}
-	}
-	defer stop()
-	set, changed := k.get()
-	for {
-		if set.volumeRate != rate {
-			stop()
-			rate = set.volumeRate
-			if rate > 0 {
-				p = newPacer(time.Now(), float64(rate))
-				ticker = time.NewTicker(volumeTick)
-				ticks = ticker.C
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-changed:
-			set, changed = k.get()
-		case now := <-ticks:
-			report(v.write(ctx, p.due(now)))
-		}
-	}
+	paced(ctx, k, func(set settings) float64 { return float64(set.volumeRate) },
+		func(float64) time.Duration { return volumeTick },
+		func(n int64, _ settings) { report(v.write(ctx, n)) })
 }
 
 // close closes the current file; writing again opens it anew.
