@@ -49,23 +49,14 @@ func TestControllerNotifiesCrashLoopBackOffAndEvictions(t *testing.T) {
 	c.Namespace(t, "shop")
 	hook, hookSrv := newReceiver(t)
 	api := runController(t, func(listen string) string {
-		return fmt.Sprintf(`
-dataDir: %s
-server:
-  listen: %s
-platform:
-  kind: kubernetes
-  kubeconfig: %s
-  namespace: opshub
-  leaderElection: {leaseDuration: 4s, renewDeadline: 3s, retryPeriod: 500ms}
-notifications:
+		return clusterConfig(t, c, listen) + fmt.Sprintf(`notifications:
   retry: {initialBackoff: 200ms, maxBackoff: 1s}
   integrations:
     - {name: hook, type: webhook, url: %q, secret: %q, events: [container.crashloop, container.eviction]}
 alerts:
   throttle: {default: 15m}
   crashLoop: {restarts: 10, window: 10m}
-`, t.TempDir(), listen, c.Kubeconfig, hookSrv.URL, webhookSecret)
+`, hookSrv.URL, webhookSecret)
 	}, app.ControllerOptions{MetricsInterval: time.Second}).API
 	cl, err := client.New(api, "")
 	if err != nil {

@@ -114,10 +114,10 @@ func (r *receiver) refusedFor(service string) int {
 	return r.refused[service]
 }
 
-// controllerConfig is a controller's config on the test cluster: fast
-// leader election, a webhook for crash loops that retries quickly and is
-// never disabled.
-func controllerConfig(t *testing.T, c *kubetest.Cluster, listen, hookURL string) string {
+// clusterConfig is the start of a controller's config on the test cluster:
+// a data directory of its own, the listen address and fast leader election.
+// Callers add their sections.
+func clusterConfig(t *testing.T, c *kubetest.Cluster, listen string) string {
 	return fmt.Sprintf(`
 dataDir: %s
 server:
@@ -127,7 +127,14 @@ platform:
   kubeconfig: %s
   namespace: opshub
   leaderElection: {leaseDuration: 4s, renewDeadline: 3s, retryPeriod: 500ms}
-notifications:
+`, t.TempDir(), listen, c.Kubeconfig)
+}
+
+// controllerConfig is a controller's config on the test cluster: fast
+// leader election, a webhook for crash loops that retries quickly and is
+// never disabled.
+func controllerConfig(t *testing.T, c *kubetest.Cluster, listen, hookURL string) string {
+	return clusterConfig(t, c, listen) + fmt.Sprintf(`notifications:
   retry: {initialBackoff: 200ms, maxBackoff: 1s, disableAfter: 1000}
   integrations:
     - name: hook
@@ -135,7 +142,7 @@ notifications:
       url: %s
       secret: %s
       events: [container.crashloop]
-`, t.TempDir(), listen, c.Kubeconfig, hookURL, webhookSecret)
+`, hookURL, webhookSecret)
 }
 
 // controllerRun is `opshub controller` running in-process for a test.
