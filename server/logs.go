@@ -107,15 +107,26 @@ func parseLogQuery(r *http.Request, now time.Time, lim Limits) (collector.Query,
 	return q, "", nil
 }
 
-// queryLogs serves GET /api/v1/logs: the matching lines as a JSON array.
-func (s *Server) queryLogs(w http.ResponseWriter, r *http.Request) {
+// logQuery reads the query of a log request; ok is false when it has
+// answered instead: 501 when this opshub serves no logs, 400 naming the
+// parameter at fault.
+func (s *Server) logQuery(w http.ResponseWriter, r *http.Request) (q collector.Query, ok bool) {
 	if s.opts.Logs == nil {
 		writeError(w, http.StatusNotImplemented, "logs are not served by this opshub", "")
-		return
+		return q, false
 	}
 	q, field, err := parseLogQuery(r, time.Now(), s.opts.Limits)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error(), field)
+		return q, false
+	}
+	return q, true
+}
+
+// queryLogs serves GET /api/v1/logs: the matching lines as a JSON array.
+func (s *Server) queryLogs(w http.ResponseWriter, r *http.Request) {
+	q, ok := s.logQuery(w, r)
+	if !ok {
 		return
 	}
 	recs, err := s.opts.Logs.Query(r.Context(), q)
@@ -137,13 +148,8 @@ func (s *Server) queryLogs(w http.ResponseWriter, r *http.Request) {
 // tailLogs serves GET /api/v1/logs/tail: Server-Sent Events, one "data:"
 // event per line (a log record as JSON), starting with the last limit lines.
 func (s *Server) tailLogs(w http.ResponseWriter, r *http.Request) {
-	if s.opts.Logs == nil {
-		writeError(w, http.StatusNotImplemented, "logs are not served by this opshub", "")
-		return
-	}
-	q, field, err := parseLogQuery(r, time.Now(), s.opts.Limits)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error(), field)
+	q, ok := s.logQuery(w, r)
+	if !ok {
 		return
 	}
 	release, status, err := s.tails.acquire(clientOf(r), s.opts.Limits, s.opts.TokenReviewer == nil)
@@ -191,26 +197,23 @@ func (s *Server) tailLogs(w http.ResponseWriter, r *http.Request) {
 			}
 		})
 	}()
+	// waiting appends the events waiting in the channel.
+	waiting := func(buf []byte) []byte {
+		for {
+			select {
+			case rec := <-events:
+				buf = appendEvent(buf, rec)
+			default:
+				return buf
+			}
+		}
+	}
 	var buf []byte
 	for {
 		select {
 		case rec := <-events:
-			buf = append(buf[:0], "data: "...)
-			b, _ := json.Marshal(rec)
-			buf = append(buf, b...)
-			buf = append(buf, "\n\n"...)
 			// Send what else is waiting in the same write.
-			for more := true; more; {
-				select {
-				case rec := <-events:
-					b, _ := json.Marshal(rec)
-					buf = append(buf, "data: "...)
-					buf = append(buf, b...)
-					buf = append(buf, "\n\n"...)
-				default:
-					more = false
-				}
-			}
+			buf = waiting(appendEvent(buf[:0], rec))
 			if err := flush(buf); err != nil {
 				return
 			}
@@ -221,18 +224,7 @@ func (s *Server) tailLogs(w http.ResponseWriter, r *http.Request) {
 		case err := <-done:
 			// Lines the reader handed over before it ended are still
 			// sent: select picks among ready cases at random.
-			buf = buf[:0]
-			for more := true; more; {
-				select {
-				case rec := <-events:
-					b, _ := json.Marshal(rec)
-					buf = append(buf, "data: "...)
-					buf = append(buf, b...)
-					buf = append(buf, "\n\n"...)
-				default:
-					more = false
-				}
-			}
+			buf = waiting(buf[:0])
 			if len(buf) > 0 {
 				if err := flush(buf); err != nil {
 					return
@@ -245,4 +237,12 @@ func (s *Server) tailLogs(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+}
+
+// appendEvent appends one Server-Sent Event carrying rec as JSON.
+func appendEvent(buf []byte, rec model.LogRecord) []byte {
+	b, _ := json.Marshal(rec)
+	buf = append(buf, "data: "...)
+	buf = append(buf, b...)
+	return append(buf, "\n\n"...)
 }
