@@ -280,24 +280,6 @@ func TestApplyComparesSettingsByValue(t *testing.T) {
 	}
 }
 
-// syncBuffer is a log destination tests read while the router writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestStartNamesLeftoverBuffers: at start, the log names the buffer of a
 // sink no longer configured that still holds records, and not the buffer
 // of one that delivered everything.
@@ -315,7 +297,7 @@ func TestStartNamesLeftoverBuffers(t *testing.T) {
 	sinktest.WaitFor(t, 20*time.Second, "delivery", func() bool { return len(done.logs()) == 10 })
 	run.stop()
 
-	var logs syncBuffer
+	var logs sinktest.LockedBuffer
 	start(t, nil, sinks.Options{DataDir: dir, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	sinktest.WaitFor(t, 20*time.Second, "the start", func() bool { return strings.Contains(logs.String(), "left records") })
 	if !strings.Contains(logs.String(), "sink=stuck") || strings.Contains(logs.String(), "sink=done") {

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -48,23 +46,11 @@ func TestSIGKILLDuringARolloutResumesIt(t *testing.T) {
 	api := sinktest.FreeAddr(t)
 	dataDir := t.TempDir()
 	port := sinktest.FreePort(t)
-	cfg := fmt.Sprintf(`dataDir: %s
-server: {listen: %q}
-workloads:
-  - name: web
-    project: demo
-    command: [%s/opshub-demo, --listen, "127.0.0.1:${PORT}"]
-    replicas: 2
-    port: %d
-    env: {GREETING: v1}
-    gracePeriod: 2s
+	cfg := demoConfig(dataDir, api, bin, "", port, `    env: {GREETING: v1}
     probes:
       readiness: {http: {path: /ready}, periodSeconds: 1}
-`, dataDir, api, bin, port)
-	cfgPath := filepath.Join(t.TempDir(), "opshub.yaml")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
+`)
+	cfgPath := configFile(t, t.TempDir(), cfg)
 	first := startOpshub(t, cfgPath, api)
 	old := first.runningPIDs(t, 2)
 

@@ -77,10 +77,7 @@ workloads:
     command: [/bin/true]
     restartPolicy: Never
 `, filepath.Join(dir, "data"), f.api, execToken, readToken, depToken, bin, f.workDir, f.volume, sinktest.FreePort(t))
-	cfgPath := filepath.Join(dir, "opshub.yaml")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	cfgPath := configFile(t, dir, cfg)
 	f.proc = startOpshub(t, cfgPath, f.api)
 	c := f.client(t, readToken)
 	waitUntil(t, 30*time.Second, "web ready and the job ended", func() bool {

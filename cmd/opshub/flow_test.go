@@ -33,10 +33,7 @@ release:
       steps:
         - {name: wait, run: {command: [/bin/sh, -c, 'echo $$ > %[1]s/pid-${ARG_N}; sleep 60']}}
 `, dir, api)
-	cfgPath := filepath.Join(dir, "opshub.yaml")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	cfgPath := configFile(t, dir, cfg)
 	first := startOpshub(t, cfgPath, api)
 
 	code, out, errOut := runCLI(t, "--server", first.api, "flow", "run", "quick", "--arg", "v=7", "-w")

@@ -81,7 +81,14 @@ func alive(pid int) bool {
 
 func writeConfig(t *testing.T, bin, dataDir, api string, extraArgs string) string {
 	t.Helper()
-	cfg := fmt.Sprintf(`dataDir: %s
+	return configFile(t, t.TempDir(), demoConfig(dataDir, api, bin, extraArgs, sinktest.FreePort(t), ""))
+}
+
+// demoConfig is a config of one service, demo/web: two instances of bin's
+// opshub-demo (args added to its command line) on port, given 2 s to stop;
+// more adds keys to the workload, each line indented by four spaces.
+func demoConfig(dataDir, api, bin, args string, port int, more string) string {
+	return fmt.Sprintf(`dataDir: %s
 server: {listen: %q}
 workloads:
   - name: web
@@ -90,8 +97,13 @@ workloads:
     replicas: 2
     port: %d
     gracePeriod: 2s
-`, dataDir, api, bin, extraArgs, sinktest.FreePort(t))
-	path := filepath.Join(t.TempDir(), "opshub.yaml")
+`, dataDir, api, bin, args, port) + more
+}
+
+// configFile writes cfg to opshub.yaml in dir and returns its path.
+func configFile(t *testing.T, dir, cfg string) string {
+	t.Helper()
+	path := filepath.Join(dir, "opshub.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}

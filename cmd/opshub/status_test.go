@@ -150,24 +150,12 @@ func TestStatusShowsProbesEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	api := sinktest.FreeAddr(t)
-	cfg := fmt.Sprintf(`dataDir: %s
-server: {listen: %q}
-workloads:
-  - name: web
-    project: demo
-    command: [%s/opshub-demo, --listen, "127.0.0.1:${PORT}"]
-    replicas: 2
-    port: %d
-    gracePeriod: 2s
-    probes:
+	cfg := demoConfig(t.TempDir(), api, bin, "", sinktest.FreePort(t), `    probes:
       startup: {http: {path: /healthz}, periodSeconds: 1, failureThreshold: 10}
       readiness: {http: {path: /ready}, periodSeconds: 1, failureThreshold: 1}
       liveness: {tcp: {}, periodSeconds: 1}
-`, t.TempDir(), api, bin, sinktest.FreePort(t))
-	cfgPath := filepath.Join(t.TempDir(), "opshub.yaml")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
+`)
+	cfgPath := configFile(t, t.TempDir(), cfg)
 	p := startOpshub(t, cfgPath, api)
 
 	service := func() model.Service {
