@@ -12,11 +12,7 @@ var web1 = model.Ref{Project: "demo", Service: "web", Instance: "web-1", Contain
 
 func TestInstanceDetector(t *testing.T) {
 	exit1 := &model.Exit{Code: 1, Reason: "Error"}
-	tests := []struct {
-		name   string
-		events []model.InstanceEvent
-		want   []string // name:status of every event produced, in order
-	}{
+	runDetectorCases(t, []detectorCase{
 		{"a clean exit is no crash", []model.InstanceEvent{
 			{Kind: model.InstanceExited, Ref: web1, Time: t0, Exit: &model.Exit{Code: 0, Reason: "Completed"}},
 		}, nil},
@@ -55,7 +51,21 @@ func TestInstanceDetector(t *testing.T) {
 			{Kind: model.InstanceRestarted, Ref: web1, Time: t0.Add(2 * time.Second), Restarts: 3, Exit: exit1},
 			{Kind: model.InstanceStopped, Ref: web1, Time: t0.Add(3 * time.Second)},
 		}, []string{"container.crashloop:firing", "container.crashloop:resolved"}},
-	}
+	})
+}
+
+// detectorCase is a run of instance events and the name:status of every
+// event an instance detector raises for them, in order.
+type detectorCase struct {
+	name   string
+	events []model.InstanceEvent
+	want   []string
+}
+
+// runDetectorCases feeds each case's events to a new instance detector
+// with the crash-loop rule at 3 restarts in 10 minutes.
+func runDetectorCases(t *testing.T, tests []detectorCase) {
+	t.Helper()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			d := newInstanceDetector(CrashLoop{Restarts: 3, Window: 10 * time.Minute}, nil)

@@ -1,7 +1,6 @@
 package alerting
 
 import (
-	"reflect"
 	"testing"
 	"time"
 
@@ -22,11 +21,7 @@ func TestKubernetesSignals(t *testing.T) {
 	restart := func(at time.Duration, n int) model.InstanceEvent {
 		return model.InstanceEvent{Kind: model.InstanceRestarted, Ref: web1, Time: t0.Add(at), Restarts: n, Exit: exit1}
 	}
-	tests := []struct {
-		name   string
-		events []model.InstanceEvent
-		want   []string
-	}{
+	runDetectorCases(t, []detectorCase{
 		{"CrashLoopBackOff is a crash loop before the restart count says so", []model.InstanceEvent{
 			restart(0, 1), backoff(time.Second, 1),
 		}, []string{"container.crashloop:firing"}},
@@ -49,19 +44,7 @@ func TestKubernetesSignals(t *testing.T) {
 		{"an eviction", []model.InstanceEvent{
 			{Kind: model.InstanceEvicted, Ref: web1, Time: t0, Reason: "Evicted", Message: "The node was low on resource: memory."},
 		}, []string{"container.eviction:firing"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			d := newInstanceDetector(CrashLoop{Restarts: 3, Window: 10 * time.Minute}, nil)
-			var got []string
-			for _, ie := range tt.events {
-				got = append(got, names(d.Observe(ie))...)
-			}
-			if !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("got %v, want %v", got, tt.want)
-			}
-		})
-	}
+	})
 }
 
 func TestCrashLoopBackOffEventCarriesThePlatformsWords(t *testing.T) {
