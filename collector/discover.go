@@ -3,6 +3,7 @@ package collector
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -208,26 +209,9 @@ func (c *Collector) scan(ctx context.Context) bool {
 
 	var dirs []containerDir
 	for _, root := range c.opts.Roots {
-		pods, err := os.ReadDir(root)
-		if err != nil {
-			continue
-		}
-		for _, p := range pods {
-			src, ok := parsePodDir(p.Name())
-			if !ok || !p.IsDir() {
-				continue
-			}
-			pd := filepath.Join(root, p.Name())
-			conts, _ := os.ReadDir(pd)
-			for _, ct := range conts {
-				if !ct.IsDir() {
-					continue
-				}
-				s := src
-				s.Container = ct.Name()
-				dirs = append(dirs, listContainer(filepath.Join(pd, ct.Name()), s, known))
-			}
-		}
+		containerDirs(root, func(e fs.DirEntry, _ Source) bool { return e.IsDir() }, func(dir string, s Source) {
+			dirs = append(dirs, listContainer(dir, s, known))
+		})
 	}
 	if ctx.Err() != nil {
 		for _, d := range dirs {

@@ -3,7 +3,9 @@ package collector
 import (
 	"compress/gzip"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -32,6 +34,30 @@ func parsePodDir(name string) (Source, bool) {
 		return Source{}, false
 	}
 	return Source{Namespace: ns, Pod: pod, UID: uid}, true
+}
+
+// containerDirs calls fn with the path and Source of every container
+// directory under root, <root>/<namespace>_<pod>_<uid>/<container>, leaving
+// out the pod directories that pod refuses by their entry in root and their
+// Source (without a container).
+func containerDirs(root string, pod func(fs.DirEntry, Source) bool, fn func(dir string, src Source)) {
+	pods, _ := os.ReadDir(root)
+	for _, p := range pods {
+		src, ok := parsePodDir(p.Name())
+		if !ok || !pod(p, src) {
+			continue
+		}
+		pd := filepath.Join(root, p.Name())
+		conts, _ := os.ReadDir(pd)
+		for _, ct := range conts {
+			if !ct.IsDir() {
+				continue
+			}
+			s := src
+			s.Container = ct.Name()
+			fn(filepath.Join(pd, ct.Name()), s)
+		}
+	}
 }
 
 // fileKind classifies a name in a container's log directory.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -118,34 +119,21 @@ type container struct {
 // containers lists the log directories the query selects.
 func (r *Reader) containers(q *Query) []container {
 	var out []container
+	// A resolver may put a pod in a project other than its namespace (a
+	// project label), so only the path's own rule may skip a directory by
+	// its name.
+	pod := func(_ fs.DirEntry, src Source) bool { return r.resolver != nil || src.Namespace == q.Project }
 	for _, root := range r.roots {
-		pods, _ := os.ReadDir(root)
-		for _, p := range pods {
-			src, ok := parsePodDir(p.Name())
-			// A resolver may put a pod in a project other than its
-			// namespace (a project label), so only the path's own rule
-			// may skip a directory by its name.
-			if !ok || (r.resolver == nil && src.Namespace != q.Project) {
-				continue
+		containerDirs(root, pod, func(dir string, s Source) {
+			ref, labels, _ := resolve(r.resolver, s)
+			if ref.Project != q.Project || ref.Service != q.Service {
+				return
 			}
-			pd := filepath.Join(root, p.Name())
-			conts, _ := os.ReadDir(pd)
-			for _, ct := range conts {
-				if !ct.IsDir() {
-					continue
-				}
-				s := src
-				s.Container = ct.Name()
-				ref, labels, _ := resolve(r.resolver, s)
-				if ref.Project != q.Project || ref.Service != q.Service {
-					continue
-				}
-				if q.Container != "" && q.Container != ref.Instance && q.Container != ref.Container {
-					continue
-				}
-				out = append(out, container{dir: filepath.Join(pd, ct.Name()), ref: ref, labels: labels})
+			if q.Container != "" && q.Container != ref.Instance && q.Container != ref.Container {
+				return
 			}
-		}
+			out = append(out, container{dir: dir, ref: ref, labels: labels})
+		})
 	}
 	return out
 }
