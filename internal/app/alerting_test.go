@@ -45,6 +45,18 @@ func (h *hookReceiver) requests() []hookRequest {
 	return append([]hookRequest(nil), h.got...)
 }
 
+// crashyConfig is the start of a config whose one service, demo/crashy,
+// exits with 1 after 50 ms, again and again; callers add their sections.
+func crashyConfig(t *testing.T, demo string) string {
+	return fmt.Sprintf(`
+dataDir: %s
+workloads:
+  - name: crashy
+    project: demo
+    command: [%s, --no-http, --exit-after, 50ms, --exit-code, "1"]
+`, t.TempDir(), demo)
+}
+
 // TestCrashLoopNotification runs opshub with a crash-looping demo service and
 // a webhook integration: the receiver gets one signed container.crashloop
 // notification within 2 s of the restart that crossed the threshold, and no
@@ -54,19 +66,13 @@ func TestCrashLoopNotification(t *testing.T) {
 	rcv := &hookReceiver{}
 	hook := httptest.NewServer(rcv)
 	defer hook.Close()
-	cfgText := fmt.Sprintf(`
-dataDir: %s
-workloads:
-  - name: crashy
-    project: demo
-    command: [%s, --no-http, --exit-after, 50ms, --exit-code, "1"]
-notifications:
+	cfgText := crashyConfig(t, demo) + fmt.Sprintf(`notifications:
   integrations:
     - {name: hook, type: webhook, url: %q, secret: hook-secret, events: [container.crashloop]}
 alerts:
   throttle: {default: 15m}
   crashLoop: {restarts: 1, window: 10m}
-`, t.TempDir(), demo, hook.URL+"/hook")
+`, hook.URL+"/hook")
 	cfg, err := app.ParseConfig([]byte(cfgText), "test.yaml")
 	if err != nil {
 		t.Fatal(err)

@@ -39,13 +39,7 @@ func TestCrashNotificationsOnOneMachine(t *testing.T) {
 		http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
 	}))
 	defer down.Close()
-	cfgText := fmt.Sprintf(`
-dataDir: %s
-workloads:
-  - name: crashy
-    project: demo
-    command: [%s, --no-http, --exit-after, 50ms, --exit-code, "1"]
-notifications:
+	cfgText := crashyConfig(t, demo) + fmt.Sprintf(`notifications:
   retry: {initialBackoff: 100ms, maxBackoff: 1s}
   integrations:
     - {name: hook, type: webhook, url: %q, secret: hook-secret, events: [container.crash]}
@@ -54,7 +48,7 @@ notifications:
 alerts:
   throttle: {default: 15m}
   crashLoop: {restarts: 1, window: 10m}
-`, t.TempDir(), demo, hook.URL+"/hook", discord.URL+"/api/webhooks/1/tok", down.URL)
+`, hook.URL+"/hook", discord.URL+"/api/webhooks/1/tok", down.URL)
 	cfg, err := app.ParseConfig([]byte(cfgText), "test.yaml")
 	if err != nil {
 		t.Fatal(err)

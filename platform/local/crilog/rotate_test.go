@@ -158,6 +158,20 @@ func TestRotationKeepsRecordsWhole(t *testing.T) {
 	}
 }
 
+// openNotingErrors opens dir's 0.log on a fake clock at t0, rotated past 100
+// bytes with 5 files kept, and notes every error OnError gets.
+func openNotingErrors(t *testing.T, dir string) (*File, *sinktest.FakeClock, *[]error) {
+	t.Helper()
+	clock := sinktest.NewFakeClock(t0)
+	errs := &[]error{}
+	f, err := Open(dir, 0, Options{MaxBytes: 100, MaxFiles: 5, Now: clock.Now,
+		OnError: func(err error) { *errs = append(*errs, err) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f, clock, errs
+}
+
 func TestRotationFailure(t *testing.T) {
 	t.Run("writes go on to the current file and rotation is retried 10s later", func(t *testing.T) {
 		dir := t.TempDir()
@@ -167,16 +181,10 @@ func TestRotationFailure(t *testing.T) {
 		if err := os.MkdirAll(filepath.Join(junk, "x"), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		clock := sinktest.NewFakeClock(t0)
-		var errs []error
-		f, err := Open(dir, 0, Options{MaxBytes: 100, MaxFiles: 5, Now: clock.Now,
-			OnError: func(err error) { errs = append(errs, err) }})
-		if err != nil {
-			t.Fatal(err)
-		}
+		f, clock, errs := openNotingErrors(t, dir)
 		writeLines(t, f, clock, 0, 12, time.Second) // rotation due from line 3, at 10:00:03
-		if len(errs) != 1 || !strings.Contains(errs[0].Error(), f.Path()) {
-			t.Fatalf("OnError got %v, want one error naming %s", errs, f.Path())
+		if len(*errs) != 1 || !strings.Contains((*errs)[0].Error(), f.Path()) {
+			t.Fatalf("OnError got %v, want one error naming %s", *errs, f.Path())
 		}
 		if got := logFiles(t, dir, "0.log"); !slices.Equal(got, []string{"0.log.20240101-000000.tmp", "0.log"}) {
 			t.Fatalf("files %q, want only the current one besides the junk", got)
@@ -202,8 +210,8 @@ func TestRotationFailure(t *testing.T) {
 		if got := contents(readRecords(t, dir, "0.log")); !slices.Equal(got, wantLines(0, 14)) {
 			t.Errorf("lines %q, want every line", got)
 		}
-		if len(errs) != 1 {
-			t.Errorf("OnError called %d times, want once: %v", len(errs), errs)
+		if len(*errs) != 1 {
+			t.Errorf("OnError called %d times, want once: %v", len(*errs), *errs)
 		}
 	})
 
@@ -213,19 +221,13 @@ func TestRotationFailure(t *testing.T) {
 		if err := os.Mkdir(filepath.Join(dir, "0.log.20240101-000000"), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		clock := sinktest.NewFakeClock(t0)
-		var errs []error
-		f, err := Open(dir, 0, Options{MaxBytes: 100, MaxFiles: 5, Now: clock.Now,
-			OnError: func(err error) { errs = append(errs, err) }})
-		if err != nil {
-			t.Fatal(err)
-		}
+		f, clock, errs := openNotingErrors(t, dir)
 		writeLines(t, f, clock, 0, 12, time.Second)
 		if err := f.Close(); err != nil {
 			t.Fatal(err)
 		}
-		if len(errs) != 3 {
-			t.Errorf("OnError called %d times, want once per rotation (3): %v", len(errs), errs)
+		if len(*errs) != 3 {
+			t.Errorf("OnError called %d times, want once per rotation (3): %v", len(*errs), *errs)
 		}
 		want := []string{"0.log.20240101-000000", "0.log.20240501-100003.gz", "0.log.20240501-100006.gz", "0.log.20240501-100009", "0.log"}
 		files := logFiles(t, dir, "0.log")
