@@ -26,7 +26,7 @@ func newAlertsCommand(g *globals) *cobra.Command {
 			}
 			c, err := g.client()
 			if err != nil {
-				return usageError{err}
+				return err
 			}
 			alerts, err := c.Alerts(cmd.Context())
 			if err != nil {
@@ -67,7 +67,7 @@ then the latest deliveries, newest first. Resend one with
 			}
 			c, err := g.client()
 			if err != nil {
-				return usageError{err}
+				return err
 			}
 			ds, ins, err := c.Deliveries(cmd.Context())
 			if err != nil {
@@ -88,7 +88,7 @@ then the latest deliveries, newest first. Resend one with
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := g.client()
 			if err != nil {
-				return usageError{err}
+				return err
 			}
 			d, err := c.Resend(cmd.Context(), args[0])
 			if err != nil {

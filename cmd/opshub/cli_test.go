@@ -113,6 +113,8 @@ func TestExitCodes(t *testing.T) {
 		{"bad output format", []string{"version", "-o", "xml"}, exitUsage, `unknown output format "xml"`},
 		{"missing config file", []string{"check-config", "-c", "testdata/nope.yaml"}, exitFailure, "nope.yaml"},
 		{"server unreachable", []string{"status", "--server", "127.0.0.1:1"}, exitFailure, "cannot reach opshub"},
+		{"bad server address", []string{"status", "--server", "ftp://127.0.0.1:1"}, exitUsage, "scheme must be http or https"},
+		{"bad server address of a flow command", []string{"flow", "runs", "--server", "ftp://127.0.0.1:1"}, exitUsage, "scheme must be http or https"},
 		{"version", []string{"version"}, exitOK, ""},
 	}
 	for _, tt := range tests {

@@ -151,7 +151,7 @@ code is opshub's. Needs a token with the exec scope.`,
 func runSession(cmd *cobra.Command, g *globals, f *sessionFlags, service string, command []string, stdin io.Reader, tty bool) error {
 	c, err := g.client()
 	if err != nil {
-		return usageError{err}
+		return err
 	}
 	ctx := cmd.Context()
 	project, name, instance, err := f.target(ctx, c, service)
@@ -269,7 +269,7 @@ through the API server's pods/portforward. Needs a token with the exec scope.`,
 			}
 			c, err := g.client()
 			if err != nil {
-				return usageError{err}
+				return err
 			}
 			ctx := cmd.Context()
 			project, name, instance, err := f.target(ctx, c, args[0])

@@ -50,7 +50,7 @@ matching lines; with --exclude they drop them instead.`,
 			}
 			c, err := g.client()
 			if err != nil {
-				return usageError{err}
+				return err
 			}
 			if q.Project, q.Service, err = resolveService(cmd.Context(), c, args[0]); err != nil {
 				return err

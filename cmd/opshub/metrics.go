@@ -52,7 +52,7 @@ Types: ` + metricTypeNames() + `.`,
 			}
 			c, err := g.client()
 			if err != nil {
-				return usageError{err}
+				return err
 			}
 			project, name, qualified := strings.Cut(args[0], "/")
 			if !qualified {

@@ -34,7 +34,7 @@ touched. Changed sections that take effect only at a restart are named.`,
 			}
 			c, err := g.client()
 			if err != nil {
-				return usageError{err}
+				return err
 			}
 			res, err := c.ReloadConfig(cmd.Context())
 			var refused *client.ReloadError

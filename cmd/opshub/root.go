@@ -41,8 +41,14 @@ type globals struct {
 	token  string
 }
 
+// client is the client of --server with --token; a bad --server is a usage
+// error (exit 2).
 func (g *globals) client() (*client.Client, error) {
-	return client.New(g.server, g.token)
+	c, err := client.New(g.server, g.token)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	return c, nil
 }
 
 // service is the client and the project/name of a command's SERVICE
@@ -51,7 +57,7 @@ func (g *globals) client() (*client.Client, error) {
 func (g *globals) service(ctx context.Context, arg string) (*client.Client, string, string, error) {
 	c, err := g.client()
 	if err != nil {
-		return nil, "", "", usageError{err}
+		return nil, "", "", err
 	}
 	project, name, err := resolveService(ctx, c, arg)
 	if err != nil {

@@ -54,7 +54,7 @@ linearly, and the last 7 days' pace.`,
 			}
 			c, err := g.client()
 			if err != nil {
-				return usageError{err}
+				return err
 			}
 			sp, err := c.Spend(cmd.Context(), by, fromT, toT)
 			if err != nil {

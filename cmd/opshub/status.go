@@ -32,7 +32,7 @@ need attention. SERVICE is NAME or PROJECT/NAME.`,
 			}
 			c, err := g.client()
 			if err != nil {
-				return usageError{err}
+				return err
 			}
 			svcs, err := c.Services(cmd.Context())
 			if err != nil {
