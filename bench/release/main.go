@@ -1,16 +1,20 @@
 // Command release measures rollouts on one machine: for each instance count
 // it runs `opshub run` in-process with an opshub-demo service behind the
-// front proxy, sends a steady stream of GET requests through the proxy
+// front proxy, sends an open-loop stream of GET requests through the proxy
 // (internal/loadgen, bounded in rate, count and time, loopback only) while
 // -deploys releases are rolled out one after the other, and reports the
-// requests per second, the failed requests (must be 0), the time from deploy
-// to succeeded, and the proxy's added latency: the p50/p99 of requests
-// through the proxy minus those of requests sent straight to one instance,
-// both at the same rate with no rollout going on. It exits 1 when a request
+// requests per second, the failed requests (must be 0), the requests that
+// started more than 5 ms behind schedule, the time from deploy to
+// succeeded, and the proxy's added latency: before the rollouts, requests
+// through the proxy and requests sent straight to one instance run at the
+// same time, at half the rate each, for -latency-window, so that both
+// distributions see the same moments of the machine; the added latency is
+// the difference of their p50 and p99. Each row ends with the 1-minute load
+// average. The output is a Markdown table. It exits 1 when a request
 // failed.
 //
 //	go build -o bin/ ./cmd/opshub-demo && go run ./bench/release
-//	go run ./bench/release -instances 1,3,10 -rps 1000 -deploys 3
+//	go run ./bench/release -instances 1,3,10 -rps 1000 -deploys 3 -latency-window 20s
 package main
 
 import (
@@ -39,9 +43,9 @@ func run() int {
 		demo      = flag.String("demo", "bin/opshub-demo", "the demo binary")
 		instances = flag.String("instances", "1,3,10", "instance counts to measure, comma-separated")
 		rps       = flag.Float64("rps", 1000, "requests per second through the proxy")
-		workers   = flag.Int("workers", 32, "concurrent clients")
-		deploys   = flag.Int("deploys", 2, "releases rolled out one after the other per instance count")
-		latency   = flag.Duration("latency-window", 5*time.Second, "how long each latency sample (proxy, direct) runs")
+		workers   = flag.Int("workers", 32, "concurrent clients to start with (more are started while requests are due and none is free)")
+		deploys   = flag.Int("deploys", 3, "releases rolled out one after the other per instance count")
+		latency   = flag.Duration("latency-window", 10*time.Second, "how long the latency sample (proxy and direct at the same time) runs")
 	)
 	flag.Parse()
 	abs, err := filepath.Abs(*demo)
@@ -52,8 +56,8 @@ func run() int {
 		fmt.Fprintf(os.Stderr, "demo binary: %v (build it: go build -o bin/ ./cmd/opshub-demo)\n", err)
 		return 2
 	}
-	fmt.Printf("| instances | rps | requests | failed | deploy → succeeded (each) | proxy p50 / p99 | direct p50 / p99 | added p50 / p99 |\n")
-	fmt.Printf("|---|---|---|---|---|---|---|---|\n")
+	fmt.Printf("| instances | req/s | requests | failed | late | deploy → succeeded | proxy p50 / p99 | direct p50 / p99 | added p50 / p99 | load |\n")
+	fmt.Printf("|---|---|---|---|---|---|---|---|---|---|\n")
 	failed := false
 	for _, f := range strings.Split(*instances, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
@@ -83,6 +87,7 @@ type result struct {
 	load          loadgen.Result
 	took          []time.Duration
 	proxy, direct loadgen.Result
+	loadavg       string // the 1-minute load average when the row was done
 }
 
 func (r result) String() string {
@@ -90,11 +95,13 @@ func (r result) String() string {
 	for _, d := range r.took {
 		took = append(took, d.Round(10*time.Millisecond).String())
 	}
-	ms := func(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)) }
-	return fmt.Sprintf("| %d | %.0f | %d | %d | %s | %s / %s | %s / %s | %s / %s |", r.instances, r.load.RPS(), r.load.Sent, r.load.Failed,
-		strings.Join(took, ", "),
-		ms(r.proxy.Percentile(50)), ms(r.proxy.Percentile(99)), ms(r.direct.Percentile(50)), ms(r.direct.Percentile(99)),
-		ms(r.proxy.Percentile(50)-r.direct.Percentile(50)), ms(r.proxy.Percentile(99)-r.direct.Percentile(99)))
+	ms := func(d time.Duration) string { return fmt.Sprintf("%.2f", float64(d)/float64(time.Millisecond)) }
+	pair := func(a, b time.Duration) string { return ms(a) + " / " + ms(b) + " ms" }
+	p := func(res loadgen.Result) (time.Duration, time.Duration) { return res.Percentile(50), res.Percentile(99) }
+	p50, p99 := p(r.proxy)
+	d50, d99 := p(r.direct)
+	return fmt.Sprintf("| %d | %.0f | %d | %d | %d | %s | %s | %s | %s | %s |", r.instances, r.load.RPS(), r.load.Sent, r.load.Failed, r.load.Late,
+		strings.Join(took, ", "), pair(p50, p99), pair(d50, d99), pair(p50-d50, p99-d99), r.loadavg)
 }
 
 func freePort() (int, error) {
@@ -152,14 +159,19 @@ workloads:
 	directURL := fmt.Sprintf("http://127.0.0.1:%d/", svc.Instances[0].Port)
 
 	// Latency without a rollout, through the proxy and straight to one
-	// instance, at the same rate.
-	sample := func(url string) loadgen.Result {
-		lctx, stop := context.WithTimeout(context.Background(), window)
-		defer stop()
-		return loadgen.Run(lctx, loadgen.Options{URL: url, Rate: rps, Workers: workers})
+	// instance in the same window, half the rate each: a stall of the
+	// machine hits both samples alike.
+	sctx, stopSample := context.WithTimeout(context.Background(), window)
+	sampled := make(chan loadgen.Result, 1)
+	go func() {
+		sampled <- loadgen.Run(sctx, loadgen.Options{URL: directURL, Rate: rps / 2, Workers: max(workers/2, 1)})
+	}()
+	res.proxy = loadgen.Run(sctx, loadgen.Options{URL: proxyURL, Rate: rps / 2, Workers: max(workers/2, 1)})
+	res.direct = <-sampled
+	stopSample()
+	if f := res.proxy.Failed + res.direct.Failed; f > 0 {
+		return res, fmt.Errorf("latency sample: %d failed requests: %v %v", f, res.proxy.FirstFailures, res.direct.FirstFailures)
 	}
-	res.direct = sample(directURL)
-	res.proxy = sample(proxyURL)
 
 	lctx, stopLoad := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer stopLoad()
@@ -178,7 +190,17 @@ workloads:
 	time.Sleep(time.Second)
 	stopLoad()
 	res.load = <-loaded
+	res.loadavg = loadAverage()
 	return res, nil
+}
+
+// loadAverage is the 1-minute load average, "?" where /proc has none.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) > 0 {
+		return f[0]
+	}
+	return "?"
 }
 
 func waitService(url string, n int) (model.Service, error) {
