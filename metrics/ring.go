@@ -8,12 +8,16 @@ type point struct {
 
 // ring holds the latest points of one series, oldest overwritten first.
 type ring struct {
-	pts  []point
-	head int // index of the oldest point
-	n    int
+	pts      []point
+	head     int // index of the oldest point
+	n        int
+	capacity int
 }
 
-func newRing(capacity int) *ring { return &ring{pts: make([]point, capacity)} }
+// newRing returns an empty ring of capacity points. Its memory grows with
+// the points it is given: a series that stops early (the instance of a
+// replaced pod, kept until the retention passes) holds only what it got.
+func newRing(capacity int) *ring { return &ring{capacity: capacity} }
 
 // add appends p. A point at the time of the newest replaces it; an older
 // point than the newest is dropped, so points stay in time order.
@@ -28,8 +32,9 @@ func (r *ring) add(p point) {
 			return
 		}
 	}
-	if r.n < len(r.pts) {
-		r.pts[(r.head+r.n)%len(r.pts)] = p
+	if r.n < r.capacity {
+		// Not full yet, so never wrapped: head is 0 and pts holds n.
+		r.pts = append(r.pts, p)
 		r.n++
 		return
 	}

@@ -95,3 +95,25 @@ func TestStorePrune(t *testing.T) {
 		t.Errorf("%d series after pruning, want the live one", s.Len())
 	}
 }
+
+// A series holds memory for the points it was given, not for a full hour:
+// the series of replaced pods stay until the retention passes, and at
+// thousands of pods full rings for them would be most of the controller's
+// memory.
+func TestRingGrowsWithItsPoints(t *testing.T) {
+	r := newRing(244)
+	for i := range 3 {
+		r.add(point{t: int64(i), v: float64(i)})
+	}
+	if c := cap(r.pts); c > 4 {
+		t.Errorf("a ring of 3 points holds room for %d", c)
+	}
+	for i := 3; i < 1000; i++ {
+		r.add(point{t: int64(i), v: float64(i)})
+	}
+	var got []float64
+	r.each(0, 1000, func(p point) { got = append(got, p.v) })
+	if len(got) != 244 || got[0] != 756 || got[243] != 999 {
+		t.Errorf("after 1000 points the ring holds %d from %v, want 244 from 756 to 999", len(got), got[:1])
+	}
+}
