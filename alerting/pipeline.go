@@ -417,8 +417,16 @@ func (p *Pipeline) process(ev model.Event) {
 			if err != nil {
 				return err
 			}
-			if throttleAllows(last, window, now) {
+			switch {
+			case throttleAllows(last, window, now):
 				send = true
+				if err := p.throttle.PutTx(tx, key, now); err != nil {
+					return err
+				}
+			case last.After(now):
+				// The clock stepped back: the window counts from now, so
+				// it ends one window from the step, not when the clock
+				// catches up with the last notification.
 				if err := p.throttle.PutTx(tx, key, now); err != nil {
 					return err
 				}

@@ -23,8 +23,8 @@ type worker struct {
 	in    Integration
 	retry RetryPolicy // the integration's own, over the pipeline's
 	wake  chan struct{}
-	// pauseUntil is the earliest next send (rate limits).
-	pauseUntil time.Time
+	// pauseUntil is the earliest next send (rate limits), set at pausedAt.
+	pauseUntil, pausedAt time.Time
 }
 
 func (w *worker) poke() {
@@ -59,17 +59,22 @@ func (w *worker) run(ctx context.Context) {
 			w.save([]Delivery{d}, nil)
 			continue
 		}
-		at := d.NextAttempt
-		if w.pauseUntil.After(at) {
-			at = w.pauseUntil
+		now := w.p.now()
+		planned := d.Created // when NextAttempt was set: queued, or the last attempt
+		if d.Time.After(planned) {
+			planned = d.Time
+		}
+		at := rebased(d.NextAttempt, planned, now)
+		if p := rebased(w.pauseUntil, w.pausedAt, now); p.After(at) {
+			at = p
 		}
 		if grouper != nil && d.Attempts == 0 && w.p.opts.GroupWait > 0 {
 			// Let a burst gather so that it goes out as one message.
-			if g := d.Created.Add(w.p.opts.GroupWait); g.After(at) {
+			if g := rebased(d.Created.Add(w.p.opts.GroupWait), d.Created, now); g.After(at) {
 				at = g
 			}
 		}
-		if wait := at.Sub(w.p.now()); wait > 0 {
+		if wait := at.Sub(now); wait > 0 {
 			t := time.NewTimer(wait)
 			select {
 			case <-t.C:
@@ -86,6 +91,16 @@ func (w *worker) run(ctx context.Context) {
 		}
 		w.attempt(ctx, log, group)
 	}
+}
+
+// rebased is until, a time planned at from by the wall clock, moved to
+// count from now when from lies after now (the clock stepped back): the
+// wait stays as long as planned instead of growing by the step.
+func rebased(until, from, now time.Time) time.Time {
+	if until.IsZero() || !from.After(now) {
+		return until
+	}
+	return now.Add(until.Sub(from))
 }
 
 // next returns the oldest pending delivery of this integration.
@@ -164,7 +179,7 @@ func (w *worker) attempt(ctx context.Context, log *slog.Logger, group []Delivery
 		return // shutting down: the deliveries stay pending as they were
 	}
 	now := w.p.now()
-	w.pauseUntil = now.Add(max(w.in.MinInterval, res.Pause))
+	w.pauseUntil, w.pausedAt = now.Add(max(w.in.MinInterval, res.Pause)), now
 	var retryable *notify.RetryableError
 	var disable, state, lastErr, result string
 	var next time.Time

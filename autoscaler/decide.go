@@ -68,6 +68,7 @@ func (d Decision) Scaled() bool { return d.Desired != d.Current }
 // records the pass's recommendation in st; call st.RecordScale once the
 // change it asks for has been applied.
 func Decide(opts Options, p Policy, st *State, now time.Time, current int, pods []Pod) Decision {
+	st.rebase(now)
 	d := Decision{Time: now, Current: current, Desired: current}
 	switch {
 	case current == 0 && p.MinReplicas != 0:
@@ -292,9 +293,30 @@ func changeWithin(events []ScaleEvent, now time.Time, period time.Duration) int 
 	return n
 }
 
+// rebase moves what lies after now to now. The windows carry the wall
+// clock (they are stored); when it steps back, what was recorded before the
+// step lies in the future and would count until the clock caught up, an
+// hour more for a step of an hour. Moved to now, it counts for its window
+// from the step, as if it had just happened.
+func (st *State) rebase(now time.Time) {
+	for i := range st.Recommendations {
+		if st.Recommendations[i].Time.After(now) {
+			st.Recommendations[i].Time = now
+		}
+	}
+	for _, evs := range [][]ScaleEvent{st.ScaleUps, st.ScaleDowns} {
+		for i := range evs {
+			if evs[i].Time.After(now) {
+				evs[i].Time = now
+			}
+		}
+	}
+}
+
 // RecordScale notes an applied change from prev to next replicas, dropping
 // events older than the longest policy period of that direction.
 func (st *State) RecordScale(b Behavior, now time.Time, prev, next int) {
+	st.rebase(now)
 	switch {
 	case next > prev:
 		st.ScaleUps = append(prune(st.ScaleUps, now, longestPeriod(b.ScaleUp)), ScaleEvent{Change: next - prev, Time: now})
