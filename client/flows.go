@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/opshub/opshub/model"
 	"github.com/opshub/opshub/release/flow"
 )
 
@@ -31,7 +32,10 @@ type Flow struct {
 		Checked time.Time `json:"checked,omitzero"`
 		Error   string    `json:"error,omitempty"`
 	} `json:"git,omitempty"`
-	Steps []struct {
+	// Images is what each image trigger saw when it last read its
+	// registry.
+	Images []model.ContinuousState `json:"images,omitempty"`
+	Steps  []struct {
 		Name  string   `json:"name"`
 		Kind  string   `json:"kind"`
 		Needs []string `json:"needs"`

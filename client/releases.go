@@ -58,3 +58,23 @@ func (c *Client) Env(ctx context.Context, project, service string) ([]model.EnvV
 	err := c.get(ctx, servicePath(project, service, "/env"), nil, &out)
 	return out.Env, err
 }
+
+// Continuous is the state of the service's continuous deployments (GET
+// …/continuous); empty when it has none.
+func (c *Client) Continuous(ctx context.Context, project, service string) ([]model.ContinuousState, error) {
+	var out continuousBody
+	err := c.get(ctx, servicePath(project, service, "/continuous"), nil, &out)
+	return out.Continuous, err
+}
+
+// ResumeContinuous turns the service's continuous deployment on again
+// after a deploy by hand paused it (deploy scope).
+func (c *Client) ResumeContinuous(ctx context.Context, project, service string) ([]model.ContinuousState, error) {
+	var out continuousBody
+	err := c.postEmpty(ctx, servicePath(project, service, "/continuous/resume"), &out)
+	return out.Continuous, err
+}
+
+type continuousBody struct {
+	Continuous []model.ContinuousState `json:"continuous"`
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/opshub/opshub/model"
 	"github.com/opshub/opshub/release/flow"
 )
 
@@ -30,9 +31,12 @@ type flowJSON struct {
 	Concurrency string   `json:"concurrency"`
 	Triggers    []string `json:"triggers"`
 	// Git is what each git trigger saw when it last read its branch.
-	Git     []flow.GitState `json:"git,omitempty"`
-	Steps   []flowStepJSON  `json:"steps"`
-	LastRun *flow.Run       `json:"lastRun,omitempty"`
+	Git []flow.GitState `json:"git,omitempty"`
+	// Images is what each image trigger saw when it last read its
+	// registry.
+	Images  []model.ContinuousState `json:"images,omitempty"`
+	Steps   []flowStepJSON          `json:"steps"`
+	LastRun *flow.Run               `json:"lastRun,omitempty"`
 }
 
 type flowStepJSON struct {
@@ -74,6 +78,12 @@ func (s *Server) listFlows(w http.ResponseWriter, r *http.Request) {
 				fj.Triggers = append(fj.Triggers, "git")
 			}
 			fj.Git = s.opts.Flows.GitTriggers(f.Name)
+			if s.opts.Continuous != nil {
+				fj.Images = s.opts.Continuous.Flow(f.Name)
+				for range fj.Images {
+					fj.Triggers = append(fj.Triggers, "image")
+				}
+			}
 			for _, st := range f.Steps {
 				needs := st.Needs
 				if needs == nil {

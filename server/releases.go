@@ -44,8 +44,10 @@ func (s *Server) deployService(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &ch, `{"env": {"K": "V"}, "version": "1.2"}`) {
 		return
 	}
+	undo := s.pauseContinuous(r, "deploy")
 	rel, err := s.opts.Releases.Deploy(r.Context(), pathRef(r), ch, model.ReleaseTrigger{Kind: model.TriggerAPI, By: s.caller(r)})
 	if err != nil {
+		undo()
 		s.releaseError(w, err)
 		return
 	}
@@ -65,8 +67,10 @@ func (s *Server) rollbackService(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "revision must be a positive number, got "+strconv.Itoa(req.Revision), "revision")
 		return
 	}
+	undo := s.pauseContinuous(r, "rollback")
 	rel, err := s.opts.Releases.Rollback(r.Context(), pathRef(r), req.Revision, model.ReleaseTrigger{Kind: model.TriggerRollback, By: s.caller(r)}, req.Reason)
 	if err != nil {
+		undo()
 		s.releaseError(w, err)
 		return
 	}

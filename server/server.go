@@ -72,6 +72,9 @@ type Options struct {
 	// Releases serves deploy, rollback and the release history; nil
 	// answers 501 (and an empty history).
 	Releases Releaser
+	// Continuous is paused by a deploy or rollback through the API, and
+	// served at …/continuous; nil: no service has continuous deployment.
+	Continuous Continuous
 
 	// NodeSamples answers GET /api/v1/node/samples (collectors); nil
 	// answers 404.
@@ -215,6 +218,8 @@ func (s *Server) routes() http.Handler {
 	handle("POST /api/v1/services/{project}/{service}/rollback", "service_rollback", ScopeDeploy, s.rollbackService)
 	handle("GET /api/v1/services/{project}/{service}/releases", "service_releases", ScopeRead, s.listReleases)
 	handle("GET /api/v1/services/{project}/{service}/env", "service_env", ScopeRead, s.serviceEnv)
+	handle("GET /api/v1/services/{project}/{service}/continuous", "service_continuous", ScopeRead, s.getContinuous)
+	handle("POST /api/v1/services/{project}/{service}/continuous/resume", "service_continuous_resume", ScopeDeploy, s.resumeContinuous)
 	handle("GET /api/v1/alerts", "alerts", ScopeRead, s.listAlerts)
 	handle("GET /api/v1/deliveries", "deliveries", ScopeRead, s.listDeliveries)
 	handle("POST /api/v1/deliveries/{id}/resend", "deliveries_resend", ScopeAdmin, s.resendDelivery)

@@ -58,7 +58,16 @@ func (s *Server) getService(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, "get service: "+err.Error(), "")
 		return
 	}
-	writeJSON(w, http.StatusOK, servicesResponse{Services: normalize([]model.Service{svc})})
+	one := serviceResponse{Service: normalize([]model.Service{svc})[0], Continuous: s.continuousStatus(r)}
+	writeJSON(w, http.StatusOK, map[string][]serviceResponse{"services": {one}})
+}
+
+// serviceResponse is the one service of GET /api/v1/services/{project}/{service}:
+// the service and, when it has continuous deployment, its state (paused or
+// not, the digest seen and deployed).
+type serviceResponse struct {
+	model.Service
+	Continuous []model.ContinuousState `json:"continuous,omitempty"`
 }
 
 // normalize makes empty lists render as [] rather than null, so clients can

@@ -126,3 +126,10 @@ func TestExitCodes(t *testing.T) {
 		})
 	}
 }
+
+func TestResumeContinuousTakesNoOtherChange(t *testing.T) {
+	code, _, stderr := runCLI(t, "deploy", "web", "--resume-continuous", "--env", "A=1")
+	if code != exitUsage || !strings.Contains(stderr, "leave out --env") {
+		t.Fatalf("exit %d, want %d naming --env; stderr:\n%s", code, exitUsage, stderr)
+	}
+}

@@ -40,6 +40,7 @@ func newDeployCommand(g *globals) *cobra.Command {
 		f                                       waitFlags
 		image, container, command, version, why string
 		env                                     []string
+		resume                                  bool
 	)
 	cmd := &cobra.Command{
 		Use:   "deploy SERVICE",
@@ -58,15 +59,30 @@ succeeded revision.
 
 With --wait (default on a terminal) progress is shown as it happens and the
 exit code is 1 when the release fails or is rolled back. Needs a token with
-the deploy scope.`,
+the deploy scope.
+
+A deploy (or rollback) by hand pauses the continuous deployment of the
+service (release.continuous, Kubernetes), so that the next image pushed to
+the tag does not replace what was deployed; opshub status SERVICE says so.
+--resume-continuous, given alone, turns it on again: the registry is read
+at once and its newest image deployed unless a release of it failed.`,
 		Example: `  opshub deploy web --env GREETING=hello --version 1.4.2
   opshub deploy shop/api --command './bin/api --workers 4' --wait --timeout 5m
   opshub deploy web --env DEBUG-                      # remove DEBUG
-  opshub deploy web --image registry.example.com/web:1.5 --container web   # Kubernetes`,
+  opshub deploy web --image registry.example.com/web:1.5 --container web   # Kubernetes
+  opshub deploy web --resume-continuous               # follow the registry again`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := f.check(); err != nil {
 				return err
+			}
+			if resume {
+				for _, other := range []string{"image", "container", "command", "env", "version", "reason", "wait", "timeout"} {
+					if cmd.Flags().Changed(other) {
+						return usageErrorf("--resume-continuous changes nothing else: leave out --%s (deploy by hand pauses continuous deployment again)", other)
+					}
+				}
+				return resumeContinuous(cmd, g, args[0], f.output)
 			}
 			req := client.DeployRequest{Image: image, Container: container, Version: version, Reason: why}
 			if container != "" && image == "" {
@@ -116,8 +132,29 @@ the deploy scope.`,
 	cmd.Flags().StringArrayVar(&env, "env", nil, "set KEY=VALUE, or remove KEY with KEY- (repeatable)")
 	cmd.Flags().StringVar(&version, "version", "", "version of the release (free text)")
 	cmd.Flags().StringVar(&why, "reason", "", "why, recorded with the release")
+	cmd.Flags().BoolVar(&resume, "resume-continuous", false, "turn continuous deployment of the service on again (alone: no other change)")
 	f.add(cmd)
 	return cmd
+}
+
+// resumeContinuous is `opshub deploy SERVICE --resume-continuous`.
+func resumeContinuous(cmd *cobra.Command, g *globals, service, output string) error {
+	c, project, name, err := g.service(cmd.Context(), service)
+	if err != nil {
+		return err
+	}
+	states, err := c.ResumeContinuous(cmd.Context(), project, name)
+	if err != nil {
+		return err
+	}
+	if output == "json" {
+		enc := json.NewEncoder(cmd.OutOrStdout())
+		enc.SetIndent("", "  ")
+		return enc.Encode(map[string]any{"continuous": states})
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "continuous deployment of %s/%s resumed\n", project, name)
+	renderContinuous(cmd.OutOrStdout(), states)
+	return nil
 }
 
 func newRollbackCommand(g *globals) *cobra.Command {

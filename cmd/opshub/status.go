@@ -24,7 +24,10 @@ func newStatusCommand(g *globals) *cobra.Command {
 		Short: "Show services, their instances, and what needs attention",
 		Long: `Show every service with its instances: container status, readiness, restarts,
 last exit and restart back-off, followed by a triage list of instances that
-need attention. SERVICE is NAME or PROJECT/NAME.`,
+need attention. SERVICE is NAME or PROJECT/NAME. With SERVICE it also shows
+the current release, a rollout in progress, and continuous deployment
+(release.continuous): what it follows, the digest seen and deployed, and
+whether a deploy by hand paused it.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if output != "table" && output != "json" {
@@ -46,13 +49,17 @@ need attention. SERVICE is NAME or PROJECT/NAME.`,
 				svcs = []model.Service{svc}
 			}
 			var current, rollout *model.Release
+			var cont []model.ContinuousState
 			if len(args) == 1 {
 				if current, rollout, err = releaseState(cmd.Context(), c, svcs[0]); err != nil {
 					return err
 				}
+				if cont, err = continuousState(cmd.Context(), c, svcs[0]); err != nil {
+					return err
+				}
 			}
 			if output == "json" {
-				body := statusJSON{Services: svcs, Release: current, Rollout: rollout}
+				body := statusJSON{Services: svcs, Release: current, Rollout: rollout, Continuous: cont}
 				if body.Sinks, err = sinksForJSON(cmd.Context(), c, len(args) == 0); err != nil {
 					return err
 				}
@@ -67,6 +74,7 @@ need attention. SERVICE is NAME or PROJECT/NAME.`,
 				return err
 			}
 			renderReleaseState(cmd.OutOrStdout(), current, rollout)
+			renderContinuous(cmd.OutOrStdout(), cont)
 			if err := showSinks(cmd.Context(), cmd.OutOrStdout(), c, len(args) == 0, time.Now()); err != nil {
 				return err
 			}
@@ -105,6 +113,20 @@ type statusJSON struct {
 	// in progress, when one service is shown.
 	Release *model.Release `json:"release,omitempty"`
 	Rollout *model.Release `json:"rollout,omitempty"`
+	// Continuous is the state of the service's continuous deployments
+	// (paused or not), when one service is shown.
+	Continuous []model.ContinuousState `json:"continuous,omitempty"`
+}
+
+// continuousState reads a service's continuous deployments; a server
+// without them has none.
+func continuousState(ctx context.Context, c *client.Client, svc model.Service) ([]model.ContinuousState, error) {
+	states, err := c.Continuous(ctx, svc.Project, svc.Name)
+	var apiErr *client.APIError
+	if errors.As(err, &apiErr) && (apiErr.StatusCode == http.StatusNotFound || apiErr.StatusCode == http.StatusNotImplemented) {
+		return nil, nil
+	}
+	return states, err
 }
 
 // releaseState finds a service's current release and the rollout in

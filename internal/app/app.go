@@ -140,6 +140,13 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	}
 	// Runs a killed opshub left running are failed before the API serves.
 	flows.Recover()
+	// On one machine only image triggers of flows watch registries:
+	// release.continuous is refused by the config check (a workload runs
+	// a command, not an image).
+	images, err := newContinuous(cfg, rels, flows, nil, db, log)
+	if err != nil {
+		return err
+	}
 	reloader := newReloader(cfg, opts.ConfigPath, sinkRouter, reg, log)
 	registerLeader(reg, func() bool { return true })
 	if reloader != nil {
@@ -175,6 +182,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		Logger:      log,
 		Jobs:        jobEngine,
 		Flows:       flows,
+		Continuous:  continuousAPI(images),
 	})
 	if err != nil {
 		return err
@@ -205,6 +213,14 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 				}
 				return flows.Run(ctx)
 			})
+			if images != nil {
+				g.start("image triggers", func(ctx context.Context) error {
+					if !waitReady(ctx, rt.Ready) {
+						return nil
+					}
+					return images.Run(ctx)
+				})
+			}
 			g.start("alerting", alerts.Run)
 			g.start("sinks", sinkRouter.Run)
 			g.start("log collector", logs.Run)

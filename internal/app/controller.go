@@ -243,6 +243,12 @@ func lead(ctx context.Context, d leaderDeps) error {
 		return err
 	}
 	flows.Recover()
+	// Continuous deployment: its state (digests seen and deployed, pauses)
+	// is in the replicated state, so a new leader goes on from there.
+	cd, err := newContinuous(cfg, rels, flows, d.plat.DockerConfig, db, log)
+	if err != nil {
+		return err
+	}
 	usage := storeUsage{store: mstore, window: 2 * interval, now: time.Now}
 	scaling, err := newAutoscaling(cfg, d.plat, usage, db, publish, d.reg, log)
 	if err != nil {
@@ -266,6 +272,7 @@ func lead(ctx context.Context, d leaderDeps) error {
 		Releases:    rels,
 		Jobs:        jobEngine,
 		Flows:       flows,
+		Continuous:  continuousAPI(cd),
 		Autoscaled:  autoscaledByConfig(cfg),
 		Reloader:    reloadAPI(d.reloader),
 		Exec:        controllerExec(cfg, d.plat, log),
@@ -289,6 +296,9 @@ func lead(ctx context.Context, d leaderDeps) error {
 	start("releases", rels.Run)
 	start("jobs", jobEngine.Run)
 	start("flows", flows.Run)
+	if cd != nil {
+		start("continuous deployment", cd.Run)
+	}
 	select {
 	case <-watching.subscribed:
 		d.front.Lead(srv.Handler())

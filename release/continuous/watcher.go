@@ -53,9 +53,10 @@ type Releases interface {
 }
 
 // Flows starts a flow's run for a new image, with the arguments IMAGE,
-// DIGEST and TAG, and returns the run's id.
+// DIGEST and TAG, and returns the run's id; by names the image and tag
+// followed.
 type Flows interface {
-	StartImage(flow string, args map[string]string) (string, error)
+	StartImage(flow, by string, args map[string]string) (string, error)
 }
 
 // Options are the watcher's dependencies.
@@ -82,39 +83,7 @@ type Options struct {
 }
 
 // State is what a target saw and did, as the API shows it.
-type State struct {
-	Project   string `json:"project,omitempty"`
-	Service   string `json:"service,omitempty"`
-	Container string `json:"container,omitempty"`
-	Flow      string `json:"flow,omitempty"`
-	Image     string `json:"image"`
-	Tag       string `json:"tag,omitempty"`
-	Semver    string `json:"semver,omitempty"`
-	// ResolvedTag is the tag read last (the highest in a semver range).
-	ResolvedTag string `json:"resolvedTag,omitempty"`
-	// Digest is what the tag pointed at when the registry was read last.
-	Digest  string    `json:"digest,omitempty"`
-	Checked time.Time `json:"checked,omitzero"`
-	// Error is why the last poll or deploy failed; empty once one works.
-	Error string `json:"error,omitempty"`
-	// Deployed is the digest of the last release continuous deployment
-	// made (or found running), Revision that release and Outcome its
-	// state.
-	Deployed string `json:"deployed,omitempty"`
-	Revision int    `json:"revision,omitempty"`
-	Outcome  string `json:"outcome,omitempty"`
-	// FailedDigest is a digest whose release failed; it is not deployed
-	// again until the tag points at another one.
-	FailedDigest string `json:"failedDigest,omitempty"`
-	// Paused is set by a deploy or rollback by hand; resumed with
-	// `opshub deploy SERVICE --resume-continuous`.
-	Paused       bool       `json:"paused"`
-	PausedBy     string     `json:"pausedBy,omitempty"`
-	PausedAt     *time.Time `json:"pausedAt,omitempty"`
-	PausedReason string     `json:"pausedReason,omitempty"`
-	// Run is the last flow run a new digest started.
-	Run string `json:"run,omitempty"`
-}
+type State = model.ContinuousState
 
 // Watcher polls the registries of its targets and acts on new digests.
 //
@@ -343,7 +312,7 @@ func (w *Watcher) startFlow(t *target, st *State, prev string) {
 		return
 	}
 	args := map[string]string{"IMAGE": t.Image + "@" + st.Digest, "DIGEST": st.Digest, "TAG": st.ResolvedTag}
-	id, err := w.opts.Flows.StartImage(t.Flow, args)
+	id, err := w.opts.Flows.StartImage(t.Flow, t.follows(), args)
 	if err != nil {
 		w.failed(t, st, "start flow", err)
 		return

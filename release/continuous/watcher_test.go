@@ -17,9 +17,6 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/random"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/opshub/opshub/internal/sinktest"
 	"github.com/opshub/opshub/model"
@@ -34,25 +31,7 @@ import (
 // push writes a new random image under tag and returns its digest.
 func push(t *testing.T, repo, tag string, auth authn.Authenticator) string {
 	t.Helper()
-	img, err := random.Image(256, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ref, err := name.NewTag(repo + ":" + tag)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if auth == nil {
-		auth = authn.Anonymous
-	}
-	if err := remote.Write(ref, img, remote.WithAuth(auth)); err != nil {
-		t.Fatalf("push %s: %v", ref, err)
-	}
-	d, err := img.Digest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d.String()
+	return sinktest.Push(t, repo, tag, auth)
 }
 
 // releases records deploys; each release stays progressing until the test
@@ -380,7 +359,7 @@ type flows struct {
 	runs []map[string]string
 }
 
-func (f *flows) StartImage(flow string, args map[string]string) (string, error) {
+func (f *flows) StartImage(flow, _ string, args map[string]string) (string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.runs = append(f.runs, args)

@@ -30,13 +30,15 @@ const (
 	TriggerAPI      = "api"
 	TriggerWebhook  = "webhook"
 	TriggerGit      = "git"
+	TriggerImage    = "image" // a new digest of a watched tag (package continuous)
 	TriggerRollback = "rollback"
 )
 
 // Trigger says what started a run.
 type Trigger struct {
 	Kind string `json:"kind"`
-	// By is the API token's name ("loopback" without tokens).
+	// By is the API token's name ("loopback" without tokens); for an
+	// image trigger the image and tag it follows.
 	By string `json:"by,omitempty"`
 	// Provider and Delivery identify a webhook call (github, gitlab,
 	// standard-webhooks and the sender's delivery id).
