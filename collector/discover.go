@@ -259,10 +259,12 @@ func (c *Collector) scan(ctx context.Context) bool {
 				blocked = true
 				continue
 			}
-			if f.kind == kindRotated && len(f.prefix) < fingerprintBytes && now.Sub(f.mod) < rotatedGrace {
+			if age := now.Sub(f.mod); f.kind == kindRotated && len(f.prefix) < fingerprintBytes && age >= 0 && age < rotatedGrace {
 				// Perhaps a copy being written (copytruncate): its first
 				// bytes would not match the file it copies yet, and it
 				// would pass for a new file. Decide once it stopped growing.
+				// (Modified after now: the clock stepped back; that says
+				// nothing about the copy, which is not held for the step.)
 				f.file.Close()
 				blocked = true
 				pending[d.path] = true

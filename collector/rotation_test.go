@@ -83,7 +83,13 @@ func copyFile(t *testing.T, src, dst string) {
 // called; stop waits for it to write its checkpoints.
 func runUntil(t *testing.T, root, state string, out *memOutput) (stop func()) {
 	t.Helper()
-	c, err := New(Options{Roots: []string{root}, StateDir: state, Output: out, RescanInterval: 100 * time.Millisecond, PollInterval: 20 * time.Millisecond})
+	return runWith(t, Options{Roots: []string{root}, StateDir: state, Output: out, RescanInterval: 100 * time.Millisecond, PollInterval: 20 * time.Millisecond})
+}
+
+// runWith runs a collector with opts until stop is called or the test ends.
+func runWith(t *testing.T, opts Options) (stop func()) {
+	t.Helper()
+	c, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -219,6 +219,7 @@ func (c *Collector) readTail(ctx context.Context, w *workerState, t *tail) {
 	if wait {
 		return
 	}
+	t.rebase(c.opts.Now())
 	if c.opts.Now().Before(t.retryAt) {
 		return
 	}
@@ -517,6 +518,22 @@ func (c *Collector) refused(t *tail, err error) {
 		c.mu.Lock()
 		t.close(c)
 		c.mu.Unlock()
+	}
+}
+
+// rebase moves the times t keeps that lie after now to now: the clock
+// stepped back, and a file would otherwise wait for it to catch up (an
+// hour for a step of an hour) before its next small batch, or before a
+// rotated file is done and its container's next file is read. Each then
+// counts from the step. A pause after a refused batch keeps its bound.
+func (t *tail) rebase(now time.Time) {
+	for _, p := range []*time.Time{&t.lastGrowth, &t.lastSend, &t.lastStat, &t.resolvedAt} {
+		if p.After(now) {
+			*p = now
+		}
+	}
+	if t.retryAt.Sub(now) > maxRetryPause {
+		t.retryAt = now.Add(maxRetryPause)
 	}
 }
 

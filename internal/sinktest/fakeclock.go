@@ -64,3 +64,26 @@ func (c *FakeClock) Waiting() int {
 	defer c.mu.Unlock()
 	return len(c.waiters)
 }
+
+// WallClock is real time as a wall clock shows it, which the test can step
+// (as an operator or NTP would): its Now carries no monotonic reading, so
+// the code under test compares and subtracts wall times, as it does with
+// times it stored. Step moves it; real time moves it too.
+type WallClock struct {
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+// Now is the real time plus the steps so far, without a monotonic reading.
+func (c *WallClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Round(0).Add(c.offset)
+}
+
+// Step moves the clock by d (negative: back).
+func (c *WallClock) Step(d time.Duration) {
+	c.mu.Lock()
+	c.offset += d
+	c.mu.Unlock()
+}
