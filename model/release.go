@@ -43,7 +43,27 @@ type RunSpec struct {
 	// Sources says where variables of Env came from and which values are
 	// secrets. It is not part of what runs: Equal ignores it.
 	Sources map[string]EnvSource `json:"sources,omitempty"`
+	// Groups are the groups a Kubernetes pod template takes (envFrom of
+	// opshub's objects), lowest priority first; GroupsChecksum is the
+	// checksum of what they give it (the annotation that rolls the pods
+	// when a group's data changes). Empty on one machine, where a group's
+	// variables are part of Env.
+	Groups         []GroupRef `json:"groups,omitempty"`
+	GroupsChecksum string     `json:"groupsChecksum,omitempty"`
 }
+
+// GroupRef names a group a pod template takes: its name and kind
+// ("secret" or "config").
+type GroupRef struct {
+	Name string `json:"name"`
+	Kind string `json:"kind"`
+}
+
+// Group kinds of a GroupRef.
+const (
+	GroupKindSecret = "secret"
+	GroupKindConfig = "config"
+)
 
 // EnvSource is where a variable of a run spec came from: From is
 // SourceWorkload, "group NAME" or SourceDeploy. A Secret value is never
@@ -88,13 +108,15 @@ func (s RunSpec) Clone() RunSpec {
 	}
 	s.Images = maps.Clone(s.Images)
 	s.Sources = maps.Clone(s.Sources)
+	s.Groups = slices.Clone(s.Groups)
 	return s
 }
 
 // Equal tells whether two specs would run the same thing.
 func (s RunSpec) Equal(o RunSpec) bool {
 	return s.Image == o.Image && maps.Equal(s.Images, o.Images) && slices.Equal(s.Command, o.Command) &&
-		maps.Equal(s.Env, o.Env) && s.WorkingDir == o.WorkingDir && s.Version == o.Version
+		maps.Equal(s.Env, o.Env) && s.WorkingDir == o.WorkingDir && s.Version == o.Version &&
+		slices.Equal(s.Groups, o.Groups) && s.GroupsChecksum == o.GroupsChecksum
 }
 
 // ReleaseTrigger says what started a release: Kind is one of the Trigger*

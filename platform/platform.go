@@ -81,6 +81,14 @@ type ExternalReleaser interface {
 	Revisions(ctx context.Context, project, name string) ([]Revision, error)
 }
 
+// EnvReader is a Releaser that lists the environment of a service's
+// instances itself, because part of it is not in the run spec (on
+// Kubernetes, the groups a pod template takes with envFrom). A secret
+// value is model.SecretValue.
+type EnvReader interface {
+	Env(ctx context.Context, project, name string) ([]model.EnvVar, error)
+}
+
 // ObservedTemplate is a service's run spec as the platform last saw it.
 type ObservedTemplate struct {
 	Project, Service string

@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/opshub/opshub/model"
+	"github.com/opshub/opshub/platform"
 	"github.com/opshub/opshub/store"
 )
 
@@ -132,6 +133,13 @@ func (s *sealer) unseal(spec model.RunSpec) (model.RunSpec, error) {
 // instance of ref, sorted by name, each with its source; a secret value is
 // shown as "<secret>", whoever asks.
 func (m *Manager) Env(ctx context.Context, ref model.Ref) ([]model.EnvVar, error) {
+	if er, ok := m.opts.Platform.(platform.EnvReader); ok {
+		env, err := er.Env(ctx, ref.Project, ref.Service)
+		if err != nil {
+			return nil, specError(ref, err)
+		}
+		return env, nil
+	}
 	cur, err := m.opts.Platform.Template(ctx, ref.Project, ref.Service)
 	if err != nil {
 		return nil, specError(ref, err)

@@ -46,7 +46,7 @@ func newAlerting(cfg *config.Config, platform alerting.Subscriber, podsDir strin
 	if podsDir != "" {
 		logs = collector.LastLines{Reader: crashLogReader(cfg, podsDir, platform)}
 	}
-	return newAlertingWithLogs(cfg, platform, logs, windows, db, reg, log, 0)
+	return newAlertingWithLogs(cfg, platform, logs, windows, db, reg, log, 0, nil)
 }
 
 // crashLogReader reads log files as the log API does on one machine.
@@ -68,9 +68,14 @@ func crashLogReader(cfg *config.Config, podsDir string, platform alerting.Subscr
 // reader over the collectors (the one GET /api/v1/logs uses).
 //
 // deliveriesKept bounds the delivery history (0: the pipeline's default).
-func newAlertingWithLogs(cfg *config.Config, platform alerting.Subscriber, logs alerting.LastLinesReader, windows alerting.MetricWindows, db *store.DB, reg prometheus.Registerer, log *slog.Logger, deliveriesKept int) (*alerting.Pipeline, error) {
+// tags tells the tags of a service for integrations that filter on them;
+// nil takes them from the config's workloads (on a cluster, pass the
+// platform's, which reads kubernetes.TagsAnnotation).
+func newAlertingWithLogs(cfg *config.Config, platform alerting.Subscriber, logs alerting.LastLinesReader, windows alerting.MetricWindows, db *store.DB, reg prometheus.Registerer, log *slog.Logger, deliveriesKept int, tags func(project, service string) []string) (*alerting.Pipeline, error) {
 	registry := Notifiers()
-	tags := workloadTags(cfg)
+	if tags == nil {
+		tags = workloadTags(cfg)
+	}
 	var ins []alerting.Integration
 	for _, ic := range cfg.Notifications.Integrations {
 		n, err := registry.New(notify.Spec{Name: ic.Name, Type: ic.Type, Settings: ic.Settings, Logger: log})

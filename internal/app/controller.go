@@ -143,6 +143,7 @@ func RunController(ctx context.Context, cfg *config.Config, opts ControllerOptio
 					return lead(ctx, leaderDeps{
 						cfg: cfg, opts: opts, log: log, reg: reg, plat: plat, watch: watch, token: token,
 						replica: kubestate.New(client, namespace, kubestate.DefaultName), front: front, reloader: reloader,
+						groupObjects: kubernetes.NewGroupObjects(client),
 					})
 				})
 			})
@@ -169,6 +170,8 @@ type leaderDeps struct {
 	front   *server.RoleHandler
 	// reloader serves POST /api/v1/config/reload; nil without a file.
 	reloader *reload.Reloader
+	// groupObjects writes the groups' Secrets and ConfigMaps.
+	groupObjects *kubernetes.GroupObjects
 }
 
 // lead runs the leader's parts until ctx ends (the Lease is lost or the
@@ -215,7 +218,7 @@ func lead(ctx context.Context, d leaderDeps) error {
 	// happens to instances from then on is noticed; crash loops already
 	// under way are replayed to it (see takeover).
 	watching := &takeover{platform: d.plat, events: d.plat, now: time.Now, subscribed: make(chan struct{})}
-	alerts, err := newAlertingWithLogs(cfg, watching, collector.LastLines{Reader: logs}, metricWindows{mstore}, db, d.reg, log, controllerDeliveriesKept)
+	alerts, err := newAlertingWithLogs(cfg, watching, collector.LastLines{Reader: logs}, metricWindows{mstore}, db, d.reg, log, controllerDeliveriesKept, d.plat.Tags)
 	if err != nil {
 		return err
 	}
@@ -229,6 +232,14 @@ func lead(ctx context.Context, d leaderDeps) error {
 	rels, err := newReleases(cfg, d.plat, db, collector.LastLines{Reader: logs}, publish, d.reg, log)
 	if err != nil {
 		return err
+	}
+	// Groups: their Secrets and ConfigMaps in the namespaces of the
+	// workloads they select, and envFrom in those workloads' pod
+	// templates through releases; a reload applies them at once.
+	groups := newKubeGroups(cfg, d.plat, d.groupObjects, rels, log)
+	if d.reloader != nil {
+		d.reloader.SetGroups(groups)
+		defer d.reloader.SetGroups(nil)
 	}
 	// Jobs and flows: a run of a job is a Job created from its CronJob's or
 	// Job's template; runs and their history are in the replicated state,
@@ -294,6 +305,7 @@ func lead(ctx context.Context, d leaderDeps) error {
 	start("spend meter", meter.Run)
 	start("alerting", alerts.Run)
 	start("releases", rels.Run)
+	start("groups", groups.Run)
 	start("jobs", jobEngine.Run)
 	start("flows", flows.Run)
 	if cd != nil {

@@ -102,9 +102,6 @@ func InactiveSections(cfg *config.Config) []string {
 	if len(cfg.Release.Flows) > 0 && cfg.Platform.Kind != config.PlatformLocal {
 		out = append(out, "release.flows (on Kubernetes)")
 	}
-	if len(cfg.Groups) > 0 && cfg.Platform.Kind == config.PlatformKubernetes {
-		out = append(out, "groups")
-	}
 	return out
 }
 

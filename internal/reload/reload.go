@@ -59,6 +59,7 @@ type Reloader struct {
 	configs func(*config.Config) []sinks.SinkConfig
 	started *config.Config // what the parts that need a restart run with
 	rels    ConfigReleaser
+	groups  GroupApplier
 	metrics metrics
 
 	mu sync.Mutex // one reload at a time
@@ -98,6 +99,23 @@ func (r *Reloader) SetReleases(rels ConfigReleaser) {
 	r.rels = rels
 }
 
+// GroupApplier applies the groups of a reloaded config where a workload's
+// groups are not part of its run spec (on Kubernetes, objects and envFrom):
+// it returns the releases it started ("project/service revision N") and
+// what it could not apply.
+type GroupApplier interface {
+	ApplyGroups(ctx context.Context, cfg *config.Config) (releases []string, errs []error)
+}
+
+// SetGroups makes a reload apply a change of groups through g instead of
+// naming groups as needing a restart; nil undoes it (a controller that
+// stopped leading).
+func (r *Reloader) SetGroups(g GroupApplier) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.groups = g
+}
+
 // Error is a reload that was refused; Problems lists why, each with
 // its line where it has one.
 type Error struct {
@@ -125,8 +143,14 @@ func (r *Reloader) Reload(ctx context.Context) (model.ConfigReload, error) {
 		return r.refuse(res, configProblems(err))
 	}
 	var specs map[model.Ref]model.RunSpec
+	compared := next
+	if r.groups != nil {
+		c := *next
+		c.Groups = r.started.Groups // applied live below
+		compared = &c
+	}
 	if r.rels != nil {
-		res.RestartRequired = restartRequired(r.started, withRunSpecsOf(next, r.started))
+		res.RestartRequired = restartRequired(r.started, withRunSpecsOf(compared, r.started))
 		res.RestartRequired = append(res.RestartRequired, jobEnvChanges(r.started, next)...)
 		specs = serviceRunSpecs(r.started, next)
 		var problems []model.ConfigProblem
@@ -139,7 +163,7 @@ func (r *Reloader) Reload(ctx context.Context) (model.ConfigReload, error) {
 			return r.refuse(res, problems)
 		}
 	} else {
-		res.RestartRequired = restartRequired(r.started, next)
+		res.RestartRequired = restartRequired(r.started, compared)
 	}
 	if r.sinks == nil {
 		if !sameValue(logSinks(r.started), logSinks(next)) {
@@ -165,6 +189,13 @@ func (r *Reloader) Reload(ctx context.Context) (model.ConfigReload, error) {
 		}
 		if rel != nil {
 			res.Releases = append(res.Releases, fmt.Sprintf("%s revision %d", ref, rel.Revision))
+		}
+	}
+	if r.groups != nil {
+		started, errs := r.groups.ApplyGroups(ctx, next)
+		res.Releases = append(res.Releases, started...)
+		for _, err := range errs {
+			res.Errors = append(res.Errors, model.ConfigProblem{Path: "groups", Message: err.Error()})
 		}
 	}
 	slices.Sort(res.Releases)

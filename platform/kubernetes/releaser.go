@@ -39,9 +39,10 @@ var _ platform.ExternalReleaser = (*Platform)(nil)
 // container (Image is the default container's), and of the default
 // container its command line (command then args), working directory and
 // the variables with a literal value (those from secrets or fields are
-// not part of a release); the version comes from VersionAnnotation.
+// not part of a release) and the groups it takes; the version comes from
+// VersionAnnotation and the groups' checksum from GroupChecksumAnnotation.
 func specOf(t *corev1.PodTemplateSpec) model.RunSpec {
-	spec := model.RunSpec{Env: map[string]string{}, Version: t.Annotations[VersionAnnotation]}
+	spec := model.RunSpec{Env: map[string]string{}, Version: t.Annotations[VersionAnnotation], GroupsChecksum: t.Annotations[GroupChecksumAnnotation]}
 	if len(t.Spec.Containers) == 0 {
 		return spec
 	}
@@ -53,6 +54,7 @@ func specOf(t *corev1.PodTemplateSpec) model.RunSpec {
 	spec.Image = def.Image
 	spec.Command = commandLine(def)
 	spec.WorkingDir = def.WorkingDir
+	spec.Groups = groupsOf(def)
 	for _, e := range def.Env {
 		if e.ValueFrom == nil {
 			spec.Env[e.Name] = e.Value
@@ -111,15 +113,23 @@ func applySpec(t *corev1.PodTemplateSpec, spec model.RunSpec) error {
 		}
 	}
 	def.Env = env
-	if spec.Version != "" {
-		if t.Annotations == nil {
-			t.Annotations = map[string]string{}
-		}
-		t.Annotations[VersionAnnotation] = spec.Version
-	} else {
-		delete(t.Annotations, VersionAnnotation)
-	}
+	setGroups(def, spec.Groups)
+	setTemplateAnnotation(t, VersionAnnotation, spec.Version)
+	setTemplateAnnotation(t, GroupChecksumAnnotation, spec.GroupsChecksum)
 	return nil
+}
+
+// setTemplateAnnotation sets an annotation of a pod template, or removes it
+// when value is empty.
+func setTemplateAnnotation(t *corev1.PodTemplateSpec, name, value string) {
+	if value == "" {
+		delete(t.Annotations, name)
+		return
+	}
+	if t.Annotations == nil {
+		t.Annotations = map[string]string{}
+	}
+	t.Annotations[name] = value
 }
 
 // checkSpec refuses a spec that cannot apply to template t.
@@ -177,6 +187,15 @@ func describeChange(from, to model.RunSpec) string {
 	}
 	if from.Version != to.Version {
 		parts = append(parts, "version "+to.Version)
+	}
+	if !slices.Equal(from.Groups, to.Groups) {
+		names := make([]string, 0, len(to.Groups))
+		for _, g := range to.Groups {
+			names = append(names, g.Name)
+		}
+		parts = append(parts, "groups "+strings.Join(names, ","))
+	} else if from.GroupsChecksum != to.GroupsChecksum {
+		parts = append(parts, "groups checksum "+to.GroupsChecksum)
 	}
 	if len(parts) == 0 {
 		return "opshub: release"
