@@ -4,7 +4,13 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -15,8 +21,11 @@ import (
 	k8s "k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/opshub/opshub/client"
+	"github.com/opshub/opshub/internal/app"
 	"github.com/opshub/opshub/internal/kubetest"
 	"github.com/opshub/opshub/internal/sinktest"
+	"github.com/opshub/opshub/model"
 	"github.com/opshub/opshub/platform/kubernetes"
 )
 
@@ -80,7 +89,7 @@ func TestGroupObjectsOnTheAPIServer(t *testing.T) {
 	}
 
 	// A Deployment takes them, lowest priority first, with the checksum.
-	groups := []kubernetes.GroupObject{settings, db}
+	groups := []model.GroupRef{{Name: "settings", Kind: model.GroupKindConfig}, {Name: "db", Kind: model.GroupKindSecret}}
 	replicas := int32(1)
 	dep := &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: ns},
@@ -88,7 +97,7 @@ func TestGroupObjectsOnTheAPIServer(t *testing.T) {
 			Replicas: &replicas,
 			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
 			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "web"}, Annotations: map[string]string{kubernetes.GroupChecksumAnnotation: kubernetes.GroupChecksum(groups)}},
+				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "web"}, Annotations: map[string]string{kubernetes.GroupChecksumAnnotation: kubernetes.GroupChecksum(map[string]string{"REGION": "eu"})}},
 				Spec: corev1.PodSpec{NodeName: kubetest.NodeName, Containers: []corev1.Container{{
 					Name: "web", Image: "registry.example/web:1", EnvFrom: kubernetes.EnvFrom(groups),
 					Env: []corev1.EnvVar{{Name: "REGION", Value: "workload-wins"}},
@@ -105,11 +114,8 @@ func TestGroupObjectsOnTheAPIServer(t *testing.T) {
 		t.Errorf("the Deployment's envFrom: %+v", from)
 	}
 
-	// New data, in place; the checksum changes with it.
+	// New data, in place.
 	db2 := kubernetes.GroupObject{Name: "db", Secret: true, Data: map[string]string{"DB_PASSWORD": "two"}}
-	if kubernetes.GroupChecksum([]kubernetes.GroupObject{settings, db2}) == kubernetes.GroupChecksum(groups) {
-		t.Error("the checksum does not change with a group's data")
-	}
 	if err := objs.Apply(ctx, ns, []kubernetes.GroupObject{settings, db2}, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -149,4 +155,283 @@ func TestGroupObjectsOnTheAPIServer(t *testing.T) {
 	if cm, err := c.Client.CoreV1().ConfigMaps(ns).Get(ctx, "opshub-group-cache", metav1.GetOptions{}); err != nil || cm.Data["MINE"] != "yes" {
 		t.Errorf("the foreign ConfigMap: %+v %v", cm, err)
 	}
+}
+
+// Secret values of the groups test: neither may appear anywhere but in the
+// group's Secret.
+const (
+	firstSecret  = "first-s3cret-value"
+	secondSecret = "second-s3cret-value"
+)
+
+// groupsYAML is the groups section of the groups test: db, a secret group
+// of shop's workloads tagged db (priority 10), and, when settings is set,
+// a config group of shop's web and worker.
+func groupsYAML(password, logLevel string, settings bool) string {
+	s := fmt.Sprintf(`groups:
+  - name: db
+    kind: secret
+    priority: 10
+    selector: {projects: [shop], tags: [db]}
+    data: {DB_PASSWORD: %q, REGION: db-region}
+`, password)
+	if settings {
+		s += fmt.Sprintf(`  - name: settings
+    kind: config
+    selector: {projects: [shop], services: [web, worker]}
+    data: {LOG_LEVEL: %s, REGION: eu}
+`, logLevel)
+	}
+	return s
+}
+
+// taggedDeployment is a driven Deployment shop/name with opshub tags.
+func taggedDeployment(t *testing.T, c *kubetest.Cluster, name string, replicas int32, tags string, env ...corev1.EnvVar) {
+	t.Helper()
+	d := deployment(name, replicas, map[string]string{kubetest.DrivenAnnotation: "true"})
+	if tags != "" {
+		d.Annotations = map[string]string{kubernetes.TagsAnnotation: tags}
+	}
+	d.Spec.Template.Spec.Containers[0].Env = env
+	if _, err := c.Client.AppsV1().Deployments("shop").Create(context.Background(), d, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// groupsOfTemplate reads a Deployment's groups: the names its container
+// takes with envFrom, its checksum annotation and its generation.
+func groupsOfTemplate(t *testing.T, c *kubetest.Cluster, name string) (from []string, checksum string, generation int64) {
+	t.Helper()
+	d, err := c.Client.AppsV1().Deployments("shop").Get(context.Background(), name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, src := range d.Spec.Template.Spec.Containers[0].EnvFrom {
+		switch {
+		case src.SecretRef != nil:
+			from = append(from, "secret/"+src.SecretRef.Name)
+		case src.ConfigMapRef != nil:
+			from = append(from, "configmap/"+src.ConfigMapRef.Name)
+		}
+	}
+	return from, d.Spec.Template.Annotations[kubernetes.GroupChecksumAnnotation], d.Generation
+}
+
+// TestGroupsRollTheSelectedDeployments runs the controller with groups on
+// the real API server: at start and at each reload it writes the groups'
+// objects and rolls exactly the Deployments whose groups give them
+// something new, as releases triggered by config that name the groups
+// (envFrom in priority order and a changed checksum annotation); a
+// Deployment no group selects, and one whose own env hides the change, are
+// left alone; a removed group leaves the pod templates and its ConfigMap
+// goes. Secret values appear in no release, no env listing, no reload
+// answer and no notification; deploy.* notifications follow a tag filter.
+func TestGroupsRollTheSelectedDeployments(t *testing.T) {
+	c := kubetest.Start(t, kubetest.Options{})
+	ctx := context.Background()
+	c.Namespace(t, "opshub")
+	c.Namespace(t, "shop")
+	startReleaseKubelet(t, c, "shop")
+	taggedDeployment(t, c, "web", 2, "api, db", corev1.EnvVar{Name: "LOG_LEVEL", Value: "debug"})
+	taggedDeployment(t, c, "worker", 1, "db")
+	taggedDeployment(t, c, "static", 1, "")
+	hook, hookSrv := newReceiver(t)
+	cfgFile := filepath.Join(t.TempDir(), "controller.yaml")
+	var base string
+	write := func(groups string) {
+		t.Helper()
+		if err := os.WriteFile(cfgFile, []byte(base+groups), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run := runController(t, func(listen string) string {
+		base = strings.Replace(controllerConfig(t, c, listen, hookSrv.URL), "events: [container.crashloop]", "events: [deploy.*]\n      tags: [api]", 1) +
+			"release:\n  progressDeadline: 2m\n"
+		write(groupsYAML(firstSecret, "info", true))
+		return base + groupsYAML(firstSecret, "info", true)
+	}, app.ControllerOptions{ConfigPath: cfgFile})
+	api, err := client.New(run.API, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var answers []string // every reload answer, to look for secrets in
+
+	succeeded := func(service string, revision int, reason string) {
+		t.Helper()
+		rel, _ := releaseOfEnds(t, api, service, revision)
+		if rel.State != model.ReleaseSucceeded || rel.Trigger.Kind != model.TriggerConfig || rel.Reason != reason {
+			t.Errorf("%s revision %d: %s, trigger %s, reason %q; want succeeded, config, %q", service, revision, rel.State, rel.Trigger.Kind, rel.Reason, reason)
+		}
+	}
+	reload := func(groups string) []string {
+		t.Helper()
+		write(groups)
+		res, err := api.ReloadConfig(ctx)
+		if err != nil {
+			t.Fatalf("reload: %v", err)
+		}
+		b, _ := json.Marshal(res)
+		answers = append(answers, string(b))
+		if len(res.Errors) > 0 || slices.Contains(res.RestartRequired, "groups") {
+			t.Fatalf("reload: errors %+v, restart required %v", res.Errors, res.RestartRequired)
+		}
+		return res.Releases
+	}
+	both := []string{"configmap/opshub-group-settings", "secret/opshub-group-db"}
+	var webSum, workerSum string
+
+	t.Run("at start the selected Deployments take their groups, lowest priority first", func(t *testing.T) {
+		succeeded("web", 2, "config file changed: groups db, settings")
+		succeeded("worker", 2, "config file changed: groups db, settings")
+		var from []string
+		from, webSum, _ = groupsOfTemplate(t, c, "web")
+		if !slices.Equal(from, both) || webSum == "" {
+			t.Errorf("web's envFrom %v, checksum %q", from, webSum)
+		}
+		from, workerSum, _ = groupsOfTemplate(t, c, "worker")
+		if !slices.Equal(from, both) || workerSum == "" || workerSum == webSum {
+			t.Errorf("worker's envFrom %v, checksum %q (web's %q: web's own LOG_LEVEL hides settings')", from, workerSum, webSum)
+		}
+		if from, sum, gen := groupsOfTemplate(t, c, "static"); from != nil || sum != "" || gen != 1 {
+			t.Errorf("static, which no group selects: envFrom %v, checksum %q, generation %d", from, sum, gen)
+		}
+		secret, err := c.Client.CoreV1().Secrets("shop").Get(ctx, "opshub-group-db", metav1.GetOptions{})
+		if err != nil || string(secret.Data["DB_PASSWORD"]) != firstSecret {
+			t.Fatalf("the Secret of db: %v", err)
+		}
+		env, err := api.Env(ctx, "shop", "web")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []model.EnvVar{
+			{Name: "DB_PASSWORD", Value: model.SecretValue, Source: "group db"},
+			{Name: "LOG_LEVEL", Value: "debug", Source: model.SourceRelease},
+			{Name: "REGION", Value: model.SecretValue, Source: "group db"},
+		}
+		if !slices.Equal(env, want) {
+			t.Errorf("env of web %+v, want %+v", env, want)
+		}
+		env, err = api.Env(ctx, "shop", "worker")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i := slices.IndexFunc(env, func(e model.EnvVar) bool { return e.Name == "LOG_LEVEL" }); i < 0 || env[i] != (model.EnvVar{Name: "LOG_LEVEL", Value: "info", Source: "group settings"}) {
+			t.Errorf("env of worker %+v", env)
+		}
+	})
+
+	t.Run("a secret's new value rolls the Deployments that take it and no other", func(t *testing.T) {
+		got := reload(groupsYAML(secondSecret, "info", true))
+		if want := []string{"shop/web revision 3", "shop/worker revision 3"}; !slices.Equal(got, want) {
+			t.Errorf("releases started %v, want %v", got, want)
+		}
+		succeeded("web", 3, "config file changed: group db")
+		succeeded("worker", 3, "config file changed: group db")
+		from, sum, _ := groupsOfTemplate(t, c, "web")
+		if !slices.Equal(from, both) || sum == webSum {
+			t.Errorf("web after the new secret: envFrom %v, checksum %q (was %q)", from, sum, webSum)
+		}
+		webSum = sum
+		if _, sum, _ := groupsOfTemplate(t, c, "worker"); sum == workerSum {
+			t.Error("worker's checksum did not change with db's secret")
+		} else {
+			workerSum = sum
+		}
+		if _, _, gen := groupsOfTemplate(t, c, "static"); gen != 1 {
+			t.Errorf("static's generation %d", gen)
+		}
+		sinktest.Eventually(t, waitTimeout, "web's pods carry the new checksum", func() error {
+			pods, err := c.Client.CoreV1().Pods("shop").List(ctx, metav1.ListOptions{LabelSelector: "app=web"})
+			if err != nil {
+				return err
+			}
+			n := 0
+			for _, p := range pods.Items {
+				if p.DeletionTimestamp == nil && p.Annotations[kubernetes.GroupChecksumAnnotation] == webSum {
+					n++
+				}
+			}
+			if n != 2 || len(pods.Items) != 2 {
+				return fmt.Errorf("%d of %d pods carry %s", n, len(pods.Items), webSum)
+			}
+			return nil
+		})
+		if s, err := c.Client.CoreV1().Secrets("shop").Get(ctx, "opshub-group-db", metav1.GetOptions{}); err != nil || string(s.Data["DB_PASSWORD"]) != secondSecret {
+			t.Errorf("the Secret of db after the reload: %v", err)
+		}
+	})
+
+	t.Run("a change the workload's own env hides rolls nothing there", func(t *testing.T) {
+		got := reload(groupsYAML(secondSecret, "warn", true))
+		if want := []string{"shop/worker revision 4"}; !slices.Equal(got, want) {
+			t.Errorf("releases started %v, want %v (web sets LOG_LEVEL itself)", got, want)
+		}
+		succeeded("worker", 4, "config file changed: group settings")
+		if _, sum, _ := groupsOfTemplate(t, c, "web"); sum != webSum {
+			t.Errorf("web's checksum changed: %q, was %q", sum, webSum)
+		}
+		if rels := releasesOf(t, api, "shop", "web"); rels[0].Revision != 3 {
+			t.Errorf("web has revision %d", rels[0].Revision)
+		}
+	})
+
+	t.Run("a removed group leaves the pod templates and its ConfigMap goes", func(t *testing.T) {
+		got := reload(groupsYAML(secondSecret, "warn", false))
+		if want := []string{"shop/web revision 4", "shop/worker revision 5"}; !slices.Equal(got, want) {
+			t.Errorf("releases started %v, want %v", got, want)
+		}
+		succeeded("web", 4, "config file changed: group settings")
+		succeeded("worker", 5, "config file changed: group settings")
+		for _, name := range []string{"web", "worker"} {
+			if from, _, _ := groupsOfTemplate(t, c, name); !slices.Equal(from, []string{"secret/opshub-group-db"}) {
+				t.Errorf("%s's envFrom %v", name, from)
+			}
+		}
+		if _, err := c.Client.CoreV1().ConfigMaps("shop").Get(ctx, "opshub-group-settings", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			t.Errorf("the ConfigMap of the removed group: %v", err)
+		}
+		if rels := releasesOf(t, api, "shop", "static"); len(rels) != 1 {
+			t.Errorf("static has %d releases", len(rels))
+		}
+	})
+
+	t.Run("no secret value in releases, env, reload answers or notifications", func(t *testing.T) {
+		var out []string
+		for _, svc := range []string{"web", "worker", "static"} {
+			b, _ := json.Marshal(releasesOf(t, api, "shop", svc))
+			out = append(out, string(b))
+			env, err := api.Env(ctx, "shop", svc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ = json.Marshal(env)
+			out = append(out, string(b))
+		}
+		out = append(out, answers...)
+		hook.mu.Lock()
+		for _, evs := range hook.accepted {
+			b, _ := json.Marshal(evs)
+			out = append(out, string(b))
+		}
+		hook.mu.Unlock()
+		for _, s := range out {
+			if strings.Contains(s, firstSecret) || strings.Contains(s, secondSecret) {
+				t.Errorf("a secret value in %.300s", s)
+			}
+		}
+		// The hook filters on the tag api: web's deploys reach it,
+		// worker's do not.
+		sinktest.Eventually(t, waitTimeout, "web's three deploy.succeeded notified", func() error {
+			services, _ := hook.notified(model.EventDeploySucceeded)
+			if len(services) < 3 {
+				return fmt.Errorf("deploy.succeeded for %v", services)
+			}
+			return nil
+		})
+		for _, name := range []string{model.EventDeployStarted, model.EventDeploySucceeded} {
+			if services, _ := hook.notified(name); slices.Contains(services, "worker") || !slices.Contains(services, "web") {
+				t.Errorf("%s notified for %v; the hook takes tag api only", name, services)
+			}
+		}
+	})
 }
