@@ -18,6 +18,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	k8s "k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
@@ -29,10 +30,44 @@ import (
 	"github.com/opshub/opshub/platform/kubernetes"
 )
 
+// groupsComponent is the kustomize component of the groups' RBAC.
+const groupsComponent = kustomizeBase + "/groups"
+
+// TestHelmChartGroupsRBACRendersTheKustomizeComponent renders the chart
+// with the groups of the component's example: its groups rule is the
+// component's; without groups the chart renders none.
+func TestHelmChartGroupsRBACRendersTheKustomizeComponent(t *testing.T) {
+	component := loadComponent(t, groupsComponent)
+	values := filepath.Join(t.TempDir(), "values.yaml")
+	if err := os.WriteFile(values, []byte(`config:
+  groups:
+    - {name: db, kind: secret, selector: {tags: [db]}, data: {A: "1"}}
+    - {name: settings, kind: config, selector: {projects: [shop]}, data: {B: "2"}}
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var rendered []runtime.Object
+	for _, obj := range renderChart(t, "-f", values) {
+		if strings.Contains(objectKey(obj), "groups") {
+			rendered = append(rendered, obj)
+		}
+	}
+	if len(rendered) != 2 || len(component) != 2 {
+		t.Fatalf("the chart renders %d groups objects, the component has %d; want a ClusterRole and its binding", len(rendered), len(component))
+	}
+	sameObjects(t, component, rendered)
+	for _, obj := range renderChart(t) {
+		if strings.Contains(objectKey(obj), "groups") {
+			t.Errorf("the default values (no groups) render %s", objectKey(obj))
+		}
+	}
+}
+
 // TestGroupObjectsOnTheAPIServer writes groups as the Secrets and
-// ConfigMaps opshub owns, acting as a ServiceAccount that may only get,
-// create, update and delete them (no list, no watch): a group's data
-// changes in place, a group that changes kind trades its Secret for a
+// ConfigMaps opshub owns, acting as the controller's ServiceAccount with
+// the groups component's rule, which may only create Secrets and
+// ConfigMaps and get, update and delete the groups' (no list, no watch,
+// no other Secret): a group's data changes in place, a group that changes kind trades its Secret for a
 // ConfigMap, a removed group's object goes, an object of the same name
 // that opshub did not make is neither changed nor deleted, and a
 // Deployment takes the groups with envFrom and the checksum annotation.
@@ -41,21 +76,22 @@ func TestGroupObjectsOnTheAPIServer(t *testing.T) {
 	ctx := context.Background()
 	const ns = "shop"
 	c.Namespace(t, ns)
-	role := &rbacv1.ClusterRole{
-		ObjectMeta: metav1.ObjectMeta{Name: "opshub-groups"},
-		Rules:      []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"secrets", "configmaps"}, Verbs: []string{"get", "create", "update", "delete"}}},
-	}
-	if _, err := c.Client.RbacV1().ClusterRoles().Create(ctx, role, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	// The rule the install manifests grant (the kustomize component;
+	// the chart renders the same from config.groups).
 	user := "system:serviceaccount:opshub:opshub-controller"
-	binding := &rbacv1.ClusterRoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: "opshub-groups"},
-		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "opshub-groups"},
-		Subjects:   []rbacv1.Subject{{Kind: "User", APIGroup: "rbac.authorization.k8s.io", Name: user}},
-	}
-	if _, err := c.Client.RbacV1().ClusterRoleBindings().Create(ctx, binding, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
+	for _, obj := range loadComponent(t, groupsComponent) {
+		var err error
+		switch o := obj.(type) {
+		case *rbacv1.ClusterRole:
+			_, err = c.Client.RbacV1().ClusterRoles().Create(ctx, o, metav1.CreateOptions{})
+		case *rbacv1.ClusterRoleBinding:
+			_, err = c.Client.RbacV1().ClusterRoleBindings().Create(ctx, o, metav1.CreateOptions{})
+		default:
+			t.Fatalf("the groups component has a %T", obj)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 	cfg := rest.CopyConfig(c.Config)
 	cfg.Impersonate = rest.ImpersonationConfig{UserName: user}
@@ -64,7 +100,7 @@ func TestGroupObjectsOnTheAPIServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	sinktest.Eventually(t, waitTimeout, "the groups' RBAC to take effect", func() error {
-		_, err := client.CoreV1().ConfigMaps(ns).Get(ctx, "nothing", metav1.GetOptions{})
+		_, err := client.CoreV1().ConfigMaps(ns).Get(ctx, "opshub-group-settings", metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
 			return nil
 		}
@@ -72,6 +108,13 @@ func TestGroupObjectsOnTheAPIServer(t *testing.T) {
 	})
 	if _, err := client.CoreV1().Secrets(ns).List(ctx, metav1.ListOptions{}); !apierrors.IsForbidden(err) {
 		t.Fatalf("listing Secrets answered %v; the rule grants no list", err)
+	}
+	other := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "someone-elses", Namespace: ns}, StringData: map[string]string{"K": "v"}}
+	if _, err := c.Client.CoreV1().Secrets(ns).Create(ctx, other, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.CoreV1().Secrets(ns).Get(ctx, "someone-elses", metav1.GetOptions{}); !apierrors.IsForbidden(err) {
+		t.Fatalf("reading a Secret that is no group's answered %v; the rule names the groups' objects", err)
 	}
 
 	objs := kubernetes.NewGroupObjects(client)
@@ -141,18 +184,18 @@ func TestGroupObjectsOnTheAPIServer(t *testing.T) {
 
 	// Someone else's ConfigMap of a group's name: neither changed nor
 	// deleted.
-	foreign := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "opshub-group-cache", Namespace: ns}, Data: map[string]string{"MINE": "yes"}}
+	foreign := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "opshub-group-settings", Namespace: ns}, Data: map[string]string{"MINE": "yes"}}
 	if _, err := c.Client.CoreV1().ConfigMaps(ns).Create(ctx, foreign, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	err = objs.Apply(ctx, ns, []kubernetes.GroupObject{{Name: "cache", Data: map[string]string{"CACHE": "1"}}}, nil)
+	err = objs.Apply(ctx, ns, []kubernetes.GroupObject{{Name: "settings", Data: map[string]string{"CACHE": "1"}}}, nil)
 	if !errors.Is(err, kubernetes.ErrNotOwned) {
 		t.Errorf("writing over a foreign ConfigMap: %v, want ErrNotOwned", err)
 	}
-	if err := objs.Apply(ctx, ns, nil, []string{"cache"}); err != nil {
+	if err := objs.Apply(ctx, ns, nil, []string{"settings"}); err != nil {
 		t.Errorf("removing a group whose name a foreign ConfigMap has: %v", err)
 	}
-	if cm, err := c.Client.CoreV1().ConfigMaps(ns).Get(ctx, "opshub-group-cache", metav1.GetOptions{}); err != nil || cm.Data["MINE"] != "yes" {
+	if cm, err := c.Client.CoreV1().ConfigMaps(ns).Get(ctx, "opshub-group-settings", metav1.GetOptions{}); err != nil || cm.Data["MINE"] != "yes" {
 		t.Errorf("the foreign ConfigMap: %+v %v", cm, err)
 	}
 }
