@@ -145,7 +145,9 @@ func (k *kubeGroups) applyLocked(ctx context.Context) ([]string, []error) {
 				p.err = err
 			}
 		}
-		takes := p.w.Groups
+		// What the template takes now stays until the caches show it
+		// changed (a later apply), and so does what it is to take.
+		takes := slices.Clone(p.w.Groups)
 		switch {
 		case p.err != nil:
 		case p.w.Unmanaged != "":
@@ -157,7 +159,7 @@ func (k *kubeGroups) applyLocked(ctx context.Context) ([]string, []error) {
 				p.err = err
 				break
 			}
-			takes = p.want.Groups
+			takes = append(takes, p.want.Groups...)
 			if rel != nil {
 				releases = append(releases, fmt.Sprintf("%s revision %d", ref, rel.Revision))
 				k.log.Info("groups rolled out", "project", ref.Project, "service", ref.Service, "revision", rel.Revision, "reason", rel.Reason)
@@ -184,8 +186,10 @@ func (k *kubeGroups) applyLocked(ctx context.Context) ([]string, []error) {
 		}
 	}
 
-	// Then the objects no template of their namespace takes any more: a
-	// group removed or that selects nothing there now.
+	// Then the objects that no workload of their namespace is to take and
+	// no template there takes any more (the caches show a template's
+	// change at a later apply): a group removed, or that selects nothing
+	// there now.
 	for _, p := range plans {
 		for _, g := range p.w.Groups {
 			k.removeUnreferenced(ctx, p.w.Namespace, g.Name, referenced, &errs)

@@ -430,8 +430,14 @@ func TestGroupsRollTheSelectedDeployments(t *testing.T) {
 				t.Errorf("%s's envFrom %v", name, from)
 			}
 		}
-		if _, err := c.Client.CoreV1().ConfigMaps("shop").Get(ctx, "opshub-group-settings", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
-			t.Errorf("the ConfigMap of the removed group: %v", err)
+		sinktest.Eventually(t, waitTimeout, "the ConfigMap of the removed group goes", func() error {
+			if _, err := c.Client.CoreV1().ConfigMaps("shop").Get(ctx, "opshub-group-settings", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+				return fmt.Errorf("get: %v", err)
+			}
+			return nil
+		})
+		if _, err := c.Client.CoreV1().Secrets("shop").Get(ctx, "opshub-group-db", metav1.GetOptions{}); err != nil {
+			t.Errorf("the Secret of db, which stays: %v", err)
 		}
 		if rels := releasesOf(t, api, "shop", "static"); len(rels) != 1 {
 			t.Errorf("static has %d releases", len(rels))
