@@ -126,7 +126,7 @@ func hungRouter(t testing.TB, h *hungServer, timeout string, retry sinks.RetryPo
 // in its state, tries again, and delivers once the destination answers.
 func TestHungDestinationIsCutAtTheTimeoutAndRetried(t *testing.T) {
 	h := startHungServer(t)
-	r := hungRouter(t, h, "200ms", sinks.RetryPolicy{Initial: 20 * time.Millisecond, Max: 50 * time.Millisecond})
+	r := hungRouter(t, h, "500ms", sinks.RetryPolicy{Initial: 20 * time.Millisecond, Max: 50 * time.Millisecond})
 	sent := make(chan error, 1)
 	go func() { sent <- r.Send(context.Background(), sinks.Batch{Records: sinktest.Numbered(0, 3)}) }()
 
