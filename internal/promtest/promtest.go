@@ -38,17 +38,16 @@ func Start(t *testing.T, config string) *Prometheus {
 	if err := os.WriteFile(cfgFile, []byte(config), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	addr := sinktest.FreeAddr(t)
-	cmd := exec.Command(bin,
-		"--config.file="+cfgFile,
-		"--storage.tsdb.path="+filepath.Join(dir, "data"),
-		"--web.listen-address="+addr,
-		"--web.enable-remote-write-receiver",
-		"--log.level=warn",
-	)
-	p := &Prometheus{URL: "http://" + addr}
-	sinktest.StartServer(t, "prometheus", cmd, 30*time.Second, sinktest.HTTPReady(p.URL+"/-/ready"))
-	return p
+	_, addr := sinktest.StartListening(t, "prometheus", 30*time.Second, func(addr string) *exec.Cmd {
+		return exec.Command(bin,
+			"--config.file="+cfgFile,
+			"--storage.tsdb.path="+filepath.Join(dir, "data"),
+			"--web.listen-address="+addr,
+			"--web.enable-remote-write-receiver",
+			"--log.level=warn",
+		)
+	}, func(addr string) bool { return sinktest.HTTPReady("http://" + addr + "/-/ready")() })
+	return &Prometheus{URL: "http://" + addr}
 }
 
 // Sample is one element of an instant query's vector result.

@@ -3,6 +3,7 @@ package sinktest
 import (
 	"bytes"
 	"os/exec"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -65,9 +66,50 @@ func (p *process) exited() bool {
 // deadline passes.
 func (p *process) waitFor(t testing.TB, timeout time.Duration, ready func() bool) {
 	t.Helper()
-	if p.wait(timeout, ready) {
-		return
+	if !p.wait(timeout, ready) {
+		p.fail(t, timeout)
 	}
+}
+
+// startListening starts the server that command builds to listen on addr
+// and waits up to timeout until ready holds; the test fails if the server
+// exits first or is not ready in time. The server is stopped when the test
+// ends. An empty addr means a loopback address FreeAddr picks; a port found
+// free can be taken by a parallel test before the server binds it, so a
+// server that says its address is already in use is stopped and started
+// again on another port (5 tries in all).
+func startListening(t testing.TB, name, addr string, timeout time.Duration,
+	command func(addr string) *exec.Cmd, ready func(p *process, addr string) bool) (*process, string) {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		a := addr
+		if a == "" {
+			a = freeAddr(t)
+		}
+		p := startProcess(t, name, command(a))
+		t.Cleanup(func() { p.stop(t) })
+		taken := func() bool {
+			return addr == "" && strings.Contains(strings.ToLower(p.out.String()), "already in use")
+		}
+		up := p.wait(timeout, func() bool { return taken() || ready(p, a) })
+		switch {
+		case taken() && attempt < 5:
+			p.stop(t)
+		case up && !taken():
+			return p, a
+		default:
+			p.fail(t, timeout)
+		}
+	}
+}
+
+// freeAddr is FreeAddr; a test of startListening plays a port taken first.
+var freeAddr = FreeAddr
+
+// fail ends the test: the process exited during start-up or was not ready
+// within timeout.
+func (p *process) fail(t testing.TB, timeout time.Duration) {
+	t.Helper()
 	if p.exited() {
 		t.Fatalf("%s exited during start-up:\n%s", p.name, p.out.String())
 	}

@@ -51,19 +51,20 @@ func startRegistry(t testing.TB, extra string) *Registry {
 	t.Helper()
 	bin := Binary(t, "registry", "run `make tools` to build it")
 	dir := t.TempDir()
-	r := &Registry{Host: FreeAddr(t)}
-	config := "version: 0.1\n" +
-		"log: {level: warn}\n" +
-		"storage: {filesystem: {rootdirectory: " + filepath.Join(dir, "data") + "}}\n" +
-		"http: {addr: " + r.Host + "}\n" + extra
-	cfgFile := filepath.Join(dir, "config.yml")
-	if err := os.WriteFile(cfgFile, []byte(config), 0o600); err != nil {
-		t.Fatal(err)
+	r := &Registry{}
+	command := func(addr string) *exec.Cmd {
+		config := "version: 0.1\n" +
+			"log: {level: warn}\n" +
+			"storage: {filesystem: {rootdirectory: " + filepath.Join(dir, "data") + "}}\n" +
+			"http: {addr: " + addr + "}\n" + extra
+		cfgFile := filepath.Join(dir, "config.yml")
+		if err := os.WriteFile(cfgFile, []byte(config), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return exec.Command(bin, "serve", cfgFile)
 	}
-	r.proc = startProcess(t, "registry", exec.Command(bin, "serve", cfgFile))
-	t.Cleanup(func() { r.proc.stop(t) })
-	r.proc.waitFor(t, 30*time.Second, func() bool {
-		resp, err := http.Get("http://" + r.Host + "/v2/")
+	r.proc, r.Host = startListening(t, "registry", "", 30*time.Second, command, func(_ *process, addr string) bool {
+		resp, err := http.Get("http://" + addr + "/v2/")
 		if err != nil {
 			return false
 		}

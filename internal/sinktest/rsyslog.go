@@ -33,8 +33,7 @@ func StartRsyslog(t testing.TB, withTLS bool) *Rsyslog {
 	t.Helper()
 	bin := Binary(t, "rsyslogd", "install the Debian packages rsyslog and rsyslog-gnutls (.ci/deps.d/sinks.sh)")
 	dir := t.TempDir()
-	r := &Rsyslog{Addr: FreeAddr(t), file: filepath.Join(dir, "received.log")}
-	_, port, _ := net.SplitHostPort(r.Addr)
+	r := &Rsyslog{file: filepath.Join(dir, "received.log")}
 	global := fmt.Sprintf(`global(workDirectory=%q)`, dir)
 	module := `module(load="imtcp")`
 	if withTLS {
@@ -48,23 +47,24 @@ func StartRsyslog(t testing.TB, withTLS bool) *Rsyslog {
 		global = fmt.Sprintf(`global(workDirectory=%q defaultNetstreamDriverCAFile=%q defaultNetstreamDriverCertFile=%q defaultNetstreamDriverKeyFile=%q)`, dir, ca, cert, key)
 		module = `module(load="imtcp" streamDriver.name="gtls" streamDriver.mode="1" streamDriver.authMode="anon")`
 	}
-	conf := strings.Join([]string{
-		global,
-		module,
-		`template(name="fields" type="string" string="%syslogseverity%|%syslogfacility-text%|%app-name%|%hostname%|%msgid%|%structured-data%|%msg%\n")`,
-		fmt.Sprintf(`input(type="imtcp" address="127.0.0.1" port=%q)`, port),
-		fmt.Sprintf(`action(type="omfile" file=%q template="fields")`, r.file),
-		"",
-	}, "\n")
-	confFile := filepath.Join(dir, "rsyslog.conf")
-	if err := os.WriteFile(confFile, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
+	command := func(addr string) *exec.Cmd {
+		_, port, _ := net.SplitHostPort(addr)
+		conf := strings.Join([]string{
+			global,
+			module,
+			`template(name="fields" type="string" string="%syslogseverity%|%syslogfacility-text%|%app-name%|%hostname%|%msgid%|%structured-data%|%msg%\n")`,
+			fmt.Sprintf(`input(type="imtcp" address="127.0.0.1" port=%q)`, port),
+			fmt.Sprintf(`action(type="omfile" file=%q template="fields")`, r.file),
+			"",
+		}, "\n")
+		confFile := filepath.Join(dir, "rsyslog.conf")
+		if err := os.WriteFile(confFile, []byte(conf), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return exec.Command(bin, "-n", "-f", confFile, "-i", filepath.Join(dir, "rsyslogd.pid"))
 	}
-	cmd := exec.Command(bin, "-n", "-f", confFile, "-i", filepath.Join(dir, "rsyslogd.pid"))
-	r.proc = startProcess(t, "rsyslogd", cmd)
-	t.Cleanup(func() { r.proc.stop(t) })
-	r.proc.waitFor(t, 15*time.Second, func() bool {
-		c, err := net.Dial("tcp", r.Addr)
+	r.proc, r.Addr = startListening(t, "rsyslogd", "", 15*time.Second, command, func(_ *process, addr string) bool {
+		c, err := net.Dial("tcp", addr)
 		if err != nil {
 			return false
 		}

@@ -18,14 +18,35 @@ type Server struct{ p *process }
 func StartServer(t testing.TB, name string, cmd *exec.Cmd, timeout time.Duration, ready func() bool) *Server {
 	t.Helper()
 	s := &Server{p: startProcess(t, name, cmd)}
-	t.Cleanup(func() {
-		s.p.stop(t)
-		if t.Failed() {
-			t.Logf("%s output:\n%s", name, s.p.out.String())
-		}
-	})
+	t.Cleanup(func() { s.stop(t) })
 	s.p.waitFor(t, timeout, ready)
 	return s
+}
+
+// StartListening is StartServer for a server that listens on a loopback
+// address FreeAddr picks, which command puts on its command line or in its
+// config: when a parallel test takes the port before the server binds it,
+// the server is started again on another one. It returns the server and the
+// address it listens on.
+func StartListening(t testing.TB, name string, timeout time.Duration,
+	command func(addr string) *exec.Cmd, ready func(addr string) bool) (*Server, string) {
+	t.Helper()
+	s := &Server{}
+	t.Cleanup(func() { s.stop(t) })
+	var addr string
+	s.p, addr = startListening(t, name, "", timeout, command, func(_ *process, addr string) bool { return ready(addr) })
+	return s, addr
+}
+
+// stop stops the server and shows its output if the test failed.
+func (s *Server) stop(t testing.TB) {
+	if s.p == nil {
+		return
+	}
+	s.p.stop(t)
+	if t.Failed() {
+		t.Logf("%s output:\n%s", s.p.name, s.p.out.String())
+	}
 }
 
 // Output is what the server wrote so far.

@@ -105,30 +105,18 @@ func StartSMTP(t testing.TB, o SMTPOptions) *SMTP {
 	if o.Reject != "" {
 		args = append(args, "--reject", o.Reject)
 	}
-	ready := func() bool {
-		c, err := net.Dial("tcp", s.Addr)
+	command := func(addr string) *exec.Cmd {
+		_, port, _ := net.SplitHostPort(addr)
+		return exec.Command(py, append(args, "--port", port)...)
+	}
+	s.proc, s.Addr = startListening(t, "aiosmtpd", o.Addr, 15*time.Second, command, func(p *process, addr string) bool {
+		c, err := net.Dial("tcp", addr)
 		if err != nil {
 			return false
 		}
 		c.Close()
-		return strings.Contains(s.proc.out.String(), "listening on")
-	}
-	// A port FreeAddr found free can be taken by a parallel test before the
-	// server binds it: then the server is started again on another one.
-	for attempt := 1; ; attempt++ {
-		if o.Addr == "" {
-			s.Addr = FreeAddr(t)
-		}
-		_, port, _ := net.SplitHostPort(s.Addr)
-		s.proc = startProcess(t, "aiosmtpd", exec.Command(py, append(args, "--port", port)...))
-		if !s.proc.wait(15*time.Second, ready) && s.proc.exited() && o.Addr == "" && attempt < 5 &&
-			strings.Contains(s.proc.out.String(), "address already in use") {
-			continue
-		}
-		break
-	}
-	t.Cleanup(func() { s.proc.stop(t) })
-	s.proc.waitFor(t, 15*time.Second, ready)
+		return strings.Contains(p.out.String(), "listening on")
+	})
 	return s
 }
 

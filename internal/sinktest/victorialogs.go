@@ -29,24 +29,29 @@ type VictoriaLogs struct {
 func StartVictoriaLogs(t testing.TB) *VictoriaLogs {
 	t.Helper()
 	v := &VictoriaLogs{
-		bin:  Binary(t, "victoria-logs", "run `make tools` to build it"),
-		addr: FreeAddr(t),
-		dir:  t.TempDir(),
+		bin: Binary(t, "victoria-logs", "run `make tools` to build it"),
+		dir: t.TempDir(),
 	}
+	v.start(t)
 	v.URL = "http://" + v.addr
-	v.Start(t)
-	t.Cleanup(func() { v.Stop(t) })
 	return v
 }
 
 // Start starts the server again after Stop, on the same port and data.
 func (v *VictoriaLogs) Start(t testing.TB) {
 	t.Helper()
-	cmd := exec.Command(v.bin, "-storageDataPath="+v.dir, "-httpListenAddr="+v.addr,
-		"-loggerLevel=WARN", "-inmemoryDataFlushInterval=1s")
-	v.proc = startProcess(t, "victoria-logs", cmd)
-	v.proc.waitFor(t, 30*time.Second, func() bool {
-		resp, err := http.Get(v.URL + "/health")
+	v.start(t)
+}
+
+// start starts the server on v.addr, or on a free port when it has none.
+func (v *VictoriaLogs) start(t testing.TB) {
+	t.Helper()
+	command := func(addr string) *exec.Cmd {
+		return exec.Command(v.bin, "-storageDataPath="+v.dir, "-httpListenAddr="+addr,
+			"-loggerLevel=WARN", "-inmemoryDataFlushInterval=1s")
+	}
+	v.proc, v.addr = startListening(t, "victoria-logs", v.addr, 30*time.Second, command, func(_ *process, addr string) bool {
+		resp, err := http.Get("http://" + addr + "/health")
 		if err != nil {
 			return false
 		}

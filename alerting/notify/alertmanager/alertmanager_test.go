@@ -39,12 +39,11 @@ func startAlertmanager(t *testing.T) string {
 	if err := os.WriteFile(cfg, []byte("route: {receiver: discard}\nreceivers: [{name: discard}]\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	addr := sinktest.FreeAddr(t)
-	cmd := exec.Command(bin, "--config.file="+cfg, "--storage.path="+filepath.Join(dir, "data"),
-		"--web.listen-address="+addr, "--cluster.listen-address=")
-	base := "http://" + addr
-	sinktest.StartServer(t, "alertmanager", cmd, 20*time.Second, sinktest.HTTPReady(base+"/-/ready"))
-	return base
+	_, addr := sinktest.StartListening(t, "alertmanager", 20*time.Second, func(addr string) *exec.Cmd {
+		return exec.Command(bin, "--config.file="+cfg, "--storage.path="+filepath.Join(dir, "data"),
+			"--web.listen-address="+addr, "--cluster.listen-address=")
+	}, func(addr string) bool { return sinktest.HTTPReady("http://" + addr + "/-/ready")() })
+	return "http://" + addr
 }
 
 type gettableAlert struct {
