@@ -26,6 +26,19 @@ import (
 // their container exited: a container whose command has "fail" in it
 // exits 3 (the pod Failed), any other exits 0 (Succeeded).
 func startJobKubelet(t *testing.T, c *kubetest.Cluster, ns string) {
+	inBackground(t, func(ctx context.Context) {
+		pods, err := c.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+		if err == nil {
+			for i := range pods.Items {
+				endJobPod(ctx, c, &pods.Items[i])
+			}
+		}
+	})
+}
+
+// inBackground calls pass at once and then every 100 ms until the test
+// ends; the test's clean-up waits for the pass under way.
+func inBackground(t *testing.T, pass func(ctx context.Context)) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -33,12 +46,7 @@ func startJobKubelet(t *testing.T, c *kubetest.Cluster, ns string) {
 		tick := time.NewTicker(100 * time.Millisecond)
 		defer tick.Stop()
 		for {
-			pods, err := c.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
-			if err == nil {
-				for i := range pods.Items {
-					endJobPod(ctx, c, &pods.Items[i])
-				}
-			}
+			pass(ctx)
 			select {
 			case <-ctx.Done():
 				return

@@ -42,22 +42,7 @@ type releaseKubelet struct {
 
 func startReleaseKubelet(t *testing.T, c *kubetest.Cluster, ns string) *releaseKubelet {
 	k := &releaseKubelet{held: map[string]bool{}}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		tick := time.NewTicker(100 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			k.sync(ctx, c, ns)
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-			}
-		}
-	}()
-	t.Cleanup(func() { cancel(); <-done })
+	inBackground(t, func(ctx context.Context) { k.sync(ctx, c, ns) })
 	return k
 }
 
