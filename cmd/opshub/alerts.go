@@ -21,10 +21,7 @@ func newAlertsCommand(g *globals) *cobra.Command {
 		Long:  `Show every alert opshub knows: firing ones first, then resolved ones, newest first.`,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkAlertsOutput(output); err != nil {
-				return err
-			}
-			c, err := g.client()
+			c, err := alertsClient(g, output)
 			if err != nil {
 				return err
 			}
@@ -62,10 +59,7 @@ then the latest deliveries, newest first. Resend one with
 'opshub deliveries resend ID'.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkAlertsOutput(output); err != nil {
-				return err
-			}
-			c, err := g.client()
+			c, err := alertsClient(g, output)
 			if err != nil {
 				return err
 			}
@@ -103,11 +97,13 @@ then the latest deliveries, newest first. Resend one with
 	return cmd
 }
 
-func checkAlertsOutput(output string) error {
+// alertsClient checks the output format of the alerts and deliveries
+// commands (table or json) and returns the client.
+func alertsClient(g *globals, output string) (*client.Client, error) {
 	if output != "table" && output != "json" {
-		return usageErrorf("unknown output format %q (want table or json)", output)
+		return nil, usageErrorf("unknown output format %q (want table or json)", output)
 	}
-	return nil
+	return g.client()
 }
 
 func writeAlertsJSON(w io.Writer, v any) error {
