@@ -15,6 +15,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 
 	"github.com/opshub/opshub/internal/plugintest"
+	"github.com/opshub/opshub/internal/sinktest"
 	"github.com/opshub/opshub/model"
 	"github.com/opshub/opshub/sinks"
 )
@@ -155,14 +156,7 @@ func TestDeliverSplitsPerDocumentErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				for k, v := range tt.header {
-					w.Header().Set(k, v)
-				}
-				w.WriteHeader(tt.status)
-				io.WriteString(w, tt.answer)
-			}))
-			defer srv.Close()
+			srv := sinktest.Answering(t, tt.status, tt.header, tt.answer)
 			d := newFromYAML(t, "url: "+srv.URL)
 			err := d.Deliver(context.Background(), []model.LogRecord{record(0, "a"), record(1, "b"), record(2, "c"), record(3, "d")})
 			switch want := tt.want.(type) {

@@ -14,6 +14,7 @@ import (
 	"github.com/klauspost/compress/snappy"
 
 	"github.com/opshub/opshub/internal/plugintest"
+	"github.com/opshub/opshub/internal/sinktest"
 	"github.com/opshub/opshub/model"
 	"github.com/opshub/opshub/sinks"
 )
@@ -163,14 +164,7 @@ func TestDeliverClassifiesAnswers(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				for k, v := range tt.header {
-					w.Header().Set(k, v)
-				}
-				w.WriteHeader(tt.status)
-				io.WriteString(w, "entry too far behind")
-			}))
-			defer srv.Close()
+			srv := sinktest.Answering(t, tt.status, tt.header, "entry too far behind")
 			d := newFromYAML(t, "", "url: "+srv.URL)
 			d.now = func() time.Time { return t0 }
 			err := d.Deliver(context.Background(), []model.LogRecord{record(1, "web", "stdout", "x")})

@@ -16,6 +16,7 @@ import (
 
 	"github.com/opshub/opshub/alerting/notify"
 	"github.com/opshub/opshub/internal/plugintest"
+	"github.com/opshub/opshub/internal/sinktest"
 	"github.com/opshub/opshub/model"
 )
 
@@ -151,14 +152,11 @@ func TestTeamsAnswers(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				if tt.header != "" {
-					w.Header().Set("Retry-After", tt.header)
-				}
-				w.WriteHeader(tt.status)
-				_, _ = io.WriteString(w, tt.body)
-			}))
-			defer srv.Close()
+			var header map[string]string
+			if tt.header != "" {
+				header = map[string]string{"Retry-After": tt.header}
+			}
+			srv := sinktest.Answering(t, tt.status, header, tt.body)
 			_, err := newNotifier(t, srv.URL).Notify(context.Background(), notify.Message{Event: crash("web-1", nil)})
 			var re *notify.RetryableError
 			retryable := errors.As(err, &re)
