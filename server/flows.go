@@ -116,11 +116,7 @@ func (s *Server) startFlowRun(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	run, err := f.Start(r.PathValue("name"), flow.Trigger{Kind: flow.TriggerAPI, By: s.caller(r)}, req.Args)
-	if err != nil {
-		s.flowError(w, err, "args")
-		return
-	}
-	writeJSON(w, http.StatusAccepted, map[string]any{"run": run})
+	s.flowAnswer(w, http.StatusAccepted, map[string]any{"run": run}, err, "args")
 }
 
 func (s *Server) listFlowRuns(w http.ResponseWriter, r *http.Request) {
@@ -129,11 +125,7 @@ func (s *Server) listFlowRuns(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	runs, err := s.opts.Flows.Runs(r.URL.Query().Get("flow"))
-	if err != nil {
-		s.flowError(w, err, "flow")
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"runs": runs})
+	s.flowAnswer(w, http.StatusOK, map[string]any{"runs": runs}, err, "flow")
 }
 
 func (s *Server) getFlowRun(w http.ResponseWriter, r *http.Request) {
@@ -142,11 +134,7 @@ func (s *Server) getFlowRun(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	run, err := f.Get(r.PathValue("id"))
-	if err != nil {
-		s.flowError(w, err, "")
-		return
-	}
-	writeJSON(w, http.StatusOK, run)
+	s.flowAnswer(w, http.StatusOK, run, err, "")
 }
 
 func (s *Server) flowStepLogs(w http.ResponseWriter, r *http.Request) {
@@ -155,11 +143,7 @@ func (s *Server) flowStepLogs(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	lines, err := f.Logs(r.PathValue("id"), r.PathValue("step"))
-	if err != nil {
-		s.flowError(w, err, "")
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"lines": lines})
+	s.flowAnswer(w, http.StatusOK, map[string]any{"lines": lines}, err, "")
 }
 
 func (s *Server) cancelFlowRun(w http.ResponseWriter, r *http.Request) {
@@ -168,11 +152,7 @@ func (s *Server) cancelFlowRun(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	run, err := f.Cancel(r.PathValue("id"), s.caller(r))
-	if err != nil {
-		s.flowError(w, err, "")
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"run": run})
+	s.flowAnswer(w, http.StatusOK, map[string]any{"run": run}, err, "")
 }
 
 func (s *Server) rollbackFlowRun(w http.ResponseWriter, r *http.Request) {
@@ -181,11 +161,7 @@ func (s *Server) rollbackFlowRun(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	run, err := f.Rollback(r.PathValue("id"), s.caller(r))
-	if err != nil {
-		s.flowError(w, err, "")
-		return
-	}
-	writeJSON(w, http.StatusAccepted, map[string]any{"run": run})
+	s.flowAnswer(w, http.StatusAccepted, map[string]any{"run": run}, err, "")
 }
 
 func (s *Server) approveFlowStep(w http.ResponseWriter, r *http.Request) {
@@ -199,11 +175,7 @@ func (s *Server) approveFlowStep(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	run, err := f.Get(id)
-	if err != nil {
-		s.flowError(w, err, "")
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"run": run})
+	s.flowAnswer(w, http.StatusOK, map[string]any{"run": run}, err, "")
 }
 
 // flowHook answers POST /hooks/flows/{name}.
@@ -219,6 +191,16 @@ func (s *Server) flowHook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, a.Code, a)
+}
+
+// flowAnswer writes body with status, or err as flowError does when it is
+// not nil.
+func (s *Server) flowAnswer(w http.ResponseWriter, status int, body any, err error, field string) {
+	if err != nil {
+		s.flowError(w, err, field)
+		return
+	}
+	writeJSON(w, status, body)
 }
 
 func (s *Server) flowError(w http.ResponseWriter, err error, field string) {
