@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -73,21 +74,9 @@ var controlParams = map[string]func(c *controlRequest, v string) error{
 		c.change(func(s *settings, now time.Time) { s.ready, s.readyAt = true, now.Add(d) })
 		return err
 	},
-	"lograte": func(c *controlRequest, v string) error {
-		r, err := parseLineRate(v)
-		c.change(func(s *settings, _ time.Time) { s.logRate = r })
-		return err
-	},
-	"stderrrate": func(c *controlRequest, v string) error {
-		r, err := parseLineRate(v)
-		c.change(func(s *settings, _ time.Time) { s.stderrRate = r })
-		return err
-	},
-	"logsize": func(c *controlRequest, v string) error {
-		n, err := parseLogSize(v)
-		c.change(func(s *settings, _ time.Time) { s.logSize = n })
-		return err
-	},
+	"lograte":    param(parseLineRate, func(s *settings, r float64) { s.logRate = r }),
+	"stderrrate": param(parseLineRate, func(s *settings, r float64) { s.stderrRate = r }),
+	"logsize":    param(parseLogSize, func(s *settings, n int64) { s.logSize = n }),
 	"cpu": func(c *controlRequest, v string) error {
 		cores, err := strconv.ParseFloat(v, 64)
 		if err == nil {
@@ -122,21 +111,9 @@ var controlParams = map[string]func(c *controlRequest, v string) error{
 		})
 		return err
 	},
-	"exitcode": func(c *controlRequest, v string) error {
-		code, err := parseExitCode(v)
-		c.change(func(s *settings, _ time.Time) { s.exitCode = code })
-		return err
-	},
-	"crashsignal": func(c *controlRequest, v string) error {
-		sig, err := parseSignal(v)
-		c.change(func(s *settings, _ time.Time) { s.crashSignal = sig })
-		return err
-	},
-	"shutdowndelay": func(c *controlRequest, v string) error {
-		d, err := parseDuration(v)
-		c.change(func(s *settings, _ time.Time) { s.shutdownDelay = d })
-		return err
-	},
+	"exitcode":      param(parseExitCode, func(s *settings, code int) { s.exitCode = code }),
+	"crashsignal":   param(parseSignal, func(s *settings, sig syscall.Signal) { s.crashSignal = sig }),
+	"shutdowndelay": param(parseDuration, func(s *settings, d time.Duration) { s.shutdownDelay = d }),
 	"ignoresigterm": boolParam(func(s *settings, b bool) { s.ignoreSIGTERM = b }),
 	"log": func(c *controlRequest, v string) error {
 		c.log = &v
@@ -332,6 +309,15 @@ func (d *Demo) status() status {
 		st.ExitAfter = max(set.exitAt.Sub(now), 0).String()
 	}
 	return st
+}
+
+// param is the parser of a parameter that parse reads and set applies.
+func param[T any](parse func(string) (T, error), set func(s *settings, v T)) func(c *controlRequest, v string) error {
+	return func(c *controlRequest, v string) error {
+		x, err := parse(v)
+		c.change(func(s *settings, _ time.Time) { set(s, x) })
+		return err
+	}
 }
 
 func boolParam(set func(s *settings, b bool)) func(c *controlRequest, v string) error {
