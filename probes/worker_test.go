@@ -68,6 +68,17 @@ type probeRig struct {
 // rig builds a Container over set. young makes the Manager start now (so
 // first runs are jittered by jitter × period); otherwise it started an hour
 // ago. Call it inside synctest.Test.
+// runFor starts run 1 and the workers now, lets d pass in the bubble and
+// waits for the workers to settle; it returns the run's start.
+func (r *probeRig) runFor(d time.Duration) time.Time {
+	t0 := time.Now()
+	r.c.RunStarted(Run{ID: 1, StartedAt: t0})
+	r.start()
+	time.Sleep(d)
+	synctest.Wait()
+	return t0
+}
+
 func rig(t *testing.T, set Set, young bool, jitter float64, ms *Metrics) *probeRig {
 	t.Helper()
 	m := NewManager(Options{Jitter: func() float64 { return jitter }, Metrics: ms})
@@ -162,10 +173,7 @@ func TestReadinessStartsFailedAndFollowsThresholds(t *testing.T) {
 		if got := r.c.Status(false)[0]; got.Result != "failure" || got.Type != "readiness" {
 			t.Fatalf("before any run: %+v", got)
 		}
-		t0 := time.Now()
-		r.c.RunStarted(Run{ID: 1, StartedAt: t0})
-		r.start()
-		synctest.Wait()
+		t0 := r.runFor(0)
 		if got := r.takeChanges(); len(got) != 0 {
 			t.Fatalf("one success of two needed changed the result: %v", got)
 		}
@@ -219,10 +227,7 @@ func TestLivenessFailureHoldsUntilTheNextRun(t *testing.T) {
 		r := rig(t, Set{Liveness: &Spec{HTTP: &HTTPAction{}}}, false, 0, nil) // period 10s, failure 3
 		h := r.handlers[Liveness]
 		h.set(Failure, "HTTP probe failed with statuscode: 500")
-		t0 := time.Now()
-		r.c.RunStarted(Run{ID: 1, StartedAt: t0})
-		r.start()
-		synctest.Wait()
+		t0 := r.runFor(0)
 		if st := r.c.Status(false)[0]; st.Result != "success" {
 			t.Fatalf("liveness must start passing: %+v", st)
 		}
@@ -269,11 +274,7 @@ func TestStartupGatesTheOtherProbes(t *testing.T) {
 		}, false, 0, nil)
 		r.handlers[Startup].set(Failure, "dial tcp 127.0.0.1:8080: connect: connection refused")
 		r.handlers[Liveness].set(Failure, "dial tcp 127.0.0.1:8080: connect: connection refused")
-		t0 := time.Now()
-		r.c.RunStarted(Run{ID: 1, StartedAt: t0})
-		r.start()
-		time.Sleep(5 * time.Second)
-		synctest.Wait()
+		t0 := r.runFor(5 * time.Second)
 		if r.c.Started() {
 			t.Fatal("started before the startup probe passed")
 		}
@@ -308,10 +309,7 @@ func TestStartupFailureIsAVerdict(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r := rig(t, Set{Startup: &Spec{Exec: &ExecAction{Command: []string{"true"}}, Period: 2 * time.Second, FailureThreshold: 3}}, false, 0, nil)
 		r.handlers[Startup].set(Failure, "command exited with code 1")
-		t0 := time.Now()
-		r.c.RunStarted(Run{ID: 1, StartedAt: t0})
-		r.start()
-		synctest.Wait()
+		t0 := r.runFor(0)
 		if st := r.c.Status(false)[0]; st.Result != "unknown" {
 			t.Fatalf("startup must start unknown: %+v", st)
 		}
@@ -333,11 +331,7 @@ func TestStartupFailureIsAVerdict(t *testing.T) {
 func TestInitialDelayCountsFromTheRunStart(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r := rig(t, Set{Readiness: &Spec{HTTP: &HTTPAction{}, InitialDelay: 25 * time.Second}}, false, 0, nil)
-		t0 := time.Now()
-		r.c.RunStarted(Run{ID: 1, StartedAt: t0})
-		r.start()
-		time.Sleep(45 * time.Second)
-		synctest.Wait()
+		t0 := r.runFor(45 * time.Second)
 		if got := r.handlers[Readiness].callTimes(t0); !equal(got, secs(30, 40)) {
 			t.Errorf("runs at %v, want the first tick after 25s and on", got)
 		}
@@ -348,11 +342,7 @@ func TestFirstRunJitter(t *testing.T) {
 	t.Run("a young manager spreads first runs over the period", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			r := rig(t, Set{Liveness: &Spec{TCP: &TCPAction{}}}, true, 0.25, nil)
-			t0 := time.Now()
-			r.c.RunStarted(Run{ID: 1, StartedAt: t0})
-			r.start()
-			time.Sleep(13 * time.Second)
-			synctest.Wait()
+			t0 := r.runFor(13 * time.Second)
 			if got := r.handlers[Liveness].callTimes(t0); !equal(got, []time.Duration{2500 * time.Millisecond, 12500 * time.Millisecond}) {
 				t.Errorf("runs at %v, want 2.5s (a quarter of the period) and every period after", got)
 			}
@@ -361,11 +351,7 @@ func TestFirstRunJitter(t *testing.T) {
 	t.Run("an old manager does not jitter", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			r := rig(t, Set{Liveness: &Spec{TCP: &TCPAction{}}}, false, 0.25, nil)
-			t0 := time.Now()
-			r.c.RunStarted(Run{ID: 1, StartedAt: t0})
-			r.start()
-			time.Sleep(11 * time.Second)
-			synctest.Wait()
+			t0 := r.runFor(11 * time.Second)
 			if got := r.handlers[Liveness].callTimes(t0); !equal(got, secs(0, 10)) {
 				t.Errorf("runs at %v", got)
 			}
