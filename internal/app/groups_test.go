@@ -3,8 +3,6 @@ package app_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"slices"
 	"strings"
@@ -113,15 +111,7 @@ groups:
 	}
 	answers := func(port int, want string) {
 		t.Helper()
-		sinktest.WaitFor(t, 30*time.Second, fmt.Sprintf("port %d to answer %s", port, want), func() bool {
-			resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
-			if err != nil {
-				return false
-			}
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			return resp.StatusCode == 200 && strings.Contains(string(body), want)
-		})
+		waitForAnswer(t, port, want)
 	}
 	passwords := func(api, svc string) []string {
 		var out []string

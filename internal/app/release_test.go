@@ -382,15 +382,7 @@ workloads:
 	}
 	answers := func(want string) {
 		t.Helper()
-		sinktest.WaitFor(t, 30*time.Second, "the service to answer "+want, func() bool {
-			resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
-			if err != nil {
-				return false
-			}
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			return resp.StatusCode == 200 && strings.Contains(string(body), want)
-		})
+		waitForAnswer(t, port, want)
 	}
 
 	run := startRun(t, write("from-config"), app.Options{ConfigPath: path})
@@ -435,4 +427,19 @@ workloads:
 	if rels := releasesOf(t, run.API, "demo/web"); len(rels) != 3 {
 		t.Fatalf("after the restart: %+v", rels)
 	}
+}
+
+// waitForAnswer waits up to 30 s until http://127.0.0.1:port/ answers 200
+// with a body holding want.
+func waitForAnswer(t *testing.T, port int, want string) {
+	t.Helper()
+	sinktest.WaitFor(t, 30*time.Second, fmt.Sprintf("port %d to answer %s", port, want), func() bool {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
+		if err != nil {
+			return false
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode == 200 && strings.Contains(string(body), want)
+	})
 }
