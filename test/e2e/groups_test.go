@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -268,7 +270,7 @@ func groupsOfTemplate(t *testing.T, c *kubetest.Cluster, name string) (from []st
 // Deployment no group selects, and one whose own env hides the change, are
 // left alone; a removed group leaves the pod templates and its ConfigMap
 // goes. Secret values appear in no release, no env listing, no reload
-// answer and no notification; deploy.* notifications follow a tag filter.
+// answer, no notification and not in the controller's log; deploy.* notifications follow a tag filter.
 func TestGroupsRollTheSelectedDeployments(t *testing.T) {
 	c := kubetest.Start(t, kubetest.Options{})
 	ctx := context.Background()
@@ -280,6 +282,7 @@ func TestGroupsRollTheSelectedDeployments(t *testing.T) {
 	taggedDeployment(t, c, "static", 1, "")
 	hook, hookSrv := newReceiver(t)
 	cfgFile := filepath.Join(t.TempDir(), "controller.yaml")
+	var logs sinktest.LockedBuffer // the controller's log
 	var base string
 	write := func(groups string) {
 		t.Helper()
@@ -292,7 +295,7 @@ func TestGroupsRollTheSelectedDeployments(t *testing.T) {
 			"release:\n  progressDeadline: 2m\n"
 		write(groupsYAML(firstSecret, "info", true))
 		return base + groupsYAML(firstSecret, "info", true)
-	}, app.ControllerOptions{ConfigPath: cfgFile})
+	}, app.ControllerOptions{ConfigPath: cfgFile, Logger: slog.New(slog.NewTextHandler(io.MultiWriter(testWriter{t}, &logs), &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	api, err := client.New(run.API, "")
 	if err != nil {
 		t.Fatal(err)
@@ -444,7 +447,7 @@ func TestGroupsRollTheSelectedDeployments(t *testing.T) {
 		}
 	})
 
-	t.Run("no secret value in releases, env, reload answers or notifications", func(t *testing.T) {
+	t.Run("no secret value in releases, env, reload answers, notifications or the log", func(t *testing.T) {
 		var out []string
 		for _, svc := range []string{"web", "worker", "static"} {
 			b, _ := json.Marshal(releasesOf(t, api, "shop", svc))
@@ -457,6 +460,7 @@ func TestGroupsRollTheSelectedDeployments(t *testing.T) {
 			out = append(out, string(b))
 		}
 		out = append(out, answers...)
+		out = append(out, logs.String())
 		hook.mu.Lock()
 		for _, evs := range hook.accepted {
 			b, _ := json.Marshal(evs)
