@@ -73,6 +73,16 @@ type ServiceDecisions struct {
 	Decisions []Decision `json:"decisions"`
 }
 
+// ServiceDecision is one decision with the service it is about and the
+// bounds of its policy: an entry of GET /api/v1/autoscaling.
+type ServiceDecision struct {
+	Project string `json:"project"`
+	Service string `json:"service"`
+	Decision
+	MinReplicas int `json:"minReplicas"`
+	MaxReplicas int `json:"maxReplicas"`
+}
+
 // Loop decides for every policy each interval and scales through Scaler.
 type Loop struct {
 	opts LoopOptions

@@ -3,33 +3,16 @@ package client
 import (
 	"context"
 	"net/url"
-	"time"
+
+	"github.com/opshub/opshub/autoscaler"
 )
 
-// AutoscalingProposal is one metric's part of a decision.
-type AutoscalingProposal struct {
-	Resource    string `json:"resource"`
-	Utilization int    `json:"utilization"`
-	Target      int    `json:"target"`
-	Proposal    int    `json:"proposal"`
-	Note        string `json:"note,omitempty"`
-	Invalid     string `json:"invalid,omitempty"`
-}
-
-// AutoscalingDecision is one autoscaling decision with its explanation.
-type AutoscalingDecision struct {
-	Project     string                `json:"project"`
-	Service     string                `json:"service"`
-	Time        time.Time             `json:"time"`
-	Current     int                   `json:"current"`
-	Desired     int                   `json:"desired"`
-	Recommended int                   `json:"recommended"`
-	Metrics     []AutoscalingProposal `json:"metrics"`
-	Limit       string                `json:"limit"`
-	Reason      string                `json:"reason"`
-	MinReplicas int                   `json:"minReplicas"`
-	MaxReplicas int                   `json:"maxReplicas"`
-}
+// AutoscalingDecision is one autoscaling decision with its explanation and
+// AutoscalingProposal one metric's part of it: the autoscaler's own types.
+type (
+	AutoscalingDecision = autoscaler.ServiceDecision
+	AutoscalingProposal = autoscaler.Proposal
+)
 
 // Autoscaling returns the latest decision of every policy, or every recent
 // one with history.

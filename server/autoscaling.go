@@ -2,7 +2,6 @@ package server
 
 import (
 	"net/http"
-	"time"
 
 	"github.com/opshub/opshub/autoscaler"
 )
@@ -13,28 +12,13 @@ type AutoscalingReader interface {
 	Decisions() []autoscaler.ServiceDecisions
 }
 
-// autoscalingDecision is one entry of GET /api/v1/autoscaling.
-type autoscalingDecision struct {
-	Project     string                `json:"project"`
-	Service     string                `json:"service"`
-	Time        time.Time             `json:"time"`
-	Current     int                   `json:"current"`
-	Desired     int                   `json:"desired"`
-	Recommended int                   `json:"recommended"`
-	Metrics     []autoscaler.Proposal `json:"metrics"`
-	Limit       autoscaler.Limit      `json:"limit"`
-	Reason      string                `json:"reason"`
-	MinReplicas int                   `json:"minReplicas"`
-	MaxReplicas int                   `json:"maxReplicas"`
-}
-
 // getAutoscaling answers with the latest decision of every policy, or with
 // ?history=true every recent decision, newest first; ?project= and
 // ?service= filter.
 func (s *Server) getAutoscaling(w http.ResponseWriter, r *http.Request) {
 	out := struct {
-		Decisions []autoscalingDecision `json:"decisions"`
-	}{Decisions: []autoscalingDecision{}}
+		Decisions []autoscaler.ServiceDecision `json:"decisions"`
+	}{Decisions: []autoscaler.ServiceDecision{}}
 	if s.opts.Autoscaling == nil {
 		writeJSON(w, http.StatusOK, out)
 		return
@@ -52,14 +36,12 @@ func (s *Server) getAutoscaling(w http.ResponseWriter, r *http.Request) {
 			if i > 0 && !history {
 				break
 			}
-			metrics := d.Metrics
-			if metrics == nil {
-				metrics = []autoscaler.Proposal{}
+			if d.Metrics == nil {
+				d.Metrics = []autoscaler.Proposal{}
 			}
-			out.Decisions = append(out.Decisions, autoscalingDecision{
-				Project: sd.Service.Project, Service: sd.Service.Service, Time: d.Time,
-				Current: d.Current, Desired: d.Desired, Recommended: d.Recommended, Metrics: metrics,
-				Limit: d.Limit, Reason: d.Reason, MinReplicas: sd.Policy.MinReplicas, MaxReplicas: sd.Policy.MaxReplicas,
+			out.Decisions = append(out.Decisions, autoscaler.ServiceDecision{
+				Project: sd.Service.Project, Service: sd.Service.Service, Decision: d,
+				MinReplicas: sd.Policy.MinReplicas, MaxReplicas: sd.Policy.MaxReplicas,
 			})
 		}
 	}

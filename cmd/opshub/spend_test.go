@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opshub/opshub/autoscaler"
 	"github.com/opshub/opshub/client"
 )
 
@@ -23,12 +24,14 @@ func TestSpendTable(t *testing.T) {
 func TestAutoscalingSection(t *testing.T) {
 	now := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
 	ds := []client.AutoscalingDecision{
-		{Project: "demo", Service: "web", Time: now.Add(-5 * time.Second), Current: 2, Desired: 4, MinReplicas: 1, MaxReplicas: 10,
-			Metrics: []client.AutoscalingProposal{{Resource: "cpu", Utilization: 140, Target: 70, Proposal: 4}, {Resource: "memory", Utilization: 40, Target: 80, Proposal: 1}},
-			Limit:   "within range", Reason: "metrics ask for 4"},
-		{Project: "demo", Service: "api", Time: now.Add(-10 * time.Second), Current: 3, Desired: 3, MinReplicas: 1, MaxReplicas: 5,
+		{Project: "demo", Service: "web", MinReplicas: 1, MaxReplicas: 10, Decision: autoscaler.Decision{
+			Time: now.Add(-5 * time.Second), Current: 2, Desired: 4,
+			Metrics: []client.AutoscalingProposal{{Resource: "cpu", Utilization: 140, Target: 70, Replicas: 4}, {Resource: "memory", Utilization: 40, Target: 80, Replicas: 1}},
+			Limit:   "within range", Reason: "metrics ask for 4"}},
+		{Project: "demo", Service: "api", MinReplicas: 1, MaxReplicas: 5, Decision: autoscaler.Decision{
+			Time: now.Add(-10 * time.Second), Current: 3, Desired: 3,
 			Metrics: []client.AutoscalingProposal{{Resource: "cpu", Invalid: "missing request for cpu on api-0"}},
-			Limit:   "missing request", Reason: "cpu metric invalid: missing request for cpu on api-0: set resources.cpu so utilization can be computed; keeping 3"},
+			Limit:   "missing request", Reason: "cpu metric invalid: missing request for cpu on api-0: set resources.cpu so utilization can be computed; keeping 3"}},
 	}
 	var buf bytes.Buffer
 	if err := renderAutoscaling(&buf, ds, now); err != nil {

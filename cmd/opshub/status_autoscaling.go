@@ -24,10 +24,10 @@ func renderAutoscaling(w io.Writer, ds []client.AutoscalingDecision, now time.Ti
 		var ms []string
 		for _, m := range d.Metrics {
 			if m.Invalid != "" {
-				ms = append(ms, m.Resource+" invalid")
+				ms = append(ms, string(m.Resource)+" invalid")
 				continue
 			}
-			ms = append(ms, fmt.Sprintf("%s %d%%/%d%% -> %d", m.Resource, m.Utilization, m.Target, m.Proposal))
+			ms = append(ms, fmt.Sprintf("%s %d%%/%d%% -> %d", m.Resource, m.Utilization, m.Target, m.Replicas))
 		}
 		if len(ms) == 0 {
 			ms = append(ms, "-")

@@ -74,7 +74,7 @@ autoscaling:
 		return scaledUp.Desired > scaledUp.Current
 	})
 	if len(scaledUp.Metrics) != 1 || scaledUp.Metrics[0].Utilization <= scaledUp.Metrics[0].Target ||
-		scaledUp.Metrics[0].Proposal <= scaledUp.Current || scaledUp.Reason == "" {
+		scaledUp.Metrics[0].Replicas <= scaledUp.Current || scaledUp.Reason == "" {
 		t.Errorf("the scale-up is not explained with the CPU utilization: %+v", scaledUp)
 	}
 
