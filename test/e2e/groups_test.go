@@ -269,7 +269,8 @@ func groupsOfTemplate(t *testing.T, c *kubetest.Cluster, name string) (from []st
 // (envFrom in priority order and a changed checksum annotation); a
 // Deployment no group selects, and one whose own env hides the change, are
 // left alone; a removed group leaves the pod templates and its ConfigMap
-// goes. Secret values appear in no release, no env listing, no reload
+// goes; two groups of one priority that set one key are an error naming
+// both, and change nothing. Secret values appear in no release, no env listing, no reload
 // answer, no notification and not in the controller's log; deploy.* notifications follow a tag filter.
 func TestGroupsRollTheSelectedDeployments(t *testing.T) {
 	c := kubetest.Start(t, kubetest.Options{})
@@ -444,6 +445,42 @@ func TestGroupsRollTheSelectedDeployments(t *testing.T) {
 		}
 		if rels := releasesOf(t, api, "shop", "static"); len(rels) != 1 {
 			t.Errorf("static has %d releases", len(rels))
+		}
+	})
+
+	t.Run("two groups of one priority setting one key leave the workloads as they are", func(t *testing.T) {
+		write(groupsYAML(secondSecret, "warn", false) + `  - name: db-replica
+    kind: secret
+    priority: 10
+    selector: {tags: [db]}
+    data: {REGION: replica-region}
+`)
+		res, err := api.ReloadConfig(ctx)
+		if err != nil {
+			t.Fatalf("reload: %v", err)
+		}
+		b, _ := json.Marshal(res)
+		answers = append(answers, string(b))
+		if len(res.Releases) != 0 {
+			t.Errorf("releases started %v", res.Releases)
+		}
+		var msgs []string
+		for _, p := range res.Errors {
+			msgs = append(msgs, p.Path+": "+p.Message)
+		}
+		all := strings.Join(msgs, "\n")
+		for _, want := range []string{"shop/web", "shop/worker", `REGION is set at priority 10 by both group "db" and group "db-replica"`} {
+			if !strings.Contains(all, want) {
+				t.Errorf("the reload's errors do not say %q:\n%s", want, all)
+			}
+		}
+		for _, name := range []string{"web", "worker"} {
+			if from, _, _ := groupsOfTemplate(t, c, name); !slices.Equal(from, []string{"secret/opshub-group-db"}) {
+				t.Errorf("%s's envFrom %v", name, from)
+			}
+		}
+		if _, err := c.Client.CoreV1().Secrets("shop").Get(ctx, "opshub-group-db-replica", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			t.Errorf("the Secret of db-replica, which no workload can take: %v", err)
 		}
 	})
 
