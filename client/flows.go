@@ -3,9 +3,7 @@ package client
 import (
 	"context"
 	"net/url"
-	"time"
 
-	"github.com/opshub/opshub/model"
 	"github.com/opshub/opshub/release/flow"
 )
 
@@ -20,28 +18,8 @@ type (
 	FlowRelease = flow.Changed
 )
 
-// Flow is a configured flow.
-type Flow struct {
-	Name        string   `json:"name"`
-	Concurrency string   `json:"concurrency"`
-	Triggers    []string `json:"triggers"`
-	Git         []struct {
-		Repo    string    `json:"repo"`
-		Branch  string    `json:"branch"`
-		Head    string    `json:"head,omitempty"`
-		Checked time.Time `json:"checked,omitzero"`
-		Error   string    `json:"error,omitempty"`
-	} `json:"git,omitempty"`
-	// Images is what each image trigger saw when it last read its
-	// registry.
-	Images []model.ContinuousState `json:"images,omitempty"`
-	Steps  []struct {
-		Name  string   `json:"name"`
-		Kind  string   `json:"kind"`
-		Needs []string `json:"needs"`
-	} `json:"steps"`
-	LastRun *FlowRun `json:"lastRun,omitempty"`
-}
+// Flow is a configured flow as GET /api/v1/flows lists it.
+type Flow = flow.Listing
 
 func flowRunPath(id string, rest ...string) string {
 	p := "/api/v1/flows/runs/" + url.PathEscape(id)

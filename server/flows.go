@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/opshub/opshub/model"
 	"github.com/opshub/opshub/release/flow"
 )
 
@@ -23,26 +22,6 @@ type FlowRunner interface {
 	Rollback(id, by string) (flow.Run, error)
 	Hook(name string, r *http.Request) flow.HookAnswer
 	GitTriggers(flow string) []flow.GitState
-}
-
-// flowJSON is one flow in GET /api/v1/flows.
-type flowJSON struct {
-	Name        string   `json:"name"`
-	Concurrency string   `json:"concurrency"`
-	Triggers    []string `json:"triggers"`
-	// Git is what each git trigger saw when it last read its branch.
-	Git []flow.GitState `json:"git,omitempty"`
-	// Images is what each image trigger saw when it last read its
-	// registry.
-	Images  []model.ContinuousState `json:"images,omitempty"`
-	Steps   []flowStepJSON          `json:"steps"`
-	LastRun *flow.Run               `json:"lastRun,omitempty"`
-}
-
-type flowStepJSON struct {
-	Name  string   `json:"name"`
-	Kind  string   `json:"kind"`
-	Needs []string `json:"needs"`
 }
 
 // flowRoutes adds the flow endpoints and the flows' webhook, which takes no
@@ -67,10 +46,10 @@ func (s *Server) flowsOrFail(w http.ResponseWriter) FlowRunner {
 }
 
 func (s *Server) listFlows(w http.ResponseWriter, r *http.Request) {
-	out := []flowJSON{}
+	out := []flow.Listing{}
 	if s.opts.Flows != nil {
 		for _, f := range s.opts.Flows.Flows() {
-			fj := flowJSON{Name: f.Name, Concurrency: f.Concurrency, Triggers: []string{"api"}}
+			fj := flow.Listing{Name: f.Name, Concurrency: f.Concurrency, Triggers: []string{"api"}}
 			for range f.Webhooks {
 				fj.Triggers = append(fj.Triggers, "webhook")
 			}
@@ -89,7 +68,7 @@ func (s *Server) listFlows(w http.ResponseWriter, r *http.Request) {
 				if needs == nil {
 					needs = []string{}
 				}
-				fj.Steps = append(fj.Steps, flowStepJSON{Name: st.Name, Kind: st.Kind(), Needs: needs})
+				fj.Steps = append(fj.Steps, flow.StepListing{Name: st.Name, Kind: st.Kind(), Needs: needs})
 			}
 			if runs, err := s.opts.Flows.Runs(f.Name); err == nil && len(runs) > 0 {
 				fj.LastRun = &runs[0]
