@@ -2,9 +2,16 @@ package sinktest
 
 import (
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -100,4 +107,50 @@ func Push(t testing.TB, image, tag string, auth authn.Authenticator) string {
 		t.Fatal(err)
 	}
 	return d.String()
+}
+
+// LimitedRegistry is a reverse proxy in front of a registry that answers
+// the first request with 429 Too Many Requests and a Retry-After, as a
+// rate-limited registry (Docker Hub) does, and passes every other request
+// on; it records when each request came.
+type LimitedRegistry struct {
+	// Host is host:port of the proxy, the registry part of an image
+	// reference that goes through it.
+	Host  string
+	mu    sync.Mutex
+	times []time.Time
+}
+
+// LimitRegistry starts a LimitedRegistry in front of r whose 429 asks for
+// retryAfter (whole seconds); it stops when the test ends.
+func LimitRegistry(t testing.TB, r *Registry, retryAfter time.Duration) *LimitedRegistry {
+	t.Helper()
+	target, err := url.Parse("http://" + r.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	l := &LimitedRegistry{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		l.mu.Lock()
+		l.times = append(l.times, time.Now())
+		first := len(l.times) == 1
+		l.mu.Unlock()
+		if first {
+			w.Header().Set("Retry-After", strconv.Itoa(int(retryAfter.Seconds())))
+			http.Error(w, `{"errors":[{"code":"TOOMANYREQUESTS","message":"rate limit"}]}`, http.StatusTooManyRequests)
+			return
+		}
+		proxy.ServeHTTP(w, req)
+	}))
+	t.Cleanup(srv.Close)
+	l.Host = strings.TrimPrefix(srv.URL, "http://")
+	return l
+}
+
+// Requests returns when each request came, the refused first one first.
+func (l *LimitedRegistry) Requests() []time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.times)
 }

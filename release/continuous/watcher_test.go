@@ -5,10 +5,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -300,39 +296,11 @@ func TestBasicAuthAndDockerConfigFile(t *testing.T) {
 	}
 }
 
-// limiter answers the first request with 429 and Retry-After, then passes
-// every request to the registry, recording when each came.
-type limiter struct {
-	mu    sync.Mutex
-	times []time.Time
-	proxy *httputil.ReverseProxy
-	after string
-}
-
-func (l *limiter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	l.mu.Lock()
-	l.times = append(l.times, time.Now())
-	first := len(l.times) == 1
-	l.mu.Unlock()
-	if first {
-		w.Header().Set("Retry-After", l.after)
-		http.Error(w, `{"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]}`, http.StatusTooManyRequests)
-		return
-	}
-	l.proxy.ServeHTTP(w, r)
-}
-
 func TestRateLimitWaitsForRetryAfter(t *testing.T) {
 	reg := sinktest.StartRegistry(t)
 	d1 := push(t, reg.Host+"/acme/web", "main", nil)
-	u, err := url.Parse("http://" + reg.Host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lim := &limiter{proxy: httputil.NewSingleHostReverseProxy(u), after: "2"}
-	front := httptest.NewServer(lim)
-	t.Cleanup(front.Close)
-	image := strings.TrimPrefix(front.URL, "http://") + "/acme/web"
+	lim := sinktest.LimitRegistry(t, reg, 2*time.Second)
+	image := lim.Host + "/acme/web"
 
 	rels := &releases{}
 	target := webTarget(image)
@@ -340,12 +308,11 @@ func TestRateLimitWaitsForRetryAfter(t *testing.T) {
 	w := start(t, []Target{target}, Options{DB: openDB(t), Releases: rels, FirstRetry: 100 * time.Millisecond})
 	deployed(t, rels, image+"@"+d1)
 
-	lim.mu.Lock()
-	defer lim.mu.Unlock()
-	if len(lim.times) < 2 {
-		t.Fatalf("%d requests", len(lim.times))
+	times := lim.Requests()
+	if len(times) < 2 {
+		t.Fatalf("%d requests", len(times))
 	}
-	if gap := lim.times[1].Sub(lim.times[0]); gap < 2*time.Second {
+	if gap := times[1].Sub(times[0]); gap < 2*time.Second {
 		t.Errorf("asked again %s after a 429 with Retry-After: 2", gap)
 	}
 	if st := w.Status(web)[0]; st.Error != "" {
