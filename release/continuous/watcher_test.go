@@ -361,3 +361,29 @@ func TestImageTriggerStartsAFlowForANewDigest(t *testing.T) {
 		t.Errorf("state %+v, want run ship-1", st)
 	}
 }
+
+func TestTokenServiceLogin(t *testing.T) {
+	reg := sinktest.StartRegistryWithTokenService(t, "ci", "s3cret")
+	image := reg.Host + "/acme/web"
+	d1 := push(t, image, "main", &authn.Basic{Username: "ci", Password: "s3cret"})
+	r, err := newRegistry(nil, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	// An anonymous token grants nothing here.
+	if _, err := r.resolve(ctx, Source{Image: image, Tag: "main"}, ""); err == nil || !strings.Contains(err.Error(), "UNAUTHORIZED") {
+		t.Fatalf("anonymous: %v", err)
+	}
+	before := reg.Tokens.Load()
+	got, err := r.resolve(ctx, Source{Image: image, Tag: "main", Auth: Auth{Username: "ci", Password: "s3cret"}}, "")
+	if err != nil || got.Digest != d1 {
+		t.Fatalf("basic credentials through the token service: %+v, %v", got, err)
+	}
+	if reg.Tokens.Load() == before {
+		t.Error("no token was asked for")
+	}
+	if _, err := r.resolve(ctx, Source{Image: image, Tag: "main", Auth: Auth{Username: "ci", Password: "wrong"}}, ""); err == nil {
+		t.Fatal("a wrong password was accepted")
+	}
+}
