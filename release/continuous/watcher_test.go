@@ -247,34 +247,41 @@ func TestSemverRangeFollowsTheHighestMatchingTag(t *testing.T) {
 	}
 }
 
-func TestBasicAuthAndDockerConfigFile(t *testing.T) {
-	reg := sinktest.StartRegistryWithLogin(t, "ci", "s3cret")
-	image := reg.Host + "/acme/web"
-	d1 := push(t, image, "main", &authn.Basic{Username: "ci", Password: "s3cret"})
+// checkLogin pushes an image to a registry that asks for ci/s3cret and
+// checks that only those credentials read its digest.
+func checkLogin(t *testing.T, host string) (r *registry, image, digest string) {
+	t.Helper()
+	image = host + "/acme/web"
+	digest = push(t, image, "main", &authn.Basic{Username: "ci", Password: "s3cret"})
 	r, err := newRegistry(nil, time.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-
-	_, err = r.resolve(ctx, Source{Image: image, Tag: "main"}, "")
-	if err == nil || !strings.Contains(err.Error(), "UNAUTHORIZED") {
+	if _, err := r.resolve(ctx, Source{Image: image, Tag: "main"}, ""); err == nil || !strings.Contains(err.Error(), "UNAUTHORIZED") {
 		t.Fatalf("anonymous on a registry that asks for a login: %v", err)
 	}
 	got, err := r.resolve(ctx, Source{Image: image, Tag: "main", Auth: Auth{Username: "ci", Password: "s3cret"}}, "")
-	if err != nil || got.Digest != d1 {
-		t.Fatalf("basic auth: %+v, %v", got, err)
+	if err != nil || got.Digest != digest {
+		t.Fatalf("username and password: %+v, %v", got, err)
 	}
 	if _, err := r.resolve(ctx, Source{Image: image, Tag: "main", Auth: Auth{Username: "ci", Password: "wrong"}}, ""); err == nil {
 		t.Fatal("a wrong password was accepted")
 	}
+	return r, image, digest
+}
+
+func TestBasicAuthAndDockerConfigFile(t *testing.T) {
+	reg := sinktest.StartRegistryWithLogin(t, "ci", "s3cret")
+	r, image, d1 := checkLogin(t, reg.Host)
+	ctx := context.Background()
 
 	file := filepath.Join(t.TempDir(), "config.json")
 	cfg := fmt.Sprintf(`{"auths": {"other.example.com": {"auth": "eDp5"}, "http://%s/v1/": {"auth": %q}}}`, reg.Host, base64.StdEncoding.EncodeToString([]byte("ci:s3cret")))
 	if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	got, err = r.resolve(ctx, Source{Image: image, Tag: "main", Auth: Auth{DockerConfigFile: file}}, "")
+	got, err := r.resolve(ctx, Source{Image: image, Tag: "main", Auth: Auth{DockerConfigFile: file}}, "")
 	if err != nil || got.Digest != d1 {
 		t.Fatalf("docker config file: %+v, %v", got, err)
 	}
@@ -362,28 +369,14 @@ func TestImageTriggerStartsAFlowForANewDigest(t *testing.T) {
 	}
 }
 
+// TestTokenServiceLogin: basic credentials go to the registry's token
+// service for a bearer token, as with Docker Hub; an anonymous token grants
+// nothing on this registry.
 func TestTokenServiceLogin(t *testing.T) {
 	reg := sinktest.StartRegistryWithTokenService(t, "ci", "s3cret")
-	image := reg.Host + "/acme/web"
-	d1 := push(t, image, "main", &authn.Basic{Username: "ci", Password: "s3cret"})
-	r, err := newRegistry(nil, time.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	// An anonymous token grants nothing here.
-	if _, err := r.resolve(ctx, Source{Image: image, Tag: "main"}, ""); err == nil || !strings.Contains(err.Error(), "UNAUTHORIZED") {
-		t.Fatalf("anonymous: %v", err)
-	}
 	before := reg.Tokens.Load()
-	got, err := r.resolve(ctx, Source{Image: image, Tag: "main", Auth: Auth{Username: "ci", Password: "s3cret"}}, "")
-	if err != nil || got.Digest != d1 {
-		t.Fatalf("basic credentials through the token service: %+v, %v", got, err)
-	}
+	checkLogin(t, reg.Host)
 	if reg.Tokens.Load() == before {
 		t.Error("no token was asked for")
-	}
-	if _, err := r.resolve(ctx, Source{Image: image, Tag: "main", Auth: Auth{Username: "ci", Password: "wrong"}}, ""); err == nil {
-		t.Fatal("a wrong password was accepted")
 	}
 }
