@@ -60,6 +60,18 @@ func TestContinuousDeploymentOnKubernetes(t *testing.T) {
 		}
 		return states[0]
 	}
+	// morePolls waits until the registry was read again, over d later
+	// than when it was read last.
+	morePolls := func(d time.Duration) {
+		t.Helper()
+		checked := web().Checked
+		sinktest.Eventually(t, waitTimeout, "more polls", func() error {
+			if st := web(); !st.Checked.After(checked.Add(d)) {
+				return fmt.Errorf("checked %s", st.Checked)
+			}
+			return nil
+		})
+	}
 	// deployed waits for a continuous release of image@digest to end as
 	// state, and returns it.
 	deployed := func(digest, state string) model.Release {
@@ -114,13 +126,7 @@ func TestContinuousDeploymentOnKubernetes(t *testing.T) {
 			return nil
 		})
 		// Polls go on (the tag still points at d3) and deploy nothing.
-		checked := web().Checked
-		sinktest.Eventually(t, waitTimeout, "three more polls", func() error {
-			if st := web(); !st.Checked.After(checked.Add(2 * time.Second)) {
-				return fmt.Errorf("checked %s", st.Checked)
-			}
-			return nil
-		})
+		morePolls(2 * time.Second)
 		if rels := releasesOf(t, api, "shop", "web"); rels[0].Revision != back.Revision {
 			t.Fatalf("a release after the rollback: %+v", rels[0])
 		}
@@ -143,13 +149,7 @@ func TestContinuousDeploymentOnKubernetes(t *testing.T) {
 			}
 			return nil
 		})
-		checked := web().Checked
-		sinktest.Eventually(t, waitTimeout, "two more polls", func() error {
-			if st := web(); !st.Checked.After(checked.Add(time.Second)) {
-				return fmt.Errorf("checked %s", st.Checked)
-			}
-			return nil
-		})
+		morePolls(time.Second)
 		if rels := releasesOf(t, api, "shop", "web"); rels[0].Revision != manual.Revision {
 			t.Fatalf("a release while paused: %+v", rels[0])
 		}
