@@ -276,7 +276,6 @@ func (w *Watcher) poll(ctx context.Context, t *target) error {
 	if t.Flow != "" {
 		w.startFlow(t, &st, prev)
 	} else {
-		w.followLocked(ctx, t, &st)
 		w.deploy(ctx, t, &st)
 	}
 	w.save(t, st)
@@ -324,20 +323,21 @@ func (w *Watcher) startFlow(t *target, st *State, prev string) {
 // deploy deploys image@digest when the container runs something else, the
 // service is not paused and the digest has not failed.
 func (w *Watcher) deploy(ctx context.Context, t *target, st *State) {
-	if st.Paused {
-		w.ok(t, st)
-		return
-	}
-	if st.Digest == st.FailedDigest {
-		w.ok(t, st)
-		return
-	}
-	want := t.Image + "@" + st.Digest
+	// One read of the history both ends the release in progress and
+	// says what runs: a release that failed and was rolled back between
+	// two reads would otherwise look like a container running something
+	// else, and its digest would be deployed again.
 	hist, err := w.opts.Releases.Releases(ctx, t.ref())
 	if err != nil {
 		w.failed(t, st, "read releases", err)
 		return
 	}
+	w.followIn(t, st, hist)
+	if st.Paused || st.Digest == st.FailedDigest {
+		w.ok(t, st)
+		return
+	}
+	want := t.Image + "@" + st.Digest
 	if len(hist) > 0 {
 		spec := hist[0].Spec
 		running := spec.Image
@@ -388,6 +388,15 @@ func (w *Watcher) followLocked(ctx context.Context, t *target, st *State) {
 	if err != nil {
 		return
 	}
+	w.followIn(t, st, hist)
+}
+
+// followIn records how the release in progress ended, as hist (the
+// service's history, newest first) says.
+func (w *Watcher) followIn(t *target, st *State, hist []model.Release) {
+	if st.Outcome != model.ReleaseProgressing || st.Revision == 0 {
+		return
+	}
 	i := slices.IndexFunc(hist, func(r model.Release) bool { return r.Revision == st.Revision })
 	if i < 0 {
 		st.Outcome = "" // dropped from the history
@@ -395,6 +404,9 @@ func (w *Watcher) followLocked(ctx context.Context, t *target, st *State) {
 	}
 	st.Outcome = hist[i].State
 	switch st.Outcome {
+	case model.ReleaseProgressing:
+	case model.ReleaseSucceeded, model.ReleaseSuperseded:
+		w.log.Info("continuous deployment: release ended", "project", t.Project, "service", t.Service, "revision", st.Revision, "state", st.Outcome)
 	case model.ReleaseFailed, model.ReleaseRolledBack:
 		st.FailedDigest = st.Deployed
 		w.log.Warn("continuous deployment: release failed; this digest is not deployed again until the tag moves",

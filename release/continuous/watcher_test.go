@@ -35,6 +35,10 @@ func push(t *testing.T, repo, tag string, auth authn.Authenticator) string {
 type releases struct {
 	mu   sync.Mutex
 	hist []model.Release // newest first
+	// failAfterRead, when set, rolls the newest release back right after
+	// the next read of the history, as a release failing between two
+	// looks does.
+	failAfterRead bool
 }
 
 func (r *releases) Deploy(_ context.Context, ref model.Ref, ch release.Change, trigger model.ReleaseTrigger) (model.Release, error) {
@@ -52,8 +56,14 @@ func (r *releases) Deploy(_ context.Context, ref model.Ref, ch release.Change, t
 
 func (r *releases) Releases(context.Context, model.Ref) ([]model.Release, error) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]model.Release(nil), r.hist...), nil
+	out := append([]model.Release(nil), r.hist...)
+	fail := r.failAfterRead
+	r.failAfterRead = false
+	r.mu.Unlock()
+	if fail {
+		r.end(model.ReleaseRolledBack)
+	}
+	return out, nil
 }
 
 // end ends the newest release as state; a failed one is rolled back to the
@@ -158,6 +168,28 @@ func TestNewDigestDeploysFailedDigestIsNotRetried(t *testing.T) {
 	// The tag moves on: the new digest is deployed.
 	d3 := push(t, image, "main", nil)
 	deployed(t, rels, image+"@"+d1, image+"@"+d2, image+"@"+d3)
+}
+
+// TestAReleaseFailingBetweenTwoLooksIsNotRetried: the release of a digest
+// fails and is rolled back right after the watcher read the history that
+// showed it in progress; the next look must see the failure, not a
+// container that runs something else.
+func TestAReleaseFailingBetweenTwoLooksIsNotRetried(t *testing.T) {
+	reg := sinktest.StartRegistry(t)
+	image := reg.Host + "/acme/web"
+	d1 := push(t, image, "main", nil)
+	rels := &releases{}
+	w := start(t, []Target{webTarget(image)}, Options{DB: openDB(t), Releases: rels, Follow: time.Hour})
+	deployed(t, rels, image+"@"+d1)
+	rels.end(model.ReleaseSucceeded)
+	d2 := push(t, image, "main", nil)
+	deployed(t, rels, image+"@"+d1, image+"@"+d2)
+	rels.mu.Lock()
+	rels.failAfterRead = true
+	rels.mu.Unlock()
+	eventually(t, 10*time.Second, func() bool { return w.Status(web)[0].FailedDigest == d2 },
+		func() string { return fmt.Sprintf("state %+v", w.Status(web)[0]) })
+	deployed(t, rels, image+"@"+d1, image+"@"+d2)
 }
 
 func TestDeployByHandPausesUntilResumedAndSurvivesRestart(t *testing.T) {
