@@ -39,7 +39,7 @@ acknowledged are read again by the next start.`,
 				cfg.Platform.NodeName, cfg.Collector.NodeListen(), cfg.DataDir)
 			reloads, stop := reloadSignals()
 			defer stop()
-			return app.RunCollector(cmd.Context(), cfg, app.CollectorOptions{Logger: logger, ConfigPath: f.path, Reload: reloads})
+			return app.RunCollector(cmd.Context(), cfg, app.CollectorOptions{Logger: logger, ConfigPath: f.path, Reload: reloads, Started: releaseStartupPages(logger)})
 		},
 	}
 	f.register(cmd)

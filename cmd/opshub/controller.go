@@ -44,7 +44,7 @@ releases the Lease for a quick hand-over, and exits.`,
 				app.ControllerNamespace(cfg), app.ControllerLease, cfg.Server.Listen)
 			reloads, stop := reloadSignals()
 			defer stop()
-			return app.RunController(cmd.Context(), cfg, app.ControllerOptions{Logger: logger, ConfigPath: f.path, Reload: reloads})
+			return app.RunController(cmd.Context(), cfg, app.ControllerOptions{Logger: logger, ConfigPath: f.path, Reload: reloads, Started: releaseStartupPages(logger)})
 		},
 	}
 	f.register(cmd)

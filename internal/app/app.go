@@ -51,6 +51,9 @@ type Options struct {
 	// FlowRetryDelay is the first wait before a failed flow step is
 	// retried; default 1s (tests shorten it).
 	FlowRetryDelay time.Duration
+	// Started, when set, is called once every part has been started
+	// (cmd uses it to give back the memory start-up alone needed).
+	Started func()
 }
 
 // Run runs opshub on this machine until ctx ends: the local runtime with
@@ -189,7 +192,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	}
 	return s.runParts(ctx, command{
 		listener: opts.Listener, setting: "server.listen", listen: cfg.Server.Listen,
-		reloader: reloader, reloads: opts.Reload,
+		reloader: reloader, reloads: opts.Reload, started: opts.Started,
 		start: func(g *partGroup, ln net.Listener) {
 			g.start("local runtime", rt.Run)
 			g.start("metrics scraper", mp.scraper.Run)

@@ -55,6 +55,9 @@ type ControllerOptions struct {
 	// names the sections that need a restart.
 	ConfigPath string
 	Reload     <-chan struct{}
+	// Started, when set, is called once every part has been started
+	// (cmd uses it to give back the memory start-up alone needed).
+	Started func()
 }
 
 // ControllerNamespace is where the controller keeps its Lease and state:
@@ -132,7 +135,7 @@ func RunController(ctx context.Context, cfg *config.Config, opts ControllerOptio
 	log.Info("controller starting", "identity", identity, "namespace", namespace, "lease", ControllerLease)
 	return s.runParts(ctx, command{
 		listener: opts.Listener, setting: "server.listen", listen: cfg.Server.Listen,
-		reloader: reloader, reloads: opts.Reload,
+		reloader: reloader, reloads: opts.Reload, started: opts.Started,
 		endsWithAnyPart: true, // the controller is done when any of its parts is
 		start: func(g *partGroup, ln net.Listener) {
 			g.start("kubernetes platform", func(ctx context.Context) error { return plat.Run(ctx, 2) })

@@ -41,6 +41,9 @@ type CollectorOptions struct {
 	// POST /api/v1/config/reload) re-reads the file and applies the sinks.
 	ConfigPath string
 	Reload     <-chan struct{}
+	// Started, when set, is called once every part has been started
+	// (cmd uses it to give back the memory start-up alone needed).
+	Started func()
 }
 
 // nodeSettings are the values a collector derives from the config and the
@@ -208,7 +211,7 @@ func RunCollector(ctx context.Context, cfg *config.Config, opts CollectorOptions
 
 	return s.runParts(ctx, command{
 		listener: opts.Listener, setting: "collector.listen", listen: cfg.Collector.NodeListen(),
-		reloader: reloader, reloads: opts.Reload,
+		reloader: reloader, reloads: opts.Reload, started: opts.Started,
 		start: func(g *partGroup, ln net.Listener) {
 			g.start("api server", func(ctx context.Context) error { return srv.Serve(ctx, ln) })
 			g.start("sinks", sinkRouter.Run)

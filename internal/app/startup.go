@@ -76,6 +76,8 @@ type command struct {
 	endsWithAnyPart bool
 	// start starts the command's parts in g; ln is the API listener.
 	start func(g *partGroup, ln net.Listener)
+	// started, when set, is called once start has returned.
+	started func()
 	// closeAfter runs once every part has stopped.
 	closeAfter func()
 }
@@ -94,6 +96,9 @@ func (s *startup) runParts(ctx context.Context, c command) error {
 	g.endsWithAnyPart = c.endsWithAnyPart
 	g.start("config reload", watchReloads(c.reloader, c.reloads, s.log))
 	c.start(g, ln)
+	if c.started != nil {
+		c.started()
+	}
 	err := g.wait()
 	if c.closeAfter != nil {
 		c.closeAfter()
