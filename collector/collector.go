@@ -18,12 +18,17 @@ import (
 
 // Defaults for Options.
 const (
-	DefaultMaxLineBytes     = 256 << 10
-	DefaultRescanInterval   = 10 * time.Second
-	DefaultPollInterval     = 250 * time.Millisecond
-	DefaultMaxBatchLines    = 8192
-	DefaultMaxBatchBytes    = 1 << 20
-	DefaultMaxInflightBytes = 4 << 20
+	DefaultMaxLineBytes   = 256 << 10
+	DefaultRescanInterval = 10 * time.Second
+	DefaultPollInterval   = 250 * time.Millisecond
+	DefaultMaxBatchLines  = 8192
+	DefaultMaxBatchBytes  = 1 << 20
+	// DefaultMaxInflightBytes is two full batches of text: with one
+	// batch being delivered and the next ready, the sinks never wait, and
+	// the records' memory (about twice their text) stays small enough for
+	// the collector to run in 64 MiB (docs/benchmarks.md, bench/collector
+	// -e2e: 4 MiB used the same CPU for 10 MiB more resident memory).
+	DefaultMaxInflightBytes = 2 << 20
 
 	// readBufferBytes is one block read. Idle files give their buffer back.
 	readBufferBytes = 128 << 10
