@@ -23,12 +23,14 @@ const (
 	DefaultPollInterval   = 250 * time.Millisecond
 	DefaultMaxBatchLines  = 8192
 	DefaultMaxBatchBytes  = 1 << 20
-	// DefaultMaxInflightBytes is two full batches of text: with one
-	// batch being delivered and the next ready, the sinks never wait, and
-	// the records' memory (about twice their text) stays small enough for
-	// the collector to run in 64 MiB (docs/benchmarks.md, bench/collector
-	// -e2e: 4 MiB used the same CPU for 10 MiB more resident memory).
-	DefaultMaxInflightBytes = 2 << 20
+	// DefaultMaxInflightBytes holds two full batches (a batch may pass
+	// MaxBatchBytes by one line): with one batch being delivered and the
+	// next ready, the sinks never wait, and the records' memory (about
+	// twice their text) stays small enough for the collector to run in
+	// 64 MiB (docs/benchmarks.md, bench/collector -e2e: 4 MiB used the same
+	// CPU for about 8 MiB more resident memory; 2 MiB, where two batches
+	// just over 1 MiB did not fit, moved the lines a third slower).
+	DefaultMaxInflightBytes = 2 * (DefaultMaxBatchBytes + DefaultMaxLineBytes)
 
 	// readBufferBytes is one block read. Idle files give their buffer back.
 	readBufferBytes = 128 << 10
