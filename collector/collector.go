@@ -22,14 +22,15 @@ const (
 	DefaultRescanInterval = 10 * time.Second
 	DefaultPollInterval   = 250 * time.Millisecond
 	DefaultMaxBatchLines  = 8192
-	DefaultMaxBatchBytes  = 1 << 20
+	DefaultMaxBatchBytes  = 768 << 10
 	// DefaultMaxInflightBytes holds two full batches (a batch may pass
-	// MaxBatchBytes by one line): with one batch being delivered and the
-	// next ready, the sinks never wait, and the records' memory (about
+	// MaxBatchBytes by one line), 2 MiB: with one batch being delivered and
+	// the next ready, the sinks never wait, and the records' memory (about
 	// twice their text) stays small enough for the collector to run in
-	// 64 MiB (docs/benchmarks.md, bench/collector -e2e: 4 MiB used the same
-	// CPU for about 8 MiB more resident memory; 2 MiB, where two batches
-	// just over 1 MiB did not fit, moved the lines a third slower).
+	// 64 MiB. Measured with bench/collector -e2e (docs/benchmarks.md):
+	// 1 MiB batches in 4 MiB used the same CPU for about 10 MiB more
+	// resident memory; in 2 MiB, where two batches just over 1 MiB did not
+	// fit, they moved the lines a third slower.
 	DefaultMaxInflightBytes = 2 * (DefaultMaxBatchBytes + DefaultMaxLineBytes)
 
 	// readBufferBytes is one block read. Idle files give their buffer back.
