@@ -264,14 +264,15 @@ func groupsOfTemplate(t *testing.T, c *kubetest.Cluster, name string) (from []st
 
 // TestGroupsRollTheSelectedDeployments runs the controller with groups on
 // the real API server: at start and at each reload it writes the groups'
-// objects and rolls exactly the Deployments whose groups give them
-// something new, as releases triggered by config that name the groups
-// (envFrom in priority order and a changed checksum annotation); a
-// Deployment no group selects, and one whose own env hides the change, are
+// objects and rolls exactly the Deployments (and the StatefulSet) whose
+// groups give them something new, as releases triggered by config that name
+// the groups (envFrom in priority order and a changed checksum annotation);
+// a Deployment no group selects, and one whose own env hides the change, are
 // left alone; a removed group leaves the pod templates and its ConfigMap
 // goes; two groups of one priority that set one key are an error naming
-// both, and change nothing. Secret values appear in no release, no env listing, no reload
-// answer, no notification and not in the controller's log; deploy.* notifications follow a tag filter.
+// both, and change nothing. Secret values appear in no release, no env
+// listing, no reload answer, no notification and not in the controller's
+// log; deploy.* notifications follow a tag filter.
 func TestGroupsRollTheSelectedDeployments(t *testing.T) {
 	c := kubetest.Start(t, kubetest.Options{})
 	ctx := context.Background()
@@ -281,6 +282,14 @@ func TestGroupsRollTheSelectedDeployments(t *testing.T) {
 	taggedDeployment(t, c, "web", 2, "api, db", corev1.EnvVar{Name: "LOG_LEVEL", Value: "debug"})
 	taggedDeployment(t, c, "worker", 1, "db")
 	taggedDeployment(t, c, "static", 1, "")
+	cache := deployment("cache", 1, map[string]string{kubetest.DrivenAnnotation: "true"})
+	sts := &appsv1.StatefulSet{
+		ObjectMeta: metav1.ObjectMeta{Name: "cache", Annotations: map[string]string{kubernetes.TagsAnnotation: "db"}},
+		Spec:       appsv1.StatefulSetSpec{Replicas: cache.Spec.Replicas, Selector: cache.Spec.Selector, Template: cache.Spec.Template, ServiceName: "cache"},
+	}
+	if _, err := c.Client.AppsV1().StatefulSets("shop").Create(ctx, sts, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	hook, hookSrv := newReceiver(t)
 	cfgFile := filepath.Join(t.TempDir(), "controller.yaml")
 	var logs sinktest.LockedBuffer // the controller's log
@@ -327,9 +336,17 @@ func TestGroupsRollTheSelectedDeployments(t *testing.T) {
 	both := []string{"configmap/opshub-group-settings", "secret/opshub-group-db"}
 	var webSum, workerSum string
 
-	t.Run("at start the selected Deployments take their groups, lowest priority first", func(t *testing.T) {
+	t.Run("at start the selected Deployments and StatefulSet take their groups, lowest priority first", func(t *testing.T) {
 		succeeded("web", 2, "config file changed: groups db, settings")
 		succeeded("worker", 2, "config file changed: groups db, settings")
+		succeeded("cache", 2, "config file changed: group db")
+		s, err := c.Client.AppsV1().StatefulSets("shop").Get(ctx, "cache", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if from := s.Spec.Template.Spec.Containers[0].EnvFrom; len(from) != 1 || from[0].SecretRef == nil || from[0].SecretRef.Name != "opshub-group-db" || s.Spec.Template.Annotations[kubernetes.GroupChecksumAnnotation] == "" {
+			t.Errorf("the StatefulSet cache takes %+v, annotations %v", from, s.Spec.Template.Annotations)
+		}
 		var from []string
 		from, webSum, _ = groupsOfTemplate(t, c, "web")
 		if !slices.Equal(from, both) || webSum == "" {
@@ -369,11 +386,12 @@ func TestGroupsRollTheSelectedDeployments(t *testing.T) {
 
 	t.Run("a secret's new value rolls the Deployments that take it and no other", func(t *testing.T) {
 		got := reload(groupsYAML(secondSecret, "info", true))
-		if want := []string{"shop/web revision 3", "shop/worker revision 3"}; !slices.Equal(got, want) {
+		if want := []string{"shop/cache revision 3", "shop/web revision 3", "shop/worker revision 3"}; !slices.Equal(got, want) {
 			t.Errorf("releases started %v, want %v", got, want)
 		}
 		succeeded("web", 3, "config file changed: group db")
 		succeeded("worker", 3, "config file changed: group db")
+		succeeded("cache", 3, "config file changed: group db")
 		from, sum, _ := groupsOfTemplate(t, c, "web")
 		if !slices.Equal(from, both) || sum == webSum {
 			t.Errorf("web after the new secret: envFrom %v, checksum %q (was %q)", from, sum, webSum)
@@ -469,7 +487,7 @@ func TestGroupsRollTheSelectedDeployments(t *testing.T) {
 			msgs = append(msgs, p.Path+": "+p.Message)
 		}
 		all := strings.Join(msgs, "\n")
-		for _, want := range []string{"shop/web", "shop/worker", `REGION is set at priority 10 by both group "db" and group "db-replica"`} {
+		for _, want := range []string{"shop/cache", "shop/web", "shop/worker", `REGION is set at priority 10 by both group "db" and group "db-replica"`} {
 			if !strings.Contains(all, want) {
 				t.Errorf("the reload's errors do not say %q:\n%s", want, all)
 			}
@@ -486,7 +504,7 @@ func TestGroupsRollTheSelectedDeployments(t *testing.T) {
 
 	t.Run("no secret value in releases, env, reload answers, notifications or the log", func(t *testing.T) {
 		var out []string
-		for _, svc := range []string{"web", "worker", "static"} {
+		for _, svc := range []string{"web", "worker", "static", "cache"} {
 			b, _ := json.Marshal(releasesOf(t, api, "shop", svc))
 			out = append(out, string(b))
 			env, err := api.Env(ctx, "shop", svc)
