@@ -239,7 +239,18 @@ func lead(ctx context.Context, d leaderDeps) error {
 	// Groups: their Secrets and ConfigMaps in the namespaces of the
 	// workloads they select, and envFrom in those workloads' pod
 	// templates through releases; a reload applies them at once.
-	groups := newKubeGroups(cfg, d.plat, d.groupObjects, rels, log)
+	// A follower may have started before the file changed and been
+	// reloaded on the old leader: the groups are read from the file again,
+	// so that a failover does not go back to older ones.
+	groupsCfg := cfg
+	if d.opts.ConfigPath != "" {
+		if fresh, err := LoadConfig(d.opts.ConfigPath); err != nil {
+			log.Warn("groups: the config file cannot be read again; applying the groups it had at start", "error", err)
+		} else {
+			groupsCfg = fresh
+		}
+	}
+	groups := newKubeGroups(groupsCfg, d.plat, d.groupObjects, rels, log)
 	if d.reloader != nil {
 		d.reloader.SetGroups(groups)
 		defer d.reloader.SetGroups(nil)
