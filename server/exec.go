@@ -198,7 +198,8 @@ func (s *Server) openSession(w http.ResponseWriter, r *http.Request, kind string
 	if !s.exec.acquire(key, limit) {
 		return refuse(http.StatusTooManyRequests, "limit", fmt.Sprintf("instance %s already has %d exec and forward sessions, the most allowed (server.exec.maxPerInstance)", t.Instance, limit), "")
 	}
-	return func() { s.exec.release(key) }, true
+	var once sync.Once
+	return func() { once.Do(func() { s.exec.release(key) }) }, true
 }
 
 // checkOrigin refuses a WebSocket opened by a page of another site: a
@@ -359,6 +360,9 @@ func (s *Server) execSession(w http.ResponseWriter, r *http.Request) {
 		_ = c.Close(websocket.StatusInternalError, closeReason(err.Error()))
 		end("result", "error", "err", err)
 	default:
+		// The command has ended: its slot is free before the client hears
+		// so, and a session it opens next is not refused for the limit.
+		release()
 		body, _ := json.Marshal(execwire.ExitStatus{ExitCode: code})
 		if werr := c.Write(ctx, websocket.MessageBinary, execwire.Frame(execwire.Exit, body)); werr == nil {
 			_ = c.Close(websocket.StatusNormalClosure, "")
