@@ -6,7 +6,10 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -183,4 +186,101 @@ func getServiceContinuous(api string) ([]model.ContinuousState, error) {
 		return nil, fmt.Errorf("GET service: %d %v", code, err)
 	}
 	return body.Services[0].Continuous, nil
+}
+
+// TestContinuousDeploymentAcrossAControllerFailover runs opshub's binary:
+// a deploy by hand with `opshub deploy` pauses continuous deployment and
+// `opshub status` says so; the leader is killed, and the new one keeps the
+// pause (the state is in the Secrets), sees the next digest without
+// deploying it, and deploys it after `opshub deploy --resume-continuous`.
+func TestContinuousDeploymentAcrossAControllerFailover(t *testing.T) {
+	dir, err := sinktest.OpshubBinaries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "opshub")
+	cli := func(server string, args ...string) string {
+		t.Helper()
+		out, err := exec.Command(bin, append([]string{"--server", server}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("opshub %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	c := kubetest.Start(t, kubetest.Options{})
+	ctx := context.Background()
+	reg := sinktest.StartRegistry(t)
+	image := reg.Host + "/acme/web"
+	d1 := sinktest.Push(t, image, "main", nil)
+	_, hookSrv := newReceiver(t)
+	startDrivenWeb(t, c)
+	configFor := func(listen string) string {
+		return releaseConfig(t, c, listen, hookSrv.URL) + fmt.Sprintf(`  continuous:
+    - {project: shop, service: web, container: web, image: %s, tag: main, pollInterval: 1s}
+`, image)
+	}
+	a := startControllerProcessWith(t, "controller-a", configFor)
+	waitLeads(t, a)
+	b := startControllerProcessWith(t, "controller-b", configFor)
+	apiA, _ := client.New(a.url, "")
+	apiB, _ := client.New(b.url, "")
+	newest := func(api *client.Client) model.Release {
+		t.Helper()
+		rels := releasesOf(t, api, "shop", "web")
+		return rels[0]
+	}
+	sinktest.Eventually(t, waitTimeout, "the first digest rolled out", func() error {
+		if r := newest(apiA); r.Trigger.Kind != model.TriggerContinuous || r.Spec.Images["web"] != image+"@"+d1 || r.State != model.ReleaseSucceeded {
+			return fmt.Errorf("newest release %d %s %s %v", r.Revision, r.Trigger.Kind, r.State, r.Spec.Images)
+		}
+		return nil
+	})
+
+	t.Log(cli(a.url, "deploy", "shop/web", "--image", "registry.example/web:manual", "--container", "web", "--wait=false"))
+	manual := newest(apiA)
+	status := cli(a.url, "status", "shop/web")
+	if !strings.Contains(status, "Continuous deployment of container web: "+image+":main: PAUSED (deploy by hand by loopback") ||
+		!strings.Contains(status, "resume with: opshub deploy shop/web --resume-continuous") {
+		t.Errorf("opshub status does not say continuous deployment is paused:\n%s", status)
+	}
+
+	d2 := sinktest.Push(t, image, "main", nil)
+	a.Signal(t, syscall.SIGKILL)
+	_ = a.Wait(t, waitTimeout)
+	waitLeads(t, b)
+	var seen model.ContinuousState
+	sinktest.Eventually(t, waitTimeout, "the new leader sees the new digest", func() error {
+		states, err := apiB.Continuous(ctx, "shop", "web")
+		if err != nil || len(states) != 1 || states[0].Digest != d2 {
+			return fmt.Errorf("%+v, %v", states, err)
+		}
+		seen = states[0]
+		return nil
+	})
+	if !seen.Paused || seen.PausedBy != "loopback" || seen.Deployed != d1 {
+		t.Fatalf("after the failover: %+v, want still paused with %s deployed", seen, d1)
+	}
+	if r := newest(apiB); r.Revision != manual.Revision {
+		t.Fatalf("a release while paused: %d %s", r.Revision, r.Trigger.Kind)
+	}
+
+	t.Log(cli(b.url, "deploy", "shop/web", "--resume-continuous"))
+	sinktest.Eventually(t, waitTimeout, "the new digest rolled out after the resume", func() error {
+		if r := newest(apiB); r.Trigger.Kind != model.TriggerContinuous || r.Spec.Images["web"] != image+"@"+d2 || r.State != model.ReleaseSucceeded {
+			return fmt.Errorf("newest release %d %s %s %v", r.Revision, r.Trigger.Kind, r.State, r.Spec.Images)
+		}
+		return nil
+	})
+	waitImages(t, c, image+"@"+d2, 3)
+}
+
+// waitLeads waits until the controller process leads.
+func waitLeads(t *testing.T, p *controllerProcess) {
+	t.Helper()
+	sinktest.Eventually(t, waitTimeout, p.name+" leads", func() error {
+		if got := readyz(p.url); got != "ok: leading" {
+			return fmt.Errorf("readyz: %s", got)
+		}
+		return nil
+	})
 }
