@@ -58,29 +58,17 @@ type Sample struct {
 
 // Query runs an instant PromQL query.
 func (p *Prometheus) Query(expr string) ([]Sample, error) {
-	resp, err := http.Get(p.URL + "/api/v1/query?query=" + url.QueryEscape(expr))
+	data, err := apiGet[struct {
+		Result []struct {
+			Metric map[string]string
+			Value  [2]any
+		}
+	}](p.URL+"/api/v1/query?query="+url.QueryEscape(expr), "query "+expr)
 	if err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
-	var body struct {
-		Status string
-		Error  string
-		Data   struct {
-			Result []struct {
-				Metric map[string]string
-				Value  [2]any
-			}
-		}
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-		return nil, fmt.Errorf("query %s: %w", expr, err)
-	}
-	if body.Status != "success" {
-		return nil, fmt.Errorf("query %s: %s", expr, body.Error)
-	}
 	var out []Sample
-	for _, r := range body.Data.Result {
+	for _, r := range data.Result {
 		s, _ := r.Value[1].(string)
 		v, err := strconv.ParseFloat(s, 64)
 		if err != nil {
@@ -125,21 +113,30 @@ func CheckMetrics(t testing.TB, exposition string) {
 // LabelValues returns the values of label on the series that match
 // selects, as Grafana's label_values(selector, label) does.
 func (p *Prometheus) LabelValues(label, match string) ([]string, error) {
-	resp, err := http.Get(p.URL + "/api/v1/label/" + url.PathEscape(label) + "/values?match[]=" + url.QueryEscape(match))
+	return apiGet[[]string](p.URL+"/api/v1/label/"+url.PathEscape(label)+"/values?match[]="+url.QueryEscape(match),
+		fmt.Sprintf("label values of %s on %s", label, match))
+}
+
+// apiGet reads the data of a Prometheus HTTP API answer; an answer that
+// does not decode or whose status is not success is an error starting with
+// what.
+func apiGet[T any](url, what string) (T, error) {
+	var zero T
+	resp, err := http.Get(url)
 	if err != nil {
-		return nil, err
+		return zero, err
 	}
 	defer resp.Body.Close()
 	var body struct {
 		Status string
 		Error  string
-		Data   []string
+		Data   T
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-		return nil, fmt.Errorf("label values of %s on %s: %w", label, match, err)
+		return zero, fmt.Errorf("%s: %w", what, err)
 	}
 	if body.Status != "success" {
-		return nil, fmt.Errorf("label values of %s on %s: %s", label, match, body.Error)
+		return zero, fmt.Errorf("%s: %s", what, body.Error)
 	}
 	return body.Data, nil
 }
