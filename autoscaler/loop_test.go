@@ -117,24 +117,29 @@ func TestLoopScalesAnnouncesAndRemembers(t *testing.T) {
 func TestLoopExplainsAMissingRequestOnce(t *testing.T) {
 	web := model.Ref{Project: "demo", Service: "web"}
 	svc := &scriptedService{replicas: 2, util: 10, noCPUReq: true}
-	var events []model.Event
-	l, err := NewLoop(LoopOptions{
-		Policies: map[model.Ref]Policy{web: policy(1, 3)},
-		Source:   svc, Scaler: svc,
-		Publish: func(e model.Event) { events = append(events, e) },
-		Now:     func() time.Time { return t0 },
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	l.Pass(context.Background())
-	l.Pass(context.Background())
+	_, events := twoPasses(t, LoopOptions{Policies: map[model.Ref]Policy{web: policy(1, 3)}, Source: svc, Scaler: svc})
 	if len(events) != 1 || !strings.Contains(events[0].Summary, "missing request for cpu") {
 		t.Fatalf("want one limited event naming the missing request, got %+v", events)
 	}
 	if svc.replicas != 2 {
 		t.Errorf("an invalid metric changed the count to %d", svc.replicas)
 	}
+}
+
+// twoPasses runs two passes at t0 of a loop over opts and returns it with
+// the events it published.
+func twoPasses(t *testing.T, opts LoopOptions) (*Loop, []model.Event) {
+	t.Helper()
+	var events []model.Event
+	opts.Publish = func(e model.Event) { events = append(events, e) }
+	opts.Now = func() time.Time { return t0 }
+	l, err := NewLoop(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Pass(context.Background())
+	l.Pass(context.Background())
+	return l, events
 }
 
 func TestNewLoopRejectsInvalidPolicies(t *testing.T) {
@@ -161,18 +166,7 @@ func (h hpaScaler) HPAFor(context.Context, string, string) (string, bool, error)
 func TestLoopRefusesAServiceAnHPAScales(t *testing.T) {
 	web := model.Ref{Project: "shop", Service: "web"}
 	svc := &scriptedService{replicas: 2, util: 200}
-	var events []model.Event
-	l, err := NewLoop(LoopOptions{
-		Policies: map[model.Ref]Policy{web: policy(1, 10)},
-		Source:   svc, Scaler: hpaScaler{svc, "web-hpa"},
-		Publish: func(e model.Event) { events = append(events, e) },
-		Now:     func() time.Time { return t0 },
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	l.Pass(context.Background())
-	l.Pass(context.Background())
+	l, events := twoPasses(t, LoopOptions{Policies: map[model.Ref]Policy{web: policy(1, 10)}, Source: svc, Scaler: hpaScaler{svc, "web-hpa"}})
 	if len(svc.scaled) != 0 {
 		t.Errorf("scaled to %v a service an HPA scales", svc.scaled)
 	}
