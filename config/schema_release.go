@@ -188,11 +188,18 @@ type PromoteStep struct {
 }
 
 // BackupStep makes a consistent copy of a service's volume: on one machine
-// a compressed archive under dataDir/backups, kept with the run.
+// a compressed archive under dataDir/backups, on Kubernetes a CSI
+// VolumeSnapshot of each claim behind the volume; either is kept with the
+// run.
 type BackupStep struct {
 	Project string `yaml:"project"`
 	Service string `yaml:"service"`
-	Volume  string `yaml:"volume"`
+	// Volume names a volume of the workload (on Kubernetes, of its pod
+	// template, or a StatefulSet's volumeClaimTemplate).
+	Volume string `yaml:"volume"`
+	// VolumeSnapshotClass is the class of the snapshots (Kubernetes);
+	// empty uses the cluster's default class.
+	VolumeSnapshotClass string `yaml:"volumeSnapshotClass,omitempty"`
 }
 
 // HTTPStep calls a URL; a 2xx answer is success.

@@ -96,6 +96,19 @@ func (v *validator) name(path, value string) bool {
 	return false
 }
 
+// dnsSubdomain is a Kubernetes object name of a cluster-scoped kind.
+var dnsSubdomain = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
+
+// subdomain checks a Kubernetes object name that may hold dots.
+func (v *validator) subdomain(path, value string) {
+	switch {
+	case len(value) > 253:
+		v.errorf(path, "must be at most 253 characters, got %d", len(value))
+	case !dnsSubdomain.MatchString(value):
+		v.errorf(path, "must be a DNS subdomain (lowercase letters, digits, '-' and '.'), got %q", truncate(value, 40))
+	}
+}
+
 // unique reports value when an earlier element already used it, and
 // returns false then.
 func (v *validator) unique(seen map[string]string, value, path, what string) bool {

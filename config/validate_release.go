@@ -160,8 +160,12 @@ func (v *validator) stepKind(p string, s Step) {
 	}
 	if b := s.Backup; b != nil {
 		bp := child(p, "backup")
-		if v.cfg.Platform.Kind != PlatformLocal {
-			v.errorf(bp, "backup steps run on platform kind local only (a VolumeSnapshot on Kubernetes is not built)")
+		if c := b.VolumeSnapshotClass; c != "" && !hasArgs(c) {
+			if v.cfg.Platform.Kind == PlatformLocal {
+				v.errorf(child(bp, "volumeSnapshotClass"), "is for platform kind kubernetes: on one machine a backup is an archive")
+			} else {
+				v.subdomain(child(bp, "volumeSnapshotClass"), c)
+			}
 		}
 		if v.service(bp, b.Project, b.Service) && v.name(child(bp, "volume"), b.Volume) && !hasArgs(b.Project) && !hasArgs(b.Service) && v.cfg.Platform.Kind == PlatformLocal {
 			if w, ok := v.workload(b.Project, b.Service); ok {

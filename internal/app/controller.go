@@ -23,6 +23,7 @@ import (
 	"github.com/opshub/opshub/metrics"
 	"github.com/opshub/opshub/model"
 	"github.com/opshub/opshub/platform/kubernetes"
+	"github.com/opshub/opshub/release/flow"
 	"github.com/opshub/opshub/server"
 	"github.com/opshub/opshub/store"
 	"github.com/opshub/opshub/store/kubestate"
@@ -109,6 +110,10 @@ func RunController(ctx context.Context, cfg *config.Config, opts ControllerOptio
 	if err != nil {
 		return err
 	}
+	snapshots, err := flowSnapshots(cfg, client, plat)
+	if err != nil {
+		return err
+	}
 	watch, err := kubernetes.NewCollectorWatch(client, namespace, nil)
 	if err != nil {
 		return err
@@ -147,6 +152,7 @@ func RunController(ctx context.Context, cfg *config.Config, opts ControllerOptio
 						cfg: cfg, opts: opts, log: log, reg: reg, plat: plat, watch: watch, token: token,
 						replica: kubestate.New(client, namespace, kubestate.DefaultName), front: front, reloader: reloader,
 						groupObjects: kubernetes.NewGroupObjects(client),
+						snapshots: snapshots,
 					})
 				})
 			})
@@ -175,6 +181,8 @@ type leaderDeps struct {
 	reloader *reload.Reloader
 	// groupObjects writes the groups' Secrets and ConfigMaps.
 	groupObjects *kubernetes.GroupObjects
+	// snapshots takes the flows' backup steps; nil when none has one.
+	snapshots flow.Snapshots
 }
 
 // lead runs the leader's parts until ctx ends (the Lease is lost or the
@@ -263,7 +271,7 @@ func lead(ctx context.Context, d leaderDeps) error {
 	if err != nil {
 		return err
 	}
-	flows, err := newFlows(cfg, flowDeps{commands: kubeCommands{p: d.plat, templates: jobTemplates(cfg)}, jobs: jobEngine, releases: rels}, db, publish, log)
+	flows, err := newFlows(cfg, flowDeps{commands: kubeCommands{p: d.plat, templates: jobTemplates(cfg)}, jobs: jobEngine, releases: rels, snapshots: d.snapshots}, db, publish, log)
 	if err != nil {
 		return err
 	}

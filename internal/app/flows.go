@@ -6,7 +6,10 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"time"
+
+	k8s "k8s.io/client-go/kubernetes"
 
 	"github.com/opshub/opshub/alerting"
 	"github.com/opshub/opshub/config"
@@ -45,7 +48,7 @@ func FlowSpecs(cfg *config.Config) []flow.Spec {
 				p := st.Promote
 				step.Promote = &flow.PromoteStep{From: flow.ServiceRef(p.From), To: flow.ServiceRef(p.To)}
 			case st.Backup != nil:
-				step.Backup = &flow.BackupStep{Project: st.Backup.Project, Service: st.Backup.Service, Volume: st.Backup.Volume}
+				step.Backup = &flow.BackupStep{Project: st.Backup.Project, Service: st.Backup.Service, Volume: st.Backup.Volume, VolumeSnapshotClass: st.Backup.VolumeSnapshotClass}
 			case st.HTTP != nil:
 				h := st.HTTP
 				step.HTTP = &flow.HTTPStep{URL: h.URL, Method: h.Method, Headers: h.Headers, Body: h.Body}
@@ -68,6 +71,8 @@ type flowDeps struct {
 	jobLines alerting.LastLinesReader
 	releases flow.Releases
 	volumes  flow.Volumes
+	// snapshots takes backup steps as volume snapshots (Kubernetes).
+	snapshots flow.Snapshots
 	// retryDelay is the first wait before a failed step is retried.
 	retryDelay time.Duration
 }
@@ -78,7 +83,7 @@ func newFlows(cfg *config.Config, deps flowDeps, db *store.DB, publish func(mode
 		return nil, err
 	}
 	opts := flow.Options{
-		DB: db, Commands: deps.commands, Releases: deps.releases, Volumes: deps.volumes,
+		DB: db, Commands: deps.commands, Releases: deps.releases, Volumes: deps.volumes, Snapshots: deps.snapshots,
 		HTTP: client, Publish: publish, Logger: log,
 		BackupDir: filepath.Join(cfg.DataDir, "backups"), RetryDelay: deps.retryDelay,
 	}
@@ -157,15 +162,33 @@ func (k kubeCommands) RunCommand(ctx context.Context, cmd flow.Command, out io.W
 	if !ok {
 		return 0, fmt.Errorf("flow %s has no jobTemplate for its run steps", cmd.Flow)
 	}
-	name := fmt.Sprintf("%s-%s-%d", cmd.Run, cmd.Step, cmd.Attempt)
 	exit, err := k.p.RunFromTemplate(ctx, kubernetes.JobRequest{
-		Project: t.Project, Name: t.Name, JobName: name, Env: cmd.Env, Command: cmd.Command, Container: t.Container, Logs: out,
+		Project: t.Project, Name: t.Name, JobName: commandJob(cmd), Env: cmd.Env, Command: cmd.Command, Container: t.Container, Logs: out,
 	}, func(job string) { fmt.Fprintf(out, "[opshub] job %s created from %s/%s\n", job, t.Project, t.Name) })
 	if err != nil {
 		return 0, err
 	}
 	fmt.Fprintf(out, "[opshub] job ended: exit code %d (%s)\n", exit.Code, exit.Reason)
 	return exit.Code, nil
+}
+
+// StopCommand deletes the Job of a run step's attempt that a previous
+// leader left running.
+func (k kubeCommands) StopCommand(ctx context.Context, cmd flow.Command) (string, error) {
+	t, ok := k.templates[cmd.Flow]
+	if !ok {
+		return "", nil
+	}
+	job, err := k.p.DeleteJobFromTemplate(ctx, kubernetes.JobRequest{Project: t.Project, Name: t.Name, JobName: commandJob(cmd)})
+	if err != nil || job == "" {
+		return "", err
+	}
+	return "its job " + job + " was deleted with its pods", nil
+}
+
+// commandJob names the Job of a run step's attempt.
+func commandJob(cmd flow.Command) string {
+	return fmt.Sprintf("%s-%s-%d", cmd.Run, cmd.Step, cmd.Attempt)
 }
 
 // newKubeJobs runs the cluster's CronJobs and Jobs on demand and from
@@ -183,4 +206,49 @@ func newKubeJobs(p *kubernetes.Platform, db *store.DB, publish func(model.Event)
 			return jobs.Spec{Project: project, Name: name}, true
 		},
 	})
+}
+
+// flowSnapshots takes the flows' backup steps on Kubernetes as CSI
+// VolumeSnapshots. A config with backup steps is refused when the cluster
+// does not serve the VolumeSnapshot API; one without gets nil.
+func flowSnapshots(cfg *config.Config, client k8s.Interface, p *kubernetes.Platform) (flow.Snapshots, error) {
+	var steps []string
+	for i, f := range cfg.Release.Flows {
+		for j, st := range f.Steps {
+			if st.Backup != nil {
+				steps = append(steps, fmt.Sprintf("release.flows[%d].steps[%d].backup", i, j))
+			}
+		}
+	}
+	if len(steps) == 0 {
+		return nil, nil
+	}
+	ok, err := kubernetes.HasSnapshotAPI(client)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", steps[0], err)
+	}
+	if !ok {
+		return nil, fmt.Errorf("%s: the cluster does not serve VolumeSnapshots (%s): install the CSI snapshot CRDs and snapshot-controller, or remove the backup step(s)",
+			strings.Join(steps, ", "), kubernetes.SnapshotAPI)
+	}
+	sc, err := kubernetes.NewSnapshotClient(cfg.Platform.Kubeconfig)
+	if err != nil {
+		return nil, err
+	}
+	return kubeSnapshots{kubernetes.NewSnapshotter(p, sc)}, nil
+}
+
+// kubeSnapshots takes backup steps as VolumeSnapshots named after the
+// run, step and attempt.
+type kubeSnapshots struct{ s *kubernetes.Snapshotter }
+
+func (k kubeSnapshots) SnapshotVolume(ctx context.Context, req flow.SnapshotRequest, out io.Writer) ([]string, error) {
+	return k.s.Snapshot(ctx, kubernetes.SnapshotRequest{
+		Project: req.Project, Service: req.Service, Volume: req.Volume, Class: req.Class,
+		Flow: req.Flow, Run: req.Run, Step: req.Step, Name: fmt.Sprintf("%s-%s-%d", req.Run, req.Step, req.Attempt),
+	}, out)
+}
+
+func (k kubeSnapshots) DeleteSnapshots(ctx context.Context, names []string) error {
+	return k.s.Delete(ctx, names)
 }

@@ -44,6 +44,11 @@ type Options struct {
 	// Scheduler starts kube-scheduler. Without it, pods must name their
 	// node (spec.nodeName: NodeName) to run.
 	Scheduler bool
+	// Snapshots installs the VolumeSnapshot CRDs and starts the CSI
+	// snapshot-controller. No CSI driver runs: a VolumeSnapshotContent
+	// becomes ready only when the test writes its status, as a driver's
+	// csi-snapshotter sidecar would.
+	Snapshots bool
 }
 
 // Cluster is a running control plane.
@@ -116,6 +121,9 @@ func haveBinaries(bin string, opts Options) error {
 	if opts.Scheduler {
 		need = append(need, "kube-scheduler")
 	}
+	if opts.Snapshots {
+		need = append(need, "snapshot-controller", "snapshot-crds.yaml")
+	}
 	var missing []string
 	for _, n := range need {
 		if _, err := os.Stat(filepath.Join(bin, n)); err != nil {
@@ -167,6 +175,11 @@ func (c *Cluster) start(ctx context.Context, opts Options) error {
 			"--kubeconfig="+kc, "--authentication-kubeconfig="+kc, "--authorization-kubeconfig="+kc,
 			"--leader-elect=false", "--secure-port=0",
 		); err != nil {
+			return err
+		}
+	}
+	if opts.Snapshots {
+		if err := c.startSnapshotController(ctx); err != nil {
 			return err
 		}
 	}

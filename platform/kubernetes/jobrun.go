@@ -147,6 +147,28 @@ func (p *Platform) RunFromTemplate(ctx context.Context, req JobRequest, started 
 	return exit, err
 }
 
+// DeleteJobFromTemplate deletes, with its pods, the Job RunFromTemplate
+// created for req (its JobName, in the template's namespace): an attempt a
+// previous leader left running. It returns the Job's namespace/name, and
+// "" when there was none.
+func (p *Platform) DeleteJobFromTemplate(ctx context.Context, req JobRequest) (string, error) {
+	ns, _, _, err := p.jobSource(ctx, req.Project, req.Name)
+	if err != nil {
+		return "", err
+	}
+	name := dnsLabel(req.JobName)
+	bg := metav1.DeletePropagationBackground
+	err = p.client.BatchV1().Jobs(ns).Delete(ctx, name, metav1.DeleteOptions{PropagationPolicy: &bg})
+	switch {
+	case apierrors.IsNotFound(err):
+		return "", nil
+	case err != nil:
+		return "", fmt.Errorf("delete job %s/%s: %w", ns, name, err)
+	}
+	p.log.Info("job of an interrupted run deleted", "namespace", ns, "job", name)
+	return ns + "/" + name, nil
+}
+
 // setJobCommand adds env to every container and sets the command.
 func setJobCommand(spec *corev1.PodSpec, req JobRequest) error {
 	if len(spec.Containers) == 0 {

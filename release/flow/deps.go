@@ -26,6 +26,18 @@ type Commands interface {
 	RunCommand(ctx context.Context, c Command, out io.Writer) (exitCode int, err error)
 }
 
+// CommandStopper is implemented by Commands whose commands outlive the
+// process that started them (on Kubernetes, Jobs): the engine stops the
+// attempts of run steps that a previous process left running when it
+// fails their run as interrupted, as the processes of a run step are
+// stopped on one machine.
+type CommandStopper interface {
+	// StopCommand stops the attempt c (only Flow, Run, Step and Attempt
+	// are set) and says what it did; one that has ended or is gone is no
+	// error.
+	StopCommand(ctx context.Context, c Command) (string, error)
+}
+
 // JobResult is how a job run ended.
 type JobResult struct {
 	ID       string
@@ -58,4 +70,29 @@ type Volumes interface {
 	// BackupVolume writes a gzip-compressed tar of the volume to w, taken
 	// while the service's instances write nothing to it.
 	BackupVolume(ctx context.Context, project, service, volume string, w io.Writer) error
+}
+
+// SnapshotRequest is one attempt of a backup step taken as a volume
+// snapshot of the platform.
+type SnapshotRequest struct {
+	Flow, Run, Step string
+	Attempt         int
+	Project         string
+	Service         string
+	Volume          string
+	// Class is the backup step's volumeSnapshotClass ("" for the
+	// cluster's default).
+	Class string
+}
+
+// Snapshots takes backup steps as the platform's volume snapshots (on
+// Kubernetes, CSI VolumeSnapshots of the claims behind the volume).
+type Snapshots interface {
+	// SnapshotVolume snapshots the volume, waits until every snapshot is
+	// ready to use or ctx ends, writes its progress to out and returns
+	// the snapshots' names. A failed attempt leaves no snapshot behind.
+	SnapshotVolume(ctx context.Context, req SnapshotRequest, out io.Writer) ([]string, error)
+	// DeleteSnapshots deletes snapshots SnapshotVolume made: a pruned
+	// run's backups go with it.
+	DeleteSnapshots(ctx context.Context, names []string) error
 }

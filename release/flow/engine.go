@@ -28,6 +28,9 @@ type Options struct {
 	Jobs     Jobs
 	Releases Releases
 	Volumes  Volumes
+	// Snapshots, when set, takes backup steps as volume snapshots
+	// (Kubernetes) instead of archives under BackupDir.
+	Snapshots Snapshots
 	// HTTP calls the URLs of http steps; default a client with a 30s
 	// timeout.
 	HTTP *http.Client
@@ -291,6 +294,7 @@ func (e *Engine) recover() []record {
 				case StepRunning, StepWaiting, StepRetrying:
 					st.State, st.Finished, st.Message = StepFailed, now, "interrupted: opshub stopped during the step"
 					failed = st.Name
+					e.stopInterrupted(r, st)
 				case StepPending:
 					st.State = StepSkipped
 				}
@@ -303,6 +307,28 @@ func (e *Engine) recover() []record {
 	}
 	sort.SliceStable(queued, func(i, j int) bool { return queued[i].Run.Created.Before(queued[j].Run.Created) })
 	return queued
+}
+
+// stopInterrupted stops what an interrupted run step left running (a
+// Job on Kubernetes) and notes it in the step's log.
+func (e *Engine) stopInterrupted(r *Run, st *StepState) {
+	lines, _, _ := e.logs.Get(r.ID + "/" + st.Name)
+	note := "[opshub] interrupted: opshub stopped during the step"
+	if stopper, ok := e.opts.Commands.(CommandStopper); ok && st.Kind == "run" && st.Attempts > 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		did, err := stopper.StopCommand(ctx, Command{Flow: r.Flow, Run: r.ID, Step: st.Name, Attempt: st.Attempts})
+		cancel()
+		switch {
+		case err != nil:
+			note += fmt.Sprintf("; attempt %d could not be stopped: %v", st.Attempts, err)
+			e.log.Error("stop an interrupted flow step", "run", r.ID, "step", st.Name, "error", err)
+		case did != "":
+			note += "; " + did
+		}
+	}
+	if err := e.logs.Put(r.ID+"/"+st.Name, append(lines, note)); err != nil {
+		e.log.Error("record step logs", "run", r.ID, "step", st.Name, "error", err)
+	}
 }
 
 func (e *Engine) save(rec record) {
@@ -630,6 +656,15 @@ func (e *Engine) prune(flow string) {
 		}
 		if e.opts.BackupDir != "" {
 			_ = os.RemoveAll(filepath.Join(e.opts.BackupDir, r.Flow, r.ID))
+		}
+		var snaps []string
+		for _, st := range r.Steps {
+			snaps = append(snaps, st.Snapshots...)
+		}
+		if len(snaps) > 0 && e.opts.Snapshots != nil {
+			if err := e.opts.Snapshots.DeleteSnapshots(context.Background(), snaps); err != nil {
+				e.log.Error("prune the volume snapshots of a flow run", "run", r.ID, "error", err)
+			}
 		}
 	}
 }

@@ -190,6 +190,8 @@ func (e *Engine) step(ctx context.Context, a *active, s Step, attempt int, out *
 		return e.deploy(ctx, a, s, out)
 	case s.Promote != nil:
 		return e.promote(ctx, a, s, out)
+	case s.Backup != nil && e.opts.Snapshots != nil:
+		return e.snapshot(ctx, a, s, attempt, out)
 	case s.Backup != nil:
 		return e.backup(ctx, a, s, out)
 	case s.HTTP != nil:

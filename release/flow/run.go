@@ -97,6 +97,9 @@ type StepState struct {
 	JobRun string `json:"jobRun,omitempty"`
 	// Backup is the archive a backup step wrote.
 	Backup string `json:"backup,omitempty"`
+	// Snapshots are the volume snapshots a backup step took on
+	// Kubernetes, as namespace/name.
+	Snapshots []string `json:"snapshots,omitempty"`
 	// ApprovedBy names who approved an approval step.
 	ApprovedBy string `json:"approvedBy,omitempty"`
 }

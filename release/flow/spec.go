@@ -116,11 +116,15 @@ type PromoteStep struct {
 	To   ServiceRef `json:"to"`
 }
 
-// BackupStep archives a service's volume.
+// BackupStep archives a service's volume, or snapshots it where the
+// engine has Snapshots.
 type BackupStep struct {
 	Project string `json:"project"`
 	Service string `json:"service"`
 	Volume  string `json:"volume"`
+	// VolumeSnapshotClass is the class of the snapshots (Kubernetes); ""
+	// for the cluster's default.
+	VolumeSnapshotClass string `json:"volumeSnapshotClass,omitempty"`
 }
 
 // HTTPStep calls a URL.

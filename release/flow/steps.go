@@ -250,6 +250,24 @@ func (e *Engine) backup(ctx context.Context, a *active, s Step, out *lineBuffer)
 	return nil
 }
 
+// snapshot takes a backup step as volume snapshots and records them with
+// the run.
+func (e *Engine) snapshot(ctx context.Context, a *active, s Step, attempt int, out *lineBuffer) error {
+	b := s.Backup
+	r := a.rec.Run
+	start := time.Now()
+	names, err := e.opts.Snapshots.SnapshotVolume(ctx, SnapshotRequest{
+		Flow: r.Flow, Run: r.ID, Step: s.Name, Attempt: attempt,
+		Project: b.Project, Service: b.Service, Volume: b.Volume, Class: b.VolumeSnapshotClass,
+	}, out)
+	if err != nil {
+		return fmt.Errorf("snapshot volume %s of %s/%s: %w", b.Volume, b.Project, b.Service, err)
+	}
+	out.Printf("volume %s of %s/%s snapshotted as %s in %s", b.Volume, b.Project, b.Service, strings.Join(names, ", "), time.Since(start).Round(time.Millisecond))
+	e.update(a, s.Name, func(st *StepState) { st.Snapshots = names })
+	return nil
+}
+
 // call makes an http step's request; a 2xx answer succeeds.
 func (e *Engine) call(ctx context.Context, s Step, out *lineBuffer) error {
 	h := s.HTTP
