@@ -60,6 +60,9 @@ var (
 	ErrConflict  = errors.New("conflict")
 )
 
+// startWait is how long Start waits for Run to have started.
+const startWait = 10 * time.Second
+
 // logLines is how many lines of each step's output are kept.
 const logLines = 500
 
@@ -349,6 +352,12 @@ func (e *Engine) Start(name string, trigger Trigger, args map[string]string) (Ru
 	args, err := NormalizeArgs(args)
 	if err != nil {
 		return Run{}, err
+	}
+	// The API may answer before Run has started: a run asked for then
+	// waits for it rather than being refused.
+	select {
+	case <-e.started:
+	case <-time.After(startWait):
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
