@@ -152,7 +152,7 @@ func RunController(ctx context.Context, cfg *config.Config, opts ControllerOptio
 						cfg: cfg, opts: opts, log: log, reg: reg, plat: plat, watch: watch, token: token,
 						replica: kubestate.New(client, namespace, kubestate.DefaultName), front: front, reloader: reloader,
 						groupObjects: kubernetes.NewGroupObjects(client),
-						snapshots: snapshots,
+						snapshots:    snapshots,
 					})
 				})
 			})
