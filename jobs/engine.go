@@ -289,6 +289,14 @@ func (e *Engine) mark(key string, t time.Time) {
 	}
 }
 
+// Running reports whether Run has started and not yet ended: Start refuses
+// runs outside that time.
+func (e *Engine) Running() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.ctx != nil && e.ctx.Err() == nil
+}
+
 // Start starts a run of project/name now and returns it (state running).
 // With concurrencyPolicy Forbid it returns ErrForbidden while a run is
 // going; with Replace the running runs are stopped and fail as replaced.

@@ -100,3 +100,35 @@ func waitWaiting(t *testing.T, c *sinktest.FakeClock) {
 	t.Helper()
 	sinktest.WaitFor(t, 10*time.Second, "a wait on the clock", func() bool { return c.Waiting() > 0 })
 }
+
+// TestRunningOnlyWhileRun: an engine takes runs only between the start
+// and the end of Run, and says so through Running (opshub's readiness).
+func TestRunningOnlyWhileRun(t *testing.T) {
+	db, err := store.Open(filepath.Join(t.TempDir(), "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	e, err := New([]Spec{{Project: "demo", Name: "report"}}, Options{Runner: succeeding{}, DB: db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Running() {
+		t.Error("Running before Run")
+	}
+	if _, err := e.Start("demo", "report", TriggerAPI, nil); err == nil {
+		t.Error("Start before Run was accepted")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = e.Run(ctx); close(done) }()
+	sinktest.WaitFor(t, 10*time.Second, "the engine to run", e.Running)
+	if _, err := e.Start("demo", "report", TriggerAPI, nil); err != nil {
+		t.Errorf("Start while running: %v", err)
+	}
+	cancel()
+	<-done
+	if e.Running() {
+		t.Error("Running after Run ended")
+	}
+}

@@ -166,7 +166,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		Tokens:      Tokens(cfg),
 		Limits:      serverLimits(cfg),
 		Services:    rt,
-		Ready:       func() (bool, string) { return rt.Ready(), "local runtime is starting" },
+		Ready:       localReady(rt.Ready, jobEngine, flows),
 		Gatherer:    reg,
 		Registerer:  reg,
 		Logs:        logReader,

@@ -51,3 +51,20 @@ func waitReady(ctx context.Context, ready func() bool) bool {
 	}
 	return true
 }
+
+// localReady is opshub run's readiness: the runtime runs its instances, and
+// the job and flow engines, which start once it does, take runs (so that a
+// client that waited for /readyz is not told "not running flows now").
+func localReady(runtime func() bool, jobs interface{ Running() bool }, flows interface{ Running() bool }) func() (bool, string) {
+	return func() (bool, string) {
+		switch {
+		case !runtime():
+			return false, "local runtime is starting"
+		case !jobs.Running():
+			return false, "the job engine is starting"
+		case !flows.Running():
+			return false, "the flow engine is starting"
+		}
+		return true, ""
+	}
+}

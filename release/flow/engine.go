@@ -340,6 +340,14 @@ func (e *Engine) save(rec record) {
 	}
 }
 
+// Running reports whether Run has started and not yet ended: Start refuses
+// runs outside that time.
+func (e *Engine) Running() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.ctx != nil && e.ctx.Err() == nil
+}
+
 // Start asks for a run of flow name with args. Depending on the flow's
 // concurrency the run starts now, is queued, or is refused with
 // ErrForbidden. A run whose steps refer to arguments not given fails at
