@@ -2,6 +2,7 @@ package kubetest
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
@@ -49,6 +50,13 @@ type Options struct {
 	// becomes ready only when the test writes its status, as a driver's
 	// csi-snapshotter sidecar would.
 	Snapshots bool
+	// ControllerManagerQPS raises kube-controller-manager's request rate
+	// (its --kube-api-qps, burst twice that) above its default of 20, for
+	// clusters of thousands of pods; 0 keeps the default.
+	ControllerManagerQPS int
+	// PodCIDR is where kwok takes pod IPs from; default 10.0.0.1/24, which
+	// holds 254 pods.
+	PodCIDR string
 }
 
 // Cluster is a running control plane.
@@ -161,13 +169,17 @@ func (c *Cluster) start(ctx context.Context, opts Options) error {
 		return err
 	}
 	kc := c.Kubeconfig
-	if _, err := c.run("kube-controller-manager",
-		"--kubeconfig="+kc, "--authentication-kubeconfig="+kc, "--authorization-kubeconfig="+kc,
+	kcm := []string{
+		"--kubeconfig=" + kc, "--authentication-kubeconfig=" + kc, "--authorization-kubeconfig=" + kc,
 		"--leader-elect=false", "--controllers=*,-nodeipam,-nodelifecycle", "--secure-port=0",
-		"--service-account-private-key-file="+filepath.Join(c.Dir, "sa.key"),
-		"--root-ca-file="+filepath.Join(c.Dir, "certs", "apiserver.crt"),
+		"--service-account-private-key-file=" + filepath.Join(c.Dir, "sa.key"),
+		"--root-ca-file=" + filepath.Join(c.Dir, "certs", "apiserver.crt"),
 		"--use-service-account-credentials=false",
-	); err != nil {
+	}
+	if q := opts.ControllerManagerQPS; q > 0 {
+		kcm = append(kcm, "--kube-api-qps="+strconv.Itoa(q), "--kube-api-burst="+strconv.Itoa(2*q))
+	}
+	if _, err := c.run("kube-controller-manager", kcm...); err != nil {
 		return err
 	}
 	if opts.Scheduler {
@@ -187,7 +199,7 @@ func (c *Cluster) start(ctx context.Context, opts Options) error {
 		"--kubeconfig="+kc, "--config="+filepath.Join(c.bin, "kwok-stages.yaml"),
 		"--manage-all-nodes=false", "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
 		"--disregard-status-with-annotation-selector="+DrivenAnnotation+"=true",
-		"--cidr=10.0.0.1/24", "--node-ip=10.0.0.1",
+		"--cidr="+cmp.Or(opts.PodCIDR, "10.0.0.1/24"), "--node-ip=10.0.0.1",
 	); err != nil {
 		return err
 	}

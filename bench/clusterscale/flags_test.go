@@ -1,0 +1,20 @@
+package clusterscale
+
+import (
+	"flag"
+	"time"
+)
+
+// The simulated cluster's size and the phases' length: small by default,
+// so that a shared machine runs it; the cluster is
+// -nodes 1000 -pods 10000 -namespaces 200.
+var (
+	nodes        = flag.Int("nodes", 100, "simulated nodes")
+	pods         = flag.Int("pods", 1000, "pods of the workloads")
+	namespaces   = flag.Int("namespaces", 20, "namespaces the workloads are spread over")
+	replicas     = flag.Int("replicas", 10, "pods per workload")
+	crashPods    = flag.Int("crashloops", 20, "pods driven into a crash loop during churn, one at a time")
+	churnRate    = flag.Float64("churn", 2, "pods deleted a second during the churn phase")
+	phase        = flag.Duration("phase", 2*time.Minute, "length of the steady and of the churn phase")
+	buildTimeout = flag.Duration("build-timeout", 20*time.Minute, "how long the simulated cluster may take to run every pod")
+)

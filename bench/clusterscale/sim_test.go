@@ -1,0 +1,235 @@
+package clusterscale
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/opshub/opshub/model"
+	kube "github.com/opshub/opshub/platform/kubernetes"
+)
+
+// collectors answers the node API for every simulated node: one server,
+// node by path (http://127.0.0.1:port/<node>), each node's pods with the
+// samples a collector reports per container every 15 s.
+type collectors struct {
+	pods *podWatch
+	srv  *http.Server
+	url  string
+}
+
+// sampleTypes are what a collector reports for a container with requests
+// and limits (metrics/rate.go).
+var sampleTypes = []model.MetricType{
+	model.MetricCPU, model.MetricCPURequestPercent, model.MetricCPULimitPercent,
+	model.MetricNetworkRx, model.MetricNetworkTx, model.MetricDiskRead, model.MetricDiskWrite,
+	model.MetricMemory, model.MetricMemoryLimitPercent, model.MetricMemoryRequestPercent, model.MetricMemoryRSS,
+	model.MetricFilesystemUsed, model.MetricRestarts,
+	model.MetricCPULimit, model.MetricMemoryLimit, model.MetricCPURequest, model.MetricMemoryRequest,
+}
+
+func startCollectors(pods *podWatch) (*collectors, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	c := &collectors{pods: pods, url: "http://" + ln.Addr().String()}
+	c.srv = &http.Server{Handler: c, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = c.srv.Serve(ln) }()
+	return c, nil
+}
+
+func (c *collectors) close() { _ = c.srv.Close() }
+
+func (c *collectors) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	node, path, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
+	switch "/" + path {
+	case "/api/v1/node/samples":
+		c.samples(w, r, node)
+	case "/api/v1/logs":
+		// The crash notifications' last lines: these pods print nothing.
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, "[]")
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+// samples answers as a collector's node API: every sample recorded after
+// since, and the time of the newest as next. A collector records every
+// 15 s; this one makes up the recording of the last whole 15 s.
+func (c *collectors) samples(w http.ResponseWriter, r *http.Request, node string) {
+	at := time.Now().Truncate(15 * time.Second)
+	since, _ := time.Parse(time.RFC3339Nano, r.URL.Query().Get("since"))
+	body := struct {
+		Node    string         `json:"node"`
+		Samples []model.Sample `json:"samples"`
+		Next    time.Time      `json:"next"`
+	}{Node: node, Next: at, Samples: []model.Sample{}}
+	if at.After(since) {
+		for _, p := range c.pods.onNode(node) {
+			ref := model.Ref{Project: p.Namespace, Service: p.Labels["app"], Instance: p.Name, Container: "app"}
+			for i, typ := range sampleTypes {
+				body.Samples = append(body.Samples, model.Sample{Ref: ref, Type: typ, Time: at, Value: float64(10 + i)})
+			}
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(body)
+}
+
+// register keeps a collector Lease for every node, advertising its path
+// on the shared server, as each node's collector does (kube.Registration).
+func (c *collectors) register(ctx context.Context, client kubernetes.Interface, nodes int) (*sync.WaitGroup, error) {
+	var wg sync.WaitGroup
+	for i := range nodes {
+		reg, err := kube.NewRegistration(kube.RegistrationOptions{
+			Client: client, Namespace: controllerNamespace, Node: nodeName(i), URL: c.url + "/" + nodeName(i),
+		})
+		if err != nil {
+			return nil, err
+		}
+		wg.Go(func() { _ = reg.Run(ctx) })
+	}
+	return &wg, nil
+}
+
+// apiCounter is a reverse proxy in front of the API server for the
+// controller alone: it counts the controller's requests by verb and
+// resource, which the API server's own metrics (apiserver_request_total)
+// cannot tell from the simulated cluster's.
+type apiCounter struct {
+	proxy *httputil.ReverseProxy
+	srv   *http.Server
+	url   string
+
+	mu     sync.Mutex
+	counts map[string]int
+}
+
+// It sends every request with token, the controller's identity.
+func startAPICounter(apiserver, token string, caPEM []byte) (*apiCounter, error) {
+	target, err := url.Parse(apiserver)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(caPEM) {
+		return nil, fmt.Errorf("the API server's CA is not PEM")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	a := &apiCounter{url: "http://" + ln.Addr().String(), counts: map[string]int{}}
+	a.proxy = &httputil.ReverseProxy{
+		Rewrite: func(r *httputil.ProxyRequest) {
+			r.SetURL(target)
+			r.Out.Host = target.Host
+			r.Out.Header.Set("Authorization", "Bearer "+token)
+		},
+		Transport:     &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, MaxIdleConnsPerHost: 100, ForceAttemptHTTP2: true},
+		FlushInterval: -1, // watches stream
+	}
+	a.srv = &http.Server{Handler: a, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = a.srv.Serve(ln) }()
+	return a, nil
+}
+
+func (a *apiCounter) close() { _ = a.srv.Close() }
+
+func (a *apiCounter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	verb, res := classify(r)
+	a.mu.Lock()
+	a.counts[verb+" "+res]++
+	a.mu.Unlock()
+	a.proxy.ServeHTTP(w, r)
+}
+
+// snapshot copies the counts so far.
+func (a *apiCounter) snapshot() map[string]int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := make(map[string]int, len(a.counts))
+	for k, v := range a.counts {
+		out[k] = v
+	}
+	return out
+}
+
+// classify names a request's verb and resource as the API server's
+// metrics do: get, list, watch, create, update, patch, delete; resource
+// with its subresource (pods/status).
+func classify(r *http.Request) (verb, res string) {
+	segs := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+	switch {
+	case len(segs) >= 2 && segs[0] == "api":
+		segs = segs[2:]
+	case len(segs) >= 3 && segs[0] == "apis":
+		segs = segs[3:]
+	default:
+		return strings.ToLower(r.Method), "discovery"
+	}
+	if len(segs) == 0 {
+		return strings.ToLower(r.Method), "discovery"
+	}
+	if segs[0] == "namespaces" && len(segs) >= 3 {
+		segs = segs[2:]
+	}
+	res, rest := segs[0], segs[1:]
+	if len(rest) >= 2 {
+		res += "/" + rest[1]
+	}
+	switch r.Method {
+	case http.MethodGet:
+		switch {
+		case r.URL.Query().Get("watch") == "true" || r.URL.Query().Get("watch") == "1":
+			verb = "watch"
+		case len(rest) == 0:
+			verb = "list"
+		default:
+			verb = "get"
+		}
+	case http.MethodPost:
+		verb = "create"
+	case http.MethodPut:
+		verb = "update"
+	default:
+		verb = strings.ToLower(r.Method)
+	}
+	return verb, res
+}
+
+// perMinute is the difference of two snapshots as requests a minute,
+// sorted by count.
+func perMinute(before, after map[string]int, d time.Duration) []string {
+	type row struct {
+		key string
+		n   int
+	}
+	var rows []row
+	for k, v := range after {
+		if n := v - before[k]; n > 0 {
+			rows = append(rows, row{k, n})
+		}
+	}
+	slices.SortFunc(rows, func(a, b row) int { return b.n - a.n })
+	out := make([]string, len(rows))
+	for i, r := range rows {
+		out[i] = fmt.Sprintf("%s %.1f/min", r.key, float64(r.n)/d.Minutes())
+	}
+	return out
+}
