@@ -16,5 +16,6 @@ var (
 	crashPods    = flag.Int("crashloops", 20, "pods driven into a crash loop during churn, one at a time")
 	churnRate    = flag.Float64("churn", 2, "pods deleted a second during the churn phase")
 	phase        = flag.Duration("phase", 2*time.Minute, "length of the steady and of the churn phase")
+	settle       = flag.Duration("settle", time.Minute, "time after the first sync before the steady phase: a new leader's import of every workload's release history")
 	buildTimeout = flag.Duration("build-timeout", 20*time.Minute, "how long the simulated cluster may take to run every pod")
 )
