@@ -86,13 +86,13 @@ func (o spendObserver) Observe(ctx context.Context, _ time.Time) ([]spend.Contai
 		}
 	}
 	volumes := o.volumes
-	if lister, ok := o.platform.(volumeLister); ok && len(o.volumes) == 0 {
+	if lister, ok := o.platform.(allVolumeLister); ok && len(o.volumes) == 0 {
+		all, err := lister.AllVolumes(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
 		for _, svc := range svcs {
-			vs, err := lister.Volumes(ctx, svc.Project, svc.Name)
-			if err != nil {
-				return nil, nil, err
-			}
-			for _, v := range vs {
+			for _, v := range all[model.Ref{Project: svc.Project, Service: svc.Name}] {
 				if v.Capacity > 0 {
 					volumes = append(volumes, spend.Volume{Ref: model.Ref{Project: svc.Project, Service: svc.Name, Instance: v.Name}, CapacityBytes: float64(v.Capacity)})
 				}
@@ -102,10 +102,11 @@ func (o spendObserver) Observe(ctx context.Context, _ time.Time) ([]spend.Contai
 	return out, volumes, nil
 }
 
-// volumeLister is a platform that reports its services' volumes (the
-// Kubernetes platform's claims); spend charges them by capacity.
-type volumeLister interface {
-	Volumes(ctx context.Context, project, service string) ([]model.Volume, error)
+// allVolumeLister is a platform that reports its services' volumes (the
+// Kubernetes platform's claims), all in one pass; spend charges them by
+// capacity.
+type allVolumeLister interface {
+	AllVolumes(ctx context.Context) (map[model.Ref][]model.Volume, error)
 }
 
 // SpendVolumes lists the declared volumes, each charged once by capacity

@@ -2,6 +2,7 @@ package kubernetes
 
 import (
 	"context"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -12,6 +13,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/opshub/opshub/model"
 )
 
 func TestSurgePods(t *testing.T) {
@@ -117,6 +120,19 @@ func TestVolumesHPAsAndNodes(t *testing.T) {
 		}
 		if vols[1].Capacity != 0 {
 			t.Errorf("unbound claim capacity = %d, want 0", vols[1].Capacity)
+		}
+	})
+	t.Run("every service's volumes in one pass are each one's", func(t *testing.T) {
+		all, err := p.AllVolumes(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		one, _ := p.Volumes(ctx, "shop", "db")
+		if got := all[model.Ref{Project: "shop", Service: "db"}]; len(got) != 3 || !reflect.DeepEqual(got, one) {
+			t.Errorf("AllVolumes[shop/db] = %+v, Volumes = %+v", got, one)
+		}
+		if _, ok := all[model.Ref{Project: "shop", Service: "web"}]; ok {
+			t.Error("web mounts no claim but has volumes")
 		}
 	})
 	t.Run("an HPA targeting the workload is found by kind and name", func(t *testing.T) {

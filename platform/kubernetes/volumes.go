@@ -49,6 +49,35 @@ func (p *Platform) Volumes(ctx context.Context, project, service string) ([]mode
 	if err != nil {
 		return nil, err
 	}
+	return p.volumesOf(w)
+}
+
+// AllVolumes is Volumes of every service at once, by service (project and
+// service of the Ref): one pass over the workloads, where a Volumes call
+// per service would look each one up among all of them.
+func (p *Platform) AllVolumes(ctx context.Context) (map[model.Ref][]model.Volume, error) {
+	if err := p.waitSynced(ctx); err != nil {
+		return nil, err
+	}
+	ws, err := p.workloads()
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes: %w", err)
+	}
+	out := make(map[model.Ref][]model.Volume, len(ws))
+	for _, w := range ws {
+		vs, err := p.volumesOf(w)
+		if err != nil {
+			return nil, err
+		}
+		if len(vs) > 0 {
+			out[model.Ref{Project: w.project, Service: w.name}] = vs
+		}
+	}
+	return out, nil
+}
+
+// volumesOf is Volumes of one workload.
+func (p *Platform) volumesOf(w workload) ([]model.Volume, error) {
 	pods, err := p.podsOf(w)
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes: %w", err)
