@@ -15,12 +15,12 @@ import (
 type clusterStub struct {
 	platform.Platform
 	svcs    []model.Service
-	volumes map[string][]model.Volume
+	volumes map[model.Ref][]model.Volume
 }
 
 func (c clusterStub) Services(context.Context) ([]model.Service, error) { return c.svcs, nil }
-func (c clusterStub) Volumes(_ context.Context, project, service string) ([]model.Volume, error) {
-	return c.volumes[project+"/"+service], nil
+func (c clusterStub) AllVolumes(context.Context) (map[model.Ref][]model.Volume, error) {
+	return c.volumes, nil
 }
 
 type noUsage struct{}
@@ -37,7 +37,7 @@ func TestSpendObservesRequestsPoolsAndClaimsOfACluster(t *testing.T) {
 			{Name: "train-0", Container: "train", Status: model.StatusRunning, NodePool: "gpu", Requests: &model.Requests{CPU: 2, Memory: 1 << 30}},
 			{Name: "train-1", Container: "train", Status: model.StatusStaging},
 		}}},
-		volumes: map[string][]model.Volume{"ml/train": {
+		volumes: map[model.Ref][]model.Volume{{Project: "ml", Service: "train"}: {
 			{Name: "data-train-0", Capacity: 10 << 30},
 			{Name: "unbound", Capacity: 0},
 		}},
