@@ -397,11 +397,16 @@ func TestBrowserDemo(t *testing.T) {
 		waitJS(t, ctx, 60*time.Second, chart+" with data points",
 			fmt.Sprintf(`(() => { const c = document.querySelector('[data-chart=%q]'); return c && +c.dataset.points > 0 && c.querySelector('canvas'); })()`, chart))
 	}
-	// Hovering a chart shows each series' value at that time.
-	box := eval[[]float64](t, ctx, `(() => { const r = document.querySelector('[data-chart="CPU (cores)"] .u-over').getBoundingClientRect(); return [r.x + r.width * 0.9, r.y + r.height / 2]; })()`)
-	run(t, ctx, chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, box[0], box[1]))
-	waitJS(t, ctx, 5*time.Second, "values in the CPU chart's legend on hover",
-		`[...document.querySelectorAll('[data-chart="CPU (cores)"] .u-legend .u-series')].slice(1).some(e => /[0-9]/.test(e.querySelector('.u-value').textContent))`)
+	// Hovering a chart shows each series' value at that time. A chart is
+	// drawn anew when a series appears (a new instance's first sample), which
+	// ends a hover, so the pointer keeps moving over it as a user's does.
+	hovered := 0
+	poll(t, 20*time.Second, "values in the CPU chart's legend on hover", func() bool {
+		box := eval[[]float64](t, ctx, `(() => { const r = document.querySelector('[data-chart="CPU (cores)"] .u-over').getBoundingClientRect(); return [r.x + r.width * 0.9, r.y + r.height / 2]; })()`)
+		hovered++
+		run(t, ctx, chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, box[0]-float64(hovered%2), box[1]))
+		return eval[bool](t, ctx, `[...document.querySelectorAll('[data-chart="CPU (cores)"] .u-legend .u-series')].slice(1).some(e => /[0-9]/.test(e.querySelector('.u-value').textContent))`)
+	})
 	screenshot(t, ctx, "service-web-metrics")
 
 	// Probe history is shown.
