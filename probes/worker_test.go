@@ -65,9 +65,6 @@ type probeRig struct {
 	done     chan struct{}
 }
 
-// rig builds a Container over set. young makes the Manager start now (so
-// first runs are jittered by jitter × period); otherwise it started an hour
-// ago. Call it inside synctest.Test.
 // runFor starts run 1 and the workers now, lets d pass in the bubble and
 // waits for the workers to settle; it returns the run's start.
 func (r *probeRig) runFor(d time.Duration) time.Time {
@@ -79,6 +76,9 @@ func (r *probeRig) runFor(d time.Duration) time.Time {
 	return t0
 }
 
+// rig builds a Container over set. young makes the Manager start now (so
+// first runs are jittered by jitter × period); otherwise it started an hour
+// ago. Call it inside synctest.Test.
 func rig(t *testing.T, set Set, young bool, jitter float64, ms *Metrics) *probeRig {
 	t.Helper()
 	m := NewManager(Options{Jitter: func() float64 { return jitter }, Metrics: ms})
