@@ -147,18 +147,6 @@ func (r *probeRig) lastChange() Change {
 	return r.changes[len(r.changes)-1]
 }
 
-func equal[T comparable](a, b []T) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 func secs(ds ...int) []time.Duration {
 	out := make([]time.Duration, len(ds))
 	for i, d := range ds {
@@ -179,7 +167,7 @@ func TestReadinessStartsFailedAndFollowsThresholds(t *testing.T) {
 		}
 		time.Sleep(10 * time.Second)
 		synctest.Wait()
-		if got := r.takeChanges(); !equal(got, []string{"readiness:success+probed"}) {
+		if got := r.takeChanges(); !slices.Equal(got, []string{"readiness:success+probed"}) {
 			t.Fatalf("after two successes: %v", got)
 		}
 
@@ -192,7 +180,7 @@ func TestReadinessStartsFailedAndFollowsThresholds(t *testing.T) {
 		}
 		time.Sleep(10 * time.Second)
 		synctest.Wait()
-		if got := r.takeChanges(); !equal(got, []string{"readiness:failure+probed"}) {
+		if got := r.takeChanges(); !slices.Equal(got, []string{"readiness:failure+probed"}) {
 			t.Fatalf("after three failures: %v", got)
 		}
 		st := r.c.Status(false)[0]
@@ -209,10 +197,10 @@ func TestReadinessStartsFailedAndFollowsThresholds(t *testing.T) {
 		}
 		time.Sleep(10 * time.Second)
 		synctest.Wait()
-		if got := r.takeChanges(); !equal(got, []string{"readiness:success+probed+recovered"}) {
+		if got := r.takeChanges(); !slices.Equal(got, []string{"readiness:success+probed+recovered"}) {
 			t.Fatalf("after two successes: %v", got)
 		}
-		if got := h.callTimes(t0); !equal(got, secs(0, 10, 20, 30, 40, 50, 60)) {
+		if got := h.callTimes(t0); !slices.Equal(got, secs(0, 10, 20, 30, 40, 50, 60)) {
 			t.Errorf("runs at %v, want one every period from the start", got)
 		}
 		st = r.c.Status(false)[0]
@@ -235,7 +223,7 @@ func TestLivenessFailureHoldsUntilTheNextRun(t *testing.T) {
 		synctest.Wait()
 		last := r.lastChange()
 		got := r.takeChanges()
-		if !equal(got, []string{"liveness:failure+probed"}) {
+		if !slices.Equal(got, []string{"liveness:failure+probed"}) {
 			t.Fatalf("after three failures: %v", got)
 		}
 		if msg := last.Message(); msg != "Liveness probe failed: HTTP probe failed with statuscode: 500" {
@@ -244,7 +232,7 @@ func TestLivenessFailureHoldsUntilTheNextRun(t *testing.T) {
 		// On hold: the container is being restarted; no more runs.
 		time.Sleep(60 * time.Second)
 		synctest.Wait()
-		if got := h.callTimes(t0); !equal(got, secs(0, 10, 20)) {
+		if got := h.callTimes(t0); !slices.Equal(got, secs(0, 10, 20)) {
 			t.Fatalf("runs at %v: a failed liveness probe must hold until the next run", got)
 		}
 
@@ -259,7 +247,7 @@ func TestLivenessFailureHoldsUntilTheNextRun(t *testing.T) {
 		}
 		time.Sleep(10 * time.Second)
 		synctest.Wait()
-		if got := r.takeChanges(); !equal(got, []string{"liveness:success+probed+recovered"}) {
+		if got := r.takeChanges(); !slices.Equal(got, []string{"liveness:success+probed+recovered"}) {
 			t.Fatalf("after the restart: %v", got)
 		}
 	})
@@ -299,7 +287,7 @@ func TestStartupGatesTheOtherProbes(t *testing.T) {
 		}
 		got := r.takeChanges()
 		slices.Sort(got) // the workers run side by side
-		if !equal(got, []string{"liveness:failure+probed", "readiness:success+probed", "startup:success+probed"}) {
+		if !slices.Equal(got, []string{"liveness:failure+probed", "readiness:success+probed", "startup:success+probed"}) {
 			t.Errorf("changes after startup: %v", got)
 		}
 	})
@@ -316,10 +304,10 @@ func TestStartupFailureIsAVerdict(t *testing.T) {
 		time.Sleep(10 * time.Second)
 		synctest.Wait()
 		last := r.lastChange()
-		if got := r.takeChanges(); !equal(got, []string{"startup:failure+probed"}) {
+		if got := r.takeChanges(); !slices.Equal(got, []string{"startup:failure+probed"}) {
 			t.Fatalf("changes: %v", got)
 		}
-		if got := r.handlers[Startup].callTimes(t0); !equal(got, secs(0, 2, 4)) {
+		if got := r.handlers[Startup].callTimes(t0); !slices.Equal(got, secs(0, 2, 4)) {
 			t.Errorf("runs at %v: a startup verdict holds the probe", got)
 		}
 		if msg := last.Message(); msg != "Startup probe failed: command exited with code 1" {
@@ -332,7 +320,7 @@ func TestInitialDelayCountsFromTheRunStart(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r := rig(t, Set{Readiness: &Spec{HTTP: &HTTPAction{}, InitialDelay: 25 * time.Second}}, false, 0, nil)
 		t0 := r.runFor(45 * time.Second)
-		if got := r.handlers[Readiness].callTimes(t0); !equal(got, secs(30, 40)) {
+		if got := r.handlers[Readiness].callTimes(t0); !slices.Equal(got, secs(30, 40)) {
 			t.Errorf("runs at %v, want the first tick after 25s and on", got)
 		}
 	})
@@ -343,7 +331,7 @@ func TestFirstRunJitter(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			r := rig(t, Set{Liveness: &Spec{TCP: &TCPAction{}}}, true, 0.25, nil)
 			t0 := r.runFor(13 * time.Second)
-			if got := r.handlers[Liveness].callTimes(t0); !equal(got, []time.Duration{2500 * time.Millisecond, 12500 * time.Millisecond}) {
+			if got := r.handlers[Liveness].callTimes(t0); !slices.Equal(got, []time.Duration{2500 * time.Millisecond, 12500 * time.Millisecond}) {
 				t.Errorf("runs at %v, want 2.5s (a quarter of the period) and every period after", got)
 			}
 		})
@@ -352,7 +340,7 @@ func TestFirstRunJitter(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			r := rig(t, Set{Liveness: &Spec{TCP: &TCPAction{}}}, false, 0.25, nil)
 			t0 := r.runFor(11 * time.Second)
-			if got := r.handlers[Liveness].callTimes(t0); !equal(got, secs(0, 10)) {
+			if got := r.handlers[Liveness].callTimes(t0); !slices.Equal(got, secs(0, 10)) {
 				t.Errorf("runs at %v", got)
 			}
 		})
@@ -368,10 +356,10 @@ func TestReadinessRunsAtOnceForANewRun(t *testing.T) {
 		r.c.RunStarted(Run{ID: 1, StartedAt: time.Now()})
 		time.Sleep(time.Second)
 		synctest.Wait()
-		if got := r.handlers[Readiness].callTimes(t0); !equal(got, secs(3)) {
+		if got := r.handlers[Readiness].callTimes(t0); !slices.Equal(got, secs(3)) {
 			t.Fatalf("runs at %v, want one right at the run's start", got)
 		}
-		if got := r.takeChanges(); !equal(got, []string{"readiness:success+probed"}) {
+		if got := r.takeChanges(); !slices.Equal(got, []string{"readiness:success+probed"}) {
 			t.Errorf("changes %v", got)
 		}
 		// A run that ends stops the probing and is not ready.
@@ -518,7 +506,7 @@ func TestTicksAlignTo100ms(t *testing.T) {
 		time.Sleep(2 * time.Second)
 		synctest.Wait()
 		want := []time.Duration{2050 * time.Millisecond, 3 * time.Second, 4 * time.Second}
-		if got := r.handlers[Readiness].callTimes(t0); !equal(got, want) {
+		if got := r.handlers[Readiness].callTimes(t0); !slices.Equal(got, want) {
 			t.Errorf("runs at %v, want %v", got, want)
 		}
 	})

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -42,18 +43,6 @@ func logs(recs []model.LogRecord) []string {
 	return out
 }
 
-func equal(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 func TestBufferSurvivesRestart(t *testing.T) {
 	dir := t.TempDir()
 	log := slog.New(slog.DiscardHandler)
@@ -82,7 +71,7 @@ func TestBufferSurvivesRestart(t *testing.T) {
 		t.Fatalf("after restart the buffer counts %d records, want 750", events)
 	}
 	got := drain(t, b2, 64)
-	if want := logs(sinktest.Numbered(250, 1000)); !equal(got, want) {
+	if want := logs(sinktest.Numbered(250, 1000)); !slices.Equal(got, want) {
 		t.Fatalf("after restart got %d records (%v…), want the 750 undelivered in order", len(got), got[:min(3, len(got))])
 	}
 	segs, _ := filepath.Glob(filepath.Join(dir, "*"+segSuffix))
@@ -141,7 +130,7 @@ func TestBufferCutsTornLastRecord(t *testing.T) {
 			}
 			got := drain(t, b2, 100)
 			want := []string{"line 000002", "line 000003", "line 000004", "line 000006", "line 000007"}
-			if !equal(got, want) {
+			if !slices.Equal(got, want) {
 				t.Fatalf("got %q, want %q: the torn record must be dropped, nothing delivered twice", got, want)
 			}
 		})
@@ -265,7 +254,7 @@ func TestBufferMemoryLane(t *testing.T) {
 	if isDone(a) {
 		t.Fatal("a share is done with one of its records not delivered")
 	}
-	if got := drain(t, b, 100); !equal(got, []string{"line 000002", "line 000003", "line 000004"}) {
+	if got := drain(t, b, 100); !slices.Equal(got, []string{"line 000002", "line 000003", "line 000004"}) {
 		t.Fatalf("delivered %q", got)
 	}
 	if !isDone(a) || !isDone(c) {
@@ -318,7 +307,7 @@ func TestBufferSpillKeepsOrderOnce(t *testing.T) {
 	}
 	defer b2.Close()
 	want := []string{"line 000002", "line 000003", "line 000004", "line 000005"}
-	if got := drain(t, b2, 100); !equal(got, want) {
+	if got := drain(t, b2, 100); !slices.Equal(got, want) {
 		t.Fatalf("after the spill and a restart: %q, want %q", got, want)
 	}
 	// Empty on disk again: the next share waits in memory.
@@ -364,7 +353,7 @@ func TestBufferWritesAgainAfterASegmentCouldNotBeCreated(t *testing.T) {
 	if err := b.Append(again, sinktest.Numbered(20, 30), time.Now()); err != nil {
 		t.Fatalf("an Append once the segment can be created: %v", err)
 	}
-	if got, want := drain(t, b, 7), logs(sinktest.Numbered(0, 30)); !equal(got, want) {
+	if got, want := drain(t, b, 7), logs(sinktest.Numbered(0, 30)); !slices.Equal(got, want) {
 		t.Fatalf("read back %v, want %v", got, want)
 	}
 }
