@@ -219,8 +219,9 @@ func (r *Router) Apply(ctx context.Context, cfgs []SinkConfig) (Changes, error) 
 	return ch, nil
 }
 
-// withDefaults fills c's defaults as prepare does, without building
-// anything, for comparison with a running sink's config.
+// withDefaults fills c's defaults (data directory, batch limits, buffer
+// size) without building anything: prepare starts with it, and a new config
+// goes through it for comparison with a running sink's config.
 func (r *Router) withDefaults(c SinkConfig) SinkConfig {
 	if c.Spec.DataDir == "" {
 		c.Spec.DataDir = filepath.Join(r.opts.DataDir, "sinks", c.Spec.Name)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -174,18 +173,9 @@ type prepared struct {
 // destination; errors are *SinkError.
 func (r *Router) prepare(c SinkConfig) (prepared, error) {
 	name := c.Spec.Name
-	if c.Spec.DataDir == "" {
-		c.Spec.DataDir = filepath.Join(r.opts.DataDir, "sinks", name)
-	}
+	c = r.withDefaults(c)
 	if c.Spec.Logger == nil {
 		c.Spec.Logger = r.log.With("sink", name, "type", c.Spec.Type)
-	}
-	c.Batch = withBatchDefaults(c.Batch)
-	switch {
-	case c.BufferMaxBytes == 0:
-		c.BufferMaxBytes = DefaultBufferMaxBytes
-	case c.BufferMaxBytes < 0:
-		c.BufferMaxBytes = NoBuffer
 	}
 	match, err := compileFilter(c.Filter)
 	if err != nil {
