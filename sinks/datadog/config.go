@@ -60,9 +60,12 @@ func (c *Config) Validate() error {
 	} else if _, err := intakeURL(c.Site); err != nil {
 		errs = append(errs, err)
 	}
-	errs = append(errs, sinks.CheckCompression(c.Compression))
+	errs = append(errs, sinks.CheckCompression(c.Compression), c.client().Validate())
 	return errors.Join(errs...)
 }
+
+// client is the one client key a datadog sink accepts.
+func (c *Config) client() outbound.ClientConfig { return outbound.ClientConfig{Timeout: c.Timeout} }
 
 // intakeURL is the logs intake endpoint of a site or region.
 func intakeURL(site string) (string, error) {

@@ -35,9 +35,7 @@ var _ sinks.Destination = (*Destination)(nil)
 
 // New builds a datadog destination from the sink's spec.
 func New(spec sinks.Spec) (sinks.Destination, error) {
-	cfg, client, err := sinks.HTTPSettings(spec, func(c *Config) outbound.ClientConfig {
-		return outbound.ClientConfig{Timeout: c.Timeout}
-	})
+	cfg, client, err := sinks.HTTPSettings(spec, (*Config).client)
 	if err != nil {
 		return nil, err
 	}

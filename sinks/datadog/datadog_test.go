@@ -383,3 +383,11 @@ func TestDeliverEscapesWhatJSONMust(t *testing.T) {
 		t.Errorf("hostname %q", got.Hostname)
 	}
 }
+
+func TestSettingsRefuseBadKeys(t *testing.T) {
+	plugintest.CheckRefusals(t, Plugin.Settings, []plugintest.Refusal{
+		{Name: "no apiKey", Keys: "site: eu", Want: "apiKey: is required"},
+		{Name: "unknown site", Keys: "apiKey: k\nsite: mars", Want: "neither a Datadog site"},
+		{Name: "negative timeout", Keys: "apiKey: k\ntimeout: -1s", Want: "timeout: must not be negative"},
+	})
+}

@@ -37,8 +37,12 @@ type Config struct {
 
 // Validate reports every bad key at once.
 func (c *Config) Validate() error {
-	return errors.Join(outbound.CheckURLKey("url", c.URL),
-		outbound.ClientConfig{Auth: c.Auth, TLS: c.TLS, Timeout: c.Timeout}.Validate())
+	return errors.Join(outbound.CheckURLKey("url", c.URL), c.client().Validate())
+}
+
+// client are the client keys an Alertmanager integration accepts.
+func (c *Config) client() outbound.ClientConfig {
+	return outbound.ClientConfig{Auth: c.Auth, TLS: c.TLS, Timeout: c.Timeout}
 }
 
 // Notifier posts alerts to one Alertmanager.
@@ -52,9 +56,7 @@ var _ notify.Notifier = (*Notifier)(nil)
 
 // New is the Factory of Alertmanager integrations.
 func New(spec notify.Spec) (notify.Notifier, error) {
-	cfg, client, err := notify.HTTPSettings(spec, func(c *Config) outbound.ClientConfig {
-		return outbound.ClientConfig{Auth: c.Auth, TLS: c.TLS, Timeout: c.Timeout}
-	})
+	cfg, client, err := notify.HTTPSettings(spec, (*Config).client)
 	if err != nil {
 		return nil, err
 	}

@@ -66,12 +66,11 @@ type Config struct {
 
 // Validate reports every bad key at once.
 func (c *Config) Validate() error {
-	errs := []error{outbound.CheckSecretURLKey("webhookURL", c.WebhookURL)}
-	if c.Timeout < 0 {
-		errs = append(errs, errors.New("timeout: must not be negative"))
-	}
-	return errors.Join(errs...)
+	return errors.Join(outbound.CheckSecretURLKey("webhookURL", c.WebhookURL), c.client().Validate())
 }
+
+// client is the one client key a Teams integration accepts.
+func (c *Config) client() outbound.ClientConfig { return outbound.ClientConfig{Timeout: c.Timeout} }
 
 // Notifier posts cards to one Teams webhook.
 type Notifier struct {
@@ -87,9 +86,7 @@ var (
 
 // New is the Factory of Teams integrations.
 func New(spec notify.Spec) (notify.Notifier, error) {
-	cfg, client, err := notify.HTTPSettings(spec, func(c *Config) outbound.ClientConfig {
-		return outbound.ClientConfig{Timeout: c.Timeout}
-	})
+	cfg, client, err := notify.HTTPSettings(spec, (*Config).client)
 	if err != nil {
 		return nil, err
 	}

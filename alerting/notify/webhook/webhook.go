@@ -44,10 +44,12 @@ func (c *Config) Validate() error {
 	if _, err := SecretKey(c.Secret); err != nil {
 		errs = append(errs, fmt.Errorf("secret: %w", err))
 	}
-	if c.Timeout < 0 {
-		errs = append(errs, errors.New("timeout: must not be negative"))
-	}
-	return errors.Join(errs...)
+	return errors.Join(append(errs, c.client().Validate())...)
+}
+
+// client are the client keys a webhook integration accepts.
+func (c *Config) client() outbound.ClientConfig {
+	return outbound.ClientConfig{Headers: c.Headers, Timeout: c.Timeout}
 }
 
 // Notifier posts events to one URL.
@@ -63,9 +65,7 @@ var _ notify.Notifier = (*Notifier)(nil)
 
 // New is the Factory of webhook integrations.
 func New(spec notify.Spec) (notify.Notifier, error) {
-	cfg, client, err := notify.HTTPSettings(spec, func(c *Config) outbound.ClientConfig {
-		return outbound.ClientConfig{Headers: c.Headers, Timeout: c.Timeout}
-	})
+	cfg, client, err := notify.HTTPSettings(spec, (*Config).client)
 	if err != nil {
 		return nil, err
 	}
