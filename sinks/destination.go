@@ -117,3 +117,22 @@ func SettingsOf[T Settings](spec Spec) (T, error) {
 	}
 	return s, nil
 }
+
+// ConfigOf returns a copy of the spec's settings, of the destination's own
+// type C, for its constructor to fill defaults into without changing the
+// spec: what HTTPSettings returns, for a destination that does not speak
+// HTTP.
+func ConfigOf[C any, P interface {
+	*C
+	Settings
+}](spec Spec) (C, error) {
+	var zero C
+	p, err := SettingsOf[P](spec)
+	if err != nil {
+		return zero, err
+	}
+	if p == nil {
+		return zero, fmt.Errorf("sink %q: settings are nil", spec.Name)
+	}
+	return *p, nil
+}

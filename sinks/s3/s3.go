@@ -32,11 +32,10 @@ var _ sinks.Destination = (*Destination)(nil)
 // New builds an s3 destination from the sink's spec. It does not contact
 // the store.
 func New(spec sinks.Spec) (sinks.Destination, error) {
-	c, err := sinks.SettingsOf[*Config](spec)
+	cfg, err := sinks.ConfigOf[Config](spec)
 	if err != nil {
 		return nil, err
 	}
-	cfg := *c
 	enc, err := sinks.Encoder(spec.Encoding)
 	if err != nil {
 		return nil, fmt.Errorf("sink %q: %w", spec.Name, err)

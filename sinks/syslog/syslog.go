@@ -40,12 +40,11 @@ var _ sinks.Destination = (*Destination)(nil)
 // New builds a syslog destination from the sink's spec. It does not
 // connect: the first Deliver does.
 func New(spec sinks.Spec) (sinks.Destination, error) {
-	c, err := sinks.SettingsOf[*Config](spec)
+	cfg, err := sinks.ConfigOf[Config](spec)
 	if err != nil {
 		return nil, err
 	}
-	cfg := *c
-	cfg.Network = c.network()
+	cfg.Network = cfg.network()
 	hostname, _ := os.Hostname()
 	d := &Destination{
 		cfg: cfg,
