@@ -36,6 +36,7 @@ import (
 	"github.com/klauspost/compress/s2"
 
 	"github.com/opshub/opshub/internal/app"
+	"github.com/opshub/opshub/internal/sinktest"
 )
 
 type e2eOptions struct {
@@ -317,6 +318,7 @@ func runTool(ctx context.Context, o e2eOptions, tool, dataDir string, port int, 
 	switch {
 	case strings.HasPrefix(kind, "opshub"):
 		cfg := filepath.Join(work, "opshub.yaml")
+		httpPort, _ := sinktest.FreeLoopbackPort() // 0, any port, when none is found
 		text := fmt.Sprintf(`dataDir: %s
 server:
   listen: 127.0.0.1:%d
@@ -326,7 +328,7 @@ collector:
   paths: [%s]
 sinks:
   - name: bench
-%s`, filepath.Join(work, "state"), freePort(), root, opshubSink(o.sink, port))
+%s`, filepath.Join(work, "state"), httpPort, root, opshubSink(o.sink, port))
 		if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
 			return res, err
 		}
@@ -658,15 +660,6 @@ func loadAvg() string {
 		return "?"
 	}
 	return f[0]
-}
-
-func freePort() int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // appChild runs opshub run's code in this process with a CPU profile: the

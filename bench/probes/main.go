@@ -24,6 +24,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/opshub/opshub/internal/sinktest"
 	"github.com/opshub/opshub/model"
 	"github.com/opshub/opshub/probes"
 )
@@ -60,7 +61,7 @@ func run() int {
 		}
 	}()
 	for i := range ports {
-		port, err := freePort()
+		port, err := sinktest.FreeLoopbackPort()
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
@@ -216,15 +217,6 @@ func demoSeconds(procs []*exec.Cmd) float64 {
 		}
 	}
 	return total
-}
-
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
 func waitListening(port int, timeout time.Duration) error {

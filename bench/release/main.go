@@ -33,6 +33,7 @@ import (
 
 	"github.com/opshub/opshub/internal/app"
 	"github.com/opshub/opshub/internal/loadgen"
+	"github.com/opshub/opshub/internal/sinktest"
 	"github.com/opshub/opshub/model"
 )
 
@@ -104,15 +105,6 @@ func (r result) String() string {
 		strings.Join(took, ", "), pair(p50, p99), pair(d50, d99), pair(p50-d50, p99-d99), r.loadavg)
 }
 
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
-}
-
 func measure(demo string, n int, rps float64, workers, deploys int, window time.Duration) (result, error) {
 	res := result{instances: n}
 	dir, err := os.MkdirTemp("", "opshub-bench-release-")
@@ -120,7 +112,7 @@ func measure(demo string, n int, rps float64, workers, deploys int, window time.
 		return res, err
 	}
 	defer os.RemoveAll(dir)
-	port, err := freePort()
+	port, err := sinktest.FreeLoopbackPort()
 	if err != nil {
 		return res, err
 	}

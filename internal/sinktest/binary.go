@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"testing"
 )
 
@@ -68,11 +69,16 @@ func repoRoot() (string, bool) {
 // FreeAddr returns a loopback host:port nobody listens on right now.
 func FreeAddr(t testing.TB) string {
 	t.Helper()
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(FreePort(t)))
+}
+
+// FreeLoopbackPort returns a loopback port nobody listens on right now:
+// FreePort for a program without a testing.TB (the bench programs).
+func FreeLoopbackPort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatalf("find a free port: %v", err)
+		return 0, err
 	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
 }

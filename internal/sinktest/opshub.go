@@ -3,10 +3,8 @@ package sinktest
 import (
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -72,10 +70,12 @@ func poll(timeout time.Duration, cond func() error) error {
 	}
 }
 
-// FreePort is FreeAddr's port.
+// FreePort returns a loopback port nobody listens on right now.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	_, port, _ := net.SplitHostPort(FreeAddr(t))
-	n, _ := strconv.Atoi(port)
-	return n
+	port, err := FreeLoopbackPort()
+	if err != nil {
+		t.Fatalf("find a free port: %v", err)
+	}
+	return port
 }
