@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -528,6 +529,12 @@ func (p *Platform) Service(ctx context.Context, project, name string) (model.Ser
 	return svc, nil
 }
 
+// scaleClient is the scale subresource of Deployments and of StatefulSets.
+type scaleClient interface {
+	GetScale(ctx context.Context, name string, opts metav1.GetOptions) (*autoscalingv1.Scale, error)
+	UpdateScale(ctx context.Context, name string, scale *autoscalingv1.Scale, opts metav1.UpdateOptions) (*autoscalingv1.Scale, error)
+}
+
 // Scale sets the desired replicas through the workload's scale
 // subresource, retrying when another writer changed it in between.
 func (p *Platform) Scale(ctx context.Context, project, name string, replicas int) error {
@@ -541,27 +548,18 @@ func (p *Platform) Scale(ctx context.Context, project, name string, replicas int
 	if w.isJob() {
 		return fmt.Errorf("scale %s/%s: a %s is a job and runs its own number of pods", project, name, w.kind)
 	}
+	var api scaleClient = p.client.AppsV1().Deployments(w.namespace)
+	if w.kind == kindStatefulSet {
+		api = p.client.AppsV1().StatefulSets(w.namespace)
+	}
 	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		switch w.kind {
-		case kindStatefulSet:
-			api := p.client.AppsV1().StatefulSets(w.namespace)
-			sc, err := api.GetScale(ctx, w.name, metav1.GetOptions{})
-			if err != nil {
-				return err
-			}
-			sc.Spec.Replicas = int32(replicas)
-			_, err = api.UpdateScale(ctx, w.name, sc, metav1.UpdateOptions{FieldManager: userAgent})
-			return err
-		default:
-			api := p.client.AppsV1().Deployments(w.namespace)
-			sc, err := api.GetScale(ctx, w.name, metav1.GetOptions{})
-			if err != nil {
-				return err
-			}
-			sc.Spec.Replicas = int32(replicas)
-			_, err = api.UpdateScale(ctx, w.name, sc, metav1.UpdateOptions{FieldManager: userAgent})
+		sc, err := api.GetScale(ctx, w.name, metav1.GetOptions{})
+		if err != nil {
 			return err
 		}
+		sc.Spec.Replicas = int32(replicas)
+		_, err = api.UpdateScale(ctx, w.name, sc, metav1.UpdateOptions{FieldManager: userAgent})
+		return err
 	})
 	if apierrors.IsNotFound(err) {
 		return fmt.Errorf("scale %s %s/%s: %w", w.kind, w.namespace, w.name, platform.ErrNotFound)

@@ -94,6 +94,25 @@ func serviceState(ctx context.Context, p *kubernetes.Platform, project, name str
 	return nil
 }
 
+// checkScaledThroughSubresource checks that opshub scaled a workload
+// through its scale subresource: the field manager of spec.replicas says
+// so, and nothing else of the object moved.
+func checkScaledThroughSubresource(t *testing.T, kind string, fields []metav1.ManagedFieldsEntry) {
+	t.Helper()
+	var viaScale bool
+	for _, mf := range fields {
+		if mf.Manager == "opshub" && mf.Subresource == "scale" {
+			viaScale = true
+		}
+		if mf.Manager == "opshub" && mf.Subresource == "" {
+			t.Errorf("opshub wrote the %s object itself: %+v", kind, mf)
+		}
+	}
+	if !viaScale {
+		t.Errorf("no managed fields of opshub on %ss/scale: %+v", kind, fields)
+	}
+}
+
 func TestDeploymentIsAServiceWithRunningInstances(t *testing.T) {
 	c := kubetest.Start(t, kubetest.Options{})
 	ctx := context.Background()
@@ -147,24 +166,31 @@ func TestDeploymentIsAServiceWithRunningInstances(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		// The scale went through deployments/scale: the field manager
-		// of spec.replicas says so, and nothing else of the object moved.
-		var viaScale bool
-		for _, mf := range d.ManagedFields {
-			if mf.Manager == "opshub" && mf.Subresource == "scale" {
-				viaScale = true
-			}
-			if mf.Manager == "opshub" && mf.Subresource == "" {
-				t.Errorf("opshub wrote the deployment object itself: %+v", mf)
-			}
-		}
-		if !viaScale {
-			t.Errorf("no managed fields of opshub on the scale subresource: %+v", d.ManagedFields)
-		}
+		checkScaledThroughSubresource(t, "deployment", d.ManagedFields)
 		if err := p.Scale(ctx, "shop", "web", 1); err != nil {
 			t.Fatal(err)
 		}
 		sinktest.Eventually(t, waitTimeout, "shop/web at 1", func() error { return serviceState(ctx, p, "shop", "web", 1) })
+	})
+	t.Run("a StatefulSet scales through its scale subresource too", func(t *testing.T) {
+		db := deployment("db", 1, nil)
+		sts := &appsv1.StatefulSet{
+			ObjectMeta: metav1.ObjectMeta{Name: "db"},
+			Spec:       appsv1.StatefulSetSpec{Replicas: db.Spec.Replicas, Selector: db.Spec.Selector, Template: db.Spec.Template, ServiceName: "db"},
+		}
+		if _, err := c.Client.AppsV1().StatefulSets("shop").Create(ctx, sts, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		sinktest.Eventually(t, waitTimeout, "shop/db running", func() error { return serviceState(ctx, p, "shop", "db", 1) })
+		if err := p.Scale(ctx, "shop", "db", 2); err != nil {
+			t.Fatal(err)
+		}
+		sinktest.Eventually(t, waitTimeout, "shop/db at 2", func() error { return serviceState(ctx, p, "shop", "db", 2) })
+		got, err := c.Client.AppsV1().StatefulSets("shop").Get(ctx, "db", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkScaledThroughSubresource(t, "statefulset", got.ManagedFields)
 	})
 	t.Run("scaling an unknown service is not found", func(t *testing.T) {
 		if err := p.Scale(ctx, "shop", "nope", 1); !errors.Is(err, platform.ErrNotFound) {
