@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -16,18 +15,16 @@ import (
 	"github.com/klauspost/compress/gzip"
 
 	"github.com/opshub/opshub/model"
-	"github.com/opshub/opshub/outbound"
 	"github.com/opshub/opshub/sinks"
 )
 
 // Destination sends batches to Datadog's logs intake.
 type Destination struct {
+	sinks.HTTPPoster
 	cfg    Config
 	url    string
 	json   bool
-	client *http.Client
 	logger *slog.Logger
-	now    func() time.Time
 	gzips  sync.Pool // *gzip.Writer, when cfg.Compression is gzip
 }
 
@@ -47,12 +44,11 @@ func New(spec sinks.Spec) (sinks.Destination, error) {
 		u, _ = intakeURL(cfg.Site) // checked by Validate
 	}
 	return &Destination{
-		cfg:    cfg,
-		url:    u,
-		json:   spec.Encoding == "json",
-		client: client,
-		logger: spec.DestinationLogger("datadog"),
-		now:    time.Now,
+		HTTPPoster: sinks.HTTPPoster{Client: client, Now: time.Now},
+		cfg:        cfg,
+		url:        u,
+		json:       spec.Encoding == "json",
+		logger:     spec.DestinationLogger("datadog"),
 	}, nil
 }
 
@@ -125,25 +121,13 @@ func (d *Destination) post(ctx context.Context, body []byte) error {
 			return fmt.Errorf("datadog intake: gzip payload: %w", err)
 		}
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.url, bytes.NewReader(body))
-	if err != nil {
-		return fmt.Errorf("datadog intake: %w", err)
-	}
-	req.Header.Set("Content-Type", "application/json")
+	header := http.Header{}
+	header.Set("Content-Type", "application/json")
 	if gzipped {
-		req.Header.Set("Content-Encoding", "gzip")
+		header.Set("Content-Encoding", "gzip")
 	}
-	req.Header.Set("DD-API-KEY", d.cfg.APIKey)
-	req.Header.Set("User-Agent", "opshub")
-	resp, err := d.client.Do(req)
-	if err != nil {
-		return &sinks.RetryableError{Err: fmt.Errorf("datadog intake: %w", err)}
-	}
-	defer func() {
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-	}()
-	return outbound.CheckResponse(resp, d.now())
+	header.Set("DD-API-KEY", d.cfg.APIKey)
+	return d.Post(ctx, "datadog intake", d.url, header, body, nil)
 }
 
 // gzip compresses a payload into a new slice: the transport may still read
@@ -168,10 +152,4 @@ func (d *Destination) gzip(body []byte) ([]byte, error) {
 		return nil, err
 	}
 	return out.Bytes(), nil
-}
-
-// Close releases idle connections. It is safe to call more than once.
-func (d *Destination) Close() error {
-	d.client.CloseIdleConnections()
-	return nil
 }

@@ -1,7 +1,6 @@
 package elasticsearch
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -21,12 +20,11 @@ const maxResponseBytes = 64 << 20
 
 // Destination writes batches to one cluster's _bulk endpoint.
 type Destination struct {
+	sinks.HTTPPoster
 	cfg      Config
 	url      string
-	client   *http.Client
 	logger   *slog.Logger
 	encoders sync.Pool // *encoder; Deliver may run concurrently
-	now      func() time.Time
 }
 
 var _ sinks.Destination = (*Destination)(nil)
@@ -41,11 +39,10 @@ func New(spec sinks.Spec) (sinks.Destination, error) {
 		cfg.Index = DefaultIndex
 	}
 	d := &Destination{
-		cfg:    cfg,
-		url:    bulkURL(cfg.URL),
-		client: client,
-		logger: spec.DestinationLogger("elasticsearch"),
-		now:    time.Now,
+		HTTPPoster: sinks.HTTPPoster{Client: client, Now: time.Now},
+		cfg:        cfg,
+		url:        bulkURL(cfg.URL),
+		logger:     spec.DestinationLogger("elasticsearch"),
 	}
 	d.encoders.New = func() any { return newEncoder(cfg) }
 	return d, nil
@@ -65,33 +62,26 @@ func (d *Destination) Deliver(ctx context.Context, records []model.LogRecord) er
 	if err != nil {
 		return fmt.Errorf("elasticsearch bulk: encode: %w", err)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.url, bytes.NewReader(body))
-	if err != nil {
-		return fmt.Errorf("elasticsearch bulk: %w", err)
-	}
-	req.Header.Set("Content-Type", "application/x-ndjson")
-	req.Header.Set("User-Agent", "opshub")
+	header := http.Header{}
+	header.Set("Content-Type", "application/x-ndjson")
 	if enc.gzip {
-		req.Header.Set("Content-Encoding", "gzip")
+		header.Set("Content-Encoding", "gzip")
 	}
-	resp, err := d.client.Do(req)
-	if err != nil {
-		return &sinks.RetryableError{Err: fmt.Errorf("elasticsearch bulk: %w", err)}
-	}
-	defer func() {
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-	}()
-	if err := outbound.CheckResponse(resp, d.now()); err != nil {
-		return err
-	}
-	answer, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
+	return d.Post(ctx, "elasticsearch bulk", d.url, header, body, func(r io.Reader) error {
+		return d.outcome(r, len(records))
+	})
+}
+
+// outcome reads a 2xx bulk answer: nil when every document was taken, a
+// *sinks.PartialError naming the others.
+func (d *Destination) outcome(r io.Reader, n int) error {
+	answer, err := io.ReadAll(io.LimitReader(r, maxResponseBytes))
 	if err != nil {
 		// The server took the request; whether it took every document is
 		// unknown, and sending them again is the at-least-once choice.
 		return &sinks.RetryableError{Err: fmt.Errorf("elasticsearch bulk: read response: %w", err)}
 	}
-	res, err := parseBulkResponse(answer, len(records))
+	res, err := parseBulkResponse(answer, n)
 	if err != nil {
 		return &sinks.RetryableError{Err: fmt.Errorf("elasticsearch bulk: %w", err)}
 	}
@@ -102,10 +92,4 @@ func (d *Destination) Deliver(ctx context.Context, records []model.LogRecord) er
 		d.logger.Warn("documents refused", "rejected", len(res.rejected), "retry", len(res.retry))
 	}
 	return &sinks.PartialError{Retry: res.retry, Rejected: res.rejected}
-}
-
-// Close releases idle connections. It is safe to call more than once.
-func (d *Destination) Close() error {
-	d.client.CloseIdleConnections()
-	return nil
 }

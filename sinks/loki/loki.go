@@ -1,10 +1,7 @@
 package loki
 
 import (
-	"bytes"
 	"context"
-	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -17,11 +14,10 @@ import (
 
 // Destination pushes batches to one Loki push endpoint.
 type Destination struct {
+	sinks.HTTPPoster
 	cfg      Config
-	client   *http.Client
 	logger   *slog.Logger
 	encoders sync.Pool // *encoder; Deliver may run concurrently
-	now      func() time.Time
 }
 
 var _ sinks.Destination = (*Destination)(nil)
@@ -36,7 +32,7 @@ func New(spec sinks.Spec) (sinks.Destination, error) {
 }
 
 func newDestination(cfg Config, encoding string, client *http.Client, logger *slog.Logger) *Destination {
-	d := &Destination{cfg: cfg, client: client, logger: logger, now: time.Now}
+	d := &Destination{HTTPPoster: sinks.HTTPPoster{Client: client, Now: time.Now}, cfg: cfg, logger: logger}
 	jsonLines := encoding == "json"
 	d.encoders.New = func() any { return newEncoder(cfg, jsonLines) }
 	return d
@@ -56,31 +52,10 @@ func (d *Destination) Deliver(ctx context.Context, records []model.LogRecord) er
 	if err != nil {
 		return err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.cfg.URL, bytes.NewReader(body))
-	if err != nil {
-		return fmt.Errorf("loki push: %w", err)
-	}
-	req.Header.Set("Content-Type", "application/x-protobuf")
-	req.Header.Set("User-Agent", "opshub")
+	header := http.Header{}
+	header.Set("Content-Type", "application/x-protobuf")
 	if d.cfg.TenantID != "" {
-		req.Header.Set("X-Scope-OrgID", d.cfg.TenantID)
+		header.Set("X-Scope-OrgID", d.cfg.TenantID)
 	}
-	resp, err := d.client.Do(req)
-	if err != nil {
-		return &sinks.RetryableError{Err: fmt.Errorf("loki push: %w", err)}
-	}
-	defer func() {
-		// Drain so the connection is reused.
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-	}()
-	// The error is returned as it is: the sinks machinery branches on its
-	// type and names the sink when it logs it.
-	return outbound.CheckResponse(resp, d.now())
-}
-
-// Close releases idle connections. It is safe to call more than once.
-func (d *Destination) Close() error {
-	d.client.CloseIdleConnections()
-	return nil
+	return d.Post(ctx, "loki push", d.cfg.URL, header, body, nil)
 }

@@ -166,7 +166,7 @@ func TestDeliverClassifiesAnswers(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := sinktest.Answering(t, tt.status, tt.header, "entry too far behind")
 			d := newFromYAML(t, "", "url: "+srv.URL)
-			d.now = func() time.Time { return t0 }
+			d.Now = func() time.Time { return t0 }
 			err := d.Deliver(context.Background(), []model.LogRecord{record(1, "web", "stdout", "x")})
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("Deliver = %v, want error %v", err, tt.wantErr)
