@@ -25,8 +25,9 @@ func TestClockSteppingBackAndForward(t *testing.T) {
 	clock := &sinktest.WallClock{}
 	out := &memOutput{}
 	run := func() func() {
-		return runWith(t, Options{Roots: []string{root}, StateDir: state, Output: out, Now: clock.Now,
+		_, stop := runWith(t, Options{Roots: []string{root}, StateDir: state, Output: out, Now: clock.Now,
 			RescanInterval: 100 * time.Millisecond, PollInterval: 20 * time.Millisecond})
+		return stop
 	}
 	next := 1
 	write := func(file string, n int) {

@@ -80,18 +80,6 @@ func startCollector(t *testing.T, root string, out sinks.Output, mutate func(*Op
 	if mutate != nil {
 		mutate(&opts)
 	}
-	c, err := New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("collector: %v", err)
-		}
-	})
+	c, _ := runWith(t, opts)
 	return c
 }

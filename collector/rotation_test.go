@@ -83,11 +83,13 @@ func copyFile(t *testing.T, src, dst string) {
 // called; stop waits for it to write its checkpoints.
 func runUntil(t *testing.T, root, state string, out *memOutput) (stop func()) {
 	t.Helper()
-	return runWith(t, Options{Roots: []string{root}, StateDir: state, Output: out, RescanInterval: 100 * time.Millisecond, PollInterval: 20 * time.Millisecond})
+	_, stop = runWith(t, Options{Roots: []string{root}, StateDir: state, Output: out, RescanInterval: 100 * time.Millisecond, PollInterval: 20 * time.Millisecond})
+	return stop
 }
 
-// runWith runs a collector with opts until stop is called or the test ends.
-func runWith(t *testing.T, opts Options) (stop func()) {
+// runWith runs a collector with opts until stop is called or the test ends;
+// stop reports an error Run returned.
+func runWith(t *testing.T, opts Options) (c *Collector, stop func()) {
 	t.Helper()
 	c, err := New(opts)
 	if err != nil {
@@ -106,7 +108,7 @@ func runWith(t *testing.T, opts Options) (stop func()) {
 		})
 	}
 	t.Cleanup(stop)
-	return stop
+	return c, stop
 }
 
 func lineNumbers(t *testing.T, out *memOutput) []int {
