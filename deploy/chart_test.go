@@ -2,32 +2,17 @@ package deploy_test
 
 import (
 	"bytes"
-	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/opshub/opshub/internal/sinktest"
+	"github.com/opshub/opshub/internal/kubetest"
 )
 
-// helm runs the helm that `make tools` builds (mk/helm.mk) on the chart. It
-// fails under CI when helm is missing and skips elsewhere, saying how to
-// build it.
+// helm runs helm (kubetest.Helm) on the chart and returns its output,
+// standard output and error together.
 func helm(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	bin := os.Getenv("OPSHUB_K8S_BIN")
-	if bin == "" {
-		bin = filepath.Join("..", ".cache", "bin")
-	}
-	path := filepath.Join(bin, "helm")
-	if _, err := os.Stat(path); err != nil {
-		sinktest.Missing(t, fmt.Sprintf("needs helm, built by `make tools` (a few minutes): %v", err))
-	}
-	cmd := exec.Command(path, args...)
-	home := t.TempDir()
-	cmd.Env = append(os.Environ(), "HELM_CACHE_HOME="+home+"/cache", "HELM_CONFIG_HOME="+home+"/config", "HELM_DATA_HOME="+home+"/data")
+	cmd := kubetest.Helm(t, args...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()

@@ -7,9 +7,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -22,7 +19,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/opshub/opshub/internal/kubetest"
-	"github.com/opshub/opshub/internal/sinktest"
 )
 
 // chartDir is the Helm chart, relative to this package.
@@ -36,26 +32,11 @@ var (
 	helmOnlyAnnotations = []string{"helm.sh/resource-policy"}
 )
 
-// helm runs the helm built by `make k8s-tools` (mk/helm.mk). Without it the
-// test fails under CI and skips elsewhere, saying how to build it.
+// helm runs helm (kubetest.Helm) and returns its standard output; its
+// standard error is in the error.
 func helm(t *testing.T, args ...string) ([]byte, error) {
 	t.Helper()
-	bin := os.Getenv("OPSHUB_K8S_BIN")
-	if bin == "" {
-		dir, err := os.Getwd()
-		if err != nil {
-			t.Fatal(err)
-		}
-		bin = filepath.Join(dir, "..", "..", ".cache", "bin")
-	}
-	path := filepath.Join(bin, "helm")
-	if _, err := os.Stat(path); err != nil {
-		sinktest.Missing(t, fmt.Sprintf("needs helm, built by `make tools` (a few minutes): %v", err))
-	}
-	cmd := exec.Command(path, args...)
-	// Helm keeps its caches and settings out of the user's home.
-	home := t.TempDir()
-	cmd.Env = append(os.Environ(), "HELM_CACHE_HOME="+home+"/cache", "HELM_CONFIG_HOME="+home+"/config", "HELM_DATA_HOME="+home+"/data")
+	cmd := kubetest.Helm(t, args...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
