@@ -68,6 +68,10 @@ type Server struct {
 	// Limits bounds what clients can hold of the API (an extension of the
 	// documented keys; docs/config.md).
 	Limits ServerLimits `yaml:"limits"`
+	// Pprof serves the Go runtime's profiles at /debug/pprof/ to tokens
+	// with the admin scope (an extension of the documented keys;
+	// docs/config.md). Off by default.
+	Pprof bool `yaml:"pprof,omitempty"`
 }
 
 // ServerLimits bounds live tails and log queries.
@@ -153,6 +157,33 @@ type Platform struct {
 	// TokenReview; empty means the controller's ServiceAccount,
 	// system:serviceaccount:<namespace>:opshub-controller.
 	ControllerIdentities []string `yaml:"controllerIdentities,omitempty"`
+	// KubeAPIQPS and KubeAPIBurst bound the controller's requests to the
+	// API server (client-go's token bucket: a sustained rate a second and
+	// the burst above it), for kind kubernetes; 0 means
+	// DefaultKubeAPIQPS and DefaultKubeAPIBurst.
+	KubeAPIQPS   float64 `yaml:"kubeAPIQPS,omitempty"`
+	KubeAPIBurst int     `yaml:"kubeAPIBurst,omitempty"`
+}
+
+// The controller's default rate of requests to the API server: of the
+// order of kube-controller-manager's, ten times client-go's own default
+// (5 and 10), which queues a new leader's reads of a large cluster.
+const (
+	DefaultKubeAPIQPS   = 50
+	DefaultKubeAPIBurst = 100
+)
+
+// KubeAPIRate returns platform.kubeAPIQPS and kubeAPIBurst, with their
+// defaults when unset.
+func (p Platform) KubeAPIRate() (qps float32, burst int) {
+	qps, burst = DefaultKubeAPIQPS, DefaultKubeAPIBurst
+	if p.KubeAPIQPS > 0 {
+		qps = float32(p.KubeAPIQPS)
+	}
+	if p.KubeAPIBurst > 0 {
+		burst = p.KubeAPIBurst
+	}
+	return qps, burst
 }
 
 // Election returns the leader election times, with the defaults when the

@@ -99,6 +99,12 @@ func (v *validator) platform(c *Config) {
 		if le.LeaseDuration <= le.RenewDeadline {
 			v.errorf("platform.leaderElection.leaseDuration", "must be longer than renewDeadline (%s)", le.RenewDeadline.D())
 		}
+		if p.KubeAPIQPS < 0 || (p.KubeAPIQPS == 0 && v.given("platform.kubeAPIQPS")) {
+			v.errorf("platform.kubeAPIQPS", "must be positive, got %g", p.KubeAPIQPS)
+		}
+		if p.KubeAPIBurst < 0 || (p.KubeAPIBurst == 0 && v.given("platform.kubeAPIBurst")) {
+			v.errorf("platform.kubeAPIBurst", "must be at least 1, got %d", p.KubeAPIBurst)
+		}
 		return
 	}
 	if p.Kubeconfig != "" {
@@ -107,7 +113,7 @@ func (v *validator) platform(c *Config) {
 	if p.NodeName != "" {
 		v.errorf("platform.nodeName", "is only for platform kind kubernetes")
 	}
-	for _, key := range []string{"platform.namespace", "platform.leaderElection"} {
+	for _, key := range []string{"platform.namespace", "platform.leaderElection", "platform.kubeAPIQPS", "platform.kubeAPIBurst"} {
 		if v.given(key) {
 			v.errorf(key, "is only for platform kind kubernetes")
 		}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"strings"
 	"sync/atomic"
 )
 
@@ -27,7 +28,8 @@ type RoleHandler struct {
 	// reached (it runs in a pod this controller sees); nil never proxies.
 	LeaderURL func(identity string) (*url.URL, bool)
 	// Metrics serves a follower's own /metrics (with the API's auth), so
-	// that scraping each replica shows each process.
+	// that scraping each replica shows each process, and its own
+	// /debug/pprof/ when server.pprof is on.
 	Metrics http.Handler
 	leader  atomic.Pointer[http.Handler]
 }
@@ -74,7 +76,7 @@ func (h *RoleHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		(*api).ServeHTTP(w, r)
 		return
 	}
-	if r.URL.Path == "/metrics" && h.Metrics != nil {
+	if (r.URL.Path == "/metrics" || strings.HasPrefix(r.URL.Path, "/debug/pprof/")) && h.Metrics != nil {
 		h.Metrics.ServeHTTP(w, r)
 		return
 	}

@@ -100,6 +100,10 @@ type Options struct {
 	// Limits bounds clients: timeouts, body sizes, log queries and live
 	// tails; zero fields take DefaultLimits'.
 	Limits Limits
+
+	// Pprof serves the Go runtime's profiles (net/http/pprof) at
+	// /debug/pprof/ under the admin scope (server.pprof); off by default.
+	Pprof bool
 }
 
 // Server serves opshub's HTTP API.
@@ -236,6 +240,9 @@ func (s *Server) routes() http.Handler {
 	handle("GET /api/v1/node/samples", "node_samples", ScopeRead, s.nodeSamples)
 	s.jobRoutes(handle)
 	s.flowRoutes(mux, handle)
+	if s.opts.Pprof {
+		pprofRoutes(handle)
+	}
 	if s.opts.UI {
 		// The page and its assets hold no data; what they show comes
 		// from the API, under its tokens.

@@ -96,7 +96,7 @@ func BenchmarkClusterScale(b *testing.B) {
 	// counter.
 	addr := sinktest.FreeAddr(b)
 	api := "http://" + addr
-	cfgFile := writeControllerConfig(b, counter.url, c.Config.BearerToken, addr, hookSrv.URL)
+	cfgFile := writeControllerConfig(b, counter.url, c.Config.BearerToken, addr, hookSrv.URL, *profileDir != "")
 	cluster := clusterProcesses(c.Dir)
 	started := time.Now()
 	ctl := sinktest.StartOpshub(b, []string{"controller", "-c", cfgFile}, "POD_NAME=controller-0", "POD_NAMESPACE="+controllerNamespace)
@@ -119,7 +119,11 @@ func BenchmarkClusterScale(b *testing.B) {
 	b.ResetTimer()
 
 	// Steady state.
-	steady := r.phase("steady", api, counter, cluster, *phase, nil)
+	var profile func(context.Context)
+	if *profileDir != "" {
+		profile = func(ctx context.Context) { saveProfiles(b, ctx, api, *profileDir) }
+	}
+	steady := r.phase("steady", api, counter, cluster, *phase, profile)
 	// Churn with crash loops.
 	var deleted int
 	var lat []time.Duration
@@ -336,7 +340,7 @@ func crasherPods(b *testing.B, ctx context.Context, client kubernetes.Interface)
 
 // writeControllerConfig writes the controller's config and a kubeconfig
 // that reaches the API server through the counter.
-func writeControllerConfig(b testing.TB, apiURL, token, listen, hookURL string) string {
+func writeControllerConfig(b testing.TB, apiURL, token, listen, hookURL string, pprof bool) string {
 	dir := b.TempDir()
 	kc := clientcmdapi.NewConfig()
 	kc.Clusters["sim"] = &clientcmdapi.Cluster{Server: apiURL}
@@ -348,6 +352,7 @@ func writeControllerConfig(b testing.TB, apiURL, token, listen, hookURL string) 
 	cfg := fmt.Sprintf(`dataDir: %s
 server:
   listen: %s
+  pprof: %t
 platform:
   kind: kubernetes
   kubeconfig: %s
@@ -359,10 +364,37 @@ notifications:
       url: %s
       secret: clusterscale-webhook-secret
       events: [container.crashloop]
-`, filepath.Join(dir, "data"), listen, kubeconfig, controllerNamespace, hookURL)
+`, filepath.Join(dir, "data"), listen, pprof, kubeconfig, controllerNamespace, hookURL)
 	path := filepath.Join(dir, "controller.yaml")
 	must(b, os.WriteFile(path, []byte(cfg), 0o600))
 	return path
+}
+
+// saveProfiles fetches a 30 s CPU profile and then the heap from the
+// controller's /debug/pprof/ into dir.
+func saveProfiles(b *testing.B, ctx context.Context, api, dir string) {
+	must(b, os.MkdirAll(dir, 0o755))
+	for _, p := range []struct{ path, file string }{
+		{"/debug/pprof/profile?seconds=30", "controller-cpu.prof"},
+		{"/debug/pprof/heap", "controller-heap.prof"},
+	} {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, api+p.path, nil)
+		must(b, err)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			b.Errorf("profile %s: %v", p.path, err)
+			return
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK {
+			b.Errorf("profile %s: %s %v %.200s", p.path, resp.Status, err, body)
+			return
+		}
+		path := filepath.Join(dir, p.file)
+		must(b, os.WriteFile(path, body, 0o644))
+		fmt.Printf("clusterscale: saved %s (go tool pprof -top %s)\n", path, path)
+	}
 }
 
 // instances counts the instances the controller's API lists.

@@ -165,6 +165,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		Listen:      cfg.Server.Listen,
 		Tokens:      Tokens(cfg),
 		Limits:      serverLimits(cfg),
+		Pprof:       cfg.Server.Pprof,
 		Services:    rt,
 		Ready:       localReady(rt.Ready, jobEngine, flows),
 		Gatherer:    reg,

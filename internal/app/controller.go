@@ -98,7 +98,8 @@ func RunController(ctx context.Context, cfg *config.Config, opts ControllerOptio
 	if identity == "" {
 		identity = kubernetes.DefaultIdentity()
 	}
-	client, err := kubernetes.NewClient(cfg.Platform.Kubeconfig)
+	qps, burst := cfg.Platform.KubeAPIRate()
+	client, err := kubernetes.NewClientWith(cfg.Platform.Kubeconfig, kubernetes.ClientOptions{QPS: qps, Burst: burst})
 	if err != nil {
 		return err
 	}
@@ -129,7 +130,7 @@ func RunController(ctx context.Context, cfg *config.Config, opts ControllerOptio
 	}
 	// A follower's own metrics (process, platform) on /metrics; the
 	// leader's API serves the same registry once it leads.
-	own, err := server.New(server.Options{Tokens: Tokens(cfg), Services: plat, Gatherer: reg, Logger: log, Limits: serverLimits(cfg)})
+	own, err := server.New(server.Options{Tokens: Tokens(cfg), Services: plat, Gatherer: reg, Logger: log, Limits: serverLimits(cfg), Pprof: cfg.Server.Pprof})
 	if err != nil {
 		return err
 	}
@@ -311,6 +312,7 @@ func lead(ctx context.Context, d leaderDeps) error {
 		Exec:        controllerExec(cfg, d.plat, log),
 		UI:          true,
 		Limits:      serverLimits(cfg),
+		Pprof:       cfg.Server.Pprof,
 		Logger:      log,
 	})
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -458,6 +459,20 @@ func TestFollowerPassesRequestsToTheLeader(t *testing.T) {
 		h.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 		if rec.Body.String() != "own_metric 1\n" {
 			t.Errorf("/metrics answered %q, want the follower's own", rec.Body)
+		}
+	})
+	t.Run("a follower serves its own profiles", func(t *testing.T) {
+		own, err := server.New(server.Options{Services: clusterStub{}, Pprof: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := &server.RoleHandler{Elector: electedElsewhere("controller-b"), PlatformReady: func() bool { return true }, LeaderURL: h.LeaderURL, Metrics: own.Handler()}
+		req := httptest.NewRequest("GET", "/debug/pprof/goroutine?debug=1", nil)
+		req.RemoteAddr = "127.0.0.1:4000"
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != 200 || !strings.Contains(rec.Body.String(), "goroutine profile") {
+			t.Errorf("/debug/pprof/goroutine answered %d %.200s, want the follower's own profile", rec.Code, rec.Body)
 		}
 	})
 	t.Run("a request a follower passed on is not passed on again", func(t *testing.T) {

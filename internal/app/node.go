@@ -190,6 +190,7 @@ func RunCollector(ctx context.Context, cfg *config.Config, opts CollectorOptions
 		NodeSamples:   samples,
 		TokenReviewer: reviewer,
 		Limits:        serverLimits(cfg),
+		Pprof:         cfg.Server.Pprof,
 		Logger:        log,
 	})
 	if err != nil {

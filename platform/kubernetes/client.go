@@ -25,6 +25,10 @@ type ClientOptions struct {
 	// WrapTransport, when set, wraps the transport of every request (the
 	// end-to-end tests count a collector's requests with it).
 	WrapTransport func(http.RoundTripper) http.RoundTripper
+	// QPS and Burst bound the client's requests a second (client-go's
+	// token bucket); 0 keeps client-go's defaults (5 and 10).
+	QPS   float32
+	Burst int
 }
 
 // NewClientWith is NewClient with options.
@@ -37,6 +41,12 @@ func NewClientWith(kubeconfig string, opts ClientOptions) (kubernetes.Interface,
 	cfg.UserAgent = userAgent
 	if opts.WrapTransport != nil {
 		cfg.Wrap(opts.WrapTransport)
+	}
+	if opts.QPS > 0 {
+		cfg.QPS = opts.QPS
+	}
+	if opts.Burst > 0 {
+		cfg.Burst = opts.Burst
 	}
 	client, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
