@@ -59,3 +59,15 @@ func (r *ring) each(from, to int64, f func(point)) {
 		}
 	}
 }
+
+// latest returns the newest point within [from, to] milliseconds.
+func (r *ring) latest(from, to int64) (point, bool) {
+	for i := r.n - 1; i >= 0; i-- {
+		p := r.pts[(r.head+i)%len(r.pts)]
+		if p.t > to {
+			continue
+		}
+		return p, p.t >= from // older points are older still
+	}
+	return point{}, false
+}

@@ -27,6 +27,9 @@ type Store struct {
 
 	mu     sync.RWMutex
 	series map[seriesKey]*ring
+	// byInstance indexes the series of each instance (its ref without the
+	// container), for Latest.
+	byInstance map[model.Ref][]seriesKey
 }
 
 // NewStore returns a store that keeps retention of history for samples
@@ -40,9 +43,10 @@ func NewStore(retention, interval time.Duration) *Store {
 		interval = 15 * time.Second
 	}
 	return &Store{
-		retention: retention,
-		capacity:  int(retention/interval) + 4,
-		series:    map[seriesKey]*ring{},
+		retention:  retention,
+		capacity:   int(retention/interval) + 4,
+		series:     map[seriesKey]*ring{},
+		byInstance: map[model.Ref][]seriesKey{},
 	}
 }
 
@@ -58,6 +62,8 @@ func (s *Store) Add(samples ...model.Sample) {
 		if r == nil {
 			r = newRing(s.capacity)
 			s.series[k] = r
+			in := instanceOf(k)
+			s.byInstance[in] = append(s.byInstance[in], k)
 		}
 		r.add(point{t: sm.Time.UnixMilli(), v: sm.Value})
 	}
@@ -71,8 +77,52 @@ func (s *Store) Prune(now time.Time) {
 	for k, r := range s.series {
 		if p, ok := r.last(); !ok || p.t < cutoff {
 			delete(s.series, k)
+			in := instanceOf(k)
+			if keys := slices.DeleteFunc(s.byInstance[in], func(x seriesKey) bool { return x == k }); len(keys) > 0 {
+				s.byInstance[in] = keys
+			} else {
+				delete(s.byInstance, in)
+			}
 		}
 	}
+}
+
+func instanceOf(k seriesKey) model.Ref {
+	return model.Ref{Project: k.ref.Project, Service: k.ref.Service, Instance: k.ref.Instance}
+}
+
+// Latest returns the newest point within [from, to] of one container's
+// series of typ: the series of ref itself, or, when it has none there (a
+// sample source that does not name containers, or ref.Container empty),
+// that of the instance's first container by name that has one. It costs a
+// map lookup, where Query looks at every series: the autoscaler and spend
+// ask it for every container of the cluster at each pass.
+func (s *Store) Latest(ref model.Ref, typ model.MetricType, from, to time.Time) (model.MetricPoint, bool) {
+	f, t := from.UnixMilli(), to.UnixMilli()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if ref.Container != "" {
+		if r := s.series[seriesKey{ref: ref, typ: typ}]; r != nil {
+			if p, ok := r.latest(f, t); ok {
+				return model.MetricPoint{Time: time.UnixMilli(p.t).UTC(), Value: p.v}, true
+			}
+		}
+	}
+	var best point
+	var bestContainer string
+	found := false
+	for _, k := range s.byInstance[model.Ref{Project: ref.Project, Service: ref.Service, Instance: ref.Instance}] {
+		if k.typ != typ || k.volume != "" || (found && k.ref.Container >= bestContainer) {
+			continue
+		}
+		if p, ok := s.series[k].latest(f, t); ok {
+			best, bestContainer, found = p, k.ref.Container, true
+		}
+	}
+	if !found {
+		return model.MetricPoint{}, false
+	}
+	return model.MetricPoint{Time: time.UnixMilli(best.t).UTC(), Value: best.v}, true
 }
 
 // Len returns the number of series held.

@@ -27,16 +27,9 @@ func (u storeUsage) Usage(ref model.Ref, r autoscaler.Resource) (autoscaler.Samp
 		typ = model.MetricMemory
 	}
 	now := u.now()
-	series := u.store.Query(metrics.Query{
-		Project: ref.Project, Service: ref.Service, Container: ref.Instance,
-		Types: []model.MetricType{typ}, From: now.Add(-u.window), To: now,
-	})
-	for _, s := range series {
-		if s.Instance != ref.Instance || len(s.Points) == 0 {
-			continue
-		}
-		last := s.Points[len(s.Points)-1]
-		return autoscaler.Sample{Value: last.Value, Time: last.Time, Window: u.window / 2}, true
+	last, ok := u.store.Latest(ref, typ, now.Add(-u.window), now)
+	if !ok {
+		return autoscaler.Sample{}, false
 	}
-	return autoscaler.Sample{}, false
+	return autoscaler.Sample{Value: last.Value, Time: last.Time, Window: u.window / 2}, true
 }
