@@ -42,18 +42,70 @@ func (m *Manager) syncLocked(ctx context.Context, ext platform.ExternalReleaser)
 		}
 		m.agreed = map[model.Ref]model.RunSpec{}
 	}
+	// The histories of services seen for the first time (all of them on
+	// a new leader's first look) are written importBatch services to a
+	// transaction: each write of a replicated state is a copy of it.
+	var imports importBatch
 	for _, o := range observed {
 		ref := model.Ref{Project: o.Project, Service: o.Service}
 		m.metrics.known(ref.Project, ref.Service)
 		m.sealer.remember(o.Spec)
 		sealed := m.sealer.seal(o.Spec) // the history's specs are sealed
-		if err := m.syncOneLocked(ctx, ext, ref, o, sealed, first, all[ref]); err != nil {
+		if err := m.syncOneLocked(ctx, ext, ref, o, sealed, first, all[ref], &imports); err != nil {
 			m.log.Warn("record releases", "project", ref.Project, "service", ref.Service, "error", err)
 		}
+		if len(imports) >= importBatchSize {
+			m.recordImportsLocked(imports)
+			imports = imports[:0]
+		}
 	}
+	m.recordImportsLocked(imports)
 }
 
-func (m *Manager) syncOneLocked(ctx context.Context, ext platform.ExternalReleaser, ref model.Ref, o platform.ObservedTemplate, sealed model.RunSpec, first bool, hist []model.Release) error {
+// importBatchSize is how many services' imported histories one state
+// transaction writes at most.
+const importBatchSize = 250
+
+// importBatch holds the histories imported but not yet written.
+type importBatch []imported
+
+// imported is the history of a service seen for the first time, its last
+// release the template the platform runs (sealed: what agreed records).
+type imported struct {
+	ref    model.Ref
+	sealed model.RunSpec
+	rels   []model.Release
+}
+
+// recordImportsLocked writes the histories of b in one transaction; a
+// service whose history could not be written is imported again on the next
+// look.
+func (m *Manager) recordImportsLocked(b importBatch) {
+	if len(b) == 0 {
+		return
+	}
+	var rels []model.Release
+	for _, im := range b {
+		rels = append(rels, im.rels...)
+	}
+	if err := m.hist.put(rels...); err != nil {
+		m.log.Warn("record the histories of services seen for the first time", "services", len(b), "error", err)
+		return
+	}
+	for _, im := range b {
+		cur := im.rels[len(im.rels)-1]
+		m.agreed[im.ref] = im.sealed
+		if cur.State == model.ReleaseProgressing {
+			c := cur
+			m.active[im.ref] = &c
+			m.metrics.inProgress.WithLabelValues(im.ref.Project, im.ref.Service).Set(1)
+		}
+		m.log.Debug("history recorded", "project", im.ref.Project, "service", im.ref.Service, "releases", len(im.rels), "state", cur.State)
+	}
+	m.log.Info("histories recorded for services seen for the first time", "services", len(b), "releases", len(rels))
+}
+
+func (m *Manager) syncOneLocked(ctx context.Context, ext platform.ExternalReleaser, ref model.Ref, o platform.ObservedTemplate, sealed model.RunSpec, first bool, hist []model.Release, imports *importBatch) error {
 	if a := m.active[ref]; a != nil {
 		if !o.Settled || a.Spec.Equal(sealed) {
 			return nil
@@ -76,7 +128,8 @@ func (m *Manager) syncOneLocked(ctx context.Context, ext platform.ExternalReleas
 	var err error
 	switch {
 	case len(hist) == 0:
-		err = m.importLocked(ctx, ext, ref, o)
+		// agreed once the batch is written
+		return m.importLocked(ctx, ext, ref, o, sealed, imports)
 	case hist[0].State == model.ReleaseProgressing:
 		err = m.resumeLocked(ctx, ref, hist[0], o)
 	case !o.Settled:
@@ -104,8 +157,9 @@ func (m *Manager) ensureHistoryLocked(ctx context.Context, ref model.Ref) {
 	m.syncLocked(ctx, ext)
 }
 
-// importLocked records the history of a service seen for the first time.
-func (m *Manager) importLocked(ctx context.Context, ext platform.ExternalReleaser, ref model.Ref, o platform.ObservedTemplate) error {
+// importLocked adds the history of a service seen for the first time to
+// imports.
+func (m *Manager) importLocked(ctx context.Context, ext platform.ExternalReleaser, ref model.Ref, o platform.ObservedTemplate, sealed model.RunSpec, imports *importBatch) error {
 	revs, err := ext.Revisions(ctx, ref.Project, ref.Service)
 	if err != nil {
 		return err
@@ -144,15 +198,7 @@ func (m *Manager) importLocked(ctx context.Context, ext platform.ExternalRelease
 		cur.State, cur.Finished, cur.Deadline, cur.Started = model.ReleaseProgressing, nil, &deadline, now
 		cur.Reason = "rolling out when opshub first saw it"
 	}
-	if err := m.hist.put(append(rels, cur)...); err != nil {
-		return err
-	}
-	if cur.State == model.ReleaseProgressing {
-		c := cur
-		m.active[ref] = &c
-		m.metrics.inProgress.WithLabelValues(ref.Project, ref.Service).Set(1)
-	}
-	m.log.Info("history recorded", "project", ref.Project, "service", ref.Service, "releases", len(rels)+1, "state", cur.State)
+	*imports = append(*imports, imported{ref: ref, sealed: sealed, rels: append(rels, cur)})
 	return nil
 }
 

@@ -94,38 +94,39 @@ func (h *history) put(rels ...model.Release) error {
 				return err
 			}
 		}
+		services := map[string]bool{}
 		for _, rel := range rels {
-			if err := h.pruneTx(tx, model.Ref{Project: rel.Project, Service: rel.Service}); err != nil {
-				return err
-			}
+			services[serviceKey(model.Ref{Project: rel.Project, Service: rel.Service})] = true
 		}
-		return nil
+		return h.pruneTx(tx, services)
 	})
 }
 
-func (h *history) pruneTx(tx *store.Tx, ref model.Ref) error {
-	prefix := serviceKey(ref)
-	var keys []string
-	var states []string
+// pruneTx drops the oldest releases beyond the limit of each service whose
+// key prefix is in services, in one pass over the history.
+func (h *history) pruneTx(tx *store.Tx, services map[string]bool) error {
+	type entry struct{ key, state string }
+	of := map[string][]entry{}
 	err := h.releases.EachTx(tx, func(key string, v model.Release) (bool, error) {
-		if strings.HasPrefix(key, prefix) {
-			keys = append(keys, key)
-			states = append(states, v.State)
+		if prefix := key[:strings.LastIndexByte(key, '/')+1]; services[prefix] {
+			of[prefix] = append(of[prefix], entry{key, v.State})
 		}
 		return true, nil
 	})
 	if err != nil {
 		return err
 	}
-	extra := len(keys) - h.limit
-	for i := 0; i < len(keys) && extra > 0; i++ {
-		if states[i] == model.ReleaseProgressing {
-			continue
+	for _, entries := range of {
+		extra := len(entries) - h.limit
+		for i := 0; i < len(entries) && extra > 0; i++ {
+			if entries[i].state == model.ReleaseProgressing {
+				continue
+			}
+			if err := h.releases.DeleteTx(tx, entries[i].key); err != nil {
+				return err
+			}
+			extra--
 		}
-		if err := h.releases.DeleteTx(tx, keys[i]); err != nil {
-			return err
-		}
-		extra--
 	}
 	return nil
 }
