@@ -101,6 +101,11 @@ type Pipeline struct {
 
 	detector *instanceDetector
 	usage    *usageDetector
+	// firing indexes the keys of the alerts firing about each instance
+	// (project, service, instance), so that those of an instance that is
+	// gone are resolved (see instanceGone). Owned by the event loop; nil
+	// until Run reads the store.
+	firing map[model.Ref]map[string]bool
 	in       chan model.Event
 	// withLines receives crash events once their last lines were read.
 	withLines chan model.Event
@@ -253,6 +258,9 @@ func (p *Pipeline) Run(ctx context.Context) error {
 			w.run(ctx)
 		}()
 	}
+	if err := p.indexFiring(); err != nil {
+		return err
+	}
 	var instances <-chan model.InstanceEvent
 	if p.opts.Platform != nil {
 		instances = p.opts.Platform.Subscribe(ctx)
@@ -278,6 +286,9 @@ func (p *Pipeline) Run(ctx context.Context) error {
 					continue
 				}
 				p.process(ev)
+			}
+			if ie.Kind == model.InstanceStopped {
+				p.instanceGone(ie.Ref, ie.Time)
 			}
 		case <-tick.C:
 			now := p.now()
@@ -393,8 +404,9 @@ func (p *Pipeline) process(ev model.Event) {
 	window := p.opts.Rules.ThrottleFor(ev.Name)
 	var woken []*worker
 	outcome := outcomeThrottled
+	stored := ""
 	err := p.opts.Store.Update(func(tx *store.Tx) error {
-		woken = woken[:0]
+		woken, stored = woken[:0], ""
 		if ev.Name == model.EventSinkRecovered {
 			if err := p.resolveQuietly(tx, model.EventSinkFailing+"|"+resourceOf(ev), now); err != nil {
 				return err
@@ -440,6 +452,7 @@ func (p *Pipeline) process(ev model.Event) {
 		if err := p.alerts.PutTx(tx, key, alert); err != nil {
 			return err
 		}
+		stored = alert.Status
 		if !send {
 			return nil
 		}
@@ -464,6 +477,7 @@ func (p *Pipeline) process(ev model.Event) {
 		p.log.Error("recording event", "event", ev.Name, "err", err)
 		return
 	}
+	p.track(ev, key, stored)
 	p.metrics.events.WithLabelValues(outcome).Inc()
 	for _, w := range woken {
 		w.poke()

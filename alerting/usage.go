@@ -53,19 +53,29 @@ type usageDetector struct {
 	// a higher one: only the highest was notified, so their firing and
 	// resolving say nothing.
 	covered map[string]bool
+	// gone are instances that stopped, with when: their series stay in
+	// the windows for a while and must not fire again (a new instance of
+	// the same name has points after it).
+	gone map[model.Ref]time.Time
 }
 
 func newUsageDetector(cpu, memory UsageRule, volume VolumeRule, link linkFunc) *usageDetector {
 	if link == nil {
 		link = func(model.Ref, string, time.Time) string { return "" }
 	}
-	return &usageDetector{cpu: cpu, memory: memory, volume: volume, link: link, firing: map[string]model.Event{}, covered: map[string]bool{}}
+	return &usageDetector{cpu: cpu, memory: memory, volume: volume, link: link, firing: map[string]model.Event{}, covered: map[string]bool{}, gone: map[model.Ref]time.Time{}}
 }
 
 // Evaluate reads the windows it needs at now and returns the events whose
 // state changed.
 func (d *usageDetector) Evaluate(w MetricWindows, now time.Time) []model.Event {
 	var out []model.Event
+	longest := max(d.cpu.SustainedFor, d.memory.SustainedFor, time.Minute)
+	for inst, at := range d.gone {
+		if now.Sub(at) > longest+time.Minute {
+			delete(d.gone, inst)
+		}
+	}
 	for _, r := range []struct {
 		typ              model.MetricType
 		rule             UsageRule
@@ -80,11 +90,17 @@ func (d *usageDetector) Evaluate(w MetricWindows, now time.Time) []model.Event {
 		}
 		span := max(r.rule.SustainedFor, time.Minute)
 		for _, s := range w.Window(r.typ, now.Add(-span), now) {
+			if d.ofGone(s) {
+				continue
+			}
 			out = append(out, d.usage(s, r.rule, r.spike, r.sustained, r.what, now)...)
 		}
 	}
 	if len(d.volume.Thresholds) > 0 || d.volume.ForecastWithin > 0 {
 		for _, s := range w.Window(model.MetricVolumeUsedPercent, now.Add(-time.Minute), now) {
+			if d.ofGone(s) {
+				continue
+			}
 			out = append(out, d.volumeUsage(s, now)...)
 		}
 	}
@@ -293,3 +309,29 @@ func (d *usageDetector) event(s model.MetricSeries, name string, sev model.Sever
 }
 
 func round1(f float64) float64 { return math.Round(f*10) / 10 }
+
+// ofGone reports whether s is a series of an instance that stopped and
+// has had no point since.
+func (d *usageDetector) ofGone(s model.MetricSeries) bool {
+	if s.Instance == "" || len(d.gone) == 0 || len(s.Points) == 0 {
+		return false
+	}
+	at, ok := d.gone[model.Ref{Project: s.Project, Service: s.Service, Instance: s.Instance}]
+	return ok && !s.Points[len(s.Points)-1].Time.After(at)
+}
+
+// forget drops what the detector holds about an instance that is gone,
+// returning the resolved events of its alerts that were firing.
+func (d *usageDetector) forget(inst model.Ref, now time.Time, summary string) []model.Event {
+	d.gone[inst] = now
+	var out []model.Event
+	for key, ev := range d.firing {
+		if ev.Instance == "" || ev.Instance != inst.Instance || ev.Service != inst.Service || ev.Project != inst.Project {
+			continue
+		}
+		delete(d.firing, key)
+		delete(d.covered, key)
+		out = append(out, resolved(ev, now, summary))
+	}
+	return out
+}
