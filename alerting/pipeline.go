@@ -106,7 +106,7 @@ type Pipeline struct {
 	// gone are resolved (see instanceGone). Owned by the event loop; nil
 	// until Run reads the store.
 	firing map[model.Ref]map[string]bool
-	in       chan model.Event
+	in     chan model.Event
 	// withLines receives crash events once their last lines were read.
 	withLines chan model.Event
 	// linesWarned rate-limits the warning about failed last-lines reads.
