@@ -183,6 +183,19 @@ func New(opts Options) (*Platform, error) {
 			return nil, fmt.Errorf("kubernetes: add index: %w", err)
 		}
 	}
+	// The caches of objects the platform reads but never writes back keep
+	// no managed fields (the pods' alone grow with every status update of
+	// every pod). Deployments and StatefulSets keep theirs: lastWriter
+	// names who changed a template from them.
+	trimmed := []cache.SharedIndexInformer{pods.Informer(), rs.Informer(), jobs.Informer(), claims.Informer(), hpas.Informer(), kubeEvents.Informer()}
+	if p.nodes != nil {
+		trimmed = append(trimmed, factory.Core().V1().Nodes().Informer())
+	}
+	for _, inf := range trimmed {
+		if err := inf.SetTransform(trimCached); err != nil {
+			return nil, fmt.Errorf("kubernetes: cache transform: %w", err)
+		}
+	}
 	if _, err := pods.Informer().AddEventHandler(cache.ResourceEventHandlerDetailedFuncs{
 		AddFunc: func(obj any, initial bool) {
 			if initial {

@@ -340,3 +340,16 @@ func (n *NodePods) Len() int {
 	defer n.mu.RUnlock()
 	return len(n.byUID)
 }
+
+// trimCached drops what the platform's caches never read from an object:
+// its managed fields, and a node's list of images (which runs to tens of
+// kilobytes a node).
+func trimCached(obj any) (any, error) {
+	if m, ok := obj.(metav1.Object); ok {
+		m.SetManagedFields(nil)
+	}
+	if n, ok := obj.(*corev1.Node); ok {
+		n.Status.Images = nil
+	}
+	return obj, nil
+}
