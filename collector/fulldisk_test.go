@@ -1,17 +1,13 @@
 package collector
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,52 +21,24 @@ import (
 	httpsink "github.com/opshub/opshub/sinks/http"
 )
 
-// numberReceiver is an NDJSON endpoint for the http sink that can be down
-// (503). It keeps the numbers of the "line N" records it accepted, in
-// arrival order.
-type numberReceiver struct {
-	mu   sync.Mutex
-	down bool
-	got  []int
-}
-
-func (r *numberReceiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.down {
-		http.Error(w, "maintenance", http.StatusServiceUnavailable)
-		return
-	}
-	sc := bufio.NewScanner(req.Body)
-	sc.Buffer(nil, 1<<20)
+// lineNumbersOf returns the numbers of the "line N" records rv accepted,
+// in arrival order.
+func lineNumbersOf(rv *sinktest.LogReceiver) []int {
 	var got []int
-	for sc.Scan() {
-		var rec model.LogRecord
-		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
+	for _, rec := range rv.Records() {
 		var n int
 		if _, err := fmt.Sscanf(rec.Log, "line %d", &n); err == nil {
 			got = append(got, n)
 		}
 	}
-	r.got = append(r.got, got...)
+	return got
 }
 
-func (r *numberReceiver) setDown(down bool) {
-	r.mu.Lock()
-	r.down = down
-	r.mu.Unlock()
-}
-
-// missing lists the numbers in [from, to] not received, and counts those
-// received more than once.
-func (r *numberReceiver) missing(from, to int) (missing []int, twice int) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+// notReceived lists the numbers in [from, to] rv has not received, and counts
+// those received more than once.
+func notReceived(rv *sinktest.LogReceiver, from, to int) (missing []int, twice int) {
 	seen := map[int]int{}
-	for _, n := range r.got {
+	for _, n := range lineNumbersOf(rv) {
 		seen[n]++
 	}
 	for n := from; n <= to; n++ {
@@ -82,17 +50,6 @@ func (r *numberReceiver) missing(from, to int) (missing []int, twice int) {
 		}
 	}
 	return missing, twice
-}
-
-func (r *numberReceiver) has(n int) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, g := range r.got {
-		if g == n {
-			return true
-		}
-	}
-	return false
 }
 
 // TestFullDiskHoldsTheCollectorAndLosesNothing runs the collector into the
@@ -117,11 +74,9 @@ func TestFullDiskHoldsTheCollectorAndLosesNothing(t *testing.T) {
 		next += n
 	}
 
-	rv := &numberReceiver{}
-	srv := httptest.NewServer(rv)
-	defer srv.Close()
+	rv := sinktest.StartLogReceiver(t)
 	spec := sinks.Spec{Name: "hook", Type: "http", Encoding: "json"}
-	dest := plugintest.NewSink(t, httpsink.Plugin, spec, "url: "+srv.URL)
+	dest := plugintest.NewSink(t, httpsink.Plugin, spec, "url: "+rv.URL)
 	logs := &sinktest.LockedBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, nil))
 	router, err := sinks.NewRouter([]sinks.SinkConfig{{Spec: spec, Destination: dest, Batch: sinks.BatchLimits{Timeout: 20 * time.Millisecond}}},
@@ -159,7 +114,7 @@ func TestFullDiskHoldsTheCollectorAndLosesNothing(t *testing.T) {
 	allArrive := func(what string) {
 		t.Helper()
 		sinktest.Eventually(t, 30*time.Second, what, func() error {
-			if missing, _ := rv.missing(1, next-1); len(missing) > 0 {
+			if missing, _ := notReceived(rv, 1, next-1); len(missing) > 0 {
 				return fmt.Errorf("%d lines missing, the first %d", len(missing), missing[0])
 			}
 			if st := c.Status(); st.State != model.CollectorReading {
@@ -193,7 +148,7 @@ func TestFullDiskHoldsTheCollectorAndLosesNothing(t *testing.T) {
 	sinktest.WaitFor(t, 30*time.Second, "three more failed checkpoint writes", func() bool {
 		return testutil.ToFloat64(c.metrics.ckptErrors) >= errs+3
 	})
-	if rv.has(firstHeld) {
+	if slices.Contains(lineNumbersOf(rv), firstHeld) {
 		t.Errorf("line %d, written while the collector was held, was read", firstHeld)
 	}
 
@@ -207,7 +162,7 @@ func TestFullDiskHoldsTheCollectorAndLosesNothing(t *testing.T) {
 
 	// The receiver goes down: records wait in the sink's buffer on disk.
 	// Then the filesystem fills, and the next records cannot be buffered.
-	rv.setDown(true)
+	rv.SetDown(true)
 	write(50)
 	sinktest.WaitFor(t, 30*time.Second, "a backlog in the sink's buffer", func() bool {
 		st := router.Sinks()[0]
@@ -232,12 +187,12 @@ func TestFullDiskHoldsTheCollectorAndLosesNothing(t *testing.T) {
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
-	rv.setDown(false)
+	rv.SetDown(false)
 	write(20)
 	allArrive("every line once the buffer can be written and the receiver is back")
 	if held("sinks") != 0 || router.Sinks()[0].BufferError != "" {
 		t.Errorf("after the space came back: opshub_collector_held{reason=sinks} = %v, sink %+v", held("sinks"), router.Sinks()[0])
 	}
-	_, twice := rv.missing(1, next-1)
+	_, twice := notReceived(rv, 1, next-1)
 	t.Logf("%d lines, none lost, %d delivered twice", next-1, twice)
 }

@@ -6,9 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -367,43 +364,16 @@ func readDeadLetters(t *testing.T, path string) []deadLetter {
 	return out
 }
 
-// receiver is an HTTP log endpoint that can be taken down.
-type receiver struct {
-	mu  sync.Mutex
-	up  bool
-	got []string
-}
-
-func (rv *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
-	rv.mu.Lock()
-	defer rv.mu.Unlock()
-	if !rv.up {
-		w.WriteHeader(http.StatusServiceUnavailable)
-		return
-	}
-	for _, line := range strings.Split(strings.TrimSpace(string(body)), "\n") {
-		var rec model.LogRecord
-		if err := json.Unmarshal([]byte(line), &rec); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
+// logLines returns the lines of the records rv accepted, in arrival order,
+// without the sinks' validation records.
+func logLines(rv *sinktest.LogReceiver) []string {
+	var out []string
+	for _, rec := range rv.Records() {
 		if rec.Labels[sinks.ValidationLabel] == "" {
-			rv.got = append(rv.got, rec.Log)
+			out = append(out, rec.Log)
 		}
 	}
-}
-
-func (rv *receiver) setUp(up bool) {
-	rv.mu.Lock()
-	rv.up = up
-	rv.mu.Unlock()
-}
-
-func (rv *receiver) count() int {
-	rv.mu.Lock()
-	defer rv.mu.Unlock()
-	return len(rv.got)
+	return out
 }
 
 // TestRouterOutageAndRestart: an HTTP destination is down while records
@@ -411,10 +381,8 @@ func (rv *receiver) count() int {
 // tore the last buffered record); when it comes back every record arrives,
 // in order, none twice.
 func TestRouterOutageAndRestart(t *testing.T) {
-	rv := &receiver{}
-	srv := httptest.NewServer(rv)
-	defer srv.Close()
-	settings := plugintest.Decode(t, sinkhttp.Plugin.Settings(), "url: "+srv.URL)
+	rv := sinktest.StartLogReceiver(t)
+	settings := plugintest.Decode(t, sinkhttp.Plugin.Settings(), "url: "+rv.URL)
 	dir := t.TempDir()
 	cfg := func() []sinks.SinkConfig {
 		spec := sinks.Spec{Name: "web", Type: "http", Encoding: "json", Settings: settings}
@@ -432,12 +400,11 @@ func TestRouterOutageAndRestart(t *testing.T) {
 		}
 	}
 
-	rv.setUp(true)
 	run := start(t, cfg(), sinks.Options{DataDir: dir, Retry: fastRetry})
 	send(run.r, 0, 300)
-	sinktest.WaitFor(t, 20*time.Second, "the first 300 records", func() bool { return rv.count() == 300 })
+	sinktest.WaitFor(t, 20*time.Second, "the first 300 records", func() bool { return len(logLines(rv)) == 300 })
 
-	rv.setUp(false)
+	rv.SetDown(true)
 	send(run.r, 300, 1000)
 	sinktest.WaitFor(t, 20*time.Second, "the sink to notice the outage", func() bool { return run.r.Sinks()[0].State == model.SinkFailing })
 	run.stop()
@@ -459,15 +426,14 @@ func TestRouterOutageAndRestart(t *testing.T) {
 
 	run = start(t, cfg(), sinks.Options{DataDir: dir, Retry: fastRetry})
 	send(run.r, 1500, 2000)
-	rv.setUp(true)
-	sinktest.WaitFor(t, 20*time.Second, "every record", func() bool { return rv.count() >= 2000 })
+	rv.SetDown(false)
+	sinktest.WaitFor(t, 20*time.Second, "every record", func() bool { return len(logLines(rv)) >= 2000 })
 	run.stop()
-	rv.mu.Lock()
-	defer rv.mu.Unlock()
-	if len(rv.got) != 2000 {
-		t.Fatalf("received %d records, want 2000 exactly", len(rv.got))
+	got := logLines(rv)
+	if len(got) != 2000 {
+		t.Fatalf("received %d records, want 2000 exactly", len(got))
 	}
-	for i, line := range rv.got {
+	for i, line := range got {
 		if want := fmt.Sprintf("line %06d", i); line != want {
 			t.Fatalf("record %d is %q, want %q", i, line, want)
 		}

@@ -1,17 +1,13 @@
 package app_test
 
 import (
-	"bufio"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,36 +16,19 @@ import (
 	"github.com/opshub/opshub/model"
 )
 
-// lineReceiver is an NDJSON endpoint that can be down. It keeps the demo's
-// sequence numbers per instance and stream, in arrival order.
-type lineReceiver struct {
-	mu   sync.Mutex
-	up   bool
-	seqs map[string][]int
-}
-
-func (l *lineReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if !l.up {
-		http.Error(w, "maintenance", http.StatusServiceUnavailable)
-		return
-	}
-	sc := bufio.NewScanner(r.Body)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		var rec model.LogRecord
-		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
+// demoSeqs returns the demo's sequence numbers of the logger's records rv
+// accepted, per instance and stream, in arrival order.
+func demoSeqs(rv *sinktest.LogReceiver) map[string][]int {
+	seqs := map[string][]int{}
+	for _, rec := range rv.Records() {
 		seq, ok := demoSeq(rec.Log)
 		if !ok || rec.Service != "logger" {
 			continue
 		}
 		key := rec.Instance + "/" + rec.Stream
-		l.seqs[key] = append(l.seqs[key], seq)
+		seqs[key] = append(seqs[key], seq)
 	}
+	return seqs
 }
 
 // demoSeq reads "seq=N" from one of opshub-demo's numbered lines.
@@ -70,9 +49,8 @@ func demoSeq(line string) (int, bool) {
 func TestRunForwardsLogsToSinks(t *testing.T) {
 	demo := demoBinary(t)
 	dir := t.TempDir()
-	rv := &lineReceiver{seqs: map[string][]int{}}
-	hook := httptest.NewServer(rv)
-	defer hook.Close()
+	rv := sinktest.StartLogReceiver(t)
+	rv.SetDown(true)
 	archive := filepath.Join(dir, "archive.ndjson")
 	cfgText := fmt.Sprintf(`
 dataDir: %s
@@ -92,7 +70,7 @@ sinks:
     encoding: json
     filter: {services: [logger]}
     batch: {maxEvents: 100, timeout: 50ms}
-`, filepath.Join(dir, "data"), demo, archive, hook.URL)
+`, filepath.Join(dir, "data"), demo, archive, rv.URL)
 	cfg, err := app.ParseConfig([]byte(cfgText), "test.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -134,23 +112,17 @@ sinks:
 		t.Fatalf("pause answered %d %s", resp.StatusCode, body)
 	}
 
-	rv.mu.Lock()
-	rv.up = true
-	rv.mu.Unlock()
+	rv.SetDown(false)
 	sinktest.WaitFor(t, 60*time.Second, "the HTTP sink to deliver its backlog", func() bool {
 		s := sinkState("hook")
-		rv.mu.Lock()
-		defer rv.mu.Unlock()
 		n := 0
-		for _, seqs := range rv.seqs {
+		for _, seqs := range demoSeqs(rv) {
 			n += len(seqs)
 		}
 		return s.State == model.SinkRunning && n > 100
 	})
 
-	rv.mu.Lock()
-	defer rv.mu.Unlock()
-	for key, seqs := range rv.seqs {
+	for key, seqs := range demoSeqs(rv) {
 		for i, seq := range seqs {
 			if seq != i+1 {
 				t.Fatalf("%s: line %d has seq=%d, want %d: lost, reordered or repeated (%v…)", key, i, seq, i+1, seqs[:min(len(seqs), 10)])
