@@ -18,7 +18,6 @@ import (
 
 	"github.com/opshub/opshub/client"
 	"github.com/opshub/opshub/internal/app"
-	"github.com/opshub/opshub/internal/kubetest"
 	"github.com/opshub/opshub/internal/sinktest"
 	"github.com/opshub/opshub/model"
 )
@@ -43,10 +42,8 @@ func (r *receiver) eventsNamed(event string) []model.Event {
 // back-off, once for the whole episode, with the kubelet's words; an
 // evicted pod is notified as container.eviction with the eviction message.
 func TestControllerNotifiesCrashLoopBackOffAndEvictions(t *testing.T) {
-	c := kubetest.Start(t, kubetest.Options{})
+	c := startControllerCluster(t)
 	ctx := context.Background()
-	c.Namespace(t, "opshub")
-	c.Namespace(t, "shop")
 	hook, hookSrv := newReceiver(t)
 	api := runController(t, func(listen string) string {
 		return clusterConfig(t, c, listen) + fmt.Sprintf(`notifications:

@@ -213,10 +213,8 @@ func runningPods(t *testing.T, c *kubetest.Cluster, ns, selector string, want in
 }
 
 func TestCollectorDeliversPodLogsEnrichedFromTheAPI(t *testing.T) {
-	c := kubetest.Start(t, kubetest.Options{})
+	c := startControllerCluster(t)
 	ctx := context.Background()
-	c.Namespace(t, "shop")
-	c.Namespace(t, "opshub")
 	n := startCollector(t, c, kubetest.StartKubelet(t))
 
 	web := deployment("web", 2, nil)
@@ -346,10 +344,8 @@ func TestCollectorDeliversPodLogsEnrichedFromTheAPI(t *testing.T) {
 }
 
 func TestCollectorMakesNoRequestPerPod(t *testing.T) {
-	c := kubetest.Start(t, kubetest.Options{})
+	c := startControllerCluster(t)
 	ctx := context.Background()
-	c.Namespace(t, "shop")
-	c.Namespace(t, "opshub")
 	n := startCollector(t, c, kubetest.StartKubelet(t))
 
 	const replicas = 30
@@ -401,10 +397,8 @@ func TestCollectorMakesNoRequestPerPod(t *testing.T) {
 }
 
 func TestCollectorServesPVCSamplesFromTheKubelet(t *testing.T) {
-	c := kubetest.Start(t, kubetest.Options{})
+	c := startControllerCluster(t)
 	ctx := context.Background()
-	c.Namespace(t, "shop")
-	c.Namespace(t, "opshub")
 	kubelet := kubetest.StartKubelet(t)
 	n := startCollector(t, c, kubelet)
 

@@ -130,6 +130,17 @@ platform:
 `, t.TempDir(), listen, c.Kubeconfig)
 }
 
+// startControllerCluster starts a control plane with the namespaces the
+// controller tests use: opshub, the controller's own (platform.namespace in
+// clusterConfig), and shop for the workloads.
+func startControllerCluster(t *testing.T) *kubetest.Cluster {
+	t.Helper()
+	c := kubetest.Start(t, kubetest.Options{})
+	c.Namespace(t, "opshub")
+	c.Namespace(t, "shop")
+	return c
+}
+
 // controllerConfig is a controller's config on the test cluster: fast
 // leader election, a webhook for crash loops that retries quickly and is
 // never disabled.
@@ -244,10 +255,8 @@ func readyz(url string) string {
 }
 
 func TestControllerScalesAndNotifiesACrashLoopOnce(t *testing.T) {
-	c := kubetest.Start(t, kubetest.Options{})
+	c := startControllerCluster(t)
 	ctx := context.Background()
-	c.Namespace(t, "opshub")
-	c.Namespace(t, "shop")
 	hook, hookSrv := newReceiver(t)
 
 	run := runController(t, func(listen string) string { return controllerConfig(t, c, listen, hookSrv.URL) },
@@ -443,10 +452,8 @@ func TestControllerFailoverDeliversEveryNotificationOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := kubetest.Start(t, kubetest.Options{})
+	c := startControllerCluster(t)
 	ctx := context.Background()
-	c.Namespace(t, "opshub")
-	c.Namespace(t, "shop")
 	hook, hookSrv := newReceiver(t)
 	pods := map[string]string{}
 	for _, s := range []string{"s1", "s2", "s3", "s4"} {
@@ -668,10 +675,8 @@ collector:
 }
 
 func TestControllerReadsLogsAndMetricsThroughTheCollector(t *testing.T) {
-	c := kubetest.Start(t, kubetest.Options{})
+	c := startControllerCluster(t)
 	ctx := context.Background()
-	c.Namespace(t, "opshub")
-	c.Namespace(t, "shop")
 	kubelet := kubetest.StartKubelet(t)
 	logRoot := startAdvertisedCollector(t, c, kubelet)
 
@@ -744,10 +749,8 @@ func TestControllerReadsLogsAndMetricsThroughTheCollector(t *testing.T) {
 // controller's state in the API makes it stop, instead of delivering what
 // the new leader now owns.
 func TestControllerStepsDownWhenAnotherControllerWroteItsState(t *testing.T) {
-	c := kubetest.Start(t, kubetest.Options{})
+	c := startControllerCluster(t)
 	ctx := context.Background()
-	c.Namespace(t, "opshub")
-	c.Namespace(t, "shop")
 	_, hookSrv := newReceiver(t)
 	run := runController(t, func(listen string) string { return controllerConfig(t, c, listen, hookSrv.URL) },
 		app.ControllerOptions{MetricsInterval: time.Second})
@@ -780,9 +783,7 @@ func TestControllerStepsDownWhenAnotherControllerWroteItsState(t *testing.T) {
 // controller through the collector's samples and is notified as
 // volume.usage for the service that mounts it, with the threshold passed.
 func TestControllerNotifiesAClaimAt92Percent(t *testing.T) {
-	c := kubetest.Start(t, kubetest.Options{})
-	c.Namespace(t, "opshub")
-	c.Namespace(t, "shop")
+	c := startControllerCluster(t)
 	kubelet := kubetest.StartKubelet(t)
 	startAdvertisedCollector(t, c, kubelet)
 	hook, hookSrv := newReceiver(t)

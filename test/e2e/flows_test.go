@@ -144,10 +144,8 @@ func migrateCronJob() *batchv1.CronJob {
 // step's command; a run step that fails is one Job per attempt and fails
 // the run.
 func TestJobsAndFlowRunStepsOnKubernetes(t *testing.T) {
-	c := kubetest.Start(t, kubetest.Options{})
+	c := startControllerCluster(t)
 	ctx := context.Background()
-	c.Namespace(t, "opshub")
-	c.Namespace(t, "shop")
 	startJobKubelet(t, c, "shop")
 	if _, err := c.Client.BatchV1().CronJobs("shop").Create(ctx, migrateCronJob(), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
@@ -329,10 +327,8 @@ func TestFlowRunSettledAcrossAControllerFailover(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := kubetest.Start(t, kubetest.Options{})
+	c := startControllerCluster(t)
 	ctx := context.Background()
-	c.Namespace(t, "opshub")
-	c.Namespace(t, "shop")
 	var hold atomic.Bool
 	hold.Store(true)
 	startJobKubeletHolding(t, c, "shop", func(p *corev1.Pod) bool {

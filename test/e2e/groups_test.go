@@ -274,10 +274,8 @@ func groupsOfTemplate(t *testing.T, c *kubetest.Cluster, name string) (from []st
 // listing, no reload answer, no notification and not in the controller's
 // log; deploy.* notifications follow a tag filter.
 func TestGroupsRollTheSelectedDeployments(t *testing.T) {
-	c := kubetest.Start(t, kubetest.Options{})
+	c := startControllerCluster(t)
 	ctx := context.Background()
-	c.Namespace(t, "opshub")
-	c.Namespace(t, "shop")
 	startReleaseKubelet(t, c, "shop")
 	taggedDeployment(t, c, "web", 2, "api, db", corev1.EnvVar{Name: "LOG_LEVEL", Value: "debug"})
 	taggedDeployment(t, c, "worker", 1, "db")
