@@ -1,6 +1,6 @@
 // Builds src/ into dist/: the entry JS and its CSS named by their content
-// hash, chunks that tabs load when opened, and index.html that loads the
-// entry. The output depends only on the
+// hash, chunks that tabs load when opened, and entry.json naming the two for
+// the page (ui/index.html) that loads them. The output depends only on the
 // sources and the locked packages, so `make ui-check` can rebuild it and
 // compare it with the committed dist/.
 import * as esbuild from 'esbuild';
@@ -38,24 +38,7 @@ const outputs = Object.entries(result.metafile.outputs);
 const entry = outputs.find(([p, o]) => o.entryPoint === 'src/main.jsx' && p.endsWith('.js'));
 const js = basename(entry[0]);
 const css = basename(entry[1].cssBundle);
-writeFileSync(
-  join(out, 'index.html'),
-  `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="color-scheme" content="light dark">
-<title>opshub</title>
-<link rel="icon" href="data:,">
-<link rel="stylesheet" href="/assets/${css}">
-<script type="module" src="/assets/${js}"></script>
-</head>
-<body>
-<div id="app"></div>
-<noscript>The opshub UI needs JavaScript; the same data is in the CLI (opshub status) and the API (/api/v1).</noscript>
-</body>
-</html>
-`,
-);
+// The page itself is ui/index.html, which the ui package fills with these
+// names.
+writeFileSync(join(out, 'entry.json'), JSON.stringify({ js, css }) + '\n');
 console.log('built', out + ':', js, css);

@@ -8,6 +8,9 @@ import (
 	"bytes"
 	"compress/gzip"
 	"embed"
+	"encoding/json"
+	"errors"
+	"html/template"
 	"io/fs"
 	"mime"
 	"net/http"
@@ -19,10 +22,47 @@ import (
 //go:embed dist
 var dist embed.FS
 
+// indexTemplate is the page, filled with the entry script and stylesheet
+// that dist/entry.json names.
+//
+//go:embed index.html
+var indexTemplate string
+
 // asset is one built file, kept with its gzip form.
 type asset struct {
 	body, gz    []byte
 	contentType string
+}
+
+func newAsset(name string, body []byte) asset {
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	_, _ = zw.Write(body)
+	_ = zw.Close()
+	ct := mime.TypeByExtension(path.Ext(name))
+	if ct == "" {
+		ct = "application/octet-stream"
+	}
+	return asset{body: body, gz: buf.Bytes(), contentType: ct}
+}
+
+// indexPage is index.html filled with the names in dist/entry.json.
+func indexPage() ([]byte, error) {
+	b, err := dist.ReadFile("dist/entry.json")
+	if err != nil {
+		return nil, err
+	}
+	var entry struct{ JS, CSS string }
+	if err := json.Unmarshal(b, &entry); err != nil {
+		return nil, err
+	}
+	t, err := template.New("index.html").Parse(indexTemplate)
+	if err != nil {
+		return nil, err
+	}
+	var page bytes.Buffer
+	err = t.Execute(&page, entry)
+	return page.Bytes(), err
 }
 
 // Handler serves the UI: hashed assets under /assets/ (cached for good),
@@ -34,26 +74,22 @@ func Handler() http.Handler {
 		if err != nil || d.IsDir() {
 			return err
 		}
+		if p == "dist/entry.json" {
+			return nil
+		}
 		body, err := dist.ReadFile(p)
 		if err != nil {
 			return err
 		}
-		var buf bytes.Buffer
-		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-		_, _ = zw.Write(body)
-		_ = zw.Close()
-		ct := mime.TypeByExtension(path.Ext(p))
-		if ct == "" {
-			ct = "application/octet-stream"
-		}
-		files[strings.TrimPrefix(p, "dist")] = asset{body: body, gz: buf.Bytes(), contentType: ct}
+		files[strings.TrimPrefix(p, "dist")] = newAsset(p, body)
 		return nil
 	})
-	if err != nil {
+	page, perr := indexPage()
+	if err = errors.Join(err, perr); err != nil {
 		// The files are compiled in: failing to read them is a build bug.
 		panic("ui: reading embedded assets: " + err.Error())
 	}
-	index := files["/index.html"]
+	index := newAsset("index.html", page)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
