@@ -17,7 +17,7 @@ import (
 // window ends one window after the step, not an hour later. When the clock
 // steps forward again, one message goes out, not more.
 func TestThrottleWhenTheClockStepsBack(t *testing.T) {
-	rcv := &receiver{}
+	rcv := &sinktest.HookReceiver{}
 	srv := httptest.NewServer(rcv)
 	defer srv.Close()
 	clock := sinktest.NewFakeClock(time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC))
@@ -53,5 +53,5 @@ func TestThrottleWhenTheClockStepsBack(t *testing.T) {
 	clock.Advance(time.Hour) // and forward again
 	publish(3, 2)
 	publish(3, 3)
-	sinktest.WaitFor(t, 5*time.Second, "three messages", func() bool { return len(rcv.received()) == 3 })
+	sinktest.WaitFor(t, 5*time.Second, "three messages", func() bool { return len(rcv.Requests()) == 3 })
 }

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opshub/opshub/internal/sinktest"
 	"github.com/opshub/opshub/model"
 	"github.com/opshub/opshub/store"
 )
@@ -137,7 +138,7 @@ func TestOutboxSurvivesSIGKILL(t *testing.T) {
 	}
 	_ = first.Wait()
 
-	rcv := &receiver{}
+	rcv := &sinktest.HookReceiver{}
 	ln, err = net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatalf("listen again on %s: %v", addr, err)
@@ -149,14 +150,14 @@ func TestOutboxSurvivesSIGKILL(t *testing.T) {
 	_, lines = startHelper(t, dir, url, 0)
 	expectLine(t, lines, "drained", 30*time.Second)
 
-	got := rcv.received()
+	got := rcv.Requests()
 	seen := map[string]int{}
 	instances := map[string]bool{}
 	for _, r := range got {
-		seen[r.id]++
-		instances[r.event.Instance] = true
-		if r.event.Name != model.EventContainerCrashLoop {
-			t.Errorf("unexpected event %s", r.body)
+		seen[r.ID]++
+		instances[r.Event.Instance] = true
+		if r.Event.Name != model.EventContainerCrashLoop {
+			t.Errorf("unexpected event %s", r.Body)
 		}
 	}
 	for id, c := range seen {

@@ -45,7 +45,7 @@ func (c *countedWindows) set(typ model.MetricType, series ...model.MetricSeries)
 // (memory, a failing probe) sends its resolve to whoever got its firing; a
 // one-shot crash is closed quietly.
 func TestAlertsOfADeletedPodResolve(t *testing.T) {
-	rcv := &receiver{}
+	rcv := &sinktest.HookReceiver{}
 	srv := httptest.NewServer(rcv)
 	defer srv.Close()
 	clock := sinktest.NewFakeClock(t0.Add(time.Minute))
@@ -108,11 +108,11 @@ func TestAlertsOfADeletedPodResolve(t *testing.T) {
 	if got := state(); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("after more passes, alerts %v, want %v", got, want)
 	}
-	sinktest.WaitFor(t, 5*time.Second, "six messages", func() bool { return len(rcv.received()) >= 6 })
+	sinktest.WaitFor(t, 5*time.Second, "six messages", func() bool { return len(rcv.Requests()) >= 6 })
 	resolves := map[string]string{}
-	for _, r := range rcv.received() {
-		if r.event.Status == model.StatusResolved {
-			resolves[r.event.Name+" "+r.event.Instance] = r.event.Summary
+	for _, r := range rcv.Requests() {
+		if r.Event.Status == model.StatusResolved {
+			resolves[r.Event.Name+" "+r.Event.Instance] = r.Event.Summary
 		}
 	}
 	if fmt.Sprint(resolves) != fmt.Sprint(map[string]string{"container.memory-spike web-1": "web-1 no longer runs", "probe.failing web-1": "web-1 no longer runs"}) {

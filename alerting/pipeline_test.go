@@ -2,12 +2,8 @@ package alerting
 
 import (
 	"context"
-	"encoding/json"
-	"io"
-	"net/http"
 	"net/http/httptest"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,41 +14,6 @@ import (
 	"github.com/opshub/opshub/model"
 	"github.com/opshub/opshub/store"
 )
-
-// receiver is a webhook endpoint that records what it got.
-type receiver struct {
-	mu   sync.Mutex
-	got  []received
-	code int // answered status; 0 means 204
-}
-
-type received struct {
-	id, ts, sig string
-	body        []byte
-	event       model.Event
-	at          time.Time
-}
-
-func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	body, _ := io.ReadAll(req.Body)
-	var ev model.Event
-	_ = json.Unmarshal(body, &ev)
-	r.mu.Lock()
-	r.got = append(r.got, received{id: req.Header.Get("webhook-id"), ts: req.Header.Get("webhook-timestamp"),
-		sig: req.Header.Get("webhook-signature"), body: body, event: ev, at: time.Now()})
-	code := r.code
-	r.mu.Unlock()
-	if code == 0 {
-		code = http.StatusNoContent
-	}
-	w.WriteHeader(code)
-}
-
-func (r *receiver) received() []received {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]received(nil), r.got...)
-}
 
 func webhookNotifier(t testing.TB, name, url, secret string) notify.Notifier {
 	t.Helper()
@@ -101,7 +62,7 @@ func crashLoopEvent(instance string) model.Event {
 }
 
 func TestWebhookDeliveryIsSignedAndThrottled(t *testing.T) {
-	rcv := &receiver{}
+	rcv := &sinktest.HookReceiver{}
 	srv := httptest.NewServer(rcv)
 	defer srv.Close()
 	db := openStore(t, t.TempDir())
@@ -116,17 +77,17 @@ func TestWebhookDeliveryIsSignedAndThrottled(t *testing.T) {
 	p.Publish(crashLoopEvent("web-1"))
 	p.Publish(crashLoopEvent("web-1")) // same resource, same window: throttled
 	p.Publish(crashLoopEvent("web-2")) // another resource: its own window
-	sinktest.WaitFor(t, 5*time.Second, "two deliveries", func() bool { return len(rcv.received()) == 2 })
+	sinktest.WaitFor(t, 5*time.Second, "two deliveries", func() bool { return len(rcv.Requests()) == 2 })
 
 	ids := map[string]bool{}
-	for _, r := range rcv.received() {
-		if !webhook.Verify([]byte("s3cret"), r.id, r.ts, r.body, r.sig) {
-			t.Errorf("signature %q does not verify for %s", r.sig, r.id)
+	for _, r := range rcv.Requests() {
+		if !webhook.Verify([]byte("s3cret"), r.ID, r.Timestamp, r.Body, r.Signature) {
+			t.Errorf("signature %q does not verify for %s", r.Signature, r.ID)
 		}
-		if r.event.Name != model.EventContainerCrashLoop || r.event.Status != model.StatusFiring || r.event.ID == "" {
-			t.Errorf("body %s is not the firing event", r.body)
+		if r.Event.Name != model.EventContainerCrashLoop || r.Event.Status != model.StatusFiring || r.Event.ID == "" {
+			t.Errorf("body %s is not the firing event", r.Body)
 		}
-		ids[r.id] = true
+		ids[r.ID] = true
 	}
 	if len(ids) != 2 {
 		t.Errorf("webhook-ids %v are not distinct", ids)
@@ -144,8 +105,8 @@ func TestWebhookDeliveryIsSignedAndThrottled(t *testing.T) {
 	unknown := crashLoopEvent("web-9")
 	unknown.Status = model.StatusResolved
 	p.Publish(unknown)
-	sinktest.WaitFor(t, 5*time.Second, "the resolved message", func() bool { return len(rcv.received()) == 3 })
-	if got := rcv.received()[2].event; got.Status != model.StatusResolved || got.Instance != "web-1" {
+	sinktest.WaitFor(t, 5*time.Second, "the resolved message", func() bool { return len(rcv.Requests()) == 3 })
+	if got := rcv.Requests()[2].Event; got.Status != model.StatusResolved || got.Instance != "web-1" {
 		t.Errorf("third message is %+v, want web-1 resolved", got)
 	}
 	alerts, _ := p.Alerts()
@@ -155,7 +116,7 @@ func TestWebhookDeliveryIsSignedAndThrottled(t *testing.T) {
 }
 
 func TestThrottleSurvivesRestart(t *testing.T) {
-	rcv := &receiver{}
+	rcv := &sinktest.HookReceiver{}
 	srv := httptest.NewServer(rcv)
 	defer srv.Close()
 	dir := t.TempDir()
@@ -198,7 +159,7 @@ func TestThrottleSurvivesRestart(t *testing.T) {
 	}
 	run()
 	run()
-	if n := len(rcv.received()); n != 1 {
+	if n := len(rcv.Requests()); n != 1 {
 		t.Fatalf("receiver got %d messages across a restart within one throttle window, want 1", n)
 	}
 }

@@ -23,9 +23,9 @@ func (f instanceFeed) Subscribe(context.Context) <-chan model.InstanceEvent { re
 
 // crashPipeline runs a pipeline that watches feed, reads last lines with
 // logs, and sends every event to a webhook receiver.
-func crashPipeline(t *testing.T, feed instanceFeed, logs collector.Querier, timeout time.Duration) *receiver {
+func crashPipeline(t *testing.T, feed instanceFeed, logs collector.Querier, timeout time.Duration) *sinktest.HookReceiver {
 	t.Helper()
-	rcv := &receiver{}
+	rcv := &sinktest.HookReceiver{}
 	srv := httptest.NewServer(rcv)
 	t.Cleanup(srv.Close)
 	p, err := New(Options{Store: openStore(t, t.TempDir()), Rules: testRules(0), Platform: feed,
@@ -85,8 +85,8 @@ func TestCrashCarriesTheLastLinesOfTheRun(t *testing.T) {
 	feed <- model.InstanceEvent{Kind: model.InstanceExited, Ref: web1, Time: exitAt.Add(3 * time.Second), Restarts: 1,
 		Exit: &model.Exit{Code: 2, Reason: "Error", Time: exitAt}}
 
-	sinktest.WaitFor(t, 5*time.Second, "the crash notification", func() bool { return len(rcv.received()) == 1 })
-	ev := rcv.received()[0].event
+	sinktest.WaitFor(t, 5*time.Second, "the crash notification", func() bool { return len(rcv.Requests()) == 1 })
+	ev := rcv.Requests()[0].Event
 	raw, _ := ev.Data["lastLines"].([]any)
 	if len(raw) != 20 {
 		t.Fatalf("got %d last lines, want 20: %v", len(raw), ev.Data)
@@ -132,16 +132,16 @@ func TestCrashIsNotHeldBackByTheLogReader(t *testing.T) {
 			feed <- model.InstanceEvent{Kind: model.InstanceExited, Ref: web1, Time: time.Now(), Restarts: 1, Exit: &model.Exit{Code: 1, Reason: "Error"}}
 			feed <- model.InstanceEvent{Kind: model.InstanceEvicted, Ref: model.Ref{Project: "demo", Service: "web", Instance: "web-2"}, Time: time.Now(), Message: "The node was low on resource: memory."}
 			// 2 s is the budget from the event to the receiver.
-			sinktest.WaitFor(t, 2*time.Second, "both notifications", func() bool { return len(rcv.received()) == 2 })
-			for _, r := range rcv.received() {
-				if r.event.Name != model.EventContainerCrash {
+			sinktest.WaitFor(t, 2*time.Second, "both notifications", func() bool { return len(rcv.Requests()) == 2 })
+			for _, r := range rcv.Requests() {
+				if r.Event.Name != model.EventContainerCrash {
 					continue
 				}
-				if msg, _ := r.event.Data["lastLinesError"].(string); !strings.Contains(msg, tt.wantErr) {
+				if msg, _ := r.Event.Data["lastLinesError"].(string); !strings.Contains(msg, tt.wantErr) {
 					t.Errorf("lastLinesError %q, want it to say %q", msg, tt.wantErr)
 				}
-				if _, ok := r.event.Data["lastLines"]; ok {
-					t.Errorf("event has last lines: %v", r.event.Data)
+				if _, ok := r.Event.Data["lastLines"]; ok {
+					t.Errorf("event has last lines: %v", r.Event.Data)
 				}
 			}
 		})
@@ -175,8 +175,8 @@ func TestCrashLastLinesOnAKubernetesNode(t *testing.T) {
 	feed <- model.InstanceEvent{Kind: model.InstanceExited, Ref: ref, Time: finished.Add(3 * time.Second), Restarts: 0,
 		Exit: &model.Exit{Code: 1, Reason: "Error", Time: finished}}
 
-	sinktest.WaitFor(t, 5*time.Second, "the crash notification", func() bool { return len(rcv.received()) == 1 })
-	data := rcv.received()[0].event.Data
+	sinktest.WaitFor(t, 5*time.Second, "the crash notification", func() bool { return len(rcv.Requests()) == 1 })
+	data := rcv.Requests()[0].Event.Data
 	got := fmt.Sprint(data["lastLines"])
 	if got != "[listening on :8080 fatal: cannot reach db]" {
 		t.Errorf("last lines %s, want the crashed app container's two lines only (data %v)", got, data)

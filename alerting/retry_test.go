@@ -13,7 +13,7 @@ import (
 // An integration's own give-up time ends its retries; another integration
 // with the pipeline's policy keeps retrying the same event.
 func TestIntegrationGiveUpTimeTakesEffect(t *testing.T) {
-	down := &receiver{code: http.StatusServiceUnavailable}
+	down := &sinktest.HookReceiver{Status: http.StatusServiceUnavailable}
 	srv := httptest.NewServer(down)
 	defer srv.Close()
 	p, err := New(Options{Store: openStore(t, t.TempDir()), Rules: testRules(0),

@@ -1,12 +1,8 @@
 package app_test
 
 import (
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"net/http/httptest"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,33 +12,10 @@ import (
 	"github.com/opshub/opshub/model"
 )
 
-// hookReceiver records the webhooks it gets with when they arrived.
-type hookReceiver struct {
-	mu  sync.Mutex
-	got []hookRequest
-}
-
-type hookRequest struct {
-	at       time.Time
-	event    model.Event
-	verified bool
-}
-
-func (h *hookReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
-	req := hookRequest{at: time.Now()}
-	_ = json.Unmarshal(body, &req.event)
-	req.verified = webhook.Verify([]byte("hook-secret"), r.Header.Get("webhook-id"), r.Header.Get("webhook-timestamp"), body, r.Header.Get("webhook-signature"))
-	h.mu.Lock()
-	h.got = append(h.got, req)
-	h.mu.Unlock()
-	w.WriteHeader(http.StatusNoContent)
-}
-
-func (h *hookReceiver) requests() []hookRequest {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return append([]hookRequest(nil), h.got...)
+// hookVerified reports whether a webhook request carries the signature of
+// the integrations' secret "hook-secret".
+func hookVerified(r sinktest.HookRequest) bool {
+	return webhook.Verify([]byte("hook-secret"), r.ID, r.Timestamp, r.Body, r.Signature)
 }
 
 // crashyConfig is the start of a config whose one service, demo/crashy,
@@ -63,7 +36,7 @@ workloads:
 // second one for the restarts that follow within the throttle window.
 func TestCrashLoopNotification(t *testing.T) {
 	demo := demoBinary(t)
-	rcv := &hookReceiver{}
+	rcv := &sinktest.HookReceiver{}
 	hook := httptest.NewServer(rcv)
 	defer hook.Close()
 	cfgText := crashyConfig(t, demo) + fmt.Sprintf(`notifications:
@@ -82,15 +55,15 @@ alerts:
 	}
 	api := startRun(t, cfg, app.Options{}).API
 
-	sinktest.WaitFor(t, 30*time.Second, "the crashloop notification", func() bool { return len(rcv.requests()) >= 1 })
-	first := rcv.requests()[0]
-	if first.event.Name != model.EventContainerCrashLoop || first.event.Status != model.StatusFiring || first.event.Service != "crashy" {
-		t.Fatalf("first notification is %+v", first.event)
+	sinktest.WaitFor(t, 30*time.Second, "the crashloop notification", func() bool { return len(rcv.Requests()) >= 1 })
+	first := rcv.Requests()[0]
+	if first.Event.Name != model.EventContainerCrashLoop || first.Event.Status != model.StatusFiring || first.Event.Service != "crashy" {
+		t.Fatalf("first notification is %+v", first.Event)
 	}
-	if !first.verified {
+	if !hookVerified(first) {
 		t.Error("the signature does not verify with the configured secret")
 	}
-	if lag := first.at.Sub(first.event.Time); lag > 2*time.Second {
+	if lag := first.At.Sub(first.Event.Time); lag > 2*time.Second {
 		t.Errorf("notification arrived %s after the restart that crossed the threshold, want at most 2s", lag)
 	}
 
@@ -129,7 +102,7 @@ alerts:
 		}
 		return true
 	})
-	if n := len(rcv.requests()); n != 1 {
+	if n := len(rcv.Requests()); n != 1 {
 		t.Errorf("receiver got %d notifications within one throttle window, want 1", n)
 	}
 }

@@ -103,7 +103,7 @@ func step(run client.FlowRun, name string) client.FlowStep {
 // [skip ci], duplicate and oversized calls start nothing; flow.* events
 // reach a notification integration.
 func TestFlowShipsASignedPush(t *testing.T) {
-	rcv := &hookReceiver{}
+	rcv := &sinktest.HookReceiver{}
 	notify := httptest.NewServer(rcv)
 	defer notify.Close()
 	chat := newChat()
@@ -225,8 +225,8 @@ notifications:
 	}
 	sinktest.WaitFor(t, 30*time.Second, "flow.started and flow.succeeded notifications", func() bool {
 		var names []string
-		for _, r := range rcv.requests() {
-			names = append(names, r.event.Name)
+		for _, r := range rcv.Requests() {
+			names = append(names, r.Event.Name)
 		}
 		return slices.Contains(names, "flow.started") && slices.Contains(names, "flow.succeeded")
 	})
@@ -300,7 +300,7 @@ func (c *chatServer) bodies() []string {
 // flow.failed names the step with its last lines; a run missing an
 // argument fails before any step starts.
 func TestFlowFailuresRetriesAndParallelSteps(t *testing.T) {
-	rcv := &hookReceiver{}
+	rcv := &sinktest.HookReceiver{}
 	notify := httptest.NewServer(rcv)
 	defer notify.Close()
 	dir := t.TempDir()
@@ -362,9 +362,9 @@ notifications:
 		t.Errorf("the running step beside the failure: %+v, want it let finish", step(run, "slow"))
 	}
 	sinktest.WaitFor(t, 30*time.Second, "flow.failed naming the step and its last lines", func() bool {
-		for _, r := range rcv.requests() {
-			logs, _ := r.event.Data["logs"].([]any)
-			if r.event.Name == "flow.failed" && r.event.Data["step"] == "flaky" && slices.Contains(logs, any("cannot reach db")) {
+		for _, r := range rcv.Requests() {
+			logs, _ := r.Event.Data["logs"].([]any)
+			if r.Event.Name == "flow.failed" && r.Event.Data["step"] == "flaky" && slices.Contains(logs, any("cannot reach db")) {
 				return true
 			}
 		}

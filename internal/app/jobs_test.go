@@ -36,7 +36,7 @@ func postJob(t *testing.T, api, path string, body any) (int, map[string]json.Raw
 // and job.* events; a Forbid job refusing a second run; an activeDeadline
 // stopping a run; a runAtStart job.
 func TestJobs(t *testing.T) {
-	rcv := &hookReceiver{}
+	rcv := &sinktest.HookReceiver{}
 	hook := httptest.NewServer(rcv)
 	defer hook.Close()
 	dir := t.TempDir()
@@ -131,8 +131,8 @@ notifications:
 
 	sinktest.WaitFor(t, 30*time.Second, "job.started, job.succeeded and job.failed notifications", func() bool {
 		var names []string
-		for _, r := range rcv.requests() {
-			names = append(names, r.event.Name+" "+r.event.Service)
+		for _, r := range rcv.Requests() {
+			names = append(names, r.Event.Name+" "+r.Event.Service)
 		}
 		return slices.Contains(names, "job.started migrate") && slices.Contains(names, "job.succeeded migrate") &&
 			slices.Contains(names, "job.failed stuck")

@@ -24,7 +24,7 @@ import (
 // own retry.giveUpAfter of 1s ends its retries.
 func TestCrashNotificationsOnOneMachine(t *testing.T) {
 	demo := demoBinary(t)
-	rcv := &hookReceiver{}
+	rcv := &sinktest.HookReceiver{}
 	hook := httptest.NewServer(rcv)
 	defer hook.Close()
 	var discordCalls atomic.Int32
@@ -55,16 +55,16 @@ alerts:
 	}
 	api := startRun(t, cfg, app.Options{}).API
 
-	sinktest.WaitFor(t, 30*time.Second, "the crash notification", func() bool { return len(rcv.requests()) >= 1 })
-	crash := rcv.requests()[0]
-	if crash.event.Name != model.EventContainerCrash || !crash.verified {
-		t.Fatalf("first notification %+v (signature verified: %t)", crash.event, crash.verified)
+	sinktest.WaitFor(t, 30*time.Second, "the crash notification", func() bool { return len(rcv.Requests()) >= 1 })
+	crash := rcv.Requests()[0]
+	if crash.Event.Name != model.EventContainerCrash || !hookVerified(crash) {
+		t.Fatalf("first notification %+v (signature verified: %t)", crash.Event, hookVerified(crash))
 	}
-	lines, _ := crash.event.Data["lastLines"].([]any)
+	lines, _ := crash.Event.Data["lastLines"].([]any)
 	if len(lines) == 0 || !strings.Contains(fmt.Sprint(lines[len(lines)-1]), "exiting with code 1") {
-		t.Errorf("crash event's last lines %v, want the demo's last words \"exiting with code 1\" (data %v)", lines, crash.event.Data)
+		t.Errorf("crash event's last lines %v, want the demo's last words \"exiting with code 1\" (data %v)", lines, crash.Event.Data)
 	}
-	if lag := crash.at.Sub(crash.event.Time); lag > 2*time.Second {
+	if lag := crash.At.Sub(crash.Event.Time); lag > 2*time.Second {
 		t.Errorf("crash notification arrived %s after the exit, want at most 2s", lag)
 	}
 

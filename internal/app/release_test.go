@@ -100,7 +100,7 @@ func TestReleasesWithoutDowntime(t *testing.T) {
 		{name: "volume", replicas: 1, volume: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			hooks := &hookReceiver{}
+			hooks := &sinktest.HookReceiver{}
 			hookSrv := httptest.NewServer(hooks)
 			defer hookSrv.Close()
 			dataDir := t.TempDir()
@@ -274,12 +274,12 @@ notifications:
 			// last lines; the metrics count what happened.
 			sinktest.WaitFor(t, 20*time.Second, "deploy.failed and deploy.rolled-back webhooks", func() bool {
 				var failed, rolledBack bool
-				for _, h := range hooks.requests() {
-					switch h.event.Name {
+				for _, h := range hooks.Requests() {
+					switch h.Event.Name {
 					case model.EventDeployFailed:
-						logs, _ := h.event.Data["logs"].([]any)
+						logs, _ := h.Event.Data["logs"].([]any)
 						joined := fmt.Sprint(logs)
-						if strings.Contains(fmt.Sprint(h.event.Data["reason"]), "crash-looping") && strings.Contains(joined, "exiting with code 3") {
+						if strings.Contains(fmt.Sprint(h.Event.Data["reason"]), "crash-looping") && strings.Contains(joined, "exiting with code 3") {
 							failed = true
 						}
 					case model.EventDeployRolledBack:
