@@ -40,57 +40,108 @@ func (l *Ledger) SetRetention(r Retention) error {
 	return nil
 }
 
-// Compact applies the retention: it rolls the hourly, per-instance buckets
-// of months past HourlyMonths into daily buckets per service and resource,
-// and drops every bucket of months past Months. So the ledger holds
-// HourlyMonths of hours per instance, then days per service, and nothing
-// older: a month of 100 instances is 216,000 hourly buckets, its rollup a
-// few thousand. Totals, months and per-project and per-service breakdowns
+// Compact applies the retention: it rolls the hours of months past
+// HourlyMonths into days per series (project, service and resource), drops
+// their instances' totals, and drops every hour and day of months past
+// Months. So the ledger holds HourlyMonths of hours per series with their
+// instances' monthly totals, then days per series, and nothing older.
+// Totals, months and per-project, per-service and per-resource breakdowns
 // of the months kept are unchanged; reports on rolled-up months lose the
-// instance and the hour. It commits through the store in one transaction
-// and returns the number of buckets it rolled up or dropped.
+// instance and the hour. A series with no cost left frees its column. It
+// commits through the store in one transaction and returns the number of
+// records (hours, days, instance totals of a service's month) it rolled up
+// or dropped.
 func (l *Ledger) Compact(now time.Time) (int, error) {
 	start, _ := l.Month(now)
 	hourlyFrom := start.AddDate(0, -(l.retention.HourlyMonths - 1), 0)
 	keepFrom := start.AddDate(0, -(l.retention.Months - 1), 0)
-	var removed []Entry
-	added := map[bucket]float64{}
-	for b, cost := range l.hours {
-		if !b.hour.Before(hourlyFrom) {
+	hourly, keep, hourlyMonth := l.hourIndex(hourlyFrom), l.dayIndex(keepFrom), l.monthIndex(hourlyFrom)
+	var b Batch
+	n := 0
+	days := map[int64][]int64{}
+	first, end := l.hours.span()
+	for i := first; i < min(end, hourly); i++ {
+		row := l.hours.at(i)
+		if row == nil {
 			continue
 		}
-		e := Entry{Hour: b.hour, Project: b.project, Service: b.service, Instance: b.instance, Resource: b.resource, Cost: cost}
-		if b.hour.Before(keepFrom) {
-			removed = append(removed, e)
+		n++
+		b.DropHours = append(b.DropHours, l.hourAt(i))
+		d := l.dayIndex(l.hourAt(i))
+		if d < keep {
 			continue
 		}
-		day := l.dayStart(b.hour)
-		if b.instance == "" && b.hour.Equal(day) {
-			continue // already a daily rollup
+		day, ok := days[d]
+		if !ok {
+			day = append([]int64(nil), l.days.at(d)...)
 		}
-		removed = append(removed, e)
-		added[bucket{hour: day, project: b.project, service: b.service, resource: b.resource}] += cost
+		day = growTo(day, len(row))
+		for s, v := range row {
+			day[s] += v
+		}
+		days[d] = day
 	}
-	if len(removed) == 0 {
+	first, end = l.days.span()
+	for d := first; d < min(end, keep); d++ {
+		if l.days.at(d) != nil {
+			n++
+			b.DropDays = append(b.DropDays, dayKey(d))
+		}
+	}
+	for k := range l.instances {
+		if k.month < hourlyMonth {
+			n++
+			b.DropInstances = append(b.DropInstances, InstanceCosts{Month: monthKey(k.month), Project: k.project, Service: k.service})
+		}
+	}
+	if n == 0 {
 		return 0, nil
 	}
-	entries := make([]Entry, 0, len(added))
-	for b, cost := range added {
-		entries = append(entries, Entry{Hour: b.hour, Project: b.project, Service: b.service, Resource: b.resource, Cost: cost})
+	for d, row := range days {
+		b.Days = append(b.Days, DayCosts{Day: dayKey(d), Costs: row})
 	}
-	if err := l.store.Roll(removed, entries); err != nil {
+	// The columns left without any cost are freed.
+	used := make([]bool, len(l.series))
+	mark := func(row []int64) {
+		for s, v := range row {
+			if v != 0 {
+				used[s] = true
+			}
+		}
+	}
+	first, end = l.hours.span()
+	for i := max(first, hourly); i < end; i++ {
+		mark(l.hours.at(i))
+	}
+	first, end = l.days.span()
+	for d := max(first, keep); d < end; d++ {
+		if row, ok := days[d]; ok {
+			mark(row)
+		} else {
+			mark(l.days.at(d))
+		}
+	}
+	for s, x := range l.series {
+		if !used[s] && x != (Series{}) && l.residual[s] == 0 && !l.unsaved[s] {
+			b.DropSeries = append(b.DropSeries, s)
+		}
+	}
+	if err := l.store.Write(b); err != nil {
 		return 0, fmt.Errorf("spend: roll up the ledger: %w", err)
 	}
-	for _, e := range removed {
-		delete(l.hours, bucketOf(e, l.tz))
+	l.hours.dropBefore(hourly)
+	for d, row := range days {
+		l.days.set(d, row)
 	}
-	for _, e := range entries {
-		l.hours[bucketOf(e, l.tz)] += e.Cost
+	l.days.dropBefore(keep)
+	for k := range l.instances {
+		if k.month < hourlyMonth {
+			delete(l.instances, k)
+		}
 	}
-	return len(removed), nil
-}
-
-func (l *Ledger) dayStart(t time.Time) time.Time {
-	lt := t.In(l.tz)
-	return time.Date(lt.Year(), lt.Month(), lt.Day(), 0, 0, 0, 0, l.tz)
+	for _, s := range b.DropSeries {
+		delete(l.index, l.series[s])
+		l.series[s] = Series{}
+	}
+	return n, nil
 }

@@ -40,18 +40,21 @@ func TestCompactRollsOldMonthsIntoDaysPerService(t *testing.T) {
 	sept := func(l *Ledger) Report {
 		return l.Report(now, start, time.Date(2026, 10, 1, 0, 0, 0, 0, tz), []string{"service"})
 	}
-	before, buckets := sept(l), len(l.hours)
+	before, hours := sept(l), count(l.hours)
 
 	rolled, err := l.Compact(now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// September: 30 days × 24 hours × 2 instances × cpu (memory costs 0).
-	if rolled != 30*24*2 {
-		t.Errorf("rolled %d buckets, want September's 1440", rolled)
+	// September: 30 days × 24 hours, and the instances' totals of web.
+	if rolled != 30*24+1 {
+		t.Errorf("rolled %d records, want September's 720 hours and 1 month of instance totals", rolled)
 	}
-	if got := len(l.hours); got != buckets-rolled+30 {
-		t.Errorf("%d buckets after compaction, want %d (30 daily ones for September)", got, buckets-rolled+30)
+	if got := count(l.hours); got != hours-30*24 {
+		t.Errorf("%d hours after compaction, want %d", got, hours-30*24)
+	}
+	if got := count(l.days); got != 30 {
+		t.Errorf("%d days after compaction, want September's 30", got)
 	}
 	after := sept(l)
 	wantSept := 30 * 24 * 2 * 0.031611
@@ -77,8 +80,8 @@ func TestCompactRollsOldMonthsIntoDaysPerService(t *testing.T) {
 	if got := sept(reopened).Total; math.Abs(got-wantSept) > 1e-6 {
 		t.Errorf("reopened: September costs %.6f, want %.6f", got, wantSept)
 	}
-	if len(reopened.hours) != len(l.hours) {
-		t.Errorf("reopened ledger has %d buckets, want %d", len(reopened.hours), len(l.hours))
+	if count(reopened.hours) != count(l.hours) || count(reopened.days) != count(l.days) {
+		t.Errorf("reopened ledger has %d hours and %d days, want %d and %d", count(reopened.hours), count(reopened.days), count(l.hours), count(l.days))
 	}
 }
 
@@ -128,9 +131,9 @@ func TestCompactAppliesTheRetention(t *testing.T) {
 			t.Errorf("November by instance = %+v, want web-1", nov.Rows)
 		}
 	}
-	// October: 31 daily buckets; November 1-14: 14 × 24 hours.
-	if got, want := len(l.hours), 31+14*24; got != want {
-		t.Errorf("%d buckets kept, want %d", got, want)
+	// October: 31 days; November 1-14: 14 × 24 hours.
+	if days, hours := count(l.days), count(l.hours); days != 31 || hours != 14*24 {
+		t.Errorf("%d days and %d hours kept, want 31 and %d", days, hours, 14*24)
 	}
 	if err := l.SetRetention(Retention{HourlyMonths: 3, Months: 2}); err == nil {
 		t.Error("a retention keeping fewer months than hourly ones was accepted")
@@ -144,4 +147,15 @@ func reopen(t *testing.T, m Model, db *store.DB) *Ledger {
 		t.Fatal(err)
 	}
 	return l
+}
+
+// count is the number of hours (days) with costs.
+func count(r rows) int {
+	n := 0
+	for _, row := range r.rows {
+		if row != nil {
+			n++
+		}
+	}
+	return n
 }

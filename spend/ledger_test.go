@@ -1,7 +1,9 @@
 package spend
 
 import (
+	"maps"
 	"math"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -12,30 +14,51 @@ import (
 // memStore is an in-memory LedgerStore: the 45-day simulation checks the
 // arithmetic; the durable store has its own crash test.
 type memStore struct {
-	cursor  time.Time
-	entries []Entry
+	cursor    time.Time
+	series    map[int]Series
+	hours     map[string]HourCosts
+	days      map[string]DayCosts
+	instances map[string]InstanceCosts
+	legacy    []Entry
 }
 
-func (m *memStore) Load() (time.Time, []Entry, error) { return m.cursor, m.entries, nil }
-func (m *memStore) Roll(removed, added []Entry) error {
-	// Entries are one per commit, several per bucket: remove by bucket.
-	gone := map[string]bool{}
-	for _, e := range removed {
-		gone[entryKey(e)] = true
-	}
-	kept := m.entries[:0]
-	for _, e := range m.entries {
-		if !gone[entryKey(e)] {
-			kept = append(kept, e)
-		}
-	}
-	m.entries = append(kept, added...)
-	return nil
+func (m *memStore) Load() (Snapshot, error) {
+	return Snapshot{Cursor: m.cursor, Series: maps.Clone(m.series), Hours: slices.Collect(maps.Values(m.hours)),
+		Days: slices.Collect(maps.Values(m.days)), Instances: slices.Collect(maps.Values(m.instances)), Legacy: m.legacy}, nil
 }
 
-func (m *memStore) Commit(c time.Time, es []Entry) error {
-	m.cursor = c
-	m.entries = append(m.entries, es...)
+func (m *memStore) Write(b Batch) error {
+	if m.series == nil {
+		m.series, m.hours, m.days, m.instances = map[int]Series{}, map[string]HourCosts{}, map[string]DayCosts{}, map[string]InstanceCosts{}
+	}
+	if !b.Cursor.IsZero() {
+		m.cursor = b.Cursor
+	}
+	maps.Copy(m.series, b.Series)
+	for _, i := range b.DropSeries {
+		delete(m.series, i)
+	}
+	for _, h := range b.Hours {
+		m.hours[hourKey(h.Hour)] = h
+	}
+	for _, h := range b.DropHours {
+		delete(m.hours, hourKey(h))
+	}
+	for _, d := range b.Days {
+		m.days[d.Day] = d
+	}
+	for _, d := range b.DropDays {
+		delete(m.days, d)
+	}
+	for _, c := range b.Instances {
+		m.instances[instancesKey(c)] = c
+	}
+	for _, c := range b.DropInstances {
+		delete(m.instances, instancesKey(c))
+	}
+	if b.DropLegacy {
+		m.legacy = nil
+	}
 	return nil
 }
 

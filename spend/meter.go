@@ -87,6 +87,11 @@ func (m *Meter) Run(ctx context.Context) error {
 		m.Tick(ctx)
 		select {
 		case <-ctx.Done():
+			m.mu.Lock()
+			defer m.mu.Unlock()
+			if err := m.opts.Ledger.Flush(); err != nil {
+				m.log.Warn("cannot write the instances' spend totals of the last hour", "err", err)
+			}
 			return nil
 		case <-t.C:
 		}
@@ -111,7 +116,7 @@ func (m *Meter) Tick(ctx context.Context) {
 		if n, err := m.opts.Ledger.Compact(now); err != nil {
 			m.log.Warn("cannot apply the ledger's retention; trying again in an hour", "err", err)
 		} else if n > 0 {
-			m.log.Info("applied the ledger's retention: old hours rolled up into days per service, months past it dropped", "buckets", n)
+			m.log.Info("applied the ledger's retention: old hours rolled up into days per service, months past it dropped", "records", n)
 		}
 		m.compacted = now
 	}

@@ -60,9 +60,9 @@ func (m *Meter) Collect(ch chan<- prometheus.Metric) {
 func (l *Ledger) projects(now time.Time) []string {
 	start, end := l.Month(now)
 	var out []string
-	for b := range l.hours {
-		if !b.hour.Before(start) && b.hour.Before(end) && !slices.Contains(out, b.project) {
-			out = append(out, b.project)
+	for s, v := range l.totals(start, end, nil) {
+		if p := l.series[s].Project; v != 0 && !slices.Contains(out, p) {
+			out = append(out, p)
 		}
 	}
 	slices.Sort(out)
