@@ -53,8 +53,8 @@ func Default() *Config {
 			TimeZone: "UTC",
 			// OpenCost's default prices.
 			Prices: Prices{CPUCoreHour: 0.031611, MemoryGiBHour: 0.004237, StorageGiBMonth: 0.04},
-			// Hours per instance for this and the previous month, days
-			// per service for a year.
+			// Hours per service and instances' totals for this and the
+			// previous month, days per service for a year.
 			Retention: SpendRetention{HourlyMonths: 2, Months: 12},
 		},
 		Release: Release{

@@ -22,10 +22,11 @@ type Spend struct {
 // SpendRetention bounds the spend ledger, in calendar months of the billing
 // time zone, the current month included.
 type SpendRetention struct {
-	// HourlyMonths keep hourly buckets per instance; default 2 (the
-	// current and the previous month).
+	// HourlyMonths keep hourly costs per service and resource and the
+	// instances' monthly totals; default 2 (the current and the previous
+	// month).
 	HourlyMonths int `yaml:"hourlyMonths"`
-	// Months are kept at all: those past HourlyMonths as daily buckets per
+	// Months are kept at all: those past HourlyMonths as daily costs per
 	// service and resource; older months are dropped. Default 12.
 	Months int `yaml:"months"`
 }

@@ -8,25 +8,25 @@ import (
 // Retention is how long the ledger keeps each level of detail, counted in
 // calendar months of the billing time zone, the current month included.
 type Retention struct {
-	// HourlyMonths keep hourly buckets per instance: 2 keeps the current
-	// and the previous month.
+	// HourlyMonths keep hourly costs per series and the instances'
+	// monthly totals: 2 keeps the current and the previous month.
 	HourlyMonths int
-	// Months are kept at all. Those past HourlyMonths keep daily buckets
-	// per service and resource; older months are dropped.
+	// Months are kept at all. Those past HourlyMonths keep daily costs
+	// per series; older months are dropped.
 	Months int
 }
 
-// DefaultRetention keeps hourly buckets per instance for the current and the
-// previous month and daily buckets per service for a year.
+// DefaultRetention keeps hours and instances for the current and the
+// previous month and days for a year.
 var DefaultRetention = Retention{HourlyMonths: 2, Months: 12}
 
 // Validate reports a retention that cannot be applied.
 func (r Retention) Validate() error {
 	if r.HourlyMonths < 1 {
-		return fmt.Errorf("spend: retention keeps hourly buckets for %d months, want 1 or more (the current month)", r.HourlyMonths)
+		return fmt.Errorf("spend: retention keeps hours for %d months, want 1 or more (the current month)", r.HourlyMonths)
 	}
 	if r.Months < r.HourlyMonths {
-		return fmt.Errorf("spend: retention keeps %d months, fewer than the %d that keep hourly buckets", r.Months, r.HourlyMonths)
+		return fmt.Errorf("spend: retention keeps %d months, fewer than the %d that keep hours", r.Months, r.HourlyMonths)
 	}
 	return nil
 }

@@ -1,5 +1,5 @@
 // Package spend turns what runs into money: a price model, a ledger of
-// costs in hourly buckets per project, service, instance and resource,
+// costs per hour and project, service and resource (per month and instance),
 // month-to-date totals and month-end forecasts in the billing time zone, and
 // the spend.threshold and spend.forecast events.
 //

@@ -2,6 +2,7 @@ package spend
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"path/filepath"
 	"testing"
@@ -158,5 +159,39 @@ func TestRestartKeepsMinutesAndInstanceShares(t *testing.T) {
 	check(l, 120)
 	if got := l.instances[k].instances["web-2"].costs[0]; math.Abs(got-held) > 1 {
 		t.Errorf("web-2's total read back after the meter stopped: %.0f nanos, want the %.0f it held", got, held)
+	}
+}
+
+// A service whose pods are replaced all month keeps the totals of at most
+// MaxInstances of them: the ones that stopped longest ago are merged into
+// a row without an instance, and the rows still add up to the service.
+func TestInstancesOfAMonthAreBounded(t *testing.T) {
+	l, err := OpenLedger(Model{Prices: DefaultPrices(), Basis: BasisRequests}, time.UTC, &memStore{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	end := start.AddDate(0, 1, 0)
+	for at := start; !at.After(end); at = at.Add(time.Hour) {
+		// A new pod every 6 hours: 120 in the month.
+		pod := fmt.Sprintf("web-%03d", int(at.Sub(start).Hours()-1)/6)
+		c := Container{Ref: model.Ref{Project: "demo", Service: "web", Instance: pod}, Running: true, CPURequest: 1}
+		if err := l.Tick(at, []Container{c}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rep := l.Report(end, start, end, []string{"instance"})
+	got := instanceCosts(rep)
+	if len(got) != MaxInstances || got[""] == 0 {
+		t.Fatalf("%d rows, want %d with one for the merged instances: %+v", len(got), MaxInstances, rep.Rows)
+	}
+	if want := 6 * coreHour; !near(got["web-119"], want) || !near(got["web-071"], want) {
+		t.Errorf("the newest instances cost %.6f and %.6f, want %.6f each", got["web-119"], got["web-071"], want)
+	}
+	if want := 71 * 6 * coreHour; !near(got[""], want) {
+		t.Errorf("the 71 merged instances cost %.6f, want %.6f", got[""], want)
+	}
+	if !near(rep.Total, 30*24*coreHour) {
+		t.Errorf("total %.6f, want %.6f", rep.Total, 30*24*coreHour)
 	}
 }

@@ -1,10 +1,12 @@
 package spend
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/opshub/opshub/model"
@@ -379,26 +381,16 @@ func (l *Ledger) commit(b Batch, c *charges, slots map[int64]bool) error {
 	// records written must hold what is charged now.
 	flushed := map[serviceMonth]bool{}
 	merged := func(k serviceMonth) map[string]InstanceTotal {
-		out := map[string]InstanceTotal{}
-		if m := l.instances[k]; m != nil {
-			for name, t := range m.instances {
-				out[name] = t.stored()
+		m := &instanceMonth{instances: map[string]*instanceTotal{}}
+		if cur := l.instances[k]; cur != nil {
+			for name, t := range cur.instances {
+				m.instances[name] = new(*t)
 			}
 		}
-		for name, t := range c.instances[k] {
-			cur, ok := l.instances[k], false
-			var base instanceTotal
-			if cur != nil {
-				if x := cur.instances[name]; x != nil {
-					base, ok = *x, true
-				}
-			}
-			if ok {
-				base.add(t)
-			} else {
-				base = *t
-			}
-			out[name] = base.stored()
+		m.charge(c.instances[k])
+		out := make(map[string]InstanceTotal, len(m.instances))
+		for name, t := range m.instances {
+			out[name] = t.stored()
 		}
 		return out
 	}
@@ -434,13 +426,7 @@ func (l *Ledger) commit(b Batch, c *charges, slots map[int64]bool) error {
 			m = &instanceMonth{instances: map[string]*instanceTotal{}}
 			l.instances[k] = m
 		}
-		for name, t := range add {
-			if cur := m.instances[name]; cur != nil {
-				cur.add(t)
-			} else {
-				m.instances[name] = t
-			}
-		}
+		m.charge(add)
 		m.dirty = true
 	}
 	for k := range flushed {
@@ -450,6 +436,55 @@ func (l *Ledger) commit(b Batch, c *charges, slots map[int64]bool) error {
 		l.cursor = b.Cursor
 	}
 	return nil
+}
+
+// MaxInstances bounds the instances a service keeps totals of in a month
+// (pods replaced by deploys or churn each count): past it, those that
+// stopped being charged longest ago are merged into one total without an
+// instance name. Instances still charged are never merged.
+const MaxInstances = 50
+
+// charge adds a tick's charges of the month's instances, then bounds them.
+func (m *instanceMonth) charge(add map[string]*instanceTotal) {
+	for name, t := range add {
+		if cur := m.instances[name]; cur != nil {
+			cur.add(t)
+		} else {
+			m.instances[name] = new(*t)
+		}
+	}
+	m.bound()
+}
+
+func (m *instanceMonth) bound() {
+	if len(m.instances) <= MaxInstances {
+		return
+	}
+	newest := int64(math.MinInt64)
+	for _, t := range m.instances {
+		newest = max(newest, t.last)
+	}
+	var ended []string
+	for name, t := range m.instances {
+		if name != "" && t.last < newest {
+			ended = append(ended, name)
+		}
+	}
+	slices.SortFunc(ended, func(a, b string) int {
+		return cmp.Or(cmp.Compare(m.instances[a].last, m.instances[b].last), cmp.Compare(a, b))
+	})
+	for _, name := range ended {
+		if len(m.instances) <= MaxInstances {
+			return
+		}
+		t := m.instances[name]
+		delete(m.instances, name)
+		if rest := m.instances[""]; rest != nil {
+			rest.add(t)
+		} else {
+			m.instances[""] = t
+		}
+	}
 }
 
 func (t *instanceTotal) add(o *instanceTotal) {

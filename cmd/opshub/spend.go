@@ -25,7 +25,15 @@ func newSpendCommand(g *globals) *cobra.Command {
 		Long: `Show what the services cost in the current billing month (or between --from
 and --to), broken down --by project, service, instance and/or resource (cpu,
 memory, volume), with two month-end forecasts: the month so far extended
-linearly, and the last 7 days' pace.`,
+linearly, and the last 7 days' pace.
+
+The ledger keeps costs per project, service and resource by the hour for
+spend.retention.hourlyMonths (this and the previous month by default), by
+the day before that, and per instance by the month. --by instance over whole
+months gives each instance its cost; over a shorter range each instance gets
+a share of its service's cost in the range, by its cost in the month counted
+for the part of the range between its first and last charged hour (exact for
+instances at a steady rate). Rolled-up months show no instances.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if output != "table" && output != "json" {
