@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/opshub/opshub/internal/sinktest"
 	"github.com/opshub/opshub/model"
 )
 
@@ -43,14 +44,7 @@ func TestJobsAreServicesLikeLocalJobs(t *testing.T) {
 		pod("shop", "web-clash", webClash, kindJob))
 	ctx := context.Background()
 
-	svcs, err := p.Services(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, s := range svcs {
-		names = append(names, s.Ref().String())
-	}
+	names := sinktest.ServiceNames(t, p)
 	if want := []string{"finance/report", "shop/migrate", "shop/web"}; !slices.Equal(names, want) {
 		t.Errorf("services = %v, want %v", names, want)
 	}

@@ -116,15 +116,7 @@ func TestServicesSortedAndNotFound(t *testing.T) {
 		Workload{Project: "alpha", Name: "web", Command: sleep, Replicas: 0},
 		Workload{Project: "alpha", Name: "api", Command: sleep, Replicas: 1},
 	)
-	svcs, err := h.r.Services(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, s := range svcs {
-		got = append(got, s.Ref().String())
-	}
-	if strings.Join(got, " ") != "alpha/api alpha/web zeta/a" {
+	if got := sinktest.ServiceNames(t, h.r); strings.Join(got, " ") != "alpha/api alpha/web zeta/a" {
 		t.Errorf("order %v", got)
 	}
 	if _, err := h.r.Service(context.Background(), "alpha", "nope"); !errors.Is(err, platform.ErrNotFound) {

@@ -145,15 +145,7 @@ func TestDeploymentIsAServiceWithRunningInstances(t *testing.T) {
 		}
 	})
 	t.Run("services are listed sorted by project and name", func(t *testing.T) {
-		svcs, err := p.Services(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var names []string
-		for _, s := range svcs {
-			names = append(names, s.Ref().String())
-		}
-		if !slices.Equal(names, []string{"payments/api", "shop/web"}) {
+		if names := sinktest.ServiceNames(t, p); !slices.Equal(names, []string{"payments/api", "shop/web"}) {
 			t.Errorf("services = %v", names)
 		}
 	})
