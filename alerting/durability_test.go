@@ -123,12 +123,7 @@ func TestOutboxSurvivesSIGKILL(t *testing.T) {
 	const n = 50
 	dir := t.TempDir()
 	// A port nobody listens on yet: the receiver is down.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := sinktest.FreeAddr(t)
 	url := "http://" + addr + "/hook"
 
 	first, lines := startHelper(t, dir, url, n)
@@ -139,7 +134,7 @@ func TestOutboxSurvivesSIGKILL(t *testing.T) {
 	_ = first.Wait()
 
 	rcv := &sinktest.HookReceiver{}
-	ln, err = net.Listen("tcp", addr)
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatalf("listen again on %s: %v", addr, err)
 	}
