@@ -13,6 +13,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
+
+	"github.com/opshub/opshub/internal/sinktest"
 )
 
 // journal records what candidates did, in order.
@@ -67,24 +69,13 @@ func startCandidate(t *testing.T, client *fake.Clientset, id string, j *journal)
 	return c
 }
 
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 20s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 func TestElectorHandsOverOnlyAfterTheLeaderStopped(t *testing.T) {
 	client := fake.NewClientset()
 	j := &journal{}
 	a := startCandidate(t, client, "a", j)
-	waitUntil(t, "a leads", a.e.Leading)
+	sinktest.WaitFor(t, 20*time.Second, "a leads", a.e.Leading)
 	b := startCandidate(t, client, "b", j)
-	waitUntil(t, "b sees a as the leader", func() bool { return b.e.Leader() == "a" })
+	sinktest.WaitFor(t, 20*time.Second, "b sees a as the leader", func() bool { return b.e.Leader() == "a" })
 	if b.e.Leading() {
 		t.Fatal("b leads while a holds the lease")
 	}
@@ -94,7 +85,7 @@ func TestElectorHandsOverOnlyAfterTheLeaderStopped(t *testing.T) {
 		t.Fatalf("a stopped through its context: Run = %v, want nil", err)
 	}
 	a.done <- nil // for the cleanup
-	waitUntil(t, "b leads", b.e.Leading)
+	sinktest.WaitFor(t, 20*time.Second, "b leads", b.e.Leading)
 	if got, want := j.get(), []string{"a leads", "a stops", "b leads"}; !slices.Equal(got, want) {
 		t.Errorf("journal = %q, want %q", got, want)
 	}
@@ -123,7 +114,7 @@ func TestElectorStopsLeadingWhenTheLeaseCannotBeRenewed(t *testing.T) {
 	})
 	j := &journal{}
 	a := startCandidate(t, client, "a", j)
-	waitUntil(t, "a leads", a.e.Leading)
+	sinktest.WaitFor(t, 20*time.Second, "a leads", a.e.Leading)
 	mu.Lock()
 	deny = true
 	mu.Unlock()
