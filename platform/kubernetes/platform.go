@@ -96,6 +96,10 @@ type Platform struct {
 	// template SetTemplate wrote, so that ObservedTemplates does not take
 	// a cache that has not seen it yet for a change made outside opshub.
 	written map[types.UID]int64
+	// writers names, by workload, who made the change that gave it its
+	// generation, from the managed fields that change altered (see
+	// noteWriter); guarded by mu.
+	writers map[types.UID]generationWriter
 
 	synced chan struct{} // closed once the caches are filled
 	// closed ends Run; Close cancels it.
@@ -170,6 +174,7 @@ func New(opts Options) (*Platform, error) {
 		evicted:      map[types.UID]bool{},
 		reports:      map[types.UID]int32{},
 		written:      map[types.UID]int64{},
+		writers:      map[types.UID]generationWriter{},
 		synced:       make(chan struct{}),
 	}
 	if opts.Namespace == "" {
@@ -194,6 +199,11 @@ func New(opts Options) (*Platform, error) {
 	for _, inf := range trimmed {
 		if err := inf.SetTransform(trimCached); err != nil {
 			return nil, fmt.Errorf("kubernetes: cache transform: %w", err)
+		}
+	}
+	for _, inf := range []cache.SharedIndexInformer{deps.Informer(), sts.Informer()} {
+		if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{UpdateFunc: p.noteWriter, DeleteFunc: p.forgetWriter}); err != nil {
+			return nil, fmt.Errorf("kubernetes: workload handler: %w", err)
 		}
 	}
 	if _, err := pods.Informer().AddEventHandler(cache.ResourceEventHandlerDetailedFuncs{

@@ -15,6 +15,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/client-go/tools/cache"
 
 	"github.com/opshub/opshub/model"
 	"github.com/opshub/opshub/platform"
@@ -518,7 +519,7 @@ func waitingWhy(pod *corev1.Pod, in model.Instance) string {
 }
 
 // ObservedTemplates lists every Deployment's and StatefulSet's template as
-// a run spec, from the caches.
+// a run spec, from the caches, once its controller has observed it.
 func (p *Platform) ObservedTemplates(ctx context.Context) ([]platform.ObservedTemplate, error) {
 	if err := p.waitSynced(ctx); err != nil {
 		return nil, err
@@ -530,8 +531,9 @@ func (p *Platform) ObservedTemplates(ctx context.Context) ([]platform.ObservedTe
 	out := make([]platform.ObservedTemplate, 0, len(ws))
 	for _, w := range ws {
 		var (
-			meta *metav1.ObjectMeta
-			tmpl *corev1.PodTemplateSpec
+			meta     *metav1.ObjectMeta
+			tmpl     *corev1.PodTemplateSpec
+			observed int64
 		)
 		switch w.kind {
 		case kindDeployment:
@@ -539,14 +541,21 @@ func (p *Platform) ObservedTemplates(ctx context.Context) ([]platform.ObservedTe
 			if err != nil {
 				continue
 			}
-			meta, tmpl = &d.ObjectMeta, &d.Spec.Template
+			meta, tmpl, observed = &d.ObjectMeta, &d.Spec.Template, d.Status.ObservedGeneration
 		case kindStatefulSet:
 			s, err := p.statefulSets.StatefulSets(w.namespace).Get(w.name)
 			if err != nil {
 				continue
 			}
-			meta, tmpl = &s.ObjectMeta, &s.Spec.Template
+			meta, tmpl, observed = &s.ObjectMeta, &s.Spec.Template, s.Status.ObservedGeneration
 		default:
+			continue
+		}
+		if observed < meta.Generation {
+			// Its controller has not acted on this template yet, so the
+			// revision that holds it may not exist: the next look sees
+			// it with its revision (a history imported now would miss
+			// it).
 			continue
 		}
 		p.mu.Lock()
@@ -554,10 +563,84 @@ func (p *Platform) ObservedTemplates(ctx context.Context) ([]platform.ObservedTe
 		p.mu.Unlock()
 		out = append(out, platform.ObservedTemplate{
 			Project: w.project, Service: w.name, Spec: specOf(tmpl), Settled: settled,
-			By: lastWriter(meta), Unmanaged: unmanaged(w, meta),
+			By: p.writerOf(meta), Unmanaged: unmanaged(w, meta),
 		})
 	}
 	return out, nil
+}
+
+// generationWriter is who made the change that gave a workload generation.
+type generationWriter struct {
+	generation int64
+	by         string
+}
+
+// noteWriter records, for an update of a Deployment or StatefulSet that
+// changed its spec, the field manager whose entry of the managed fields
+// the update added or stamped anew: the one that made it. Managed fields are stamped to
+// the second, so two writers within one second cannot be told apart by
+// their times (lastWriter).
+func (p *Platform) noteWriter(oldObj, newObj any) {
+	prev, ok1 := oldObj.(metav1.Object)
+	cur, ok2 := newObj.(metav1.Object)
+	if !ok1 || !ok2 || cur.GetGeneration() == prev.GetGeneration() {
+		return
+	}
+	before := map[string]metav1.ManagedFieldsEntry{}
+	for _, f := range prev.GetManagedFields() {
+		before[f.Manager+"\x00"+string(f.Operation)+"\x00"+f.Subresource] = f
+	}
+	by := ""
+	for _, f := range cur.GetManagedFields() {
+		if !writerEntry(f) {
+			continue
+		}
+		// The writer's entry is new or newly stamped; an entry that only
+		// lost fields (to the writer, which took them over) is not it.
+		if b, had := before[f.Manager+"\x00"+string(f.Operation)+"\x00"+f.Subresource]; had && b.Time.Equal(f.Time) {
+			continue
+		}
+		if by != "" && by != f.Manager {
+			return // two writers changed: lastWriter decides
+		}
+		by = f.Manager
+	}
+	if by == "" {
+		return
+	}
+	p.mu.Lock()
+	p.writers[cur.GetUID()] = generationWriter{generation: cur.GetGeneration(), by: by}
+	p.mu.Unlock()
+}
+
+// forgetWriter drops what noteWriter kept of a deleted workload.
+func (p *Platform) forgetWriter(obj any) {
+	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = d.Obj
+	}
+	if m, ok := obj.(metav1.Object); ok {
+		p.mu.Lock()
+		delete(p.writers, m.GetUID())
+		p.mu.Unlock()
+	}
+}
+
+// writerOf names who changed a workload's template last: the writer
+// noteWriter saw make its current generation, else lastWriter.
+func (p *Platform) writerOf(meta *metav1.ObjectMeta) string {
+	p.mu.Lock()
+	w, ok := p.writers[meta.UID]
+	p.mu.Unlock()
+	if ok && w.generation == meta.Generation {
+		return w.by
+	}
+	return lastWriter(meta)
+}
+
+// writerEntry is whether a managed fields entry can name a writer: not
+// opshub, a status write or the API server's own controllers.
+func writerEntry(f metav1.ManagedFieldsEntry) bool {
+	return f.Manager != userAgent && f.Subresource == "" && f.Time != nil && !strings.HasPrefix(f.Manager, "kube-")
 }
 
 // lastWriter is the field manager that updated an object last, other than
@@ -566,7 +649,7 @@ func lastWriter(meta *metav1.ObjectMeta) string {
 	var by string
 	var at metav1.Time
 	for _, f := range meta.ManagedFields {
-		if f.Manager == userAgent || f.Subresource != "" || f.Time == nil || strings.HasPrefix(f.Manager, "kube-") {
+		if !writerEntry(f) {
 			continue
 		}
 		if by == "" || !f.Time.Before(&at) {

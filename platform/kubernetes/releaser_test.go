@@ -3,14 +3,17 @@ package kubernetes
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/opshub/opshub/internal/sinktest"
 	"github.com/opshub/opshub/model"
 	"github.com/opshub/opshub/platform"
 )
@@ -184,5 +187,63 @@ func TestRollbackRestoresTheReplicaSetsWholeTemplate(t *testing.T) {
 	}
 	if _, ok := got.Spec.Template.Labels[podTemplateHashLabel]; ok {
 		t.Error("the restored template kept the ReplicaSet's hash label")
+	}
+}
+
+// A template its controller has not acted on yet (no revision of it may
+// exist) is not observed until it has: a new leader importing the history
+// then would miss its revision.
+func TestTemplateObservedOnceItsControllerHas(t *testing.T) {
+	ctx := context.Background()
+	d := twoContainers(nil)
+	d.Generation, d.Status.ObservedGeneration = 2, 1
+	p, client := runFake(t, Options{}, d)
+	if obs, err := p.ObservedTemplates(ctx); err != nil || len(obs) != 0 {
+		t.Fatalf("observed %+v, %v before the Deployment's controller acted on generation 2", obs, err)
+	}
+	d.Status.ObservedGeneration = 2
+	if _, err := client.AppsV1().Deployments("shop").UpdateStatus(ctx, d, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	sinktest.Eventually(t, 10*time.Second, "the template observed", func() error {
+		obs, err := p.ObservedTemplates(ctx)
+		if err != nil || len(obs) != 1 || obs[0].Spec.Images["web"] != "web:1" {
+			return fmt.Errorf("observed %+v, %v", obs, err)
+		}
+		return nil
+	})
+}
+
+// Managed fields are stamped to the second: when one writer changed the
+// metadata and another the template within one second, their times tie.
+// The writer of a template change is the one whose entry the change added
+// or stamped anew (argocd here), not the one that only lost the image
+// field to it.
+func TestWriterOfATemplateChangeWithinTheSameSecond(t *testing.T) {
+	p, _ := runFake(t, Options{})
+	at := metav1.NewTime(time.Date(2026, 12, 7, 15, 0, 0, 0, time.UTC))
+	entry := func(manager, fields string) metav1.ManagedFieldsEntry {
+		return metav1.ManagedFieldsEntry{Manager: manager, Operation: metav1.ManagedFieldsOperationUpdate, Time: &at, FieldsV1: &metav1.FieldsV1{Raw: []byte(fields)}}
+	}
+	old := twoContainers(map[string]string{ReleasesAnnotation: ReleasesDisabled})
+	old.Generation = 3
+	old.ManagedFields = []metav1.ManagedFieldsEntry{entry("e2e.test", `{"f:metadata":{"f:annotations":{}},"f:spec":{"f:template":{"f:spec":{"f:containers":{"k:{\"name\":\"web\"}":{"f:image":{}}}}}}}`)}
+	cur := old.DeepCopy()
+	cur.Generation = 4
+	cur.Spec.Template.Spec.Containers[1].Image = "web:broken"
+	cur.ManagedFields = []metav1.ManagedFieldsEntry{
+		entry("argocd-controller", `{"f:spec":{"f:template":{"f:spec":{"f:containers":{"k:{\"name\":\"web\"}":{"f:image":{}}}}}}}`),
+		entry("e2e.test", `{"f:metadata":{"f:annotations":{}}}`),
+	}
+	if got := lastWriter(&cur.ObjectMeta); got != "e2e.test" {
+		t.Fatalf("lastWriter = %q: the tie this test is about does not arise", got)
+	}
+	p.noteWriter(old, cur)
+	if got := p.writerOf(&cur.ObjectMeta); got != "argocd-controller" {
+		t.Errorf("writer of generation 4: %q, want argocd-controller", got)
+	}
+	cur.Generation = 5 // a later change noteWriter did not see
+	if got := p.writerOf(&cur.ObjectMeta); got != "e2e.test" {
+		t.Errorf("writer of an unseen generation: %q, want lastWriter's", got)
 	}
 }
