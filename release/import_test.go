@@ -47,12 +47,22 @@ func TestNewLeaderImportsEveryHistoryInAFewWrites(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// Every Deployment has its first ReplicaSet (revision 1) before the
-	// leader looks.
-	sinktest.Eventually(t, time.Minute, "a ReplicaSet of every Deployment", func() error {
-		list, err := c.Client.AppsV1().ReplicaSets("shop").List(ctx, metav1.ListOptions{})
-		if err != nil || len(list.Items) < workloads {
-			return fmt.Errorf("%d of %d ReplicaSets (%v)", len(list.Items), workloads, err)
+	// Every Deployment's controller has acted on it (its first
+	// ReplicaSet, revision 1, exists) before the leader looks, as on a
+	// cluster a new leader takes over.
+	sinktest.Eventually(t, time.Minute, "every Deployment observed by its controller", func() error {
+		list, err := c.Client.AppsV1().Deployments("shop").List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return err
+		}
+		n := 0
+		for _, d := range list.Items {
+			if d.Status.ObservedGeneration >= d.Generation {
+				n++
+			}
+		}
+		if n < workloads {
+			return fmt.Errorf("%d of %d Deployments observed", n, workloads)
 		}
 		return nil
 	})

@@ -223,7 +223,7 @@ func TestWriterOfATemplateChangeWithinTheSameSecond(t *testing.T) {
 	p, _ := runFake(t, Options{})
 	at := metav1.NewTime(time.Date(2026, 12, 7, 15, 0, 0, 0, time.UTC))
 	entry := func(manager, fields string) metav1.ManagedFieldsEntry {
-		return metav1.ManagedFieldsEntry{Manager: manager, Operation: metav1.ManagedFieldsOperationUpdate, Time: &at, FieldsV1: &metav1.FieldsV1{Raw: []byte(fields)}}
+		return metav1.ManagedFieldsEntry{Manager: manager, Operation: metav1.ManagedFieldsOperationUpdate, Time: &at, FieldsV1: metav1.NewFieldsV1(fields)}
 	}
 	old := twoContainers(map[string]string{ReleasesAnnotation: ReleasesDisabled})
 	old.Generation = 3
