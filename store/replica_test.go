@@ -1,11 +1,13 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -13,30 +15,50 @@ import (
 	"github.com/opshub/opshub/internal/sinktest"
 )
 
-// memReplica is a Replica in memory. Save can be made to fail or to wait
-// for the test's go-ahead.
+// memReplica is a Replica in memory. It checks the contract: records
+// arrive in Seq order without gaps, checkpoints never go back. Append and
+// Checkpoint can be made to fail or to wait for the test's go-ahead.
 type memReplica struct {
-	mu       sync.Mutex
-	snapshot []byte
-	saves    int
-	failWith error
-	gate     chan struct{} // when set, each Save waits for one receive
-	loadErr  error
+	mu             sync.Mutex
+	snapshot       []byte
+	through        uint64 // the Seq the snapshot holds
+	log            []Record
+	appends        int
+	checkpoints    int
+	failWith       error         // Append fails with it
+	failCheckpoint error         // Checkpoint fails with it
+	gate           chan struct{} // when set, each Append waits for one receive
+	ckGate         chan struct{} // when set, each Checkpoint waits for one receive
+	ckWaiting      int           // Checkpoints waiting at ckGate
+	logLimit       int           // when set, an Append past this many bytes of log fails with ErrLogFull
+	loadErr        error
 }
 
-func (m *memReplica) Load(context.Context) ([]byte, error) {
+func (m *memReplica) Load(context.Context) (Loaded, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.loadErr != nil {
-		return nil, m.loadErr
+		return Loaded{}, m.loadErr
 	}
-	if m.snapshot == nil {
-		return nil, nil
-	}
-	return append([]byte(nil), m.snapshot...), nil
+	return Loaded{Snapshot: bytes.Clone(m.snapshot), Log: slices.Clone(m.log), LogBytes: m.logBytes()}, nil
 }
 
-func (m *memReplica) Save(ctx context.Context, snapshot []byte) error {
+func (m *memReplica) logBytes() int {
+	n := 0
+	for _, r := range m.log {
+		n += len(r.Data)
+	}
+	return n
+}
+
+func (m *memReplica) last() uint64 {
+	if len(m.log) > 0 {
+		return max(m.through, m.log[len(m.log)-1].Seq)
+	}
+	return m.through
+}
+
+func (m *memReplica) Append(ctx context.Context, records []Record) (int, error) {
 	m.mu.Lock()
 	gate := m.gate
 	m.mu.Unlock()
@@ -44,28 +66,74 @@ func (m *memReplica) Save(ctx context.Context, snapshot []byte) error {
 		select {
 		case <-gate:
 		case <-ctx.Done():
-			return ctx.Err()
+			return 0, ctx.Err()
 		}
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.saves++
+	m.appends++
 	if m.failWith != nil {
-		return m.failWith
+		return 0, m.failWith
 	}
-	m.snapshot = append([]byte(nil), snapshot...)
-	return nil
+	size, last := 0, m.last()
+	var add []Record
+	for _, r := range records {
+		if r.Seq <= last {
+			continue
+		}
+		if r.Seq != last+1 {
+			return 0, fmt.Errorf("record %d after %d: a gap", r.Seq, last)
+		}
+		last = r.Seq
+		size += len(r.Data)
+		add = append(add, Record{Seq: r.Seq, Data: bytes.Clone(r.Data)})
+	}
+	if m.logLimit > 0 && m.logBytes()+size > m.logLimit {
+		return 0, fmt.Errorf("%d bytes more: %w", size, ErrLogFull)
+	}
+	m.log = append(m.log, add...)
+	return m.logBytes(), nil
+}
+
+func (m *memReplica) Checkpoint(ctx context.Context, snapshot []byte, through uint64) (int, error) {
+	m.mu.Lock()
+	gate := m.ckGate
+	m.ckWaiting++
+	m.mu.Unlock()
+	if gate != nil {
+		select {
+		case <-gate:
+		case <-ctx.Done():
+			m.mu.Lock()
+			m.ckWaiting--
+			m.mu.Unlock()
+			return 0, ctx.Err()
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.ckWaiting--
+	m.checkpoints++
+	if m.failCheckpoint != nil {
+		return 0, m.failCheckpoint
+	}
+	if through < m.through {
+		return 0, fmt.Errorf("checkpoint through %d after one through %d", through, m.through)
+	}
+	m.snapshot, m.through = bytes.Clone(snapshot), through
+	m.log = slices.DeleteFunc(m.log, func(r Record) bool { return r.Seq <= through })
+	return m.logBytes(), nil
 }
 
 func (m *memReplica) count() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.saves
+	return m.appends
 }
 
-func openReplicated(t *testing.T, r Replica) *DB {
+func openReplicated(t *testing.T, r Replica, opts ...ReplicaOption) *DB {
 	t.Helper()
-	db, err := OpenReplicated(context.Background(), filepath.Join(t.TempDir(), "state.db"), r)
+	db, err := OpenReplicated(context.Background(), filepath.Join(t.TempDir(), "state.db"), r, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -400,7 +468,8 @@ func BenchmarkPut(b *testing.B) {
 
 func TestReplicatedSnapshotShrinksAfterALargeDelete(t *testing.T) {
 	r := &memReplica{}
-	db := openReplicated(t, r)
+	// Every Append is followed by a checkpoint.
+	db := openReplicated(t, r, WithCheckpoints(1, 0))
 	big := NewBucket[string](db, "history")
 	kept := NewBucket[record](db, "kept")
 	// 2 MB of history, written in a few commits.
@@ -423,7 +492,7 @@ func TestReplicatedSnapshotShrinksAfterALargeDelete(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	full := len(r.snapshot)
+	full := len(checkpointed(t, db, r))
 
 	// Pruned: the file keeps its size, the snapshot must not.
 	entries, err := big.List()
@@ -440,8 +509,8 @@ func TestReplicatedSnapshotShrinksAfterALargeDelete(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if len(r.snapshot) > full/4 {
-		t.Fatalf("after deleting all but one of 512 records the snapshot is %d bytes, %d before", len(r.snapshot), full)
+	if got := len(checkpointed(t, db, r)); got > full/4 {
+		t.Fatalf("after deleting all but one of 512 records the snapshot is %d bytes, %d before", got, full)
 	}
 
 	other := openReplicated(t, r)
@@ -454,6 +523,23 @@ func TestReplicatedSnapshotShrinksAfterALargeDelete(t *testing.T) {
 	if next, _ := NewBucket[record](other, "kept").NextSequence(); next != seq+1 {
 		t.Fatalf("sequence after a compacted snapshot = %d, want %d", next, seq+1)
 	}
+}
+
+// checkpointed waits until r holds a checkpoint of everything db committed
+// and returns it.
+func checkpointed(t *testing.T, db *DB, r *memReplica) []byte {
+	t.Helper()
+	db.rep.writeMu.Lock()
+	seq := db.rep.seq
+	db.rep.writeMu.Unlock()
+	var snapshot []byte
+	sinktest.WaitFor(t, 20*time.Second, fmt.Sprintf("a checkpoint through record %d", seq), func() bool {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		snapshot = r.snapshot
+		return r.through == seq
+	})
+	return snapshot
 }
 
 // randomish returns n bytes that do not compress, the same for the same seed.

@@ -8,8 +8,10 @@
 // release logic lives here, and it keeps no caches; every read goes to the
 // file and every write is committed (fsynced) before it returns. A DB opened
 // with OpenReplicated keeps the file as a working copy of a Replica (the
-// controller's state in the Kubernetes API) and a write returns once the
-// replica holds it; package store/kubestate is that replica.
+// controller's state in the Kubernetes API): each write is also a small log
+// record, a write returns once the replica holds its record, and the whole
+// file goes to the replica as a checkpoint now and then, in the background;
+// package store/kubestate is that replica.
 package store
 
 import (
@@ -30,8 +32,6 @@ type DB struct {
 	bolt *bolt.DB
 	path string
 	rep  *replication // nil unless opened with OpenReplicated
-	// dense fills pages to 90 % instead of bbolt's 50 % (see PutTx).
-	dense bool
 }
 
 // Open opens (creating if needed) the state file at path. Only one process
@@ -67,7 +67,14 @@ func (db *DB) Close() error {
 // On a DB opened with OpenReplicated, an Update that wrote something
 // returns only once the replica holds its commit, or a *SaveError.
 func (db *DB) Update(fn func(tx *Tx) error) error {
-	tx := &Tx{dense: db.dense}
+	if db.rep != nil {
+		return db.rep.update(fn)
+	}
+	return db.update(&Tx{}, fn)
+}
+
+// update runs fn in one bbolt write transaction through tx.
+func (db *DB) update(tx *Tx, fn func(tx *Tx) error) error {
 	err := db.bolt.Update(func(btx *bolt.Tx) error {
 		tx.tx = btx
 		return fn(tx)
@@ -77,10 +84,7 @@ func (db *DB) Update(fn func(tx *Tx) error) error {
 		// them current: a commit that failed leaves the file as it was.
 		return fmt.Errorf("store %s: the filesystem is full: this write was not kept (the state is as before it): %w", db.path, err)
 	}
-	if err != nil || db.rep == nil || !tx.wrote {
-		return err
-	}
-	return db.rep.await()
+	return err
 }
 
 // View runs fn in a read-only transaction that sees one consistent state.
@@ -93,8 +97,13 @@ func (db *DB) View(fn func(tx *Tx) error) error {
 type Tx struct {
 	tx    *bolt.Tx
 	wrote bool // a write method ran, so a replicated DB must save
-	dense bool
+	// ops records the writes of a replicated DB's Update (nil otherwise);
+	// it also means pages are filled to 90 % (see PutTx).
+	ops *ops
 }
+
+// denseFill is the fill a replicated DB's buckets split at.
+const denseFill = 0.9
 
 // Bucket is a typed handle on one bucket of JSON values of type T, keyed by
 // strings. Keys sort bytewise, which List and Each follow.
@@ -157,6 +166,9 @@ func (b *Bucket[T]) NextSequence() (uint64, error) {
 			return fmt.Errorf("store bucket %s: %w", b.name, err)
 		}
 		n, err = bk.NextSequence()
+		if err == nil && tx.ops != nil {
+			tx.ops.sequence(b.name, n)
+		}
 		return err
 	})
 	return n, err
@@ -189,15 +201,18 @@ func (b *Bucket[T]) PutTx(tx *Tx, key string, v T) error {
 	if err != nil {
 		return fmt.Errorf("store bucket %s: %w", b.name, err)
 	}
-	if tx.dense {
+	if tx.ops != nil {
 		// Keys here mostly arrive in order (sequence ids, hours), and
 		// bbolt's default split leaves such pages half empty. A replicated
-		// DB copies and compresses the whole file on every Save, so fuller
-		// pages make every Save cheaper.
-		bk.FillPercent = 0.9
+		// DB copies and compresses the whole file on every checkpoint, so
+		// fuller pages make every checkpoint cheaper.
+		bk.FillPercent = denseFill
 	}
 	if err := bk.Put([]byte(key), raw); err != nil {
 		return fmt.Errorf("store bucket %s: put %q: %w", b.name, key, err)
+	}
+	if tx.ops != nil {
+		tx.ops.put(b.name, []byte(key), raw)
 	}
 	return nil
 }
@@ -211,6 +226,9 @@ func (b *Bucket[T]) DeleteTx(tx *Tx, key string) error {
 	tx.wrote = true
 	if err := bk.Delete([]byte(key)); err != nil {
 		return fmt.Errorf("store bucket %s: delete %q: %w", b.name, key, err)
+	}
+	if tx.ops != nil {
+		tx.ops.delete(b.name, []byte(key))
 	}
 	return nil
 }
