@@ -380,9 +380,15 @@ func TestReplicatedManyWritersLoseNothing(t *testing.T) {
 		t.Fatalf("%d Saves for %d Updates", got, writers*each)
 	}
 	// Closing abruptly is not needed: every Put returned after its Save.
-	other := openReplicated(t, r)
+	wantEach(t, openReplicated(t, r), writers, each)
+}
+
+// wantEach fails unless db holds each records in each of the buckets
+// w0 ... w<writers-1>.
+func wantEach(t *testing.T, db *DB, writers, each int) {
+	t.Helper()
 	for w := range writers {
-		entries, err := NewBucket[int](other, fmt.Sprintf("w%d", w)).List()
+		entries, err := NewBucket[int](db, fmt.Sprintf("w%d", w)).List()
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -190,15 +190,7 @@ func TestReplicatedCheckpointRacingWritesLosesNothing(t *testing.T) {
 	close(ckGate)
 	checkpointed(t, db, r)
 	other := openReplicated(t, r)
-	for w := range writers {
-		entries, err := NewBucket[int](other, fmt.Sprintf("w%d", w)).List()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(entries) != each {
-			t.Fatalf("writer %d: %d records after the checkpoints, want %d", w, len(entries), each)
-		}
-	}
+	wantEach(t, other, writers, each)
 	if got, want := dump(t, other), dump(t, db); got != want {
 		t.Fatal("the replica's copy differs from the file")
 	}
