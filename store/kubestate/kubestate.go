@@ -1,28 +1,34 @@
 // Package kubestate is a store.Replica that keeps the controller's state
-// file in Secrets of the Kubernetes API, so that a newly elected controller
+// in Secrets of the Kubernetes API, so that a newly elected controller
 // starts from exactly what its predecessor committed.
 //
-// A snapshot (a whole bbolt file, mostly free pages) is compressed with
-// zstd. When it fits in one Secret (ChunkSize) it is stored in the head
-// Secret <name> itself; otherwise in chunk Secrets <name>-1 ... <name>-15
-// (MaxChunks), a fixed set of names so that RBAC can grant get, update and
-// delete by name. The head names the generation and the chunks that hold
-// it. A new generation is written into chunks the current head does not
-// name, and the head is written last, so a reader never sees a torn
-// snapshot; chunks the head no longer names are deleted after it moved on.
+// The state is a checkpoint (a whole bbolt file, compressed with zstd) and
+// a log of the records committed after it. The log lives in the head
+// Secret <name>, one data key log-<seq> a record, each compressed on its
+// own, so that a committed write costs one update of the head. A
+// checkpoint small enough (InlineSize) sits in the head too; a larger one
+// in chunk Secrets <name>-1 ... <name>-64 (MaxChunks), a fixed set of
+// names so that RBAC can grant get, update and delete by name. The head
+// names the checkpoint's generation, the chunks that hold it and the last
+// record it holds. A new generation is written into chunks the current
+// head does not name, and the head (which then drops the records the new
+// checkpoint holds) is written last, so a reader never sees a torn state;
+// chunks the head no longer names are deleted after it moved on. Appends
+// go on while a checkpoint's chunks are written.
 //
 // Every write of the head carries the resourceVersion this replica last
 // read or wrote, so when another controller (a second leader) wrote the
-// state in between, Save fails with ErrConflict instead of overwriting it.
-// That is the fencing that keeps two leaders from both delivering. A
-// chunked Save first claims its chunks on the head with such a write, so
-// two writers never share a chunk.
+// state in between, Append and Checkpoint fail with ErrConflict instead of
+// overwriting it. That is the fencing that keeps two leaders from both
+// delivering. A chunked checkpoint first claims its chunks on the head with
+// such a write, so two writers never share a chunk.
 //
 // client-go stays inside this package. It must not interpret the state: it
 // moves bytes.
 package kubestate
 
 import (
+	"cmp"
 	"context"
 	cryptorand "crypto/rand"
 	"crypto/sha256"
@@ -49,29 +55,41 @@ import (
 // DefaultName is the head Secret's name unless the controller picks another.
 const DefaultName = "opshub-state"
 
-// ChunkSize is the most compressed bytes one Secret holds. The API server
-// refuses Secrets over 1 MiB; this leaves room for metadata.
+// ChunkSize is the most compressed bytes one chunk Secret holds. The API
+// server refuses Secrets over 1 MiB; this leaves room for metadata.
 const ChunkSize = 700 << 10
 
 // MaxChunks is how many chunk Secrets exist at most (<name>-1 ...
-// <name>-15). A new generation must fit beside the current one, so a
-// snapshot may take up to 7 chunks (4.8 MiB compressed) in the steady state.
-const MaxChunks = 15
+// <name>-64). A new generation must fit beside the current one, so a
+// checkpoint may take up to 32 chunks (22 MiB compressed) in the steady
+// state.
+const MaxChunks = 64
 
-// maxStateBytes bounds what a snapshot may decompress to.
+// InlineSize is the largest compressed checkpoint kept in the head itself,
+// beside the log.
+const InlineSize = 128 << 10
+
+// HeadSize bounds the head's data (the inline checkpoint and the log): an
+// Append that would pass it fails with store.ErrLogFull, and the store
+// checkpoints instead. The API server refuses Secrets over 1 MiB of data.
+const HeadSize = 960 << 10
+
+// maxStateBytes bounds what a checkpoint or a record may decompress to.
 const maxStateBytes = 1 << 30
 
 // Keys and annotations of the Secrets.
 const (
-	dataKey  = "state.zst" // the head's inline snapshot
-	chunkKey = "chunk"     // a chunk Secret's part of the compressed snapshot
+	dataKey   = "state.zst" // the head's inline checkpoint
+	chunkKey  = "chunk"     // a chunk Secret's part of the compressed checkpoint
+	logPrefix = "log-"      // the head's log records: log-<seq>, each compressed
 
-	annGeneration = "opshub.dev/state-generation" // committed generation (0: nothing saved yet); on a chunk: the generation it belongs to
+	annGeneration = "opshub.dev/state-generation" // committed generation (0: no checkpoint yet); on a chunk: the generation it belongs to
 	annChunks     = "opshub.dev/state-chunks"     // the chunks of that generation in order, "3,4,5"; empty: inline
-	annSHA256     = "opshub.dev/state-sha256"     // of the compressed snapshot
-	annBytes      = "opshub.dev/state-bytes"      // size of the snapshot uncompressed
+	annSHA256     = "opshub.dev/state-sha256"     // of the compressed checkpoint
+	annBytes      = "opshub.dev/state-bytes"      // size of the checkpoint uncompressed
+	annThrough    = "opshub.dev/state-through"    // the Seq of the last record the checkpoint holds
 	annWriter     = "opshub.dev/state-writer"     // the replica that wrote the head
-	annPending    = "opshub.dev/state-pending"    // "<generation>:<chunks>" claimed by a chunked save in progress
+	annPending    = "opshub.dev/state-pending"    // "<generation>:<chunks>" claimed by a chunked checkpoint in progress
 
 	labelName      = "app.kubernetes.io/name"
 	labelComponent = "app.kubernetes.io/component"
@@ -80,22 +98,23 @@ const (
 	fieldManager = "opshub"
 )
 
-// ErrConflict is returned (wrapped) by Save when another controller wrote
-// the state since this replica loaded or last saved it. The caller has lost
-// the right to write: it must stop acting as the leader, and a new process
-// must Load again before writing.
+// ErrConflict is returned (wrapped) by Append and Checkpoint when another
+// controller wrote the state since this replica loaded or last wrote it.
+// The caller has lost the right to write: it must stop acting as the
+// leader, and a new process must Load again before writing.
 var ErrConflict = errors.New("another controller wrote the state")
 
-// ErrTooLarge is returned (wrapped) by Save when the compressed snapshot
-// needs more chunk Secrets than are free beside the current generation.
-var ErrTooLarge = errors.New("state snapshot too large for the state Secrets")
+// ErrTooLarge is returned (wrapped) by Checkpoint when the compressed
+// checkpoint needs more chunk Secrets than are free beside the current
+// generation.
+var ErrTooLarge = errors.New("state checkpoint too large for the state Secrets")
 
-// errCorrupt marks a stored snapshot that cannot be read; retrying does not
+// errCorrupt marks a stored state that cannot be read; retrying does not
 // help.
 var errCorrupt = errors.New("stored state is corrupt")
 
-// Replica keeps state snapshots in Secrets of one namespace. It is safe for
-// concurrent use, though store.DB never runs two Saves at once.
+// Replica keeps the state in Secrets of one namespace. It is safe for
+// concurrent use; Appends may run while a Checkpoint writes its chunks.
 type Replica struct {
 	client    kubernetes.Interface
 	namespace string
@@ -104,26 +123,32 @@ type Replica struct {
 	enc       *zstd.Encoder
 	dec       *zstd.Decoder
 
-	mu         sync.Mutex
-	last       *corev1.Secret // the head as last read or written; nil when there is none
+	// ckMu serializes Checkpoints (and Load): it guards the chunk
+	// bookkeeping below.
+	ckMu       sync.Mutex
 	generation int            // the highest generation seen or used, committed or claimed
 	current    []int          // chunks of the committed generation
 	stale      []int          // chunks nobody needs, to delete after the next head write
 	chunkRV    map[int]string // resourceVersions of chunks this replica read or wrote
+
+	// mu guards the head as last read or written (nil when there is
+	// none); every head write holds it.
+	mu   sync.Mutex
+	last *corev1.Secret
 }
 
 var _ store.Replica = (*Replica)(nil)
 
 // New returns a Replica whose head Secret is namespace/name (DefaultName
 // when name is empty). It makes no API call. Load must run before the first
-// Save: the resourceVersion it reads is what Save fences on.
+// Append or Checkpoint: the resourceVersion it reads is what they fence on.
 func New(client kubernetes.Interface, namespace, name string) *Replica {
 	if name == "" {
 		name = DefaultName
 	}
 	// The fastest level: on state files of tens of MB it compresses as
 	// well as the default (JSON with ids and log lines) in a third of the
-	// time, and a Save compresses the whole file every time.
+	// time, and a checkpoint compresses the whole file.
 	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
 	if err != nil {
 		panic(err) // only invalid options fail
@@ -149,20 +174,22 @@ func writerID() string {
 
 func (r *Replica) chunkName(i int) string { return fmt.Sprintf("%s-%d", r.name, i) }
 
-// Load reads the state the head names. It retries errors that may pass
-// (timeouts, an unavailable API, a chunk rewritten under it by a writer
-// moving on) with back-off until ctx ends.
-func (r *Replica) Load(ctx context.Context) ([]byte, error) {
+// Load reads the checkpoint the head names and the log records after it.
+// It retries errors that may pass (timeouts, an unavailable API, a chunk
+// rewritten under it by a writer moving on) with back-off until ctx ends.
+func (r *Replica) Load(ctx context.Context) (store.Loaded, error) {
+	r.ckMu.Lock()
+	defer r.ckMu.Unlock()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var out []byte
+	var out store.Loaded
 	err := retry(ctx, func() error {
 		var err error
 		out, err = r.load(ctx)
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("state secret %s/%s: load: %w", r.namespace, r.name, err)
+		return store.Loaded{}, fmt.Errorf("state secret %s/%s: load: %w", r.namespace, r.name, err)
 	}
 	return out, nil
 }
@@ -171,7 +198,7 @@ func (r *Replica) Load(ctx context.Context) ([]byte, error) {
 // that was read: a writer committed meanwhile, so reading again helps.
 var errMoved = errors.New("the head moved while its chunks were read")
 
-func (r *Replica) load(ctx context.Context) ([]byte, error) {
+func (r *Replica) load(ctx context.Context) (store.Loaded, error) {
 	secrets := r.client.CoreV1().Secrets(r.namespace)
 	s, err := secrets.Get(ctx, r.name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
@@ -179,33 +206,33 @@ func (r *Replica) load(ctx context.Context) ([]byte, error) {
 		// A predecessor may have died between its first chunk and its
 		// first head: those chunks go after this replica's first write.
 		r.stale = allChunks()
-		return nil, nil
+		return store.Loaded{}, nil
 	}
 	if err != nil {
-		return nil, err
+		return store.Loaded{}, err
 	}
 	h, err := parseHead(s)
 	if err != nil {
-		return nil, err
+		return store.Loaded{}, err
 	}
 	var z []byte
 	r.chunkRV = map[int]string{}
 	switch {
 	case h.generation == 0:
-		// Only claimed, never committed.
+		// No checkpoint yet: only a log, or only claimed.
 	case len(h.chunks) == 0:
 		z = s.Data[dataKey]
 	default:
 		for _, i := range h.chunks {
 			c, err := secrets.Get(ctx, r.chunkName(i), metav1.GetOptions{})
 			if apierrors.IsNotFound(err) {
-				return nil, fmt.Errorf("chunk %s: %w", r.chunkName(i), errMoved)
+				return store.Loaded{}, fmt.Errorf("chunk %s: %w", r.chunkName(i), errMoved)
 			}
 			if err != nil {
-				return nil, fmt.Errorf("chunk %s: %w", r.chunkName(i), err)
+				return store.Loaded{}, fmt.Errorf("chunk %s: %w", r.chunkName(i), err)
 			}
 			if g := c.Annotations[annGeneration]; g != strconv.Itoa(h.generation) {
-				return nil, fmt.Errorf("chunk %s holds generation %s, the head names %d: %w", c.Name, g, h.generation, errMoved)
+				return store.Loaded{}, fmt.Errorf("chunk %s holds generation %s, the head names %d: %w", c.Name, g, h.generation, errMoved)
 			}
 			z = append(z, c.Data[chunkKey]...)
 			r.chunkRV[i] = c.ResourceVersion
@@ -216,20 +243,78 @@ func (r *Replica) load(ctx context.Context) ([]byte, error) {
 	// after this replica's first head write (not before: their writer may
 	// still be alive, and it is that write which fences it off).
 	r.stale = slices.DeleteFunc(allChunks(), func(i int) bool { return slices.Contains(h.chunks, i) })
-	if h.generation == 0 {
-		return nil, nil
+	var out store.Loaded
+	if h.generation > 0 {
+		if sum := sha256.Sum256(z); hex.EncodeToString(sum[:]) != h.sha256 {
+			return store.Loaded{}, fmt.Errorf("%w: generation %d: checksum mismatch", errCorrupt, h.generation)
+		}
+		out.Snapshot, err = r.dec.DecodeAll(z, make([]byte, 0, h.bytes))
+		if err != nil {
+			return store.Loaded{}, fmt.Errorf("%w: generation %d: decompress: %v", errCorrupt, h.generation, err)
+		}
+		if h.bytes > 0 && len(out.Snapshot) != h.bytes {
+			return store.Loaded{}, fmt.Errorf("%w: generation %d: %d bytes, the head says %d", errCorrupt, h.generation, len(out.Snapshot), h.bytes)
+		}
 	}
-	if sum := sha256.Sum256(z); hex.EncodeToString(sum[:]) != h.sha256 {
-		return nil, fmt.Errorf("%w: generation %d: checksum mismatch", errCorrupt, h.generation)
-	}
-	out, err := r.dec.DecodeAll(z, make([]byte, 0, h.bytes))
-	if err != nil {
-		return nil, fmt.Errorf("%w: generation %d: decompress: %v", errCorrupt, h.generation, err)
-	}
-	if h.bytes > 0 && len(out) != h.bytes {
-		return nil, fmt.Errorf("%w: generation %d: %d bytes, the head says %d", errCorrupt, h.generation, len(out), h.bytes)
+	for _, l := range logOf(s) {
+		if l.seq <= h.through {
+			continue // dropped by the next head write
+		}
+		data, err := r.dec.DecodeAll(s.Data[l.key], nil)
+		if err != nil {
+			return store.Loaded{}, fmt.Errorf("%w: log record %s: decompress: %v", errCorrupt, l.key, err)
+		}
+		out.Log = append(out.Log, store.Record{Seq: l.seq, Data: data})
+		out.LogBytes += len(s.Data[l.key])
 	}
 	return out, nil
+}
+
+// logKey is one record in the head's data.
+type logKey struct {
+	key string
+	seq uint64
+}
+
+// logOf returns the head's log records in Seq order. Keys that are not
+// log-<seq> are not records.
+func logOf(s *corev1.Secret) []logKey {
+	var out []logKey
+	for k := range s.Data {
+		n, ok := strings.CutPrefix(k, logPrefix)
+		if !ok {
+			continue
+		}
+		seq, err := strconv.ParseUint(n, 10, 64)
+		if err != nil || seq == 0 {
+			continue
+		}
+		out = append(out, logKey{key: k, seq: seq})
+	}
+	slices.SortFunc(out, func(a, b logKey) int { return cmp.Compare(a.seq, b.seq) })
+	return out
+}
+
+func logKeyOf(seq uint64) string { return logPrefix + strconv.FormatUint(seq, 10) }
+
+// dataSize is what the Secret's data takes, as the API server counts it.
+func dataSize(s *corev1.Secret) int {
+	n := 0
+	for _, v := range s.Data {
+		n += len(v)
+	}
+	return n
+}
+
+// logSize is what the head's log takes.
+func logSize(s *corev1.Secret) int {
+	n := 0
+	for k, v := range s.Data {
+		if strings.HasPrefix(k, logPrefix) {
+			n += len(v)
+		}
+	}
+	return n
 }
 
 func allChunks() []int {
@@ -246,6 +331,7 @@ type head struct {
 	chunks        []int
 	sha256        string
 	bytes         int
+	through       uint64
 	writer        string
 	pendingGen    int
 	pendingChunks []int
@@ -283,6 +369,13 @@ func parseHead(s *corev1.Secret) (head, error) {
 	h.generation = num(annGeneration)
 	h.bytes = num(annBytes)
 	h.chunks = list(annChunks, a[annChunks])
+	if v, ok := a[annThrough]; ok {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("annotation %s: %q is not a record number", annThrough, v))
+		}
+		h.through = n
+	}
 	if p, ok := a[annPending]; ok {
 		g, c, found := strings.Cut(p, ":")
 		n, err := strconv.Atoi(g)
@@ -305,33 +398,132 @@ func formatChunks(chunks []int) string {
 	return strings.Join(f, ",")
 }
 
-// adopt takes the head as the one this replica builds on.
+// adopt takes the head as the one this replica builds on. r.mu and r.ckMu
+// must be held.
 func (r *Replica) adopt(s *corev1.Secret, h head) {
 	r.last = s
-	r.generation = max(h.generation, h.pendingGen)
+	r.generation = max(r.generation, h.generation, h.pendingGen)
 	r.current = h.chunks
 }
 
-// Save stores snapshot as the next generation. It fails with ErrConflict
-// when another writer moved the head since this replica's Load or last
-// Save, with ErrTooLarge when the snapshot does not fit, and retries other
-// errors that may pass until ctx ends.
-func (r *Replica) Save(ctx context.Context, snapshot []byte) error {
+// sync takes the chunks and generation from the head as last read or
+// written: an earlier attempt's head write may have been applied although
+// its answer was lost (see headError). r.ckMu must be held.
+func (r *Replica) sync() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	z := r.enc.EncodeAll(snapshot, make([]byte, 0, len(snapshot)/8))
-	sum := sha256.Sum256(z)
-	err := retry(ctx, func() error { return r.save(ctx, z, hex.EncodeToString(sum[:]), len(snapshot)) })
-	if err != nil {
-		return fmt.Errorf("state secret %s/%s: save: %w", r.namespace, r.name, err)
+	if r.last == nil {
+		return
 	}
-	return nil
+	h, err := parseHead(r.last)
+	if err != nil {
+		return
+	}
+	if !slices.Equal(h.chunks, r.current) {
+		r.stale = append(r.stale, r.current...)
+	}
+	r.adopt(r.last, h)
 }
 
-func (r *Replica) save(ctx context.Context, z []byte, sum string, size int) error {
+// Append adds records to the head's log in one fenced update. Records the
+// head already holds (or its checkpoint does) are skipped. It fails with
+// ErrConflict when another writer moved the head since this replica's
+// Load or last write, with store.ErrLogFull when the head has no room for
+// them, and retries other errors that may pass until ctx ends.
+func (r *Replica) Append(ctx context.Context, records []store.Record) (int, error) {
+	zs := make([][]byte, len(records))
+	for i, rec := range records {
+		zs[i] = r.enc.EncodeAll(rec.Data, make([]byte, 0, len(rec.Data)/2+64))
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var size int
+	err := retry(ctx, func() error {
+		var err error
+		size, err = r.append(ctx, records, zs)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("state secret %s/%s: append records %d-%d: %w", r.namespace, r.name, records[0].Seq, records[len(records)-1].Seq, err)
+	}
+	return size, nil
+}
+
+func (r *Replica) append(ctx context.Context, records []store.Record, zs [][]byte) (int, error) {
+	var s *corev1.Secret
+	last := uint64(0)
+	if r.last == nil {
+		s = r.secret(r.name)
+		s.Annotations = map[string]string{annGeneration: "0"}
+	} else {
+		s = r.last.DeepCopy()
+		h, err := parseHead(s)
+		if err != nil {
+			return 0, err
+		}
+		last = h.through
+		if l := logOf(s); len(l) > 0 {
+			last = max(last, l[len(l)-1].seq)
+		}
+	}
+	if s.Data == nil {
+		s.Data = map[string][]byte{}
+	}
+	added := 0
+	for i, rec := range records {
+		if rec.Seq <= last {
+			continue
+		}
+		if rec.Seq != last+1 {
+			return 0, fmt.Errorf("%w: record %d does not follow record %d", errCorrupt, rec.Seq, last)
+		}
+		last = rec.Seq
+		s.Data[logKeyOf(rec.Seq)] = zs[i]
+		added += len(zs[i])
+	}
+	if added == 0 {
+		return logSize(s), nil
+	}
+	// The log leaves room for an inline checkpoint beside it.
+	if n, l := dataSize(s), logSize(s); n > HeadSize || l > HeadSize-InlineSize {
+		return 0, fmt.Errorf("%w: %d bytes of records would make the log %d bytes and the head %d; the head holds %d, of which the log %d",
+			store.ErrLogFull, added, l, n, HeadSize, HeadSize-InlineSize)
+	}
+	s.Annotations[annWriter] = r.writer
+	if err := r.writeHead(ctx, s); err != nil {
+		return 0, err
+	}
+	return logSize(r.last), nil
+}
+
+// Checkpoint stores snapshot as the next generation and drops the log
+// records up to through. It fails with ErrConflict when another writer
+// moved the head since this replica's Load or last write, with ErrTooLarge
+// when the snapshot does not fit, and retries other errors that may pass
+// until ctx ends. Appends go on while its chunks are written.
+func (r *Replica) Checkpoint(ctx context.Context, snapshot []byte, through uint64) (int, error) {
+	r.ckMu.Lock()
+	defer r.ckMu.Unlock()
+	z := r.enc.EncodeAll(snapshot, make([]byte, 0, len(snapshot)/8))
+	sum := sha256.Sum256(z)
+	var size int
+	err := retry(ctx, func() error {
+		var err error
+		size, err = r.checkpoint(ctx, z, hex.EncodeToString(sum[:]), len(snapshot), through)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("state secret %s/%s: checkpoint: %w", r.namespace, r.name, err)
+	}
+	r.deleteStale(ctx)
+	return size, nil
+}
+
+func (r *Replica) checkpoint(ctx context.Context, z []byte, sum string, size int, through uint64) (int, error) {
+	r.sync()
 	gen := r.generation + 1
 	var chunks []int
-	if len(z) > ChunkSize {
+	if len(z) > InlineSize {
 		n := (len(z) + ChunkSize - 1) / ChunkSize
 		for i := 1; i <= MaxChunks && len(chunks) < n; i++ {
 			if !slices.Contains(r.current, i) {
@@ -339,13 +531,13 @@ func (r *Replica) save(ctx context.Context, z []byte, sum string, size int) erro
 			}
 		}
 		if len(chunks) < n {
-			return fmt.Errorf("%w: %d bytes compressed need %d Secrets of %d KiB, %d are free beside the current generation's %d",
+			return 0, fmt.Errorf("%w: %d bytes compressed need %d Secrets of %d KiB, %d are free beside the current generation's %d",
 				ErrTooLarge, len(z), n, ChunkSize>>10, MaxChunks-len(r.current), len(r.current))
 		}
 		// Claim the chunks on the head first: the claim is fenced like any
 		// head write, so two writers never write the same chunk.
 		if err := r.claim(ctx, gen, chunks); err != nil {
-			return err
+			return 0, err
 		}
 		r.generation = gen
 		// Should this attempt fail, whichever of its chunks the next one
@@ -354,30 +546,52 @@ func (r *Replica) save(ctx context.Context, z []byte, sum string, size int) erro
 		for k, i := range chunks {
 			part := z[k*ChunkSize : min((k+1)*ChunkSize, len(z))]
 			if err := r.writeChunk(ctx, i, gen, part); err != nil {
-				return err
+				return 0, err
 			}
 		}
 	}
-	s := r.secret(r.name)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	// The head as Appends left it while the chunks were written: its log
+	// records after through stay.
+	var s *corev1.Secret
+	if r.last == nil {
+		s = r.secret(r.name)
+	} else {
+		s = r.last.DeepCopy()
+		if h, err := parseHead(s); err == nil && h.through > through {
+			return 0, fmt.Errorf("checkpoint through record %d after one through %d", through, h.through)
+		}
+	}
+	data := map[string][]byte{}
+	for _, l := range logOf(s) {
+		if l.seq > through {
+			data[l.key] = s.Data[l.key]
+		}
+	}
+	if len(chunks) == 0 {
+		data[dataKey] = z
+	}
+	s.Data = data
 	s.Annotations = map[string]string{
 		annGeneration: strconv.Itoa(gen),
 		annChunks:     formatChunks(chunks),
 		annSHA256:     sum,
 		annBytes:      strconv.Itoa(size),
+		annThrough:    strconv.FormatUint(through, 10),
 		annWriter:     r.writer,
 	}
-	if len(chunks) == 0 {
-		s.Data = map[string][]byte{dataKey: z}
+	if n := dataSize(s); n > HeadSize {
+		return 0, fmt.Errorf("%w: the head would hold %d bytes", ErrTooLarge, n)
 	}
 	if err := r.writeHead(ctx, s); err != nil {
-		return err
+		return 0, err
 	}
 	r.stale = append(r.stale, r.current...)
 	r.stale = slices.DeleteFunc(r.stale, func(i int) bool { return slices.Contains(chunks, i) })
 	r.current = chunks
 	r.generation = gen
-	r.deleteStale(ctx)
-	return nil
+	return logSize(r.last), nil
 }
 
 // secret returns an empty Secret called name with the labels every state
@@ -400,6 +614,8 @@ func (r *Replica) secret(name string) *corev1.Secret {
 // claim records on the head that generation gen is being written into
 // chunks, keeping everything else the head says.
 func (r *Replica) claim(ctx context.Context, gen int, chunks []int) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	var s *corev1.Secret
 	if r.last == nil {
 		s = r.secret(r.name)
@@ -416,7 +632,7 @@ func (r *Replica) claim(ctx context.Context, gen int, chunks []int) error {
 }
 
 // writeHead creates the head, or updates it fenced on the resourceVersion
-// of r.last.
+// of r.last. r.mu must be held.
 func (r *Replica) writeHead(ctx context.Context, s *corev1.Secret) error {
 	secrets := r.client.CoreV1().Secrets(r.namespace)
 	var out *corev1.Secret
@@ -456,7 +672,7 @@ func (r *Replica) headError(ctx context.Context, err error) error {
 	}
 	h, perr := parseHead(cur)
 	if perr == nil && h.writer == r.writer {
-		r.adopt(cur, h)
+		r.last = cur
 		return errRetryNow
 	}
 	who := h.writer
@@ -489,11 +705,12 @@ func (r *Replica) writeChunk(ctx context.Context, i, gen int, part []byte) error
 // names the chunk's resourceVersion, so it never removes a chunk that a
 // writer which took over meanwhile has just written; a chunk of a
 // generation newer than this replica's is left alone for the same reason.
-// Failures are kept for the next Save: a leftover costs space, never
+// Failures are kept for the next checkpoint: a leftover costs space, never
 // correctness.
 func (r *Replica) deleteStale(ctx context.Context) {
 	secrets := r.client.CoreV1().Secrets(r.namespace)
 	var keep []int
+	r.stale = slices.DeleteFunc(r.stale, func(i int) bool { return slices.Contains(r.current, i) })
 	for _, i := range slices.Compact(slices.Sorted(slices.Values(r.stale))) {
 		name := r.chunkName(i)
 		rv, known := r.chunkRV[i]
@@ -558,7 +775,7 @@ func retry(ctx context.Context, op func() error) error {
 // permanent reports whether retrying err cannot help.
 func permanent(err error) bool {
 	switch {
-	case errors.Is(err, ErrConflict), errors.Is(err, ErrTooLarge), errors.Is(err, errCorrupt),
+	case errors.Is(err, ErrConflict), errors.Is(err, ErrTooLarge), errors.Is(err, errCorrupt), errors.Is(err, store.ErrLogFull),
 		errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return true
 	case apierrors.IsForbidden(err), apierrors.IsUnauthorized(err), apierrors.IsInvalid(err),

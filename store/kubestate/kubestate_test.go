@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,8 +18,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	k8stesting "k8s.io/client-go/testing"
+
+	"github.com/opshub/opshub/store"
 )
 
 // The fake clientset does not check resourceVersions; the fencing is
@@ -39,6 +44,12 @@ func names(t *testing.T, client *fake.Clientset) []string {
 	return out
 }
 
+// save stores snapshot as a checkpoint that holds no record.
+func save(ctx context.Context, r *Replica, snapshot []byte) error {
+	_, err := r.Checkpoint(ctx, snapshot, 0)
+	return err
+}
+
 func random(t *testing.T, n int) []byte {
 	b := make([]byte, n)
 	if _, err := rand.Read(b); err != nil {
@@ -51,8 +62,8 @@ func TestSnapshotsRoundTripInlineAndInChunks(t *testing.T) {
 	ctx := context.Background()
 	client := fake.NewClientset()
 	r := New(client, "opshub", "")
-	if got, err := r.Load(ctx); err != nil || got != nil {
-		t.Fatalf("Load of nothing: %d bytes, %v", len(got), err)
+	if got, err := r.Load(ctx); err != nil || got.Snapshot != nil || got.Log != nil {
+		t.Fatalf("Load of nothing: %+v, %v", got, err)
 	}
 	for _, tc := range []struct {
 		name     string
@@ -64,7 +75,7 @@ func TestSnapshotsRoundTripInlineAndInChunks(t *testing.T) {
 		{"random, 2 other chunks", random(t, 1<<20), "[opshub-state opshub-state-4 opshub-state-5]"},
 		{"small, inline", []byte("tiny"), "[opshub-state]"},
 	} {
-		if err := r.Save(ctx, tc.snapshot); err != nil {
+		if err := save(ctx, r, tc.snapshot); err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
 		if got := fmt.Sprint(names(t, client)); got != tc.secrets {
@@ -74,15 +85,15 @@ func TestSnapshotsRoundTripInlineAndInChunks(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
-		if !bytes.Equal(got, tc.snapshot) {
-			t.Fatalf("%s: loaded %d bytes that differ from the %d saved", tc.name, len(got), len(tc.snapshot))
+		if !bytes.Equal(got.Snapshot, tc.snapshot) {
+			t.Fatalf("%s: loaded %d bytes that differ from the %d saved", tc.name, len(got.Snapshot), len(tc.snapshot))
 		}
 	}
 }
 
 func TestLoadRetriesUntilTheAPIAnswers(t *testing.T) {
 	client := fake.NewClientset()
-	if err := New(client, "opshub", "").Save(context.Background(), []byte("state")); err != nil {
+	if err := save(context.Background(), New(client, "opshub", ""), []byte("state")); err != nil {
 		t.Fatal(err)
 	}
 	failures := 3
@@ -94,8 +105,8 @@ func TestLoadRetriesUntilTheAPIAnswers(t *testing.T) {
 		return false, nil, nil
 	})
 	got, err := New(client, "opshub", "").Load(context.Background())
-	if err != nil || string(got) != "state" {
-		t.Fatalf("Load after 3 unavailable answers: %q, %v", got, err)
+	if err != nil || string(got.Snapshot) != "state" {
+		t.Fatalf("Load after 3 unavailable answers: %q, %v", got.Snapshot, err)
 	}
 }
 
@@ -124,7 +135,7 @@ func TestLoadGivesUpOnForbiddenAndWhenCtxEnds(t *testing.T) {
 func TestCorruptStateFailsLoad(t *testing.T) {
 	ctx := context.Background()
 	client := fake.NewClientset()
-	if err := New(client, "opshub", "").Save(ctx, bytes.Repeat([]byte("x"), 1000)); err != nil {
+	if err := save(ctx, New(client, "opshub", ""), bytes.Repeat([]byte("x"), 1000)); err != nil {
 		t.Fatal(err)
 	}
 	s, err := client.CoreV1().Secrets("opshub").Get(ctx, DefaultName, metav1.GetOptions{})
@@ -211,15 +222,15 @@ func TestSecondWriterGetsErrConflict(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := a.Save(ctx, []byte("a")); err != nil {
+	if err := save(ctx, a, []byte("a")); err != nil {
 		t.Fatal(err)
 	}
 	for _, snapshot := range [][]byte{[]byte("b"), random(t, 1<<20)} {
-		if err := b.Save(ctx, snapshot); !errors.Is(err, ErrConflict) {
+		if err := save(ctx, b, snapshot); !errors.Is(err, ErrConflict) {
 			t.Fatalf("second writer's Save of %d bytes: %v, want ErrConflict", len(snapshot), err)
 		}
 	}
-	if err := a.Save(ctx, random(t, 1<<20)); err != nil {
+	if err := save(ctx, a, random(t, 1<<20)); err != nil {
 		t.Fatalf("first writer after the conflict: %v", err)
 	}
 	if got := fmt.Sprint(names(t, api.Clientset)); got != "[opshub-state opshub-state-1 opshub-state-2]" {
@@ -230,18 +241,15 @@ func TestSecondWriterGetsErrConflict(t *testing.T) {
 func TestOwnWriteThatTimedOutIsNotAConflict(t *testing.T) {
 	ctx := context.Background()
 	api := newAPIServer()
-	r := New(api, "opshub", "")
-	if _, err := r.Load(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Save(ctx, []byte("first")); err != nil {
+	r := loaded(t, api)
+	if err := save(ctx, r, []byte("first")); err != nil {
 		t.Fatal(err)
 	}
 	// The update is applied but its answer is lost: the retry meets a
 	// resourceVersion it has not seen, written by itself.
 	api.timeoutAfterApply = true
 	api.ClearActions()
-	if err := r.Save(ctx, []byte("second")); err != nil {
+	if err := save(ctx, r, []byte("second")); err != nil {
 		t.Fatalf("Save whose first answer timed out: %v", err)
 	}
 	updates := 0
@@ -253,11 +261,222 @@ func TestOwnWriteThatTimedOutIsNotAConflict(t *testing.T) {
 	if updates != 3 {
 		t.Fatalf("%d updates of the head; want 3 (applied but timed out, refused as stale, on top of its own)", updates)
 	}
-	if err := r.Save(ctx, random(t, 1<<20)); err != nil {
+	if err := save(ctx, r, random(t, 1<<20)); err != nil {
 		t.Fatalf("next Save: %v", err)
 	}
 	got, err := New(api, "opshub", "").Load(ctx)
-	if err != nil || len(got) != 1<<20 {
-		t.Fatalf("Load: %d bytes, %v", len(got), err)
+	if err != nil || len(got.Snapshot) != 1<<20 {
+		t.Fatalf("Load: %d bytes, %v", len(got.Snapshot), err)
 	}
+}
+
+// loaded returns a Replica on client that has loaded the state.
+func loaded(t *testing.T, client kubernetes.Interface) *Replica {
+	t.Helper()
+	r := New(client, "opshub", "")
+	if _, err := r.Load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func records(from, to uint64, size int) []store.Record {
+	var out []store.Record
+	for seq := from; seq <= to; seq++ {
+		out = append(out, store.Record{Seq: seq, Data: []byte(fmt.Sprintf("record %d %s", seq, strings.Repeat("x", size)))})
+	}
+	return out
+}
+
+func seqs(l store.Loaded) string {
+	var out []string
+	for _, r := range l.Log {
+		if string(r.Data) != fmt.Sprintf("record %d %s", r.Seq, strings.TrimPrefix(string(r.Data), fmt.Sprintf("record %d ", r.Seq))) {
+			return "bad data"
+		}
+		out = append(out, strconv.FormatUint(r.Seq, 10))
+	}
+	return strings.Join(out, ",")
+}
+
+func TestLogAppendsAndCheckpointsDropWhatTheyHold(t *testing.T) {
+	ctx := context.Background()
+	api := newAPIServer()
+	r := loaded(t, api)
+	// A log without any checkpoint.
+	if _, err := r.Append(ctx, records(1, 3, 10)); err != nil {
+		t.Fatal(err)
+	}
+	// A batch that repeats records already held.
+	n, err := r.Append(ctx, records(2, 5, 10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := New(api, "opshub", "").Load(ctx)
+	if err != nil || got.Snapshot != nil || seqs(got) != "1,2,3,4,5" || got.LogBytes != n {
+		t.Fatalf("Load: %d-byte snapshot, records %s, %d log bytes (Append said %d), %v", len(got.Snapshot), seqs(got), got.LogBytes, n, err)
+	}
+	if _, err := r.Append(ctx, records(7, 7, 10)); err == nil || !strings.Contains(err.Error(), "record 7 does not follow record 5") {
+		t.Fatalf("Append with a gap: %v", err)
+	}
+	// A checkpoint through 4 keeps record 5; records after go on.
+	if _, err := r.Checkpoint(ctx, random(t, 2<<20), 4); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Append(ctx, records(4, 6, 10)); err != nil {
+		t.Fatal(err)
+	}
+	got, err = New(api, "opshub", "").Load(ctx)
+	if err != nil || len(got.Snapshot) != 2<<20 || seqs(got) != "5,6" {
+		t.Fatalf("Load after the checkpoint: %d-byte snapshot, records %s, %v", len(got.Snapshot), seqs(got), err)
+	}
+	if _, err := r.Checkpoint(ctx, []byte("small"), 6); err != nil {
+		t.Fatal(err)
+	}
+	got, err = New(api, "opshub", "").Load(ctx)
+	if err != nil || string(got.Snapshot) != "small" || len(got.Log) != 0 || got.LogBytes != 0 {
+		t.Fatalf("Load after the second checkpoint: %q, records %s, %v", got.Snapshot, seqs(got), err)
+	}
+	if got := fmt.Sprint(names(t, api.Clientset)); got != "[opshub-state]" {
+		t.Fatalf("Secrets %s", got)
+	}
+}
+
+func TestFullLogIsErrLogFull(t *testing.T) {
+	ctx := context.Background()
+	api := newAPIServer()
+	r := loaded(t, api)
+	seq := uint64(1)
+	var err error
+	for ; err == nil; seq++ {
+		rec := []store.Record{{Seq: seq, Data: random(t, 64<<10)}}
+		_, err = r.Append(ctx, rec)
+	}
+	if !errors.Is(err, store.ErrLogFull) {
+		t.Fatalf("Append past the head's room: %v, want store.ErrLogFull", err)
+	}
+	if held := int(seq - 2); held*64 < 700 || held*64 > (HeadSize-InlineSize)>>10 {
+		t.Fatalf("the log was full after %d records of 64 KiB", held)
+	}
+	// A checkpoint makes room.
+	if _, err := r.Checkpoint(ctx, []byte("all of it"), seq-2); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Append(ctx, []store.Record{{Seq: seq - 1, Data: random(t, 64<<10)}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSecondWriterGetsErrConflictOnAppendAndCheckpoint(t *testing.T) {
+	ctx := context.Background()
+	api := newAPIServer()
+	a, b := New(api, "opshub", ""), New(api, "opshub", "")
+	for _, r := range []*Replica{a, b} {
+		if _, err := r.Load(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := a.Append(ctx, records(1, 2, 10)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Append(ctx, records(1, 1, 10)); !errors.Is(err, ErrConflict) {
+		t.Fatalf("the second writer's Append: %v, want ErrConflict", err)
+	}
+	for _, snapshot := range [][]byte{[]byte("b"), random(t, 1<<20)} {
+		if _, err := b.Checkpoint(ctx, snapshot, 1); !errors.Is(err, ErrConflict) {
+			t.Fatalf("the second writer's Checkpoint of %d bytes: %v, want ErrConflict", len(snapshot), err)
+		}
+	}
+	if _, err := a.Append(ctx, records(3, 3, 10)); err != nil {
+		t.Fatalf("the first writer after the conflict: %v", err)
+	}
+	got, err := New(api, "opshub", "").Load(ctx)
+	if err != nil || got.Snapshot != nil || seqs(got) != "1,2,3" {
+		t.Fatalf("Load: %q, records %s, %v", got.Snapshot, seqs(got), err)
+	}
+}
+
+func TestAppendsGoOnWhileACheckpointWritesItsChunks(t *testing.T) {
+	ctx := context.Background()
+	api := newAPIServer()
+	r := loaded(t, api)
+	if _, err := r.Append(ctx, records(1, 10, 100)); err != nil {
+		t.Fatal(err)
+	}
+	// The chunk writes wait until the test has appended (outside the
+	// fake clientset, which serializes its calls).
+	chunking := make(chan struct{})
+	resume := make(chan struct{})
+	var once sync.Once
+	r.client = slowCreates{Interface: api, block: func(name string) {
+		if name != DefaultName {
+			once.Do(func() { close(chunking) })
+			<-resume
+		}
+	}}
+	snapshot := random(t, 2<<20)
+	done := make(chan error, 1)
+	go func() { _, err := r.Checkpoint(ctx, snapshot, 8); done <- err }()
+	<-chunking
+	if _, err := r.Append(ctx, records(11, 20, 100)); err != nil {
+		t.Fatal(err)
+	}
+	close(resume)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	got, err := New(api, "opshub", "").Load(ctx)
+	if err != nil || !bytes.Equal(got.Snapshot, snapshot) || seqs(got) != "9,10,11,12,13,14,15,16,17,18,19,20" {
+		t.Fatalf("Load: %d-byte snapshot, records %s, %v", len(got.Snapshot), seqs(got), err)
+	}
+}
+
+func TestCorruptLogRecordIsNamed(t *testing.T) {
+	ctx := context.Background()
+	client := fake.NewClientset()
+	r := New(client, "opshub", "")
+	if _, err := r.Append(ctx, records(1, 3, 10)); err != nil {
+		t.Fatal(err)
+	}
+	s, err := client.CoreV1().Secrets("opshub").Get(ctx, DefaultName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Data["log-2"] = []byte("not zstd")
+	if _, err := client.CoreV1().Secrets("opshub").Update(ctx, s, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = New(client, "opshub", "").Load(ctx)
+	if !errors.Is(err, errCorrupt) || !strings.Contains(err.Error(), "log record log-2: decompress") {
+		t.Fatalf("Load with a damaged record: %v", err)
+	}
+}
+
+// slowCreates calls block before each Secret create.
+type slowCreates struct {
+	kubernetes.Interface
+	block func(name string)
+}
+
+func (s slowCreates) CoreV1() corev1client.CoreV1Interface {
+	return slowCore{s.Interface.CoreV1(), s.block}
+}
+
+type slowCore struct {
+	corev1client.CoreV1Interface
+	block func(name string)
+}
+
+func (c slowCore) Secrets(ns string) corev1client.SecretInterface {
+	return slowSecrets{c.CoreV1Interface.Secrets(ns), c.block}
+}
+
+type slowSecrets struct {
+	corev1client.SecretInterface
+	block func(name string)
+}
+
+func (s slowSecrets) Create(ctx context.Context, secret *corev1.Secret, opts metav1.CreateOptions) (*corev1.Secret, error) {
+	s.block(secret.Name)
+	return s.SecretInterface.Create(ctx, secret, opts)
 }

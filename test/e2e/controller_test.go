@@ -33,6 +33,7 @@ import (
 	"github.com/opshub/opshub/internal/sinktest"
 	"github.com/opshub/opshub/model"
 	"github.com/opshub/opshub/platform/kubernetes"
+	"github.com/opshub/opshub/store"
 	"github.com/opshub/opshub/store/kubestate"
 )
 
@@ -758,12 +759,12 @@ func TestControllerStepsDownWhenAnotherControllerWroteItsState(t *testing.T) {
 
 	// Another controller loads the state and writes it, as a new leader
 	// does when it takes over.
-	other := kubestate.New(c.Client, "opshub", kubestate.DefaultName)
-	snapshot, err := other.Load(ctx)
+	other, err := store.OpenReplicated(ctx, filepath.Join(t.TempDir(), "state.db"), kubestate.New(c.Client, "opshub", kubestate.DefaultName))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := other.Save(ctx, snapshot); err != nil {
+	defer other.Close()
+	if err := store.NewBucket[string](other, "takeover").Put("leader", "the other one"); err != nil {
 		t.Fatal(err)
 	}
 	// The crash loop makes alerting write: that write meets the other state.

@@ -35,6 +35,7 @@ import (
 	"github.com/opshub/opshub/internal/app"
 	"github.com/opshub/opshub/internal/kubetest"
 	kube "github.com/opshub/opshub/platform/kubernetes"
+	"github.com/opshub/opshub/store"
 	"github.com/opshub/opshub/store/kubestate"
 )
 
@@ -583,12 +584,15 @@ func checkRBAC(t *testing.T, c *kubetest.Cluster) {
 		}
 		for i, snap := range snapshots {
 			// Each save writes new chunks and deletes the previous ones.
-			if err := replica.Save(ctx, snap); err != nil {
-				t.Fatalf("save %d: %v", i+1, err)
+			if _, err := replica.Append(ctx, []store.Record{{Seq: uint64(i + 1), Data: []byte("record")}}); err != nil {
+				t.Fatalf("append %d: %v", i+1, err)
+			}
+			if _, err := replica.Checkpoint(ctx, snap, uint64(i+1)); err != nil {
+				t.Fatalf("checkpoint %d: %v", i+1, err)
 			}
 			got, err := kubestate.New(controller, installNamespace, "").Load(ctx)
-			if err != nil || !bytes.Equal(got, snap) {
-				t.Fatalf("load after save %d: %d bytes, %v; want %d bytes", i+1, len(got), err, len(snap))
+			if err != nil || !bytes.Equal(got.Snapshot, snap) {
+				t.Fatalf("load after checkpoint %d: %d bytes, %v; want %d bytes", i+1, len(got.Snapshot), err, len(snap))
 			}
 		}
 		secrets, err := c.Client.CoreV1().Secrets(installNamespace).List(ctx, metav1.ListOptions{})

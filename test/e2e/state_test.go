@@ -145,23 +145,30 @@ func TestStateInSecrets(t *testing.T) {
 		client := controllerClient(t, c, ns)
 		r := kubestate.New(client, ns, "")
 		got, err := r.Load(ctx)
-		if err != nil || got != nil {
-			t.Fatalf("Load of nothing = %d bytes, %v; want nil, nil", len(got), err)
+		if err != nil || got.Snapshot != nil || got.Log != nil {
+			t.Fatalf("Load of nothing = %+v, %v; want nothing", got, err)
+		}
+		record := bytes.Repeat([]byte("alert state: checkout crashed with exit code 137\n"), 100)
+		if _, err := r.Append(ctx, []store.Record{{Seq: 1, Data: record}}); err != nil {
+			t.Fatal(err)
 		}
 		first := bytes.Repeat([]byte("alert state: checkout crashed with exit code 137\n"), 4000)
-		if err := r.Save(ctx, first); err != nil {
+		if _, err := r.Checkpoint(ctx, first, 1); err != nil {
 			t.Fatal(err)
 		}
 		second := append(bytes.Clone(first), "and recovered\n"...)
-		if err := r.Save(ctx, second); err != nil {
+		if _, err := r.Checkpoint(ctx, second, 1); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.Append(ctx, []store.Record{{Seq: 2, Data: record}}); err != nil {
 			t.Fatal(err)
 		}
 		got, err = kubestate.New(client, ns, "").Load(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !bytes.Equal(got, second) {
-			t.Fatalf("loaded %d bytes, want the %d saved last", len(got), len(second))
+		if !bytes.Equal(got.Snapshot, second) || len(got.Log) != 1 || got.Log[0].Seq != 2 || !bytes.Equal(got.Log[0].Data, record) {
+			t.Fatalf("loaded %d bytes and %d records, want the %d checkpointed last and record 2", len(got.Snapshot), len(got.Log), len(second))
 		}
 		head, err := c.Client.CoreV1().Secrets(ns).Get(ctx, kubestate.DefaultName, metav1.GetOptions{})
 		if err != nil {
@@ -173,6 +180,9 @@ func TestStateInSecrets(t *testing.T) {
 		stored := head.Data["state.zst"]
 		if len(stored) == 0 || len(stored) > len(second)/10 || bytes.Contains(stored, []byte("checkout")) {
 			t.Fatalf("head holds %d bytes for a %d-byte snapshot; want it compressed", len(stored), len(second))
+		}
+		if log := head.Data["log-2"]; len(log) == 0 || len(log) > len(record)/4 || len(head.Data) != 2 {
+			t.Fatalf("head holds %d keys, record 2 in %d bytes; want the checkpoint and record 2 compressed", len(head.Data), len(log))
 		}
 		if names := stateSecrets(t, c, ns); fmt.Sprint(names) != "[opshub-state]" {
 			t.Fatalf("state Secrets %v, want only the head", names)
@@ -188,7 +198,7 @@ func TestStateInSecrets(t *testing.T) {
 		}
 		// Random bytes do not compress: 2.5 MiB take 4 chunks.
 		big := randomBytes(t, 5<<19)
-		if err := r.Save(ctx, big); err != nil {
+		if _, err := r.Checkpoint(ctx, big, 0); err != nil {
 			t.Fatal(err)
 		}
 		if names := stateSecrets(t, c, ns); fmt.Sprint(names) != "[opshub-state opshub-state-1 opshub-state-2 opshub-state-3 opshub-state-4]" {
@@ -198,33 +208,33 @@ func TestStateInSecrets(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !bytes.Equal(got, big) {
+		if !bytes.Equal(got.Snapshot, big) {
 			t.Fatal("a chunked snapshot came back different")
 		}
 
 		// The next generation goes into other chunks; the old ones go.
 		big2 := randomBytes(t, 5<<19)
-		if err := r.Save(ctx, big2); err != nil {
+		if _, err := r.Checkpoint(ctx, big2, 0); err != nil {
 			t.Fatal(err)
 		}
 		if names := stateSecrets(t, c, ns); fmt.Sprint(names) != "[opshub-state opshub-state-5 opshub-state-6 opshub-state-7 opshub-state-8]" {
 			t.Fatalf("state Secrets %v, want the head and chunks 5-8", names)
 		}
-		if got, err := kubestate.New(client, ns, "").Load(ctx); err != nil || !bytes.Equal(got, big2) {
-			t.Fatalf("second generation: %d bytes, %v", len(got), err)
+		if got, err := kubestate.New(client, ns, "").Load(ctx); err != nil || !bytes.Equal(got.Snapshot, big2) {
+			t.Fatalf("second generation: %d bytes, %v", len(got.Snapshot), err)
 		}
 
 		// More than fits beside the current generation fails and changes nothing.
-		huge := randomBytes(t, 8<<20)
-		if err := r.Save(ctx, huge); !errors.Is(err, kubestate.ErrTooLarge) {
-			t.Fatalf("Save of 8 MiB next to 2.5 MiB: %v, want ErrTooLarge", err)
+		huge := randomBytes(t, 45<<20)
+		if _, err := r.Checkpoint(ctx, huge, 0); !errors.Is(err, kubestate.ErrTooLarge) {
+			t.Fatalf("checkpoint of 45 MiB next to 2.5 MiB: %v, want ErrTooLarge", err)
 		}
-		if got, err := kubestate.New(client, ns, "").Load(ctx); err != nil || !bytes.Equal(got, big2) {
-			t.Fatalf("after a refused Save: %d bytes, %v", len(got), err)
+		if got, err := kubestate.New(client, ns, "").Load(ctx); err != nil || !bytes.Equal(got.Snapshot, big2) {
+			t.Fatalf("after a refused checkpoint: %d bytes, %v", len(got.Snapshot), err)
 		}
 
 		// Back to one Secret: every chunk goes.
-		if err := r.Save(ctx, []byte("small again")); err != nil {
+		if _, err := r.Checkpoint(ctx, []byte("small again"), 0); err != nil {
 			t.Fatal(err)
 		}
 		if names := stateSecrets(t, c, ns); fmt.Sprint(names) != "[opshub-state]" {
@@ -246,7 +256,7 @@ func TestStateInSecrets(t *testing.T) {
 		if _, err := r.Load(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if err := r.Save(ctx, []byte("state")); err != nil {
+		if _, err := r.Checkpoint(ctx, []byte("state"), 0); err != nil {
 			t.Fatal(err)
 		}
 		if names := stateSecrets(t, c, ns); fmt.Sprint(names) != "[opshub-state]" {
@@ -263,20 +273,24 @@ func TestStateInSecrets(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if err := a.Save(ctx, []byte("from a")); err != nil {
+		if _, err := a.Append(ctx, []store.Record{{Seq: 1, Data: []byte("from a")}}); err != nil {
 			t.Fatal(err)
 		}
+		_, err := b.Append(ctx, []store.Record{{Seq: 1, Data: []byte("from b")}})
+		if !errors.Is(err, kubestate.ErrConflict) || !strings.Contains(err.Error(), "another controller wrote the state") {
+			t.Fatalf("the second writer's Append: %v, want ErrConflict", err)
+		}
 		for _, snapshot := range [][]byte{[]byte("from b"), randomBytes(t, 1<<20)} {
-			err := b.Save(ctx, snapshot)
+			_, err := b.Checkpoint(ctx, snapshot, 1)
 			if !errors.Is(err, kubestate.ErrConflict) || !strings.Contains(err.Error(), "another controller wrote the state") {
-				t.Fatalf("the second writer's Save of %d bytes: %v, want ErrConflict", len(snapshot), err)
+				t.Fatalf("the second writer's checkpoint of %d bytes: %v, want ErrConflict", len(snapshot), err)
 			}
 		}
-		if err := a.Save(ctx, []byte("from a again")); err != nil {
+		if _, err := a.Checkpoint(ctx, []byte("from a again"), 1); err != nil {
 			t.Fatalf("the first writer after the loser tried: %v", err)
 		}
-		if got, err := kubestate.New(client, ns, "").Load(ctx); err != nil || string(got) != "from a again" {
-			t.Fatalf("state is %q, %v", got, err)
+		if got, err := kubestate.New(client, ns, "").Load(ctx); err != nil || string(got.Snapshot) != "from a again" || len(got.Log) != 0 {
+			t.Fatalf("state is %q with %d records, %v", got.Snapshot, len(got.Log), err)
 		}
 		if names := stateSecrets(t, c, ns); fmt.Sprint(names) != "[opshub-state]" {
 			t.Fatalf("state Secrets %v, want only the head", names)
@@ -311,7 +325,10 @@ func TestStateInSecrets(t *testing.T) {
 		client := controllerClient(t, c, ns)
 		var saves []store.SaveInfo
 		var mu sync.Mutex
+		// Checkpoints every 128 KiB of log, so that they run in the
+		// background while the writers go on.
 		dbA, err := store.OpenReplicated(ctx, filepath.Join(t.TempDir(), "state.db"), kubestate.New(client, ns, ""),
+			store.WithCheckpoints(128<<10, 0),
 			store.WithSaveObserver(func(s store.SaveInfo) { mu.Lock(); saves = append(saves, s); mu.Unlock() }))
 		if err != nil {
 			t.Fatal(err)
@@ -320,7 +337,7 @@ func TestStateInSecrets(t *testing.T) {
 		t.Cleanup(func() { dbA.Close() })
 
 		// 8 writers commit 320 records of 3 KiB each, random, so that the
-		// state passes one Secret and is chunked.
+		// log fills up and the checkpoints are chunked.
 		const writers, each, size = 8, 40, 3 << 10
 		type rec struct {
 			N       int    `json:"n"`
@@ -347,10 +364,22 @@ func TestStateInSecrets(t *testing.T) {
 			t.Fatal(err)
 		}
 		mu.Lock()
-		t.Logf("%d Puts took %d Saves; the last snapshot was %d bytes", writers*each, len(saves), saves[len(saves)-1].Bytes)
+		appends, checkpoints, chunked := 0, 0, false
+		for _, s := range saves {
+			if s.Err != nil {
+				t.Errorf("%+v", s)
+			}
+			if s.Checkpoint {
+				checkpoints++
+				chunked = chunked || s.Bytes > 1<<20
+			} else {
+				appends++
+			}
+		}
+		t.Logf("%d Puts took %d appends and %d checkpoints", writers*each, appends, checkpoints)
 		mu.Unlock()
-		if names := stateSecrets(t, c, ns); len(names) < 3 {
-			t.Fatalf("state Secrets %v; the test wants a chunked state", names)
+		if checkpoints == 0 || !chunked {
+			t.Fatalf("%d checkpoints, none over 1 MiB; the test wants chunked checkpoints racing the writers", checkpoints)
 		}
 
 		dbB, err := store.OpenReplicated(ctx, filepath.Join(t.TempDir(), "state.db"), kubestate.New(client, ns, ""))
@@ -365,9 +394,13 @@ func TestStateInSecrets(t *testing.T) {
 		if len(got) != writers*each {
 			t.Fatalf("the new leader sees %d records, want %d", len(got), writers*each)
 		}
+		want, err := store.NewBucket[rec](dbA, "records").List()
+		if err != nil {
+			t.Fatal(err)
+		}
 		for i, e := range got {
-			if e.Value.N != i || len(e.Value.Payload) != size {
-				t.Fatalf("record %s = %d with %d bytes", e.Key, e.Value.N, len(e.Value.Payload))
+			if e.Value.N != i || !bytes.Equal(e.Value.Payload, want[i].Value.Payload) {
+				t.Fatalf("record %s = %d with %d bytes, not what the old leader wrote", e.Key, e.Value.N, len(e.Value.Payload))
 			}
 		}
 
@@ -381,11 +414,10 @@ func TestStateInSecrets(t *testing.T) {
 	})
 }
 
-// BenchmarkStateSave measures Save to the API server for three states: a
-// small one, 2,000 deliveries of crash alerts with their last lines (the
-// alerting history at its cap of 10,000 does not fit the state Secrets, see
-// docs/benchmarks.md) and a month of the spend ledger for 50 services with
-// 2 instances each.
+// BenchmarkStateSave measures a checkpoint to the API server for three
+// states: a small one, 2,000 deliveries of crash alerts with their last
+// lines and a month of the spend ledger for 50 services with 2 instances
+// each.
 func BenchmarkStateSave(b *testing.B) {
 	c := kubetest.Start(b, kubetest.Options{})
 	ctx := context.Background()
@@ -407,7 +439,7 @@ func BenchmarkStateSave(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			for b.Loop() {
-				if err := r.Save(ctx, snapshot); err != nil {
+				if _, err := r.Checkpoint(ctx, snapshot, 0); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -419,7 +451,7 @@ func BenchmarkStateSave(b *testing.B) {
 }
 
 // buildSnapshot fills a fresh replicated state file with build and returns
-// the last snapshot it saved.
+// the last checkpoint it took (one a commit: its log is always full).
 func buildSnapshot(b *testing.B, build func(*testing.B, *store.DB)) []byte {
 	b.Helper()
 	keep := &lastSnapshot{}
@@ -432,13 +464,17 @@ func buildSnapshot(b *testing.B, build func(*testing.B, *store.DB)) []byte {
 	return keep.snapshot
 }
 
-// lastSnapshot is a Replica in memory that keeps only the last snapshot.
+// lastSnapshot is a Replica in memory that keeps only the last checkpoint
+// and has no room for a log.
 type lastSnapshot struct{ snapshot []byte }
 
-func (l *lastSnapshot) Load(context.Context) ([]byte, error) { return nil, nil }
-func (l *lastSnapshot) Save(_ context.Context, s []byte) error {
+func (l *lastSnapshot) Load(context.Context) (store.Loaded, error) { return store.Loaded{}, nil }
+func (l *lastSnapshot) Append(context.Context, []store.Record) (int, error) {
+	return 0, store.ErrLogFull
+}
+func (l *lastSnapshot) Checkpoint(_ context.Context, s []byte, _ uint64) (int, error) {
 	l.snapshot = bytes.Clone(s)
-	return nil
+	return 0, nil
 }
 
 // storedBytes is what the state takes in the API: the data of every state
