@@ -1,6 +1,7 @@
 package alerting
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"time"
@@ -122,5 +123,42 @@ func (p *Pipeline) instanceGone(ref model.Ref, now time.Time) {
 	}
 	for _, key := range quiet {
 		p.index(inst, key, false)
+	}
+}
+
+// serviceLister is what a Platform that also lists its services
+// (platform.Platform) offers to sweepGone.
+type serviceLister interface {
+	Services(ctx context.Context) ([]model.Service, error)
+}
+
+// sweepGone resolves the alerts of instances that are no longer listed but
+// whose end no event told of: pods deleted while no controller led, or
+// before this one subscribed. It runs with the pruning (at start, then
+// every pruneEvery), when the Platform lists its services.
+func (p *Pipeline) sweepGone(ctx context.Context, now time.Time) {
+	lister, ok := p.opts.Platform.(serviceLister)
+	if !ok || len(p.firing) == 0 {
+		return
+	}
+	svcs, err := lister.Services(ctx)
+	if err != nil {
+		p.log.Warn("listing instances to resolve the alerts of those gone", "err", err)
+		return
+	}
+	live := map[model.Ref]bool{}
+	for _, svc := range svcs {
+		for _, in := range svc.Instances {
+			live[model.Ref{Project: svc.Project, Service: svc.Name, Instance: in.Name}] = true
+		}
+	}
+	var gone []model.Ref
+	for inst := range p.firing {
+		if !live[inst] {
+			gone = append(gone, inst)
+		}
+	}
+	for _, inst := range gone {
+		p.instanceGone(inst, now)
 	}
 }

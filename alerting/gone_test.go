@@ -130,3 +130,55 @@ func TestAlertsOfADeletedPodResolve(t *testing.T) {
 		return nil
 	})
 }
+
+// listed is a platform that lists a fixed set of instances of demo/web.
+type listed struct {
+	events
+	instances []string
+}
+
+func (l listed) Services(context.Context) ([]model.Service, error) {
+	svc := model.Service{Project: "demo", Name: "web"}
+	for _, name := range l.instances {
+		svc.Instances = append(svc.Instances, model.Instance{Name: name, Container: "web"})
+	}
+	return []model.Service{svc}, nil
+}
+
+// An instance that went while no event told of it (its pod deleted while
+// no controller led) has its alerts resolved at the next pruning.
+func TestAlertsOfAnInstanceNoLongerListedResolve(t *testing.T) {
+	clock := sinktest.NewFakeClock(t0)
+	p, err := New(Options{Store: openStore(t, t.TempDir()), Rules: testRules(time.Hour), Platform: listed{events: make(events), instances: []string{"web-2"}},
+		Now: clock.Now, TickEvery: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runPipeline(t, p)
+	p.Publish(crashLoopEvent("web-1"))
+	p.Publish(crashLoopEvent("web-2"))
+	status := func() string {
+		alerts, err := p.Alerts()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]string{}
+		for _, a := range alerts {
+			out[a.Instance] = a.Status
+		}
+		return fmt.Sprint(out)
+	}
+	sinktest.Eventually(t, 5*time.Second, "both crash loops firing", func() error {
+		if got := status(); got != "map[web-1:firing web-2:firing]" {
+			return fmt.Errorf("alerts %s", got)
+		}
+		return nil
+	})
+	clock.Advance(pruneEvery + time.Second)
+	sinktest.Eventually(t, 5*time.Second, "web-1's crash loop resolved at the pruning", func() error {
+		if got := status(); got != "map[web-1:resolved web-2:firing]" {
+			return fmt.Errorf("alerts %s", got)
+		}
+		return nil
+	})
+}

@@ -297,6 +297,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 				if err := p.prune(now, p.opts.DeliveriesKept); err != nil {
 					p.log.Error("pruning alert history", "err", err)
 				}
+				p.sweepGone(ctx, now)
 			}
 			for _, ev := range p.detector.Tick(now) {
 				p.process(ev)

@@ -364,6 +364,12 @@ type takeover struct {
 	subscribed chan struct{}
 }
 
+// Services lists the platform's services, for alerting to resolve the
+// alerts of instances that went while no controller led.
+func (s *takeover) Services(ctx context.Context) ([]model.Service, error) {
+	return s.platform.Services(ctx)
+}
+
 func (s *takeover) Subscribe(ctx context.Context) <-chan model.InstanceEvent {
 	in := s.events.Subscribe(ctx)
 	out := make(chan model.InstanceEvent, 256)
