@@ -394,14 +394,14 @@ var (
 		{verb: "update", group: "coordination.k8s.io", resource: "leases", ns: installNamespace, name: "opshub-controller"},
 		{verb: "create", resource: "secrets", ns: installNamespace},
 		{verb: "get", resource: "secrets", ns: installNamespace, name: "opshub-state"},
-		{verb: "update", resource: "secrets", ns: installNamespace, name: "opshub-state-15"},
+		{verb: "update", resource: "secrets", ns: installNamespace, name: "opshub-state-64"},
 		{verb: "delete", resource: "secrets", ns: installNamespace, name: "opshub-state-3"},
 	}
 	controllerMayNot = []access{
 		{verb: "list", resource: "secrets"}, {verb: "list", resource: "secrets", ns: installNamespace},
 		{verb: "get", resource: "secrets", ns: installNamespace, name: "opshub-controller-token"},
 		{verb: "get", resource: "secrets", ns: "kube-system", name: "opshub-state"},
-		{verb: "update", resource: "secrets", ns: installNamespace, name: "opshub-state-16"},
+		{verb: "update", resource: "secrets", ns: installNamespace, name: "opshub-state-65"},
 		{verb: "delete", resource: "pods", ns: appNamespace}, {verb: "create", resource: "pods", ns: appNamespace},
 		{verb: "create", resource: "pods", subresource: "exec", ns: appNamespace},
 		{verb: "create", group: "apps", resource: "deployments", ns: appNamespace},
