@@ -320,6 +320,70 @@ func TestStateInSecrets(t *testing.T) {
 		}
 	})
 
+	t.Run("FullLogWaitsForACheckpoint", func(t *testing.T) {
+		ns := "state-full-log"
+		client := controllerClient(t, c, ns)
+		var mu sync.Mutex
+		var forced []store.SaveInfo
+		// No background checkpoint: only a full head makes one.
+		db, err := store.OpenReplicated(ctx, filepath.Join(t.TempDir(), "state.db"), kubestate.New(client, ns, ""),
+			store.WithCheckpoints(1<<30, 0),
+			store.WithSaveObserver(func(s store.SaveInfo) {
+				if s.Checkpoint {
+					mu.Lock()
+					forced = append(forced, s)
+					mu.Unlock()
+				}
+			}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		// Random 96 KiB values (128 KiB of JSON) hardly compress: the
+		// head's log is full after about 8 of them; and one record of
+		// 3 MiB is more than a head holds.
+		records := store.NewBucket[[]byte](db, "records")
+		var want [][]byte
+		for i := range 20 {
+			v := randomBytes(t, 96<<10)
+			if i == 12 {
+				v = randomBytes(t, 3<<20)
+			}
+			if err := records.Put(fmt.Sprintf("%02d", i), v); err != nil {
+				t.Fatalf("Put %d: %v", i, err)
+			}
+			want = append(want, v)
+		}
+		mu.Lock()
+		n := len(forced)
+		for _, s := range forced {
+			if s.Err != nil || s.Commits == 0 {
+				t.Errorf("checkpoint %+v, want one that writes waited on", s)
+			}
+		}
+		mu.Unlock()
+		if n < 2 {
+			t.Fatalf("%d checkpoints for 20 records of which 8 fill the log and one is larger than it", n)
+		}
+		other, err := store.OpenReplicated(ctx, filepath.Join(t.TempDir(), "state.db"), kubestate.New(client, ns, ""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer other.Close()
+		got, err := store.NewBucket[[]byte](other, "records").List()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("the new leader sees %d records, want %d", len(got), len(want))
+		}
+		for i, e := range got {
+			if !bytes.Equal(e.Value, want[i]) {
+				t.Fatalf("record %s differs", e.Key)
+			}
+		}
+	})
+
 	t.Run("FailoverSeesExactlyTheCommittedRecords", func(t *testing.T) {
 		ns := "state-failover"
 		client := controllerClient(t, c, ns)
