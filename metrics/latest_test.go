@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"fmt"
+	"runtime"
 	"testing"
 	"time"
 
@@ -96,4 +97,36 @@ func BenchmarkUsageEveryContainer10k(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkStoreHourOf1000Pods fills a store with an hour of every type's
+// samples for 1,000 containers (half the types constant page-sized byte
+// counts, half fractions) and reports the heap it holds: the controller
+// keeps this for every pod of a cluster.
+func BenchmarkStoreHourOf1000Pods(b *testing.B) {
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	for b.Loop() {
+		var m0, m1 runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&m0)
+		s := NewStore(time.Hour, 15*time.Second)
+		for j := range 240 {
+			var batch []model.Sample
+			for i := range 1000 {
+				ref := model.Ref{Project: fmt.Sprintf("ns-%03d", i%200), Service: fmt.Sprintf("app-%04d", i/10), Instance: fmt.Sprintf("app-%04d-%d", i/10, i%10), Container: "app"}
+				for k, typ := range model.MetricTypes {
+					v := float64(j*k) * 0.37
+					if k%2 == 0 {
+						v = float64(4096 * (1000 + k))
+					}
+					batch = append(batch, model.Sample{Ref: ref, Type: typ, Time: now.Add(time.Duration(j)*15*time.Second + time.Duration(i)*time.Millisecond), Value: v})
+				}
+			}
+			s.Add(batch...)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&m1)
+		b.ReportMetric(float64(m1.HeapAlloc-m0.HeapAlloc)/(1<<20), "heap-MiB")
+		runtime.KeepAlive(s)
+	}
 }

@@ -105,7 +105,7 @@ func TestRingGrowsWithItsPoints(t *testing.T) {
 	for i := range 3 {
 		r.add(point{t: int64(i), v: float64(i)})
 	}
-	if c := cap(r.pts); c > 4 {
+	if c := cap(r.off); c > 4 {
 		t.Errorf("a ring of 3 points holds room for %d", c)
 	}
 	for i := 3; i < 1000; i++ {
@@ -115,5 +115,52 @@ func TestRingGrowsWithItsPoints(t *testing.T) {
 	r.each(0, 1000, func(p point) { got = append(got, p.v) })
 	if len(got) != 244 || got[0] != 756 || got[243] != 999 {
 		t.Errorf("after 1000 points the ring holds %d from %v, want 244 from 756 to 999", len(got), got[:1])
+	}
+}
+
+// The ring keeps times as offsets and values as float32 while they are
+// exact: what it is given comes back unchanged, whatever the values and
+// however far apart the times.
+func TestRingKeepsWhatItIsGiven(t *testing.T) {
+	day := int64(24 * time.Hour / time.Millisecond)
+	start := time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC).UnixMilli()
+	r := newRing(5)
+	in := []point{
+		{start, 100}, {start + 15_000, 4096 * 1000}, {start + 30_001, 0.1}, // 0.1 is not a float32
+		{start + 60*day, 1e300}, {start + 60*day + 1, -0.5}, {start + 61*day, 3},
+	}
+	for _, p := range in {
+		r.add(p)
+	}
+	// 60 days on, the earlier points span more than 32 bits of
+	// milliseconds: the ring starts again from there.
+	var got []point
+	r.each(0, start+100*day, func(p point) { got = append(got, p) })
+	if fmt.Sprint(got) != fmt.Sprint(in[3:]) {
+		t.Errorf("ring holds %v, want %v", got, in[3:])
+	}
+	r = newRing(3)
+	for i, v := range []float64{1, 2, 0.3, 4, 5} {
+		r.add(point{start + int64(i)*1000, v})
+	}
+	got = got[:0]
+	r.each(0, start+day, func(p point) { got = append(got, p) })
+	if want := []point{{start + 2000, 0.3}, {start + 3000, 4}, {start + 4000, 5}}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("ring holds %v, want %v", got, want)
+	}
+	// A series sampled for longer than 49 days keeps its latest points.
+	r = newRing(3)
+	for _, d := range []int64{0, 20, 40, 60, 80} {
+		r.add(point{start + d*day, float64(d)})
+	}
+	got = got[:0]
+	r.each(0, start+100*day, func(p point) { got = append(got, p) })
+	if want := []point{{start + 40*day, 40}, {start + 60*day, 60}, {start + 80*day, 80}}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("after 80 days the ring holds %v, want %v", got, want)
+	}
+	// A point at the newest time replaces it.
+	r.add(point{start + 80*day, 6.25})
+	if p, _ := r.last(); p.v != 6.25 {
+		t.Errorf("newest %v, want 6.25", p)
 	}
 }
