@@ -390,8 +390,19 @@ func TestSecondWriterGetsErrConflictOnAppendAndCheckpoint(t *testing.T) {
 	if _, err := a.Append(ctx, records(3, 3, 10)); err != nil {
 		t.Fatalf("the first writer after the conflict: %v", err)
 	}
+	// A writer that loaded a head which moved on since.
+	c := loaded(t, api)
+	if _, err := a.Append(ctx, records(4, 4, 10)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Append(ctx, records(4, 4, 10)); !errors.Is(err, ErrConflict) {
+		t.Fatalf("Append on a head that moved: %v, want ErrConflict", err)
+	}
+	if _, err := c.Checkpoint(ctx, []byte("c"), 3); !errors.Is(err, ErrConflict) {
+		t.Fatalf("checkpoint on a head that moved: %v, want ErrConflict", err)
+	}
 	got, err := New(api, "opshub", "").Load(ctx)
-	if err != nil || got.Snapshot != nil || seqs(got) != "1,2,3" {
+	if err != nil || got.Snapshot != nil || seqs(got) != "1,2,3,4" {
 		t.Fatalf("Load: %q, records %s, %v", got.Snapshot, seqs(got), err)
 	}
 }
