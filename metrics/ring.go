@@ -1,6 +1,8 @@
 package metrics
 
-import "math"
+import (
+	"github.com/prometheus/prometheus/tsdb/chunkenc"
+)
 
 // point is one stored value at a Unix time in milliseconds.
 type point struct {
@@ -8,124 +10,101 @@ type point struct {
 	v float64
 }
 
-// ring holds the latest points of one series, oldest overwritten first.
-//
-// It holds them compactly, as the controller keeps an hour of 18 series
-// for every pod of a cluster: a time as milliseconds after base in 4
-// bytes, and a value in 4 bytes while every value the series had is a
-// float32 exactly (counts, limits and requests, page-sized byte counts),
-// else in 8. Nothing is rounded: what add was given, each returns.
+// chunkPoints is how many points a sealed chunk holds. Smaller chunks drop
+// the oldest points sooner and let a query skip more of the hour; larger
+// ones spend fewer bytes a point on each chunk's header and first point.
+const chunkPoints = 64
+
+// sealedChunk is a full XOR chunk (Prometheus' encoding: delta-of-delta
+// times, XOR'd values) and the time of its newest point.
+type sealedChunk struct {
+	b    []byte
+	last int64
+}
+
+// tailPoints is how many of the newest points a series keeps as they are,
+// to append them to its open chunk together: appending touches the chunk's
+// memory once for them all, where each Add of a collector's batch touches
+// every series in it.
+const tailPoints = 4
+
+// ring holds the latest capacity points of one series, oldest dropped
+// first. The points are kept compressed: sealed chunks of chunkPoints, an
+// open chunk being appended to, and the newest few points as they are, so
+// that reading the newest and replacing it cost nothing. A sealed chunk is
+// dropped once none of its points is among the latest capacity. Its memory
+// grows with the points it is given: a series that stops early (the
+// instance of a replaced pod, kept until the retention passes) holds only
+// what it got.
 type ring struct {
-	base     int64     // ms; every point's time is base + off
-	off      []uint32  // ms after base
-	v32      []float32 // the values while all are exact float32s
-	v64      []float64 // the values once one is not (v32 is then nil)
-	head     int       // index of the oldest point
-	n        int
+	sealed   []sealedChunk // oldest first
+	open     *chunkenc.XORChunk
+	app      chunkenc.Appender
+	tail     [tailPoints]point // the newest points, oldest first
+	nTail    int
+	skip     int // points at the start of the oldest chunk (or of the tail) no longer held
+	n        int // points held, the newest included
 	capacity int
 }
 
-// newRing returns an empty ring of capacity points. Its memory grows with
-// the points it is given: a series that stops early (the instance of a
-// replaced pod, kept until the retention passes) holds only what it got.
-func newRing(capacity int) *ring { return &ring{capacity: capacity} }
-
-func (r *ring) at(i int) point {
-	if r.v64 != nil {
-		return point{t: r.base + int64(r.off[i]), v: r.v64[i]}
-	}
-	return point{t: r.base + int64(r.off[i]), v: float64(r.v32[i])}
-}
-
-// set stores p at physical index i, appending when i is the length.
-func (r *ring) set(i int, p point) {
-	if r.n == 0 {
-		r.base = p.t
-	}
-	off := uint32(p.t - r.base)
-	if f := float32(p.v); r.v64 == nil && float64(f) != p.v {
-		r.v64 = make([]float64, len(r.v32), cap(r.v32))
-		for j, x := range r.v32 {
-			r.v64[j] = float64(x)
-		}
-		r.v32 = nil
-	}
-	if i == len(r.off) {
-		r.off = append(r.off, off)
-		if r.v64 != nil {
-			r.v64 = append(r.v64, p.v)
-		} else {
-			r.v32 = append(r.v32, float32(p.v))
-		}
-		return
-	}
-	r.off[i] = off
-	if r.v64 != nil {
-		r.v64[i] = p.v
-	} else {
-		r.v32[i] = float32(p.v)
-	}
-}
-
-// rebase moves base up to the oldest point kept once t is added, so that
-// offsets stay within 32 bits (49 days) for a series older than that; a
-// ring whose points span more than that (a series sampled once in weeks)
-// starts again from t: its older points are far outside any retention.
-func (r *ring) rebase(t int64) {
-	oldest := r.at(r.head).t
-	if r.n == r.capacity {
-		// The oldest is about to be overwritten.
-		oldest = t
-		if r.n > 1 {
-			oldest = r.at((r.head + 1) % len(r.off)).t
-		}
-	}
-	if t-oldest > math.MaxUint32 {
-		r.off, r.head, r.n = r.off[:0], 0, 0
-		if r.v64 != nil {
-			r.v64 = r.v64[:0]
-		} else {
-			r.v32 = r.v32[:0]
-		}
-		return
-	}
-	shift := oldest - r.base
-	for j := range r.off {
-		if int64(r.off[j]) >= shift {
-			r.off[j] -= uint32(shift)
-		} else {
-			r.off[j] = 0 // the point about to be overwritten
-		}
-	}
-	r.base = oldest
-}
+// newRing returns an empty ring of capacity points.
+func newRing(capacity int) *ring { return &ring{capacity: max(capacity, 1)} }
 
 // add appends p. A point at the time of the newest replaces it; an older
 // point than the newest is dropped, so points stay in time order.
 func (r *ring) add(p point) {
 	if r.n > 0 {
-		i := (r.head + r.n - 1) % len(r.off)
-		last := r.at(i)
+		newest := &r.tail[r.nTail-1]
 		switch {
-		case p.t == last.t:
-			r.set(i, p)
+		case p.t == newest.t:
+			newest.v = p.v
 			return
-		case p.t < last.t:
+		case p.t < newest.t:
 			return
 		}
 	}
-	if r.n > 0 && p.t-r.base > math.MaxUint32 {
-		r.rebase(p.t)
+	if r.nTail == tailPoints {
+		for _, q := range r.tail {
+			r.push(q)
+		}
+		r.nTail = 0
 	}
-	if r.n < r.capacity {
-		// Not full yet, so never wrapped: head is 0 and the slices
-		// hold n.
-		r.set(r.n, p)
-		r.n++
-		return
+	r.tail[r.nTail] = p
+	r.nTail++
+	r.n++
+	if r.n > r.capacity {
+		r.n--
+		r.skip++
+		if len(r.sealed) > 0 && r.skip >= chunkPoints {
+			copy(r.sealed, r.sealed[1:])
+			r.sealed[len(r.sealed)-1] = sealedChunk{}
+			r.sealed = r.sealed[:len(r.sealed)-1]
+			r.skip -= chunkPoints
+		}
 	}
-	r.set(r.head, p)
-	r.head = (r.head + 1) % len(r.off)
+}
+
+// push appends p to the open chunk, sealing it when full.
+func (r *ring) push(p point) {
+	if r.open == nil {
+		r.open = chunkenc.NewXORChunk()
+		app, err := r.open.Appender()
+		if err != nil {
+			panic(err) // an empty chunk always has one
+		}
+		r.app = app
+	}
+	r.app.Append(p.t, p.v)
+	if r.open.NumSamples() >= chunkPoints {
+		if r.sealed == nil {
+			// As many as it will hold, so that appending never leaves room
+			// unused: a series holds capacity points and the chunk being
+			// dropped.
+			r.sealed = make([]sealedChunk, 0, r.capacity/chunkPoints+2)
+		}
+		r.sealed = append(r.sealed, sealedChunk{b: append([]byte(nil), r.open.Bytes()...), last: p.t})
+		r.open, r.app = nil, nil
+	}
 }
 
 // last returns the newest point.
@@ -133,14 +112,52 @@ func (r *ring) last() (point, bool) {
 	if r.n == 0 {
 		return point{}, false
 	}
-	return r.at((r.head + r.n - 1) % len(r.off)), true
+	return r.tail[r.nTail-1], true
 }
 
 // each calls f on the points within [from, to] milliseconds, oldest first.
 func (r *ring) each(from, to int64, f func(point)) {
-	for i := range r.n {
-		p := r.at((r.head + i) % len(r.off))
-		if p.t >= from && p.t <= to {
+	if r.n == 0 || r.tail[r.nTail-1].t < from {
+		return
+	}
+	var it chunkenc.Iterator
+	skip := r.skip
+	visit := func(b []byte) bool {
+		var c chunkenc.XORChunk
+		c.Reset(b)
+		it = c.Iterator(it)
+		for it.Next() != chunkenc.ValNone {
+			if skip > 0 {
+				skip--
+				continue
+			}
+			t, v := it.At()
+			if t > to {
+				return false
+			}
+			if t >= from {
+				f(point{t, v})
+			}
+		}
+		return true
+	}
+	for _, c := range r.sealed {
+		if c.last < from {
+			skip = 0 // the whole chunk is before the range, held points or not
+			continue
+		}
+		if !visit(c.b) {
+			return
+		}
+	}
+	if r.open != nil && !visit(r.open.Bytes()) {
+		return
+	}
+	for _, p := range r.tail[min(skip, r.nTail):r.nTail] {
+		if p.t > to {
+			return
+		}
+		if p.t >= from {
 			f(p)
 		}
 	}
@@ -148,12 +165,14 @@ func (r *ring) each(from, to int64, f func(point)) {
 
 // latest returns the newest point within [from, to] milliseconds.
 func (r *ring) latest(from, to int64) (point, bool) {
-	for i := r.n - 1; i >= 0; i-- {
-		p := r.at((r.head + i) % len(r.off))
-		if p.t > to {
-			continue
-		}
-		return p, p.t >= from // older points are older still
+	if r.n == 0 {
+		return point{}, false
 	}
-	return point{}, false
+	if newest := r.tail[r.nTail-1]; newest.t <= to {
+		return newest, newest.t >= from // older points are older still
+	}
+	var best point
+	found := false
+	r.each(from, to, func(p point) { best, found = p, true })
+	return best, found
 }

@@ -2,6 +2,9 @@ package metrics
 
 import (
 	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -105,8 +108,8 @@ func TestRingGrowsWithItsPoints(t *testing.T) {
 	for i := range 3 {
 		r.add(point{t: int64(i), v: float64(i)})
 	}
-	if c := cap(r.off); c > 4 {
-		t.Errorf("a ring of 3 points holds room for %d", c)
+	if b := r.heldBytes(); b > 160 {
+		t.Errorf("a ring of 3 points holds %d bytes", b)
 	}
 	for i := 3; i < 1000; i++ {
 		r.add(point{t: int64(i), v: float64(i)})
@@ -116,10 +119,76 @@ func TestRingGrowsWithItsPoints(t *testing.T) {
 	if len(got) != 244 || got[0] != 756 || got[243] != 999 {
 		t.Errorf("after 1000 points the ring holds %d from %v, want 244 from 756 to 999", len(got), got[:1])
 	}
+	if b := r.heldBytes(); b > 244*16/2 {
+		t.Errorf("244 points of a steady series take %d bytes, want them compressed to less than half of 16 bytes a point", b)
+	}
 }
 
-// The ring keeps times as offsets and values as float32 while they are
-// exact: what it is given comes back unchanged, whatever the values and
+// heldBytes is what the ring's points take, chunk headers included.
+func (r *ring) heldBytes() int {
+	n := 0
+	for _, c := range r.sealed {
+		n += cap(c.b)
+	}
+	if r.open != nil {
+		n += cap(r.open.Bytes())
+	}
+	return n + len(r.tail)*16
+}
+
+// The compressed ring answers exactly what a plain list of its last
+// capacity points would: every value bit for bit, replacements of the
+// newest point and late points included, for any range.
+func TestRingAnswersLikeAListOfItsPoints(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(1, 2))
+	for _, capacity := range []int{1, 5, 64, 65, 244} {
+		r := newRing(capacity)
+		var want []point
+		at := int64(1_700_000_000_000)
+		for i := range 700 {
+			var p point
+			switch k := rnd.IntN(10); {
+			case k == 0 && len(want) > 0: // the newest again, another value
+				p = point{t: want[len(want)-1].t, v: rnd.NormFloat64()}
+				want[len(want)-1] = p
+			case k == 1 && len(want) > 0: // late: dropped
+				p = point{t: want[len(want)-1].t - 1, v: 1}
+			default:
+				at += 15_000 + rnd.Int64N(40) - 20
+				p = point{t: at, v: []float64{rnd.Float64(), float64(rnd.IntN(3) << 20), 0.25, math.NaN()}[i%4]}
+				want = append(want, p)
+				if len(want) > capacity {
+					want = want[1:]
+				}
+			}
+			r.add(p)
+			from, to := want[0].t-1+rnd.Int64N(at-want[0].t+30_000), at+1-rnd.Int64N(120_000)
+			var got []point
+			r.each(from, to, func(p point) { got = append(got, p) })
+			var exp []point
+			for _, p := range want {
+				if p.t >= from && p.t <= to {
+					exp = append(exp, p)
+				}
+			}
+			if !samePoints(got, exp) {
+				t.Fatalf("capacity %d, after %d adds, [%d, %d]: got %v, want %v", capacity, i+1, from, to, got, exp)
+			}
+			lp, ok := r.latest(from, to)
+			if ok != (len(exp) > 0) || ok && !samePoints([]point{lp}, exp[len(exp)-1:]) {
+				t.Fatalf("capacity %d, after %d adds, latest in [%d, %d]: %v %v, want %v", capacity, i+1, from, to, lp, ok, exp)
+			}
+		}
+	}
+}
+
+func samePoints(a, b []point) bool {
+	return slices.EqualFunc(a, b, func(x, y point) bool {
+		return x.t == y.t && math.Float64bits(x.v) == math.Float64bits(y.v)
+	})
+}
+
+// What the ring is given comes back unchanged, whatever the values and
 // however far apart the times.
 func TestRingKeepsWhatItIsGiven(t *testing.T) {
 	day := int64(24 * time.Hour / time.Millisecond)
@@ -132,12 +201,11 @@ func TestRingKeepsWhatItIsGiven(t *testing.T) {
 	for _, p := range in {
 		r.add(p)
 	}
-	// 60 days on, the earlier points span more than 32 bits of
-	// milliseconds: the ring starts again from there.
+	// Its last five, 60 days apart or not.
 	var got []point
 	r.each(0, start+100*day, func(p point) { got = append(got, p) })
-	if fmt.Sprint(got) != fmt.Sprint(in[3:]) {
-		t.Errorf("ring holds %v, want %v", got, in[3:])
+	if fmt.Sprint(got) != fmt.Sprint(in[1:]) {
+		t.Errorf("ring holds %v, want %v", got, in[1:])
 	}
 	r = newRing(3)
 	for i, v := range []float64{1, 2, 0.3, 4, 5} {
