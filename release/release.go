@@ -338,16 +338,26 @@ func (m *Manager) ConfigChanged(ctx context.Context, ref model.Ref, spec model.R
 	return &rel, err
 }
 
+// currentLocked is where a release of ref that an API call starts begins:
+// the service's history imported (once) and the platform's current template.
+func (m *Manager) currentLocked(ctx context.Context, ref model.Ref) (model.RunSpec, error) {
+	m.ensureHistoryLocked(ctx, ref)
+	cur, err := m.opts.Platform.Template(ctx, ref.Project, ref.Service)
+	if err != nil {
+		return model.RunSpec{}, specError(ref, err)
+	}
+	return cur, nil
+}
+
 // Deploy starts a release of the service with change applied to its
 // current spec (the one being rolled out, if a rollout is in progress: that
 // rollout is then superseded).
 func (m *Manager) Deploy(ctx context.Context, ref model.Ref, ch Change, trigger model.ReleaseTrigger) (model.Release, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.ensureHistoryLocked(ctx, ref)
-	cur, err := m.opts.Platform.Template(ctx, ref.Project, ref.Service)
+	cur, err := m.currentLocked(ctx, ref)
 	if err != nil {
-		return model.Release{}, specError(ref, err)
+		return model.Release{}, err
 	}
 	m.sealer.remember(cur)
 	if ch.Image == "" && ch.Command == nil && len(ch.Env) == 0 && len(ch.UnsetEnv) == 0 && ch.Version == "" {
@@ -409,10 +419,9 @@ func (m *Manager) Deploy(ctx context.Context, ref model.Ref, ch Change, trigger 
 func (m *Manager) Rollback(ctx context.Context, ref model.Ref, revision int, trigger model.ReleaseTrigger, reason string) (model.Release, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.ensureHistoryLocked(ctx, ref)
-	cur, err := m.opts.Platform.Template(ctx, ref.Project, ref.Service)
+	cur, err := m.currentLocked(ctx, ref)
 	if err != nil {
-		return model.Release{}, specError(ref, err)
+		return model.Release{}, err
 	}
 	cur = m.sealer.seal(cur)
 	hist, err := m.hist.list(ref)
