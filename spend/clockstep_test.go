@@ -8,7 +8,6 @@ import (
 
 	"github.com/opshub/opshub/internal/sinktest"
 	"github.com/opshub/opshub/model"
-	"github.com/opshub/opshub/store"
 )
 
 // TestLedgerWhenTheClockStepsBackAndForward ticks a meter once a minute for
@@ -20,15 +19,8 @@ import (
 // In the end every minute is charged once: no hour holds more than 60
 // minutes, none is missing, and the threshold alert went out once.
 func TestLedgerWhenTheClockStepsBackAndForward(t *testing.T) {
-	db, err := store.Open(filepath.Join(t.TempDir(), "state.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, l := openLedgerAt(t, filepath.Join(t.TempDir(), "state.db"))
 	defer db.Close()
-	l, err := OpenLedger(Model{Prices: DefaultPrices(), Basis: BasisMax}, time.UTC, NewDBStore(db))
-	if err != nil {
-		t.Fatal(err)
-	}
 	t0 := time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)
 	clock := sinktest.NewFakeClock(t0)
 	busy := fixedObserver{{Ref: model.Ref{Project: "demo", Service: "web", Instance: "web-1"}, Running: true, CPURequest: 100}}

@@ -19,6 +19,23 @@ func (f fixedObserver) Observe(context.Context, time.Time) ([]Container, []Volum
 	return f, nil, nil
 }
 
+// openLedgerAt opens the state database at path and, on it, a ledger of the
+// default prices charging the larger of request and usage, in UTC. The
+// caller closes the database.
+func openLedgerAt(t *testing.T, path string) (*store.DB, *Ledger) {
+	t.Helper()
+	db, err := store.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := OpenLedger(Model{Prices: DefaultPrices(), Basis: BasisMax}, time.UTC, NewDBStore(db))
+	if err != nil {
+		db.Close()
+		t.Fatal(err)
+	}
+	return db, l
+}
+
 // TestMeterSendsAThresholdOnceAcrossRestarts runs a meter until a threshold
 // fires, restarts it on the same state file, and checks nothing is sent again.
 func TestMeterSendsAThresholdOnceAcrossRestarts(t *testing.T) {
@@ -28,15 +45,8 @@ func TestMeterSendsAThresholdOnceAcrossRestarts(t *testing.T) {
 	busy := fixedObserver{{Ref: model.Ref{Project: "demo", Service: "web", Instance: "web-1"}, Running: true, CPURequest: 100}}
 	var sent []model.Event
 	run := func(minutes int) {
-		db, err := store.Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
+		db, l := openLedgerAt(t, path)
 		defer db.Close()
-		l, err := OpenLedger(Model{Prices: DefaultPrices(), Basis: BasisMax}, time.UTC, NewDBStore(db))
-		if err != nil {
-			t.Fatal(err)
-		}
 		m, err := NewMeter(MeterOptions{
 			Ledger: l, Observer: busy, Currency: "USD", DB: db,
 			Thresholds: []Threshold{{Amount: 1}},
