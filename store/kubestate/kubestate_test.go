@@ -30,18 +30,22 @@ import (
 // proven against a real API server in test/e2e (TestStateInSecrets). These
 // tests cover the layout and the retry policy.
 
-func names(t *testing.T, client *fake.Clientset) []string {
+// wantSecrets fails t unless the namespace holds exactly the Secrets named
+// want, in name order.
+func wantSecrets(t *testing.T, client *fake.Clientset, want ...string) {
 	t.Helper()
 	list, err := client.CoreV1().Secrets("opshub").List(context.Background(), metav1.ListOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []string
+	var got []string
 	for _, s := range list.Items {
-		out = append(out, s.Name)
+		got = append(got, s.Name)
 	}
-	slices.Sort(out)
-	return out
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Fatalf("Secrets %v, want %v", got, want)
+	}
 }
 
 // save stores snapshot as a checkpoint that holds no record.
@@ -68,19 +72,17 @@ func TestSnapshotsRoundTripInlineAndInChunks(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		snapshot []byte
-		secrets  string
+		secrets  []string
 	}{
-		{"compressible, inline", bytes.Repeat([]byte("bbolt page "), 300_000), "[opshub-state]"},
-		{"random, 3 chunks", random(t, 2<<20), "[opshub-state opshub-state-1 opshub-state-2 opshub-state-3]"},
-		{"random, 2 other chunks", random(t, 1<<20), "[opshub-state opshub-state-4 opshub-state-5]"},
-		{"small, inline", []byte("tiny"), "[opshub-state]"},
+		{"compressible, inline", bytes.Repeat([]byte("bbolt page "), 300_000), []string{"opshub-state"}},
+		{"random, 3 chunks", random(t, 2<<20), []string{"opshub-state", "opshub-state-1", "opshub-state-2", "opshub-state-3"}},
+		{"random, 2 other chunks", random(t, 1<<20), []string{"opshub-state", "opshub-state-4", "opshub-state-5"}},
+		{"small, inline", []byte("tiny"), []string{"opshub-state"}},
 	} {
 		if err := save(ctx, r, tc.snapshot); err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
-		if got := fmt.Sprint(names(t, client)); got != tc.secrets {
-			t.Fatalf("%s: Secrets %s, want %s", tc.name, got, tc.secrets)
-		}
+		t.Run(tc.name, func(t *testing.T) { wantSecrets(t, client, tc.secrets...) })
 		got, err := New(client, "opshub", "").Load(ctx)
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
@@ -233,9 +235,7 @@ func TestSecondWriterGetsErrConflict(t *testing.T) {
 	if err := save(ctx, a, random(t, 1<<20)); err != nil {
 		t.Fatalf("first writer after the conflict: %v", err)
 	}
-	if got := fmt.Sprint(names(t, api.Clientset)); got != "[opshub-state opshub-state-1 opshub-state-2]" {
-		t.Fatalf("Secrets %s", got)
-	}
+	wantSecrets(t, api.Clientset, "opshub-state", "opshub-state-1", "opshub-state-2")
 }
 
 func TestOwnWriteThatTimedOutIsNotAConflict(t *testing.T) {
@@ -337,9 +337,7 @@ func TestLogAppendsAndCheckpointsDropWhatTheyHold(t *testing.T) {
 	if err != nil || string(got.Snapshot) != "small" || len(got.Log) != 0 || got.LogBytes != 0 {
 		t.Fatalf("Load after the second checkpoint: %q, records %s, %v", got.Snapshot, seqs(got), err)
 	}
-	if got := fmt.Sprint(names(t, api.Clientset)); got != "[opshub-state]" {
-		t.Fatalf("Secrets %s", got)
-	}
+	wantSecrets(t, api.Clientset, "opshub-state")
 }
 
 func TestFullLogIsErrLogFull(t *testing.T) {
