@@ -98,6 +98,49 @@ func cpuSample(instance string, at time.Time, v float64) model.Sample {
 	return model.Sample{Ref: model.Ref{Project: "shop", Service: "web", Instance: instance, Container: "web"}, Type: model.MetricCPU, Time: at, Value: v}
 }
 
+// A new leader's first pull asks every collector for the hour it holds: a
+// cluster of 1,000 nodes must not be asked all at once.
+func TestSamplePullerAsksABoundedNumberOfCollectorsAtOnce(t *testing.T) {
+	var (
+		mu                    sync.Mutex
+		inFlight, most, asked int
+		full                  = make(chan struct{})
+		fullOnce              sync.Once
+	)
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		inFlight++
+		asked++
+		most = max(most, inFlight)
+		if inFlight == pullsInFlight {
+			fullOnce.Do(func() { close(full) })
+		}
+		mu.Unlock()
+		<-full // hold every answer until the bound is reached once
+		mu.Lock()
+		inFlight--
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"node": "n", "samples": [], "next": %q}`, time.Now().Format(time.RFC3339Nano))
+	}))
+	defer api.Close()
+	var nodes staticCollectors
+	for i := range 3 * pullsInFlight {
+		nodes = append(nodes, kubernetes.CollectorEndpoint{Node: fmt.Sprintf("node-%d", i), URL: api.URL})
+	}
+	p, err := newSamplePuller(nodes, metrics.NewStore(metrics.DefaultRetention, time.Second), func() (string, error) { return "t", nil }, time.Second, nil, nil, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Pull(context.Background())
+	if most != pullsInFlight {
+		t.Fatalf("%d collectors were asked at once, want at most (and, with %d to ask, exactly) %d", most, len(nodes), pullsInFlight)
+	}
+	if asked != len(nodes) {
+		t.Fatalf("%d collectors were asked, want every one of the %d", asked, len(nodes))
+	}
+}
+
 func TestSamplePullerFeedsTheStoreFromEveryCollector(t *testing.T) {
 	base := time.Now().Add(-time.Minute).Truncate(time.Second)
 	a, b := &nodeRing{node: "node-a"}, &nodeRing{node: "node-b"}
