@@ -99,7 +99,11 @@ func BenchmarkClusterScale(b *testing.B) {
 	cfgFile := writeControllerConfig(b, counter.url, c.Config.BearerToken, addr, hookSrv.URL, *profileDir != "")
 	cluster := clusterProcesses(c.Dir)
 	started := time.Now()
-	ctl := sinktest.StartOpshub(b, []string{"controller", "-c", cfgFile}, "POD_NAME=controller-0", "POD_NAMESPACE="+controllerNamespace)
+	env := []string{"POD_NAME=controller-0", "POD_NAMESPACE=" + controllerNamespace}
+	if *memLimit != "" {
+		env = append(env, "GOMEMLIMIT="+*memLimit)
+	}
+	ctl := sinktest.StartOpshub(b, []string{"controller", "-c", cfgFile}, env...)
 	ctl.WaitReady(b, api, 5*time.Minute)
 	leading := time.Since(started)
 	want := s.pods + len(crashers)

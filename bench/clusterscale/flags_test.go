@@ -19,4 +19,6 @@ var (
 	settle       = flag.Duration("settle", time.Minute, "time after the first sync before the steady phase: a new leader's import of every workload's release history")
 	profileDir   = flag.String("profile", "", "directory to save the controller's profiles taken during the steady phase in (server.pprof): a 30 s CPU profile, controller-cpu.prof, then the heap, controller-heap.prof; read them with go tool pprof -top")
 	buildTimeout = flag.Duration("build-timeout", 20*time.Minute, "how long the simulated cluster may take to run every pod")
+	memLimit     = flag.String("controller-gomemlimit", "", "GOMEMLIMIT for the controller's process only (e.g. 900MiB, as a chart sets it from the container's memory limit); empty: the Go runtime's default (none)")
+	history      = flag.Duration("history", time.Hour, "what each simulated collector answers a first ask (since zero) with, as a real one answers with all it holds (an hour); 0: only the newest recording")
 )

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"net"
 	"net/http"
@@ -70,25 +71,91 @@ func (c *collectors) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // samples answers as a collector's node API: every sample recorded after
 // since, and the time of the newest as next. A collector records every
-// 15 s; this one makes up the recording of the last whole 15 s.
+// 15 s; this one makes up the recordings of the last whole 15 s, and of
+// the -history before it when asked with a zero since (a new leader's
+// first ask, which a collector that has run for an hour answers with the
+// hour it holds).
 func (c *collectors) samples(w http.ResponseWriter, r *http.Request, node string) {
 	at := time.Now().Truncate(15 * time.Second)
 	since, _ := time.Parse(time.RFC3339Nano, r.URL.Query().Get("since"))
+	if since.IsZero() {
+		since = at.Add(-*history)
+	}
 	body := struct {
 		Node    string         `json:"node"`
 		Samples []model.Sample `json:"samples"`
 		Next    time.Time      `json:"next"`
 	}{Node: node, Next: at, Samples: []model.Sample{}}
-	if at.After(since) {
-		for _, p := range c.pods.onNode(node) {
+	pods := c.pods.onNode(node)
+	first := at // the oldest recording after since, oldest first as a collector answers
+	for first.Add(-15 * time.Second).After(since) {
+		first = first.Add(-15 * time.Second)
+	}
+	for t := first; !t.After(at) && t.After(since); t = t.Add(15 * time.Second) {
+		for _, p := range pods {
 			ref := model.Ref{Project: p.Namespace, Service: p.Labels["app"], Instance: p.Name, Container: "app"}
-			for i, typ := range sampleTypes {
-				body.Samples = append(body.Samples, model.Sample{Ref: ref, Type: typ, Time: at, Value: float64(10 + i)})
+			for _, typ := range sampleTypes {
+				body.Samples = append(body.Samples, model.Sample{Ref: ref, Type: typ, Time: t, Value: value(p.Name, typ, t)})
 			}
 		}
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(body)
+}
+
+// value is what a collector would have recorded for pod's series typ at t,
+// the same every time it is asked: requests, limits and restarts constant;
+// usage wandering at full precision (cores, bytes/s), memory in whole
+// pages; percentages derived from them. So the controller's metrics store
+// holds values that compress as real ones do, not constants.
+func value(pod string, typ model.MetricType, t time.Time) float64 {
+	h := fnv.New64a()
+	_, _ = io.WriteString(h, pod)
+	seed := h.Sum64()
+	// u is uniform in [0, 1) for (pod, what, t).
+	u := func(what uint64) float64 {
+		x := seed ^ what*0x9e3779b97f4a7c15 ^ uint64(t.Unix()/15)*0xbf58476d1ce4e5b9
+		x ^= x >> 31
+		x *= 0x94d049bb133111eb
+		x ^= x >> 29
+		return float64(x>>11) / (1 << 53)
+	}
+	const (
+		cpuRequest, cpuLimit = 0.25, 0.5
+		memRequest, memLimit = 256 << 20, 512 << 20
+		page                 = 4096
+	)
+	cpu := 0.02 + 0.2*u(1)
+	mem := float64((100<<20 + int64(u(2)*(40<<20))) / page * page)
+	switch typ {
+	case model.MetricCPU:
+		return cpu
+	case model.MetricCPURequestPercent:
+		return cpu / cpuRequest * 100
+	case model.MetricCPULimitPercent:
+		return cpu / cpuLimit * 100
+	case model.MetricMemory:
+		return mem
+	case model.MetricMemoryRSS:
+		return mem - float64(int64(u(3)*(8<<20))/page*page)
+	case model.MetricMemoryRequestPercent:
+		return mem / memRequest * 100
+	case model.MetricMemoryLimitPercent:
+		return mem / memLimit * 100
+	case model.MetricNetworkRx, model.MetricNetworkTx, model.MetricDiskRead, model.MetricDiskWrite:
+		return 50_000 * u(uint64(len(typ))+4)
+	case model.MetricFilesystemUsed:
+		return float64((1<<20 + t.Unix()%86400*10) / page * page)
+	case model.MetricCPURequest:
+		return cpuRequest
+	case model.MetricCPULimit:
+		return cpuLimit
+	case model.MetricMemoryRequest:
+		return memRequest
+	case model.MetricMemoryLimit:
+		return memLimit
+	}
+	return 0 // restarts
 }
 
 // register keeps a collector Lease for every node, advertising its path
