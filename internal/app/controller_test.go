@@ -104,19 +104,25 @@ func TestSamplePullerAsksABoundedNumberOfCollectorsAtOnce(t *testing.T) {
 	var (
 		mu                    sync.Mutex
 		inFlight, most, asked int
-		full                  = make(chan struct{})
-		fullOnce              sync.Once
+		held                  = make(chan struct{})
+		release               sync.Once
 	)
+	let := func() { release.Do(func() { close(held) }) }
 	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		inFlight++
 		asked++
 		most = max(most, inFlight)
-		if inFlight == pullsInFlight {
-			fullOnce.Do(func() { close(full) })
+		switch {
+		case inFlight > pullsInFlight:
+			let() // over the bound: seen, no need to hold on
+		case inFlight == pullsInFlight:
+			// Hold the answers long enough for more asks to arrive if
+			// the puller did not wait for a free slot.
+			time.AfterFunc(time.Second, let)
 		}
 		mu.Unlock()
-		<-full // hold every answer until the bound is reached once
+		<-held
 		mu.Lock()
 		inFlight--
 		mu.Unlock()
