@@ -239,9 +239,7 @@ func TestSecondWriterGetsErrConflict(t *testing.T) {
 }
 
 func TestOwnWriteThatTimedOutIsNotAConflict(t *testing.T) {
-	ctx := context.Background()
-	api := newAPIServer()
-	r := loaded(t, api)
+	ctx, api, r := startLoaded(t)
 	if err := save(ctx, r, []byte("first")); err != nil {
 		t.Fatal(err)
 	}
@@ -271,6 +269,13 @@ func TestOwnWriteThatTimedOutIsNotAConflict(t *testing.T) {
 }
 
 // loaded returns a Replica on client that has loaded the state.
+// startLoaded is a test's API server and a Replica that has loaded from it.
+func startLoaded(t *testing.T) (context.Context, *apiServer, *Replica) {
+	t.Helper()
+	api := newAPIServer()
+	return context.Background(), api, loaded(t, api)
+}
+
 func loaded(t *testing.T, client kubernetes.Interface) *Replica {
 	t.Helper()
 	r := New(client, "opshub", "")
@@ -300,9 +305,7 @@ func seqs(l store.Loaded) string {
 }
 
 func TestLogAppendsAndCheckpointsDropWhatTheyHold(t *testing.T) {
-	ctx := context.Background()
-	api := newAPIServer()
-	r := loaded(t, api)
+	ctx, api, r := startLoaded(t)
 	// A log without any checkpoint.
 	if _, err := r.Append(ctx, records(1, 3, 10)); err != nil {
 		t.Fatal(err)
@@ -341,9 +344,7 @@ func TestLogAppendsAndCheckpointsDropWhatTheyHold(t *testing.T) {
 }
 
 func TestFullLogIsErrLogFull(t *testing.T) {
-	ctx := context.Background()
-	api := newAPIServer()
-	r := loaded(t, api)
+	ctx, _, r := startLoaded(t)
 	seq := uint64(1)
 	var err error
 	for ; err == nil; seq++ {
@@ -406,9 +407,7 @@ func TestSecondWriterGetsErrConflictOnAppendAndCheckpoint(t *testing.T) {
 }
 
 func TestAppendsGoOnWhileACheckpointWritesItsChunks(t *testing.T) {
-	ctx := context.Background()
-	api := newAPIServer()
-	r := loaded(t, api)
+	ctx, api, r := startLoaded(t)
 	if _, err := r.Append(ctx, records(1, 10, 100)); err != nil {
 		t.Fatal(err)
 	}
