@@ -218,12 +218,7 @@ func newAPIServer() *apiServer {
 func TestSecondWriterGetsErrConflict(t *testing.T) {
 	ctx := context.Background()
 	api := newAPIServer()
-	a, b := New(api, "opshub", ""), New(api, "opshub", "")
-	for _, r := range []*Replica{a, b} {
-		if _, err := r.Load(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
+	a, b := loaded(t, api), loaded(t, api)
 	if err := save(ctx, a, []byte("a")); err != nil {
 		t.Fatal(err)
 	}
@@ -369,12 +364,7 @@ func TestFullLogIsErrLogFull(t *testing.T) {
 func TestSecondWriterGetsErrConflictOnAppendAndCheckpoint(t *testing.T) {
 	ctx := context.Background()
 	api := newAPIServer()
-	a, b := New(api, "opshub", ""), New(api, "opshub", "")
-	for _, r := range []*Replica{a, b} {
-		if _, err := r.Load(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
+	a, b := loaded(t, api), loaded(t, api)
 	if _, err := a.Append(ctx, records(1, 2, 10)); err != nil {
 		t.Fatal(err)
 	}
