@@ -161,9 +161,9 @@ func (b *Bucket[T]) NextSequence() (uint64, error) {
 	var n uint64
 	err := b.db.Update(func(tx *Tx) error {
 		tx.wrote = true
-		bk, err := tx.tx.CreateBucketIfNotExists(b.name)
+		bk, err := createBucket(tx.tx, b.name)
 		if err != nil {
-			return fmt.Errorf("store bucket %s: %w", b.name, err)
+			return err
 		}
 		n, err = bk.NextSequence()
 		if err == nil && tx.ops != nil {
@@ -172,6 +172,15 @@ func (b *Bucket[T]) NextSequence() (uint64, error) {
 		return err
 	})
 	return n, err
+}
+
+// createBucket returns the bucket called name, created if needed.
+func createBucket(tx *bolt.Tx, name []byte) (*bolt.Bucket, error) {
+	bk, err := tx.CreateBucketIfNotExists(name)
+	if err != nil {
+		return nil, fmt.Errorf("store bucket %s: %w", name, err)
+	}
+	return bk, nil
 }
 
 // GetTx is Get inside a transaction.
@@ -197,9 +206,9 @@ func (b *Bucket[T]) PutTx(tx *Tx, key string, v T) error {
 		return fmt.Errorf("store bucket %s: encode %q: %w", b.name, key, err)
 	}
 	tx.wrote = true
-	bk, err := tx.tx.CreateBucketIfNotExists(b.name)
+	bk, err := createBucket(tx.tx, b.name)
 	if err != nil {
-		return fmt.Errorf("store bucket %s: %w", b.name, err)
+		return err
 	}
 	if tx.ops != nil {
 		// Keys here mostly arrive in order (sequence ids, hours), and

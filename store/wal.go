@@ -84,9 +84,9 @@ func readSeq(tx *bolt.Tx) (uint64, error) {
 }
 
 func writeSeq(tx *bolt.Tx, seq uint64) error {
-	bk, err := tx.CreateBucketIfNotExists(metaBucket)
+	bk, err := createBucket(tx, metaBucket)
 	if err != nil {
-		return fmt.Errorf("bucket %s: %w", metaBucket, err)
+		return err
 	}
 	return bk.Put(metaSeq, binary.BigEndian.AppendUint64(nil, seq))
 }
@@ -146,9 +146,9 @@ func apply(tx *bolt.Tx, data []byte) error {
 			if err != nil {
 				return err
 			}
-			bk, err := tx.CreateBucketIfNotExists(name)
+			bk, err := createBucket(tx, name)
 			if err != nil {
-				return fmt.Errorf("bucket %s: %w", name, err)
+				return err
 			}
 			bk.FillPercent = denseFill
 			if err := bk.Put(key, value); err != nil {
@@ -169,9 +169,9 @@ func apply(tx *bolt.Tx, data []byte) error {
 			if err != nil {
 				return err
 			}
-			bk, err := tx.CreateBucketIfNotExists(name)
+			bk, err := createBucket(tx, name)
 			if err != nil {
-				return fmt.Errorf("bucket %s: %w", name, err)
+				return err
 			}
 			if err := bk.SetSequence(n); err != nil {
 				return fmt.Errorf("bucket %s: sequence: %w", name, err)
