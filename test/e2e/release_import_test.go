@@ -1,4 +1,6 @@
-package release_test
+//go:build e2e
+
+package e2e
 
 import (
 	"context"
