@@ -71,6 +71,26 @@ func TestNodeSamples(t *testing.T) {
 			t.Errorf("status %d: %s", rec.Code, rec.Body)
 		}
 	})
+	t.Run("the series form writes each series once with its points in milliseconds", func(t *testing.T) {
+		rec := do(t, h, "GET", "/api/v1/node/samples?form=series", "127.0.0.1:5555", "")
+		want := `{"node":"node-a","series":[` +
+			`{"project":"shop","service":"web","instance":"web-1","container":"web","type":"cpu","points":[[1795514400000,0.25]]},` +
+			`{"project":"shop","service":"db","type":"volume-used","volume":"data-db-0","points":[[1795514415000,920]]}],` +
+			`"next":"2026-11-24T10:00:15Z"}` + "\n"
+		if rec.Code != 200 || rec.Body.String() != want {
+			t.Errorf("status %d:\n%s\nwant\n%s", rec.Code, rec.Body, want)
+		}
+		rec = do(t, h, "GET", "/api/v1/node/samples?form=series&since="+t0.Add(time.Minute).Format(time.RFC3339Nano), "127.0.0.1:5555", "")
+		if want := `{"node":"node-a","series":[],"next":"2026-11-24T10:01:00Z"}` + "\n"; rec.Body.String() != want {
+			t.Errorf("nothing new: %s, want %s", rec.Body, want)
+		}
+	})
+	t.Run("a bad form names the parameter", func(t *testing.T) {
+		rec := do(t, h, "GET", "/api/v1/node/samples?form=columns", "127.0.0.1:5555", "")
+		if rec.Code != 400 || !containsField(rec.Body.Bytes(), "form") {
+			t.Errorf("status %d: %s", rec.Code, rec.Body)
+		}
+	})
 	t.Run("a server without node samples answers 404", func(t *testing.T) {
 		rec := do(t, newTestServer(t, Options{}).Handler(), "GET", "/api/v1/node/samples", "127.0.0.1:5555", "")
 		if rec.Code != 404 {

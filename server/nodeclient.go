@@ -18,6 +18,9 @@ import (
 // excepted): collectors answer on the cluster network.
 const NodeRequestTimeout = 10 * time.Second
 
+// maxNodeAnswer bounds what one answer of a collector may be.
+const maxNodeAnswer = 256 << 20
+
 // NodeClient is the controller's half of the collectors' node API, whose
 // other half this package serves on every collector: the samples a node
 // recorded (GET /api/v1/node/samples) and the log endpoints, asked with
@@ -58,7 +61,9 @@ func nodeAPIError(path string, code int, body []byte) error {
 // after since (zero: all it holds), and returns them with the cursor to ask
 // with next time (since again when nothing was new).
 func (c NodeClient) Samples(ctx context.Context, base string, since time.Time) (samples []model.Sample, next time.Time, err error) {
-	q := url.Values{}
+	// In series form: a collector that does not know it answers the
+	// samples one by one, which this reads as well.
+	q := url.Values{"form": {"series"}}
 	if !since.IsZero() {
 		q.Set("since", since.Format(time.RFC3339Nano))
 	}
@@ -69,7 +74,7 @@ func (c NodeClient) Samples(ctx context.Context, base string, since time.Time) (
 	if body.Next.IsZero() {
 		body.Next = since
 	}
-	return body.Samples, body.Next, nil
+	return body.samples(), body.Next, nil
 }
 
 // Logs runs a log query on the collector at base (GET /api/v1/logs).
@@ -150,14 +155,13 @@ func (c NodeClient) get(ctx context.Context, base, path string, q url.Values, ou
 		return err
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
-	if err != nil {
-		return fmt.Errorf("%s: read answer: %w", path, err)
-	}
 	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
 		return nodeAPIError(path, resp.StatusCode, b)
 	}
-	if err := json.Unmarshal(b, out); err != nil {
+	// Decoded as it arrives: an answer is not held whole beside what it
+	// decodes to.
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxNodeAnswer)).Decode(out); err != nil {
 		return fmt.Errorf("%s: decode answer: %w", path, err)
 	}
 	return nil

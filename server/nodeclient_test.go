@@ -3,6 +3,8 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -54,6 +56,39 @@ func TestNodeClientSpeaksTheNodeAPI(t *testing.T) {
 		samples, again, err := node.Samples(ctx, collectorAPI.URL, next)
 		if err != nil || len(samples) != 0 || !again.Equal(next) {
 			t.Errorf("nothing new: %d samples, next %s, err %v; want none and the same cursor", len(samples), again, err)
+		}
+	})
+	t.Run("samples come back as recorded, to the millisecond, from either form", func(t *testing.T) {
+		t1 := t0.Add(15*time.Second + 123456789*time.Nanosecond)
+		recorded := []model.Sample{
+			{Ref: model.Ref{Project: "shop", Service: "web", Instance: "web-1", Container: "web"}, Type: model.MetricCPU, Time: t0, Value: 0.25},
+			{Ref: model.Ref{Project: "shop", Service: "db"}, Type: model.MetricVolumeUsed, Volume: "data-db-0", Time: t0, Value: 920},
+			{Ref: model.Ref{Project: "shop", Service: "web", Instance: "web-1", Container: "web"}, Type: model.MetricCPU, Time: t1, Value: 0.125},
+			{Ref: model.Ref{Project: "shop", Service: "db"}, Type: model.MetricVolumeUsed, Volume: "data-db-1", Time: t1, Value: 1e12},
+		}
+		want := map[string]bool{}
+		for _, s := range recorded {
+			s.Time = s.Time.Truncate(time.Millisecond)
+			want[fmt.Sprint(s)] = true
+		}
+		for _, tc := range []struct {
+			name   string
+			series bool
+		}{{"series (a collector of this version)", true}, {"one by one (an older collector)", false}} {
+			asked := ""
+			old := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				asked = r.URL.Query().Get("form")
+				WriteNodeSamples(w, "node-a", recorded, t1, tc.series)
+			}))
+			samples, next, err := node.Samples(ctx, old.URL, time.Time{})
+			old.Close()
+			got := map[string]bool{}
+			for _, s := range samples {
+				got[fmt.Sprint(s)] = true
+			}
+			if err != nil || !maps.Equal(got, want) || len(samples) != len(recorded) || !next.Equal(t1) || asked != "series" {
+				t.Errorf("%s: samples %v, next %s, err %v, asked form %q; want %v, next %s, form series", tc.name, samples, next, err, asked, recorded, t1)
+			}
 		}
 	})
 	t.Run("a log query arrives with every filter", func(t *testing.T) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"fmt"
 	"hash/fnv"
 	"io"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/opshub/opshub/model"
 	kube "github.com/opshub/opshub/platform/kubernetes"
+	"github.com/opshub/opshub/server"
 )
 
 // collectors answers the node API for every simulated node: one server,
@@ -81,11 +81,7 @@ func (c *collectors) samples(w http.ResponseWriter, r *http.Request, node string
 	if since.IsZero() {
 		since = at.Add(-*history)
 	}
-	body := struct {
-		Node    string         `json:"node"`
-		Samples []model.Sample `json:"samples"`
-		Next    time.Time      `json:"next"`
-	}{Node: node, Next: at, Samples: []model.Sample{}}
+	var samples []model.Sample
 	pods := c.pods.onNode(node)
 	first := at // the oldest recording after since, oldest first as a collector answers
 	for first.Add(-15 * time.Second).After(since) {
@@ -95,12 +91,11 @@ func (c *collectors) samples(w http.ResponseWriter, r *http.Request, node string
 		for _, p := range pods {
 			ref := model.Ref{Project: p.Namespace, Service: p.Labels["app"], Instance: p.Name, Container: "app"}
 			for _, typ := range sampleTypes {
-				body.Samples = append(body.Samples, model.Sample{Ref: ref, Type: typ, Time: t, Value: value(p.Name, typ, t)})
+				samples = append(samples, model.Sample{Ref: ref, Type: typ, Time: t, Value: value(p.Name, typ, t)})
 			}
 		}
 	}
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(body)
+	server.WriteNodeSamples(w, node, samples, at, r.URL.Query().Get("form") == "series")
 }
 
 // value is what a collector would have recorded for pod's series typ at t,
