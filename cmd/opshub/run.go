@@ -34,7 +34,8 @@ func (f *daemonFlags) register(cmd *cobra.Command) {
 }
 
 // load builds the logger and loads the config, printing every config
-// error with its line; the returned error is the command's exit.
+// error with its line; the returned error is the command's exit. It sets
+// the runtime's memory limit from the container's (procmem).
 func (f *daemonFlags) load(cmd *cobra.Command) (*config.Config, *slog.Logger, error) {
 	logger, err := newLogger(cmd.ErrOrStderr(), f.logLevel, f.logFormat)
 	if err != nil {
@@ -45,6 +46,7 @@ func (f *daemonFlags) load(cmd *cobra.Command) (*config.Config, *slog.Logger, er
 		printConfigErrors(cmd.ErrOrStderr(), f.path, err)
 		return nil, nil, silentError{exitFailure}
 	}
+	procmem.SetLimitFromContainer(logger)
 	return cfg, logger, nil
 }
 
