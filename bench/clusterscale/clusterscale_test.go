@@ -103,7 +103,15 @@ func BenchmarkClusterScale(b *testing.B) {
 	if *memLimit != "" {
 		env = append(env, "GOMEMLIMIT="+*memLimit)
 	}
-	ctl := sinktest.StartOpshub(b, []string{"controller", "-c", cfgFile}, env...)
+	args := []string{"controller", "-c", cfgFile}
+	var ctl *sinktest.Opshub
+	if *ctlMemory != "" {
+		cg := memoryCgroup(b, *ctlMemory)
+		ctl = sinktest.StartOpshubInCgroup(b, cg.dir, args, env...)
+		defer func() { r.logf("controller's memory cgroup: %s", cg.report()) }()
+	} else {
+		ctl = sinktest.StartOpshub(b, args, env...)
+	}
 	ctl.WaitReady(b, api, 5*time.Minute)
 	leading := time.Since(started)
 	want := s.pods + len(crashers)

@@ -20,5 +20,6 @@ var (
 	profileDir   = flag.String("profile", "", "directory to save the controller's profiles taken during the steady phase in (server.pprof): a 30 s CPU profile, controller-cpu.prof, then the heap, controller-heap.prof; read them with go tool pprof -top")
 	buildTimeout = flag.Duration("build-timeout", 20*time.Minute, "how long the simulated cluster may take to run every pod")
 	memLimit     = flag.String("controller-gomemlimit", "", "GOMEMLIMIT for the controller's process only (e.g. 900MiB, as a chart sets it from the container's memory limit); empty: the Go runtime's default (none)")
+	ctlMemory    = flag.String("controller-memory-limit", "", "run the controller in a memory cgroup with this limit (e.g. 1Gi), as a container with that limit: it sets its GOMEMLIMIT from it (90 %) and the kernel kills it past it; needs a writable /sys/fs/cgroup (v1 memory controller or v2)")
 	history      = flag.Duration("history", time.Hour, "what each simulated collector answers a first ask (since zero) with, as a real one answers with all it holds (an hour); 0: only the newest recording")
 )

@@ -27,7 +27,25 @@ func StartOpshub(t testing.TB, args []string, env ...string) *Opshub {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(filepath.Join(dir, "opshub"), args...)
+	return startOpshub(t, exec.Command(filepath.Join(dir, "opshub"), args...), args, env)
+}
+
+// StartOpshubInCgroup is StartOpshub with the process in the cgroup at
+// cgroupDir (a directory under /sys/fs/cgroup, v1 or v2) from its first
+// instruction, as a container's process is: a shell puts itself there,
+// then execs opshub, which keeps its PID.
+func StartOpshubInCgroup(t testing.TB, cgroupDir string, args []string, env ...string) *Opshub {
+	t.Helper()
+	dir, err := OpshubBinaries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	shArgs := append([]string{"-c", `echo $$ > "$0/cgroup.procs" && exec "$@"`, cgroupDir, filepath.Join(dir, "opshub")}, args...)
+	return startOpshub(t, exec.Command("/bin/sh", shArgs...), args, env)
+}
+
+func startOpshub(t testing.TB, cmd *exec.Cmd, args, env []string) *Opshub {
+	t.Helper()
 	if len(env) > 0 {
 		cmd.Env = append(os.Environ(), env...)
 	}
