@@ -28,7 +28,7 @@ opshub-collector-<node> in $POD_NAMESPACE, annotated with collector.advertise
 (default http://$POD_IP:7421), so that the controller finds it.
 
 SIGINT or SIGTERM stops it; lines handed to the sinks and not yet
-acknowledged are read again by the next start.`,
+acknowledged are read again by the next start.` + memoryLimitHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, logger, err := f.load(cmd)

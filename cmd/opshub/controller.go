@@ -30,7 +30,7 @@ passes every other request to the leader's pod (same port); when it cannot
 reach the leader it answers 503 with the leader's name. A leader that
 loses its Lease stops at once and exits with status 1, so that Kubernetes
 starts it again as a follower. SIGINT or SIGTERM stops the leader's parts,
-releases the Lease for a quick hand-over, and exits.`,
+releases the Lease for a quick hand-over, and exits.` + memoryLimitHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, logger, err := f.load(cmd)

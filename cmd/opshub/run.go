@@ -50,6 +50,15 @@ func (f *daemonFlags) load(cmd *cobra.Command) (*config.Config, *slog.Logger, er
 	return cfg, logger, nil
 }
 
+// memoryLimitHelp ends the help of the long-running commands (load sets
+// the limit).
+const memoryLimitHelp = `
+
+In a container with a memory limit, the Go runtime's soft memory limit
+(GOMEMLIMIT) is set to 90 % of it, so that memory is collected harder before
+the kernel would kill the process. GOMEMLIMIT in the environment is kept as it
+is; AUTOMEMLIMIT sets another share (for example 0.8) or turns this off (off).`
+
 // releaseStartupPages returns what the long-running commands call once
 // their parts are started: it unmaps the executable's pages that only
 // start-up touched (package initialisers of everything linked in, config
@@ -79,7 +88,7 @@ a front proxy per port), its output is written in the kubelet's log format under
 SIGINT or SIGTERM stops every workload within its grace period, then exits.
 SIGHUP (or ` + "`opshub reload`" + `) re-reads the config file: an invalid file is refused
 with every error and opshub goes on as it was; a valid one is applied to the
-log sinks at once, and the sections that need a restart are named in the log.`,
+log sinks at once, and the sections that need a restart are named in the log.` + memoryLimitHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, logger, err := f.load(cmd)
