@@ -138,6 +138,9 @@ func RunController(ctx context.Context, cfg *config.Config, opts ControllerOptio
 	registerLeader(reg, front.Leading)
 
 	reloader := newReloader(cfg, opts.ConfigPath, nil, reg, log)
+	if reloader != nil {
+		reloader.SetGroups(followerGroups{})
+	}
 	log.Info("controller starting", "identity", identity, "namespace", namespace, "lease", ControllerLease)
 	return s.runParts(ctx, command{
 		listener: opts.Listener, setting: "server.listen", listen: cfg.Server.Listen,
@@ -262,7 +265,7 @@ func lead(ctx context.Context, d leaderDeps) error {
 	groups := newKubeGroups(groupsCfg, d.plat, d.groupObjects, rels, log)
 	if d.reloader != nil {
 		d.reloader.SetGroups(groups)
-		defer d.reloader.SetGroups(nil)
+		defer d.reloader.SetGroups(followerGroups{})
 	}
 	// Jobs and flows: a run of a job is a Job created from its CronJob's or
 	// Job's template; runs and their history are in the replicated state,
@@ -464,4 +467,14 @@ func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler, limits serv
 		return fmt.Errorf("serve: %w", err)
 	}
 	return nil
+}
+
+// followerGroups is a follower's part in a reload of groups: none. The
+// leader applies groups to the cluster, and a replica reads them from the
+// file again when it starts to lead, so a follower neither applies them
+// nor names them as needing a restart.
+type followerGroups struct{}
+
+func (followerGroups) ApplyGroups(context.Context, *config.Config) ([]string, []error) {
+	return nil, nil
 }

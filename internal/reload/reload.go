@@ -108,8 +108,8 @@ type GroupApplier interface {
 }
 
 // SetGroups makes a reload apply a change of groups through g instead of
-// naming groups as needing a restart; nil undoes it (a controller that
-// stopped leading).
+// naming groups as needing a restart (a controller: its leader's applier,
+// or a follower's that applies nothing); nil undoes it.
 func (r *Reloader) SetGroups(g GroupApplier) {
 	r.mu.Lock()
 	defer r.mu.Unlock()

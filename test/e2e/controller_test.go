@@ -399,6 +399,8 @@ type controllerProcess struct {
 	*sinktest.Opshub
 	name string
 	url  string
+	// config is its config file.
+	config string
 }
 
 func startControllerProcess(t *testing.T, c *kubetest.Cluster, name, hookURL string) *controllerProcess {
@@ -419,6 +421,7 @@ func startControllerProcessWith(t *testing.T, name string, configFor func(listen
 		Opshub: sinktest.StartOpshub(t, []string{"controller", "-c", cfgFile}, "POD_NAME="+name, "POD_NAMESPACE=opshub"),
 		name:   name,
 		url:    "http://" + addr,
+		config: cfgFile,
 	}
 }
 
@@ -480,6 +483,15 @@ func TestControllerFailoverDeliversEveryNotificationOnce(t *testing.T) {
 	})
 
 	t.Run("SIGHUP reloads the config and the controller keeps running", func(t *testing.T) {
+		// A group added: the leader applies groups; a follower reads them
+		// again when it leads, so it names nothing as needing a restart.
+		cfg, err := os.ReadFile(b.config)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(b.config, append(cfg, groupsYAML("s3cret", "info", false)...), 0o600); err != nil {
+			t.Fatal(err)
+		}
 		b.Signal(t, syscall.SIGHUP)
 		if exited, err := b.ExitsWithin(2 * time.Second); exited {
 			t.Fatalf("controller-b ended on SIGHUP: %v", err)
@@ -487,6 +499,17 @@ func TestControllerFailoverDeliversEveryNotificationOnce(t *testing.T) {
 		if got := readyz(b.url); got != "ok: following controller-a" {
 			t.Errorf("after SIGHUP readyz: %s", got)
 		}
+		sinktest.Eventually(t, waitTimeout, "controller-b's reload logged", func() error {
+			for line := range strings.Lines(b.Output()) {
+				if strings.Contains(line, `msg="config reloaded"`) {
+					if strings.Contains(line, "restart_required") {
+						t.Errorf("a follower names a restart: %s", line)
+					}
+					return nil
+				}
+			}
+			return errors.New("no reload in its log yet")
+		})
 	})
 
 	t.Run("a follower's API names the leader", func(t *testing.T) {
