@@ -26,6 +26,7 @@ import (
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
 
+	"github.com/opshub/opshub/internal/browsertest"
 	"github.com/opshub/opshub/internal/sinktest"
 )
 
@@ -186,54 +187,17 @@ func (d *demo) request(t *testing.T, method, path, token, body string, into any)
 
 var poll = sinktest.WaitFor
 
-// browser starts a headless Chromium at 1280x800.
-func browser(t *testing.T) context.Context {
-	t.Helper()
-	path := sinktest.Binary(t, "chromium", "install Debian's chromium (.ci/deps.d/ui.sh)")
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(path),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.WindowSize(1280, 800),
-	)
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(alloc)
-	t.Cleanup(func() { cancel(); cancelAlloc() })
-	// The first action starts the browser, which lives as long as the
-	// context of that action: not one with run's timeout.
-	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 800)); err != nil {
-		t.Fatal(err)
-	}
-	return ctx
-}
-
-func run(t *testing.T, ctx context.Context, actions ...chromedp.Action[chromedp.Void]) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if err := chromedp.Do(ctx, actions...); err != nil {
-		t.Fatal(err)
-	}
-}
+// The browser and its page: internal/browsertest.
+var (
+	browser = browsertest.Start
+	run     = browsertest.Run
+	waitJS  = browsertest.WaitJS
+)
 
 // eval runs a JavaScript expression in the page and decodes its value.
 func eval[T any](t *testing.T, ctx context.Context, js string) T {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](js))
-	if err != nil {
-		t.Fatalf("%s: %v", js, err)
-	}
-	return v
-}
-
-// waitJS polls a JavaScript condition in the page.
-func waitJS(t *testing.T, ctx context.Context, timeout time.Duration, what, js string) {
-	t.Helper()
-	poll(t, timeout, what, func() bool { return eval[bool](t, ctx, "!!("+js+")") })
+	return browsertest.Eval[T](t, ctx, js)
 }
 
 // screenshot writes the viewport as PNG into the test's artifacts.

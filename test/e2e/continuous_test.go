@@ -13,10 +13,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/google/go-containerregistry/pkg/authn"
 
 	"github.com/opshub/opshub/client"
 	"github.com/opshub/opshub/internal/app"
+	"github.com/opshub/opshub/internal/browsertest"
 	"github.com/opshub/opshub/internal/kubetest"
 	"github.com/opshub/opshub/internal/sinktest"
 	"github.com/opshub/opshub/model"
@@ -27,7 +29,8 @@ import (
 // 429 with Retry-After) and rolls each new digest out to shop/web's
 // container as a continuous release on the API server; a digest whose
 // rollout fails is rolled back and not deployed again; a deploy by hand
-// pauses it until it is resumed.
+// pauses it until it is resumed, which the web UI's Releases tab shows and
+// does.
 func TestContinuousDeploymentOnKubernetes(t *testing.T) {
 	c := kubetest.Start(t, kubetest.Options{})
 	ctx := context.Background()
@@ -164,9 +167,15 @@ func TestContinuousDeploymentOnKubernetes(t *testing.T) {
 			t.Fatalf("GET service: continuous %+v, %v", svc, err)
 		}
 
-		states, err := api.ResumeContinuous(ctx, "shop", "web")
-		if err != nil || len(states) != 1 || states[0].Paused {
-			t.Fatalf("resume: %+v, %v", states, err)
+		// The web UI's Releases tab shows the pause and resumes it.
+		page := browsertest.Start(t)
+		browsertest.Run(t, page, chromedp.Navigate(run.API+"/services/shop/web/releases"))
+		paused := `document.querySelector('.continuous [data-container="web"][data-paused="true"]')`
+		browsertest.WaitJS(t, page, waitTimeout, "the pause in the Releases tab", paused+`?.textContent.includes('deploy by hand by loopback')`)
+		browsertest.Run(t, page, chromedp.Click(chromedp.CSS(`.continuous [data-container="web"] button`)))
+		browsertest.WaitJS(t, page, waitTimeout, "following again", `document.querySelector('.continuous [data-container="web"][data-paused="false"]')?.textContent.includes('following')`)
+		if st := web(); st.Paused {
+			t.Fatalf("after Resume in the web UI: %+v", st)
 		}
 		deployed(d4, model.ReleaseSucceeded)
 		waitImages(t, c, image+"@"+d4, 3)

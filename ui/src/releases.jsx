@@ -46,6 +46,51 @@ function Progress({ rel }) {
   );
 }
 
+function shortDigest(d) {
+  return d ? d.replace(/^sha256:/, '').slice(0, 12) : '';
+}
+
+// Continuous: the state of the service's continuous deployments (GET
+// …/continuous, Kubernetes): what each follows, what it deployed last,
+// and a pause by a deploy or rollback by hand, with Resume (POST
+// …/continuous/resume, scope deploy). Nothing for a service without it.
+function Continuous({ path }) {
+  const res = useAPI(path + '/continuous', null, 2000);
+  const list = res.data?.continuous || [];
+  if (list.length === 0) return null;
+  const resume = () => post(path + '/continuous/resume');
+  return (
+    <div class="continuous">
+      {list.map((c) => (
+        <div class="row" data-container={c.container || c.flow} data-paused={c.paused ? 'true' : 'false'}>
+          <span>
+            Continuous deployment of {c.container ? 'container ' + c.container : 'flow ' + c.flow}: {c.image}
+            {c.tag ? ':' + c.tag : ' (semver ' + c.semver + ')'}{' '}
+          </span>
+          {c.paused ? (
+            <>
+              <State word="paused" />
+              <span class="summary">
+                {' '}
+                {c.pausedReason || 'paused'}
+                {c.pausedBy ? ' by ' + c.pausedBy : ''}
+                {c.pausedAt ? ' at ' + dateTime(c.pausedAt) : ''}{' '}
+              </span>
+              <ActionButton label="Resume continuous deployment" run={resume} onDone={res.reload} />
+            </>
+          ) : (
+            <State word="following" />
+          )}
+          <span class="summary">
+            {c.deployed ? ' · deployed ' + shortDigest(c.deployed) + (c.revision ? ' as #' + c.revision : '') + (c.outcome ? ' (' + c.outcome + ')' : '') : ''}
+            {c.error ? ' · ' + c.error : ''}
+          </span>
+        </div>
+      ))}
+    </div>
+  );
+}
+
 export function ReleasesTab({ project, service }) {
   const path = 'services/' + encodeURIComponent(project) + '/' + encodeURIComponent(service);
   const res = useAPI(path + '/releases', null, 2000);
@@ -54,6 +99,7 @@ export function ReleasesTab({ project, service }) {
   const now = Date.now();
   return (
     <div class="releases">
+      <Continuous path={path} />
       <ErrorNote error={res.error} />
       {res.data && list.length === 0 && <p class="muted">No releases are recorded for this service.</p>}
       {list.length > 0 && (
