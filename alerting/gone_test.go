@@ -134,12 +134,12 @@ func TestAlertsOfADeletedPodResolve(t *testing.T) {
 // listed is a platform that lists a fixed set of instances of demo/web.
 type listed struct {
 	events
-	instances []string
+	instances *atomic.Pointer[[]string] // what Services lists now
 }
 
 func (l listed) Services(context.Context) ([]model.Service, error) {
 	svc := model.Service{Project: "demo", Name: "web"}
-	for _, name := range l.instances {
+	for _, name := range *l.instances.Load() {
 		svc.Instances = append(svc.Instances, model.Instance{Name: name, Container: "web"})
 	}
 	return []model.Service{svc}, nil
@@ -149,7 +149,11 @@ func (l listed) Services(context.Context) ([]model.Service, error) {
 // no controller led) has its alerts resolved at the next pruning.
 func TestAlertsOfAnInstanceNoLongerListedResolve(t *testing.T) {
 	clock := sinktest.NewFakeClock(t0)
-	p, err := New(Options{Store: openStore(t, t.TempDir()), Rules: testRules(time.Hour), Platform: listed{events: make(events), instances: []string{"web-2"}},
+	// Both are listed while their crash loops start firing (a sweep may
+	// come at any tick), then web-1 goes without an event.
+	instances := &atomic.Pointer[[]string]{}
+	instances.Store(&[]string{"web-1", "web-2"})
+	p, err := New(Options{Store: openStore(t, t.TempDir()), Rules: testRules(time.Hour), Platform: listed{events: make(events), instances: instances},
 		Now: clock.Now, TickEvery: 10 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -174,6 +178,7 @@ func TestAlertsOfAnInstanceNoLongerListedResolve(t *testing.T) {
 		}
 		return nil
 	})
+	instances.Store(&[]string{"web-2"})
 	clock.Advance(pruneEvery + time.Second)
 	sinktest.Eventually(t, 5*time.Second, "web-1's crash loop resolved at the pruning", func() error {
 		if got := status(); got != "map[web-1:resolved web-2:firing]" {

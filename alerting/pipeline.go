@@ -265,13 +265,9 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	if p.opts.Platform != nil {
 		instances = p.opts.Platform.Subscribe(ctx)
 	}
-	// The first pruning and sweep run before any event is taken, so an
-	// instance's alert raised after the start is never swept by the sweep
-	// meant for what was left from before it.
-	lastPrune := p.now()
-	p.pruneAndSweep(ctx, lastPrune)
 	tick := time.NewTicker(p.opts.TickEvery)
 	defer tick.Stop()
+	var lastPrune time.Time
 	var reads sync.WaitGroup
 	for {
 		select {
@@ -298,7 +294,10 @@ func (p *Pipeline) Run(ctx context.Context) error {
 			now := p.now()
 			if now.Sub(lastPrune) >= pruneEvery {
 				lastPrune = now
-				p.pruneAndSweep(ctx, now)
+				if err := p.prune(now, p.opts.DeliveriesKept); err != nil {
+					p.log.Error("pruning alert history", "err", err)
+				}
+				p.sweepGone(ctx, now)
 			}
 			for _, ev := range p.detector.Tick(now) {
 				p.process(ev)
@@ -666,13 +665,4 @@ func boolGauge(b bool) float64 {
 		return 1
 	}
 	return 0
-}
-
-// pruneAndSweep trims the alert history and resolves the alerts of
-// instances no longer listed.
-func (p *Pipeline) pruneAndSweep(ctx context.Context, now time.Time) {
-	if err := p.prune(now, p.opts.DeliveriesKept); err != nil {
-		p.log.Error("pruning alert history", "err", err)
-	}
-	p.sweepGone(ctx, now)
 }
