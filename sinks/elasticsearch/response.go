@@ -50,7 +50,7 @@ func parseBulkResponse(body []byte, n int) (result, error) {
 		// One action per document: an item naming two would retry or
 		// refuse its document twice.
 		if len(item) != 1 {
-			return res, fmt.Errorf("bulk response item %d has %d actions, want 1", i, len(item))
+			return result{}, fmt.Errorf("bulk response item %d has %d actions, want 1", i, len(item))
 		}
 		for _, it := range item {
 			switch {
